@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from accounts.roles import sync_role_groups
+
+        # After every app: permissions of later apps exist only once they migrate.
+        post_migrate.connect(sync_role_groups, dispatch_uid="accounts.sync_role_groups")

@@ -1,0 +1,59 @@
+"""Roles and what each may do.
+
+A role is a field on the user (it decides scoping) and a Django group of the
+same name (it carries model permissions, so admin and `has_perm` agree).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    ACCOUNT_MANAGER = "account_manager", _("Account manager")
+    ENTERPRISE_ADMIN = "enterprise_admin", _("Enterprise admin")
+    PROVINCIAL_APPROVER = "provincial_approver", _("Provincial approver")
+    GROUP_APPROVER = "group_approver", _("Group approver")
+    OPS = "ops", _("Ops staff")
+
+
+ROLES_BOUND_TO_PROVINCE = {Role.ACCOUNT_MANAGER, Role.PROVINCIAL_APPROVER}
+ROLES_BOUND_TO_ENTERPRISE = {Role.ENTERPRISE_ADMIN}
+
+VIEW_FULL_PII = "accounts.view_full_pii"
+
+# Permissions granted to each role's group, as "app_label.codename".
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.ACCOUNT_MANAGER: [VIEW_FULL_PII],
+    Role.ENTERPRISE_ADMIN: [],
+    Role.PROVINCIAL_APPROVER: [VIEW_FULL_PII],
+    Role.GROUP_APPROVER: [VIEW_FULL_PII],
+    # Ops work in Django admin and see personal data masked only.
+    Role.OPS: [
+        "accounts.view_user",
+        "accounts.add_user",
+        "accounts.change_user",
+        "accounts.view_province",
+        "accounts.view_piiaccesslog",
+        "accounts.view_auditevent",
+        "enterprises.view_enterprise",
+        "enterprises.view_responsibleperson",
+        "enterprises.view_document",
+        "enterprises.view_changerequest",
+    ],
+}
+
+
+def sync_role_groups(sender=None, **kwargs) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    for role, perm_names in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        perms = []
+        for name in perm_names:
+            app_label, codename = name.split(".")
+            perm = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if perm is not None:
+                perms.append(perm)
+        group.permissions.set(perms)

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from accounts.models import AuditEvent, PiiAccessLog, User
+
+
+def client_ip(request) -> str | None:
+    if request is None:
+        return None
+    # REMOTE_ADDR is set by the WSGI server; a proxy in front must set it right.
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def audit_record(*, actor: User | None, action: str, obj: models.Model, data: dict | None = None) -> AuditEvent:
+    return AuditEvent.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=True),
+        object_id=str(obj.pk),
+        data=data or {},
+    )
+
+
+def pii_view_log(*, actor: User, obj: models.Model, field: str, request=None) -> PiiAccessLog:
+    return PiiAccessLog.objects.create(
+        actor=actor,
+        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=True),
+        object_id=str(obj.pk),
+        field=field,
+        ip_address=client_ip(request),
+    )
+
+
+def history_for(obj: models.Model):
+    return AuditEvent.objects.filter(
+        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=True), object_id=str(obj.pk)
+    ).select_related("actor")
+
+
+def user_sync_role_group(*, user: User) -> None:
+    """Keep the user in exactly the group of their role, so permissions follow the role."""
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import Role
+
+    role_groups = Group.objects.filter(name__in=Role.values)
+    user.groups.remove(*role_groups.exclude(name=user.role))
+    group, _created = Group.objects.get_or_create(name=user.role)
+    user.groups.add(group)
+
+
+def user_create(
+    *,
+    username: str,
+    password: str | None,
+    role: str,
+    province=None,
+    enterprise=None,
+    full_name: str = "",
+    email: str = "",
+    is_staff: bool = False,
+) -> User:
+    user = User(
+        username=username,
+        role=role,
+        province=province,
+        enterprise=enterprise,
+        full_name=full_name,
+        email=email,
+        is_staff=is_staff,
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    user_sync_role_group(user=user)
+    return user

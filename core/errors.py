@@ -1,0 +1,45 @@
+"""Typed domain errors.
+
+Services raise these; views, forms and the API turn them into user-facing
+errors in one place (core.api.exception_handler, core.forms.add_domain_error).
+Messages must never contain personal data in the clear.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A business rule refused the action. `code` is stable and machine-readable."""
+
+    status_code = 400
+    default_code = "invalid"
+
+    def __init__(self, message, *, code: str | None = None, field: str | None = None, params: dict | None = None):
+        super().__init__(str(message))
+        self.message = message
+        self.code = code or self.default_code
+        self.field = field
+        self.params = params or {}
+
+
+class ValidationFailed(DomainError):
+    default_code = "invalid"
+
+
+class PermissionDenied(DomainError):
+    status_code = 403
+    default_code = "permission_denied"
+
+
+class NotFound(DomainError):
+    status_code = 404
+    default_code = "not_found"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    default_code = "conflict"
+
+
+class InvalidTransition(Conflict):
+    default_code = "invalid_transition"

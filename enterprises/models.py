@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.conf import settings
+from django.core.files.storage import storages
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.pii import EncryptedTextField, mask_identifier
+from verification.identity import CredentialType, PersonalIdType
+
+
+def private_storage():
+    return storages["private"]
+
+
+class EnterpriseStatus(models.TextChoices):
+    ACTIVE = "active", _("Registered")
+    CHANGE_PENDING = "change_pending", _("Change pending approval")
+
+
+class Enterprise(models.Model):
+    """The enterprise customer's real-name record (E1)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("unit name"), max_length=200)
+    credential_type = models.CharField(_("credential type"), max_length=32, choices=CredentialType.choices)
+    credential_number = EncryptedTextField(_("credential number"), blank=True)
+    # Null for the letter-with-seal path, which carries no number.
+    credential_number_index = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    credential_address = models.CharField(_("credential address"), max_length=255)
+    province = models.ForeignKey("accounts.Province", verbose_name=_("province"), on_delete=models.PROTECT)
+    account_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("account manager"),
+        on_delete=models.PROTECT,
+        related_name="managed_enterprises",
+    )
+    status = models.CharField(
+        _("status"), max_length=32, choices=EnterpriseStatus.choices, default=EnterpriseStatus.ACTIVE
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("enterprise")
+        verbose_name_plural = _("enterprises")
+        indexes = [models.Index(fields=["province", "-created_at"]), models.Index(fields=["name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def credential_number_masked(self) -> str:
+        return mask_identifier(self.credential_number or "")
+
+    @property
+    def requires_number(self) -> bool:
+        return self.credential_type != CredentialType.OFFICIAL_LETTER
+
+
+class ResponsiblePerson(models.Model):
+    """The enterprise's responsible person (P1, P2): usually the legal representative."""
+
+    enterprise = models.OneToOneField(Enterprise, on_delete=models.CASCADE, related_name="responsible_person")
+    name = models.CharField(_("name"), max_length=100)
+    id_type = models.CharField(_("ID type"), max_length=32, choices=PersonalIdType.choices)
+    id_number = EncryptedTextField(_("ID number"))
+    id_number_index = models.CharField(max_length=64, db_index=True, editable=False)
+    id_address = models.CharField(_("ID address"), max_length=255)
+    is_legal_representative = models.BooleanField(_("is the legal representative"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("responsible person")
+        verbose_name_plural = _("responsible persons")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def id_number_masked(self) -> str:
+        return mask_identifier(self.id_number or "")
+
+
+class DocumentKind(models.TextChoices):
+    CREDENTIAL = "credential", _("Photo of the original credential")
+    OFFICIAL_LETTER = "official_letter", _("Unit introduction letter / official letter with seal")
+    RESPONSIBLE_ID = "responsible_id", _("Photo of the responsible person's ID")
+    AUTHORISATION_LETTER = "authorisation_letter", _("Responsible-person authorisation letter")
+
+
+class DocumentPurpose(models.TextChoices):
+    REGISTRATION = "registration", _("First registration")
+    LATER_BUSINESS = "later_business", _("Later business")
+    CHANGE_REQUEST = "change_request", _("Change request")
+
+
+def document_upload_to(document: Document, filename: str) -> str:
+    # No personal data in paths: only opaque ids and the sanitised extension.
+    return f"enterprises/{document.enterprise.public_id}/{document.public_id}{document.extension}"
+
+
+class Document(models.Model):
+    """One uploaded version of a document. Uploads are never overwritten (E2, P3)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(_("kind"), max_length=32, choices=DocumentKind.choices)
+    version = models.PositiveIntegerField(_("version"))
+    purpose = models.CharField(_("uploaded for"), max_length=32, choices=DocumentPurpose.choices)
+    business_reference = models.CharField(_("business reference"), max_length=64, blank=True)
+    change_request = models.ForeignKey(
+        "ChangeRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="documents"
+    )
+    file = models.FileField(storage=private_storage, upload_to=document_upload_to, max_length=200)
+    extension = models.CharField(max_length=8, editable=False)
+    content_type = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "-version"]
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "kind", "version"], name="document_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} v{self.version}"
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+class ChangeTarget(models.TextChoices):
+    ENTERPRISE = "enterprise", _("Enterprise real-name data")
+    RESPONSIBLE_PERSON = "responsible_person", _("Responsible person real-name data")
+
+
+class ChangeRequestStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted, pending approval")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class ChangeRequest(models.Model):
+    """A change to real-name data (E3, P4). The record changes only once it is approved."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="change_requests")
+    target = models.CharField(_("what changes"), max_length=32, choices=ChangeTarget.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=ChangeRequestStatus.choices, default=ChangeRequestStatus.DRAFT
+    )
+    # The proposed values hold ID numbers, so the whole JSON is encrypted.
+    proposed_values_encrypted = EncryptedTextField()
+    reason = models.TextField(_("reason for the change"), blank=True)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_comment = models.TextField(_("decision comment"), blank=True)
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("change request")
+        verbose_name_plural = _("change requests")
+        constraints = [
+            # One open change per record and target at a time keeps decisions unambiguous.
+            models.UniqueConstraint(
+                fields=["enterprise", "target"],
+                condition=Q(status__in=["draft", "submitted"]),
+                name="change_request_one_open_per_target",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_target_display()} ({self.get_status_display()})"
+
+    @property
+    def proposed_values(self) -> dict:
+        return json.loads(self.proposed_values_encrypted or "{}")
+
+
+class RecordVersion(models.Model):
+    """The values a change replaced (E3, P4 history). Encrypted like the record itself."""
+
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="versions")
+    target = models.CharField(max_length=32, choices=ChangeTarget.choices)
+    previous_values_encrypted = EncryptedTextField()
+    change_request = models.OneToOneField(ChangeRequest, on_delete=models.PROTECT, related_name="replaced_version")
+    replaced_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    replaced_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-replaced_at"]
+        verbose_name = _("replaced record version")
+        verbose_name_plural = _("replaced record versions")
+
+    @property
+    def previous_values(self) -> dict:
+        return json.loads(self.previous_values_encrypted or "{}")

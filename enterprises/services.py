@@ -1,0 +1,525 @@
+"""Business actions on enterprise records. Only these functions write.
+
+Every action validates fully before it writes, runs in one transaction, and
+removes any files it stored when the transaction does not commit, so a
+refused request leaves neither rows nor files behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.access import can_view_full_pii
+from accounts.models import User
+from accounts.pii import credential_index, personal_id_index
+from accounts.roles import Role
+from accounts.services import audit_record, pii_view_log
+from core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
+from enterprises import policy
+from enterprises.models import (
+    ChangeRequest,
+    ChangeRequestStatus,
+    ChangeTarget,
+    Document,
+    DocumentKind,
+    DocumentPurpose,
+    Enterprise,
+    EnterpriseStatus,
+    RecordVersion,
+    ResponsiblePerson,
+)
+from verification.identity import (
+    CredentialType,
+    IdentityError,
+    credential_requires_number,
+    validate_credential_number,
+    validate_personal_id,
+)
+from verification.uploads import CleanUpload, UploadRejected, sanitize_upload
+
+# Kinds that may be a scanned PDF rather than a photo.
+PDF_ALLOWED_KINDS = {DocumentKind.OFFICIAL_LETTER, DocumentKind.AUTHORISATION_LETTER}
+
+
+@dataclass(frozen=True)
+class EnterpriseData:
+    name: str
+    credential_type: str
+    credential_number: str
+    credential_address: str
+
+
+@dataclass(frozen=True)
+class ResponsiblePersonData:
+    name: str
+    id_type: str
+    id_number: str
+    id_address: str
+    is_legal_representative: bool
+
+
+# --- validation -------------------------------------------------------------
+
+
+def _required_text(value: str, field: str, label) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationFailed(_("%(field)s is required.") % {"field": label}, code="required", field=field)
+    return value
+
+
+def _clean_enterprise_data(data: EnterpriseData) -> EnterpriseData:
+    """E1: the unit name, credential type, number (checked per type) and address."""
+    name = _required_text(data.name, "name", _("Unit name"))
+    address = _required_text(data.credential_address, "credential_address", _("Credential address"))
+    if data.credential_type not in CredentialType.values:
+        raise ValidationFailed(_("Choose a valid credential type."), code="invalid_type", field="credential_type")
+    try:
+        number = validate_credential_number(data.credential_type, data.credential_number or "")
+    except IdentityError as exc:
+        raise ValidationFailed(exc.message, code=exc.code, field="credential_number") from exc
+    return EnterpriseData(name, data.credential_type, number, address)
+
+
+def _clean_responsible_data(data: ResponsiblePersonData) -> ResponsiblePersonData:
+    """P2: name, ID type, ID number (checked per type) and ID address."""
+    name = _required_text(data.name, "responsible_name", _("Responsible person's name"))
+    address = _required_text(data.id_address, "responsible_id_address", _("Responsible person's ID address"))
+    try:
+        number = validate_personal_id(data.id_type, data.id_number or "")
+    except IdentityError as exc:
+        raise ValidationFailed(exc.message, code=exc.code, field="responsible_id_number") from exc
+    return ResponsiblePersonData(name, data.id_type, number, address, bool(data.is_legal_representative))
+
+
+def _sanitize_all(files: Iterable, *, kind: str, field: str) -> list[CleanUpload]:
+    cleaned = []
+    for upload in files or ():
+        try:
+            cleaned.append(sanitize_upload(upload, allow_pdf=kind in PDF_ALLOWED_KINDS))
+        except UploadRejected as exc:
+            raise ValidationFailed(exc.message, code=exc.code, field=field) from exc
+    return cleaned
+
+
+def _require_files(files: Sequence, field: str, message) -> None:
+    if not files:
+        raise ValidationFailed(message, code="required", field=field)
+
+
+# --- document storage -------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _atomic_with_files():
+    """A transaction that also deletes the files it stored when it rolls back.
+
+    Files written under an outer transaction that rolls back later are left
+    without a row; no view can reach them, since downloads go through rows.
+    """
+    stored: list[Document] = []
+    try:
+        with transaction.atomic():
+            yield stored
+    except BaseException:
+        for document in stored:
+            document.file.storage.delete(document.file.name)
+        raise
+
+
+def _store_documents(
+    *,
+    stored: list[Document],
+    enterprise: Enterprise,
+    kind: str,
+    uploads: list[CleanUpload],
+    actor: User,
+    purpose: str,
+    business_reference: str = "",
+    change_request: ChangeRequest | None = None,
+) -> list[Document]:
+    """Each upload becomes a new version; earlier versions stay (E2, P3)."""
+    current = (
+        Document.objects.select_for_update()
+        .filter(enterprise=enterprise, kind=kind)
+        .aggregate(latest=Max("version"))["latest"]
+        or 0
+    )
+    created = []
+    for offset, upload in enumerate(uploads, start=1):
+        document = Document(
+            enterprise=enterprise,
+            kind=kind,
+            version=current + offset,
+            purpose=purpose,
+            business_reference=business_reference,
+            change_request=change_request,
+            extension=upload.extension,
+            content_type=upload.content_type,
+            size=len(upload.content),
+            sha256=upload.sha256,
+            width=upload.width,
+            height=upload.height,
+            uploaded_by=actor,
+        )
+        document.file.save("upload", ContentFile(upload.content), save=False)
+        stored.append(document)
+        document.save()
+        created.append(document)
+    return created
+
+
+# --- E1, P1, P2: first registration ------------------------------------------
+
+
+def enterprise_register(
+    *,
+    actor: User,
+    enterprise: EnterpriseData,
+    responsible: ResponsiblePersonData,
+    credential_files: Sequence = (),
+    responsible_id_files: Sequence = (),
+    authorisation_letter_files: Sequence = (),
+    business_reference: str = "",
+) -> Enterprise:
+    """Create a first-time enterprise with its responsible person, in the actor's province."""
+    if not policy.can_register(actor):
+        raise PermissionDenied(_("Only account managers register enterprises."))
+    data = _clean_enterprise_data(enterprise)
+    person = _clean_responsible_data(responsible)
+
+    credential_kind = (
+        DocumentKind.CREDENTIAL if credential_requires_number(data.credential_type) else DocumentKind.OFFICIAL_LETTER
+    )
+    _require_files(
+        credential_files,
+        "credential_files",
+        _("Upload a photo of the original credential.")
+        if credential_kind == DocumentKind.CREDENTIAL
+        else _("Upload the unit introduction letter or official letter with the official seal."),
+    )
+    _require_files(responsible_id_files, "responsible_id_files", _("Upload a photo of the responsible person's ID."))
+    if not person.is_legal_representative:
+        # P1: someone other than the legal representative needs the unit's authorisation.
+        _require_files(
+            authorisation_letter_files,
+            "authorisation_letter_files",
+            _("The responsible person is not the legal representative: upload the authorisation letter."),
+        )
+    credentials = _sanitize_all(credential_files, kind=credential_kind, field="credential_files")
+    id_photos = _sanitize_all(responsible_id_files, kind=DocumentKind.RESPONSIBLE_ID, field="responsible_id_files")
+    letters = (
+        []
+        if person.is_legal_representative
+        else _sanitize_all(
+            authorisation_letter_files, kind=DocumentKind.AUTHORISATION_LETTER, field="authorisation_letter_files"
+        )
+    )
+
+    index = credential_index(data.credential_number) if data.credential_number else None
+    if index and Enterprise.objects.filter(credential_number_index=index).exists():
+        raise _already_registered()
+    try:
+        with _atomic_with_files() as stored:
+            record = Enterprise.objects.create(
+                name=data.name,
+                credential_type=data.credential_type,
+                credential_number=data.credential_number,
+                credential_number_index=index,
+                credential_address=data.credential_address,
+                province_id=actor.province_id,
+                account_manager=actor,
+                created_by=actor,
+            )
+            ResponsiblePerson.objects.create(
+                enterprise=record,
+                name=person.name,
+                id_type=person.id_type,
+                id_number=person.id_number,
+                id_number_index=personal_id_index(person.id_type, person.id_number),
+                id_address=person.id_address,
+                is_legal_representative=person.is_legal_representative,
+            )
+            common = dict(
+                stored=stored,
+                enterprise=record,
+                actor=actor,
+                purpose=DocumentPurpose.REGISTRATION,
+                business_reference=business_reference,
+            )
+            _store_documents(kind=credential_kind, uploads=credentials, **common)
+            _store_documents(kind=DocumentKind.RESPONSIBLE_ID, uploads=id_photos, **common)
+            _store_documents(kind=DocumentKind.AUTHORISATION_LETTER, uploads=letters, **common)
+            audit_record(actor=actor, action="enterprise.registered", obj=record)
+    except IntegrityError as exc:
+        # Two registrations of one credential raced past the check above.
+        raise _already_registered() from exc
+    return record
+
+
+def _already_registered() -> Conflict:
+    return Conflict(
+        _(
+            "An enterprise with this credential number is already registered. "
+            "Use the returning-customer page to upload fresh documents instead."
+        ),
+        code="already_registered",
+        field="credential_number",
+    )
+
+
+# --- E2, P3: later business only uploads fresh photos -----------------------
+
+
+def enterprise_upload_documents(
+    *,
+    actor: User,
+    enterprise: Enterprise,
+    credential_files: Sequence = (),
+    responsible_id_files: Sequence = (),
+    authorisation_letter_files: Sequence = (),
+    business_reference: str = "",
+) -> list[Document]:
+    """Add fresh document versions for a later business; no data is re-entered."""
+    if not policy.can_upload_documents(actor, enterprise):
+        raise PermissionDenied(_("Your role may not upload documents for this enterprise."))
+    if not (credential_files or responsible_id_files or authorisation_letter_files):
+        raise ValidationFailed(_("Choose at least one file to upload."), code="required", field="credential_files")
+    credential_kind = (
+        DocumentKind.CREDENTIAL if enterprise.requires_number else DocumentKind.OFFICIAL_LETTER
+    )
+    batches = [
+        (credential_kind, _sanitize_all(credential_files, kind=credential_kind, field="credential_files")),
+        (
+            DocumentKind.RESPONSIBLE_ID,
+            _sanitize_all(responsible_id_files, kind=DocumentKind.RESPONSIBLE_ID, field="responsible_id_files"),
+        ),
+        (
+            DocumentKind.AUTHORISATION_LETTER,
+            _sanitize_all(
+                authorisation_letter_files,
+                kind=DocumentKind.AUTHORISATION_LETTER,
+                field="authorisation_letter_files",
+            ),
+        ),
+    ]
+    created: list[Document] = []
+    with _atomic_with_files() as stored:
+        locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+        for kind, uploads in batches:
+            created += _store_documents(
+                stored=stored,
+                enterprise=locked,
+                kind=kind,
+                uploads=uploads,
+                actor=actor,
+                purpose=DocumentPurpose.LATER_BUSINESS,
+                business_reference=business_reference,
+            )
+        audit_record(
+            actor=actor,
+            action="enterprise.documents_uploaded",
+            obj=locked,
+            data={"documents": [str(d.public_id) for d in created], "business_reference": business_reference},
+        )
+    return created
+
+
+# --- editing what is not real-name data -------------------------------------
+
+
+def enterprise_update(
+    *, actor: User, enterprise: Enterprise, notes: str | None = None, account_manager: User | None = None
+) -> Enterprise:
+    """Edit the fields outside the real-name record; real-name data changes go through E3/P4."""
+    if not policy.can_edit(actor, enterprise):
+        raise PermissionDenied(_("Your role may not edit this enterprise."))
+    changed: dict[str, str] = {}
+    with transaction.atomic():
+        locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+        if notes is not None and notes != locked.notes:
+            locked.notes = notes
+            changed["notes"] = "updated"
+        if account_manager is not None and account_manager.pk != locked.account_manager_id:
+            if account_manager.role != Role.ACCOUNT_MANAGER or account_manager.province_id != locked.province_id:
+                raise ValidationFailed(
+                    _("The managing account manager must be an account manager of the enterprise's province."),
+                    code="invalid_account_manager",
+                    field="account_manager",
+                )
+            locked.account_manager = account_manager
+            changed["account_manager"] = account_manager.username
+        if changed:
+            locked.save()
+            audit_record(actor=actor, action="enterprise.updated", obj=locked, data=changed)
+    return locked
+
+
+# --- E3, P4: change requests ------------------------------------------------
+
+
+def change_request_submit(
+    *,
+    actor: User,
+    enterprise: Enterprise,
+    target: str,
+    values: dict,
+    files: Sequence = (),
+    authorisation_letter_files: Sequence = (),
+    reason: str = "",
+) -> ChangeRequest:
+    """File a change of real-name data with the new document; it stays pending until decided."""
+    if not policy.can_request_change(actor, enterprise):
+        raise PermissionDenied(_("Your role may not request changes for this enterprise."))
+    if target == ChangeTarget.ENTERPRISE:
+        cleaned = asdict(_clean_enterprise_data(EnterpriseData(**_pick(values, EnterpriseData))))
+        kind = (
+            DocumentKind.CREDENTIAL
+            if credential_requires_number(cleaned["credential_type"])
+            else DocumentKind.OFFICIAL_LETTER
+        )
+        _require_files(files, "files", _("Upload the new credential."))
+        index = credential_index(cleaned["credential_number"]) if cleaned["credential_number"] else None
+        if index and Enterprise.objects.filter(credential_number_index=index).exclude(pk=enterprise.pk).exists():
+            raise _already_registered()
+        letters: list[CleanUpload] = []
+    elif target == ChangeTarget.RESPONSIBLE_PERSON:
+        cleaned = asdict(_clean_responsible_data(ResponsiblePersonData(**_pick(values, ResponsiblePersonData))))
+        kind = DocumentKind.RESPONSIBLE_ID
+        _require_files(files, "files", _("Upload a photo of the new responsible person's ID."))
+        if not cleaned["is_legal_representative"]:
+            _require_files(
+                authorisation_letter_files,
+                "authorisation_letter_files",
+                _("The responsible person is not the legal representative: upload the authorisation letter."),
+            )
+        letters = _sanitize_all(
+            authorisation_letter_files, kind=DocumentKind.AUTHORISATION_LETTER, field="authorisation_letter_files"
+        )
+    else:
+        raise ValidationFailed(_("Choose what to change."), code="invalid_target", field="target")
+    uploads = _sanitize_all(files, kind=kind, field="files")
+
+    try:
+        with _atomic_with_files() as stored:
+            locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+            request = ChangeRequest.objects.create(
+                enterprise=locked,
+                target=target,
+                status=ChangeRequestStatus.SUBMITTED,
+                proposed_values_encrypted=json.dumps(cleaned, ensure_ascii=False),
+                reason=(reason or "").strip(),
+                submitted_by=actor,
+                submitted_at=timezone.now(),
+            )
+            common = dict(
+                stored=stored,
+                enterprise=locked,
+                actor=actor,
+                purpose=DocumentPurpose.CHANGE_REQUEST,
+                change_request=request,
+            )
+            _store_documents(kind=kind, uploads=uploads, **common)
+            _store_documents(kind=DocumentKind.AUTHORISATION_LETTER, uploads=letters, **common)
+            locked.status = EnterpriseStatus.CHANGE_PENDING
+            locked.save(update_fields=["status", "updated_at"])
+            audit_record(
+                actor=actor, action="change_request.submitted", obj=request, data={"target": target}
+            )
+    except IntegrityError as exc:
+        raise Conflict(
+            _("A change of this data is already pending for this enterprise."), code="change_pending", field="target"
+        ) from exc
+    return request
+
+
+def _pick(values: dict, shape) -> dict:
+    names = shape.__dataclass_fields__.keys()
+    return {name: values.get(name, False if name == "is_legal_representative" else "") for name in names}
+
+
+def change_request_apply(*, change_request: ChangeRequest, actor: User) -> Enterprise:
+    """Write an approved change into the record; the replaced values are kept as a version."""
+    with transaction.atomic():
+        request = ChangeRequest.objects.select_for_update().get(pk=change_request.pk)
+        if request.status != ChangeRequestStatus.APPROVED:
+            raise InvalidTransition(_("Only an approved change request can be applied."))
+        if request.applied_at is not None:
+            raise InvalidTransition(_("This change request has already been applied."))
+        enterprise = Enterprise.objects.select_for_update().get(pk=request.enterprise_id)
+        values = request.proposed_values
+        if request.target == ChangeTarget.ENTERPRISE:
+            previous = {
+                "name": enterprise.name,
+                "credential_type": enterprise.credential_type,
+                "credential_number": enterprise.credential_number,
+                "credential_address": enterprise.credential_address,
+            }
+            enterprise.name = values["name"]
+            enterprise.credential_type = values["credential_type"]
+            enterprise.credential_number = values["credential_number"]
+            enterprise.credential_number_index = (
+                credential_index(values["credential_number"]) if values["credential_number"] else None
+            )
+            enterprise.credential_address = values["credential_address"]
+        else:
+            person = ResponsiblePerson.objects.select_for_update().get(enterprise=enterprise)
+            previous = {
+                "name": person.name,
+                "id_type": person.id_type,
+                "id_number": person.id_number,
+                "id_address": person.id_address,
+                "is_legal_representative": person.is_legal_representative,
+            }
+            person.name = values["name"]
+            person.id_type = values["id_type"]
+            person.id_number = values["id_number"]
+            person.id_number_index = personal_id_index(values["id_type"], values["id_number"])
+            person.id_address = values["id_address"]
+            person.is_legal_representative = values["is_legal_representative"]
+            person.save()
+        RecordVersion.objects.create(
+            enterprise=enterprise,
+            target=request.target,
+            previous_values_encrypted=json.dumps(previous, ensure_ascii=False),
+            change_request=request,
+            replaced_by=actor,
+        )
+        if not ChangeRequest.objects.filter(
+            enterprise=enterprise, status__in=[ChangeRequestStatus.SUBMITTED, ChangeRequestStatus.DRAFT]
+        ).exists():
+            enterprise.status = EnterpriseStatus.ACTIVE
+        enterprise.save()
+        request.applied_at = timezone.now()
+        request.save(update_fields=["applied_at"])
+        audit_record(actor=actor, action="change_request.applied", obj=request, data={"target": request.target})
+        audit_record(actor=actor, action="enterprise.real_name_changed", obj=enterprise, data={"target": request.target})
+    return enterprise
+
+
+# --- full views of personal data --------------------------------------------
+
+REVEALABLE_FIELDS = {"credential_number", "responsible_id_number"}
+
+
+def enterprise_reveal_field(*, actor: User, enterprise: Enterprise, field: str, request=None) -> str:
+    """Return one personal-data field in full, and log the view (DESIGN §3)."""
+    if not can_view_full_pii(actor):
+        raise PermissionDenied(_("You do not have the permission to view personal data in full."))
+    if field == "credential_number":
+        obj, value = enterprise, enterprise.credential_number
+    elif field == "responsible_id_number":
+        obj, value = enterprise.responsible_person, enterprise.responsible_person.id_number
+    else:
+        raise ValidationFailed(_("This field cannot be revealed."), code="invalid_field", field="field")
+    pii_view_log(actor=actor, obj=obj, field=field, request=request)
+    return value

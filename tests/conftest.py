@@ -1,0 +1,130 @@
+"""Shared fixtures, and the rule that CI never silently skips service tests.
+
+Under CI (`REQUIRE_SERVICE_TESTS=1`, set by .ci/run) a skipped test marked
+`postgres`, `redis` or `faces` fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+SERVICE_MARKERS = ("postgres", "redis", "faces")
+_skipped_service_tests: list[str] = []
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def face_testdata_dir() -> Path | None:
+    candidates = [os.environ.get("FACE_TESTDATA"), REPO.parent / "shared" / "testdata" / "faces"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    is_postgres = connection.vendor == "postgresql"
+    redis_url = os.environ.get("REDIS_URL", "")
+    faces = face_testdata_dir()
+    for item in items:
+        if "postgres" in item.keywords and not is_postgres:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://..."))
+        if "redis" in item.keywords and not redis_url:
+            item.add_marker(pytest.mark.skip(reason="needs Redis and a Celery worker: set REDIS_URL"))
+        if "faces" in item.keywords and faces is None:
+            item.add_marker(
+                pytest.mark.skip(reason="face photos not found at ../shared/testdata/faces or $FACE_TESTDATA")
+            )
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and any(marker in report.keywords for marker in SERVICE_MARKERS):
+        _skipped_service_tests.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("REQUIRE_SERVICE_TESTS") == "1" and _skipped_service_tests:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if os.environ.get("REQUIRE_SERVICE_TESTS") == "1" and _skipped_service_tests:
+        terminalreporter.write_line(
+            f"FAILED: {len(_skipped_service_tests)} test(s) needing PostgreSQL, Redis or face data were skipped "
+            "under REQUIRE_SERVICE_TESTS=1:",
+            red=True,
+        )
+        for nodeid in _skipped_service_tests:
+            terminalreporter.write_line(f"  {nodeid}", red=True)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _private_media(tmp_path, settings):
+    """Every test writes documents into its own private folder."""
+    from django.core.files.storage import storages
+
+    location = tmp_path / "private"
+    settings.PRIVATE_MEDIA_ROOT = location
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "private": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(location), "base_url": None},
+        },
+    }
+    storages._storages.pop("private", None)
+    yield
+    storages._storages.pop("private", None)
+
+
+@pytest.fixture
+def faces_dir() -> Path:
+    path = face_testdata_dir()
+    if path is None:
+        pytest.skip("face photos not found")
+    return path
+
+
+@pytest.fixture
+def provinces(db):
+    from accounts.models import Province
+
+    return {"beijing": Province.objects.get(code="11"), "guangdong": Province.objects.get(code="44")}
+
+
+@pytest.fixture
+def world(db, provinces):
+    """A user of every role, and an enterprise in each of two provinces."""
+    from tests import factories
+
+    bj, gd = provinces["beijing"], provinces["guangdong"]
+    manager_bj = factories.user(role="account_manager", province=bj, username="am_bj")
+    manager_gd = factories.user(role="account_manager", province=gd, username="am_gd")
+    ent_bj = factories.enterprise(actor=manager_bj, name="北京物联科技有限公司")
+    ent_bj2 = factories.enterprise(actor=manager_bj, name="北京第二物联有限公司")
+    ent_gd = factories.enterprise(actor=manager_gd, name="广东物联网络有限公司")
+    users = {
+        "anonymous": None,
+        "account_manager": manager_bj,
+        "account_manager_other_province": manager_gd,
+        "enterprise_admin": factories.user(role="enterprise_admin", enterprise=ent_bj, username="ea_bj"),
+        "enterprise_admin_other_enterprise": factories.user(
+            role="enterprise_admin", enterprise=ent_bj2, username="ea_bj2"
+        ),
+        "provincial_approver": factories.user(role="provincial_approver", province=bj, username="pa_bj"),
+        "provincial_approver_other_province": factories.user(
+            role="provincial_approver", province=gd, username="pa_gd"
+        ),
+        "group_approver": factories.user(role="group_approver", username="ga"),
+        "ops": factories.user(role="ops", username="ops", is_staff=True),
+    }
+    return {"users": users, "enterprise": ent_bj, "enterprise_same_province": ent_bj2, "enterprise_other": ent_gd}

@@ -1,0 +1,25 @@
+"""Test images made with Pillow, so no personal photo is ever committed."""
+
+from __future__ import annotations
+
+import io
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image, ImageDraw
+
+
+def jpeg_bytes(size=(320, 200), color=(200, 180, 150), text="证件") -> bytes:
+    image = Image.new("RGB", size, color)
+    ImageDraw.Draw(image).rectangle([10, 10, size[0] // 2, size[1] // 2], outline=(20, 20, 20), width=3)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def jpeg_upload(name: str = "licence.jpg", **kwargs) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, jpeg_bytes(**kwargs), content_type="image/jpeg")
+
+
+def pdf_upload(name: str = "letter.pdf") -> SimpleUploadedFile:
+    body = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    return SimpleUploadedFile(name, body, content_type="application/pdf")
