@@ -19,10 +19,25 @@ APP_ENV = env.str("APP_ENV", default="development")
 PRODUCTION = APP_ENV == "production"
 
 if PRODUCTION:
-    SECRET_KEY = env.str("SECRET_KEY")
-    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
-    FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
-    BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY")
+    from django.core.exceptions import ImproperlyConfigured
+
+    def _required(name: str, value):
+        # Set but empty counts as missing: an empty BLIND_INDEX_KEY would make the index unkeyed.
+        if not value:
+            raise ImproperlyConfigured(f"Set the {name} environment variable (it is empty)")
+        return value
+
+    SECRET_KEY = _required("SECRET_KEY", env.str("SECRET_KEY"))
+    ALLOWED_HOSTS = _required("ALLOWED_HOSTS", env.list("ALLOWED_HOSTS"))
+    FIELD_ENCRYPTION_KEYS = _required("FIELD_ENCRYPTION_KEYS", env.list("FIELD_ENCRYPTION_KEYS"))
+    BLIND_INDEX_KEY = _required("BLIND_INDEX_KEY", env.str("BLIND_INDEX_KEY"))
+    try:
+        from cryptography.fernet import Fernet
+
+        for _key in FIELD_ENCRYPTION_KEYS:
+            Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS holds a value that is not a Fernet key") from None
     DEBUG = False
 else:
     # Development-only values: never valid in production (see PRODUCTION branch).
@@ -46,6 +61,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "accounts",
     "enterprises",
@@ -56,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -136,7 +153,13 @@ STORAGES = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT), "base_url": None},
     },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
 }
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
@@ -187,6 +210,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Served from the installed sidecar package: the docs page needs no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

@@ -1,7 +1,7 @@
 """Shared fixtures, and the rule that CI never silently skips service tests.
 
 Under CI (`REQUIRE_SERVICE_TESTS=1`, set by .ci/run) a skipped test marked
-`postgres`, `redis` or `faces` fails the run.
+`postgres`, `redis`, `faces` or `browser` fails the run.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-SERVICE_MARKERS = ("postgres", "redis", "faces")
+SERVICE_MARKERS = ("postgres", "redis", "faces", "browser")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 _skipped_service_tests: list[str] = []
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,6 +36,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://..."))
         if "redis" in item.keywords and not redis_url:
             item.add_marker(pytest.mark.skip(reason="needs Redis and a Celery worker: set REDIS_URL"))
+        if "browser" in item.keywords and not Path(CHROMIUM).exists():
+            item.add_marker(pytest.mark.skip(reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"))
         if "faces" in item.keywords and faces is None:
             item.add_marker(
                 pytest.mark.skip(reason="face photos not found at ../shared/testdata/faces or $FACE_TESTDATA")
@@ -54,7 +57,7 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if os.environ.get("REQUIRE_SERVICE_TESTS") == "1" and _skipped_service_tests:
         terminalreporter.write_line(
-            f"FAILED: {len(_skipped_service_tests)} test(s) needing PostgreSQL, Redis or face data were skipped "
+            f"FAILED: {len(_skipped_service_tests)} test(s) needing PostgreSQL, Redis, face data or chromium were skipped "
             "under REQUIRE_SERVICE_TESTS=1:",
             red=True,
         )

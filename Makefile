@@ -1,0 +1,46 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/var/tools/bin/uv)
+MANAGE := $(UV) run --frozen python manage.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install migrate seed bench messages worker clean
+
+$(CURDIR)/var/tools/bin/uv:
+	mkdir -p var
+	python3 -m venv var/tools
+	var/tools/bin/python -m pip install --quiet uv
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	touch $@
+
+install: .venv/.synced
+
+migrate: install
+	mkdir -p var
+	$(MANAGE) migrate --noinput
+
+seed: migrate
+	$(MANAGE) seed_demo
+
+run: seed
+	$(MANAGE) runserver $(HOST):$(PORT)
+
+test: install
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+bench: install
+	$(UV) run --frozen python -m bench $(BENCH_ARGS)
+
+worker: install
+	$(UV) run --frozen celery -A config worker -Q default,faces -l info
+
+messages: install
+	$(MANAGE) makemessages -l zh_Hans --no-obsolete --ignore=.venv --ignore=var
+	$(MANAGE) compilemessages -l zh_Hans --ignore=.venv
+
+clean:
+	rm -rf var/db.sqlite3 var/private

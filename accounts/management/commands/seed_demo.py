@@ -1,0 +1,171 @@
+"""Demo data for `make run`: a user for every role, enterprises in two provinces.
+
+Idempotent: users are matched by username and enterprises by the blind index
+of their credential number, so running it again changes nothing. Document
+images are drawn with Pillow; the responsible persons' ID photos use the
+face test photos when ../shared/testdata/faces is there.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from PIL import Image, ImageDraw, ImageFont
+
+from accounts.models import Province, User
+from accounts.pii import credential_index
+from accounts.roles import Role
+from accounts.services import user_create
+from enterprises.models import Enterprise
+from enterprises.services import EnterpriseData, ResponsiblePersonData, enterprise_register
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+# username, role, province code, enterprise key, full name
+DEMO_USERS = [
+    ("manager_bj", Role.ACCOUNT_MANAGER, "11", None, "王经理（北京）"),
+    ("manager_gd", Role.ACCOUNT_MANAGER, "44", None, "陈经理（广东）"),
+    ("approver_bj", Role.PROVINCIAL_APPROVER, "11", None, "李审批（北京）"),
+    ("approver_gd", Role.PROVINCIAL_APPROVER, "44", None, "黄审批（广东）"),
+    ("approver_group", Role.GROUP_APPROVER, None, None, "赵审批（集团）"),
+    ("ops", Role.OPS, None, None, "运维小刘"),
+    ("admin_bj", Role.ENTERPRISE_ADMIN, None, "bj_tech", "企业管理员（北京智联）"),
+    ("admin_gd", Role.ENTERPRISE_ADMIN, None, "gd_logistics", "企业管理员（广东物流）"),
+]
+
+# Valid demo identifiers (check digits computed per GB 32100 / GB 11643).
+DEMO_ENTERPRISES = [
+    {
+        "key": "bj_tech",
+        "manager": "manager_bj",
+        "enterprise": EnterpriseData("北京智联物联网科技有限公司", "business_licence", "91110105MA01ABCD5F", "北京市朝阳区望京街10号"),
+        "responsible": ResponsiblePersonData("张伟", "resident_id", "11010519850712001X", "北京市朝阳区望京街10号", True),
+        "face": "obama/obama1.jpg",
+    },
+    {
+        "key": "bj_water",
+        "manager": "manager_bj",
+        "enterprise": EnterpriseData("北京市水务局", "official_letter", "", "北京市海淀区玉渊潭南路5号"),
+        "responsible": ResponsiblePersonData("刘洋", "resident_id", "110108197803150031", "北京市海淀区玉渊潭南路5号", False),
+        "face": "biden/biden1.jpg",
+    },
+    {
+        "key": "gd_logistics",
+        "manager": "manager_gd",
+        "enterprise": EnterpriseData("广州速达物流有限公司", "business_licence", "91440101MA5CXY122T", "广州市天河区天河路385号"),
+        "responsible": ResponsiblePersonData("陈静", "resident_id", "440106199001010021", "广州市天河区天河路385号", True),
+        "face": "kit_harington/kit1.jpg",
+    },
+]
+
+
+def _font(size: int):
+    for candidate in ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"):
+        if os.path.exists(candidate):
+            return ImageFont.truetype(candidate, size)
+    return ImageFont.load_default()
+
+
+def _document_image(title: str, lines: list[str], size=(900, 600)) -> SimpleUploadedFile:
+    image = Image.new("RGB", size, (247, 243, 232))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([12, 12, size[0] - 12, size[1] - 12], outline=(160, 40, 40), width=6)
+    draw.text((40, 40), title, fill=(160, 40, 40), font=_font(44))
+    for row, line in enumerate(lines):
+        draw.text((40, 140 + row * 56), line, fill=(30, 30, 30), font=_font(30))
+    draw.ellipse([size[0] - 230, size[1] - 230, size[0] - 50, size[1] - 50], outline=(200, 30, 30), width=8)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=88)
+    return SimpleUploadedFile("document.jpg", buffer.getvalue(), content_type="image/jpeg")
+
+
+def _faces_dir() -> Path | None:
+    for candidate in (os.environ.get("FACE_TESTDATA"), settings.BASE_DIR.parent / "shared" / "testdata" / "faces"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+def _id_photo(person: ResponsiblePersonData, face: str) -> SimpleUploadedFile:
+    card = _document_image("居民身份证", [f"姓名 {person.name}", f"住址 {person.id_address}"], size=(856, 540))
+    faces = _faces_dir()
+    if faces and (faces / face).exists():
+        image = Image.open(io.BytesIO(card.read())).convert("RGB")
+        portrait = Image.open(faces / face).convert("RGB")
+        portrait.thumbnail((240, 300))
+        image.paste(portrait, (580, 140))
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=88)
+        return SimpleUploadedFile("id.jpg", buffer.getvalue(), content_type="image/jpeg")
+    card.seek(0)
+    return card
+
+
+class Command(BaseCommand):
+    help = "Load demo users and enterprises (idempotent)."
+
+    def handle(self, *args, **options):
+        provinces = {p.code: p for p in Province.objects.filter(code__in=["11", "44"])}
+        users: dict[str, User] = {}
+        with transaction.atomic():
+            for username, role, province_code, _enterprise_key, full_name in DEMO_USERS:
+                if role == Role.ENTERPRISE_ADMIN:
+                    continue
+                users[username] = self._user(username, role, provinces.get(province_code), None, full_name)
+            enterprises = {spec["key"]: self._enterprise(spec, users[spec["manager"]]) for spec in DEMO_ENTERPRISES}
+            for username, role, _province_code, enterprise_key, full_name in DEMO_USERS:
+                if role == Role.ENTERPRISE_ADMIN:
+                    self._user(username, role, None, enterprises[enterprise_key], full_name)
+            superuser = User.objects.filter(username="superuser").first()
+            if superuser is None:
+                superuser = user_create(username="superuser", password=DEMO_PASSWORD, role=Role.OPS, full_name="超级管理员")
+                User.objects.filter(pk=superuser.pk).update(is_superuser=True, is_staff=True)
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Every demo user's password: {DEMO_PASSWORD}"))
+
+    def _user(self, username, role, province, enterprise, full_name) -> User:
+        existing = User.objects.filter(username=username).first()
+        if existing:
+            return existing
+        return user_create(
+            username=username,
+            password=DEMO_PASSWORD,
+            role=role,
+            province=province,
+            enterprise=enterprise,
+            full_name=full_name,
+            is_staff=role == Role.OPS,
+        )
+
+    def _enterprise(self, spec: dict, manager: User) -> Enterprise:
+        data: EnterpriseData = spec["enterprise"]
+        person: ResponsiblePersonData = spec["responsible"]
+        if data.credential_number:
+            found = Enterprise.objects.filter(credential_number_index=credential_index(data.credential_number)).first()
+        else:
+            found = Enterprise.objects.filter(name=data.name, credential_type=data.credential_type).first()
+        if found:
+            return found
+        if data.credential_type == "official_letter":
+            credential = _document_image("单位介绍信", [data.name, "兹介绍我单位办理物联网卡业务", "（公章）"])
+        else:
+            credential = _document_image(
+                "营业执照", [f"名称 {data.name}", f"统一社会信用代码 {data.credential_number}", f"住所 {data.credential_address}"]
+            )
+        letters = []
+        if not person.is_legal_representative:
+            letters = [_document_image("责任人授权书", [data.name, f"兹授权 {person.name} 为物联网卡业务责任人", "（公章）"])]
+        return enterprise_register(
+            actor=manager,
+            enterprise=data,
+            responsible=person,
+            credential_files=[credential],
+            responsible_id_files=[_id_photo(person, spec["face"])],
+            authorisation_letter_files=letters,
+            business_reference="DEMO",
+        )

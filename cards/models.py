@@ -1,0 +1,319 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.pii import EncryptedTextField, mask_identifier
+from cards.rules import CardFacts, Decision, ServiceLevel, evaluate, is_149_segment
+from enterprises.models import private_storage
+from verification.identity import PersonalIdType
+
+
+class ServiceLevelChoices(models.TextChoices):
+    NONE = ServiceLevel.NONE.value, _("None")
+    DIRECTED = ServiceLevel.DIRECTED.value, _("Directed")
+    NON_DIRECTED = ServiceLevel.NON_DIRECTED.value, _("Non-directed")
+
+
+class Package(models.Model):
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    is_test_package = models.BooleanField(_("IoT test-card package"), default=False)
+    is_active = models.BooleanField(_("available"), default=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("package")
+        verbose_name_plural = _("packages")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class CardStatus(models.TextChoices):
+    IN_STOCK = "in_stock", _("In stock")
+    AWAITING_REALNAME = "awaiting_realname", _("Awaiting real-name")
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+LIVE_CARD_STATUSES = [CardStatus.IN_STOCK, CardStatus.AWAITING_REALNAME, CardStatus.ACTIVE, CardStatus.SUSPENDED]
+
+
+class Card(models.Model):
+    iccid = models.CharField(_("ICCID"), max_length=20, unique=True)
+    msisdn = models.CharField(_("MSISDN"), max_length=13, unique=True)
+    imsi = models.CharField(_("IMSI"), max_length=15, blank=True)
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", verbose_name=_("enterprise"), on_delete=models.PROTECT, related_name="cards"
+    )
+    package = models.ForeignKey(Package, verbose_name=_("package"), on_delete=models.PROTECT, related_name="cards")
+    data_service = models.CharField(
+        _("data"), max_length=16, choices=ServiceLevelChoices.choices, default=ServiceLevel.NONE
+    )
+    voice_service = models.CharField(
+        _("voice"), max_length=16, choices=ServiceLevelChoices.choices, default=ServiceLevel.NONE
+    )
+    sms_service = models.CharField(_("SMS"), max_length=16, choices=ServiceLevelChoices.choices, default=ServiceLevel.NONE)
+    status = models.CharField(_("status"), max_length=20, choices=CardStatus.choices, default=CardStatus.IN_STOCK)
+    # The rule decision as of the last change of package or services (kept for filtering lists).
+    realname_required = models.BooleanField(_("needs user real-name"), default=False)
+    realname_rules = models.CharField(_("rules that fired"), max_length=32, blank=True)
+    exemption_needed = models.CharField(_("exemption approvable by"), max_length=24, blank=True)
+    import_job = models.ForeignKey(
+        "CardImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="cards", editable=False
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["iccid"]
+        verbose_name = _("card")
+        verbose_name_plural = _("cards")
+        indexes = [
+            models.Index(fields=["enterprise", "iccid"], name="card_enterprise_iccid"),
+            models.Index(fields=["enterprise", "status", "iccid"], name="card_enterprise_status"),
+            models.Index(fields=["enterprise", "package", "iccid"], name="card_enterprise_package"),
+            # ICCID prefix search (LIKE 'prefix%') on PostgreSQL.
+            models.Index(fields=["iccid"], name="card_iccid_pattern", opclasses=["varchar_pattern_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.iccid
+
+    @property
+    def facts(self) -> CardFacts:
+        return CardFacts(
+            segment_149=is_149_segment(self.msisdn),
+            data=ServiceLevel(self.data_service),
+            voice=ServiceLevel(self.voice_service),
+            sms=ServiceLevel(self.sms_service),
+            test_package=self.package.is_test_package,
+        )
+
+    @property
+    def realname_decision(self) -> Decision:
+        return evaluate(self.facts)
+
+    @property
+    def is_149(self) -> bool:
+        return is_149_segment(self.msisdn)
+
+
+class CardEvent(models.Model):
+    """The history of a card: every state change and business action, and who did it."""
+
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(_("time"), auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(_("action"), max_length=40)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    order = models.ForeignKey("Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("card event")
+        verbose_name_plural = _("card events")
+        indexes = [models.Index(fields=["card", "-at"])]
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("Importing")
+    SUCCEEDED = "succeeded", _("Imported")
+    FAILED = "failed", _("Refused: see the error report")
+
+
+class CardImport(models.Model):
+    """One uploaded card file. It is imported whole or not at all."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.PROTECT, related_name="card_imports")
+    file = models.FileField(storage=private_storage, upload_to="card-imports/", max_length=200)
+    file_format = models.CharField(max_length=8)
+    status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.PENDING)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    imported_rows = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    # [{"row": 3, "column": "iccid", "code": "invalid_checksum", "message": "..."}], capped.
+    errors = models.JSONField(default=list, blank=True)
+    failure_message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("card import")
+        verbose_name_plural = _("card imports")
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == ImportStatus.SUCCEEDED:
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(100, int(self.processed_rows * 100 / self.total_rows))
+
+
+class Handler(models.Model):
+    """The customer unit's person who handles an order (H1). Found again by the blind index."""
+
+    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.PROTECT, related_name="handlers")
+    name = models.CharField(_("name"), max_length=100)
+    id_type = models.CharField(_("ID type"), max_length=32, choices=PersonalIdType.choices)
+    id_number = EncryptedTextField(_("ID number"))
+    id_number_index = models.CharField(max_length=64, editable=False)
+    id_address = models.CharField(_("ID address"), max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("handler")
+        verbose_name_plural = _("handlers")
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "id_number_index"], name="handler_unique_per_enterprise")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def id_number_masked(self) -> str:
+        return mask_identifier(self.id_number or "")
+
+
+class BusinessType(models.TextChoices):
+    NEW_INSTALLATION = "new_installation", _("New installation")
+    OWNERSHIP_TRANSFER = "ownership_transfer", _("Ownership transfer")
+    SUPPLEMENTARY_REGISTRATION = "supplementary_registration", _("Real-name supplementary registration")
+    CARD_REPLACEMENT = "card_replacement", _("Card replacement")
+    SERVICE_CHANGE = "service_change", _("Service or package change")
+    SUSPEND_RESUME = "suspend_resume", _("Suspension / resumption")
+    CANCELLATION = "cancellation", _("Cancellation")
+
+
+# H3: these need the handler's live photo and a passing face comparison.
+FACE_GATED_BUSINESS_TYPES = frozenset(
+    {
+        BusinessType.NEW_INSTALLATION,
+        BusinessType.OWNERSHIP_TRANSFER,
+        BusinessType.SUPPLEMENTARY_REGISTRATION,
+        BusinessType.CARD_REPLACEMENT,
+    }
+)
+
+
+class OrderStatus(models.TextChoices):
+    AWAITING_VERIFICATION = "awaiting_verification", _("Awaiting the handler's face comparison")
+    COMPLETED = "completed", _("Completed")
+    REJECTED = "rejected", _("Rejected")
+
+
+class Order(models.Model):
+    """A business transaction on an enterprise's cards. Every order records its handler (H2)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    number = models.CharField(_("order number"), max_length=24, unique=True)
+    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.PROTECT, related_name="orders")
+    business_type = models.CharField(_("business type"), max_length=32, choices=BusinessType.choices)
+    status = models.CharField(_("status"), max_length=24, choices=OrderStatus.choices)
+    handler = models.ForeignKey(Handler, on_delete=models.PROTECT, related_name="orders")
+    handler_id_photo = models.FileField(storage=private_storage, upload_to="orders/", max_length=200)
+    handler_live_photo = models.FileField(storage=private_storage, upload_to="orders/", max_length=200, blank=True)
+    cards = models.ManyToManyField(Card, through="OrderCard", related_name="orders")
+    # Parameters of the business, e.g. {"target_enterprise": uuid} or {"package": code}.
+    parameters = models.JSONField(default=dict, blank=True)
+    rejection_reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_face_gated(self) -> bool:
+        return self.business_type in FACE_GATED_BUSINESS_TYPES
+
+
+class OrderCard(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE)
+    card = models.ForeignKey(Card, on_delete=models.PROTECT)
+    # Card replacement: the ICCID the card had before.
+    previous_iccid = models.CharField(max_length=20, blank=True)
+    new_iccid = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["order", "card"], name="order_card_unique")]
+
+
+class CardUser(models.Model):
+    """A card user's identity as registered for real-name (U5), with consent to biometrics."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.PROTECT, related_name="card_users")
+    name = models.CharField(_("name"), max_length=100)
+    id_type = models.CharField(_("ID type"), max_length=32, choices=PersonalIdType.choices)
+    id_number = EncryptedTextField(_("ID number"))
+    id_number_index = models.CharField(max_length=64, db_index=True, editable=False)
+    id_photo = models.FileField(storage=private_storage, upload_to="card-users/", max_length=200)
+    live_photo = models.FileField(storage=private_storage, upload_to="card-users/", max_length=200)
+    biometric_consent_at = models.DateTimeField(_("consent to biometric processing given at"))
+    channel = models.CharField(_("channel"), max_length=16, default="internal")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("card user")
+        verbose_name_plural = _("card users")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def id_number_masked(self) -> str:
+        return mask_identifier(self.id_number or "")
+
+
+class IdentitySlotLock(models.Model):
+    """One row per ID document: bind transactions lock it to serialise the U6 count."""
+
+    id_number_index = models.CharField(max_length=64, primary_key=True)
+
+
+class CardBinding(models.Model):
+    """A card bound to its registered user. A live binding has no `ended_at` (U6 counts these)."""
+
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="bindings")
+    card_user = models.ForeignKey(CardUser, on_delete=models.PROTECT, related_name="bindings")
+    id_number_index = models.CharField(max_length=64, db_index=True, editable=False)
+    bound_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["card"], condition=Q(ended_at__isnull=True), name="card_binding_one_live_per_card"
+            )
+        ]
+        indexes = [models.Index(fields=["id_number_index"], condition=Q(ended_at__isnull=True), name="binding_live_idx")]

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from enterprises.models import private_storage
+
+
+class VerificationPurpose(models.TextChoices):
+    HANDLER = "handler", _("Handler face comparison (H3)")
+    CARD_USER = "card_user", _("Card-user real-name (U5)")
+
+
+class VerificationOutcome(models.TextChoices):
+    """What the engine concluded."""
+
+    PASS = "pass", _("Match")
+    REVIEW = "review", _("Borderline: manual review")
+    FAIL = "fail", _("No match")
+    REJECTED = "rejected", _("Photo unusable")
+
+
+class VerificationStatus(models.TextChoices):
+    """Where the record is in its life; only PASSED and APPROVED open the gate."""
+
+    PENDING = "pending", _("Comparing")
+    PASSED = "passed", _("Passed")
+    IN_REVIEW = "in_review", _("Awaiting manual review")
+    APPROVED = "approved", _("Approved by a reviewer")
+    DECLINED = "declined", _("Declined by a reviewer")
+    REJECTED = "rejected", _("Photo unusable: take it again")
+
+
+GATE_OPEN_STATUSES = frozenset({VerificationStatus.PASSED, VerificationStatus.APPROVED})
+
+
+class Verification(models.Model):
+    """One person-versus-document face comparison (人证比对): an ID photo against a live photo."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    purpose = models.CharField(_("purpose"), max_length=16, choices=VerificationPurpose.choices)
+    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.PROTECT, related_name="verifications")
+    order = models.ForeignKey(
+        "cards.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="verifications"
+    )
+    card_user = models.ForeignKey(
+        "cards.CardUser", null=True, blank=True, on_delete=models.PROTECT, related_name="verifications"
+    )
+    # The cards a card-user verification binds once it passes (U5, U6).
+    cards = models.ManyToManyField("cards.Card", blank=True, related_name="verifications")
+    id_photo = models.FileField(storage=private_storage, upload_to="verifications/", max_length=200)
+    live_photo = models.FileField(storage=private_storage, upload_to="verifications/", max_length=200)
+    status = models.CharField(
+        _("status"), max_length=16, choices=VerificationStatus.choices, default=VerificationStatus.PENDING
+    )
+    outcome = models.CharField(_("outcome"), max_length=16, choices=VerificationOutcome.choices, blank=True)
+    distance = models.FloatField(_("distance"), null=True, blank=True)
+    threshold_pass = models.FloatField(null=True, blank=True)
+    threshold_fail = models.FloatField(null=True, blank=True)
+    engine = models.CharField(max_length=32, blank=True)
+    engine_version = models.CharField(max_length=32, blank=True)
+    timings_ms = models.JSONField(default=dict, blank=True)
+    # [{"code": "no_face", "zh": "...", "en": "..."}]
+    reasons = models.JSONField(default=list, blank=True)
+    live_photo_phash = models.CharField(max_length=16, blank=True, db_index=True)
+    replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_comment = models.TextField(_("review comment"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("face verification")
+        verbose_name_plural = _("face verifications")
+        constraints = [
+            models.CheckConstraint(
+                name="verification_has_subject",
+                condition=(Q(purpose="handler") & Q(order__isnull=False))
+                | (Q(purpose="card_user") & Q(card_user__isnull=False)),
+            )
+        ]
+        indexes = [models.Index(fields=["status", "enterprise"])]
+
+    @property
+    def gate_open(self) -> bool:
+        return self.status in GATE_OPEN_STATUSES
