@@ -33,6 +33,21 @@ MENU: list[NavItem] = [
     NavItem(_("Register an enterprise"), "enterprises:create", frozenset({Role.ACCOUNT_MANAGER})),
     NavItem(_("Returning customer"), "enterprises:returning", frozenset({Role.ACCOUNT_MANAGER})),
     NavItem(_("My enterprise"), "enterprises:mine", frozenset({Role.ENTERPRISE_ADMIN})),
+    NavItem(_("Cards"), "cards:list", ALL_ROLES),
+    NavItem(_("Import cards"), "card_imports:new", frozenset({Role.ACCOUNT_MANAGER, Role.ENTERPRISE_ADMIN})),
+    NavItem(_("Card users"), "cards:card_user_list", ALL_ROLES),
+    NavItem(_("Orders"), "orders:list", ALL_ROLES),
+]
+
+
+# --- approvals (issue 4) ---
+MENU += [
+    NavItem(
+        _("Exemption requests"), "approvals:my_requests", frozenset({Role.ACCOUNT_MANAGER, Role.ENTERPRISE_ADMIN})
+    ),
+    NavItem(_("Approvals"), "approvals:queue", frozenset({Role.PROVINCIAL_APPROVER, Role.GROUP_APPROVER})),
+    NavItem(_("Face reviews"), "approvals:review_queue", frozenset({Role.PROVINCIAL_APPROVER})),
+    NavItem(_("Approval desk"), "approvals_admin:index", frozenset({Role.PROVINCIAL_APPROVER, Role.GROUP_APPROVER})),
 ]
 
 

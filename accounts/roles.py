@@ -41,8 +41,44 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "enterprises.view_responsibleperson",
         "enterprises.view_document",
         "enterprises.view_changerequest",
+        "enterprises.view_recordversion",
     ],
 }
+
+
+# --- approvals (issue 4): approvers work in the approval desk (approvals.admin.approvals_site),
+# an admin site of its own that scopes every queryset to their province or level; ops see the
+# requests, decisions and face comparisons read-only and masked in the standard admin.
+_APPROVER_DESK_PERMISSIONS = [
+    "approvals.view_exemptionrequest",
+    "approvals.change_exemptionrequest",
+    "approvals.view_decision",
+    "enterprises.view_changerequest",
+    "enterprises.change_changerequest",
+    "verification.view_verification",
+    "verification.change_verification",
+]
+ROLE_PERMISSIONS[Role.PROVINCIAL_APPROVER] = [*ROLE_PERMISSIONS[Role.PROVINCIAL_APPROVER], *_APPROVER_DESK_PERMISSIONS]
+ROLE_PERMISSIONS[Role.GROUP_APPROVER] = [*ROLE_PERMISSIONS[Role.GROUP_APPROVER], *_APPROVER_DESK_PERMISSIONS]
+ROLE_PERMISSIONS[Role.OPS] = [
+    *ROLE_PERMISSIONS[Role.OPS],
+    "approvals.view_exemptionrequest",
+    "approvals.view_decision",
+    "verification.view_verification",
+]
+
+# --- cards (issue 3): ops keep the package catalogue (reference data) in the admin; cards, their
+# history, card users (masked) and bindings are read-only there.
+ROLE_PERMISSIONS[Role.OPS] = [
+    *ROLE_PERMISSIONS[Role.OPS],
+    "cards.view_package",
+    "cards.add_package",
+    "cards.change_package",
+    "cards.view_card",
+    "cards.view_cardevent",
+    "cards.view_carduser",
+    "cards.view_cardbinding",
+]
 
 
 def sync_role_groups(sender=None, **kwargs) -> None:

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from enterprises.models import private_storage
@@ -44,6 +45,14 @@ class ExemptionRequest(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("exemption request")
         verbose_name_plural = _("exemption requests")
+        indexes = [models.Index(fields=["status", "enterprise"], name="exemption_status_enterprise")]
+
+    def __str__(self) -> str:
+        return f"{_('Exemption request')} {str(self.public_id)[:8]}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == RequestStatus.SUBMITTED
 
 
 class ExemptionAttachment(models.Model):
@@ -55,6 +64,18 @@ class ExemptionAttachment(models.Model):
     content_type = models.CharField(max_length=64)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["level", "pk"]
+        verbose_name = _("approval form")
+        verbose_name_plural = _("approval forms")
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()} #{self.pk}"
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
 
 
 class Decision(models.Model):
@@ -74,6 +95,23 @@ class Decision(models.Model):
 
     class Meta:
         ordering = ["decided_at"]
+        verbose_name = _("decision")
+        verbose_name_plural = _("decisions")
         constraints = [
             models.UniqueConstraint(fields=["exemption", "level"], name="decision_once_per_level"),
+            # A change request is decided once (by its province).
+            models.UniqueConstraint(
+                fields=["change_request"],
+                condition=Q(change_request__isnull=False),
+                name="decision_once_per_change_request",
+            ),
+            # Every decision is about exactly one request.
+            models.CheckConstraint(
+                name="decision_has_one_subject",
+                condition=(Q(exemption__isnull=False) & Q(change_request__isnull=True))
+                | (Q(exemption__isnull=True) & Q(change_request__isnull=False)),
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()}: {_('approved') if self.approved else _('rejected')}"

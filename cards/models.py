@@ -49,8 +49,10 @@ class Card(models.Model):
     iccid = models.CharField(_("ICCID"), max_length=20, unique=True)
     msisdn = models.CharField(_("MSISDN"), max_length=13, unique=True)
     imsi = models.CharField(_("IMSI"), max_length=15, blank=True)
+    # No index of its own: the (enterprise, ...) indexes below serve every lookup by enterprise.
     enterprise = models.ForeignKey(
-        "enterprises.Enterprise", verbose_name=_("enterprise"), on_delete=models.PROTECT, related_name="cards"
+        "enterprises.Enterprise", verbose_name=_("enterprise"), on_delete=models.PROTECT, related_name="cards",
+        db_index=False,
     )
     package = models.ForeignKey(Package, verbose_name=_("package"), on_delete=models.PROTECT, related_name="cards")
     data_service = models.CharField(
@@ -79,8 +81,8 @@ class Card(models.Model):
             models.Index(fields=["enterprise", "iccid"], name="card_enterprise_iccid"),
             models.Index(fields=["enterprise", "status", "iccid"], name="card_enterprise_status"),
             models.Index(fields=["enterprise", "package", "iccid"], name="card_enterprise_package"),
-            # ICCID prefix search (LIKE 'prefix%') on PostgreSQL.
-            models.Index(fields=["iccid"], name="card_iccid_pattern", opclasses=["varchar_pattern_ops"]),
+            # ICCID prefix search (LIKE 'prefix%') on PostgreSQL uses the varchar_pattern_ops index
+            # Django creates for the unique `iccid` column itself (cards_card_iccid_..._like).
         ]
 
     def __str__(self) -> str:
@@ -258,6 +260,10 @@ class OrderCard(models.Model):
     # Card replacement: the ICCID the card had before.
     previous_iccid = models.CharField(max_length=20, blank=True)
     new_iccid = models.CharField(max_length=20, blank=True)
+    # What completing the order did to this card, e.g. "activated" or "awaiting_realname"
+    # (a new installation whose card still needs its user's real-name, U5).
+    outcome = models.CharField(max_length=32, blank=True)
+    outcome_detail = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["order", "card"], name="order_card_unique")]

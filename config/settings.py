@@ -165,16 +165,23 @@ UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES * 6
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Bulk card import (cards.importing): the largest card file, and the most rows in one file.
+CARD_IMPORT_MAX_BYTES = env.int("CARD_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+CARD_IMPORT_MAX_ROWS = env.int("CARD_IMPORT_MAX_ROWS", default=300_000)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 # Without a broker (embedded mode) tasks run in-process.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
-CELERY_TASK_EAGER_PROPAGATES = True
+# In the embedded mode a failing task must not break the web request that queued it:
+# the record stays pending and can be retried. Tests turn propagation on.
+CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# An unacknowledged task (its worker died) is delivered again after this many seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"verification.tasks.*": {"queue": "faces"}}
 CELERY_TASK_TIME_LIMIT = 300
@@ -214,6 +221,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets used under several field names ("status", "id_type"...) get one stable name each.
+    "ENUM_NAME_OVERRIDES": {
+        "EnterpriseStatusEnum": "enterprises.models.EnterpriseStatus",
+        "ChangeRequestStatusEnum": "enterprises.models.ChangeRequestStatus",
+        "CredentialTypeEnum": "verification.identity.CredentialType",
+        "PersonalIdTypeEnum": "verification.identity.PersonalIdType",
+        "EnterpriseRevealFieldEnum": "enterprises.serializers.REVEAL_FIELD_CHOICES",
+        "ServiceLevelEnum": "cards.models.ServiceLevelChoices",
+        "CardStatusEnum": "cards.models.CardStatus",
+        "VerificationStatusEnum": "verification.models.VerificationStatus",
+        "OrderStatusEnum": "cards.models.OrderStatus",
+    },
 }
 
 LOGGING = {
@@ -240,7 +259,16 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-# Face matching thresholds (issue: verification). Kept here so ops can tune them.
-FACE_MATCH_PASS_THRESHOLD = env.float("FACE_MATCH_PASS_THRESHOLD", default=0.50)
+# Face matching (verification.engine). Kept here so ops can tune them.
+FACE_ENGINE = env.str("FACE_ENGINE", default="verification.engine.FaceRecognitionEngine")
+# distance <= PASS: match; <= FAIL: manual review; above: no match. Measured on testdata/faces
+# (`python -m bench.faces --measure`): same person <= 0.549, different people >= 0.611. PASS sits well
+# below both, as dlib's model separates East Asian faces and small ID portraits less well.
+FACE_MATCH_PASS_THRESHOLD = env.float("FACE_MATCH_PASS_THRESHOLD", default=0.45)
 FACE_MATCH_FAIL_THRESHOLD = env.float("FACE_MATCH_FAIL_THRESHOLD", default=0.60)
+FACE_MAX_IMAGE_PX = env.int("FACE_MAX_IMAGE_PX", default=1024)  # photos are downscaled to this longest side
+FACE_MIN_LIVE_FACE_PX = env.int("FACE_MIN_LIVE_FACE_PX", default=60)  # smaller live face: "face too small"
+FACE_MIN_ID_FACE_PX = env.int("FACE_MIN_ID_FACE_PX", default=20)
+FACE_ID_UPSAMPLE_BELOW_PX = env.int("FACE_ID_UPSAMPLE_BELOW_PX", default=80)  # ID portrait detected again at 2x
+FACE_REPLAY_MAX_DISTANCE = env.int("FACE_REPLAY_MAX_DISTANCE", default=6)  # perceptual-hash bits
 

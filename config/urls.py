@@ -4,9 +4,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
+from approvals.admin import approvals_site
 
 api_v1 = [
     path("", include("enterprises.api_urls")),
+    path("", include("cards.api_urls")),
+    path("", include("cards.api_orders_urls")),
+    path("", include("cards.api_import_urls")),
+    path("", include("approvals.api_urls")),
     path("auth/token/", account_views.TokenObtainView.as_view(), name="api-token"),
 ]
 
@@ -17,6 +22,11 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("enterprises/", include("enterprises.urls")),
     path("documents/", include("enterprises.document_urls")),
+    path("cards/imports/", include("cards.urls_import", namespace="card_imports")),
+    path("cards/", include("cards.urls")),
+    path("orders/", include("cards.urls_orders", namespace="orders")),
+    path("approvals/admin/", approvals_site.urls),
+    path("approvals/", include("approvals.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -7,14 +7,34 @@ from django.conf import settings
 from django.core.files.storage import storages
 from django.db import models
 from django.db.models import Q
+from django.utils.functional import LazyObject
 from django.utils.translation import gettext_lazy as _
 
 from accounts.pii import EncryptedTextField, mask_identifier
 from verification.identity import CredentialType, PersonalIdType
 
 
+class _PrivateStorage(LazyObject):
+    """`storages["private"]`, looked up on every use.
+
+    A FileField calls a callable storage once, when the model class is built;
+    returning `storages["private"]` itself would pin the STORAGES of import
+    time, so a later change (tests/conftest.py gives every test its own
+    folder) would be ignored and files would land in the real private folder.
+    """
+
+    def _setup(self):
+        self._wrapped = storages["private"]
+
+    def __getattr__(self, name):
+        return getattr(storages["private"], name)
+
+
+_private_storage = _PrivateStorage()
+
+
 def private_storage():
-    return storages["private"]
+    return _private_storage
 
 
 class EnterpriseStatus(models.TextChoices):

@@ -23,3 +23,17 @@ def can_upload_documents(user, enterprise) -> bool:
 
 def can_request_change(user, enterprise) -> bool:
     return can_upload_documents(user, enterprise)
+
+
+def can_download_documents(user, enterprise) -> bool:
+    """Document files are images of IDs and credentials: personal data in the clear.
+
+    Roles that may see personal data in full may open them, and so may the
+    enterprise's own admin (who uploads them). Ops see personal data masked
+    only, so they get the list of documents but not the files.
+    """
+    from accounts.access import can_view_full_pii
+
+    if can_view_full_pii(user):
+        return True
+    return user.role == Role.ENTERPRISE_ADMIN and user.enterprise_id == enterprise.pk

@@ -435,6 +435,9 @@ def change_request_submit(
             audit_record(
                 actor=actor, action="change_request.submitted", obj=request, data={"target": target}
             )
+            from approvals.notifications import after_commit, change_request_filed
+
+            after_commit(change_request_filed, request.pk)
     except IntegrityError as exc:
         raise Conflict(
             _("A change of this data is already pending for this enterprise."), code="change_pending", field="target"
@@ -464,12 +467,14 @@ def change_request_apply(*, change_request: ChangeRequest, actor: User) -> Enter
                 "credential_number": enterprise.credential_number,
                 "credential_address": enterprise.credential_address,
             }
+            new_index = credential_index(values["credential_number"]) if values["credential_number"] else None
+            # Another unit may have registered this number since the request was submitted.
+            if new_index and Enterprise.objects.filter(credential_number_index=new_index).exclude(pk=enterprise.pk).exists():
+                raise _already_registered()
             enterprise.name = values["name"]
             enterprise.credential_type = values["credential_type"]
             enterprise.credential_number = values["credential_number"]
-            enterprise.credential_number_index = (
-                credential_index(values["credential_number"]) if values["credential_number"] else None
-            )
+            enterprise.credential_number_index = new_index
             enterprise.credential_address = values["credential_address"]
         else:
             person = ResponsiblePerson.objects.select_for_update().get(enterprise=enterprise)

@@ -65,6 +65,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             terminalreporter.write_line(f"  {nodeid}", red=True)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _tasks_in_process():
+    """Unit tests run Celery tasks in-process even when REDIS_URL is set (as under CI).
+
+    The integration tests in tests/integration switch this off and use a real worker.
+    """
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -99,8 +112,14 @@ def faces_dir() -> Path:
 
 @pytest.fixture
 def provinces(db):
+    import importlib
+
     from accounts.models import Province
 
+    # Transactional tests flush the tables, data migrations included: put the provinces back.
+    if not Province.objects.exists():
+        for code, name, name_en in importlib.import_module("accounts.migrations.0003_provinces").PROVINCES:
+            Province.objects.create(code=code, name=name, name_en=name_en)
     return {"beijing": Province.objects.get(code="11"), "guangdong": Province.objects.get(code="44")}
 
 
@@ -131,3 +150,32 @@ def world(db, provinces):
         "ops": factories.user(role="ops", username="ops", is_staff=True),
     }
     return {"users": users, "enterprise": ent_bj, "enterprise_same_province": ent_bj2, "enterprise_other": ent_gd}
+
+
+# ---------------------------------------------------------------------------
+# Face engine test double (verification.engine.ScriptedEngine), for other apps'
+# unit tests that must not run the real matcher. The engine's own tests use the
+# real engine (tests/verification/test_engine.py).
+
+
+@pytest.fixture
+def scripted_face_engine(settings):
+    """Comparisons return what the test chooses: `scripted_face_engine("review", distance=0.55)`.
+
+    Default: "pass" at 0.3. "rejected" carries a no_face reason unless `reasons=` is given.
+    No perceptual hash (so no replay flag) unless `phash=` is given.
+    """
+    from verification.engine import ScriptedEngine
+
+    settings.FACE_ENGINE = "verification.engine.ScriptedEngine"
+    ScriptedEngine.calls = 0
+
+    def choose(outcome: str = "pass", *, distance: float | None = 0.3, reasons: list | None = None, phash: str = ""):
+        settings.FACE_SCRIPTED_OUTCOME = outcome
+        settings.FACE_SCRIPTED_DISTANCE = distance
+        settings.FACE_SCRIPTED_REASONS = reasons
+        settings.FACE_SCRIPTED_PHASH = phash
+        return choose
+
+    choose.engine = ScriptedEngine
+    return choose()

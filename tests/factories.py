@@ -65,3 +65,157 @@ def enterprise(*, actor: User, responsible: dict | None = None, **overrides):
         responsible_id_files=[jpeg_upload("id.jpg")],
         authorisation_letter_files=[] if person.is_legal_representative else [pdf_upload("auth.pdf")],
     )
+
+
+# --- orders (H1-H3) -------------------------------------------------------------
+
+_order_serial = itertools.count(1)
+
+
+def iccid(prefix: str = "8986011") -> str:
+    """A valid 20-digit ICCID (prefix 89, Luhn check digit), different on every call."""
+    from stdnum import luhn
+
+    body = f"{prefix}{next(_order_serial) + 100000:012d}"[:19]
+    return body + luhn.calc_check_digit(body)
+
+
+def order_stock_card(*, enterprise, segment_149: bool = False, test_package: bool = False, **services):
+    """A card in stock for an order test, made through cards.services.card_create."""
+    from cards.models import Package
+    from cards.services import card_create
+
+    code = "IOT-TEST" if test_package else "IOT-STD"
+    package, _created = Package.objects.get_or_create(
+        code=code, defaults={"name": "测试卡套餐" if test_package else "标准物联套餐", "is_test_package": test_package}
+    )
+    serial = next(_order_serial)
+    msisdn = f"149{serial:08d}" if segment_149 else f"1410{serial:09d}"
+    return card_create(actor=None, enterprise=enterprise, iccid=iccid(), msisdn=msisdn, package=package, **services)
+
+
+def handler_data(**overrides):
+    from cards.handlers import HandlerData
+
+    values = dict(id_type="resident_id", id_number=idgen.resident_id(), name="王五", id_address="北京市西城区金融街3号")
+    values.update(overrides)
+    return HandlerData(**values)
+
+
+def order(*, actor: User, enterprise, business_type: str, cards, handler=None, live_photo: bool = True, **kwargs):
+    """An order through cards.orders.order_create, with generated photos."""
+    from cards.orders import order_create
+
+    return order_create(
+        actor=actor,
+        enterprise=enterprise,
+        business_type=business_type,
+        cards=cards,
+        handler=handler or handler_data(),
+        handler_id_photo=kwargs.pop("handler_id_photo", jpeg_upload("handler-id.jpg")),
+        handler_live_photo=kwargs.pop("handler_live_photo", jpeg_upload("live.jpg") if live_photo else None),
+        parameters=kwargs.pop("parameters", {}),
+        **kwargs,
+    )
+
+
+# --- cards, card users (U0-U6) -----------------------------------------------------
+
+_card_serial = itertools.count(1)
+
+
+def package(*, code: str = "IOT-STD", name: str | None = None, test: bool = False, active: bool = True):
+    """A package of the catalogue (get or create by code)."""
+    from cards.models import Package
+
+    found, _created = Package.objects.get_or_create(
+        code=code,
+        defaults={"name": name or ("物联测试卡套餐" if test else f"物联网套餐 {code}"), "is_test_package": test,
+                  "is_active": active},
+    )
+    return found
+
+
+def iot_test_package():
+    return package(code="IOT-TEST", name="物联测试卡套餐", test=True)
+
+
+def msisdn(*, segment_149: bool = False) -> str:
+    """A 149-segment mobile number (11 digits) or a 13-digit IoT number, new on every call."""
+    serial = next(_card_serial)
+    return f"1499{serial:07d}" if segment_149 else f"1440{serial:09d}"
+
+
+def card(
+    *,
+    enterprise,
+    segment_149: bool = False,
+    data: str = "none",
+    voice: str = "none",
+    sms: str = "none",
+    pkg=None,
+    test: bool = False,
+    actor: User | None = None,
+    iccid: str | None = None,
+    number: str | None = None,
+):
+    """A card in stock, through cards.services.card_create."""
+    from cards.services import card_create
+
+    chosen = pkg or (iot_test_package() if test else package())
+    return card_create(
+        actor=actor,
+        enterprise=enterprise,
+        iccid=iccid or idgen.iccid(),
+        msisdn=number or msisdn(segment_149=segment_149),
+        package=chosen,
+        data=data,
+        voice=voice,
+        sms=sms,
+    )
+
+
+def card_user_registration(*, actor: User | None, enterprise, cards, id_number: str | None = None,
+                           id_type: str = "resident_id", name: str = "李四", **kwargs):
+    """Register a card user (cards.card_users.card_user_register); returns the pending Verification."""
+    from cards.card_users import card_user_register
+
+    return card_user_register(
+        actor=actor,
+        enterprise=enterprise,
+        name=name,
+        id_type=id_type,
+        id_number=id_number or idgen.resident_id(),
+        id_photo=kwargs.pop("id_photo", jpeg_upload("id.jpg")),
+        live_photo=kwargs.pop("live_photo", jpeg_upload("live.jpg")),
+        biometric_consent=kwargs.pop("biometric_consent", True),
+        cards=cards,
+        **kwargs,
+    )
+
+
+def face_result(verification, outcome: str = "pass", distance: float = 0.31):
+    """Stand in for the face engine: record its result (verification.services)."""
+    from verification.services import verification_record_result
+
+    return verification_record_result(verification=verification, outcome=outcome, distance=distance,
+                                      engine="test-double")
+
+
+def verified_card_user(*, actor: User | None, enterprise, cards, **kwargs):
+    """A card user whose face comparison passed, so `cards` are bound to them (U5)."""
+    verification = card_user_registration(actor=actor, enterprise=enterprise, cards=cards, **kwargs)
+    face_result(verification, "pass")
+    return verification.card_user
+
+
+def exemption(*, enterprise, cards, levels, submitted_by: User, status: str = "approved"):
+    """An exemption request row as the approvals workflow would leave it (U1, U3)."""
+    from approvals.models import ExemptionRequest
+
+    request = ExemptionRequest.objects.create(
+        enterprise=enterprise, required_levels=list(levels), reason="测试豁免", status=status,
+        submitted_by=submitted_by,
+    )
+    request.cards.set(cards)
+    return request

@@ -34,3 +34,27 @@ def uscc(prefix: str = "91", area: str = "110105", body8: str | None = None) -> 
     first17 = prefix + area + organisation_code(body8)
     total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS))
     return first17 + _USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+# --- cards ----------------------------------------------------------------------
+
+_iccid_serial = itertools.count(1)
+
+
+def luhn_check_digit(body: str) -> str:
+    """The Luhn check digit to append to `body` (ISO/IEC 7812-1)."""
+    total = 0
+    for position, char in enumerate(reversed(body)):
+        digit = int(char)
+        if position % 2 == 0:  # these digits are doubled once the check digit is appended
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return str((10 - total % 10) % 10)
+
+
+def iccid(prefix: str = "898602", length: int = 20) -> str:
+    """A valid ICCID: `length` (19 or 20) digits, prefix 89, Luhn check digit; new on every call."""
+    body = prefix + f"{next(_iccid_serial):0{length - 1 - len(prefix)}d}"
+    return body + luhn_check_digit(body)

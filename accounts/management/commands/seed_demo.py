@@ -169,3 +169,86 @@ class Command(BaseCommand):
             authorisation_letter_files=letters,
             business_reference="DEMO",
         )
+
+
+# --- cards (issue 3): packages and ~20 demo cards per demo enterprise --------------------------------
+
+DEMO_PACKAGES = [
+    # code, name, IoT test-card package (U4)
+    ("IOT-STD", "物联网标准套餐", False),
+    ("IOT-DATA", "物联网通用流量套餐", False),
+    ("IOT-149", "149号段语音短信套餐", False),
+    ("IOT-TEST", "物联测试卡套餐", True),
+]
+
+# (how many, package code, 149 segment, data, voice, sms): every rule U0-U4 appears.
+DEMO_CARD_MIX = [
+    (5, "IOT-STD", False, "directed", "none", "none"),  # U0
+    (4, "IOT-DATA", False, "non_directed", "none", "none"),  # U1: provincial exemption possible
+    (4, "IOT-149", True, "directed", "none", "non_directed"),  # U2: 149 with non-directed SMS, no exemption
+    (3, "IOT-149", True, "none", "directed", "none"),  # U3: group exemption
+    (2, "IOT-149", True, "non_directed", "none", "directed"),  # U1 + U3: both approvals
+    (2, "IOT-TEST", True, "non_directed", "none", "non_directed"),  # U4: test package, nothing needed
+]
+
+
+def _demo_iccid(enterprise_no: int, serial: int) -> str:
+    from stdnum import luhn
+
+    body = f"898611{enterprise_no:02d}{serial:011d}"
+    return body + luhn.calc_check_digit(body)
+
+
+def seed_demo_cards(stdout=None) -> int:
+    """Packages, and cards for each demo enterprise; cards that need no user real-name are activated.
+
+    Idempotent: packages are matched by code and cards by ICCID.
+    """
+    from cards.models import Card, Package
+    from cards.services import card_activate, card_create
+
+    packages = {}
+    for code, name, is_test in DEMO_PACKAGES:
+        packages[code], _created = Package.objects.get_or_create(
+            code=code, defaults={"name": name, "is_test_package": is_test}
+        )
+    created = 0
+    for enterprise_no, spec in enumerate(DEMO_ENTERPRISES, start=1):
+        data: EnterpriseData = spec["enterprise"]
+        if data.credential_number:
+            enterprise = Enterprise.objects.filter(credential_number_index=credential_index(data.credential_number)).first()
+        else:
+            enterprise = Enterprise.objects.filter(name=data.name, credential_type=data.credential_type).first()
+        if enterprise is None:
+            continue
+        manager = User.objects.filter(username=spec["manager"]).first()
+        serial = 0
+        for count, code, segment_149, data_level, voice, sms in DEMO_CARD_MIX:
+            for _ in range(count):
+                serial += 1
+                iccid = _demo_iccid(enterprise_no, serial)
+                if Card.objects.filter(iccid=iccid).exists():
+                    continue
+                msisdn = f"149{enterprise_no}{serial:07d}" if segment_149 else f"1440{enterprise_no}{serial:08d}"
+                with transaction.atomic():
+                    card = card_create(
+                        actor=manager, enterprise=enterprise, iccid=iccid, msisdn=msisdn, package=packages[code],
+                        data=data_level, voice=voice, sms=sms,
+                    )
+                    if not card.realname_required:
+                        card_activate(actor=manager, card=card)
+                created += 1
+    if stdout is not None:
+        stdout.write(f"Demo cards ready ({created} new).")
+    return created
+
+
+_handle_without_cards = Command.handle
+
+
+def _handle_with_cards(self, *args, **options):
+    _handle_without_cards(self, *args, **options)
+    seed_demo_cards(self.stdout)
+
+
+Command.handle = _handle_with_cards

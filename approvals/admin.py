@@ -1,0 +1,523 @@
+"""Role-based admin views.
+
+* `approvals_site` (mounted at /approvals/admin/) is the approval desk of the
+  provincial and group approvers. It is an AdminSite of its own: only approver
+  roles get in (they are not `is_staff` and never see the operations admin),
+  and every queryset comes from approvals.selectors, so a provincial approver
+  sees their own province only and a group approver the group-level requests
+  nationwide. Each request opens on a decision page (details, the approval
+  form or both photos inline, approve/reject with a comment); the list has
+  filters and bulk approve/reject actions with an intermediate page that asks
+  for the comment. Decisions go through approvals.services /
+  verification.services, like everywhere else.
+* On the standard admin (`admin.site`), ops see exemption requests and
+  decisions read-only, with free text scrubbed of numbers and no files.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin import SimpleListFilter
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Exists, OuterRef
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from accounts.roles import Role
+from approvals import notifications, selectors, services
+from approvals.forms import BulkDecisionForm, DecisionForm
+from approvals.models import ApprovalLevel, Decision, ExemptionAttachment, ExemptionRequest
+from core.errors import DomainError
+from enterprises.models import ChangeRequest, ChangeRequestStatus
+from verification.models import Verification, VerificationPurpose, VerificationStatus
+
+# --- the approval desk -----------------------------------------------------------
+
+
+class ApprovalsAdminSite(admin.AdminSite):
+    site_header = _("Approval desk")
+    site_title = _("IoT card real-name portal: approvals")
+    index_title = _("Requests awaiting your decision")
+    site_url = "/"
+    enable_nav_sidebar = False
+
+    def has_permission(self, request) -> bool:
+        return selectors.is_approver(request.user)
+
+    def login(self, request, extra_context=None):
+        """Approvers log in on the portal's login page; the desk has none of its own."""
+        if request.user.is_authenticated:
+            if self.has_permission(request):
+                return HttpResponseRedirect(reverse(f"{self.name}:index"))
+            raise PermissionDenied(str(_("The approval desk is for provincial and group approvers.")))
+        return redirect_to_login(request.GET.get("next") or reverse(f"{self.name}:index"), settings.LOGIN_URL)
+
+
+approvals_site = ApprovalsAdminSite(name="approvals_admin")
+approvals_site.disable_action("delete_selected")
+
+
+def _ref(obj) -> str:
+    return str(obj.public_id)[:8].upper()
+
+
+class DeskAdmin(admin.ModelAdmin):
+    """Common ground: read-only lists scoped by the selectors, a decision page, bulk decisions."""
+
+    list_per_page = 50
+    decide_template = ""
+    actions = ["approve_selected", "reject_selected"]
+
+    # Permissions follow the role; the querysets do the scoping.
+    def _allowed(self, request) -> bool:
+        return selectors.is_approver(request.user)
+
+    def has_module_permission(self, request):
+        return self._allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_change_permission(self, request, obj=None):
+        # "Change" here means "decide"; no field is ever edited.
+        return self._allowed(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_list_display_links(self, request, list_display):
+        return (list_display[0],)
+
+    # --- the decision page ---
+
+    def decide_context(self, request, obj) -> dict:
+        raise NotImplementedError
+
+    def decide(self, request, obj, *, approve: bool, comment: str):
+        raise NotImplementedError
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404(str(_("It does not exist, or it is outside your scope.")))
+        form = DecisionForm(request.POST if request.method == "POST" else None)
+        status = 200
+        if request.method == "POST":
+            if form.is_valid():
+                try:
+                    self.decide(request, obj, approve=form.approve, comment=form.cleaned_data["comment"])
+                except DomainError as exc:
+                    form.add_error("comment" if exc.field == "comment" else None, exc.message)
+                    status = 400
+                else:
+                    self.message_user(request, _("Your decision on %(ref)s was recorded.") % {"ref": _ref(obj)},
+                                      messages.SUCCESS)
+                    return HttpResponseRedirect(
+                        reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist")
+                    )
+            else:
+                status = 400
+            obj = self.get_object(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Decide %(ref)s") % {"ref": _ref(obj)},
+            "object": obj,
+            "form": form,
+            "has_view_permission": True,
+            **self.decide_context(request, obj),
+            **(extra_context or {}),
+        }
+        response = TemplateResponse(request, self.decide_template, context, status=status)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    # --- bulk decisions, with an intermediate page asking for the comment ---
+
+    def bulk_decide(self, request, queryset, *, approve: bool, comment: str) -> services.BulkResult:
+        raise NotImplementedError
+
+    def _bulk(self, request, queryset, *, approve: bool, action: str):
+        form = BulkDecisionForm(request.POST if "apply" in request.POST else None, require_comment=not approve)
+        if "apply" in request.POST and form.is_valid():
+            result = self.bulk_decide(request, queryset, approve=approve, comment=form.cleaned_data["comment"])
+            if result.decided:
+                self.message_user(
+                    request,
+                    (_("%(count)d approved.") if approve else _("%(count)d rejected.")) % {"count": len(result.decided)},
+                    messages.SUCCESS,
+                )
+            for item, exc in result.errors:
+                self.message_user(request, f"{_ref(item)}: {exc.message}", messages.ERROR)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Approve the selected items") if approve else _("Reject the selected items"),
+            "items": [{"pk": o.pk, "ref": _ref(o), "enterprise": o.enterprise.name} for o in queryset],
+            "form": form,
+            "approve": approve,
+            "action": action,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "select_across": request.POST.get("select_across", "0"),
+        }
+        return TemplateResponse(request, "admin/approvals/bulk_decision.html", context)
+
+    @admin.action(description=_("Approve the selected items"))
+    def approve_selected(self, request, queryset):
+        return self._bulk(request, queryset, approve=True, action="approve_selected")
+
+    @admin.action(description=_("Reject the selected items (with a comment)"))
+    def reject_selected(self, request, queryset):
+        return self._bulk(request, queryset, approve=False, action="reject_selected")
+
+
+# --- exemption requests ---
+
+
+class LevelFilter(SimpleListFilter):
+    title = _("approval level")
+    parameter_name = "level"
+
+    def lookups(self, request, model_admin):
+        return ApprovalLevel.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in ApprovalLevel.values:
+            return queryset.filter(selectors.json_list_has("required_levels", self.value()))
+        return queryset
+
+
+class RuleFilter(SimpleListFilter):
+    title = _("rule")
+    parameter_name = "rule"
+
+    def lookups(self, request, model_admin):
+        return [("U1", _("U1: non-directed data")), ("U3", _("U3: 149 number, directed voice or SMS"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in selectors.RULES_IN_REQUESTS:
+            return queryset.filter(selectors.json_list_has("rules", self.value()))
+        return queryset
+
+
+class AwaitingMeFilter(SimpleListFilter):
+    title = _("awaiting my decision")
+    parameter_name = "awaiting"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(awaiting=True)
+        return queryset
+
+
+class ScopedEnterpriseFilter(SimpleListFilter):
+    """Lists only the enterprises in the approver's scope (a related-field filter would list them all)."""
+
+    title = _("enterprise")
+    parameter_name = "enterprise"
+
+    def lookups(self, request, model_admin):
+        queryset = model_admin.get_queryset(request)
+        rows = queryset.values_list("enterprise__public_id", "enterprise__name").distinct().order_by("enterprise__name")
+        return [(str(public_id), name) for public_id, name in rows[:200]]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            key = selectors._parse_uuid(self.value())
+            return queryset.filter(enterprise__public_id=key) if key else queryset.none()
+        return queryset
+
+
+class ExemptionDeskAdmin(DeskAdmin):
+    list_display = ("reference", "enterprise_name", "rules_text", "levels_text", "status", "card_count",
+                    "submitted_at", "awaiting_you")
+    list_filter = (AwaitingMeFilter, "status", LevelFilter, RuleFilter, ScopedEnterpriseFilter)
+    search_fields = ("enterprise__name",)
+    ordering = ("-submitted_at",)
+    decide_template = "admin/approvals/exemption_decide.html"
+
+    def get_queryset(self, request):
+        pending = selectors.exemptions_pending_for(request.user).filter(pk=OuterRef("pk")).values("pk")
+        return selectors.exemptions_in_scope_of_approver(request.user).annotate(
+            n_cards=Count("cards", distinct=True), awaiting=Exists(pending)
+        )
+
+    @admin.display(description=_("request"))
+    def reference(self, obj):
+        return _ref(obj)
+
+    @admin.display(description=_("enterprise"), ordering="enterprise__name")
+    def enterprise_name(self, obj):
+        return obj.enterprise.name
+
+    @admin.display(description=_("rules"))
+    def rules_text(self, obj):
+        return ", ".join(obj.rules)
+
+    @admin.display(description=_("approvals needed"))
+    def levels_text(self, obj):
+        return ", ".join(str(ApprovalLevel(level).label) for level in obj.required_levels)
+
+    @admin.display(description=_("cards"), ordering="n_cards")
+    def card_count(self, obj):
+        return obj.n_cards
+
+    @admin.display(description=_("awaiting you"), boolean=True, ordering="-awaiting")
+    def awaiting_you(self, obj):
+        return obj.awaiting
+
+    def decide_context(self, request, obj):
+        from approvals.views import card_rows
+
+        cards = card_rows(obj, request)
+        levels = selectors.levels_to_decide(request.user, obj)
+        return {
+            "cards": cards,
+            "card_total": obj.cards.count(),
+            "attachments": list(obj.attachments.all()),
+            "may_open_files": selectors.may_open_files(request.user, obj.enterprise),
+            "decisions": list(obj.decisions.all()),
+            "levels_to_decide": [ApprovalLevel(level).label for level in levels],
+            "may_decide": bool(levels),
+            "self_filed": obj.submitted_by_id == request.user.pk,
+        }
+
+    def decide(self, request, obj, *, approve, comment):
+        services.exemption_decide(
+            request=obj, actor=request.user, level=selectors.approver_level(request.user) or "",
+            approve=approve, comment=comment,
+        )
+
+    def bulk_decide(self, request, queryset, *, approve, comment):
+        return services.exemption_decide_many(requests=list(queryset), actor=request.user, approve=approve,
+                                              comment=comment)
+
+
+# --- change requests (E3, P4): provincial approvers only ---
+
+
+class ChangeRequestDeskAdmin(DeskAdmin):
+    list_display = ("reference", "enterprise_name", "target", "status", "submitted_at", "decided_at")
+    list_filter = ("status", "target", ScopedEnterpriseFilter)
+    search_fields = ("enterprise__name",)
+    ordering = ("-submitted_at",)
+    decide_template = "admin/approvals/change_request_decide.html"
+
+    def _allowed(self, request):
+        return selectors.approver_level(request.user) == ApprovalLevel.PROVINCE
+
+    def get_queryset(self, request):
+        return selectors.change_requests_decidable_by(request.user)
+
+    @admin.display(description=_("request"))
+    def reference(self, obj):
+        return _ref(obj)
+
+    @admin.display(description=_("enterprise"), ordering="enterprise__name")
+    def enterprise_name(self, obj):
+        return obj.enterprise.name
+
+    def decide_context(self, request, obj):
+        from approvals.views import _masked_values
+        from enterprises.selectors import documents_visible_to
+
+        return {
+            "proposed": _masked_values(obj.proposed_values),
+            "documents": documents_visible_to(request.user).filter(change_request=obj),
+            "decisions": list(obj.decisions.select_related("decided_by")),
+            "may_decide": selectors.can_decide_change_request(request.user, obj),
+            "self_filed": obj.submitted_by_id == request.user.pk,
+            "is_open": obj.status == ChangeRequestStatus.SUBMITTED,
+        }
+
+    def decide(self, request, obj, *, approve, comment):
+        services.change_request_decide(change_request=obj, actor=request.user, approve=approve, comment=comment)
+
+    def bulk_decide(self, request, queryset, *, approve, comment):
+        return services.change_request_decide_many(change_requests=list(queryset), actor=request.user,
+                                                   approve=approve, comment=comment)
+
+
+# --- manual face review: provincial approvers only ---
+
+
+class ReviewDeskAdmin(DeskAdmin):
+    list_display = ("reference", "enterprise_name", "purpose", "status", "outcome", "distance_text",
+                    "replay", "completed_at")
+    list_filter = ("status", "purpose", "outcome", ScopedEnterpriseFilter)
+    search_fields = ("enterprise__name",)
+    ordering = ("completed_at",)
+    decide_template = "admin/approvals/review_decide.html"
+
+    def _allowed(self, request):
+        return selectors.approver_level(request.user) == ApprovalLevel.PROVINCE
+
+    def get_queryset(self, request):
+        return selectors.reviews_in_scope(request.user).select_related("enterprise", "order")
+
+    @admin.display(description=_("comparison"))
+    def reference(self, obj):
+        return _ref(obj)
+
+    @admin.display(description=_("enterprise"), ordering="enterprise__name")
+    def enterprise_name(self, obj):
+        return obj.enterprise.name
+
+    @admin.display(description=_("distance"), ordering="distance")
+    def distance_text(self, obj):
+        return "—" if obj.distance is None else f"{obj.distance:.3f}"
+
+    @admin.display(description=_("reused live photo"), boolean=True)
+    def replay(self, obj):
+        return obj.replay_of_id is not None
+
+    def decide_context(self, request, obj):
+        from approvals.views import reason_texts
+
+        return {
+            "reason_texts": reason_texts(obj, getattr(request, "LANGUAGE_CODE", "zh-hans")),
+            "id_photo_url": reverse("approvals:verification_photo", args=[obj.public_id, "id"]),
+            "live_photo_url": reverse("approvals:verification_photo", args=[obj.public_id, "live"]),
+            "may_decide": obj.status == VerificationStatus.IN_REVIEW and obj.created_by_id != request.user.pk,
+            "self_filed": obj.created_by_id == request.user.pk,
+            "cards": list(obj.cards.order_by("iccid")[:50]) if obj.purpose == VerificationPurpose.CARD_USER else [],
+        }
+
+    def decide(self, request, obj, *, approve, comment):
+        from verification.services import verification_review
+
+        verification_review(verification=obj, actor=request.user, approve=approve, comment=comment)
+
+    def bulk_decide(self, request, queryset, *, approve, comment):
+        return services.review_decide_many(verifications=list(queryset), actor=request.user, approve=approve,
+                                           comment=comment)
+
+
+approvals_site.register(ExemptionRequest, ExemptionDeskAdmin)
+approvals_site.register(ChangeRequest, ChangeRequestDeskAdmin)
+approvals_site.register(Verification, ReviewDeskAdmin)
+
+
+# --- the operations admin: read-only, masked ------------------------------------
+
+
+class OpsReadOnlyAdmin(admin.ModelAdmin):
+    """Ops look, never decide: deciding is the approvers' job, on the desk."""
+
+    def _is_ops(self, request) -> bool:
+        user = request.user
+        return bool(user.is_active and user.is_staff and (user.is_superuser or user.role == Role.OPS))
+
+    def has_module_permission(self, request):
+        return self._is_ops(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._is_ops(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AttachmentOpsInline(admin.TabularInline):
+    model = ExemptionAttachment
+    fields = ("level", "content_type", "uploaded_by", "uploaded_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class DecisionOpsInline(admin.TabularInline):
+    model = Decision
+    fk_name = "exemption"
+    fields = ("level", "approved", "comment_scrubbed", "decided_by", "decided_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    @admin.display(description=_("comment"))
+    def comment_scrubbed(self, obj):
+        return notifications.scrub(obj.comment)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ExemptionRequest)
+class ExemptionRequestOpsAdmin(OpsReadOnlyAdmin):
+    list_display = ("reference", "enterprise", "status", "rules", "required_levels", "submitted_by", "submitted_at")
+    list_filter = ("status", LevelFilter, RuleFilter)
+    search_fields = ("enterprise__name",)
+    fields = ("reference", "enterprise", "status", "rules", "required_levels", "reason_scrubbed", "card_list",
+              "submitted_by", "submitted_at", "created_at")
+    readonly_fields = fields
+    inlines = [AttachmentOpsInline, DecisionOpsInline]
+
+    def get_queryset(self, request):
+        from accounts.access import scoped
+
+        return scoped(super().get_queryset(request), request.user, path="enterprise__").select_related(
+            "enterprise", "submitted_by"
+        )
+
+    @admin.display(description=_("request"))
+    def reference(self, obj):
+        return _ref(obj)
+
+    @admin.display(description=_("reason"))
+    def reason_scrubbed(self, obj):
+        return notifications.scrub(obj.reason)
+
+    @admin.display(description=_("cards"))
+    def card_list(self, obj):
+        iccids = list(obj.cards.order_by("iccid").values_list("iccid", flat=True)[:200])
+        return format_html("{}", ", ".join(iccids))
+
+
+@admin.register(Decision)
+class DecisionOpsAdmin(OpsReadOnlyAdmin):
+    list_display = ("subject", "level", "approved", "decided_by", "decided_at")
+    list_filter = ("level", "approved")
+    fields = ("subject", "level", "approved", "comment_scrubbed", "decided_by", "decided_at")
+    readonly_fields = fields
+
+    @admin.display(description=_("request"))
+    def subject(self, obj):
+        if obj.exemption_id:
+            return _("Exemption %(ref)s") % {"ref": _ref(obj.exemption)}
+        return _("Change request %(ref)s") % {"ref": _ref(obj.change_request)}
+
+    @admin.display(description=_("comment"))
+    def comment_scrubbed(self, obj):
+        return notifications.scrub(obj.comment)
+
+
+__all__ = ["approvals_site", "ApprovalsAdminSite"]

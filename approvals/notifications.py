@@ -1,0 +1,215 @@
+"""Emails about approvals: to the approvers when a request is filed, to the requester when it is decided.
+
+Services schedule these with `transaction.on_commit`, so nothing is sent for
+a refused or rolled-back action. Emails carry no personal data: no names of
+card users or responsible persons, no ID or credential numbers, no photos;
+free text written by people (a comment) is passed through `scrub` so an ID
+number typed into it goes out masked. A failed send is logged (ids only) and
+never undoes the decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.urls import NoReverseMatch, reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.roles import Role
+from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
+from verification.identity import mask_identifier
+
+logger = logging.getLogger(__name__)
+
+SUBJECT_PREFIX = "[IoT real-name] "
+# Tokens shaped like ID or credential numbers (8+ characters, mostly digits): masked in free text.
+_NUMBER_LIKE = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{8,}(?![0-9A-Za-z])")
+
+
+def scrub(text: str) -> str:
+    """Free text made safe to email: anything that looks like an ID or credential number is masked."""
+
+    def mask(match: re.Match) -> str:
+        token = match.group(0)
+        digits = sum(ch.isdigit() for ch in token)
+        return mask_identifier(token) if digits >= 6 else token
+
+    return _NUMBER_LIKE.sub(mask, text or "")
+
+
+def _link(url_name: str, *args) -> str:
+    try:
+        path = reverse(url_name, args=args)
+    except NoReverseMatch:
+        return ""
+    return f"{getattr(settings, 'PORTAL_BASE_URL', '').rstrip('/')}{path}"
+
+
+def _send(recipients: Iterable[User], subject: str, body: str, *, ref: str) -> int:
+    """One message per recipient (approvers do not see each other's addresses)."""
+    addresses = sorted({u.email for u in recipients if u.email})
+    if not addresses:
+        return 0
+    messages = [
+        EmailMessage(SUBJECT_PREFIX + subject, body, settings.DEFAULT_FROM_EMAIL, [address]) for address in addresses
+    ]
+    try:
+        return get_connection().send_messages(messages) or 0
+    except Exception:  # noqa: BLE001 - a mail outage must not undo a committed decision
+        logger.exception("approval notification failed for %s", ref)
+        return 0
+
+
+def approvers_for(level: str, enterprise) -> list[User]:
+    users = User.objects.filter(is_active=True).exclude(email="")
+    if level == ApprovalLevel.PROVINCE:
+        users = users.filter(role=Role.PROVINCIAL_APPROVER, province_id=enterprise.province_id)
+    elif level == ApprovalLevel.GROUP:
+        users = users.filter(role=Role.GROUP_APPROVER)
+    else:
+        return []
+    return list(users)
+
+
+def _levels_text(levels) -> str:
+    return ", ".join(str(ApprovalLevel(level).label) for level in levels)
+
+
+# --- exemption requests ------------------------------------------------------
+
+
+def exemption_filed(request_id: int) -> int:
+    request = ExemptionRequest.objects.select_related("enterprise").filter(pk=request_id).first()
+    if request is None:
+        return 0
+    sent = 0
+    with translation.override(settings.LANGUAGE_CODE):
+        for level in request.required_levels:
+            recipients = [u for u in approvers_for(level, request.enterprise) if u.pk != request.submitted_by_id]
+            subject = _("Exemption request %(ref)s awaits your approval") % {"ref": _ref(request)}
+            body = "\n".join(
+                [
+                    _("An exemption from card-user real-name was filed and awaits a decision at the %(level)s level.")
+                    % {"level": ApprovalLevel(level).label},
+                    "",
+                    _("Request: %(ref)s") % {"ref": _ref(request)},
+                    _("Enterprise: %(name)s") % {"name": request.enterprise.name},
+                    _("Cards: %(count)d") % {"count": request.cards.count()},
+                    _("Rules: %(rules)s") % {"rules": ", ".join(request.rules)},
+                    _("Approvals needed: %(levels)s") % {"levels": _levels_text(request.required_levels)},
+                    "",
+                    _("Open it: %(link)s") % {"link": _link("approvals:exemption_detail", request.public_id)},
+                ]
+            )
+            sent += _send(recipients, subject, body, ref=f"exemption {request.pk}")
+    return sent
+
+
+def exemption_decided(request_id: int) -> int:
+    request = ExemptionRequest.objects.select_related("enterprise", "submitted_by").filter(pk=request_id).first()
+    if request is None or request.status not in (RequestStatus.APPROVED, RequestStatus.REJECTED):
+        return 0
+    with translation.override(settings.LANGUAGE_CODE):
+        lines = [
+            _("Your exemption request %(ref)s was %(status)s.")
+            % {"ref": _ref(request), "status": RequestStatus(request.status).label.lower()},
+            "",
+            _("Enterprise: %(name)s") % {"name": request.enterprise.name},
+            _("Cards: %(count)d") % {"count": request.cards.count()},
+        ]
+        for decision in request.decisions.all():
+            verdict = _("approved") if decision.approved else _("rejected")
+            line = _("%(level)s: %(verdict)s on %(at)s") % {
+                "level": ApprovalLevel(decision.level).label,
+                "verdict": verdict,
+                "at": decision.decided_at.strftime("%Y-%m-%d %H:%M"),
+            }
+            if decision.comment:
+                line += " (" + _("comment: %(comment)s") % {"comment": scrub(decision.comment)} + ")"
+            lines.append(line)
+        if request.status == RequestStatus.APPROVED:
+            lines += ["", _("The covered cards can now be activated without card-user real-name.")]
+        lines += ["", _("Open it: %(link)s") % {"link": _link("approvals:exemption_detail", request.public_id)}]
+        subject = _("Exemption request %(ref)s: %(status)s") % {
+            "ref": _ref(request),
+            "status": RequestStatus(request.status).label,
+        }
+        return _send([request.submitted_by], subject, "\n".join(lines), ref=f"exemption {request.pk}")
+
+
+# --- change requests (E3, P4) ------------------------------------------------
+
+
+def change_request_filed(change_request_id: int) -> int:
+    from enterprises.models import ChangeRequest
+
+    change_request = ChangeRequest.objects.select_related("enterprise").filter(pk=change_request_id).first()
+    if change_request is None:
+        return 0
+    recipients = [
+        u
+        for u in approvers_for(ApprovalLevel.PROVINCE, change_request.enterprise)
+        if u.pk != change_request.submitted_by_id
+    ]
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("Change request %(ref)s awaits your approval") % {"ref": _ref(change_request)}
+        body = "\n".join(
+            [
+                _("A change of real-name data awaits your decision: %(target)s.")
+                % {"target": change_request.get_target_display()},
+                "",
+                _("Enterprise: %(name)s") % {"name": change_request.enterprise.name},
+                _("Open it: %(link)s") % {"link": _link("approvals:change_request_detail", change_request.public_id)},
+            ]
+        )
+        return _send(recipients, subject, body, ref=f"change request {change_request.pk}")
+
+
+def change_request_decided(change_request_id: int) -> int:
+    from enterprises.models import ChangeRequest, ChangeRequestStatus
+
+    change_request = (
+        ChangeRequest.objects.select_related("enterprise", "submitted_by").filter(pk=change_request_id).first()
+    )
+    if change_request is None or change_request.status not in (
+        ChangeRequestStatus.APPROVED,
+        ChangeRequestStatus.REJECTED,
+    ):
+        return 0
+    with translation.override(settings.LANGUAGE_CODE):
+        approved = change_request.status == ChangeRequestStatus.APPROVED
+        lines = [
+            _("Your change request %(ref)s (%(target)s) was %(status)s.")
+            % {
+                "ref": _ref(change_request),
+                "target": change_request.get_target_display(),
+                "status": _("approved") if approved else _("rejected"),
+            },
+            "",
+            _("Enterprise: %(name)s") % {"name": change_request.enterprise.name},
+        ]
+        if change_request.decision_comment:
+            lines.append(_("Comment: %(comment)s") % {"comment": scrub(change_request.decision_comment)})
+        if approved:
+            lines.append(_("The record now holds the new data; the previous data is kept in its history."))
+        subject = _("Change request %(ref)s: %(status)s") % {
+            "ref": _ref(change_request),
+            "status": _("approved") if approved else _("rejected"),
+        }
+        return _send([change_request.submitted_by], subject, "\n".join(lines), ref=f"change request {change_request.pk}")
+
+
+def _ref(obj) -> str:
+    return str(obj.public_id)[:8].upper()
+
+
+def after_commit(function, object_id: int) -> None:
+    """Schedule a notification for when the current transaction commits."""
+    transaction.on_commit(lambda: function(object_id))

@@ -1,0 +1,564 @@
+"""Exemption requests (U1, U3; never U2) and change-request decisions (E3, P4). Only these write them.
+
+Each request runs through an explicit state machine, draft → submitted →
+approved | rejected | withdrawn; every transition locks the row, checks the
+state and the actor's authority, writes the new state and a Decision or
+audit row in one transaction, and sends its emails after commit.
+
+Who decides:
+* the provincial level: a provincial approver of the enterprise's province;
+* the group level: a group approver, nationwide;
+* nobody decides their own request, and every rejection says why.
+
+An approved exemption covers its cards for as long as their rule decision
+needs no more approvals than it got (cards.services.exemption_covering), so
+card_activate allows them (U5).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from accounts.services import audit_record
+from approvals import notifications, selectors
+from approvals.models import ApprovalLevel, Decision, ExemptionAttachment, ExemptionRequest, RequestStatus
+from cards.models import LIVE_CARD_STATUSES, Card, CardBinding
+from cards.rules import Exemption, evaluate
+from core.errors import Conflict, DomainError, InvalidTransition, PermissionDenied, ValidationFailed
+from enterprises.models import ChangeRequest, ChangeRequestStatus, Enterprise, EnterpriseStatus
+from verification.uploads import CleanUpload, UploadRejected, sanitize_upload
+
+MAX_CARDS_PER_REQUEST = 1000
+MAX_FILES_PER_LEVEL = 5
+MAX_REASON_LENGTH = 2000
+MAX_COMMENT_LENGTH = 2000
+
+MSG_FILE_DENIED = _(
+    "Only an account manager of the enterprise's province or the enterprise's own admin may file an exemption request."
+)
+
+ATTACHMENT_LABELS = {
+    ApprovalLevel.PROVINCE: _("the provincial approval form (省内审批单)"),
+    ApprovalLevel.GROUP: _("the group approval form (集团审批单)"),
+}
+
+
+def attachment_field(level: str) -> str:
+    """The form/API field that carries a level's approval form."""
+    return f"attachment_{level}"
+
+
+def _require_user(actor) -> User:
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        raise PermissionDenied(_("Log in to do this."), code="login_required")
+    return actor
+
+
+def _clean_comment(comment: str | None) -> str:
+    comment = (comment or "").strip()
+    if len(comment) > MAX_COMMENT_LENGTH:
+        raise ValidationFailed(
+            _("The comment may have at most %(max)d characters.") % {"max": MAX_COMMENT_LENGTH},
+            code="too_long",
+            field="comment",
+        )
+    return comment
+
+
+def _require_rejection_reason(approve: bool, comment: str) -> None:
+    if not approve and not comment:
+        raise ValidationFailed(
+            _("Say why the request is rejected: a rejection needs a comment."), code="comment_required", field="comment"
+        )
+
+
+def _level_label(level: str) -> str:
+    return str(ApprovalLevel(level).label)
+
+
+def _ordered_levels(levels: Iterable[str]) -> list[str]:
+    levels = set(levels)
+    return [level for level in selectors.LEVEL_ORDER if level in levels]
+
+
+# --- filing -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardAssessment:
+    """One card's rule decision as the filing page and the service see it."""
+
+    card: Card
+    decision: object
+    exemptable: bool
+    problem: str  # "" when the card can be exempted; else the code of the refusal
+    message: str
+
+
+def assess_card(card: Card) -> CardAssessment:
+    """Why a card can or cannot be put into an exemption request (shown on the filing page)."""
+    decision = evaluate(card.facts)
+    iccid = card.iccid
+    if decision.exemption == Exemption.NONE_POSSIBLE:
+        return CardAssessment(
+            card,
+            decision,
+            False,
+            "exemption_impossible",
+            _(
+                "No exemption is possible for card %(iccid)s: rule U2 (a 149-segment number with non-directed "
+                "voice or non-directed SMS) always requires the card user's real-name and the one-ID-five-cards "
+                "check. Register the card user instead."
+            )
+            % {"iccid": iccid},
+        )
+    if not decision.user_realname_required:
+        return CardAssessment(
+            card,
+            decision,
+            False,
+            "not_required",
+            _("Card %(iccid)s does not need the card user's real-name (rules %(rules)s): there is nothing to exempt.")
+            % {"iccid": iccid, "rules": ", ".join(decision.rules)},
+        )
+    if card.status not in LIVE_CARD_STATUSES:
+        return CardAssessment(
+            card, decision, False, "card_cancelled",
+            _("Card %(iccid)s is cancelled.") % {"iccid": iccid},
+        )
+    if CardBinding.objects.filter(card=card, ended_at__isnull=True).exists():
+        return CardAssessment(
+            card,
+            decision,
+            False,
+            "realname_complete",
+            _("Card %(iccid)s already has its card user's real-name: there is nothing to exempt.") % {"iccid": iccid},
+        )
+    return CardAssessment(card, decision, True, "", "")
+
+
+def _clean_attachments(attachments: Mapping | None, required_levels: list[str]) -> dict[str, list[CleanUpload]]:
+    attachments = dict(attachments or {})
+    unknown = [key for key in attachments if key not in ApprovalLevel.values]
+    if unknown:
+        raise ValidationFailed(_("Approval forms are attached for the provincial or the group level only."),
+                               code="invalid_level", field="attachments")
+    cleaned: dict[str, list[CleanUpload]] = {}
+    for level in ApprovalLevel.values:
+        files = [f for f in (attachments.get(level) or []) if f]
+        if level not in required_levels:
+            if files:
+                raise ValidationFailed(
+                    _("These cards need no %(level)s approval: do not attach %(form)s.")
+                    % {"level": _level_label(level), "form": ATTACHMENT_LABELS[level]},
+                    code="attachment_not_needed",
+                    field=attachment_field(level),
+                )
+            continue
+        if not files:
+            raise ValidationFailed(
+                _("Attach %(form)s: the %(level)s level must approve these cards.")
+                % {"form": ATTACHMENT_LABELS[level], "level": _level_label(level)},
+                code="attachment_required",
+                field=attachment_field(level),
+            )
+        if len(files) > MAX_FILES_PER_LEVEL:
+            raise ValidationFailed(
+                _("Attach at most %(max)d files per approval form.") % {"max": MAX_FILES_PER_LEVEL},
+                code="too_many",
+                field=attachment_field(level),
+            )
+        cleaned[level] = []
+        for upload in files:
+            try:
+                cleaned[level].append(sanitize_upload(upload, allow_pdf=True))
+            except UploadRejected as exc:
+                raise ValidationFailed(exc.message, code=exc.code, field=attachment_field(level)) from exc
+    return cleaned
+
+
+@contextlib.contextmanager
+def _atomic_with_files():
+    """A transaction that deletes the files it stored when it does not commit."""
+    stored: list = []
+    try:
+        with transaction.atomic():
+            yield stored
+    except BaseException:
+        for file in stored:
+            with contextlib.suppress(OSError):
+                file.storage.delete(file.name)
+        raise
+
+
+def exemption_file(
+    *,
+    actor: User,
+    enterprise: Enterprise,
+    cards: Sequence[Card],
+    reason: str,
+    attachments: Mapping[str, Sequence] | None = None,
+) -> ExemptionRequest:
+    """File an exemption from card-user real-name for some of an enterprise's cards.
+
+    U2 cards are refused at filing (no exemption is possible); cards that need no
+    user real-name are refused (nothing to exempt). The approvals needed are the
+    union of the cards' decisions (U1: province, U3: group, both: both), and the
+    approval form of every needed level must be attached.
+    """
+    actor = _require_user(actor)
+    if not selectors.can_file_exemption(actor, enterprise):
+        raise PermissionDenied(MSG_FILE_DENIED)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(_("Say why the card users cannot be registered."), code="required", field="reason")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise ValidationFailed(
+            _("The reason may have at most %(max)d characters.") % {"max": MAX_REASON_LENGTH},
+            code="too_long",
+            field="reason",
+        )
+    unique_cards = list({card.pk: card for card in cards or ()}.values())
+    if not unique_cards:
+        raise ValidationFailed(_("Choose at least one card."), code="required", field="cards")
+    if len(unique_cards) > MAX_CARDS_PER_REQUEST:
+        raise ValidationFailed(
+            _("One request may cover at most %(max)d cards.") % {"max": MAX_CARDS_PER_REQUEST},
+            code="too_many",
+            field="cards",
+        )
+    fresh = list(Card.objects.select_related("package").filter(pk__in=[c.pk for c in unique_cards]).order_by("iccid"))
+    if len(fresh) != len(unique_cards) or any(card.enterprise_id != enterprise.pk for card in fresh):
+        raise ValidationFailed(_("Every card must belong to this enterprise."), code="wrong_enterprise", field="cards")
+
+    assessments = [assess_card(card) for card in fresh]
+    # U2 first: it is the refusal the user most needs to understand.
+    impossible = [a for a in assessments if a.problem == "exemption_impossible"]
+    if impossible:
+        iccids = ", ".join(a.card.iccid for a in impossible)
+        message = impossible[0].message if len(impossible) == 1 else _(
+            "No exemption is possible for cards %(iccids)s: rule U2 (a 149-segment number with non-directed "
+            "voice or non-directed SMS) always requires the card user's real-name and the one-ID-five-cards "
+            "check. Register the card users instead."
+        ) % {"iccids": iccids}
+        raise ValidationFailed(message, code="exemption_impossible", field="cards",
+                               params={"iccids": [a.card.iccid for a in impossible]})
+    for assessment in assessments:
+        if assessment.problem:
+            raise ValidationFailed(assessment.message, code=assessment.problem, field="cards",
+                                   params={"iccids": [assessment.card.iccid]})
+
+    required_levels = _ordered_levels(level for a in assessments for level in a.decision.approvers)
+    rules = sorted({rule for a in assessments for rule in a.decision.rules})
+    uploads = _clean_attachments(attachments, required_levels)
+
+    with _atomic_with_files() as stored:
+        locked_cards = list(Card.objects.select_for_update().filter(pk__in=[c.pk for c in fresh]).order_by("pk"))
+        pending = selectors.open_exemptions_for_cards(locked_cards)
+        if pending.exists():
+            taken = sorted(set(pending.values_list("cards__iccid", flat=True)) & {c.iccid for c in locked_cards})
+            raise Conflict(
+                _("Cards %(iccids)s are already in an exemption request that awaits a decision.")
+                % {"iccids": ", ".join(taken)},
+                code="exemption_pending",
+                field="cards",
+            )
+        from cards.services import exemption_covering
+
+        covered = [a.card.iccid for a in assessments if exemption_covering(a.card, a.decision)]
+        if covered:
+            raise Conflict(
+                _("Cards %(iccids)s are already covered by an approved exemption.") % {"iccids": ", ".join(covered)},
+                code="already_exempted",
+                field="cards",
+            )
+        request = ExemptionRequest.objects.create(
+            enterprise=enterprise,
+            required_levels=required_levels,
+            rules=rules,
+            reason=reason,
+            status=RequestStatus.SUBMITTED,
+            submitted_by=actor,
+            submitted_at=timezone.now(),
+        )
+        request.cards.set(locked_cards)
+        for level, files in uploads.items():
+            for number, upload in enumerate(files, start=1):
+                attachment = ExemptionAttachment(
+                    request=request, level=level, content_type=upload.content_type, uploaded_by=actor
+                )
+                # Neutral names: opaque ids only, never a person's name or number.
+                attachment.file.save(
+                    f"{request.public_id}-{level}-{number}{upload.extension}", ContentFile(upload.content), save=False
+                )
+                stored.append(attachment.file)
+                attachment.save()
+        audit_record(
+            actor=actor,
+            action="exemption.submitted",
+            obj=request,
+            data={"cards": [c.iccid for c in locked_cards], "rules": rules, "required_levels": required_levels},
+        )
+        notifications.after_commit(notifications.exemption_filed, request.pk)
+    return request
+
+
+# --- deciding ---------------------------------------------------------------
+
+
+def _check_decision_authority(actor: User, request: ExemptionRequest, level: str) -> None:
+    if not selectors.has_authority(actor, request.enterprise, level):
+        if level == ApprovalLevel.PROVINCE:
+            message = _("Only a provincial approver of the enterprise's province may decide at the provincial level.")
+        else:
+            message = _("Only a group approver may decide at the group level.")
+        raise PermissionDenied(message)
+    if request.submitted_by_id == actor.pk:
+        raise PermissionDenied(_("Nobody may decide a request they filed themselves."), code="self_decision")
+
+
+def exemption_decide(
+    *, request: ExemptionRequest, actor: User, level: str, approve: bool, comment: str = ""
+) -> ExemptionRequest:
+    """One approver's decision at one level. A rejection at any level rejects the request;
+    approval at every required level approves it."""
+    actor = _require_user(actor)
+    if level not in ApprovalLevel.values:
+        raise ValidationFailed(_("Choose the provincial or the group level."), code="invalid_level", field="level")
+    comment = _clean_comment(comment)
+    approve = bool(approve)
+    try:
+        with transaction.atomic():
+            locked = ExemptionRequest.objects.select_for_update().get(pk=request.pk)
+            enterprise = Enterprise.objects.get(pk=locked.enterprise_id)
+            locked.enterprise = enterprise
+            _check_decision_authority(actor, locked, level)
+            if locked.status != RequestStatus.SUBMITTED:
+                raise InvalidTransition(
+                    _("This request is %(status)s: it can no longer be decided.")
+                    % {"status": RequestStatus(locked.status).label.lower()},
+                    field="status",
+                )
+            if level not in locked.required_levels:
+                raise ValidationFailed(
+                    _("This request needs no decision at the %(level)s level.") % {"level": _level_label(level)},
+                    code="level_not_required",
+                    field="level",
+                )
+            if locked.decisions.filter(level=level).exists():
+                raise InvalidTransition(
+                    _("This request has already been decided at the %(level)s level.") % {"level": _level_label(level)},
+                    code="already_decided",
+                    field="level",
+                )
+            _require_rejection_reason(approve, comment)
+            Decision.objects.create(exemption=locked, level=level, approved=approve, comment=comment, decided_by=actor)
+            previous = locked.status
+            if not approve:
+                locked.status = RequestStatus.REJECTED
+            elif set(locked.decisions.filter(approved=True).values_list("level", flat=True)) >= set(
+                locked.required_levels
+            ):
+                locked.status = RequestStatus.APPROVED
+            if locked.status != previous:
+                locked.save(update_fields=["status"])
+            audit_record(
+                actor=actor,
+                action="exemption.decided",
+                obj=locked,
+                data={"level": level, "approved": approve, "comment": comment, "status": locked.status},
+            )
+            if locked.status != RequestStatus.SUBMITTED:
+                notifications.after_commit(notifications.exemption_decided, locked.pk)
+    except IntegrityError as exc:
+        # Two approvers of one level at the same moment: the unique constraint lets one win.
+        raise InvalidTransition(
+            _("This request has already been decided at the %(level)s level.") % {"level": _level_label(level)},
+            code="already_decided",
+            field="level",
+        ) from exc
+    return locked
+
+
+def exemption_withdraw(*, request: ExemptionRequest, actor: User) -> ExemptionRequest:
+    """The submitter takes back a request that is still awaiting a decision."""
+    actor = _require_user(actor)
+    with transaction.atomic():
+        locked = ExemptionRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.submitted_by_id != actor.pk:
+            raise PermissionDenied(_("Only the person who filed the request may withdraw it."), code="not_submitter")
+        if locked.status != RequestStatus.SUBMITTED:
+            raise InvalidTransition(
+                _("This request is %(status)s: only a request awaiting a decision can be withdrawn.")
+                % {"status": RequestStatus(locked.status).label.lower()},
+                field="status",
+            )
+        locked.status = RequestStatus.WITHDRAWN
+        locked.save(update_fields=["status"])
+        audit_record(actor=actor, action="exemption.withdrawn", obj=locked)
+    return locked
+
+
+@dataclass
+class BulkResult:
+    decided: list = field(default_factory=list)
+    errors: list[tuple[object, DomainError]] = field(default_factory=list)
+
+
+def exemption_decide_many(
+    *,
+    requests: Iterable[ExemptionRequest],
+    actor: User,
+    approve: bool,
+    comment: str = "",
+    level: str | None = None,
+) -> BulkResult:
+    """Decide several requests at the actor's level, each in its own transaction; refusals are reported."""
+    level = level or selectors.approver_level(actor)
+    result = BulkResult()
+    for request in requests:
+        try:
+            result.decided.append(
+                exemption_decide(request=request, actor=actor, level=level or "", approve=approve, comment=comment)
+            )
+        except DomainError as exc:
+            result.errors.append((request, exc))
+    return result
+
+
+# --- change requests (E3, P4) ----------------------------------------------
+
+
+def _reset_enterprise_status(enterprise_id: int) -> None:
+    enterprise = Enterprise.objects.select_for_update().get(pk=enterprise_id)
+    still_open = ChangeRequest.objects.filter(
+        enterprise_id=enterprise_id, status__in=[ChangeRequestStatus.DRAFT, ChangeRequestStatus.SUBMITTED]
+    ).exists()
+    if not still_open and enterprise.status != EnterpriseStatus.ACTIVE:
+        enterprise.status = EnterpriseStatus.ACTIVE
+        enterprise.save(update_fields=["status", "updated_at"])
+
+
+def change_request_decide(*, change_request: ChangeRequest, actor: User, approve: bool, comment: str = "") -> ChangeRequest:
+    """A provincial approver of the enterprise's province decides a change of real-name data.
+
+    Approved: the change is written into the record in the same transaction and the
+    replaced values are kept as a version (enterprises.services.change_request_apply).
+    """
+    from enterprises.services import change_request_apply
+
+    actor = _require_user(actor)
+    comment = _clean_comment(comment)
+    approve = bool(approve)
+    with transaction.atomic():
+        locked = ChangeRequest.objects.select_for_update().select_related("enterprise").get(pk=change_request.pk)
+        if not selectors.has_authority(actor, locked.enterprise, ApprovalLevel.PROVINCE):
+            raise PermissionDenied(
+                _("Only a provincial approver of the enterprise's province may decide its change requests.")
+            )
+        if locked.submitted_by_id == actor.pk:
+            raise PermissionDenied(_("Nobody may decide a request they filed themselves."), code="self_decision")
+        if locked.status != ChangeRequestStatus.SUBMITTED:
+            raise InvalidTransition(
+                _("This change request is %(status)s: it can no longer be decided.")
+                % {"status": ChangeRequestStatus(locked.status).label.lower()},
+                field="status",
+            )
+        _require_rejection_reason(approve, comment)
+        locked.status = ChangeRequestStatus.APPROVED if approve else ChangeRequestStatus.REJECTED
+        locked.decided_by = actor
+        locked.decided_at = timezone.now()
+        locked.decision_comment = comment
+        locked.save(update_fields=["status", "decided_by", "decided_at", "decision_comment"])
+        Decision.objects.create(
+            change_request=locked, level=ApprovalLevel.PROVINCE, approved=approve, comment=comment, decided_by=actor
+        )
+        audit_record(
+            actor=actor,
+            action="change_request.decided",
+            obj=locked,
+            data={"approved": approve, "comment": comment, "target": locked.target},
+        )
+        if approve:
+            change_request_apply(change_request=locked, actor=actor)
+        else:
+            _reset_enterprise_status(locked.enterprise_id)
+        notifications.after_commit(notifications.change_request_decided, locked.pk)
+    locked.refresh_from_db()
+    return locked
+
+
+def change_request_withdraw(*, change_request: ChangeRequest, actor: User) -> ChangeRequest:
+    """The submitter takes back a change request that awaits a decision; the record stays as it is."""
+    actor = _require_user(actor)
+    with transaction.atomic():
+        locked = ChangeRequest.objects.select_for_update().get(pk=change_request.pk)
+        if locked.submitted_by_id != actor.pk:
+            raise PermissionDenied(_("Only the person who filed the request may withdraw it."), code="not_submitter")
+        if locked.status != ChangeRequestStatus.SUBMITTED:
+            raise InvalidTransition(
+                _("This change request is %(status)s: only a request awaiting a decision can be withdrawn.")
+                % {"status": ChangeRequestStatus(locked.status).label.lower()},
+                field="status",
+            )
+        locked.status = ChangeRequestStatus.WITHDRAWN
+        locked.save(update_fields=["status"])
+        _reset_enterprise_status(locked.enterprise_id)
+        audit_record(actor=actor, action="change_request.withdrawn", obj=locked, data={"target": locked.target})
+    return locked
+
+
+def change_request_decide_many(
+    *, change_requests: Iterable[ChangeRequest], actor: User, approve: bool, comment: str = ""
+) -> BulkResult:
+    result = BulkResult()
+    for change_request in change_requests:
+        try:
+            result.decided.append(
+                change_request_decide(change_request=change_request, actor=actor, approve=approve, comment=comment)
+            )
+        except DomainError as exc:
+            result.errors.append((change_request, exc))
+    return result
+
+
+# --- manual face review ------------------------------------------------------
+
+
+def review_decide_many(*, verifications: Iterable, actor: User, approve: bool, comment: str = "") -> BulkResult:
+    """Bulk manual review (admin action): each comparison in its own transaction."""
+    from verification.services import verification_review
+
+    result = BulkResult()
+    for verification in verifications:
+        try:
+            result.decided.append(
+                verification_review(verification=verification, actor=actor, approve=approve, comment=comment)
+            )
+        except DomainError as exc:
+            result.errors.append((verification, exc))
+    return result
+
+
+__all__ = [
+    "BulkResult",
+    "CardAssessment",
+    "assess_card",
+    "attachment_field",
+    "change_request_decide",
+    "change_request_decide_many",
+    "change_request_withdraw",
+    "exemption_decide",
+    "exemption_decide_many",
+    "exemption_file",
+    "exemption_withdraw",
+    "review_decide_many",
+]

@@ -1,0 +1,513 @@
+"""Pages of the approvals app: exemption requests, the approvers' queue, manual face review,
+change-request decisions, and the permission-checking views that serve approval forms and
+verification photos (never from a public URL; `Cache-Control: no-store`).
+
+Views translate HTTP into service calls: objects are loaded through
+approvals.selectors (scoped by role), writes go through approvals.services or
+verification.services, and domain errors become form errors, 403 or 404.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from accounts.roles import Role
+from accounts.services import history_for, pii_view_log
+from approvals import selectors, services
+from approvals.forms import DecisionForm, ExemptionFileForm
+from approvals.models import ApprovalLevel, RequestStatus
+from cards.models import LIVE_CARD_STATUSES, CardStatus
+from cards.selectors import cards_visible_to
+from core import errors
+from core.forms import add_domain_error
+from enterprises.models import ChangeRequestStatus
+from enterprises.selectors import documents_visible_to, enterprises_visible_to
+from verification.models import Verification
+
+PAGE_SIZE = 25
+MAX_CARDS_ON_FILING_PAGE = 300
+
+require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+def _raise_http(exc: errors.DomainError) -> None:
+    if isinstance(exc, errors.NotFound):
+        raise Http404(str(exc.message)) from exc
+    if isinstance(exc, errors.PermissionDenied):
+        raise PermissionDenied(str(exc.message)) from exc
+
+
+def _load(loader, user, public_id):
+    try:
+        return loader(user, public_id)
+    except errors.DomainError as exc:
+        _raise_http(exc)
+        raise
+
+
+def _private_file(field_file, *, content_type: str | None, filename: str, inline: bool) -> FileResponse:
+    try:
+        handle = field_file.storage.open(field_file.name, "rb")
+    except (OSError, ValueError) as exc:
+        raise Http404(str(_("The file is not available."))) from exc
+    content_type = content_type or mimetypes.guess_type(field_file.name)[0] or "application/octet-stream"
+    response = FileResponse(handle, content_type=content_type, as_attachment=not inline, filename=filename)
+    response["Cache-Control"] = "no-store, private"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _show_domain_error(request, exc: errors.DomainError) -> None:
+    _raise_http(exc)
+    messages.error(request, exc.message)
+
+
+# --- the approver's queue -------------------------------------------------------
+
+
+@login_required
+@never_cache
+@require_safe
+def queue(request):
+    """What awaits the approver: exemptions at their level, change requests and face reviews."""
+    user = request.user
+    if not selectors.is_approver(user):
+        raise PermissionDenied(str(_("Only approvers have an approval queue.")))
+    context = {
+        "level": selectors.approver_level(user),
+        "exemptions": selectors.exemptions_pending_for(user)[:100],
+        "change_requests": selectors.change_requests_pending_for(user)[:100],
+        "review_count": selectors.review_queue(user).count(),
+        "is_provincial": selectors.approver_level(user) == ApprovalLevel.PROVINCE,
+    }
+    return render(request, "approvals/queue.html", context)
+
+
+# --- exemption requests -------------------------------------------------------
+
+
+@login_required
+@never_cache
+@require_safe
+def my_requests(request):
+    user = request.user
+    queryset = selectors.exemptions_filed_by(user).order_by("-created_at", "-pk")
+    status = request.GET.get("status", "")
+    if status in RequestStatus.values:
+        queryset = queryset.filter(status=status)
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "approvals/my_requests.html",
+        {
+            "page_obj": page,
+            "exemptions": page.object_list,
+            "status": status,
+            "statuses": RequestStatus.choices,
+            "may_file": selectors.may_file_somewhere(user),
+        },
+    )
+
+
+EXEMPTION_LABELS = {
+    "province": _("Exemption by the provincial company"),
+    "group": _("Exemption by the group"),
+    "province_and_group": _("Exemption by the provincial company and the group"),
+    "none_possible": _("No exemption possible"),
+}
+
+
+def exemption_label(decision) -> str:
+    if not decision.user_realname_required or decision.exemption is None:
+        return str(_("Card-user real-name not required"))
+    return str(EXEMPTION_LABELS[decision.exemption.value])
+
+
+def _reasons(decision, request) -> list[str]:
+    language = getattr(request, "LANGUAGE_CODE", "zh-hans")
+    return [reason.text(language) for reason in decision.reasons]
+
+
+def _filing_candidates(user, enterprise, q: str):
+    cards = (
+        cards_visible_to(user)
+        .filter(enterprise=enterprise, status__in=LIVE_CARD_STATUSES, realname_required=True)
+        .exclude(status=CardStatus.ACTIVE)
+        .order_by("iccid")
+    )
+    if q:
+        cards = cards.filter(iccid__startswith=q)
+    return [services.assess_card(card) for card in cards[:MAX_CARDS_ON_FILING_PAGE]]
+
+
+def _assessment_rows(assessments, request) -> list[dict]:
+    return [
+        {
+            "card": a.card,
+            "rules": ", ".join(a.decision.rules),
+            "label": exemption_label(a.decision),
+            "reasons": _reasons(a.decision, request),
+            "exemptable": a.exemptable,
+            "problem": a.problem,
+            "message": a.message,
+            "levels": sorted(a.decision.approvers),
+        }
+        for a in assessments
+    ]
+
+
+@login_required
+@never_cache
+@require_form_methods
+def exemption_new(request):
+    """File an exemption request for selected cards of one enterprise, seeing each card's decision."""
+    user = request.user
+    if not selectors.may_file_somewhere(user):
+        raise PermissionDenied(str(services.MSG_FILE_DENIED))
+    enterprise_id = request.GET.get("enterprise") or request.POST.get("enterprise")
+    if not enterprise_id and user.role == Role.ENTERPRISE_ADMIN:
+        enterprise_id = str(user.enterprise.public_id)
+    if not enterprise_id:
+        enterprises = [e for e in enterprises_visible_to(user).order_by("name")[:500]
+                       if selectors.can_file_exemption(user, e)]
+        return render(request, "approvals/choose_enterprise.html", {"enterprises": enterprises})
+    from enterprises.selectors import enterprise_for_user
+
+    enterprise = _load(enterprise_for_user, user, enterprise_id)
+    if not selectors.can_file_exemption(user, enterprise):
+        raise PermissionDenied(str(services.MSG_FILE_DENIED))
+
+    q = (request.GET.get("q") or "").strip()[:20]
+    assessments = _filing_candidates(user, enterprise, q)
+    preselected = [i for i in request.GET.get("cards", "").split(",") if i]
+    choices = [(a.card.iccid, a.card.iccid) for a in assessments]
+    known = {a.card.iccid for a in assessments}
+    if request.method == "POST":
+        posted = request.POST.getlist("cards")
+        # Cards chosen elsewhere (e.g. from the card list) are choices too, when they are the enterprise's.
+        extra = cards_visible_to(user).filter(enterprise=enterprise, iccid__in=[i for i in posted if i not in known][:1000])
+        choices += [(c.iccid, c.iccid) for c in extra]
+        form = ExemptionFileForm(request.POST, request.FILES, card_choices=choices)
+        if form.is_valid():
+            cards = list(cards_visible_to(user).filter(enterprise=enterprise, iccid__in=form.cleaned_data["cards"]))
+            try:
+                exemption = services.exemption_file(
+                    actor=user,
+                    enterprise=enterprise,
+                    cards=cards,
+                    reason=form.cleaned_data["reason"],
+                    attachments=form.attachments(),
+                )
+            except errors.DomainError as exc:
+                _raise_http(exc)
+                add_domain_error(form, exc)
+            else:
+                messages.success(request, _("The exemption request was filed and awaits approval."))
+                return redirect("approvals:exemption_detail", public_id=exemption.public_id)
+    else:
+        form = ExemptionFileForm(card_choices=choices, initial={"cards": preselected})
+    selected = set(form["cards"].value() or [])
+    return render(
+        request,
+        "approvals/file.html",
+        {
+            "form": form,
+            "enterprise": enterprise,
+            "rows": _assessment_rows(assessments, request),
+            "selected": selected,
+            "q": q,
+            "limit": MAX_CARDS_ON_FILING_PAGE,
+        },
+    )
+
+
+def card_rows(exemption, request, *, limit: int = 500) -> list[dict]:
+    rows = []
+    for card in exemption.cards.select_related("package").order_by("iccid")[:limit]:
+        decision = card.realname_decision
+        rows.append(
+            {
+                "card": card,
+                "rules": ", ".join(decision.rules),
+                "label": exemption_label(decision),
+                "reasons": _reasons(decision, request),
+            }
+        )
+    return rows
+
+
+@login_required
+@never_cache
+@require_safe
+def exemption_detail(request, public_id):
+    user = request.user
+    exemption = _load(selectors.exemption_for_user, user, public_id)
+    levels = selectors.levels_to_decide(user, exemption)
+    context = {
+        "exemption": exemption,
+        "card_rows": card_rows(exemption, request),
+        "card_total": exemption.cards.count(),
+        "attachments": list(exemption.attachments.all()),
+        "decisions": list(exemption.decisions.all()),
+        "may_open_files": selectors.may_open_files(user, exemption.enterprise),
+        "levels_to_decide": [(level, ApprovalLevel(level).label) for level in levels],
+        "may_withdraw": exemption.status == RequestStatus.SUBMITTED and exemption.submitted_by_id == user.pk,
+        "form": DecisionForm(),
+        "history": history_for(exemption)[:50],
+    }
+    return render(request, "approvals/exemption_detail.html", context)
+
+
+@login_required
+@never_cache
+@require_POST
+def exemption_decide(request, public_id):
+    user = request.user
+    exemption = _load(selectors.exemption_for_user, user, public_id)
+    form = DecisionForm(request.POST)
+    level = request.POST.get("level") or selectors.approver_level(user) or ""
+    if not form.is_valid():
+        for field_errors in form.errors.values():
+            for error in field_errors:
+                messages.error(request, error)
+        return redirect("approvals:exemption_detail", public_id=exemption.public_id)
+    try:
+        services.exemption_decide(
+            request=exemption, actor=user, level=level, approve=form.approve, comment=form.cleaned_data["comment"]
+        )
+    except errors.DomainError as exc:
+        _show_domain_error(request, exc)
+    else:
+        messages.success(request, _("Your decision was recorded."))
+    return redirect("approvals:exemption_detail", public_id=exemption.public_id)
+
+
+@login_required
+@never_cache
+@require_POST
+def exemption_withdraw(request, public_id):
+    user = request.user
+    exemption = _load(selectors.exemption_for_user, user, public_id)
+    try:
+        services.exemption_withdraw(request=exemption, actor=user)
+    except errors.DomainError as exc:
+        _show_domain_error(request, exc)
+    else:
+        messages.success(request, _("The request was withdrawn."))
+    return redirect("approvals:exemption_detail", public_id=exemption.public_id)
+
+
+@login_required
+@require_safe
+def attachment_download(request, public_id, pk):
+    user = request.user
+    exemption = _load(selectors.exemption_for_user, user, public_id)
+    if not selectors.may_open_files(user, exemption.enterprise):
+        raise PermissionDenied(str(_("Your role may not open approval forms.")))
+    attachment = exemption.attachments.filter(pk=pk).first()
+    if attachment is None:
+        raise Http404(str(_("The file is not available.")))
+    extension = mimetypes.guess_extension(attachment.content_type) or ""
+    inline = request.GET.get("inline") == "1" and attachment.is_image
+    return _private_file(
+        attachment.file,
+        content_type=attachment.content_type,
+        filename=f"approval-form-{attachment.level}-{attachment.pk}{extension}",
+        inline=inline,
+    )
+
+
+# --- manual face review -------------------------------------------------------
+
+
+@login_required
+@never_cache
+@require_safe
+def review_queue(request):
+    user = request.user
+    if selectors.approver_level(user) != ApprovalLevel.PROVINCE:
+        raise PermissionDenied(str(_("Manual face reviews are done by the provincial approvers.")))
+    page = Paginator(selectors.review_queue(user), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "approvals/review_queue.html", {"page_obj": page, "verifications": page.object_list})
+
+
+@login_required
+@never_cache
+@require_form_methods
+def review_detail(request, public_id):
+    """Both photos side by side, the distance, the thresholds and the reasons; approve or reject."""
+    from verification.services import verification_review
+
+    user = request.user
+    verification = _load(selectors.verification_for_reviewer, user, public_id)
+    form = DecisionForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            verification_review(
+                verification=verification, actor=user, approve=form.approve, comment=form.cleaned_data["comment"]
+            )
+        except errors.DomainError as exc:
+            _raise_http(exc)
+            add_domain_error(form, exc)
+        else:
+            messages.success(
+                request,
+                _("The comparison was approved: the real-name gate is open.") if form.approve
+                else _("The comparison was declined."),
+            )
+            return redirect("approvals:review_queue")
+    verification.refresh_from_db()
+    response = render(
+        request,
+        "approvals/review_detail.html",
+        {
+            "verification": verification,
+            "form": form,
+            "awaiting": verification.status == "in_review",
+            "self_submitted": verification.created_by_id == user.pk,
+            "reason_texts": reason_texts(verification, getattr(request, "LANGUAGE_CODE", "zh-hans")),
+            "cards": list(verification.cards.order_by("iccid")[:50]) if verification.purpose == "card_user" else [],
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_safe
+def verification_photo(request, public_id, which):
+    """A verification's ID or live photo, for its reviewers and users who may see the enterprise's
+    personal data; every view is logged."""
+    user = request.user
+    if which not in ("id", "live"):
+        raise Http404(str(_("The file is not available.")))
+    verification: Verification = _load(selectors.verification_for_photos, user, public_id)
+    field = "id_photo" if which == "id" else "live_photo"
+    field_file = getattr(verification, field)
+    if not field_file:
+        raise Http404(str(_("The file is not available.")))
+    response = _private_file(
+        field_file, content_type=None, filename=f"{which}-photo{_extension(field_file.name)}", inline=True
+    )
+    pii_view_log(actor=user, obj=verification, field=field, request=request)
+    return response
+
+
+def reason_texts(verification, language: str) -> list[str]:
+    """The engine's reasons in the reader's language (zh or en), whatever keys a reason has."""
+    key = "en" if (language or "").startswith("en") else "zh"
+    texts = []
+    for reason in verification.reasons or []:
+        if isinstance(reason, dict):
+            texts.append(str(reason.get(key) or reason.get("message") or reason.get("en") or reason.get("code") or ""))
+        else:
+            texts.append(str(reason))
+    return [t for t in texts if t]
+
+
+def _extension(name: str) -> str:
+    dot = name.rfind(".")
+    return name[dot:] if dot != -1 and len(name) - dot <= 6 else ""
+
+
+# --- change requests (E3, P4) ---------------------------------------------------
+
+
+@login_required
+@never_cache
+@require_form_methods
+def change_request_detail(request, public_id):
+    """The proposed change (numbers masked), its documents, and the approver's decision."""
+    from approvals.selectors import change_request_for_user
+
+    user = request.user
+    change_request = _load(change_request_for_user, user, public_id)
+    form = DecisionForm(request.POST if request.method == "POST" and "decision" in request.POST else None)
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "withdraw":
+                services.change_request_withdraw(change_request=change_request, actor=user)
+                messages.success(request, _("The change request was withdrawn."))
+                return redirect("approvals:change_request_detail", public_id=change_request.public_id)
+            if form.is_valid():
+                services.change_request_decide(
+                    change_request=change_request, actor=user, approve=form.approve,
+                    comment=form.cleaned_data["comment"],
+                )
+                messages.success(request, _("Your decision was recorded."))
+                return redirect("approvals:change_request_detail", public_id=change_request.public_id)
+        except errors.DomainError as exc:
+            _raise_http(exc)
+            if form.is_bound:
+                add_domain_error(form, exc)
+            else:
+                messages.error(request, exc.message)
+        change_request.refresh_from_db()
+    context = {
+        "change_request": change_request,
+        "proposed": _masked_values(change_request.proposed_values),
+        "documents": documents_visible_to(user).filter(change_request=change_request),
+        "may_decide": selectors.can_decide_change_request(user, change_request),
+        "may_withdraw": change_request.status == ChangeRequestStatus.SUBMITTED
+        and change_request.submitted_by_id == user.pk,
+        "may_open_files": selectors.may_open_files(user, change_request.enterprise),
+        "form": form,
+        "decisions": list(change_request.decisions.select_related("decided_by")),
+    }
+    return render(request, "approvals/change_request_detail.html", context)
+
+
+MASKED_KEYS = {"credential_number", "id_number"}
+VALUE_LABELS = {
+    "name": _("Name"),
+    "credential_type": _("Credential type"),
+    "credential_number": _("Credential number"),
+    "credential_address": _("Credential address"),
+    "id_type": _("ID type"),
+    "id_number": _("ID number"),
+    "id_address": _("ID address"),
+    "is_legal_representative": _("Legal representative"),
+}
+
+
+def _masked_values(values: dict) -> list[tuple[str, str]]:
+    from verification.identity import mask_identifier
+
+    out = []
+    for key, value in values.items():
+        if key in MASKED_KEYS:
+            value = mask_identifier(str(value or "")) or "—"
+        elif isinstance(value, bool):
+            value = _("Yes") if value else _("No")
+        out.append((VALUE_LABELS.get(key, key), value))
+    return out
+
+
+__all__ = [
+    "attachment_download",
+    "change_request_detail",
+    "exemption_decide",
+    "exemption_detail",
+    "exemption_new",
+    "exemption_withdraw",
+    "my_requests",
+    "queue",
+    "review_detail",
+    "review_queue",
+    "verification_photo",
+]

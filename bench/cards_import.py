@@ -1,0 +1,247 @@
+"""Bulk card import: 100,000 cards on PostgreSQL, against a raw COPY of the same rows.
+
+    python -m bench --only cards_import     # merged into var/bench.json
+    python -m bench.cards_import            # the same figures, printed
+
+Figures:
+- cards_import_100k: seconds from the uploaded bytes (a 100,000-row UTF-8 CSV)
+  to the committed cards: card_import_create (type, encoding and header
+  checks, the file stored) and the task (parse, validate every row, rule
+  decisions, duplicate checks against the database, COPY, commit). Baseline:
+  cards_import_copy_100k, a raw COPY of the same rows, already in COPY text
+  format, into a scratch table shaped like cards_card (same columns, indexes,
+  unique constraints and foreign keys), in its own transaction. Targets:
+  ratio <= 3 and value < 60 s.
+- cards_import_copy_100k: that COPY alone.
+- cards_import_copy_bare_100k: the same COPY into a table with the columns
+  only (no index, constraint or foreign key): the floor of any write; and
+  cards_import_100k_vs_bare_copy, the import against that floor.
+
+Each figure is the best of BENCH_CARD_REPEATS runs (2 by default).
+
+It needs PostgreSQL: DATABASE_URL when it points at PostgreSQL, else
+postgres://postgres@127.0.0.1:5432/portal_bench (created when missing). The
+figures are measured in a child process, on a throwaway database migrated for
+the run (Django's test database next to that one), so no real data is
+touched; without a reachable PostgreSQL the benchmark says so and is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+FALLBACK_URL = "postgres://postgres@127.0.0.1:5432/portal_bench"
+ROWS = int(os.environ.get("BENCH_CARD_ROWS", "100000"))
+REPEATS = int(os.environ.get("BENCH_CARD_REPEATS", "2"))
+RATIO_TARGET = 3.0
+SECONDS_TARGET = 60.0
+MARK = "BENCH-RESULT "
+NAME = "cards_import_100k" if ROWS == 100_000 else f"cards_import_{ROWS}"
+COPY_NAME = "cards_import_copy_100k" if ROWS == 100_000 else f"cards_import_copy_{ROWS}"
+BARE_NAME = COPY_NAME.replace("copy", "copy_bare")
+
+
+def _postgres_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://", "pgsql://")):
+        return url
+    return FALLBACK_URL
+
+
+def _reachable(url: str) -> str | None:
+    """None when the server answers (and the fallback database exists), else why not."""
+    import environ
+    import psycopg2
+
+    config = environ.Env.db_url_config(url)
+    params = {
+        "host": config.get("HOST") or "127.0.0.1",
+        "port": config.get("PORT") or 5432,
+        "user": config.get("USER") or "postgres",
+        "password": config.get("PASSWORD") or None,
+        "connect_timeout": 3,
+    }
+    try:
+        conn = psycopg2.connect(dbname="postgres", **params)
+    except psycopg2.Error as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
+            if cursor.fetchone() is None and url == FALLBACK_URL:
+                cursor.execute(f'CREATE DATABASE "{config["NAME"]}"')
+    finally:
+        conn.close()
+    return None
+
+
+def run(results: dict) -> None:
+    url = _postgres_url()
+    problem = _reachable(url)
+    if problem:
+        print(f"[bench] cards_import: skipped, no PostgreSQL at {url.split('@')[-1]} ({problem}). "
+              "Set DATABASE_URL=postgres://... to run it.")
+        return
+    env = {**os.environ, "DATABASE_URL": url, "CELERY_TASK_ALWAYS_EAGER": "true", "LOG_LEVEL": "WARNING"}
+    env.pop("REDIS_URL", None)  # the task runs in-process here, on the scratch database
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.cards_import", "--child"],
+        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=1800,
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.startswith(MARK)]
+    if completed.returncode != 0 or not lines:
+        sys.stderr.write(completed.stdout[-4000:] + completed.stderr[-4000:])
+        raise RuntimeError(f"the cards_import benchmark failed (exit status {completed.returncode})")
+    for line in completed.stdout.splitlines():
+        if line.startswith("[bench]"):
+            print(line)
+    results.update(json.loads(lines[-1][len(MARK):]))
+
+
+# --- the child: Django on the PostgreSQL scratch database ----------------------------
+
+
+def _fixtures():
+    from accounts.models import Province
+    from accounts.services import user_create
+    from cards.models import Package
+    from enterprises.models import Enterprise
+
+    province = Province.objects.get(code="11")
+    manager = user_create(username="bench_manager", password=None, role="account_manager", province=province)
+    enterprise = Enterprise.objects.create(
+        name="基准测试物联有限公司", credential_type="official_letter", credential_address="北京市",
+        province=province, account_manager=manager, created_by=manager,
+    )
+    package = Package.objects.create(code="IOT-BENCH", name="基准套餐")
+    return manager, enterprise, package
+
+
+def _copy_baseline(valid, enterprise_id: int, import_id: int, *, bare: bool = False) -> float:
+    """COPY the same rows, in COPY text, into a scratch table; seconds to commit.
+
+    The table is shaped like cards_card (columns, indexes, unique constraints and its foreign keys,
+    deferred as Django makes them), or with `bare` the columns only (no index, no constraint).
+    """
+    from django.db import connection, transaction
+
+    from cards import importing
+    from cards.models import Card
+
+    table = connection.ops.quote_name(Card._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_copy_cards")
+        if bare:
+            cursor.execute(f"CREATE TABLE bench_copy_cards (LIKE {table} INCLUDING DEFAULTS INCLUDING IDENTITY)")
+        else:
+            cursor.execute(f"CREATE TABLE bench_copy_cards (LIKE {table} INCLUDING ALL)")
+            # LIKE copies no foreign keys: add cards_card's.
+            cursor.execute(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
+                [Card._meta.db_table],
+            )
+            for (definition,) in cursor.fetchall():
+                cursor.execute(f"ALTER TABLE bench_copy_cards ADD {definition}")
+    stream = importing.copy_stream(valid, enterprise_id=enterprise_id, import_id=import_id)
+    sql = importing.copy_sql().replace(f"COPY {table} ", "COPY bench_copy_cards ", 1)
+    start = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        importing.copy_into(cursor, sql, stream)
+    elapsed = time.perf_counter() - start
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_copy_cards")
+    return elapsed
+
+
+def _reset_cards() -> None:
+    from django.db import connection
+
+    from cards.models import Card, CardImport
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {connection.ops.quote_name(Card._meta.db_table)} CASCADE")
+    CardImport.objects.all().delete()
+
+
+def _measure() -> dict:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.db import connection
+
+    import bench
+    from cards import importing
+    from cards.management.commands.make_card_file import card_csv
+    from cards.models import Card, CardImport, ImportStatus
+
+    assert connection.vendor == "postgresql", connection.vendor
+    manager, enterprise, package = _fixtures()
+    content = card_csv(ROWS, package_code=package.code)
+
+    # The rows as COPY text, for the baseline: a placeholder import owns them.
+    placeholder = CardImport.objects.create(enterprise=enterprise, file_format="csv", created_by=manager)
+    parsed = importing.parse_file(content)
+    valid, errors = importing.validate_rows(parsed, importing._packages())
+    assert not errors and len(valid) == ROWS, errors[:3]
+
+    copy_times, bare_times, import_times = [], [], []
+    for attempt in range(REPEATS):
+        bare_times.append(_copy_baseline(valid, enterprise.pk, placeholder.pk, bare=True))
+        copy_times.append(_copy_baseline(valid, enterprise.pk, placeholder.pk))
+        _reset_cards()
+        upload = SimpleUploadedFile("cards.csv", content, content_type="text/csv")
+        start = time.perf_counter()
+        job = importing.card_import_create(actor=manager, enterprise=enterprise, upload=upload)
+        job.refresh_from_db()
+        elapsed = time.perf_counter() - start
+        if job.status != ImportStatus.SUCCEEDED:
+            raise RuntimeError(f"the import did not succeed: {job.status} {job.failure_message} {job.errors[:3]}")
+        assert Card.objects.filter(import_job=job).count() == ROWS
+        import_times.append(elapsed)
+        print(f"[bench] cards_import: run {attempt + 1}: import {elapsed:.2f} s, COPY {copy_times[-1]:.2f} s "
+              f"(bare table {bare_times[-1]:.2f} s)", flush=True)
+        _reset_cards()
+        placeholder = CardImport.objects.create(enterprise=enterprise, file_format="csv", created_by=manager)
+
+    value, baseline, bare = min(import_times), min(copy_times), min(bare_times)
+    ratio = value / baseline
+    verdict = "ok" if ratio <= RATIO_TARGET and value < SECONDS_TARGET else "MISSES THE TARGET"
+    print(f"[bench] cards_import: {ROWS} cards in {value:.2f} s, COPY {baseline:.2f} s, ratio {ratio:.2f} "
+          f"(targets: ratio <= {RATIO_TARGET:g}, < {SECONDS_TARGET:g} s): {verdict}", flush=True)
+    return {
+        NAME: bench.entry(value, "s", baseline),
+        COPY_NAME: bench.entry(baseline, "s"),
+        BARE_NAME: bench.entry(bare, "s"),
+        f"{NAME}_vs_bare_copy": bench.entry(value, "s", bare),
+    }
+
+
+def child() -> None:
+    sys.path.insert(0, str(BASE_DIR))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    import logging
+
+    logging.disable(logging.INFO)
+    from bench import scratch_database
+
+    with scratch_database():
+        figures = _measure()
+    print(MARK + json.dumps(figures), flush=True)
+
+
+if __name__ == "__main__":
+    if "--child" in sys.argv:
+        child()
+    else:
+        results: dict = {}
+        run(results)
+        for key, item in sorted(results.items()):
+            print(f"{key:32s} {item['value']:>10g} {item['unit']}  baseline {item['baseline']}  ratio {item['ratio']}")

@@ -1,0 +1,161 @@
+"""Django admin for ops: the package catalogue (editable), cards and card users (read-only, masked).
+
+Cards change only through cards.services (the rules U0-U6 guard every
+transition), so cards, their history, card users and bindings are view-only
+here, for superusers too. Card users show a masked ID number; the encrypted
+number, its blind index and the photos are never in a list or a form (an
+allow-list of fields). The card list stays fast with millions of rows: no full
+COUNT(*), a capped count, and search by ICCID prefix on its index.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+
+from accounts.admin import ReadOnlyAdminMixin
+from accounts.services import audit_record
+from cards.models import Card, CardBinding, CardEvent, CardUser, Package
+
+ADMIN_COUNT_CAP = 10_000
+
+
+class CappedCountPaginator(Paginator):
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: ADMIN_COUNT_CAP + 1].count()
+
+
+class IccidSearchMixin:
+    """Search by ICCID: digits match as a prefix (which covers the exact ICCID), on the pattern index."""
+
+    search_help_text = _("An ICCID, or its first digits.")
+    iccid_lookup = "iccid"
+
+    def get_search_results(self, request, queryset, search_term):
+        term = "".join((search_term or "").split())
+        if not term:
+            return queryset, False
+        if not term.isdigit() or len(term) > 20:
+            return queryset.none(), False
+        return queryset.filter(**{f"{self.iccid_lookup}__startswith": term}), False
+
+
+@admin.register(Package)
+class PackageAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "is_test_package", "is_active")
+    list_filter = ("is_test_package", "is_active")
+    search_fields = ("code", "name")
+    fields = ("code", "name", "is_test_package", "is_active")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Cards store the rule decision their package gave them (U4): the flag is fixed once cards use it.
+        if obj is not None and obj.cards.exists():
+            return ("code", "is_test_package")
+        return ()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,
+            action="package.changed" if change else "package.created",
+            obj=obj,
+            data={"fields": sorted(form.changed_data)},
+        )
+
+
+@admin.register(Card)
+class CardAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("iccid", "msisdn", "enterprise", "package", "status", "realname_required", "realname_rules")
+    list_filter = ("status", "realname_required", "package")
+    list_select_related = ("enterprise", "package")
+    ordering = ("iccid",)
+    search_fields = ("iccid",)
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    list_per_page = 50
+    fields = (
+        "iccid",
+        "msisdn",
+        "imsi",
+        "enterprise",
+        "package",
+        "data_service",
+        "voice_service",
+        "sms_service",
+        "status",
+        "realname_required",
+        "realname_rules",
+        "exemption_needed",
+        "import_job",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+
+@admin.register(CardEvent)
+class CardEventAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    iccid_lookup = "card__iccid"
+    list_display = ("at", "card", "action", "from_status", "to_status", "actor")
+    list_filter = ("action",)
+    list_select_related = ("card", "actor")
+    search_fields = ("card__iccid",)
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    fields = ("card", "at", "actor", "action", "from_status", "to_status", "order", "data")
+    readonly_fields = fields
+
+
+class BindingInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CardBinding
+    fields = ("card", "bound_at", "ended_at", "end_reason")
+    readonly_fields = fields
+    can_delete = False
+    extra = 0
+
+
+@admin.register(CardUser)
+class CardUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "masked_id_number", "id_type", "enterprise", "channel", "created_at")
+    list_filter = ("id_type", "channel")
+    list_select_related = ("enterprise",)
+    search_fields = ("enterprise__name",)
+    # No id_number, no blind index, no photos: the photos are served only by the permission-checking view.
+    fields = (
+        "public_id",
+        "name",
+        "id_type",
+        "masked_id_number",
+        "enterprise",
+        "channel",
+        "biometric_consent_at",
+        "created_by",
+        "created_at",
+    )
+    readonly_fields = fields
+    inlines = [BindingInline]
+
+    @admin.display(description=_("ID number"))
+    def masked_id_number(self, card_user: CardUser) -> str:
+        return card_user.id_number_masked
+
+
+@admin.register(CardBinding)
+class CardBindingAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    iccid_lookup = "card__iccid"
+    list_display = ("card", "card_user", "masked_id_number", "bound_at", "ended_at", "end_reason")
+    list_filter = ("end_reason",)
+    list_select_related = ("card", "card_user")
+    search_fields = ("card__iccid",)
+    fields = ("card", "card_user", "masked_id_number", "bound_at", "ended_at", "end_reason")
+    readonly_fields = fields
+
+    @admin.display(description=_("ID number"))
+    def masked_id_number(self, binding: CardBinding) -> str:
+        return binding.card_user.id_number_masked

@@ -1,0 +1,547 @@
+"""REST API for cards, the real-name rule engine and card users (/api/v1/).
+
+Thin views: reads go through cards.selectors (scoped: invisible means 404),
+writes through cards.services / cards.card_users, and the per-action
+permission comes from cards.policy (visible but not allowed means 403).
+Domain errors become `{code, detail, field}` JSON (core.api.exception_handler);
+a card action refused by U5 answers 409 with the decision that refused it.
+
+Cards are addressed by ICCID, card users and verifications by public_id.
+Anonymous requests get 401 (token authentication is tried first, so the
+answer carries `WWW-Authenticate: Token`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import FileResponse
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from accounts.access import can_view_full_pii
+from accounts.services import pii_view_log
+from cards import policy, selectors, services
+from cards.card_users import card_user_register
+from cards.errors import RealnameRequired
+from cards.models import Card, CardStatus, CardUser, Package
+from cards.presentation import current_language, decision_view, exemption_text, refusal_body
+from cards.rules import CardFacts, ServiceLevel, evaluate, is_149_segment
+from cards.serializers import (
+    CardDetailSerializer,
+    CardFilterSerializer,
+    CardListSerializer,
+    CardServicesSerializer,
+    CardUserDetailSerializer,
+    CardUserListSerializer,
+    CardUserRegisteredSerializer,
+    CardUserRegisterSerializer,
+    DecisionSerializer,
+    RealnameRequirementSerializer,
+    RefusalSerializer,
+    RevealResponseSerializer,
+    RevealSerializer,
+    RuleEvaluateSerializer,
+    VerificationStatusSerializer,
+    verification_status_body,
+)
+from core.errors import NotFound, PermissionDenied, ValidationFailed
+from enterprises.selectors import enterprise_for_user
+from enterprises.serializers import ErrorSerializer
+from verification.selectors import verifications_visible_to
+
+logger = logging.getLogger(__name__)
+
+NO_STORE = "no-store, private"
+HISTORY_LIMIT = 100
+
+MSG_MANAGE_DENIED = _("Your role may look at this card but not change it.")
+MSG_REGISTER_DENIED = _("Your role may not register card users for this enterprise.")
+MSG_PII_DENIED = _("You do not have the permission to view personal data in full.")
+MSG_VERIFICATION_NOT_FOUND = _("The verification does not exist or you have no access to it.")
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+def _first_error(errors, field=None):
+    if isinstance(errors, dict):
+        key, value = next(iter(errors.items()))
+        if field is None and key != api_settings.NON_FIELD_ERRORS_KEY:
+            field = str(key)
+        return _first_error(value, field)
+    if isinstance(errors, list):
+        return _first_error(errors[0], field)
+    return field, errors
+
+
+def validated(serializer) -> dict:
+    """A shape error becomes a ValidationFailed (400) naming its field and code."""
+    if not serializer.is_valid():
+        field, detail = _first_error(serializer.errors)
+        raise ValidationFailed(str(detail), code=getattr(detail, "code", None) or "invalid", field=field)
+    return serializer.validated_data
+
+
+def _fake(view) -> bool:
+    return getattr(view, "swagger_fake_view", False)
+
+
+def _no_store(response):
+    response["Cache-Control"] = NO_STORE
+    return response
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+E400 = _error("Invalid input: `field` names the request field, `code` the reason.")
+E401 = _error("Not authenticated (no or invalid session / token).")
+E403 = _error("Authenticated, and the object is visible, but the role may not do this.")
+E404 = _error("No such object, a malformed id, or an object outside the user's scope.")
+E409 = _error("The card's state does not allow this (code invalid_transition), or one ID, five cards (code one_id_five_cards).")
+E409_REFUSAL = OpenApiResponse(
+    RefusalSerializer,
+    description="Refused: code realname_required (U5, with the decision), invalid_transition, or one_id_five_cards.",
+)
+E429 = _error("Too many full views of personal data; retry after the `Retry-After` header's seconds.")
+READ_ERRORS = {401: E401, 404: E404}
+
+ICCID = OpenApiParameter("iccid", OpenApiTypes.STR, OpenApiParameter.PATH, description="The card's ICCID.")
+CARD_USER_ID = OpenApiParameter(
+    "public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The card user's public_id."
+)
+
+
+class CardsApiView:
+    """JSON only, token authentication first (anonymous: 401)."""
+
+    renderer_classes = [JSONRenderer]
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+
+
+def _card_for_action(user, iccid: str) -> Card:
+    card = selectors.card_for_user(user, iccid)
+    if not policy.can_manage_card(user, card):
+        raise PermissionDenied(MSG_MANAGE_DENIED)
+    return card
+
+
+def card_detail_response(request, card: Card, *, reload: bool = True, status_code=status.HTTP_200_OK):
+    if reload:  # after an action: show the card as it is now
+        card = selectors.card_for_user(request.user, card.iccid)
+    context = {
+        "request": request,
+        "decision_view": decision_view(card),
+        "binding": selectors.live_binding(card),
+        "events": list(selectors.card_events(card)[:HISTORY_LIMIT]),
+    }
+    return Response(CardDetailSerializer(card, context=context).data, status=status_code)
+
+
+def _refused(exc: RealnameRequired) -> Response:
+    return Response(refusal_body(exc), status=exc.status_code)
+
+
+# --- cards ----------------------------------------------------------------------------
+
+
+class CardCursorPagination(CursorPagination):
+    """Keyset pagination on the ICCID: no COUNT(*) and no OFFSET, however many cards there are."""
+
+    ordering = "iccid"
+    page_size = 50
+    page_size_query_param = None
+
+
+class CardListView(CardsApiView, generics.ListAPIView):
+    queryset = Card.objects.none()
+    serializer_class = CardListSerializer
+    pagination_class = CardCursorPagination
+
+    def get_queryset(self):
+        if _fake(self):
+            return Card.objects.none()
+        filters = validated(CardFilterSerializer(data=self.request.query_params))
+        queryset = selectors.cards_visible_to(self.request.user)
+        if filters.get("enterprise"):
+            queryset = queryset.filter(enterprise__public_id=filters["enterprise"])
+        if filters.get("status"):
+            queryset = queryset.filter(status=filters["status"])
+        if filters.get("package"):
+            package = Package.objects.filter(code=filters["package"]).only("pk").first()
+            if package is None:
+                raise ValidationFailed(_("There is no package with this code."), code="unknown_package",
+                                       field="package")
+            queryset = queryset.filter(package_id=package.pk)
+        if filters.get("iccid__startswith"):
+            queryset = queryset.filter(iccid__startswith=filters["iccid__startswith"])
+        if filters.get("realname_required") is not None:
+            queryset = queryset.filter(realname_required=filters["realname_required"])
+        return queryset.order_by("iccid")
+
+    @extend_schema(
+        tags=["cards"],
+        summary="List the cards the user can see, ordered by ICCID",
+        description="Cursor-paginated (50 a page; follow `next`). Filters combine.",
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=CardStatus.values),
+            OpenApiParameter("package", OpenApiTypes.STR, description="Package code."),
+            OpenApiParameter("iccid__startswith", OpenApiTypes.STR, description="ICCID prefix (digits)."),
+            OpenApiParameter("realname_required", OpenApiTypes.BOOL, description="Cards that need user real-name."),
+            OpenApiParameter("enterprise", OpenApiTypes.UUID, description="Owning enterprise's public_id."),
+        ],
+        responses={200: CardListSerializer(many=True), 400: E400, 401: E401},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class CardDetailView(CardsApiView, APIView):
+    @extend_schema(
+        tags=["cards"],
+        summary="A card: services, package, status, the rule decision, the card user (masked) and the history",
+        parameters=[ICCID],
+        responses={200: CardDetailSerializer, **READ_ERRORS},
+    )
+    def get(self, request, iccid):
+        return card_detail_response(request, selectors.card_for_user(request.user, iccid), reload=False)
+
+
+class CardRealnameRequirementView(CardsApiView, APIView):
+    @extend_schema(
+        tags=["rules"],
+        summary="Why this card needs user real-name (or not), and whether it is satisfied",
+        description="The rule decision (U0-U4) in the request's language, plus `satisfied` and `basis` (U5).",
+        parameters=[ICCID],
+        responses={200: RealnameRequirementSerializer, **READ_ERRORS},
+    )
+    def get(self, request, iccid):
+        card = selectors.card_for_user(request.user, iccid)
+        return Response(decision_view(card).as_dict())
+
+
+ACTIONS = {
+    "activate": services.card_activate,
+    "suspend": services.card_suspend,
+    "resume": services.card_resume,
+    "cancel": services.card_cancel,
+}
+
+
+class CardActionView(CardsApiView, APIView):
+    action_name = ""
+    parser_classes = [JSONParser]
+
+    def post(self, request, iccid):
+        card = _card_for_action(request.user, iccid)
+        try:
+            ACTIONS[self.action_name](actor=request.user, card=card)
+        except RealnameRequired as exc:
+            return _refused(exc)
+        return card_detail_response(request, card)
+
+
+def _action_view(name: str, summary: str, description: str):
+    decorated = extend_schema(
+        tags=["cards"],
+        summary=summary,
+        description=description,
+        parameters=[ICCID],
+        request=None,
+        responses={200: CardDetailSerializer, 401: E401, 403: E403, 404: E404, 409: E409_REFUSAL},
+    )
+    view = type(f"Card{name.title()}View", (CardActionView,), {"action_name": name})
+    view.post = decorated(view.post)
+    return view
+
+
+CardActivateView = _action_view(
+    "activate",
+    "Activate a card (U5)",
+    "Refused with 409 realname_required while the card needs user real-name and neither a passed face "
+    "comparison nor an approved exemption covers it; the card then awaits real-name.",
+)
+CardSuspendView = _action_view("suspend", "Suspend an active card", "")
+CardResumeView = _action_view("resume", "Resume a suspended card", "The rules are checked again (U5).")
+CardCancelView = _action_view(
+    "cancel", "Cancel a card for good", "Its card-user binding ends, which frees a one-ID-five-cards slot (U6)."
+)
+
+
+class CardServicesView(CardsApiView, APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        tags=["cards"],
+        summary="Open or close services, or change the package",
+        description="The rules are checked on the new facts: an active card cannot get a service whose "
+        "real-name requirement it does not meet (409 realname_required, U5).",
+        parameters=[ICCID],
+        request=CardServicesSerializer,
+        responses={200: CardDetailSerializer, 400: E400, 401: E401, 403: E403, 404: E404, 409: E409_REFUSAL},
+    )
+    def post(self, request, iccid):
+        card = _card_for_action(request.user, iccid)
+        data = validated(CardServicesSerializer(data=request.data))
+        package = None
+        if "package" in data:
+            package = Package.objects.filter(code=data["package"]).first()
+            if package is None:
+                raise ValidationFailed(_("There is no package with this code."), code="unknown_package",
+                                       field="package")
+        try:
+            services.card_change_services(
+                actor=request.user, card=card, data=data.get("data"), voice=data.get("voice"),
+                sms=data.get("sms"), package=package,
+            )
+        except RealnameRequired as exc:
+            return _refused(exc)
+        return card_detail_response(request, card)
+
+
+# --- the rule engine -----------------------------------------------------------------
+
+
+class RuleEvaluateView(CardsApiView, APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        tags=["rules"],
+        summary="Evaluate the real-name rules (U0-U4) for card facts",
+        description="Pure evaluation: nothing is stored. `exemption` is null when real-name is not required, "
+        "`none_possible` under U2. Reasons are in the request's language.",
+        request=RuleEvaluateSerializer,
+        responses={200: DecisionSerializer, 400: E400, 401: E401},
+    )
+    def post(self, request):
+        data = validated(RuleEvaluateSerializer(data=request.data))
+        decision = evaluate(
+            CardFacts(
+                segment_149=is_149_segment(data["msisdn"]),
+                data=ServiceLevel(data["data"]),
+                voice=ServiceLevel(data["voice"]),
+                sms=ServiceLevel(data["sms"]),
+                test_package=data["test_package"],
+            )
+        )
+        body = decision.as_dict(current_language())
+        body["exemption_text"] = exemption_text(decision)
+        return Response(body)
+
+
+# --- card users ----------------------------------------------------------------------
+
+
+class CardUserPagination(CursorPagination):
+    ordering = "-created_at"
+    page_size = 50
+    page_size_query_param = None
+
+
+class CardUserListCreateView(CardsApiView, generics.ListAPIView):
+    queryset = CardUser.objects.none()
+    serializer_class = CardUserListSerializer
+    pagination_class = CardUserPagination
+    parser_classes = [MultiPartParser]
+
+    def get_queryset(self):
+        if _fake(self):
+            return CardUser.objects.none()
+        return selectors.card_users_visible_to(self.request.user)
+
+    @extend_schema(
+        tags=["card users"],
+        summary="The card users the user can see; ID numbers masked",
+        responses={200: CardUserListSerializer(many=True), 401: E401},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["card users"],
+        summary="Register a card user for cards of an enterprise (U5, U6; channels C1 and C3)",
+        description=(
+            "multipart/form-data. Records the identity, the ID photo, the live photo and the explicit consent to "
+            "biometric processing, and starts the face comparison. The cards are bound once it passes; poll "
+            "`verification_url`. Refused with 409 one_id_five_cards when the ID would hold more than five live "
+            "cards across all enterprises."
+        ),
+        request=CardUserRegisterSerializer,
+        responses={201: CardUserRegisteredSerializer, 400: E400, 401: E401, 403: E403, 404: E404, 409: E409},
+    )
+    def post(self, request, *args, **kwargs):
+        data = validated(CardUserRegisterSerializer(data=request.data))
+        enterprise = enterprise_for_user(request.user, data["enterprise"])
+        if not policy.can_register_card_user(request.user, enterprise):
+            raise PermissionDenied(MSG_REGISTER_DENIED)
+        iccids = list(dict.fromkeys(value.strip() for value in data["cards"]))
+        cards = list(selectors.cards_visible_to(request.user).filter(enterprise=enterprise, iccid__in=iccids))
+        missing = sorted(set(iccids) - {card.iccid for card in cards})
+        if missing:
+            raise ValidationFailed(
+                _("These ICCIDs are not cards of this enterprise: %(iccids)s") % {"iccids": ", ".join(missing[:10])},
+                code="unknown_card",
+                field="cards",
+            )
+        verification = card_user_register(
+            actor=request.user,
+            enterprise=enterprise,
+            name=data["name"],
+            id_type=data["id_type"],
+            id_number=data["id_number"],
+            id_photo=data["id_photo"],
+            live_photo=data["live_photo"],
+            biometric_consent=data["biometric_consent"],
+            cards=cards,
+            channel="api" if isinstance(request.successful_authenticator, TokenAuthentication) else "internal",
+        )
+        verification.refresh_from_db()
+        url = reverse("api:verification-detail", kwargs={"public_id": verification.public_id})
+        body = {
+            "card_user": CardUserListSerializer(verification.card_user, context={"request": request}).data,
+            "verification": VerificationStatusSerializer(
+                verification_status_body(verification, current_language())
+            ).data,
+            "verification_url": request.build_absolute_uri(url),
+        }
+        return _no_store(Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["verification_url"]}))
+
+
+class CardUserDetailView(CardsApiView, APIView):
+    @extend_schema(
+        tags=["card users"],
+        summary="A card user, masked, with bindings and face comparisons",
+        parameters=[CARD_USER_ID],
+        responses={200: CardUserDetailSerializer, **READ_ERRORS},
+    )
+    def get(self, request, public_id):
+        card_user = selectors.card_user_for_user(request.user, public_id)
+        context = {
+            "request": request,
+            "language": current_language(),
+            "bindings": list(selectors.card_user_bindings(card_user)),
+            "verifications": list(card_user.verifications.order_by("-created_at")[:20]),
+            "can_view_photos": policy.can_view_card_user_photos(request.user, card_user),
+        }
+        return _no_store(Response(CardUserDetailSerializer(card_user, context=context).data))
+
+
+class CardUserRevealView(CardsApiView, APIView):
+    parser_classes = [JSONParser]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "pii_reveal"
+
+    @extend_schema(
+        tags=["card users"],
+        summary="Show the card user's ID number in full (logged)",
+        description="Needs the view_full_pii permission. Each call is logged with actor, time, object and IP. "
+        "The response must not be cached.",
+        parameters=[CARD_USER_ID],
+        request=RevealSerializer,
+        responses={200: RevealResponseSerializer, 400: E400, 401: E401, 403: E403, 404: E404, 429: E429},
+    )
+    def post(self, request, public_id):
+        card_user = selectors.card_user_for_user(request.user, public_id)
+        if not can_view_full_pii(request.user):
+            raise PermissionDenied(MSG_PII_DENIED)
+        data = validated(RevealSerializer(data=request.data))
+        pii_view_log(actor=request.user, obj=card_user, field=data["field"], request=request)
+        return _no_store(Response({"field": data["field"], "value": card_user.id_number}))
+
+
+PHOTO_KINDS = ("id_photo", "live_photo")
+
+
+def card_user_photo_response(request, card_user: CardUser, kind: str, *, as_attachment: bool):
+    """The stored photo, logged as a full view of personal data, never cached."""
+    if kind not in PHOTO_KINDS:
+        raise NotFound(_("There is no such photo."))
+    if not policy.can_view_card_user_photos(request.user, card_user):
+        raise PermissionDenied(MSG_PII_DENIED)
+    photo = getattr(card_user, kind)
+    try:
+        handle = photo.storage.open(photo.name, "rb")
+    except OSError:
+        logger.error("Stored %s of card user %s is missing", kind, card_user.public_id)
+        raise NotFound(_("The photo file is missing."), code="file_missing") from None
+    pii_view_log(actor=request.user, obj=card_user, field=kind, request=request)
+    extension = photo.name.rsplit(".", 1)[-1].lower() if "." in photo.name else "jpg"
+    content_type = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(
+        extension, "application/octet-stream"
+    )
+    response = FileResponse(handle, content_type=content_type, as_attachment=as_attachment,
+                            filename=f"card-user-{kind.replace('_', '-')}.{extension}")
+    response["Cache-Control"] = NO_STORE
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+class CardUserPhotoView(CardsApiView, APIView):
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        tags=["card users"],
+        summary="The card user's ID photo or live photo (logged)",
+        description="kind is id_photo or live_photo. Needs the view_full_pii permission; served with "
+        "Cache-Control: no-store.",
+        parameters=[CARD_USER_ID, OpenApiParameter("kind", OpenApiTypes.STR, OpenApiParameter.PATH,
+                                                   enum=list(PHOTO_KINDS))],
+        responses={(200, "image/jpeg"): OpenApiTypes.BINARY, (200, "image/png"): OpenApiTypes.BINARY,
+                   401: E401, 403: E403, 404: E404},
+    )
+    def get(self, request, public_id, kind):
+        card_user = selectors.card_user_for_user(request.user, public_id)
+        return card_user_photo_response(request, card_user, kind, as_attachment=True)
+
+
+# --- verification status (polled by the card-user page and customer platforms) ----------
+
+
+class VerificationStatusView(CardsApiView, APIView):
+    @extend_schema(
+        tags=["verifications"],
+        summary="Where a face comparison stands (poll this)",
+        description="`final` is true once the status will not change by itself; `passed` once the gate is open.",
+        parameters=[OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={200: VerificationStatusSerializer, **READ_ERRORS},
+    )
+    def get(self, request, public_id):
+        key = selectors._parse_uuid(public_id)
+        verification = verifications_visible_to(request.user).filter(public_id=key).first() if key else None
+        if verification is None:
+            raise NotFound(MSG_VERIFICATION_NOT_FOUND)
+        body = VerificationStatusSerializer(verification_status_body(verification, current_language())).data
+        return _no_store(Response(body))
+
+
+__all__ = [
+    "CardActivateView",
+    "CardCancelView",
+    "CardDetailView",
+    "CardListView",
+    "CardRealnameRequirementView",
+    "CardResumeView",
+    "CardServicesView",
+    "CardSuspendView",
+    "CardUserDetailView",
+    "CardUserListCreateView",
+    "CardUserPhotoView",
+    "CardUserRevealView",
+    "RuleEvaluateView",
+    "VerificationStatusView",
+]

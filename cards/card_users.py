@@ -1,0 +1,114 @@
+"""Card-user real-name (U5): the identity, its photos and consent, then the face comparison."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from accounts.pii import personal_id_index
+from accounts.services import audit_record
+from cards.models import LIVE_CARD_STATUSES, Card, CardBinding, CardUser
+from cards.services import ONE_ID_CARD_LIMIT, card_limit_refusal, live_card_count
+from core.errors import ValidationFailed
+from verification.identity import IdentityError, validate_personal_id
+from verification.models import Verification, VerificationPurpose
+from verification.services import verification_create
+from verification.uploads import UploadRejected, sanitize_upload
+
+
+def _clean_photo(upload, field: str):
+    if not upload:
+        raise ValidationFailed(_("This photo is required."), code="required", field=field)
+    try:
+        return sanitize_upload(upload)
+    except UploadRejected as exc:
+        raise ValidationFailed(exc.message, code=exc.code, field=field) from exc
+
+
+def card_user_register(
+    *,
+    actor: User | None,
+    enterprise,
+    name: str,
+    id_type: str,
+    id_number: str,
+    id_photo,
+    live_photo,
+    biometric_consent: bool,
+    cards: Sequence[Card],
+    channel: str = "internal",
+) -> Verification:
+    """Record a card user and start the face comparison that completes their real-name.
+
+    The cards are bound only when the comparison passes (verification.services);
+    the five-card limit is checked now to fail early and again, under a lock, at binding.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed(_("The card user's name is required."), code="required", field="name")
+    if len(name) > CardUser._meta.get_field("name").max_length:
+        raise ValidationFailed(_("The name is too long."), code="max_length", field="name")
+    try:
+        number = validate_personal_id(id_type, id_number or "")
+    except IdentityError as exc:
+        raise ValidationFailed(exc.message, code=exc.code, field="id_number") from exc
+    if not biometric_consent:
+        raise ValidationFailed(
+            _("Face recognition needs the card user's explicit consent to process biometric data."),
+            code="consent_required",
+            field="biometric_consent",
+        )
+    cards = list(cards)
+    if not cards:
+        raise ValidationFailed(_("Choose at least one card."), code="required", field="cards")
+    for card in cards:
+        if card.enterprise_id != enterprise.pk or card.status not in LIVE_CARD_STATUSES:
+            raise ValidationFailed(
+                _("Card %(iccid)s cannot be registered for this enterprise.") % {"iccid": card.iccid},
+                code="invalid_card",
+                field="cards",
+            )
+    bound = CardBinding.objects.filter(card__in=cards, ended_at__isnull=True).select_related("card").first()
+    if bound is not None:
+        raise ValidationFailed(
+            _("Card %(iccid)s already has a registered user.") % {"iccid": bound.card.iccid},
+            code="already_bound",
+            field="cards",
+        )
+    id_clean = _clean_photo(id_photo, "id_photo")
+    live_clean = _clean_photo(live_photo, "live_photo")
+    index = personal_id_index(id_type, number)
+
+    with transaction.atomic():
+        card_user = CardUser(
+            enterprise=enterprise,
+            name=name,
+            id_type=id_type,
+            id_number=number,
+            id_number_index=index,
+            biometric_consent_at=timezone.now(),
+            channel=channel,
+            created_by=actor if actor and actor.is_authenticated else None,
+        )
+        held = live_card_count(index)
+        if held + len(cards) > ONE_ID_CARD_LIMIT:
+            raise card_limit_refusal(card_user, held)
+        card_user.id_photo.save(f"id{id_clean.extension}", ContentFile(id_clean.content), save=False)
+        card_user.live_photo.save(f"live{live_clean.extension}", ContentFile(live_clean.content), save=False)
+        card_user.save()
+        audit_record(actor=actor, action="card_user.registered", obj=card_user,
+                     data={"channel": channel, "cards": [c.iccid for c in cards]})
+        return verification_create(
+            actor=actor,
+            purpose=VerificationPurpose.CARD_USER,
+            enterprise=enterprise,
+            id_photo=id_clean,
+            live_photo=live_clean,
+            card_user=card_user,
+            cards=cards,
+        )

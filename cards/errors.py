@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from core.errors import Conflict, DomainError
+
+
+class RealnameRequired(Conflict):
+    """U5: the card's user real-name is not complete and no approved exemption covers it."""
+
+    default_code = "realname_required"
+
+    def __init__(self, message, *, decision, **kwargs):
+        super().__init__(message, **kwargs)
+        self.decision = decision
+
+
+class CardLimitReached(DomainError):
+    """U6: the identity document already holds the most live cards allowed."""
+
+    status_code = 409
+    default_code = "one_id_five_cards"

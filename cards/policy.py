@@ -1,0 +1,47 @@
+"""Who may do what to cards and card users. Visibility is checked first by cards.selectors.
+
+Account managers of the enterprise's province and the admin of the owning
+enterprise manage cards and register card users. Approvers and ops read only.
+"""
+
+from __future__ import annotations
+
+from accounts.access import can_view_full_pii
+from accounts.roles import Role
+
+
+def _active(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def can_manage_enterprise_cards(user, enterprise) -> bool:
+    if not _active(user):
+        return False
+    if user.role == Role.ACCOUNT_MANAGER:
+        return user.province_id is not None and user.province_id == enterprise.province_id
+    if user.role == Role.ENTERPRISE_ADMIN:
+        return user.enterprise_id is not None and user.enterprise_id == enterprise.pk
+    return False
+
+
+def can_manage_card(user, card) -> bool:
+    """Activate, suspend, resume, cancel, change services or package."""
+    return can_manage_enterprise_cards(user, card.enterprise)
+
+
+def can_register_card_user(user, enterprise) -> bool:
+    """C1 (account manager on site) and C3 (the enterprise's own platform)."""
+    return can_manage_enterprise_cards(user, enterprise)
+
+
+def may_register_card_users_somewhere(user) -> bool:
+    if not _active(user):
+        return False
+    if user.role == Role.ACCOUNT_MANAGER:
+        return user.province_id is not None
+    return user.role == Role.ENTERPRISE_ADMIN and user.enterprise_id is not None
+
+
+def can_view_card_user_photos(user, card_user) -> bool:
+    """ID and live photos show personal data in full: only roles that may see it (each view is logged)."""
+    return can_view_full_pii(user)

@@ -1,0 +1,368 @@
+"""Card lifecycle and the real-name rules that guard it (U0–U6). Only these functions write cards.
+
+Each transition locks the card row, checks the current state, sets the new
+one and writes a CardEvent, in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from accounts.pii import mask_identifier
+from approvals.models import ExemptionRequest, RequestStatus
+from cards.errors import CardLimitReached, RealnameRequired
+from cards.models import (
+    LIVE_CARD_STATUSES,
+    Card,
+    CardBinding,
+    CardEvent,
+    CardStatus,
+    CardUser,
+    IdentitySlotLock,
+    Package,
+)
+from cards.rules import Decision, Exemption, ServiceLevel, evaluate
+from cards.validation import validate_card_msisdn, validate_iccid, validate_imsi
+from core.errors import InvalidTransition, ValidationFailed
+
+ONE_ID_CARD_LIMIT = getattr(settings, "ONE_ID_CARD_LIMIT", 5)
+SERVICE_LEVELS = frozenset(level.value for level in ServiceLevel)
+
+
+# --- rule decision ----------------------------------------------------------
+
+
+def decision_cache_fields(decision: Decision) -> dict:
+    """The stored copy of a decision on the card row, for list filters."""
+    return {
+        "realname_required": decision.user_realname_required,
+        "realname_rules": ",".join(decision.rules),
+        "exemption_needed": decision.exemption.value if decision.exemption else "",
+    }
+
+
+def exemption_covering(card: Card, decision: Decision) -> ExemptionRequest | None:
+    """An approved exemption for this card whose approvals satisfy the decision as it is now."""
+    if not decision.exemptable:
+        return None
+    # Only the card's current owner's exemptions count: an ownership transfer leaves the old ones behind.
+    requests = ExemptionRequest.objects.filter(cards=card, enterprise_id=card.enterprise_id,
+                                               status=RequestStatus.APPROVED)
+    for request in requests:
+        if decision.approvers <= set(request.required_levels):
+            return request
+    return None
+
+
+def realname_satisfied(card: Card, decision: Decision | None = None) -> tuple[bool, str]:
+    """U5: whether the card may be active with its services; the second item says why."""
+    decision = decision or card.realname_decision
+    if not decision.user_realname_required:
+        return True, "not_required"
+    if card.bindings.filter(ended_at__isnull=True).exists():
+        return True, "user_realname_complete"
+    if exemption_covering(card, decision):
+        return True, "exemption_approved"
+    return False, "missing"
+
+
+def _refusal(decision: Decision) -> RealnameRequired:
+    if decision.exemption == Exemption.NONE_POSSIBLE:
+        message = _(
+            "This card needs the card user's real-name with face recognition before it can be used "
+            "(rules %(rules)s). No exemption is possible."
+        )
+    else:
+        message = _(
+            "This card needs the card user's real-name with face recognition before it can be used "
+            "(rules %(rules)s), or an approved exemption."
+        )
+    return RealnameRequired(message % {"rules": ", ".join(decision.rules)}, decision=decision, field="card")
+
+
+# --- creation ---------------------------------------------------------------
+
+
+def card_create(
+    *,
+    actor: User | None,
+    enterprise,
+    iccid: str,
+    msisdn: str,
+    package: Package,
+    imsi: str = "",
+    data: str = ServiceLevel.NONE,
+    voice: str = ServiceLevel.NONE,
+    sms: str = ServiceLevel.NONE,
+) -> Card:
+    """Put one card in stock for an enterprise, with its rule decision stored for list filters.
+
+    (The bulk import writes many at once with the same fields.)"""
+    iccid = validate_iccid(iccid)
+    msisdn = validate_card_msisdn(msisdn)
+    imsi = validate_imsi(imsi)
+    levels = {}
+    for field, value in (("data_service", data), ("voice_service", voice), ("sms_service", sms)):
+        if value not in SERVICE_LEVELS:
+            raise ValidationFailed(_("Choose none, directed or non-directed."), code="invalid_level", field=field)
+        levels[field] = str(value)
+    with transaction.atomic():
+        if Card.objects.filter(iccid=iccid).exists():
+            raise ValidationFailed(_("A card with this ICCID already exists."), code="duplicate_iccid", field="iccid")
+        if Card.objects.filter(msisdn=msisdn).exists():
+            raise ValidationFailed(_("A card with this number already exists."), code="duplicate_msisdn",
+                                   field="msisdn")
+        card = Card(iccid=iccid, msisdn=msisdn, imsi=imsi, enterprise=enterprise, package=package, **levels)
+        for field, value in decision_cache_fields(evaluate(card.facts)).items():
+            setattr(card, field, value)
+        card.save()
+        _event(card, actor=actor, action="created", data={"rules": card.realname_rules.split(",")})
+    return card
+
+
+# --- transitions ------------------------------------------------------------
+
+
+def _locked(card: Card) -> Card:
+    return Card.objects.select_for_update().select_related("package").get(pk=card.pk)
+
+
+def _event(card: Card, *, actor: User | None, action: str, from_status: str = "", order=None, data=None) -> None:
+    CardEvent.objects.create(
+        card=card,
+        actor=actor,
+        action=action,
+        from_status=from_status,
+        to_status=card.status,
+        order=order,
+        data=data or {},
+    )
+
+
+def _require_status(card: Card, allowed: Iterable[str], action) -> None:
+    if card.status not in allowed:
+        raise InvalidTransition(
+            _("A card that is %(status)s cannot be %(action)s.")
+            % {"status": card.get_status_display(), "action": action},
+            field="status",
+        )
+
+
+def card_activate(*, actor: User | None, card: Card, order=None) -> Card:
+    """Activate a card. U5: blocked until user real-name is complete or an exemption covers it."""
+    # A refused activation still records that the card now awaits real-name, so the
+    # refusal is raised after the transaction commits.
+    with transaction.atomic():
+        card = _locked(card)
+        _require_status(card, [CardStatus.IN_STOCK, CardStatus.AWAITING_REALNAME], _("activated"))
+        decision = evaluate(card.facts)
+        allowed, why = realname_satisfied(card, decision)
+        if not allowed:
+            if card.status == CardStatus.IN_STOCK:
+                previous = card.status
+                card.status = CardStatus.AWAITING_REALNAME
+                card.save(update_fields=["status", "updated_at"])
+                _event(card, actor=actor, action="awaiting_realname", from_status=previous, order=order,
+                       data={"rules": list(decision.rules)})
+            refusal = _refusal(decision)
+        else:
+            previous = card.status
+            card.status = CardStatus.ACTIVE
+            card.save(update_fields=["status", "updated_at"])
+            _event(card, actor=actor, action="activated", from_status=previous, order=order, data={"basis": why})
+            return card
+    raise refusal
+
+
+def card_suspend(*, actor: User | None, card: Card, order=None) -> Card:
+    with transaction.atomic():
+        card = _locked(card)
+        _require_status(card, [CardStatus.ACTIVE], _("suspended"))
+        card.status = CardStatus.SUSPENDED
+        card.save(update_fields=["status", "updated_at"])
+        _event(card, actor=actor, action="suspended", from_status=CardStatus.ACTIVE, order=order)
+    return card
+
+
+def card_resume(*, actor: User | None, card: Card, order=None) -> Card:
+    """Resume a suspended card; the rules are checked again, as they may have changed."""
+    with transaction.atomic():
+        card = _locked(card)
+        _require_status(card, [CardStatus.SUSPENDED], _("resumed"))
+        decision = evaluate(card.facts)
+        allowed, why = realname_satisfied(card, decision)
+        if not allowed:
+            raise _refusal(decision)
+        card.status = CardStatus.ACTIVE
+        card.save(update_fields=["status", "updated_at"])
+        _event(card, actor=actor, action="resumed", from_status=CardStatus.SUSPENDED, order=order, data={"basis": why})
+    return card
+
+
+def card_cancel(*, actor: User | None, card: Card, order=None) -> Card:
+    """Cancel a card for good. Its live binding ends, which frees a one-ID-five-cards slot (U6)."""
+    with transaction.atomic():
+        card = _locked(card)
+        _require_status(card, LIVE_CARD_STATUSES, _("cancelled"))
+        previous = card.status
+        ended = _end_bindings(card, reason="card_cancelled")
+        card.status = CardStatus.CANCELLED
+        card.save(update_fields=["status", "updated_at"])
+        _event(card, actor=actor, action="cancelled", from_status=previous, order=order,
+               data={"bindings_ended": ended})
+    return card
+
+
+def card_change_services(
+    *,
+    actor: User | None,
+    card: Card,
+    data: str | None = None,
+    voice: str | None = None,
+    sms: str | None = None,
+    package: Package | None = None,
+    order=None,
+) -> Card:
+    """Open or close services, or change the package. The rules are checked on the new facts:
+    a live card cannot get a service whose real-name requirement it does not meet (U5)."""
+    with transaction.atomic():
+        card = _locked(card)
+        _require_status(card, LIVE_CARD_STATUSES, _("changed"))
+        before = {"data": card.data_service, "voice": card.voice_service, "sms": card.sms_service,
+                  "package": card.package.code}
+        for field, value in (("data_service", data), ("voice_service", voice), ("sms_service", sms)):
+            if value is None:
+                continue
+            if value not in SERVICE_LEVELS:
+                raise ValidationFailed(_("Choose none, directed or non-directed."), code="invalid_level", field=field)
+            setattr(card, field, value)
+        if package is not None:
+            if not package.is_active and package.pk != card.package_id:
+                raise ValidationFailed(_("This package is no longer offered."), code="package_unavailable",
+                                       field="package")
+            card.package = package
+        decision = evaluate(card.facts)
+        if card.status in (CardStatus.ACTIVE, CardStatus.SUSPENDED):
+            allowed, _why = realname_satisfied(card, decision)
+            if not allowed:
+                raise _refusal(decision)
+        for field, value in decision_cache_fields(decision).items():
+            setattr(card, field, value)
+        card.save()
+        after = {"data": card.data_service, "voice": card.voice_service, "sms": card.sms_service,
+                 "package": card.package.code}
+        _event(card, actor=actor, action="services_changed", from_status=card.status, order=order,
+               data={"before": before, "after": after, "rules": list(decision.rules)})
+    return card
+
+
+def card_transfer(*, actor: User | None, card: Card, target_enterprise, order=None) -> Card:
+    """Ownership transfer: the card moves, its user binding ends, and the rules are checked again.
+    An active card that now lacks its required real-name waits for it."""
+    with transaction.atomic():
+        card = _locked(card)
+        _require_status(card, LIVE_CARD_STATUSES, _("transferred"))
+        if card.enterprise_id == target_enterprise.pk:
+            raise ValidationFailed(_("The card already belongs to this enterprise."), code="same_enterprise",
+                                   field="target_enterprise")
+        previous_status = card.status
+        ended = _end_bindings(card, reason="ownership_transfer")
+        card.enterprise = target_enterprise
+        decision = evaluate(card.facts)
+        if card.status in (CardStatus.ACTIVE, CardStatus.SUSPENDED) and not realname_satisfied(card, decision)[0]:
+            card.status = CardStatus.AWAITING_REALNAME
+        card.save()
+        _event(card, actor=actor, action="transferred", from_status=previous_status, order=order,
+               data={"to_enterprise": str(target_enterprise.public_id), "bindings_ended": ended})
+    return card
+
+
+def card_replace(*, actor: User | None, card: Card, new_iccid: str, order=None) -> Card:
+    """Card replacement: a new ICCID; the number and the user binding stay."""
+    new_iccid = validate_iccid(new_iccid)
+    with transaction.atomic():
+        card = _locked(card)
+        _require_status(card, LIVE_CARD_STATUSES, _("replaced"))
+        if Card.objects.filter(iccid=new_iccid).exists():
+            raise ValidationFailed(_("A card with this ICCID already exists."), code="duplicate_iccid",
+                                   field="new_iccid")
+        previous = card.iccid
+        card.iccid = new_iccid
+        card.save(update_fields=["iccid", "updated_at"])
+        _event(card, actor=actor, action="replaced", from_status=card.status, order=order,
+               data={"previous_iccid": previous, "new_iccid": new_iccid})
+    return card
+
+
+def _end_bindings(card: Card, *, reason: str) -> int:
+    return CardBinding.objects.filter(card=card, ended_at__isnull=True).update(
+        ended_at=timezone.now(), end_reason=reason
+    )
+
+
+# --- U6: one ID, five cards -------------------------------------------------
+
+
+def live_card_count(id_number_index: str) -> int:
+    return CardBinding.objects.filter(id_number_index=id_number_index, ended_at__isnull=True).count()
+
+
+def _lock_identity(id_number_index: str) -> None:
+    """Serialise binds of one ID document, on every process: a row lock on its blind index.
+
+    Binds of different documents lock different rows and do not wait on each other.
+    """
+    IdentitySlotLock.objects.get_or_create(id_number_index=id_number_index)
+    IdentitySlotLock.objects.select_for_update().get(id_number_index=id_number_index)
+
+
+def card_limit_refusal(card_user: CardUser, held: int) -> CardLimitReached:
+    return CardLimitReached(
+        _(
+            "One ID, five cards: the ID %(id)s is already the registered user of %(held)s live cards; "
+            "the limit is %(limit)s across all enterprises."
+        )
+        % {"id": mask_identifier(card_user.id_number), "held": held, "limit": ONE_ID_CARD_LIMIT},
+        field="id_number",
+        params={"held": held, "limit": ONE_ID_CARD_LIMIT},
+    )
+
+
+def card_user_bind(*, actor: User | None, card_user: CardUser, cards: Iterable[Card], verification=None) -> list[CardBinding]:
+    """Bind cards to a verified card user, never beyond the U6 limit, under concurrency."""
+    cards = list(cards)
+    if not cards:
+        raise ValidationFailed(_("Choose at least one card."), code="required", field="cards")
+    with transaction.atomic():
+        _lock_identity(card_user.id_number_index)
+        held = live_card_count(card_user.id_number_index)
+        locked_cards = list(Card.objects.select_for_update().filter(pk__in=[c.pk for c in cards]).order_by("pk"))
+        for card in locked_cards:
+            if card.status not in LIVE_CARD_STATUSES:
+                raise InvalidTransition(_("A cancelled card cannot be bound to a user."), field="cards")
+            if card.enterprise_id != card_user.enterprise_id:
+                raise ValidationFailed(_("The card belongs to another enterprise."), code="wrong_enterprise",
+                                       field="cards")
+            if CardBinding.objects.filter(card=card, ended_at__isnull=True).exists():
+                raise ValidationFailed(
+                    _("Card %(iccid)s already has a registered user.") % {"iccid": card.iccid},
+                    code="already_bound",
+                    field="cards",
+                )
+        if held + len(locked_cards) > ONE_ID_CARD_LIMIT:
+            raise card_limit_refusal(card_user, held)
+        bindings = [
+            CardBinding.objects.create(card=card, card_user=card_user, id_number_index=card_user.id_number_index)
+            for card in locked_cards
+        ]
+        for card in locked_cards:
+            _event(card, actor=actor, action="user_bound", from_status=card.status,
+                   data={"card_user": str(card_user.public_id),
+                         "verification": str(verification.public_id) if verification else None})
+    return bindings

@@ -1,0 +1,24 @@
+"""Celery tasks of the cards app. Thin: ids in, state re-read, safe to repeat."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+# A large XLSX file is slow to read; the import itself is one transaction at the end.
+IMPORT_SOFT_TIME_LIMIT = 600
+IMPORT_TIME_LIMIT = 660
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=IMPORT_SOFT_TIME_LIMIT,
+    time_limit=IMPORT_TIME_LIMIT,
+    max_retries=0,
+)
+def run_card_import(self, import_id: int) -> str:
+    """Run one card import. A second delivery of a finished import does nothing (cards.importing)."""
+    from cards.importing import card_import_run
+
+    return card_import_run(import_id=import_id)

@@ -1,0 +1,157 @@
+"""Django admin for ops: enterprise records, read-only and masked.
+
+Real-name data is never written through admin (that is services' job: E1-E3,
+P1-P4), so every model here is view-only, for superusers too. The encrypted
+fields and blind indexes are left out of every list and form by listing the
+shown fields explicitly (an allow-list); a masked read-only value stands in
+for each number. Search covers plain columns only: encrypted columns cannot
+be searched. Documents show their metadata, never a link to the stored file.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.html import format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from accounts.admin import ReadOnlyAdminMixin
+from enterprises.models import ChangeRequest, Document, Enterprise, RecordVersion, ResponsiblePerson
+from enterprises.serializers import masked_proposed_values
+
+
+def _masked_values_html(target: str, values: dict):
+    rows = masked_proposed_values(target, values).items()
+    return format_html_join("", "<div><strong>{}</strong>: {}</div>", ((name, value) for name, value in rows))
+
+
+class ResponsiblePersonInline(ReadOnlyAdminMixin, admin.StackedInline):
+    model = ResponsiblePerson
+    fields = ("name", "id_type", "masked_id_number", "id_address", "is_legal_representative", "updated_at")
+    readonly_fields = fields
+    can_delete = False
+    extra = 0
+
+    @admin.display(description=_("ID number"))
+    def masked_id_number(self, person: ResponsiblePerson) -> str:
+        return person.id_number_masked
+
+
+class DocumentInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Document
+    fk_name = "enterprise"
+    fields = ("kind", "version", "purpose", "business_reference", "content_type", "size", "uploaded_at", "uploaded_by")
+    readonly_fields = fields
+    ordering = ("kind", "-version")
+    can_delete = False
+    extra = 0
+    show_change_link = True
+
+
+class ChangeRequestDocumentInline(DocumentInline):
+    fk_name = "change_request"
+
+
+@admin.register(Enterprise)
+class EnterpriseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "name",
+        "credential_type",
+        "masked_credential_number",
+        "province",
+        "account_manager",
+        "status",
+        "created_at",
+    )
+    list_filter = ("status", "credential_type", "province")
+    search_fields = ("name",)
+    list_select_related = ("province", "account_manager")
+    fields = (
+        "public_id",
+        "name",
+        "credential_type",
+        "masked_credential_number",
+        "credential_address",
+        "province",
+        "account_manager",
+        "status",
+        "notes",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+    inlines = [ResponsiblePersonInline, DocumentInline]
+
+    @admin.display(description=_("credential number"))
+    def masked_credential_number(self, enterprise: Enterprise) -> str:
+        return enterprise.credential_number_masked
+
+
+@admin.register(Document)
+class DocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("enterprise", "kind", "version", "purpose", "content_type", "size", "uploaded_by", "uploaded_at")
+    list_filter = ("kind", "purpose", "content_type")
+    search_fields = ("enterprise__name", "business_reference")
+    list_select_related = ("enterprise", "uploaded_by")
+    # No `file`: the stored file is reached only through the permission-checking download views.
+    fields = (
+        "public_id",
+        "enterprise",
+        "kind",
+        "version",
+        "purpose",
+        "business_reference",
+        "change_request",
+        "content_type",
+        "extension",
+        "size",
+        "width",
+        "height",
+        "sha256",
+        "uploaded_by",
+        "uploaded_at",
+    )
+    readonly_fields = fields
+
+
+@admin.register(ChangeRequest)
+class ChangeRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("enterprise", "target", "status", "submitted_by", "submitted_at", "decided_by", "decided_at")
+    list_filter = ("status", "target")
+    search_fields = ("enterprise__name",)
+    list_select_related = ("enterprise", "submitted_by", "decided_by")
+    fields = (
+        "public_id",
+        "enterprise",
+        "target",
+        "status",
+        "proposed_values_masked",
+        "reason",
+        "submitted_by",
+        "submitted_at",
+        "decided_by",
+        "decided_at",
+        "decision_comment",
+        "applied_at",
+        "created_at",
+    )
+    readonly_fields = fields
+    inlines = [ChangeRequestDocumentInline]
+
+    @admin.display(description=_("proposed values (masked)"))
+    def proposed_values_masked(self, change_request: ChangeRequest):
+        return _masked_values_html(change_request.target, change_request.proposed_values)
+
+
+@admin.register(RecordVersion)
+class RecordVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("enterprise", "target", "change_request", "replaced_by", "replaced_at")
+    list_filter = ("target",)
+    search_fields = ("enterprise__name",)
+    list_select_related = ("enterprise", "change_request", "replaced_by")
+    fields = ("enterprise", "target", "masked_previous_values", "change_request", "replaced_by", "replaced_at")
+    readonly_fields = fields
+
+    @admin.display(description=_("replaced values (masked)"))
+    def masked_previous_values(self, version: RecordVersion):
+        return _masked_values_html(version.target, version.previous_values)

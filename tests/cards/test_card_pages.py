@@ -1,0 +1,443 @@
+"""The card and card-user pages (cards.views) driven through the test client.
+
+Who may open which page is in test_card_access_matrix.py; this file checks
+what the pages show and do.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import PiiAccessLog
+from accounts.pii import mask_identifier
+from cards import services
+from cards.models import CardBinding, CardStatus, CardUser
+from cards.rules import REASONS
+from tests import factories, idgen
+from tests.images import jpeg_upload
+from verification.models import Verification
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def manager(world):
+    return world["users"]["account_manager"]
+
+
+@pytest.fixture
+def ent(world):
+    return world["enterprise"]
+
+
+@pytest.fixture
+def am(client, manager):
+    client.force_login(manager)
+    return client
+
+
+def rows(response) -> list[str]:
+    """The ICCIDs listed on a card list page, in order."""
+    return re.findall(r'class="mono"><a href="/cards/(\d+)/"', response.content.decode())
+
+
+# --- the list -----------------------------------------------------------------------
+
+
+def test_list_is_scoped_ordered_and_paginated_by_25(am, world, ent):
+    own = sorted(factories.card(enterprise=ent).iccid for _ in range(27))
+    same_province = factories.card(enterprise=world["enterprise_same_province"]).iccid
+    factories.card(enterprise=world["enterprise_other"])
+    first = am.get(reverse("cards:list"))
+    assert first.status_code == 200
+    listed = rows(first)
+    assert len(listed) == 25
+    assert listed == sorted(own + [same_province])[:25]
+    second = am.get(reverse("cards:list"), {"page": 2})
+    assert rows(second) == sorted(own + [same_province])[25:]
+    assert "28" in second.content.decode()  # "28 cards match."
+
+
+def test_list_filters(am, world, ent):
+    active = factories.card(enterprise=ent, iccid=idgen.iccid(prefix="8986031"))
+    services.card_activate(actor=None, card=active)
+    needs = factories.card(enterprise=ent, data="non_directed", iccid=idgen.iccid(prefix="8986032"))
+    on_test = factories.card(enterprise=ent, test=True, iccid=idgen.iccid(prefix="8986033"))
+    other = factories.card(enterprise=world["enterprise_same_province"], iccid=idgen.iccid(prefix="8986034"))
+    url = reverse("cards:list")
+    assert rows(am.get(url, {"status": "active"})) == [active.iccid]
+    assert rows(am.get(url, {"realname": "yes"})) == [needs.iccid]
+    assert rows(am.get(url, {"package": "IOT-TEST"})) == [on_test.iccid]
+    assert rows(am.get(url, {"iccid": "8986032"})) == [needs.iccid]
+    assert rows(am.get(url, {"iccid": needs.iccid})) == [needs.iccid]
+    assert rows(am.get(url, {"enterprise": str(other.enterprise.public_id)})) == [other.iccid]
+    assert set(rows(am.get(url, {"realname": "no", "iccid": "898603"}))) == {active.iccid, on_test.iccid, other.iccid}
+
+
+@pytest.mark.parametrize(
+    "params", [{"status": "bogus"}, {"iccid": "89abc"}, {"package": "NOPE"}, {"enterprise": "not-a-uuid"},
+               {"page": "x"}, {"page": "9999"}]
+)
+def test_list_bad_filters_never_500(am, ent, params):
+    factories.card(enterprise=ent)
+    response = am.get(reverse("cards:list"), params)
+    assert response.status_code == 200
+    if "page" not in params:
+        assert rows(response) == []
+        assert "field-error" in response.content.decode()
+
+
+def test_enterprise_admin_sees_own_cards_without_an_enterprise_filter(client, world, ent):
+    mine = factories.card(enterprise=ent)
+    factories.card(enterprise=world["enterprise_same_province"])
+    client.force_login(world["users"]["enterprise_admin"])
+    response = client.get(reverse("cards:list"))
+    assert rows(response) == [mine.iccid]
+    assert 'name="enterprise"' not in response.content.decode()
+
+
+def _list_queries(client, django_assert_num_queries, url, expected):
+    with django_assert_num_queries(expected):
+        response = client.get(url)
+    assert response.status_code == 200
+    return response
+
+
+def test_list_page_query_count_is_pinned_and_does_not_grow(am, ent, django_assert_num_queries):
+    url = reverse("cards:list") + "?status=in_stock&package=IOT-STD"
+    for _ in range(3):
+        factories.card(enterprise=ent)
+    # session, user, the package of the filter, the capped count, the user's province (page header),
+    # package choices, enterprise choices, the page of cards with package and enterprise
+    _list_queries(am, django_assert_num_queries, url, 8)
+    for _ in range(40):
+        factories.card(enterprise=ent)
+    response = _list_queries(am, django_assert_num_queries, url, 8)
+    assert len(rows(response)) == 25
+
+
+def test_list_count_is_capped(am, ent, monkeypatch):
+    from cards import views
+
+    monkeypatch.setattr(views.CappedPaginator, "cap", 3)
+    for _ in range(5):
+        factories.card(enterprise=ent)
+    response = am.get(reverse("cards:list"))
+    assert "More than 3 cards match" in response.content.decode()
+    assert len(rows(response)) == 4  # what the capped count allows
+
+
+# --- the detail: the rule decision --------------------------------------------------------
+
+
+def test_detail_shows_why_a_149_card_with_non_directed_sms_needs_realname_and_no_exemption(am, ent):
+    card = factories.card(enterprise=ent, segment_149=True, sms="non_directed")
+    page = am.get(reverse("cards:detail", args=[card.iccid]), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert REASONS["U2"].zh in page
+    no_exemption = re.search(r'id="no-exemption"[^>]*>(.*?)</p>', page, re.S).group(1)
+    assert "No exemption is possible" in no_exemption and "U2" in no_exemption
+    assert 'id="realname-basis"' in page
+    english = am.get(reverse("cards:detail", args=[card.iccid]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert REASONS["U2"].en in english and REASONS["U2"].zh not in english
+
+
+@pytest.mark.parametrize(
+    "facts, rules, approver_text",
+    [
+        ({"data": "non_directed"}, ["U1"], "provincial company"),
+        ({"segment_149": True, "voice": "directed"}, ["U3"], "group approval"),
+        ({"segment_149": True, "data": "non_directed", "sms": "directed"}, ["U1", "U3"], "both approvals"),
+    ],
+)
+def test_detail_names_who_could_approve_an_exemption(am, ent, facts, rules, approver_text):
+    card = factories.card(enterprise=ent, **facts)
+    page = am.get(reverse("cards:detail", args=[card.iccid]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    for rule in rules:
+        assert REASONS[rule].en in page
+    assert approver_text in page
+    assert 'id="no-exemption"' not in page
+
+
+def test_detail_of_a_plain_and_a_test_card(am, ent):
+    plain = factories.card(enterprise=ent)
+    page = am.get(reverse("cards:detail", args=[plain.iccid]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert REASONS["U0"].en in page and "does not need user real-name" in page
+    test = factories.card(enterprise=ent, test=True, segment_149=True, sms="non_directed")
+    page = am.get(reverse("cards:detail", args=[test.iccid]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert REASONS["U4"].en in page and REASONS["U2"].en not in page
+
+
+def test_detail_shows_services_history_and_the_masked_user(am, manager, ent):
+    number = idgen.resident_id()
+    card = factories.card(enterprise=ent, data="non_directed", actor=manager)
+    factories.verified_card_user(actor=manager, enterprise=ent, cards=[card], id_number=number, name="赵六")
+    services.card_activate(actor=manager, card=card)
+    page = am.get(reverse("cards:detail", args=[card.iccid]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "赵六" in page and mask_identifier(number) in page and number not in page
+    assert "Complete: the card user" in page
+    for label in ("Put in stock", "Card user registered", "Activated"):
+        assert label in page
+    assert "am_bj" in page or str(manager) in page
+    assert "Non-directed" in page
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+def test_activation_refused_shows_the_reasons(am, ent):
+    card = factories.card(enterprise=ent, segment_149=True, sms="non_directed")
+    response = am.post(reverse("cards:action", args=[card.iccid, "activate"]), HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 409
+    page = response.content.decode()
+    refusal = re.search(r'id="refusal">(.*?)</div>', page, re.S).group(1)
+    assert REASONS["U2"].en in refusal and "No exemption is possible" in refusal
+    card.refresh_from_db()
+    assert card.status == CardStatus.AWAITING_REALNAME
+
+
+def test_actions_change_the_status_and_redirect(am, ent):
+    card = factories.card(enterprise=ent)
+    for action, status in [("activate", "active"), ("suspend", "suspended"), ("resume", "active"),
+                           ("cancel", "cancelled")]:
+        response = am.post(reverse("cards:action", args=[card.iccid, action]))
+        assert response.status_code == 302 and response["Location"] == reverse("cards:detail", args=[card.iccid])
+        card.refresh_from_db()
+        assert card.status == status
+
+
+def test_an_action_from_the_wrong_state_is_409_not_500(am, ent):
+    card = factories.card(enterprise=ent)
+    response = am.post(reverse("cards:action", args=[card.iccid, "resume"]))
+    assert response.status_code == 409
+    assert "alert--error" in response.content.decode()
+
+
+def test_unknown_action_and_get_are_refused(am, ent):
+    card = factories.card(enterprise=ent)
+    assert am.post(reverse("cards:action", args=[card.iccid, "explode"])).status_code == 404
+    assert am.get(reverse("cards:action", args=[card.iccid, "activate"])).status_code == 405
+
+
+def test_action_buttons_only_for_managers(client, world, ent):
+    card = factories.card(enterprise=ent)
+    client.force_login(world["users"]["provincial_approver"])
+    page = client.get(reverse("cards:detail", args=[card.iccid])).content.decode()
+    assert "/activate/" not in page and "/services/" not in page
+    client.force_login(world["users"]["enterprise_admin"])
+    page = client.get(reverse("cards:detail", args=[card.iccid])).content.decode()
+    assert reverse("cards:action", args=[card.iccid, "activate"]) in page
+
+
+def test_services_page_opens_a_service_and_refuses_one_that_needs_realname(am, ent):
+    card = factories.card(enterprise=ent)
+    url = reverse("cards:services", args=[card.iccid])
+    assert am.get(url).status_code == 200
+    response = am.post(url, {"data": "directed", "voice": "none", "sms": "none", "package": "IOT-STD"})
+    assert response.status_code == 302
+    services.card_activate(actor=None, card=card)
+    response = am.post(url, {"data": "non_directed", "voice": "none", "sms": "none", "package": "IOT-STD"},
+                       HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 409
+    assert REASONS["U1"].en in response.content.decode()
+    card.refresh_from_db()
+    assert card.data_service == "directed"
+
+
+def test_services_page_bad_input_is_400(am, ent):
+    card = factories.card(enterprise=ent)
+    response = am.post(reverse("cards:services", args=[card.iccid]),
+                       {"data": "loads", "voice": "none", "sms": "none", "package": "NOPE"})
+    assert response.status_code == 400
+
+
+# --- card users ------------------------------------------------------------------------------
+
+
+def register_form(ent, cards, **overrides):
+    data = {
+        "enterprise": str(ent.public_id),
+        "iccids": "\n".join(card.iccid for card in cards),
+        "name": "钱七",
+        "id_type": "resident_id",
+        "id_number": idgen.resident_id(),
+        "id_photo": jpeg_upload("id.jpg"),
+        "live_photo": jpeg_upload("live.jpg"),
+        "biometric_consent": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_register_page_uses_the_camera_and_asks_for_consent(am, ent):
+    card = factories.card(enterprise=ent, data="non_directed")
+    page = am.get(reverse("cards:card_user_create"), {"card": card.iccid}).content.decode()
+    inputs = {re.search(r'name="(\w+)"', tag).group(1): tag for tag in re.findall(r"<input[^>]*>", page)}
+    assert 'accept="image/*"' in inputs["live_photo"] and 'capture="user"' in inputs["live_photo"]
+    assert 'accept="image/*"' in inputs["id_photo"] and 'capture="environment"' in inputs["id_photo"]
+    assert 'name="biometric_consent"' in page and "biometric data" in page
+    assert card.iccid in page  # preselected
+
+
+def test_register_flow_records_the_user_and_polls_the_comparison(am, ent):
+    card = factories.card(enterprise=ent, data="non_directed")
+    form = register_form(ent, [card])
+    response = am.post(reverse("cards:card_user_create"), form)
+    assert response.status_code == 302
+    card_user = CardUser.objects.get()
+    assert response["Location"] == reverse("cards:card_user_detail", args=[card_user.public_id])
+    assert card_user.biometric_consent_at is not None and card_user.created_by.username == "am_bj"
+    verification = Verification.objects.get(card_user=card_user)
+    page = am.get(response["Location"]).content.decode()
+    assert form["id_number"] not in page and mask_identifier(form["id_number"]) in page
+    assert f'data-poll-url="{reverse("api:verification-detail", args=[verification.public_id])}"' in page
+    factories.face_result(verification, "pass")
+    page = am.get(response["Location"]).content.decode()
+    assert "data-poll-url=" not in page  # final: nothing more to poll
+    assert CardBinding.objects.filter(card=card, card_user=card_user).exists()
+    assert card.iccid in page
+
+
+def test_register_without_consent_writes_nothing(am, ent):
+    card = factories.card(enterprise=ent)
+    form = register_form(ent, [card])
+    del form["biometric_consent"]
+    response = am.post(reverse("cards:card_user_create"), form)
+    assert response.status_code == 400
+    assert "explicit consent" in response.content.decode()
+    assert CardUser.objects.count() == 0 and Verification.objects.count() == 0
+
+
+def test_register_unknown_or_foreign_iccids_are_named(am, world, ent):
+    foreign = factories.card(enterprise=world["enterprise_same_province"])
+    response = am.post(reverse("cards:card_user_create"), register_form(ent, [foreign]))
+    assert response.status_code == 400
+    assert foreign.iccid in response.content.decode()
+    assert CardUser.objects.count() == 0
+
+
+def test_register_a_sixth_card_shows_the_refusal_with_the_id_masked(am, manager, ent):
+    number = idgen.resident_id()
+    factories.verified_card_user(actor=manager, enterprise=ent, id_number=number,
+                                 cards=[factories.card(enterprise=ent) for _ in range(5)])
+    response = am.post(reverse("cards:card_user_create"),
+                       register_form(ent, [factories.card(enterprise=ent)], id_number=number),
+                       HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert mask_identifier(number) in page and number not in page
+    assert "5 live cards" in page and "limit is 5" in page
+    assert CardUser.objects.count() == 1
+
+
+def test_card_user_list_is_masked(am, manager, ent):
+    number = idgen.resident_id()
+    factories.verified_card_user(actor=manager, enterprise=ent, id_number=number,
+                                 cards=[factories.card(enterprise=ent) for _ in range(2)])
+    page = am.get(reverse("cards:card_user_list")).content.decode()
+    assert mask_identifier(number) in page and number not in page
+    assert re.search(r"Live cards.*?<td[^>]*>2</td>", page, re.S)
+
+
+def test_reveal_logs_and_is_not_cached(am, manager, ent):
+    number = idgen.resident_id()
+    card_user = factories.verified_card_user(actor=manager, enterprise=ent, id_number=number,
+                                             cards=[factories.card(enterprise=ent)])
+    response = am.post(reverse("cards:card_user_reveal", args=[card_user.public_id]))
+    assert response.status_code == 200
+    assert number in response.content.decode()
+    assert "no-store" in response["Cache-Control"]
+    log = PiiAccessLog.objects.get()
+    assert (log.actor, log.object_id, log.field) == (manager, str(card_user.pk), "id_number")
+
+
+def test_photos_are_served_privately_and_logged(am, manager, ent):
+    card_user = factories.verified_card_user(actor=manager, enterprise=ent, cards=[factories.card(enterprise=ent)])
+    response = am.get(reverse("cards:card_user_photo", args=[card_user.public_id, "live_photo"]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert "no-store" in response["Cache-Control"]
+    assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+    assert PiiAccessLog.objects.filter(field="live_photo", actor=manager).count() == 1
+    assert am.get(reverse("cards:card_user_photo", args=[card_user.public_id, "selfie"])).status_code == 404
+
+
+def test_a_missing_photo_file_is_404_not_500(am, manager, ent):
+    card_user = factories.verified_card_user(actor=manager, enterprise=ent, cards=[factories.card(enterprise=ent)])
+    card_user.id_photo.storage.delete(card_user.id_photo.name)
+    assert am.get(reverse("cards:card_user_photo", args=[card_user.public_id, "id_photo"])).status_code == 404
+
+
+def test_navigation_has_cards_and_card_users(am):
+    page = am.get(reverse("home")).content.decode()
+    assert f'href="{reverse("cards:list")}"' in page and f'href="{reverse("cards:card_user_list")}"' in page
+
+
+# --- Django admin for ops -----------------------------------------------------------------
+
+
+@pytest.fixture
+def ops_client(client, world):
+    from accounts.models import User
+
+    client.force_login(User.objects.get(pk=world["users"]["ops"].pk))
+    return client
+
+
+def test_admin_card_list_is_read_only_and_searchable_by_iccid_prefix(ops_client, ent):
+    wanted = factories.card(enterprise=ent, iccid=idgen.iccid(prefix="8986051"))
+    other = factories.card(enterprise=ent, iccid=idgen.iccid(prefix="8986052"))
+    response = ops_client.get("/admin/cards/card/", {"q": "8986051"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert wanted.iccid in page and other.iccid not in page
+    assert ops_client.get("/admin/cards/card/", {"q": wanted.iccid}).content.decode().count(wanted.iccid) >= 1
+    assert ops_client.get("/admin/cards/card/", {"q": "abc"}).status_code == 200
+    assert ops_client.get("/admin/cards/card/add/").status_code == 403
+    change = ops_client.get(f"/admin/cards/card/{wanted.pk}/change/")
+    assert change.status_code == 200 and 'name="status"' not in change.content.decode()
+
+
+def test_admin_card_users_are_masked_without_photos(ops_client, manager, ent):
+    number = idgen.resident_id()
+    card_user = factories.verified_card_user(actor=manager, enterprise=ent, id_number=number,
+                                             cards=[factories.card(enterprise=ent)])
+    for url in ("/admin/cards/carduser/", f"/admin/cards/carduser/{card_user.pk}/change/",
+                "/admin/cards/cardbinding/"):
+        response = ops_client.get(url)
+        assert response.status_code == 200, url
+        page = response.content.decode()
+        assert number not in page and card_user.id_number_index not in page
+        assert card_user.live_photo.name not in page and card_user.id_photo.name not in page
+    assert mask_identifier(number) in ops_client.get("/admin/cards/carduser/").content.decode()
+
+
+def test_admin_packages_are_editable_but_the_test_flag_is_fixed_once_used(ops_client, ent):
+    from accounts.models import AuditEvent
+    from cards.models import Package
+
+    response = ops_client.post("/admin/cards/package/add/",
+                               {"code": "IOT-NEW", "name": "新套餐", "is_test_package": "", "is_active": "on"})
+    assert response.status_code == 302
+    package = Package.objects.get(code="IOT-NEW")
+    assert AuditEvent.objects.filter(action="package.created", object_id=str(package.pk)).exists()
+    factories.card(enterprise=ent, pkg=package)
+    page = ops_client.get(f"/admin/cards/package/{package.pk}/change/").content.decode()
+    assert 'name="is_test_package"' not in page and 'name="name"' in page
+
+
+def test_seed_demo_adds_packages_and_cards_once(db):
+    from django.core.management import call_command
+
+    from cards.models import Card, Package
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    assert Package.objects.filter(code="IOT-TEST", is_test_package=True, name="物联测试卡套餐").exists()
+    count = Card.objects.count()
+    assert count >= 60
+    assert Card.objects.filter(msisdn__startswith="149", sms_service="non_directed", realname_rules__contains="U2").exists()
+    assert set(Card.objects.values_list("realname_rules", flat=True)) >= {"U0", "U1", "U2", "U3", "U1,U3", "U4"}
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    assert Card.objects.count() == count

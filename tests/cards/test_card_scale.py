@@ -1,0 +1,148 @@
+"""Card lists stay fast with 1,000,000 cards (PostgreSQL): indexed, keyset-paginated API, capped page count.
+
+The cards are written with one INSERT ... SELECT generate_series (a few seconds), inside the
+test's transaction, so they are gone afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from cards import selectors
+from cards.models import Card
+from tests import factories
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db]
+
+TOTAL = 1_000_000
+FAST = 0.5  # seconds: "well under a second", with room for a busy machine
+
+
+INSERT_SQL = """
+INSERT INTO cards_card (iccid, msisdn, imsi, enterprise_id, package_id, data_service, voice_service,
+                        sms_service, status, realname_required, realname_rules, exemption_needed,
+                        created_at, updated_at)
+SELECT '8986' || lpad(i::text, 15, '0'),
+       '1' || lpad(i::text, 12, '0'),
+       '',
+       CASE WHEN i %% 10 = 0 THEN %(small)s ELSE %(big)s END,
+       CASE WHEN i %% 7 = 0 THEN %(test)s ELSE %(std)s END,
+       CASE WHEN i %% 3 = 0 THEN 'non_directed' ELSE 'directed' END,
+       'none',
+       'none',
+       (ARRAY['in_stock', 'awaiting_realname', 'active', 'suspended', 'cancelled'])[i %% 5 + 1],
+       i %% 3 = 0 AND i %% 7 <> 0,
+       CASE WHEN i %% 7 = 0 THEN 'U4' WHEN i %% 3 = 0 THEN 'U1' ELSE 'U0' END,
+       CASE WHEN i %% 3 = 0 AND i %% 7 <> 0 THEN 'province' ELSE '' END,
+       now(), now()
+FROM generate_series(1, %(total)s) AS i
+"""
+
+
+@pytest.fixture
+def million(world):
+    """1,000,000 cards: 900,000 of the Beijing enterprise, 100,000 of the other, every 7th on the test package.
+
+    Loaded like a bulk load: the secondary indexes are dropped, the rows inserted, and the very same
+    indexes (their definitions read from pg_indexes) built again, all inside the test's transaction.
+    The foreign-key triggers are skipped for the insert (the ids are the fixture's own).
+    """
+    std = factories.package(code="IOT-STD")
+    test = factories.iot_test_package()
+    big, small = world["enterprise"], world["enterprise_same_province"]
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'cards_card' AND indexname NOT IN "
+            "(SELECT conname FROM pg_constraint WHERE conrelid = 'cards_card'::regclass)"
+        )
+        indexes = cursor.fetchall()
+        assert {"card_enterprise_iccid", "card_enterprise_status", "card_enterprise_package"} <= {n for n, _ in indexes}
+        for name, _definition in indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        cursor.execute(INSERT_SQL, {"small": small.pk, "big": big.pk, "test": test.pk, "std": std.pk, "total": TOTAL})
+        cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+        for _name, definition in indexes:
+            cursor.execute(definition)
+        cursor.execute("ANALYZE cards_card")
+    seconds = time.monotonic() - started
+    assert Card.objects.count() == TOTAL
+    return {"big": big, "small": small, "std": std, "test": test, "load_seconds": seconds}
+
+
+def _timed(client, url, params):
+    started = time.monotonic()
+    response = client.get(url, params)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200, response.content[:500]
+    return response, elapsed
+
+
+def _plan(queryset) -> str:
+    return queryset.explain()
+
+
+def test_card_lists_with_a_million_cards(world, million):
+    admin = world["users"]["enterprise_admin"]  # of the enterprise with 900,000 cards
+    manager = world["users"]["account_manager"]  # of the province: all 1,000,000
+    api = APIClient()
+    api.force_authenticate(admin)
+    timings = {}
+
+    for name, params in {
+        "all": {},
+        "status": {"status": "active"},
+        "prefix": {"iccid__startswith": "898600000000005"},
+        "status+prefix": {"status": "active", "iccid__startswith": "89860000000009"},
+        "package": {"package": "IOT-TEST"},
+        "needs real-name": {"realname_required": "true"},
+    }.items():
+        response, timings[name] = _timed(api, "/api/v1/cards/", params)
+        body = response.json()
+        assert body["results"], name
+        iccids = [row["iccid"] for row in body["results"]]
+        assert iccids == sorted(iccids)
+        if name in ("all", "status", "package", "needs real-name"):
+            assert len(iccids) == 50
+            # The next page, by cursor, is as fast.
+            started = time.monotonic()
+            following = api.get(body["next"])
+            timings[f"{name} (page 2)"] = time.monotonic() - started
+            assert following.json()["results"][0]["iccid"] > iccids[-1]
+
+    api.force_authenticate(manager)
+    for name, params in {"province": {}, "province+status": {"status": "suspended"}}.items():
+        _response, timings[name] = _timed(api, "/api/v1/cards/", params)
+
+    # The page: the capped count and the first and a later page.
+    client = Client()
+    client.force_login(admin)
+    for name, params in {"page": {"status": "active"}, "page 40": {"status": "active", "page": 40}}.items():
+        started = time.monotonic()
+        response = client.get(reverse("cards:list"), params)
+        timings[name] = time.monotonic() - started
+        assert response.status_code == 200
+
+    slow = {name: round(seconds, 3) for name, seconds in timings.items() if seconds > FAST}
+    assert not slow, f"slow with {TOTAL} cards: {slow} (all: {timings})"
+
+    # The plans use the indexes, never a sequential scan of the card table.
+    scoped = selectors.cards_visible_to(admin)
+    for queryset in (
+        scoped.filter(status="active").order_by("iccid")[:51],
+        scoped.filter(iccid__startswith="898600000000005").order_by("iccid")[:51],
+        scoped.filter(package_id=million["test"].pk).order_by("iccid")[:51],
+        scoped.filter(status="active", iccid__gt="89860000000050000").order_by("iccid")[:51],
+        selectors.cards_visible_to(manager).filter(status="suspended").order_by("iccid")[:51],
+    ):
+        plan = _plan(queryset)
+        assert "Index" in plan, plan
+        assert "Seq Scan on cards_card" not in plan, plan

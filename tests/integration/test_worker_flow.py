@@ -1,0 +1,112 @@
+"""The whole flow through Redis and a real Celery worker process (issue 4 §6).
+
+Marked postgres + redis + faces: under CI (REQUIRE_SERVICE_TESTS=1) they must run.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from cards.card_users import card_user_register
+from cards.models import Card, CardBinding, CardStatus, Package
+from cards.services import card_activate
+from tests import idgen
+from tests.integration.conftest import wait_for
+from verification.models import Verification, VerificationStatus
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.faces,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+]
+
+PAIRS = [
+    ("obama/obama1.jpg", "obama/obama2.jpg"),
+    ("biden/biden1.jpg", "biden/biden2.jpg"),
+    ("kit_harington/kit1.jpg", "kit_harington/kit2.jpg"),
+    ("rose_leslie/rose1.jpg", "rose_leslie/rose2.jpg"),
+    ("alex_lacamoire/alex1.jpg", "alex_lacamoire/alex2.jpg"),
+]
+
+
+def _photo(faces_dir, relative: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile(relative.split("/")[-1], (faces_dir / relative).read_bytes(), content_type="image/jpeg")
+
+
+def _card(enterprise, package, n: int) -> Card:
+    iccid = idgen.iccid()
+    return Card.objects.create(
+        iccid=iccid,
+        msisdn=f"149{n:08d}",
+        enterprise=enterprise,
+        package=package,
+        sms_service="non_directed",
+        realname_required=True,
+        realname_rules="U2",
+        exemption_needed="none_possible",
+    )
+
+
+def _register(world, faces_dir, pair, card) -> Verification:
+    return card_user_register(
+        actor=world["users"]["account_manager"],
+        enterprise=world["enterprise"],
+        name="测试用户",
+        id_type="resident_id",
+        id_number=idgen.resident_id(),
+        id_photo=_photo(faces_dir, pair[0]),
+        live_photo=_photo(faces_dir, pair[1]),
+        biometric_consent=True,
+        cards=[card],
+    )
+
+
+@pytest.fixture
+def package(db):
+    return Package.objects.create(code="STD-149", name="149 标准套餐")
+
+
+def test_U5_card_user_flow_runs_in_a_real_worker(world, faces_dir, package, start_worker):
+    start_worker("w1")
+    card = _card(world["enterprise"], package, 1)
+    verification = _register(world, faces_dir, PAIRS[0], card)
+
+    done = wait_for(
+        lambda: Verification.objects.exclude(status=VerificationStatus.PENDING).filter(pk=verification.pk).first(),
+        timeout=90,
+        message="the worker to compare the photos",
+    )
+    assert done.status == VerificationStatus.PASSED, done.reasons
+    assert done.distance is not None and done.distance <= done.threshold_pass
+    assert done.engine and done.engine_version
+    assert CardBinding.objects.filter(card=card, ended_at__isnull=True).exists()
+
+    activated = card_activate(actor=world["users"]["account_manager"], card=card)
+    assert activated.status == CardStatus.ACTIVE
+
+
+def test_verification_survives_its_worker_being_killed(world, faces_dir, package, start_worker):
+    first = start_worker("w1")
+    verifications = [
+        _register(world, faces_dir, pair, _card(world["enterprise"], package, n))
+        for n, pair in enumerate(PAIRS, start=10)
+    ]
+    ids = [v.pk for v in verifications]
+
+    def decided() -> int:
+        return Verification.objects.filter(pk__in=ids).exclude(status=VerificationStatus.PENDING).count()
+
+    wait_for(lambda: decided() >= 1, timeout=90, interval=0.05, message="the first result")
+    first.kill()
+    assert decided() < len(ids), "the first worker finished everything before it was killed"
+
+    start_worker("w2")
+    wait_for(lambda: decided() == len(ids), timeout=120, message="the second worker to finish every verification")
+    results = list(Verification.objects.filter(pk__in=ids))
+    assert {v.status for v in results} == {VerificationStatus.PASSED}, [(v.status, v.reasons) for v in results]
+    # Delivered again, but recorded once: the task is idempotent.
+    assert {v.attempts for v in results} == {1}
+    assert CardBinding.objects.filter(card__in=[v.cards.first() for v in results], ended_at__isnull=True).count() == 5

@@ -1,0 +1,106 @@
+"""Production settings: the deploy checks pass, and a missing secret stops start-up.
+
+Each case runs `manage.py` in its own process with a clean environment. The
+processes start together (module fixture), so the whole file costs about one
+Django start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.conftest import REPO
+
+REQUIRED = ["SECRET_KEY", "ALLOWED_HOSTS", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY"]
+
+
+def production_env(tmp_dir, **overrides) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_dir),
+        "LANG": "C.UTF-8",
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "portal.example.cn",
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "BLIND_INDEX_KEY": secrets.token_urlsafe(32),
+        "DATABASE_URL": f"sqlite:///{tmp_dir / 'prod.sqlite3'}",
+        "PRIVATE_MEDIA_ROOT": str(tmp_dir / "private"),
+    }
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def _dotenv_defines(name: str) -> bool:
+    dotenv = REPO / ".env"
+    if not dotenv.exists():
+        return False
+    return any(line.strip().startswith(f"{name}=") for line in dotenv.read_text().splitlines())
+
+
+CASES = {
+    "deploy": (["check", "--deploy", "--fail-level", "WARNING"], {}),
+    **{f"absent:{name}": (["check"], {name: None}) for name in REQUIRED},
+    **{f"empty:{name}": (["check"], {name: ""}) for name in REQUIRED},
+    "bad_fernet_key": (["check"], {"FIELD_ENCRYPTION_KEYS": "not-a-fernet-key"}),
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    started = {}
+    for case, (args, overrides) in CASES.items():
+        tmp_dir = tmp_path_factory.mktemp(case.replace(":", "_"))
+        started[case] = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO,
+            env=production_env(tmp_dir, **overrides),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    results = {}
+    for case, process in started.items():
+        stdout, stderr = process.communicate(timeout=120)
+        results[case] = (process.returncode, stdout, stderr)
+    return results
+
+
+def test_check_deploy_passes_under_production_settings(runs):
+    returncode, stdout, stderr = runs["deploy"]
+    assert returncode == 0, stdout + stderr
+    assert "no issues" in stdout
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_production_without_variable_fails_to_start(runs, name):
+    if _dotenv_defines(name):
+        pytest.skip(f"{REPO / '.env'} defines {name}; the empty-value case still runs")
+    returncode, stdout, stderr = runs[f"absent:{name}"]
+    assert returncode != 0
+    assert name in stderr
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_production_with_empty_variable_fails_to_start(runs, name):
+    returncode, stdout, stderr = runs[f"empty:{name}"]
+    assert returncode != 0
+    assert name in stderr
+    assert "ImproperlyConfigured" in stderr
+
+
+def test_production_with_invalid_fernet_key_fails_to_start(runs):
+    returncode, stdout, stderr = runs["bad_fernet_key"]
+    assert returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS" in stderr
+    assert "not-a-fernet-key" not in stderr

@@ -1,0 +1,170 @@
+"""Verification records: creation, the engine's result, and manual review. Only these write them.
+
+The comparison itself runs in a Celery task on the `faces` queue
+(verification.tasks); this module holds the state transitions it ends in.
+When a record opens its gate (passed, or approved by a reviewer), the
+business it guards goes on: the handler's order completes (H3) or the card
+user's cards are bound (U5, U6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from accounts.services import audit_record
+from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from verification.models import (
+    Verification,
+    VerificationOutcome,
+    VerificationPurpose,
+    VerificationStatus,
+)
+from verification.uploads import CleanUpload
+
+OUTCOME_TO_STATUS = {
+    VerificationOutcome.PASS: VerificationStatus.PASSED,
+    VerificationOutcome.REVIEW: VerificationStatus.IN_REVIEW,
+    # A clear mismatch still goes to a person: the model is weaker on some faces.
+    VerificationOutcome.FAIL: VerificationStatus.IN_REVIEW,
+    VerificationOutcome.REJECTED: VerificationStatus.REJECTED,
+}
+
+
+def verification_create(
+    *,
+    actor: User | None,
+    purpose: str,
+    enterprise,
+    id_photo: CleanUpload,
+    live_photo: CleanUpload,
+    order=None,
+    card_user=None,
+    cards: Iterable = (),
+) -> Verification:
+    """Store a comparison to run; the task is queued once the transaction commits."""
+    with transaction.atomic():
+        verification = Verification(
+            purpose=purpose, enterprise=enterprise, order=order, card_user=card_user, created_by=actor
+        )
+        verification.id_photo.save(f"id{id_photo.extension}", ContentFile(id_photo.content), save=False)
+        verification.live_photo.save(f"live{live_photo.extension}", ContentFile(live_photo.content), save=False)
+        verification.save()
+        if cards:
+            verification.cards.set(cards)
+        audit_record(actor=actor, action="verification.created", obj=verification, data={"purpose": purpose})
+        transaction.on_commit(lambda: enqueue_verification(verification.pk))
+    return verification
+
+
+def enqueue_verification(verification_id: int) -> None:
+    from verification.tasks import run_verification
+
+    run_verification.delay(verification_id)
+
+
+def verification_record_result(
+    *,
+    verification: Verification,
+    outcome: str,
+    distance: float | None = None,
+    reasons: list[dict] | None = None,
+    threshold_pass: float | None = None,
+    threshold_fail: float | None = None,
+    engine: str = "",
+    engine_version: str = "",
+    timings_ms: dict | None = None,
+    live_photo_phash: str = "",
+    replay_of: Verification | None = None,
+) -> Verification:
+    """Store the engine's result. Safe to call twice: a record already decided is left alone."""
+    with transaction.atomic():
+        record = Verification.objects.select_for_update().get(pk=verification.pk)
+        if record.status != VerificationStatus.PENDING:
+            return record
+        record.outcome = outcome
+        record.status = OUTCOME_TO_STATUS[VerificationOutcome(outcome)]
+        if replay_of is not None and record.status == VerificationStatus.PASSED:
+            # A live photo seen before is no proof of presence: a person must look.
+            record.status = VerificationStatus.IN_REVIEW
+        record.distance = distance
+        record.reasons = reasons or []
+        record.threshold_pass = threshold_pass
+        record.threshold_fail = threshold_fail
+        record.engine = engine
+        record.engine_version = engine_version
+        record.timings_ms = timings_ms or {}
+        record.live_photo_phash = live_photo_phash
+        record.replay_of = replay_of
+        record.attempts += 1
+        record.completed_at = timezone.now()
+        record.save()
+        audit_record(
+            actor=None,
+            action="verification.result",
+            obj=record,
+            data={"outcome": outcome, "status": record.status, "distance": distance},
+        )
+        if record.gate_open:
+            _gate_opened(record, actor=None)
+    return record
+
+
+def verification_review(*, verification: Verification, actor: User, approve: bool, comment: str) -> Verification:
+    """A reviewer decides a borderline or failed comparison (manual review)."""
+    from verification.selectors import can_review
+
+    comment = (comment or "").strip()
+    with transaction.atomic():
+        record = Verification.objects.select_for_update().select_related("enterprise").get(pk=verification.pk)
+        if not can_review(actor, record):
+            raise PermissionDenied(_("Only a provincial approver of the enterprise's province may review this."))
+        if record.created_by_id == actor.pk:
+            raise PermissionDenied(_("Nobody may review a comparison they submitted."), code="self_decision")
+        if record.status != VerificationStatus.IN_REVIEW:
+            raise InvalidTransition(_("This comparison is not awaiting review (it is %(status)s).")
+                                    % {"status": record.get_status_display()})
+        if not approve and not comment:
+            raise ValidationFailed(_("Say why the comparison is declined."), code="comment_required",
+                                   field="comment")
+        record.status = VerificationStatus.APPROVED if approve else VerificationStatus.DECLINED
+        record.reviewed_by = actor
+        record.reviewed_at = timezone.now()
+        record.review_comment = comment
+        record.save()
+        audit_record(actor=actor, action="verification.reviewed", obj=record,
+                     data={"approved": approve, "comment": comment})
+        if record.gate_open:
+            _gate_opened(record, actor=actor)
+        elif record.purpose == VerificationPurpose.HANDLER:
+            from cards.orders import order_handler_declined
+
+            order_handler_declined(order=record.order, verification=record, actor=actor)
+    return record
+
+
+def _gate_opened(record: Verification, *, actor: User | None) -> None:
+    """The comparison passed: let the business it guards go on, in the same transaction."""
+    if record.purpose == VerificationPurpose.HANDLER:
+        from cards.orders import order_handler_verified
+
+        order_handler_verified(order=record.order, verification=record, actor=actor)
+    else:
+        from cards.services import card_user_bind
+        from core.errors import DomainError
+
+        try:
+            with transaction.atomic():
+                card_user_bind(
+                    actor=actor, card_user=record.card_user, cards=list(record.cards.all()), verification=record
+                )
+        except DomainError as exc:
+            # The person is verified, but the cards cannot be bound (other cards took the slots
+            # meanwhile, a card was cancelled or bound to someone else): say so on the record.
+            record.reasons = [*record.reasons, {"code": exc.code, "message": str(exc.message)}]
+            record.save(update_fields=["reasons"])

@@ -1,0 +1,28 @@
+"""Celery tasks of the verification app. Thin: ids in, state re-read, safe to repeat."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+# Transient: storage (OSError, e.g. a network file system or object store hiccup) and the database.
+TRANSIENT_ERRORS = (OSError, OperationalError, InterfaceError)
+
+
+@shared_task(
+    bind=True,
+    queue="faces",
+    acks_late=True,  # acknowledged only once done: a worker that dies mid-task leaves it queued
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=5,  # 5 s, 10 s, 20 s... with jitter
+    retry_backoff_max=300,
+    retry_jitter=True,
+    retry_kwargs={"max_retries": 6},
+    soft_time_limit=60,  # a comparison takes about a second; run_comparison stores a timeout as "rejected"
+    time_limit=90,
+)
+def run_verification(self, verification_id: int) -> str:
+    from verification.matching import run_comparison
+
+    return run_comparison(verification_id)
