@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+pytest_plugins = ["tests.workers"]
+
 SERVICE_MARKERS = ("postgres", "redis", "faces", "browser")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 _skipped_service_tests: list[str] = []
@@ -32,6 +34,9 @@ def pytest_collection_modifyitems(config, items):
     redis_url = os.environ.get("REDIS_URL", "")
     faces = face_testdata_dir()
     for item in items:
+        if "redis" in item.keywords:
+            # Tests that use the real broker share its queues: run them on one xdist worker.
+            item.add_marker(pytest.mark.xdist_group("broker"))
         if "postgres" in item.keywords and not is_postgres:
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://..."))
         if "redis" in item.keywords and not redis_url:
@@ -73,9 +78,21 @@ def _tasks_in_process():
     """
     from config.celery import app
 
-    app.conf.task_always_eager = True
-    app.conf.task_eager_propagates = True
+    # The app reads Django settings under the CELERY_ namespace, and prefixed keys win there.
+    app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    app.conf.CELERY_TASK_EAGER_PROPAGATES = True
     yield
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_marked_zh(request, settings):
+    """Tests read English messages; the Chinese UI (the product default) is tested under @pytest.mark.zh."""
+    from django.utils import translation
+
+    language = "zh-hans" if request.node.get_closest_marker("zh") else "en"
+    settings.LANGUAGE_CODE = language
+    with translation.override(language):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -248,6 +248,7 @@ def test_detail_shape_with_decision_user_and_history(api, manager, ent):
     assert body["history"][0]["actor"] == "am_bj" and body["history"][0]["label"] == "Activated"
 
 
+@pytest.mark.zh
 def test_realname_requirement(api, ent, manager):
     card = factories.card(enterprise=ent, data="non_directed", segment_149=True, voice="directed")
     response = api.get(f"{API}/cards/{card.iccid}/realname-requirement/", HTTP_ACCEPT_LANGUAGE="en")

@@ -208,6 +208,7 @@ def test_wizard_service_change_refusal_explains_the_rule(am_client, world):
     assert Card.objects.get(pk=card.pk).sms_service == "none"
 
 
+@pytest.mark.zh
 def test_order_detail_shows_rejection_and_retake(am_client, world):
     ent = world["enterprise"]
     order = factories.order(actor=world["users"]["account_manager"], enterprise=ent,

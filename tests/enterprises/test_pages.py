@@ -167,6 +167,7 @@ def test_p1_not_legal_representative_with_letter_is_registered(manager_client):
     assert enterprise.documents.filter(kind=DocumentKind.AUTHORISATION_LETTER).count() == 1
 
 
+@pytest.mark.zh
 def test_p2_invalid_resident_id_shows_a_field_error_in_the_page_language(manager_client):
     valid = idgen.resident_id()
     wrong = valid[:-1] + ("0" if valid[-1] != "0" else "1")
@@ -432,6 +433,7 @@ def test_download_of_an_invisible_document_is_404_and_anonymous_goes_to_login(cl
 # --- E3, P4: change requests -----------------------------------------------------
 
 
+@pytest.mark.zh
 def test_p4_change_request_starts_with_an_empty_number_and_ends_pending(manager_client, world):
     enterprise = world["enterprise"]
     person = enterprise.responsible_person
@@ -546,6 +548,7 @@ def test_edit_changes_notes_and_account_manager_of_the_same_province_only(manage
 # --- login, home, language ------------------------------------------------------
 
 
+@pytest.mark.zh
 def test_login_page_and_lockout(client, world):
     assert client.get(reverse("login")).status_code == 200
     response = client.post(reverse("login"), {"username": "am_bj", "password": factories.PASSWORD})
@@ -616,6 +619,7 @@ def submit_change(world):
     )
 
 
+@pytest.mark.zh
 def test_language_switch_to_english(client, world):
     client.force_login(world["users"]["account_manager"])
     assert '<html lang="zh-hans">' in client.get(reverse("home")).content.decode()

@@ -12,7 +12,7 @@ from cards.card_users import card_user_register
 from cards.models import Card, CardBinding, CardStatus, Package
 from cards.services import card_activate
 from tests import idgen
-from tests.integration.conftest import wait_for
+from tests.workers import wait_for
 from verification.models import Verification, VerificationStatus
 
 pytestmark = [

@@ -207,7 +207,9 @@ def test_the_task_runs_on_the_faces_queue_with_late_acks_retries_and_time_limits
 def test_verification_create_runs_the_comparison_after_commit(
     world, scripted_face_engine, django_capture_on_commit_callbacks, settings
 ):
-    assert settings.CELERY_TASK_ALWAYS_EAGER  # no REDIS_URL in the test settings
+    from config.celery import app
+
+    assert app.conf.task_always_eager  # tests/conftest.py runs tasks in-process
     scripted_face_engine("pass", distance=0.33)
     enterprise, actor = world["enterprise"], world["users"]["account_manager"]
     card = factories.card(enterprise=enterprise, actor=actor)

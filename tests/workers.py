@@ -1,4 +1,4 @@
-"""A real Celery worker process for the integration tests (PostgreSQL + Redis).
+"""A real Celery worker process for integration and browser tests (PostgreSQL + Redis).
 
 The worker is a separate OS process on the same test database and Redis, so
 the tests see what production sees: tasks leave through the broker after
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _database_url() -> str:
@@ -88,7 +88,7 @@ def broker(settings):
     """Tasks go through Redis for real in these tests; the queues start empty."""
     from config.celery import app
 
-    app.conf.task_always_eager = False
+    app.conf.CELERY_TASK_ALWAYS_EAGER = False
     with app.connection_for_write() as conn:
         for queue in ("default", "faces"):
             try:
@@ -96,7 +96,7 @@ def broker(settings):
             except Exception:  # noqa: BLE001 - a queue that does not exist yet has nothing to purge
                 pass
     yield app
-    app.conf.task_always_eager = True
+    app.conf.CELERY_TASK_ALWAYS_EAGER = True
 
 
 @pytest.fixture
