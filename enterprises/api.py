@@ -33,6 +33,7 @@ from rest_framework.views import APIView
 
 from accounts.access import can_view_full_pii
 from accounts.models import User
+from accounts.services import pii_view_log
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from enterprises import policy, selectors, services
 from enterprises.models import ChangeRequest, Document, Enterprise
@@ -385,6 +386,8 @@ class DocumentDownloadView(JsonOnly, generics.GenericAPIView):
         except FileNotFoundError:
             logger.error("Stored file of document %s is missing", document.public_id)
             raise NotFound(_("The file of this document is missing."), code="file_missing") from None
+        # A document image shows the ID or credential in full: each opening is a logged full view.
+        pii_view_log(actor=request.user, obj=document, field="file", request=request)
         response = FileResponse(
             handle,
             content_type=document.content_type,

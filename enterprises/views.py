@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from accounts.access import can_view_full_pii
 from accounts.roles import Role
-from accounts.services import history_for
+from accounts.services import history_for, pii_view_log
 from core import errors
 from core.forms import add_domain_error
 from enterprises import forms, policy, selectors, services
@@ -87,19 +87,6 @@ def _own_enterprise(user):
     if enterprise is None:
         raise Http404(str(selectors.ENTERPRISE_NOT_FOUND))
     return enterprise
-
-
-def may_download_documents(user, enterprise) -> bool:
-    """Documents are images of IDs and credentials: personal data in the clear.
-
-    Roles that may see personal data in full may open them, and so may the
-    enterprise's own admin (who uploads them). Ops see personal data masked
-    only (accounts.roles), so they get the list of documents but not the
-    files. The selector has already checked visibility.
-    """
-    if can_view_full_pii(user):
-        return True
-    return _is_enterprise_admin(user) and user.enterprise_id == enterprise.pk
 
 
 # --- list and search ----------------------------------------------------------
@@ -290,7 +277,7 @@ def _render_detail(request, enterprise, *, revealed: dict | None = None, reveal_
         "can_edit": policy.can_edit(user, enterprise),
         "can_upload": policy.can_upload_documents(user, enterprise),
         "can_request_change": policy.can_request_change(user, enterprise),
-        "can_download": may_download_documents(user, enterprise),
+        "can_download": policy.can_download_documents(user, enterprise),
         "document_groups": _document_groups(user, enterprise),
         "change_requests": selectors.change_requests_visible_to(user).filter(enterprise=enterprise),
         "history": _history(enterprise),
@@ -420,12 +407,14 @@ def document_download(request, public_id):
     except errors.DomainError as exc:
         _raise_http(exc)
         raise
-    if not may_download_documents(user, document.enterprise):
+    if not policy.can_download_documents(user, document.enterprise):
         raise PermissionDenied(str(_("Your role may not open documents that show personal data.")))
     try:
         handle = document.file.storage.open(document.file.name, "rb")
     except OSError as exc:
         raise Http404(str(_("The document file is not available."))) from exc
+    # A document image shows the ID or credential in full: each opening is a logged full view.
+    pii_view_log(actor=user, obj=document, field="file", request=request)
     inline = request.GET.get("inline") == "1" and document.is_image
     response = FileResponse(
         handle,

@@ -178,7 +178,8 @@ def snapshot() -> tuple:
         Document.objects.count(),
         ChangeRequest.objects.count(),
         AuditEvent.objects.count(),
-        PiiAccessLog.objects.count(),
+        # Opening a document file is logged as a full view by design (tested on its own).
+        PiiAccessLog.objects.exclude(field="file").count(),
         files,
     )
 

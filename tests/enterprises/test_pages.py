@@ -644,3 +644,16 @@ def test_audit_history_is_on_the_detail_page(manager_client, world):
     page = manager_client.get(detail_url(enterprise))
     assert [item["event"].action for item in page.context["history"]] == ["enterprise.registered"]
     assert AuditEvent.objects.filter(object_id=str(enterprise.pk)).count() == 1
+
+
+def test_document_download_is_a_logged_full_view(world, client):
+    from accounts.models import PiiAccessLog
+    from enterprises.models import Document
+
+    manager = world["users"]["account_manager"]
+    document = Document.objects.filter(enterprise=world["enterprise"]).first()
+    client.force_login(manager)
+    response = client.get(f"/documents/{document.public_id}/?inline=1")
+    assert response.status_code == 200
+    log = PiiAccessLog.objects.get(actor=manager, object_id=str(document.pk))
+    assert log.field == "file"
