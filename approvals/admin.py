@@ -32,7 +32,12 @@ from django.utils.translation import gettext_lazy as _
 from accounts.roles import Role
 from approvals import notifications, selectors, services
 from approvals.forms import BulkDecisionForm, DecisionForm
-from approvals.models import ApprovalLevel, Decision, ExemptionAttachment, ExemptionRequest
+from approvals.models import (
+    ApprovalLevel,
+    Decision,
+    ExemptionAttachment,
+    ExemptionRequest,
+)
 from core.errors import DomainError
 from enterprises.models import ChangeRequest, ChangeRequestStatus
 from verification.models import Verification, VerificationPurpose, VerificationStatus

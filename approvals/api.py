@@ -17,43 +17,17 @@ from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from approvals import selectors, services
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
 from cards.selectors import cards_visible_to
+from core.api import no_store, validated
 from core.errors import PermissionDenied, ValidationFailed
 from enterprises.models import ChangeRequest
 from enterprises.selectors import enterprise_for_user
 from verification.models import Verification
 
-NO_STORE = "no-store, private"
-
-
 # --- helpers ----------------------------------------------------------------
-
-
-def _first_error(errors, field=None):
-    if isinstance(errors, dict):
-        key, value = next(iter(errors.items()))
-        if field is None and key != api_settings.NON_FIELD_ERRORS_KEY:
-            field = str(key)
-        return _first_error(value, field)
-    if isinstance(errors, list):
-        return _first_error(errors[0], field)
-    return field, errors
-
-
-def validated(serializer) -> dict:
-    if not serializer.is_valid():
-        field, detail = _first_error(serializer.errors)
-        raise ValidationFailed(str(detail), code=getattr(detail, "code", None) or "invalid", field=field)
-    return serializer.validated_data
-
-
-def _no_store(response):
-    response["Cache-Control"] = NO_STORE
-    return response
 
 
 class JsonOnly:
@@ -238,7 +212,7 @@ class ReviewSerializer(serializers.Serializer):
 
 def exemption_response(request, exemption: ExemptionRequest, *, status_code=status.HTTP_200_OK):
     exemption = selectors.exemptions_visible_to(request.user).get(pk=exemption.pk)
-    return _no_store(Response(ExemptionSerializer(exemption, context={"request": request}).data, status=status_code))
+    return no_store(Response(ExemptionSerializer(exemption, context={"request": request}).data, status=status_code))
 
 
 # --- exemption requests ------------------------------------------------------
@@ -278,7 +252,7 @@ class ExemptionListCreateView(JsonOnly, generics.GenericAPIView):
         queryset = selectors.exemptions_visible_to(user).filter(pk__in=queryset.values("pk")).order_by("-created_at", "-pk")
         page = self.paginate_queryset(queryset)
         data = ExemptionSerializer(page, many=True, context={"request": request}).data
-        return _no_store(self.get_paginated_response(data))
+        return no_store(self.get_paginated_response(data))
 
     @extend_schema(
         tags=["exemptions"],
@@ -363,7 +337,7 @@ class ExemptionWithdrawView(JsonOnly, generics.GenericAPIView):
 def _change_request_response(request, change_request):
     from enterprises.api import change_request_response
 
-    return _no_store(change_request_response(request, change_request))
+    return no_store(change_request_response(request, change_request))
 
 
 class ChangeRequestDecideView(JsonOnly, generics.GenericAPIView):
@@ -406,7 +380,7 @@ class ReviewQueueView(JsonOnly, generics.GenericAPIView):
                    responses={200: ReviewSerializer(many=True), 401: E401})
     def get(self, request):
         page = self.paginate_queryset(selectors.review_queue(request.user))
-        return _no_store(self.get_paginated_response(ReviewSerializer(page, many=True).data))
+        return no_store(self.get_paginated_response(ReviewSerializer(page, many=True).data))
 
 
 class ReviewDetailView(JsonOnly, generics.GenericAPIView):
@@ -417,7 +391,7 @@ class ReviewDetailView(JsonOnly, generics.GenericAPIView):
                    responses={200: ReviewSerializer, **READ_ERRORS})
     def get(self, request, public_id):
         verification = selectors.verification_for_reviewer(request.user, public_id)
-        return _no_store(Response(ReviewSerializer(verification).data))
+        return no_store(Response(ReviewSerializer(verification).data))
 
 
 class ReviewDecideView(JsonOnly, generics.GenericAPIView):
@@ -437,4 +411,4 @@ class ReviewDecideView(JsonOnly, generics.GenericAPIView):
             verification=verification, actor=request.user, approve=data["approve"], comment=data["comment"]
         )
         verification = Verification.objects.select_related("enterprise", "reviewed_by").get(pk=verification.pk)
-        return _no_store(Response(ReviewSerializer(verification).data))
+        return no_store(Response(ReviewSerializer(verification).data))

@@ -29,11 +29,28 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from accounts.services import audit_record
 from approvals import notifications, selectors
-from approvals.models import ApprovalLevel, Decision, ExemptionAttachment, ExemptionRequest, RequestStatus
+from approvals.models import (
+    ApprovalLevel,
+    Decision,
+    ExemptionAttachment,
+    ExemptionRequest,
+    RequestStatus,
+)
 from cards.models import LIVE_CARD_STATUSES, Card, CardBinding
 from cards.rules import Exemption, evaluate
-from core.errors import Conflict, DomainError, InvalidTransition, PermissionDenied, ValidationFailed
-from enterprises.models import ChangeRequest, ChangeRequestStatus, Enterprise, EnterpriseStatus
+from core.errors import (
+    Conflict,
+    DomainError,
+    InvalidTransition,
+    PermissionDenied,
+    ValidationFailed,
+)
+from enterprises.models import (
+    ChangeRequest,
+    ChangeRequestStatus,
+    Enterprise,
+    EnterpriseStatus,
+)
 from verification.uploads import CleanUpload, UploadRejected, sanitize_upload
 
 MAX_CARDS_PER_REQUEST = 1000

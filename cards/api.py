@@ -26,7 +26,6 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
@@ -36,7 +35,12 @@ from cards import policy, selectors, services
 from cards.card_users import card_user_register
 from cards.errors import RealnameRequired
 from cards.models import Card, CardStatus, CardUser, Package
-from cards.presentation import current_language, decision_view, exemption_text, refusal_body
+from cards.presentation import (
+    current_language,
+    decision_view,
+    exemption_text,
+    refusal_body,
+)
 from cards.rules import CardFacts, ServiceLevel, evaluate, is_149_segment
 from cards.serializers import (
     CardDetailSerializer,
@@ -56,6 +60,7 @@ from cards.serializers import (
     VerificationStatusSerializer,
     verification_status_body,
 )
+from core.api import NO_STORE, is_schema_view, no_store, validated
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from enterprises.selectors import enterprise_for_user
 from enterprises.serializers import ErrorSerializer
@@ -63,7 +68,6 @@ from verification.selectors import verifications_visible_to
 
 logger = logging.getLogger(__name__)
 
-NO_STORE = "no-store, private"
 HISTORY_LIMIT = 100
 
 MSG_MANAGE_DENIED = _("Your role may look at this card but not change it.")
@@ -73,34 +77,6 @@ MSG_VERIFICATION_NOT_FOUND = _("The verification does not exist or you have no a
 
 
 # --- helpers ------------------------------------------------------------------
-
-
-def _first_error(errors, field=None):
-    if isinstance(errors, dict):
-        key, value = next(iter(errors.items()))
-        if field is None and key != api_settings.NON_FIELD_ERRORS_KEY:
-            field = str(key)
-        return _first_error(value, field)
-    if isinstance(errors, list):
-        return _first_error(errors[0], field)
-    return field, errors
-
-
-def validated(serializer) -> dict:
-    """A shape error becomes a ValidationFailed (400) naming its field and code."""
-    if not serializer.is_valid():
-        field, detail = _first_error(serializer.errors)
-        raise ValidationFailed(str(detail), code=getattr(detail, "code", None) or "invalid", field=field)
-    return serializer.validated_data
-
-
-def _fake(view) -> bool:
-    return getattr(view, "swagger_fake_view", False)
-
-
-def _no_store(response):
-    response["Cache-Control"] = NO_STORE
-    return response
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -172,7 +148,7 @@ class CardListView(CardsApiView, generics.ListAPIView):
     pagination_class = CardCursorPagination
 
     def get_queryset(self):
-        if _fake(self):
+        if is_schema_view(self):
             return Card.objects.none()
         filters = validated(CardFilterSerializer(data=self.request.query_params))
         queryset = selectors.cards_visible_to(self.request.user)
@@ -358,7 +334,7 @@ class CardUserListCreateView(CardsApiView, generics.ListAPIView):
     parser_classes = [MultiPartParser]
 
     def get_queryset(self):
-        if _fake(self):
+        if is_schema_view(self):
             return CardUser.objects.none()
         return selectors.card_users_visible_to(self.request.user)
 
@@ -417,7 +393,7 @@ class CardUserListCreateView(CardsApiView, generics.ListAPIView):
             ).data,
             "verification_url": request.build_absolute_uri(url),
         }
-        return _no_store(Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["verification_url"]}))
+        return no_store(Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["verification_url"]}))
 
 
 class CardUserDetailView(CardsApiView, APIView):
@@ -436,7 +412,7 @@ class CardUserDetailView(CardsApiView, APIView):
             "verifications": list(card_user.verifications.order_by("-created_at")[:20]),
             "can_view_photos": policy.can_view_card_user_photos(request.user, card_user),
         }
-        return _no_store(Response(CardUserDetailSerializer(card_user, context=context).data))
+        return no_store(Response(CardUserDetailSerializer(card_user, context=context).data))
 
 
 class CardUserRevealView(CardsApiView, APIView):
@@ -459,7 +435,7 @@ class CardUserRevealView(CardsApiView, APIView):
             raise PermissionDenied(MSG_PII_DENIED)
         data = validated(RevealSerializer(data=request.data))
         pii_view_log(actor=request.user, obj=card_user, field=data["field"], request=request)
-        return _no_store(Response({"field": data["field"], "value": card_user.id_number}))
+        return no_store(Response({"field": data["field"], "value": card_user.id_number}))
 
 
 PHOTO_KINDS = ("id_photo", "live_photo")
@@ -526,7 +502,7 @@ class VerificationStatusView(CardsApiView, APIView):
         if verification is None:
             raise NotFound(MSG_VERIFICATION_NOT_FOUND)
         body = VerificationStatusSerializer(verification_status_body(verification, current_language())).data
-        return _no_store(Response(body))
+        return no_store(Response(body))
 
 
 __all__ = [

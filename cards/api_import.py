@@ -14,7 +14,12 @@ from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
@@ -22,11 +27,11 @@ from rest_framework.response import Response
 
 from cards import importing
 from cards.models import CardImport
+from core.api import no_store
 from core.errors import PermissionDenied, ValidationFailed
 from enterprises import selectors as enterprise_selectors
 from enterprises.serializers import ErrorSerializer
 
-NO_STORE = "no-store, private"
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MSG_ENTERPRISE_REQUIRED = _("Choose the enterprise to import the cards for.")
@@ -123,16 +128,11 @@ class JsonOnly:
     renderer_classes = [JSONRenderer]
 
 
-def _no_store(response):
-    response["Cache-Control"] = NO_STORE
-    return response
-
-
 def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["X-Content-Type-Options"] = "nosniff"
-    return _no_store(response)
+    return no_store(response)
 
 
 # --- views ----------------------------------------------------------------------
@@ -154,7 +154,7 @@ class CardImportListCreateView(JsonOnly, generics.ListAPIView):
         responses={200: CardImportSerializer(many=True), 401: E401},
     )
     def get(self, request, *args, **kwargs):
-        return _no_store(super().get(request, *args, **kwargs))
+        return no_store(super().get(request, *args, **kwargs))
 
     @extend_schema(
         tags=["card imports"],
@@ -179,7 +179,7 @@ class CardImportListCreateView(JsonOnly, generics.ListAPIView):
         job = importing.card_import_create(actor=request.user, enterprise=enterprise, upload=request.FILES.get("file"))
         job = importing.card_import_for_user(request.user, job.public_id)  # re-read: eager mode has finished it
         data = CardImportSerializer(job, context={"request": request}).data
-        return _no_store(Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["status_url"]}))
+        return no_store(Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["status_url"]}))
 
 
 class CardImportDetailView(JsonOnly, generics.GenericAPIView):
@@ -194,7 +194,7 @@ class CardImportDetailView(JsonOnly, generics.GenericAPIView):
     )
     def get(self, request, public_id):
         job = importing.card_import_for_user(request.user, public_id)
-        return _no_store(Response(CardImportSerializer(job, context={"request": request}).data))
+        return no_store(Response(CardImportSerializer(job, context={"request": request}).data))
 
 
 class CardImportErrorsView(JsonOnly, generics.GenericAPIView):

@@ -11,7 +11,13 @@ from django.utils.translation import gettext_lazy as _
 
 from cards.handlers import ADDRESS_MAX, NAME_MAX
 from cards.models import BusinessType, Package, ServiceLevelChoices
-from cards.orders import ORDER_MAX_CARDS, RESUME, SUSPEND, is_face_gated, parse_iccid_list
+from cards.orders import (
+    ORDER_MAX_CARDS,
+    RESUME,
+    SUSPEND,
+    is_face_gated,
+    parse_iccid_list,
+)
 from enterprises.selectors import enterprises_visible_to
 from verification.identity import PersonalIdType
 

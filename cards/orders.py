@@ -38,7 +38,12 @@ from accounts.models import User
 from accounts.roles import Role
 from accounts.services import audit_record
 from cards.errors import RealnameRequired
-from cards.handlers import CleanHandler, HandlerData, handler_clean, handler_get_or_create
+from cards.handlers import (
+    CleanHandler,
+    HandlerData,
+    handler_clean,
+    handler_get_or_create,
+)
 from cards.models import (
     FACE_GATED_BUSINESS_TYPES,
     LIVE_CARD_STATUSES,
@@ -54,7 +59,14 @@ from cards.policy import can_manage_enterprise_cards
 from cards.rules import CardFacts, Exemption, ServiceLevel, evaluate, is_149_segment
 from cards.selectors import orders_visible_to
 from cards.validation import validate_iccid
-from core.errors import Conflict, DomainError, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from core.errors import (
+    Conflict,
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
 from verification.models import Verification, VerificationPurpose, VerificationStatus

@@ -19,7 +19,11 @@ from django.shortcuts import redirect, render
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import (
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
 from accounts.access import can_view_full_pii
 from accounts.roles import Role
@@ -28,9 +32,13 @@ from cards import forms, policy, selectors, services
 from cards.api import card_user_photo_response
 from cards.card_users import card_user_register
 from cards.errors import RealnameRequired
-from cards.models import CardStatus, LIVE_CARD_STATUSES
+from cards.models import LIVE_CARD_STATUSES, CardStatus
 from cards.presentation import current_language, decision_view, exemption_text
-from cards.serializers import FINAL_VERIFICATION_STATUSES, event_label, verification_status_body
+from cards.serializers import (
+    FINAL_VERIFICATION_STATUSES,
+    event_label,
+    verification_status_body,
+)
 from core import errors
 from core.forms import add_domain_error
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from rest_framework import status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import DomainError
+from core.errors import DomainError, ValidationFailed
 from verification.identity import IdentityError
 from verification.uploads import UploadRejected
 
@@ -25,3 +26,39 @@ def exception_handler(exc, context):
     if isinstance(exc, (IdentityError, UploadRejected)):
         return Response(error_payload(exc), status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
+
+
+# --- helpers shared by the apps' API views ------------------------------------
+
+NO_STORE = "no-store, private"
+
+
+def no_store(response):
+    """Responses that carry personal data must not be cached anywhere."""
+    response["Cache-Control"] = NO_STORE
+    return response
+
+
+def is_schema_view(view) -> bool:
+    """True while drf-spectacular builds the schema (no real request, no URL kwargs)."""
+    return getattr(view, "swagger_fake_view", False)
+
+
+def _first_error(errors, field=None):
+    """(top-level field name or None, first ErrorDetail) of a serializer's errors."""
+    if isinstance(errors, dict):
+        key, value = next(iter(errors.items()))
+        if field is None and key != api_settings.NON_FIELD_ERRORS_KEY:
+            field = str(key)
+        return _first_error(value, field)
+    if isinstance(errors, list):
+        return _first_error(errors[0], field)
+    return field, errors
+
+
+def validated(serializer) -> dict:
+    """Validate a serializer; a shape error becomes a ValidationFailed (400) naming its field and code."""
+    if not serializer.is_valid():
+        field, detail = _first_error(serializer.errors)
+        raise ValidationFailed(str(detail), code=getattr(detail, "code", None) or "invalid", field=field)
+    return serializer.validated_data

@@ -15,7 +15,13 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdminMixin
-from enterprises.models import ChangeRequest, Document, Enterprise, RecordVersion, ResponsiblePerson
+from enterprises.models import (
+    ChangeRequest,
+    Document,
+    Enterprise,
+    RecordVersion,
+    ResponsiblePerson,
+)
 from enterprises.serializers import masked_proposed_values
 
 

@@ -27,13 +27,13 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.access import can_view_full_pii
 from accounts.models import User
 from accounts.services import pii_view_log
+from core.api import is_schema_view, no_store, validated
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from enterprises import policy, selectors, services
 from enterprises.models import ChangeRequest, Document, Enterprise
@@ -47,18 +47,17 @@ from enterprises.serializers import (
     EnterpriseFilterSerializer,
     EnterpriseListSerializer,
     EnterpriseRegisterSerializer,
+    EnterpriseRevealResponseSerializer,
+    EnterpriseRevealSerializer,
     EnterpriseUpdateSerializer,
     ErrorSerializer,
     LookupSerializer,
     MeSerializer,
-    EnterpriseRevealResponseSerializer,
-    EnterpriseRevealSerializer,
 )
 from enterprises.services import EnterpriseData, ResponsiblePersonData
 
 logger = logging.getLogger(__name__)
 
-NO_STORE = "no-store, private"
 
 # Texts shared with services/selectors, so a refusal reads the same from every entry point.
 MSG_REGISTER_DENIED = _("Only account managers register enterprises.")
@@ -73,41 +72,11 @@ MSG_CHANGE_REQUEST_NOT_FOUND = _("The change request does not exist or you have 
 # --- helpers ----------------------------------------------------------------
 
 
-def _first_error(errors, field=None):
-    """(top-level field name or None, first ErrorDetail) of a serializer's errors."""
-    if isinstance(errors, dict):
-        key, value = next(iter(errors.items()))
-        if field is None and key != api_settings.NON_FIELD_ERRORS_KEY:
-            field = str(key)
-        return _first_error(value, field)
-    if isinstance(errors, list):
-        return _first_error(errors[0], field)
-    return field, errors
-
-
-def validated(serializer) -> dict:
-    """Validate a serializer; a shape error becomes a ValidationFailed with its field and code."""
-    if not serializer.is_valid():
-        field, detail = _first_error(serializer.errors)
-        raise ValidationFailed(str(detail), code=getattr(detail, "code", None) or "invalid", field=field)
-    return serializer.validated_data
-
-
 def _parse_uuid(value) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value))
     except ValueError:
         return None
-
-
-def _fake(view) -> bool:
-    """True while drf-spectacular builds the schema (no real request, no URL kwargs)."""
-    return getattr(view, "swagger_fake_view", False)
-
-
-def _no_store(response):
-    response["Cache-Control"] = NO_STORE
-    return response
 
 
 def enterprise_detail_response(request, enterprise: Enterprise, *, status_code=status.HTTP_200_OK, headers=None):
@@ -192,7 +161,7 @@ class EnterpriseListCreateView(JsonOnly, generics.ListAPIView):
     parser_classes = [MultiPartParser]
 
     def get_queryset(self):
-        if _fake(self):
+        if is_schema_view(self):
             return Enterprise.objects.none()
         filters = validated(EnterpriseFilterSerializer(data=self.request.query_params))
         queryset = selectors.enterprises_visible_to(self.request.user)
@@ -314,7 +283,7 @@ class EnterpriseDocumentsView(JsonOnly, generics.ListAPIView):
     parser_classes = [MultiPartParser]
 
     def get_queryset(self):
-        if _fake(self):
+        if is_schema_view(self):
             return Document.objects.none()
         enterprise = selectors.enterprise_for_user(self.request.user, self.kwargs["public_id"])
         return (
@@ -396,7 +365,7 @@ class DocumentDownloadView(JsonOnly, generics.GenericAPIView):
         )
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return _no_store(response)
+        return no_store(response)
 
 
 class EnterpriseRevealView(JsonOnly, generics.GenericAPIView):
@@ -423,7 +392,7 @@ class EnterpriseRevealView(JsonOnly, generics.GenericAPIView):
         value = services.enterprise_reveal_field(
             actor=request.user, enterprise=enterprise, field=data["field"], request=request
         )
-        return _no_store(Response({"field": data["field"], "value": value}))
+        return no_store(Response({"field": data["field"], "value": value}))
 
 
 # --- change requests (E3, P4) -------------------------------------------------------
@@ -436,7 +405,7 @@ class EnterpriseChangeRequestsView(JsonOnly, generics.ListAPIView):
     parser_classes = [MultiPartParser]
 
     def get_queryset(self):
-        if _fake(self):
+        if is_schema_view(self):
             return ChangeRequest.objects.none()
         enterprise = selectors.enterprise_for_user(self.request.user, self.kwargs["public_id"])
         return selectors.change_requests_visible_to(self.request.user).filter(enterprise=enterprise)

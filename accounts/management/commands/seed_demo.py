@@ -23,7 +23,11 @@ from accounts.pii import credential_index
 from accounts.roles import Role
 from accounts.services import user_create
 from enterprises.models import Enterprise
-from enterprises.services import EnterpriseData, ResponsiblePersonData, enterprise_register
+from enterprises.services import (
+    EnterpriseData,
+    ResponsiblePersonData,
+    enterprise_register,
+)
 
 DEMO_PASSWORD = "demo-pass-2026"
 
