@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from approvals import selectors, services
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
 from cards.selectors import cards_visible_to
-from core.api import no_store, validated
+from core.api import E401, error_response, no_store, validated
 from core.errors import PermissionDenied, ValidationFailed
 from enterprises.models import ChangeRequest
 from enterprises.selectors import enterprise_for_user
@@ -34,21 +34,11 @@ class JsonOnly:
     renderer_classes = [JSONRenderer]
 
 
-class ApprovalsErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable, machine-readable reason.")
-    detail = serializers.CharField(help_text="What went wrong, for people.")
-    field = serializers.CharField(required=False)
 
-
-def _error(description: str):
-    return OpenApiResponse(ApprovalsErrorSerializer, description=description)
-
-
-E400 = _error("Invalid input or a business rule refused it (see `code`).")
-E401 = _error("Not authenticated.")
-E403 = _error("Your role may not do this (e.g. `self_decision`, another province).")
-E404 = _error("Does not exist, or you have no access to it.")
-E409 = _error("Not in a state that allows it (`invalid_transition`, `already_decided`, `exemption_pending`).")
+E400 = error_response("Invalid input or a business rule refused it (see `code`).")
+E403 = error_response("Your role may not do this (e.g. `self_decision`, another province).")
+E404 = error_response("Does not exist, or you have no access to it.")
+E409 = error_response("Not in a state that allows it (`invalid_transition`, `already_decided`, `exemption_pending`).")
 READ_ERRORS = {401: E401, 403: E403, 404: E404}
 WRITE_ERRORS = {400: E400, 401: E401, 403: E403, 404: E404, 409: E409}
 

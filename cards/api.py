@@ -21,16 +21,16 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import TokenAuthentication
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.access import can_view_full_pii
 from accounts.services import pii_view_log
+from accounts.throttling import PiiRevealThrottle
 from cards import policy, selectors, services
 from cards.card_users import card_user_register
 from cards.errors import RealnameRequired
@@ -60,10 +60,9 @@ from cards.serializers import (
     VerificationStatusSerializer,
     verification_status_body,
 )
-from core.api import NO_STORE, is_schema_view, no_store, validated
+from core.api import E401, NO_STORE, error_response, is_schema_view, no_store, validated
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from enterprises.selectors import enterprise_for_user
-from enterprises.serializers import ErrorSerializer
 from verification.selectors import verifications_visible_to
 
 logger = logging.getLogger(__name__)
@@ -79,20 +78,16 @@ MSG_VERIFICATION_NOT_FOUND = _("The verification does not exist or you have no a
 # --- helpers ------------------------------------------------------------------
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
 
-
-E400 = _error("Invalid input: `field` names the request field, `code` the reason.")
-E401 = _error("Not authenticated (no or invalid session / token).")
-E403 = _error("Authenticated, and the object is visible, but the role may not do this.")
-E404 = _error("No such object, a malformed id, or an object outside the user's scope.")
-E409 = _error("The card's state does not allow this (code invalid_transition), or one ID, five cards (code one_id_five_cards).")
+E400 = error_response("Invalid input: `field` names the request field, `code` the reason.")
+E403 = error_response("Authenticated, and the object is visible, but the role may not do this.")
+E404 = error_response("No such object, a malformed id, or an object outside the user's scope.")
+E409 = error_response("The card's state does not allow this (code invalid_transition), or one ID, five cards (code one_id_five_cards).")
 E409_REFUSAL = OpenApiResponse(
     RefusalSerializer,
     description="Refused: code realname_required (U5, with the decision), invalid_transition, or one_id_five_cards.",
 )
-E429 = _error("Too many full views of personal data; retry after the `Retry-After` header's seconds.")
+E429 = error_response("Too many full views of personal data; retry after the `Retry-After` header's seconds.")
 READ_ERRORS = {401: E401, 404: E404}
 
 ICCID = OpenApiParameter("iccid", OpenApiTypes.STR, OpenApiParameter.PATH, description="The card's ICCID.")
@@ -102,10 +97,9 @@ CARD_USER_ID = OpenApiParameter(
 
 
 class CardsApiView:
-    """JSON only, token authentication first (anonymous: 401)."""
+    """JSON only."""
 
     renderer_classes = [JSONRenderer]
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
 
 
 def _card_for_action(user, iccid: str) -> Card:
@@ -417,8 +411,7 @@ class CardUserDetailView(CardsApiView, APIView):
 
 class CardUserRevealView(CardsApiView, APIView):
     parser_classes = [JSONParser]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "pii_reveal"
+    throttle_classes = [PiiRevealThrottle]
 
     @extend_schema(
         tags=["card users"],

@@ -16,7 +16,6 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
 )
@@ -27,10 +26,9 @@ from rest_framework.response import Response
 
 from cards import importing
 from cards.models import CardImport
-from core.api import no_store
+from core.api import E401, error_response, no_store
 from core.errors import PermissionDenied, ValidationFailed
 from enterprises import selectors as enterprise_selectors
-from enterprises.serializers import ErrorSerializer
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -110,17 +108,13 @@ class CardImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text=importing.COLUMNS_HELP, allow_empty_file=True)
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
 
-
-E400 = _error(
+E400 = error_response(
     "The file is refused whole: `code` is empty, no_rows, too_large, too_many_rows, unsupported_type, "
     "unknown_encoding, corrupt, malformed_csv or wrong_header (the message names the expected columns)."
 )
-E401 = _error("Not authenticated.")
-E403 = _error("The role may not import cards (approvers and ops read only), or not for this enterprise.")
-E404 = _error("No such import or enterprise, a malformed id, or one outside the user's scope.")
+E403 = error_response("The role may not import cards (approvers and ops read only), or not for this enterprise.")
+E404 = error_response("No such import or enterprise, a malformed id, or one outside the user's scope.")
 IMPORT_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The import's id.")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
@@ -33,22 +33,18 @@ from cards.serializers_orders import (
     OrderFilterSerializer,
     OrderListSerializer,
 )
-from core.api import is_schema_view, validated
+from core.api import E401, error_response, is_schema_view, validated
 from core.errors import PermissionDenied, ValidationFailed
 from enterprises.selectors import enterprise_for_user
-from enterprises.serializers import ErrorSerializer
 
 ORDER_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The order's public_id.")
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
 
-
-E400 = _error("Invalid input: `field` names the request field, `code` the reason (e.g. live_photo_required).")
-E403 = _error("Not authenticated, or the role may not file orders for this enterprise (approvers, ops).")
-E404 = _error("No such order or enterprise, a malformed id, or one outside the user's scope.")
-E409 = _error("Conflicts with the cards' state: realname_required (with the rule `decision`), card_in_pending_order.")
+E400 = error_response("Invalid input: `field` names the request field, `code` the reason (e.g. live_photo_required).")
+E403 = error_response("The role may not file orders for this enterprise (approvers, ops).")
+E404 = error_response("No such order or enterprise, a malformed id, or one outside the user's scope.")
+E409 = error_response("Conflicts with the cards' state: realname_required (with the rule `decision`), card_in_pending_order.")
 
 
 def _detail(request, order: Order, *, status_code=status.HTTP_200_OK) -> Response:
@@ -87,7 +83,7 @@ class OrderListCreateView(generics.ListAPIView):
             OpenApiParameter("business_type", OpenApiTypes.STR),
             OpenApiParameter("enterprise", OpenApiTypes.UUID, description="public_id of the enterprise."),
         ],
-        responses={200: OrderListSerializer(many=True), 400: E400, 403: E403},
+        responses={200: OrderListSerializer(many=True), 400: E400, 401: E401, 403: E403},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -102,7 +98,7 @@ class OrderListCreateView(generics.ListAPIView):
             "or a reviewer approves it (H3); poll the order's URL. Other businesses complete at once."
         ),
         request=OrderCreateSerializer,
-        responses={201: OrderDetailSerializer, 400: E400, 403: E403, 404: E404, 409: E409},
+        responses={201: OrderDetailSerializer, 400: E400, 401: E401, 403: E403, 404: E404, 409: E409},
     )
     def post(self, request, *args, **kwargs):
         user = request.user
@@ -144,7 +140,7 @@ class OrderDetailView(generics.GenericAPIView):
         tags=["orders"],
         summary="One order: status, handler (masked), cards, the handler's face comparison",
         parameters=[ORDER_ID],
-        responses={200: OrderDetailSerializer, 403: E403, 404: E404},
+        responses={200: OrderDetailSerializer, 401: E401, 403: E403, 404: E404},
     )
     def get(self, request, public_id):
         return _detail(request, orders.order_for_user(request.user, public_id))
@@ -162,7 +158,7 @@ class OrderLivePhotoView(generics.GenericAPIView):
         "(verification status rejected: no face, several faces...). Starts a new comparison.",
         parameters=[ORDER_ID],
         request=LivePhotoSerializer,
-        responses={201: OrderDetailSerializer, 400: E400, 403: E403, 404: E404, 409: E409},
+        responses={201: OrderDetailSerializer, 400: E400, 401: E401, 403: E403, 404: E404, 409: E409},
     )
     def post(self, request, public_id):
         order = orders.order_for_user(request.user, public_id)

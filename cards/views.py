@@ -28,6 +28,7 @@ from django.views.decorators.http import (
 from accounts.access import can_view_full_pii
 from accounts.roles import Role
 from accounts.services import pii_view_log
+from accounts.throttling import page_reveal_wait, reveal_wait_message
 from cards import forms, policy, selectors, services
 from cards.api import card_user_photo_response
 from cards.card_users import card_user_register
@@ -366,6 +367,11 @@ def card_user_reveal(request, public_id):
     card_user = _card_user(request.user, public_id)
     if not can_view_full_pii(request.user):
         raise PermissionDenied(str(_("You do not have the permission to view personal data in full.")))
+    wait = page_reveal_wait(request)
+    if wait is not None:
+        response = _render_card_user(request, card_user, reveal_error=reveal_wait_message(wait), status=429)
+        response["Retry-After"] = str(wait)
+        return response
     pii_view_log(actor=request.user, obj=card_user, field="id_number", request=request)
     return _render_card_user(request, card_user, revealed=card_user.id_number)
 

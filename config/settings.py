@@ -8,6 +8,7 @@ defaults for secrets or hosts: a missing value stops start-up.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -19,7 +20,6 @@ APP_ENV = env.str("APP_ENV", default="development")
 PRODUCTION = APP_ENV == "production"
 
 if PRODUCTION:
-    from django.core.exceptions import ImproperlyConfigured
 
     def _required(name: str, value):
         # Set but empty counts as missing: an empty BLIND_INDEX_KEY would make the index unkeyed.
@@ -188,21 +188,23 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BEAT_SCHEDULE: dict = {}
 
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+# Throttle counters live here, so several web processes need a shared cache (CACHE_URL,
+# e.g. redis://host:6379/1). Never the broker's Redis database: cache.clear() is FLUSHDB
+# there, and it would drop queued and unacknowledged tasks.
+CACHE_URL = env.str("CACHE_URL", default="locmemcache://")
+if REDIS_URL and CACHE_URL.rstrip("/") == REDIS_URL.rstrip("/"):
+    raise ImproperlyConfigured("CACHE_URL must name another Redis database than REDIS_URL (the Celery broker).")
+CACHES = {"default": env.cache_url_config(CACHE_URL)}
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="realname-portal@localhost")
 
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate challenge makes an unauthenticated call a 401, on every
+    # endpoint alike (with Session first DRF answers 403, since a session sends no challenge).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

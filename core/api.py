@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -29,6 +30,28 @@ def exception_handler(exc, context):
 
 
 # --- helpers shared by the apps' API views ------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error response."""
+
+    code = serializers.CharField(
+        required=False,
+        help_text="Stable machine-readable reason, e.g. invalid_checksum, required, corrupt, already_registered, "
+        "change_pending, permission_denied, not_found. Absent on authentication, throttling and routing errors.",
+    )
+    detail = serializers.CharField(help_text="Translated message for the user; never contains personal data.")
+    field = serializers.CharField(required=False, help_text="The request field the error is about, when there is one.")
+
+
+def error_response(description: str) -> OpenApiResponse:
+    """An error status in the OpenAPI schema: the shared error body, with what it means here."""
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+E401 = error_response(
+    "Not authenticated: no or an invalid token or session. Sent with `WWW-Authenticate: Token`."
+)
 
 NO_STORE = "no-store, private"
 

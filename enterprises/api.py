@@ -21,19 +21,19 @@ from django.http import FileResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.access import can_view_full_pii
 from accounts.models import User
 from accounts.services import pii_view_log
-from core.api import is_schema_view, no_store, validated
+from accounts.throttling import PiiRevealThrottle
+from core.api import E401, error_response, is_schema_view, no_store, validated
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from enterprises import policy, selectors, services
 from enterprises.models import ChangeRequest, Document, Enterprise
@@ -50,7 +50,6 @@ from enterprises.serializers import (
     EnterpriseRevealResponseSerializer,
     EnterpriseRevealSerializer,
     EnterpriseUpdateSerializer,
-    ErrorSerializer,
     LookupSerializer,
     MeSerializer,
 )
@@ -136,19 +135,13 @@ CHANGE_REQUEST_ID = OpenApiParameter(
 )
 
 
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
 
-
-E400 = _error("Invalid input: `field` names the request field, `code` the reason.")
-E403 = _error(
-    "Not authenticated (DRF sends 403, not 401, while SessionAuthentication is the first authentication "
-    "class), or the object is visible but the role may not do this."
-)
-E404 = _error("No such object, a malformed id, or an object outside the user's scope.")
-E409 = _error("Conflicts with existing data (already registered, a change already pending).")
-E429 = _error("Too many full views of personal data; retry after the `Retry-After` header's seconds.")
-READ_ERRORS = {403: E403, 404: E404}
+E400 = error_response("Invalid input: `field` names the request field, `code` the reason.")
+E403 = error_response("The object is visible but the role may not do this.")
+E404 = error_response("No such object, a malformed id, or an object outside the user's scope.")
+E409 = error_response("Conflicts with existing data (already registered, a change already pending).")
+E429 = error_response("Too many full views of personal data; retry after the `Retry-After` header's seconds.")
+READ_ERRORS = {401: E401, 403: E403, 404: E404}
 
 
 
@@ -178,7 +171,7 @@ class EnterpriseListCreateView(JsonOnly, generics.ListAPIView):
             OpenApiParameter("status", OpenApiTypes.STR, enum=["active", "change_pending"], description="Exact status."),
             OpenApiParameter("name", OpenApiTypes.STR, description="Part of the unit name (case-insensitive)."),
         ],
-        responses={200: EnterpriseListSerializer(many=True), 400: E400, 403: E403, 404: E404},
+        responses={200: EnterpriseListSerializer(many=True), 400: E400, 401: E401, 403: E403, 404: E404},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -193,7 +186,7 @@ class EnterpriseListCreateView(JsonOnly, generics.ListAPIView):
             "authorisation_letter_files is required (P1)."
         ),
         request=EnterpriseRegisterSerializer,
-        responses={201: EnterpriseDetailSerializer, 400: E400, 403: E403, 409: E409},
+        responses={201: EnterpriseDetailSerializer, 400: E400, 401: E401, 403: E403, 409: E409},
     )
     def post(self, request, *args, **kwargs):
         if not policy.can_register(request.user):
@@ -235,7 +228,7 @@ class EnterpriseLookupView(JsonOnly, generics.GenericAPIView):
         description="POST, so the number never appears in a URL or an access log. Only enterprises in the "
         "user's scope are found.",
         request=LookupSerializer,
-        responses={200: EnterpriseDetailSerializer, 400: E400, 403: E403, 404: E404},
+        responses={200: EnterpriseDetailSerializer, 400: E400, 401: E401, 403: E403, 404: E404},
     )
     def post(self, request, *args, **kwargs):
         data = validated(LookupSerializer(data=request.data))
@@ -372,8 +365,7 @@ class EnterpriseRevealView(JsonOnly, generics.GenericAPIView):
     queryset = Enterprise.objects.none()
     lookup_field = lookup_url_kwarg = "public_id"
     parser_classes = [SafeJSONParser]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "pii_reveal"
+    throttle_classes = [PiiRevealThrottle]
 
     @extend_schema(
         tags=["enterprises"],
@@ -479,7 +471,7 @@ class MeView(JsonOnly, APIView):
     @extend_schema(
         tags=["me"],
         summary="The current user and what the UI may offer them",
-        responses={200: MeSerializer, 403: E403},
+        responses={200: MeSerializer, 401: E401, 403: E403},
     )
     def get(self, request):
         user = request.user

@@ -62,21 +62,6 @@ def _files(help_text, *, required: bool = False):
     )
 
 
-# --- errors -----------------------------------------------------------------
-
-
-class ErrorSerializer(serializers.Serializer):
-    """The body of every error response."""
-
-    code = serializers.CharField(
-        required=False,
-        help_text="Stable machine-readable reason, e.g. invalid_checksum, required, corrupt, already_registered, "
-        "change_pending, permission_denied, not_found. Absent on authentication, throttling and routing errors.",
-    )
-    detail = serializers.CharField(help_text="Translated message for the user; never contains personal data.")
-    field = serializers.CharField(required=False, help_text="The request field the error is about, when there is one.")
-
-
 # --- small read shapes --------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from django.views.decorators.http import (
 from accounts.access import can_view_full_pii
 from accounts.roles import Role
 from accounts.services import history_for, pii_view_log
+from accounts.throttling import page_reveal_wait, reveal_wait_message
 from core import errors
 from core.forms import add_domain_error
 from enterprises import forms, policy, selectors, services
@@ -304,6 +305,13 @@ def enterprise_reveal(request, public_id):
     """One field in full, shown on this render only and logged by the service."""
     enterprise = _load(request.user, public_id)
     field = request.POST.get("field", "")
+    # Only reveals that would succeed spend the budget; the service refuses the rest.
+    wait = page_reveal_wait(request) if can_view_full_pii(request.user) else None
+    if wait is not None:
+        response = _render_detail(request, enterprise, reveal_error=reveal_wait_message(wait), status=429)
+        response["Retry-After"] = str(wait)
+        response["Cache-Control"] = "no-store"
+        return response
     try:
         value = services.enterprise_reveal_field(actor=request.user, enterprise=enterprise, field=field, request=request)
     except errors.DomainError as exc:

@@ -96,6 +96,17 @@ def _english_unless_marked_zh(request, settings):
 
 
 @pytest.fixture(autouse=True)
+def _own_cache(settings):
+    """Each test counts throttles in a cache of its own: user ids repeat across the parallel
+    test databases, so a shared Redis cache would mix their counters."""
+    import uuid
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -53,6 +53,7 @@ CASES = {
     **{f"absent:{name}": (["check"], {name: None}) for name in REQUIRED},
     **{f"empty:{name}": (["check"], {name: ""}) for name in REQUIRED},
     "bad_fernet_key": (["check"], {"FIELD_ENCRYPTION_KEYS": "not-a-fernet-key"}),
+    "cache_on_broker_db": (["check"], {"REDIS_URL": "redis://127.0.0.1:6379/3", "CACHE_URL": "redis://127.0.0.1:6379/3/"}),
 }
 
 
@@ -104,3 +105,10 @@ def test_production_with_invalid_fernet_key_fails_to_start(runs):
     assert returncode != 0
     assert "FIELD_ENCRYPTION_KEYS" in stderr
     assert "not-a-fernet-key" not in stderr
+
+
+def test_cache_may_not_share_the_brokers_redis_database(runs):
+    """cache.clear() is FLUSHDB: on the broker's database it would drop queued tasks."""
+    returncode, stdout, stderr = runs["cache_on_broker_db"]
+    assert returncode != 0
+    assert "CACHE_URL must name another Redis database than REDIS_URL" in stderr

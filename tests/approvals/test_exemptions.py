@@ -358,7 +358,7 @@ def test_api_refuses_u2_with_a_clear_message(world):
 
 @pytest.mark.parametrize(
     "role,status_code",
-    [("anonymous", 403), ("account_manager_other_province", 404), ("enterprise_admin_other_enterprise", 404),
+    [("anonymous", 401), ("account_manager_other_province", 404), ("enterprise_admin_other_enterprise", 404),
      ("provincial_approver", 403), ("group_approver", 403), ("ops", 403)],
 )
 def test_api_filing_refusals(world, role, status_code):

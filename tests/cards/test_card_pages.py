@@ -353,6 +353,25 @@ def test_reveal_logs_and_is_not_cached(am, manager, ent):
     assert (log.actor, log.object_id, log.field) == (manager, str(card_user.pk), "id_number")
 
 
+def test_reveal_is_throttled(am, manager, ent, monkeypatch):
+    from accounts.throttling import PiiRevealThrottle
+
+    monkeypatch.setattr(PiiRevealThrottle, "THROTTLE_RATES", {"pii_reveal": "1/hour"})
+    number = idgen.resident_id()
+    card_user = factories.verified_card_user(actor=manager, enterprise=ent, id_number=number,
+                                             cards=[factories.card(enterprise=ent)])
+    url = reverse("cards:card_user_reveal", args=[card_user.public_id])
+    assert am.post(url).status_code == 200
+
+    response = am.post(url)
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert number not in response.content.decode()
+    assert "Too many full views of personal data" in response.content.decode()
+    assert PiiAccessLog.objects.count() == 1
+
+
 def test_photos_are_served_privately_and_logged(am, manager, ent):
     card_user = factories.verified_card_user(actor=manager, enterprise=ent, cards=[factories.card(enterprise=ent)])
     response = am.get(reverse("cards:card_user_photo", args=[card_user.public_id, "live_photo"]))

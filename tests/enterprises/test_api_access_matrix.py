@@ -9,11 +9,8 @@ The expected status of each cell is written out below. Invisible objects are
 compares the complete table, so a failure shows every wrong cell at once.
 Allowed writes must really write; refused ones must write nothing.
 
-Anonymous requests get 403, not 401: DRF only answers 401 when the *first*
-authentication class sends a WWW-Authenticate challenge, and the settings list
-SessionAuthentication (which sends none) before TokenAuthentication. Putting
-TokenAuthentication first would make these 401 with `WWW-Authenticate: Token`;
-then change ANON to 401.
+Anonymous requests get 401 with `WWW-Authenticate: Token`: TokenAuthentication
+comes first in DEFAULT_AUTHENTICATION_CLASSES, as on every other API endpoint.
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent, PiiAccessLog
@@ -34,7 +30,7 @@ from tests.images import jpeg_upload
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1"
-ANON = 403
+ANON = 401
 
 OWN, SAME, OTHER = "own", "same_province", "other_province"
 TARGETS = {OWN: "enterprise", SAME: "enterprise_same_province", OTHER: "enterprise_other"}
@@ -152,13 +148,6 @@ READ_ENDPOINTS = ["detail", "documents", "change_requests", "change_request_deta
 
 
 # --- helpers ----------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def client_for(user) -> APIClient:

@@ -352,6 +352,31 @@ def test_reveal_shows_the_number_once_logs_it_and_is_not_cached(manager_client, 
     assert PiiAccessLog.objects.filter(field="responsible_id_number").count() == 1
 
 
+def test_page_reveals_share_the_api_budget_and_are_throttled(manager_client, world, monkeypatch):
+    from rest_framework.test import APIClient
+
+    from accounts.throttling import PiiRevealThrottle
+
+    monkeypatch.setattr(PiiRevealThrottle, "THROTTLE_RATES", {"pii_reveal": "2/hour"})
+    enterprise = world["enterprise"]
+    api = APIClient()
+    api.force_authenticate(world["users"]["account_manager"])
+    assert api.post(f"/api/v1/enterprises/{enterprise.public_id}/reveal/", {"field": "credential_number"},
+                    format="json").status_code == 200
+    url = reverse("enterprises:reveal", args=[enterprise.public_id])
+    assert manager_client.post(url, {"field": "credential_number"}).status_code == 200
+
+    response = manager_client.post(url, {"field": "responsible_id_number"})
+
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 3600
+    assert "no-store" in response["Cache-Control"]
+    html = response.content.decode()
+    assert "Too many full views of personal data. Try again in" in html
+    assert enterprise.responsible_person.id_number not in html
+    assert PiiAccessLog.objects.count() == 2
+
+
 def test_reveal_is_post_only_and_refuses_unknown_fields(manager_client, world):
     url = reverse("enterprises:reveal", args=[world["enterprise"].public_id])
     assert manager_client.get(url).status_code == 405
