@@ -91,10 +91,11 @@ def test_schema_endpoint(db):
     assert b"/api/v1/enterprises/" in response.content
 
 
-def test_docs_page_renders_without_a_cdn(db):
-    response = APIClient().get("/api/docs/")
+@pytest.mark.parametrize(("url", "marker"), [("/api/docs/", "swagger-ui"), ("/api/redoc/", "redoc")])
+def test_docs_pages_render_without_a_cdn(db, url, marker):
+    response = APIClient().get(url)
     assert response.status_code == 200
     html = response.content.decode()
     # Served from drf-spectacular-sidecar's static files, not from a CDN (there is no internet).
-    assert "swagger-ui" in html
+    assert marker in html and "/static/drf_spectacular_sidecar/" in html
     assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html

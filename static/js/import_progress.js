@@ -1,6 +1,7 @@
 /* The card import's progress bar: polls the import's API status every second
-   and updates the bar and the counts; when the import has finished, the page
-   reloads once to show the result, the errors and the links. No dependencies. */
+   and updates the bar and the counts; when the import has finished, the page's
+   main region is fetched again and swapped in, to show the result, the errors
+   and the links without a reload. No dependencies. */
 (function () {
   "use strict";
   var root = document.getElementById("import-status");
@@ -31,6 +32,23 @@
     if (badge) { badge.className = "badge badge--" + data.status; }
   }
 
+  function showResult() {
+    fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.text();
+      })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("main");
+        var current = document.getElementById("main");
+        if (!fresh || !current) { throw new Error("no main region"); }
+        current.replaceWith(fresh);
+        var heading = fresh.querySelector("h1");
+        if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+      })
+      .catch(function () { window.location.reload(); });
+  }
+
   function poll() {
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" }, cache: "no-store" })
       .then(function (response) {
@@ -41,7 +59,7 @@
         show(data);
         delay = 1000;
         if (FINISHED[data.status]) {
-          if (data.status !== shown) { window.location.reload(); }
+          if (data.status !== shown) { showResult(); }
           return;
         }
         window.setTimeout(poll, delay);

@@ -46,8 +46,10 @@ def test_U2_import_then_card_page_explains_no_exemption(page, world, tmp_path, s
     page.set_input_files("input[name=file]", str(card_file))
     page.click("main form[enctype] [type=submit]")
     page.wait_for_selector("#import-progress")
+    page.evaluate("window.sameDocument = true")  # gone if the page reloads
     page.wait_for_function("document.querySelector('#import-progress').value >= 100", timeout=90_000)
     page.wait_for_selector("#import-cards-link")
+    assert page.evaluate("window.sameDocument === true"), "the page reloaded to show the result"
     job = CardImport.objects.get()
     assert job.status == ImportStatus.SUCCEEDED and job.imported_rows == ROWS
     assert Card.objects.filter(enterprise=enterprise).count() == ROWS

@@ -3,7 +3,7 @@
 The orders: one of the Beijing enterprise (`own`), one of the other Beijing
 enterprise (`same_province`) and one of the Guangdong enterprise (`other`).
 Statuses are written out for each role: nothing is derived from the code
-under test. Anonymous API requests get 403 (SessionAuthentication first, no
+under test. Anonymous API requests get 401 (TokenAuthentication first, with its
 WWW-Authenticate challenge), anonymous page requests go to the login page.
 """
 
@@ -118,10 +118,10 @@ PAGE_WIZARD_LATER_STEPS = PAGE_WIZARD_GET | {
     "enterprise_admin_other_enterprise": 302,
 }
 
-API_LIST = {role: (403 if role == "anonymous" else 200) for role in ROLES}
+API_LIST = {role: (401 if role == "anonymous" else 200) for role in ROLES}
 
 API_DETAIL_OWN = {
-    "anonymous": 403,
+    "anonymous": 401,
     "account_manager": 200,
     "account_manager_other_province": 404,
     "enterprise_admin": 200,
@@ -133,7 +133,7 @@ API_DETAIL_OWN = {
 }
 
 API_CREATE_OWN = {
-    "anonymous": 403,
+    "anonymous": 401,
     "account_manager": 201,
     "account_manager_other_province": 404,
     "enterprise_admin": 201,
@@ -146,7 +146,7 @@ API_CREATE_OWN = {
 
 # Retake without a file: allowed roles get 400 (the file is required).
 API_RETAKE_OWN = {
-    "anonymous": 403,
+    "anonymous": 401,
     "account_manager": 400,
     "account_manager_other_province": 404,
     "enterprise_admin": 400,
@@ -282,7 +282,7 @@ def test_api_list(world, orders, role):
 def test_api_detail_of_each_order(world, orders, role, which):
     response = api_client(world, role).get(f"/api/v1/orders/{orders[which].public_id}/")
     if role == "anonymous":
-        assert response.status_code == 403
+        assert response.status_code == 401
     else:
         assert response.status_code == (200 if which in VISIBLE[role] else 404)
     if which == "own":
@@ -292,7 +292,7 @@ def test_api_detail_of_each_order(world, orders, role, which):
 @pytest.mark.parametrize("role", ROLES)
 def test_api_detail_malformed_id_is_404(world, orders, role):
     response = api_client(world, role).get("/api/v1/orders/not-a-uuid/")
-    assert response.status_code == (403 if role == "anonymous" else 404)
+    assert response.status_code == (401 if role == "anonymous" else 404)
 
 
 @pytest.mark.parametrize("role", ROLES)
