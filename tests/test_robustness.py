@@ -1,0 +1,225 @@
+"""No input gives a 500: every API operation in the OpenAPI schema, and every portal page,
+called with malformed input.
+
+Each is called on a real object of its kind, on an id that does not exist and on one
+that is malformed. API writes get a broken JSON body, the wrong JSON type, fields of
+the wrong types, junk files and an empty body; page posts get junk form fields and
+junk files; reads get junk filters. The callers are an account manager (who may do
+most), an enterprise admin and a provincial approver (who decides). Every answer must
+be a deliberate 2xx, 3xx or 4xx. The tests collect every 5xx (an exception inside the
+view is one) and show them all at once.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import URLResolver, get_resolver
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from cards import importing
+from cards.management.commands.make_card_file import card_csv
+from enterprises.services import change_request_submit
+from tests import factories, idgen
+from tests.approvals import file_for_combo
+from tests.images import jpeg_upload
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+MISSING_UUID = "00000000-0000-0000-0000-000000000000"
+MALFORMED = ["not-a-uuid", "1" * 300]
+MISSING_ICCID = "89860" + "0" * 15
+
+WRONG_TYPES = {
+    "field": ["credential_number"], "decision": 5, "approve": "maybe", "comment": {"a": 1}, "reason": None,
+    "msisdn": 14912345678, "data": [], "voice": {}, "sms": None, "test_package": "perhaps",
+    "cards": "abc", "iccids": [None, {}], "enterprise": [], "id_number": "1" * 5000, "id_type": 7,
+    "name": "\x00", "business_type": 7, "target": ["enterprise"], "values": "x", "services": 3,
+    "parameters": [1], "package": {"code": None}, "credential_number": 12345, "page": "x",
+    "username": [], "password": None, "is_legal_representative": "sometimes", "biometric_consent": "ja",
+}
+
+
+def _junk_files() -> dict:
+    junk = {name: SimpleUploadedFile(f"{name}.jpg", b"not an image", content_type="image/jpeg")
+            for name in ("file", "files", "id_photo", "live_photo", "handler_id_photo", "handler_live_photo",
+                         "credential_files", "id_photos", "authorisation_letter", "province", "group")}
+    junk.update({"enterprise": "not-a-uuid", "iccids": "x,y", "field": "nothing", "biometric_consent": "maybe"})
+    return junk
+
+
+BODIES = {
+    "broken json": dict(data=b"{not json", content_type="application/json"),
+    "json list": dict(data=b"[1, 2]", content_type="application/json"),
+    "wrong types": dict(data=WRONG_TYPES, format="json"),
+    "junk files": dict(data=None, format="multipart"),  # filled per request: files are read once
+    "empty": dict(data=b"", content_type="application/json"),
+}
+QUERIES = [
+    {},
+    {"status": "nonsense", "page": "x", "page_size": "-1", "iccid__startswith": "zz", "enterprise": "not-a-uuid",
+     "package": "\x00", "province": "99", "q": "%" * 200, "created_after": "yesterday", "kind": "other"},
+    {"page": "999999"},
+]
+
+
+@pytest.fixture
+def objects(world, monkeypatch):
+    """One real object of each kind the paths name, in the account manager's province."""
+    monkeypatch.setattr("verification.services.enqueue_verification", lambda verification_id: None)
+    manager = world["users"]["account_manager"]
+    enterprise = world["enterprise"]
+    cards = [factories.card(enterprise=enterprise) for _ in range(3)]
+    verification = factories.card_user_registration(actor=manager, enterprise=enterprise, cards=[cards[0]])
+    order = factories.order(actor=manager, enterprise=enterprise, business_type="new_installation", cards=[cards[1]])
+    exemption, _card = file_for_combo(world, "U1")
+    change = change_request_submit(
+        actor=manager, enterprise=enterprise, target="enterprise",
+        values={"name": "北京物联新名称有限公司", "credential_type": "business_licence", "credential_number": idgen.uscc(),
+                "credential_address": "北京市东城区新地址8号"},
+        files=[jpeg_upload("licence.jpg")], reason="单位更名",
+    )
+    package = factories.package(code="IOT-ROBUST")
+    job = importing.card_import_create(
+        actor=manager, enterprise=enterprise,
+        upload=SimpleUploadedFile("cards.csv", card_csv(2, package_code=package.code), content_type="text/csv"),
+    )
+    return {
+        "attachment": exemption.attachments.first().pk,
+        "enterprises": enterprise.public_id,
+        "documents": enterprise.documents.first().public_id,
+        "cards": cards[2].iccid,
+        "card-users": verification.card_user.public_id,
+        "verifications": verification.public_id,
+        "reviews": verification.public_id,
+        "orders": order.public_id,
+        "exemptions": exemption.public_id,
+        "change-requests": change.public_id,
+        "card-imports": job.public_id,
+    }
+
+
+def _operations():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for path, item in schema["paths"].items():
+        for method in ("get", "post", "patch", "put", "delete"):
+            if method in item:
+                yield path, method
+
+
+def _urls(path: str, objects: dict) -> list[str]:
+    params = re.findall(r"\{(\w+)\}", path)
+    if not params:
+        return [path]
+    resource = path.split("/")[3]
+    real = str(objects[resource])
+    missing = MISSING_ICCID if "{iccid}" in path else MISSING_UUID
+    urls = []
+    for value in [real, missing, *MALFORMED]:
+        url = path
+        for param in params:
+            url = url.replace("{" + param + "}", "live_photo" if param == "kind" else value, 1)
+        urls.append(url)
+    return urls
+
+
+def _call(client: APIClient, method: str, url: str, body_name: str | None):
+    if method == "get":
+        return [client.get(url, query) for query in QUERIES]
+    spec = dict(BODIES[body_name])
+    if body_name == "junk files":
+        spec["data"] = _junk_files()
+    return [getattr(client, method)(url, **spec)]
+
+
+ROLES = ("account_manager", "enterprise_admin", "provincial_approver")
+
+
+def test_no_api_input_gives_a_server_error(world, objects):
+    failures = []
+    for role in ROLES:
+        client = APIClient(raise_request_exception=False)
+        client.force_authenticate(world["users"][role])
+        for path, method in _operations():
+            for url in _urls(path, objects):
+                for body_name in ([None] if method == "get" else BODIES):
+                    for response in _call(client, method, url, body_name):
+                        if response.status_code >= 500:
+                            failures.append(f"{role} {method.upper()} {url[:80]} [{body_name or 'query'}]: "
+                                            f"{response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+# --- portal pages ---------------------------------------------------------------------
+
+# Where a page's path names an object: the first segments of the route, and the object's kind.
+PAGE_OBJECTS = [
+    ("enterprises/", "enterprises"), ("documents/", "documents"), ("cards/imports/", "card-imports"),
+    ("cards/card-users/", "card-users"), ("cards/", "cards"), ("orders/", "orders"),
+    ("approvals/exemptions/", "exemptions"), ("approvals/reviews/", "reviews"),
+    ("approvals/change-requests/", "change-requests"),
+]
+CHOICES = {"kind": ["live_photo", "id_photo", "junk"], "action": ["activate", "suspend", "junk"], "which": ["live", "x"]}
+SKIPPED_PAGES = ("api/", "admin/", "approvals/admin/", "accounts/logout/")  # the API above; Django's admin; logout ends the session
+FORM_JUNK = {
+    "field": "nothing", "decision": "maybe", "comment": "x" * 20_000, "enterprise": "not-a-uuid", "iccids": "1,2,x",
+    "business_type": "nonsense", "id_type": "\x00", "id_number": "1" * 5000, "credential_type": "other",
+    "credential_number": "%%%", "status": "bogus", "package": "missing", "data_service": "all", "step": "99",
+    "cards": "abc", "target": "weird", "is_legal_representative": "perhaps", "biometric_consent": "ja",
+    "account_manager": "-1", "language": "xx", "next": "//evil.example/", "username": "", "password": "",
+}
+
+
+def _page_routes():
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, route)
+            else:
+                yield route
+    for route in walk(get_resolver().url_patterns):
+        if not route.startswith(SKIPPED_PAGES) and not route.startswith("^"):
+            yield route
+
+
+def _page_urls(route: str, objects: dict) -> list[str]:
+    params = re.findall(r"<(?:(\w+):)?(\w+)>", route)
+    if not params:
+        return ["/" + route]
+    kind = next(kind for prefix, kind in PAGE_OBJECTS if route.startswith(prefix))
+    missing = MISSING_ICCID if kind == "cards" else MISSING_UUID
+    urls = []
+    for value in [str(objects[kind]), missing, *MALFORMED]:
+        for choice_index in range(3):
+            url = route
+            for converter, name in params:
+                if name in CHOICES:
+                    replacement = CHOICES[name][choice_index % len(CHOICES[name])]
+                elif converter == "int":
+                    replacement = str(objects["attachment"]) if choice_index == 0 else "999999"
+                else:
+                    replacement = value
+                url = re.sub(r"<(?:\w+:)?" + name + ">", replacement, url, count=1)
+            urls.append("/" + url)
+    return sorted(set(urls))
+
+
+def test_no_page_input_gives_a_server_error(world, objects):
+    failures = []
+    for role in ROLES:
+        client = Client(raise_request_exception=False)
+        client.force_login(world["users"][role])
+        for route in _page_routes():
+            for url in _page_urls(route, objects):
+                responses = [client.get(url, query) for query in QUERIES]
+                responses.append(client.post(url, {**FORM_JUNK, **_junk_files()}))
+                responses.append(client.post(url, {}))
+                for response in responses:
+                    if response.status_code >= 500:
+                        failures.append(f"{role} {response.request['REQUEST_METHOD']} {url[:80]}: {response.status_code}")
+    assert not failures, "\n".join(failures)
