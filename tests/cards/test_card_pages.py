@@ -460,3 +460,32 @@ def test_seed_demo_adds_packages_and_cards_once(db):
     assert set(Card.objects.values_list("realname_rules", flat=True)) >= {"U0", "U1", "U2", "U3", "U1,U3", "U4"}
     call_command("seed_demo", stdout=open("/dev/null", "w"))
     assert Card.objects.count() == count
+
+
+@pytest.mark.faces
+@pytest.mark.slow
+def test_seed_demo_leaves_work_in_every_queue_once(db, faces_dir, monkeypatch, django_capture_on_commit_callbacks):
+    """The demo's approvers find requests to decide and a comparison to review; the face
+    comparisons are real ones, on the face test photos."""
+    from django.core.management import call_command
+
+    from approvals.models import ExemptionRequest
+    from cards.models import Order
+    from enterprises.models import ChangeRequest
+    from verification.models import VerificationStatus
+
+    monkeypatch.setenv("FACE_TESTDATA", str(faces_dir))
+    with django_capture_on_commit_callbacks(execute=True):  # the comparisons start after commit
+        call_command("seed_demo", stdout=open("/dev/null", "w"))
+    assert sorted(tuple(e.required_levels) for e in ExemptionRequest.objects.filter(status="submitted")) == [
+        ("group",), ("province",), ("province", "group")]
+    assert ChangeRequest.objects.filter(status="submitted").count() == 1
+    order = Order.objects.get()
+    assert (order.business_type, order.status) == ("new_installation", "completed")
+    statuses = sorted(Verification.objects.values_list("status", flat=True))
+    assert statuses == sorted([VerificationStatus.PASSED, VerificationStatus.PASSED, VerificationStatus.IN_REVIEW])
+    assert not Verification.objects.filter(replay_of__isnull=False).exists()
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    assert (ExemptionRequest.objects.count(), ChangeRequest.objects.count(), Order.objects.count(),
+            Verification.objects.count()) == (3, 1, 1, 3)

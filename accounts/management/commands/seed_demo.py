@@ -1,4 +1,5 @@
-"""Demo data for `make run`: a user for every role, enterprises in two provinces.
+"""Demo data for `make run`: a user for every role, enterprises in two provinces, cards, and
+work in progress for every queue.
 
 Idempotent: users are matched by username and enterprises by the blind index
 of their credential number, so running it again changes nothing. Document
@@ -112,9 +113,16 @@ def _id_photo(person: ResponsiblePersonData, face: str) -> SimpleUploadedFile:
 
 
 class Command(BaseCommand):
-    help = "Load demo users and enterprises (idempotent)."
+    help = "Load demo users, enterprises, cards and work in progress (idempotent)."
 
     def handle(self, *args, **options):
+        self.seed_people()
+        seed_demo_cards(self.stdout)
+        made = seed_demo_workflows(self.stdout)
+        if made:
+            self.stdout.write("Demo work in progress: " + ", ".join(made) + ".")
+
+    def seed_people(self):
         provinces = {p.code: p for p in Province.objects.filter(code__in=["11", "44"])}
         users: dict[str, User] = {}
         with transaction.atomic():
@@ -247,12 +255,96 @@ def seed_demo_cards(stdout=None) -> int:
     return created
 
 
-_handle_without_cards = Command.handle
+
+# --- work in progress (issue 4): orders, card users, exemptions, a change request -------------
+# So that every role finds something in its queue. Each item is made once: it is skipped when
+# the Beijing demo enterprise already has work of its kind. The face comparisons are real
+# (the engine runs in-process in the embedded mode), so those items need the face photos.
+
+# (photo of the ID, live photo): the same person twice (each live photo used once, or the replay
+# check flags it), and a borderline pair that goes to review.
+HANDLER_PAIR = ("alex_lacamoire/alex1.jpg", "alex_lacamoire/alex2.jpg")
+SAME_PERSON = ("rose_leslie/rose1.jpg", "rose_leslie/rose2.jpg")
+BORDERLINE = ("johns/John_Shimkus/000383_03227939.jpg", "johns/John_Shimkus/000394_02340150.jpg")
 
 
-def _handle_with_cards(self, *args, **options):
-    _handle_without_cards(self, *args, **options)
-    seed_demo_cards(self.stdout)
+def _photo(faces: Path, relative: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile(relative.rsplit("/", 1)[-1], (faces / relative).read_bytes(), content_type="image/jpeg")
 
 
-Command.handle = _handle_with_cards
+def seed_demo_workflows(stdout=None) -> list[str]:
+    """Pending exemptions (province, group, both) and a change request for the approvers; with the
+    face photos also a completed new-installation order, a verified card user and one in review."""
+    from approvals.models import ExemptionRequest
+    from approvals.services import exemption_file
+    from cards.card_users import card_user_register
+    from cards.models import Card, CardUser, Order
+    from cards.handlers import HandlerData
+    from cards.orders import order_create
+    from enterprises.models import ChangeRequest
+    from enterprises.services import change_request_submit
+
+    spec = DEMO_ENTERPRISES[0]
+    enterprise = Enterprise.objects.filter(
+        credential_number_index=credential_index(spec["enterprise"].credential_number)
+    ).first()
+    manager = User.objects.filter(username=spec["manager"]).first()
+    admin = User.objects.filter(username="admin_bj").first()
+    if enterprise is None or manager is None or admin is None:
+        return []
+
+    def card(serial: int) -> Card:
+        return Card.objects.get(iccid=_demo_iccid(1, serial))
+
+    done = []
+    if not ExemptionRequest.objects.filter(enterprise=enterprise).exists():
+        province_form = [_document_image("省内审批单", [enterprise.name, "同意豁免使用人实名", "（省公司审批章）"])]
+        group_form = [_document_image("集团审批单", [enterprise.name, "同意豁免使用人实名", "（集团审批章）"])]
+        for serial, attachments, reason in [
+            (7, {"province": province_form}, "设备为无人值守的水表，无法实名到使用人"),
+            (14, {"group": group_form}, "定向语音仅拨打企业客服，无个人使用人"),
+            (17, {"province": province_form, "group": group_form}, "车载终端由企业统一管理"),
+        ]:
+            with transaction.atomic():
+                exemption_file(actor=manager, enterprise=enterprise, cards=[card(serial)], reason=reason,
+                               attachments=attachments)
+        done.append("3 exemption requests")
+    if not ChangeRequest.objects.filter(enterprise=enterprise).exists():
+        data = spec["enterprise"]
+        with transaction.atomic():
+            change_request_submit(
+                actor=admin, enterprise=enterprise, target="enterprise",
+                values={"name": data.name, "credential_type": data.credential_type,
+                        "credential_number": data.credential_number, "credential_address": "北京市朝阳区望京街18号"},
+                files=[_document_image("营业执照", [f"名称 {data.name}", f"统一社会信用代码 {data.credential_number}",
+                                                   "住所 北京市朝阳区望京街18号"])],
+                reason="公司搬迁，住所变更",
+            )
+        done.append("a change request")
+
+    faces = _faces_dir()
+    if faces is None:
+        if stdout is not None:
+            stdout.write("No face photos (../shared/testdata/faces): no demo orders or card users.")
+        return done
+    if not Order.objects.filter(enterprise=enterprise).exists():
+        order_create(
+            actor=manager, enterprise=enterprise, business_type="new_installation", cards=[card(6), card(10), card(11)],
+            handler=HandlerData(name="王五", id_type="resident_id", id_number="110101199003070038",
+                                id_address="北京市东城区东长安街1号"),
+            handler_id_photo=_photo(faces, HANDLER_PAIR[0]), handler_live_photo=_photo(faces, HANDLER_PAIR[1]),
+        )
+        done.append("a new-installation order")
+    if not CardUser.objects.filter(enterprise=enterprise).exists():
+        for name, id_number, pair, serial in [
+            ("李明", "110105198801010014", SAME_PERSON, 10),
+            ("周强", "110106197905050012", BORDERLINE, 11),
+        ]:
+            card_user_register(
+                actor=manager, enterprise=enterprise, name=name, id_type="resident_id", id_number=id_number,
+                id_photo=_photo(faces, pair[0]), live_photo=_photo(faces, pair[1]), biometric_consent=True,
+                cards=[card(serial)],
+            )
+        done.append("2 card users (one verified, one in manual review)")
+    return done
+
