@@ -13,14 +13,22 @@ Errors:
   never loops through retries;
 - EngineUnavailable (a broken install) propagates: the record stays
   pending until a working worker takes it.
+
+Replay defence: the live photo's perceptual hash is stored and committed
+*before* the other hashes are searched. Of two comparisons of the same photo
+running at once on two workers, the second to store its hash finds the first
+one's, whichever finishes first, so a simultaneous replay is not missed.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+from functools import reduce
+from operator import or_
 
-import numpy as np
 from django.conf import settings
+from django.db.models import Q
 
 from verification.engine import (
     REJECTED,
@@ -84,6 +92,8 @@ def run_comparison(verification_id: int) -> str:
     phash = result.live_phash
     if phash is None:
         phash = perceptual_hash_bytes(live_bytes) if live_bytes else ""
+    # Committed before the search (outside any transaction, as in the worker): see the module doc.
+    Verification.objects.filter(pk=record.pk).update(live_photo_phash=phash, **phash_bands(phash))
     replay = find_replay(phash, exclude_pk=record.pk) if phash else None
     reasons = list(result.reasons)
     if replay is not None:
@@ -119,44 +129,51 @@ def _rejected(engine, reasons: list[dict]) -> ComparisonResult:
     )
 
 
+BANDS = 4
+BAND_BITS = 16
+
+
+def phash_bands(phash: str) -> dict[str, int | None]:
+    """The 64-bit hash as the four 16-bit band columns of Verification (None without a hash)."""
+    value = int(phash, 16) if phash else None
+    return {
+        f"live_phash_band{band}": None if value is None else (value >> (BAND_BITS * band)) & 0xFFFF
+        for band in range(BANDS)
+    }
+
+
+def _within(value: int, radius: int) -> list[int]:
+    """Every 16-bit value at most `radius` bits from `value`."""
+    found = [value]
+    for count in range(1, radius + 1):
+        for bits in itertools.combinations(range(BAND_BITS), count):
+            found.append(value ^ sum(1 << bit for bit in bits))
+    return found
+
+
 def find_replay(phash: str, *, exclude_pk: int | None = None) -> Verification | None:
     """The earliest other verification whose live photo's perceptual hash is within
     FACE_REPLAY_MAX_DISTANCE bits of ``phash`` (a re-encoded or resized copy of the same photo).
 
-    Hamming distance has no index: the hashes are scanned in chunks with numpy
-    (about a million a second).
+    Two hashes at most d bits apart have a band, of the four, at most d // 4 bits apart
+    (pigeonhole), so only the rows that share such a band with ``phash`` are read, through
+    the band indexes (17 values per band for d <= 7), and their full distance checked.
     """
     limit = int(getattr(settings, "FACE_REPLAY_MAX_DISTANCE", 6))
-    target = np.uint64(int(phash, 16))
+    radius = limit // BANDS
+    target = int(phash, 16)
+    bands = phash_bands(phash)
+    near_a_band = reduce(or_, (Q(**{f"{column}__in": _within(value, radius)}) for column, value in bands.items()))
     candidates = (
-        Verification.objects.exclude(live_photo_phash="")
+        Verification.objects.filter(near_a_band)
         .exclude(pk=exclude_pk)
         .order_by("pk")
         .values_list("pk", "live_photo_phash")
     )
-    chunk: list[tuple[int, str]] = []
-    for row in candidates.iterator(chunk_size=5000):
-        chunk.append(row)
-        if len(chunk) == 5000:
-            found = _closest(chunk, target, limit)
-            if found is not None:
-                return Verification.objects.get(pk=found)
-            chunk = []
-    found = _closest(chunk, target, limit) if chunk else None
-    return Verification.objects.get(pk=found) if found is not None else None
-
-
-def _closest(rows: list[tuple[int, str]], target: np.uint64, limit: int) -> int | None:
-    pks, values = [], []
-    for pk, value in rows:
+    for pk, value in candidates.iterator(chunk_size=2000):
         try:
-            values.append(int(value, 16))
+            if (int(value, 16) ^ target).bit_count() <= limit:
+                return Verification.objects.get(pk=pk)
         except ValueError:
             continue
-        pks.append(pk)
-    if not values:
-        return None
-    xor = np.array(values, dtype=np.uint64) ^ target
-    bits = np.unpackbits(xor.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
-    hits = np.flatnonzero(bits <= limit)
-    return pks[int(hits[0])] if hits.size else None
+    return None

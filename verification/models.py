@@ -66,7 +66,12 @@ class Verification(models.Model):
     timings_ms = models.JSONField(default=dict, blank=True)
     # [{"code": "no_face", "zh": "...", "en": "..."}]
     reasons = models.JSONField(default=list, blank=True)
-    live_photo_phash = models.CharField(max_length=16, blank=True, db_index=True)
+    live_photo_phash = models.CharField(max_length=16, blank=True)
+    # The same hash as four indexed 16-bit bands, for the replay check (verification.matching).
+    live_phash_band0 = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    live_phash_band1 = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    live_phash_band2 = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    live_phash_band3 = models.PositiveIntegerField(null=True, blank=True, editable=False)
     replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     attempts = models.PositiveSmallIntegerField(default=0)
     reviewed_by = models.ForeignKey(
@@ -91,7 +96,10 @@ class Verification(models.Model):
                 | (Q(purpose="card_user") & Q(card_user__isnull=False)),
             )
         ]
-        indexes = [models.Index(fields=["status", "enterprise"])]
+        indexes = [
+            models.Index(fields=["status", "enterprise"]),
+            *(models.Index(fields=[f"live_phash_band{band}"], name=f"verification_phash_band{band}") for band in range(4)),
+        ]
 
     @property
     def gate_open(self) -> bool:

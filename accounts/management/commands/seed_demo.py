@@ -278,8 +278,8 @@ def seed_demo_workflows(stdout=None) -> list[str]:
     from approvals.models import ExemptionRequest
     from approvals.services import exemption_file
     from cards.card_users import card_user_register
-    from cards.models import Card, CardUser, Order
     from cards.handlers import HandlerData
+    from cards.models import Card, CardUser, Order
     from cards.orders import order_create
     from enterprises.models import ChangeRequest
     from enterprises.services import change_request_submit
