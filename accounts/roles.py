@@ -24,12 +24,24 @@ ROLES_BOUND_TO_ENTERPRISE = {Role.ENTERPRISE_ADMIN}
 VIEW_FULL_PII = "accounts.view_full_pii"
 
 # Permissions granted to each role's group, as "app_label.codename".
+# Approvers work in the approval desk (approvals.admin.approvals_site), an admin site of its own
+# that scopes every queryset to their province or level.
+_APPROVER_DESK_PERMISSIONS = [
+    "approvals.view_exemptionrequest",
+    "approvals.change_exemptionrequest",
+    "approvals.view_decision",
+    "enterprises.view_changerequest",
+    "enterprises.change_changerequest",
+    "verification.view_verification",
+    "verification.change_verification",
+]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.ACCOUNT_MANAGER: [VIEW_FULL_PII],
     Role.ENTERPRISE_ADMIN: [],
-    Role.PROVINCIAL_APPROVER: [VIEW_FULL_PII],
-    Role.GROUP_APPROVER: [VIEW_FULL_PII],
-    # Ops work in Django admin and see personal data masked only.
+    Role.PROVINCIAL_APPROVER: [VIEW_FULL_PII, *_APPROVER_DESK_PERMISSIONS],
+    Role.GROUP_APPROVER: [VIEW_FULL_PII, *_APPROVER_DESK_PERMISSIONS],
+    # Ops work in Django admin and see personal data masked only. They keep the package catalogue
+    # (reference data); everything else changes through the services, so it is read-only there.
     Role.OPS: [
         "accounts.view_user",
         "accounts.add_user",
@@ -42,43 +54,22 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "enterprises.view_document",
         "enterprises.view_changerequest",
         "enterprises.view_recordversion",
+        "approvals.view_exemptionrequest",
+        "approvals.view_decision",
+        "verification.view_verification",
+        "cards.view_package",
+        "cards.add_package",
+        "cards.change_package",
+        "cards.view_card",
+        "cards.view_cardevent",
+        "cards.view_carduser",
+        "cards.view_cardbinding",
+        "cards.view_cardimport",
+        "cards.view_order",
+        "cards.view_ordercard",
+        "cards.view_handler",
     ],
 }
-
-
-# --- approvals (issue 4): approvers work in the approval desk (approvals.admin.approvals_site),
-# an admin site of its own that scopes every queryset to their province or level; ops see the
-# requests, decisions and face comparisons read-only and masked in the standard admin.
-_APPROVER_DESK_PERMISSIONS = [
-    "approvals.view_exemptionrequest",
-    "approvals.change_exemptionrequest",
-    "approvals.view_decision",
-    "enterprises.view_changerequest",
-    "enterprises.change_changerequest",
-    "verification.view_verification",
-    "verification.change_verification",
-]
-ROLE_PERMISSIONS[Role.PROVINCIAL_APPROVER] = [*ROLE_PERMISSIONS[Role.PROVINCIAL_APPROVER], *_APPROVER_DESK_PERMISSIONS]
-ROLE_PERMISSIONS[Role.GROUP_APPROVER] = [*ROLE_PERMISSIONS[Role.GROUP_APPROVER], *_APPROVER_DESK_PERMISSIONS]
-ROLE_PERMISSIONS[Role.OPS] = [
-    *ROLE_PERMISSIONS[Role.OPS],
-    "approvals.view_exemptionrequest",
-    "approvals.view_decision",
-    "verification.view_verification",
-]
-
-# --- cards (issue 3): ops keep the package catalogue (reference data) in the admin; cards, their
-# history, card users (masked) and bindings are read-only there.
-ROLE_PERMISSIONS[Role.OPS] = [
-    *ROLE_PERMISSIONS[Role.OPS],
-    "cards.view_package",
-    "cards.add_package",
-    "cards.change_package",
-    "cards.view_card",
-    "cards.view_cardevent",
-    "cards.view_carduser",
-    "cards.view_cardbinding",
-]
 
 
 def sync_role_groups(sender=None, **kwargs) -> None:

@@ -1,4 +1,5 @@
-"""Django admin for ops: the package catalogue (editable), cards and card users (read-only, masked).
+"""Django admin for ops: the package catalogue (editable); cards, card users, orders, handlers
+and imports (read-only, masked).
 
 Cards change only through cards.services (the rules U0-U6 guard every
 transition), so cards, their history, card users and bindings are view-only
@@ -17,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdminMixin
 from accounts.services import audit_record
-from cards.models import Card, CardBinding, CardEvent, CardUser, Package
+from cards.models import Card, CardBinding, CardEvent, CardImport, CardUser, Handler, Order, OrderCard, Package
 
 ADMIN_COUNT_CAP = 10_000
 
@@ -159,3 +160,59 @@ class CardBindingAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("ID number"))
     def masked_id_number(self, binding: CardBinding) -> str:
         return binding.card_user.id_number_masked
+
+
+# --- orders, handlers, imports ------------------------------------------------------------
+
+
+class OrderCardInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = OrderCard
+    fields = ("card", "previous_iccid", "new_iccid", "outcome")
+    readonly_fields = fields
+    can_delete = False
+    extra = 0
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("number", "enterprise", "business_type", "status", "handler", "masked_handler_id_number",
+                    "created_at", "completed_at")
+    list_filter = ("business_type", "status")
+    list_select_related = ("enterprise", "handler")
+    search_fields = ("number",)
+    search_help_text = _("The order number.")
+    date_hierarchy = "created_at"
+    # No photos: they are served only by the permission-checking order view, and logged.
+    fields = ("number", "enterprise", "business_type", "status", "handler", "masked_handler_id_number",
+              "parameters", "rejection_reason", "created_by", "created_at", "completed_at")
+    readonly_fields = fields
+    inlines = [OrderCardInline]
+
+    @admin.display(description=_("handler's ID number"))
+    def masked_handler_id_number(self, order: Order) -> str:
+        return order.handler.id_number_masked
+
+
+@admin.register(Handler)
+class HandlerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "masked_id_number", "id_type", "enterprise", "created_at")
+    list_filter = ("id_type",)
+    list_select_related = ("enterprise",)
+    search_fields = ("enterprise__name",)
+    fields = ("name", "id_type", "masked_id_number", "id_address", "enterprise", "created_at", "updated_at")
+    readonly_fields = fields
+
+    @admin.display(description=_("ID number"))
+    def masked_id_number(self, handler: Handler) -> str:
+        return handler.id_number_masked
+
+
+@admin.register(CardImport)
+class CardImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "enterprise", "status", "total_rows", "imported_rows", "error_count", "created_by")
+    list_filter = ("status", "file_format")
+    list_select_related = ("enterprise", "created_by")
+    search_fields = ("enterprise__name",)
+    fields = ("public_id", "enterprise", "file_format", "status", "total_rows", "processed_rows", "imported_rows",
+              "error_count", "failure_message", "created_by", "created_at", "finished_at")
+    readonly_fields = fields

@@ -139,20 +139,24 @@ class CardImport(models.Model):
     """One uploaded card file. It is imported whole or not at all."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.PROTECT, related_name="card_imports")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", verbose_name=_("enterprise"), on_delete=models.PROTECT, related_name="card_imports"
+    )
     file = models.FileField(storage=private_storage, upload_to="card-imports/", max_length=200)
-    file_format = models.CharField(max_length=8)
-    status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.PENDING)
-    total_rows = models.PositiveIntegerField(default=0)
-    processed_rows = models.PositiveIntegerField(default=0)
-    imported_rows = models.PositiveIntegerField(default=0)
-    error_count = models.PositiveIntegerField(default=0)
+    file_format = models.CharField(_("file format"), max_length=8)
+    status = models.CharField(_("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.PENDING)
+    total_rows = models.PositiveIntegerField(_("rows in the file"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows checked"), default=0)
+    imported_rows = models.PositiveIntegerField(_("cards imported"), default=0)
+    error_count = models.PositiveIntegerField(_("errors"), default=0)
     # [{"row": 3, "column": "iccid", "code": "invalid_checksum", "message": "..."}], capped.
     errors = models.JSONField(default=list, blank=True)
-    failure_message = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    failure_message = models.TextField(_("why it failed"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -171,14 +175,16 @@ class CardImport(models.Model):
 class Handler(models.Model):
     """The customer unit's person who handles an order (H1). Found again by the blind index."""
 
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.PROTECT, related_name="handlers")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", verbose_name=_("enterprise"), on_delete=models.PROTECT, related_name="handlers"
+    )
     name = models.CharField(_("name"), max_length=100)
     id_type = models.CharField(_("ID type"), max_length=32, choices=PersonalIdType.choices)
     id_number = EncryptedTextField(_("ID number"))
     id_number_index = models.CharField(max_length=64, editable=False)
     id_address = models.CharField(_("ID address"), max_length=255)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("first recorded at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("handler")
@@ -227,19 +233,23 @@ class Order(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     number = models.CharField(_("order number"), max_length=24, unique=True)
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.PROTECT, related_name="orders")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", verbose_name=_("enterprise"), on_delete=models.PROTECT, related_name="orders"
+    )
     business_type = models.CharField(_("business type"), max_length=32, choices=BusinessType.choices)
     status = models.CharField(_("status"), max_length=24, choices=OrderStatus.choices)
-    handler = models.ForeignKey(Handler, on_delete=models.PROTECT, related_name="orders")
+    handler = models.ForeignKey(Handler, verbose_name=_("handler"), on_delete=models.PROTECT, related_name="orders")
     handler_id_photo = models.FileField(storage=private_storage, upload_to="orders/", max_length=200)
     handler_live_photo = models.FileField(storage=private_storage, upload_to="orders/", max_length=200, blank=True)
     cards = models.ManyToManyField(Card, through="OrderCard", related_name="orders")
     # Parameters of the business, e.g. {"target_enterprise": uuid} or {"package": code}.
-    parameters = models.JSONField(default=dict, blank=True)
-    rejection_reason = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    parameters = models.JSONField(_("parameters"), default=dict, blank=True)
+    rejection_reason = models.TextField(_("why it was rejected"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("filed by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("filed at"), auto_now_add=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -255,17 +265,19 @@ class Order(models.Model):
 
 
 class OrderCard(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE)
-    card = models.ForeignKey(Card, on_delete=models.PROTECT)
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE)
+    card = models.ForeignKey(Card, verbose_name=_("card"), on_delete=models.PROTECT)
     # Card replacement: the ICCID the card had before.
-    previous_iccid = models.CharField(max_length=20, blank=True)
-    new_iccid = models.CharField(max_length=20, blank=True)
+    previous_iccid = models.CharField(_("previous ICCID"), max_length=20, blank=True)
+    new_iccid = models.CharField(_("new ICCID"), max_length=20, blank=True)
     # What completing the order did to this card, e.g. "activated" or "awaiting_realname"
     # (a new installation whose card still needs its user's real-name, U5).
-    outcome = models.CharField(max_length=32, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=32, blank=True)
     outcome_detail = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("card of the order")
+        verbose_name_plural = _("cards of the order")
         constraints = [models.UniqueConstraint(fields=["order", "card"], name="order_card_unique")]
 
 
@@ -317,6 +329,8 @@ class CardBinding(models.Model):
     end_reason = models.CharField(max_length=32, blank=True)
 
     class Meta:
+        verbose_name = _("card binding")
+        verbose_name_plural = _("card bindings")
         constraints = [
             models.UniqueConstraint(
                 fields=["card"], condition=Q(ended_at__isnull=True), name="card_binding_one_live_per_card"

@@ -433,6 +433,42 @@ def test_admin_card_users_are_masked_without_photos(ops_client, manager, ent):
     assert mask_identifier(number) in ops_client.get("/admin/cards/carduser/").content.decode()
 
 
+def test_admin_orders_handlers_and_imports_are_read_only_and_masked(ops_client, manager, ent):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from cards import importing
+    from cards.management.commands.make_card_file import card_csv
+
+    number = idgen.resident_id()
+    order = factories.order(actor=manager, enterprise=ent, business_type="new_installation",
+                            cards=[factories.card(enterprise=ent)], handler=factories.handler_data(id_number=number))
+    package = factories.package(code="IOT-ADMIN")
+    job = importing.card_import_create(actor=manager, enterprise=ent, upload=SimpleUploadedFile(
+        "cards.csv", card_csv(3, package_code=package.code), content_type="text/csv"))
+    pages = {
+        "/admin/cards/order/": order.number,
+        f"/admin/cards/order/{order.pk}/change/": order.number,
+        "/admin/cards/handler/": order.handler.name,
+        f"/admin/cards/handler/{order.handler.pk}/change/": order.handler.name,
+        "/admin/cards/cardimport/": ent.name,
+        f"/admin/cards/cardimport/{job.pk}/change/": str(job.public_id),
+    }
+    for url, expected in pages.items():
+        response = ops_client.get(url)
+        assert response.status_code == 200, url
+        page = response.content.decode()
+        assert expected in page, url
+        assert number not in page and order.handler.id_number_index not in page, url
+        assert order.handler_id_photo.name not in page and order.handler_live_photo.name not in page, url
+    assert mask_identifier(number) in ops_client.get("/admin/cards/order/").content.decode()
+    assert mask_identifier(number) in ops_client.get("/admin/cards/handler/").content.decode()
+    card_iccid = order.cards.get().iccid
+    assert card_iccid in ops_client.get(f"/admin/cards/order/{order.pk}/change/").content.decode()
+    for model in ("order", "handler", "cardimport"):
+        assert ops_client.get(f"/admin/cards/{model}/add/").status_code == 403
+    assert ops_client.post(f"/admin/cards/order/{order.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
 def test_admin_packages_are_editable_but_the_test_flag_is_fixed_once_used(ops_client, ent):
     from accounts.models import AuditEvent
     from cards.models import Package
