@@ -28,6 +28,16 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class ReadOnlyInlineMixin(ReadOnlyAdminMixin):
+    """An inline that shows its `fields` and nothing else: no blank rows, no delete boxes."""
+
+    can_delete = False
+    extra = 0
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "full_name", "role", "province", "enterprise", "is_staff", "is_active", "last_login")

@@ -29,6 +29,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from accounts.roles import Role
 from approvals import notifications, selectors, services
 from approvals.forms import BulkDecisionForm, DecisionForm
@@ -419,7 +420,7 @@ approvals_site.register(Verification, ReviewDeskAdmin)
 # --- the operations admin: read-only, masked ------------------------------------
 
 
-class OpsReadOnlyAdmin(admin.ModelAdmin):
+class OpsReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Ops look, never decide: deciding is the approvers' job, on the desk."""
 
     def _is_ops(self, request) -> bool:
@@ -432,48 +433,21 @@ class OpsReadOnlyAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return self._is_ops(request) and super().has_view_permission(request, obj)
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class AttachmentOpsInline(admin.TabularInline):
+class AttachmentOpsInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = ExemptionAttachment
     fields = ("level", "content_type", "uploaded_by", "uploaded_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = False
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class DecisionOpsInline(admin.TabularInline):
+class DecisionOpsInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = Decision
     fk_name = "exemption"
     fields = ("level", "approved", "comment_scrubbed", "decided_by", "decided_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
 
     @admin.display(description=_("comment"))
     def comment_scrubbed(self, obj):
         return notifications.scrub(obj.comment)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ExemptionRequest)

@@ -16,7 +16,7 @@ from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin import ReadOnlyAdminMixin
+from accounts.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from accounts.services import audit_record
 from cards.models import Card, CardBinding, CardEvent, CardImport, CardUser, Handler, Order, OrderCard, Package
 
@@ -113,12 +113,9 @@ class CardEventAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
 
 
-class BindingInline(ReadOnlyAdminMixin, admin.TabularInline):
+class BindingInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = CardBinding
     fields = ("card", "bound_at", "ended_at", "end_reason")
-    readonly_fields = fields
-    can_delete = False
-    extra = 0
 
 
 @admin.register(CardUser)
@@ -165,12 +162,9 @@ class CardBindingAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- orders, handlers, imports ------------------------------------------------------------
 
 
-class OrderCardInline(ReadOnlyAdminMixin, admin.TabularInline):
+class OrderCardInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = OrderCard
     fields = ("card", "previous_iccid", "new_iccid", "outcome")
-    readonly_fields = fields
-    can_delete = False
-    extra = 0
 
 
 @admin.register(Order)

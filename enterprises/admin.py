@@ -14,7 +14,7 @@ from django.contrib import admin
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin import ReadOnlyAdminMixin
+from accounts.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from enterprises.models import (
     ChangeRequest,
     Document,
@@ -30,26 +30,20 @@ def _masked_values_html(target: str, values: dict):
     return format_html_join("", "<div><strong>{}</strong>: {}</div>", ((name, value) for name, value in rows))
 
 
-class ResponsiblePersonInline(ReadOnlyAdminMixin, admin.StackedInline):
+class ResponsiblePersonInline(ReadOnlyInlineMixin, admin.StackedInline):
     model = ResponsiblePerson
     fields = ("name", "id_type", "masked_id_number", "id_address", "is_legal_representative", "updated_at")
-    readonly_fields = fields
-    can_delete = False
-    extra = 0
 
     @admin.display(description=_("ID number"))
     def masked_id_number(self, person: ResponsiblePerson) -> str:
         return person.id_number_masked
 
 
-class DocumentInline(ReadOnlyAdminMixin, admin.TabularInline):
+class DocumentInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = Document
     fk_name = "enterprise"
     fields = ("kind", "version", "purpose", "business_reference", "content_type", "size", "uploaded_at", "uploaded_by")
-    readonly_fields = fields
     ordering = ("kind", "-version")
-    can_delete = False
-    extra = 0
     show_change_link = True
 
 

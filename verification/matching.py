@@ -170,7 +170,9 @@ def find_replay(phash: str, *, exclude_pk: int | None = None) -> Verification | 
         .order_by("pk")
         .values_list("pk", "live_photo_phash")
     )
-    for pk, value in candidates.iterator(chunk_size=2000):
+    # A plain query, not .iterator(): PostgreSQL plans a server-side cursor for its first rows and
+    # would walk the primary key instead of the band indexes. The candidates are few.
+    for pk, value in candidates:
         try:
             if (int(value, 16) ^ target).bit_count() <= limit:
                 return Verification.objects.get(pk=pk)
