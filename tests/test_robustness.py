@@ -1,5 +1,5 @@
-"""No input gives a 500: every API operation in the OpenAPI schema, and every portal page,
-called with malformed input.
+"""No input gives a 500: every API operation in the OpenAPI schema, every portal page and
+every page of the two admin sites, called with malformed input.
 
 Each is called on a real object of its kind, on an id that does not exist and on one
 that is malformed. API writes get a broken JSON body, the wrong JSON type, fields of
@@ -222,4 +222,43 @@ def test_no_page_input_gives_a_server_error(world, objects):
                 for response in responses:
                     if response.status_code >= 500:
                         failures.append(f"{role} {response.request['REQUEST_METHOD']} {url[:80]}: {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+# --- the admin sites: ops in Django's admin, approvers on their desk -----------------------------
+
+ADMIN_JUNK_QUERIES = [
+    {"q": "%00\x00" + "9" * 300, "o": "99.-x", "p": "abc", "all": "", "e": "1"},
+    {"status__exact": "bogus", "created_at__gte": "yesterday", "level": "nowhere", "rule": "U9", "realname_required__exact": "2",
+     "package__id__exact": "x", "enterprise__id__exact": "-1", "id__in": "a,b", "_changelist_filters": "%%"},
+]
+
+
+def _admin_urls(site_prefix: str, site) -> list[str]:
+    urls = [site_prefix]
+    for model in site._registry:
+        base = f"{site_prefix}{model._meta.app_label}/{model._meta.model_name}/"
+        first = model._default_manager.order_by("pk").first()
+        urls += [base, f"{base}999999/change/", f"{base}not-a-pk/change/"]
+        if first is not None:
+            urls += [f"{base}{first.pk}/change/", f"{base}{first.pk}/history/", f"{base}{first.pk}/delete/"]
+    return urls
+
+
+def test_no_admin_input_gives_a_server_error(world, objects):
+    from django.contrib import admin
+
+    from approvals.admin import approvals_site
+
+    failures = []
+    for role, prefix, site in (("ops", "/admin/", admin.site), ("provincial_approver", "/approvals/admin/", approvals_site),
+                               ("group_approver", "/approvals/admin/", approvals_site)):
+        client = Client(raise_request_exception=False)
+        client.force_login(world["users"][role])
+        for url in _admin_urls(prefix, site):
+            responses = [client.get(url, query) for query in ADMIN_JUNK_QUERIES]
+            responses.append(client.post(url, {"action": "nonsense", "_selected_action": ["x", "999999"], "comment": "x"}))
+            for response in responses:
+                if response.status_code >= 500:
+                    failures.append(f"{role} {response.request['REQUEST_METHOD']} {url}: {response.status_code}")
     assert not failures, "\n".join(failures)
