@@ -1,0 +1,53 @@
+"""Each role's start page shows its everyday tasks and the work waiting in its scope."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from cards.errors import RealnameRequired
+from cards.services import card_activate
+from tests import factories
+from tests.approvals import file_for_combo, no_engine, put_in_review  # noqa: F401 - no_engine is a fixture
+
+pytestmark = pytest.mark.django_db
+
+
+def _home(client, user):
+    client.force_login(user)
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    return response
+
+
+def test_home_counts_the_work_waiting_in_each_scope(client, world, no_engine):
+    manager = world["users"]["account_manager"]
+    file_for_combo(world, "U1")  # a provincial exemption, Beijing
+    waiting = factories.card(enterprise=world["enterprise"], data="non_directed")
+    with pytest.raises(RealnameRequired):
+        card_activate(actor=manager, card=waiting)  # now awaits its user's real-name (U5)
+    verification = factories.card_user_registration(actor=manager, enterprise=world["enterprise"],
+                                                    cards=[factories.card(enterprise=world["enterprise"])])
+    put_in_review(verification)
+
+    context = _home(client, manager).context
+    assert (context["awaiting_realname"], context["open_exemptions"], context["orders_waiting"]) == (1, 1, 0)
+    other = _home(client, world["users"]["account_manager_other_province"]).context
+    assert (other["awaiting_realname"], other["open_exemptions"]) == (0, 0)
+
+    approver = _home(client, world["users"]["provincial_approver"])
+    assert (approver.context["pending_exemptions"], approver.context["pending_reviews"]) == (1, 1)
+    html = approver.content.decode()
+    assert f'href="{reverse("approvals:review_queue")}"' in html and f'href="{reverse("approvals:queue")}"' in html
+    far = _home(client, world["users"]["provincial_approver_other_province"]).context
+    assert (far["pending_exemptions"], far["pending_reviews"]) == (0, 0)
+    group = _home(client, world["users"]["group_approver"]).context
+    assert (group["pending_exemptions"], group["pending_reviews"]) == (0, 0)  # U1 needs the province only
+
+
+@pytest.mark.parametrize("role", ["account_manager", "enterprise_admin"])
+def test_home_offers_the_card_tasks(client, world, role):
+    html = _home(client, world["users"][role]).content.decode()
+    for url in (reverse("orders:new"), reverse("cards:card_user_create"), reverse("card_imports:new"),
+                reverse("approvals:my_requests"), f'{reverse("cards:list")}?status=awaiting_realname'):
+        assert f'href="{url}"' in html, url
