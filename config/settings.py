@@ -5,6 +5,7 @@ tasks run in-process, generated development keys. APP_ENV=production has no
 defaults for secrets or hosts: a missing value stops start-up.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -199,6 +200,11 @@ CACHES = {"default": env.cache_url_config(CACHE_URL)}
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="realname-portal@localhost")
 
+# Full reveals of personal data per user, pages and API together (accounts.throttling).
+PII_REVEAL_RATE = env.str("PII_REVEAL_RATE", default="30/hour")
+if not re.fullmatch(r"[1-9][0-9]*/(s|m|h|d)[a-z]*", PII_REVEAL_RATE):
+    raise ImproperlyConfigured("PII_REVEAL_RATE must look like 30/hour (a count per s, m, h or d)")
+
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate challenge makes an unauthenticated call a 401, on every
     # endpoint alike (with Session first DRF answers 403, since a session sends no challenge).
@@ -211,7 +217,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"pii_reveal": "30/hour"},
+    "DEFAULT_THROTTLE_RATES": {"pii_reveal": PII_REVEAL_RATE},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "IoT card real-name portal API",

@@ -53,6 +53,7 @@ CASES = {
     **{f"absent:{name}": (["check"], {name: None}) for name in REQUIRED},
     **{f"empty:{name}": (["check"], {name: ""}) for name in REQUIRED},
     "bad_fernet_key": (["check"], {"FIELD_ENCRYPTION_KEYS": "not-a-fernet-key"}),
+    "bad_reveal_rate": (["check"], {"PII_REVEAL_RATE": "lots"}),
     "cache_on_broker_db": (["check"], {"REDIS_URL": "redis://127.0.0.1:6379/3", "CACHE_URL": "redis://127.0.0.1:6379/3/"}),
 }
 
@@ -112,3 +113,9 @@ def test_cache_may_not_share_the_brokers_redis_database(runs):
     returncode, stdout, stderr = runs["cache_on_broker_db"]
     assert returncode != 0
     assert "CACHE_URL must name another Redis database than REDIS_URL" in stderr
+
+
+def test_a_malformed_reveal_rate_stops_start_up(runs):
+    returncode, stdout, stderr = runs["bad_reveal_rate"]
+    assert returncode != 0
+    assert "PII_REVEAL_RATE must look like 30/hour" in stderr
