@@ -84,7 +84,10 @@ def verification_record_result(
 ) -> Verification:
     """Store the engine's result. Safe to call twice: a record already decided is left alone."""
     with transaction.atomic():
-        record = Verification.objects.select_for_update().get(pk=verification.pk)
+        # NO KEY UPDATE: two comparisons of one photo may each point `replay_of` at the other, and
+        # the foreign-key check's KEY SHARE lock on the other row must not wait for its transaction
+        # (it would deadlock against a plain FOR UPDATE).
+        record = Verification.objects.select_for_update(no_key=True).get(pk=verification.pk)
         if record.status != VerificationStatus.PENDING:
             return record
         record.outcome = outcome

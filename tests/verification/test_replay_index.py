@@ -86,6 +86,9 @@ class _BarrierEngine:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_same_photo_compared_twice_at_once_is_flagged(pending, settings):
+    """Each stores its hash before it searches, so at least one finds the other. Usually both do,
+    and each then points `replay_of` at the other while the other's row is locked: that must not
+    deadlock (verification_record_result locks FOR NO KEY UPDATE)."""
     settings.FACE_ENGINE = f"{__name__}._BarrierEngine"
     _BarrierEngine.barrier = threading.Barrier(2)
     first, second = pending(), pending()
