@@ -26,7 +26,14 @@ def exception_handler(exc, context):
         return Response(error_payload(exc), status=exc.status_code)
     if isinstance(exc, (IdentityError, UploadRejected)):
         return Response(error_payload(exc), status=status.HTTP_400_BAD_REQUEST)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    # DRF's own errors (authentication, throttling, parsing, routing) get their code too, so every
+    # error body has one: {"code": "not_authenticated", "detail": "..."}.
+    if response is not None and isinstance(response.data, dict) and set(response.data) == {"detail"}:
+        code = getattr(response.data["detail"], "code", None)
+        if isinstance(code, str):
+            response.data = {"code": code, "detail": response.data["detail"]}
+    return response
 
 
 # --- helpers shared by the apps' API views ------------------------------------
@@ -38,7 +45,7 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(
         required=False,
         help_text="Stable machine-readable reason, e.g. invalid_checksum, required, corrupt, already_registered, "
-        "change_pending, permission_denied, not_found. Absent on authentication, throttling and routing errors.",
+        "change_pending, permission_denied, not_found, not_authenticated, throttled, parse_error.",
     )
     detail = serializers.CharField(help_text="Translated message for the user; never contains personal data.")
     field = serializers.CharField(required=False, help_text="The request field the error is about, when there is one.")
