@@ -35,6 +35,7 @@ from verification.engine import (
     ComparisonResult,
     EngineUnavailable,
     get_engine,
+    hamming,
     perceptual_hash_bytes,
     reason,
     thresholds,
@@ -161,7 +162,6 @@ def find_replay(phash: str, *, exclude_pk: int | None = None) -> Verification | 
     """
     limit = int(getattr(settings, "FACE_REPLAY_MAX_DISTANCE", 6))
     radius = limit // BANDS
-    target = int(phash, 16)
     bands = phash_bands(phash)
     near_a_band = reduce(or_, (Q(**{f"{column}__in": _within(value, radius)}) for column, value in bands.items()))
     candidates = (
@@ -174,7 +174,7 @@ def find_replay(phash: str, *, exclude_pk: int | None = None) -> Verification | 
     # would walk the primary key instead of the band indexes. The candidates are few.
     for pk, value in candidates:
         try:
-            if (int(value, 16) ^ target).bit_count() <= limit:
+            if hamming(phash, value) <= limit:
                 return Verification.objects.get(pk=pk)
         except ValueError:
             continue
