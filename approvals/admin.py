@@ -40,6 +40,7 @@ from approvals.models import (
     ExemptionRequest,
 )
 from core.errors import DomainError
+from core.http import no_store
 from enterprises.models import ChangeRequest, ChangeRequestStatus
 from verification.models import Verification, VerificationPurpose, VerificationStatus
 
@@ -144,7 +145,7 @@ class DeskAdmin(admin.ModelAdmin):
             **(extra_context or {}),
         }
         response = TemplateResponse(request, self.decide_template, context, status=status)
-        response["Cache-Control"] = "no-store"
+        no_store(response)
         return response
 
     # --- bulk decisions, with an intermediate page asking for the comment ---

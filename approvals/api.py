@@ -21,8 +21,9 @@ from rest_framework.response import Response
 from approvals import selectors, services
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
 from cards.selectors import cards_visible_to
-from core.api import E401, error_response, no_store, validated
+from core.api import E401, error_response, validated
 from core.errors import PermissionDenied, ValidationFailed
+from core.http import no_store
 from enterprises.models import ChangeRequest
 from enterprises.selectors import enterprise_for_user
 from verification.models import Verification

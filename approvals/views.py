@@ -34,6 +34,7 @@ from cards.models import LIVE_CARD_STATUSES, CardStatus
 from cards.selectors import cards_visible_to
 from core import errors
 from core.forms import add_domain_error
+from core.http import no_store, private_file_response
 from enterprises.models import ChangeRequestStatus
 from enterprises.selectors import documents_visible_to, enterprises_visible_to
 from verification.models import Verification
@@ -68,11 +69,7 @@ def _private_file(field_file, *, content_type: str | None, filename: str, inline
     except (OSError, ValueError) as exc:
         raise Http404(str(_("The file is not available."))) from exc
     content_type = content_type or mimetypes.guess_type(field_file.name)[0] or "application/octet-stream"
-    response = FileResponse(handle, content_type=content_type, as_attachment=not inline, filename=filename)
-    response["Cache-Control"] = "no-store, private"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return private_file_response(handle, content_type=content_type, as_attachment=not inline, filename=filename)
 
 
 def _show_domain_error(request, exc: errors.DomainError) -> None:
@@ -388,7 +385,7 @@ def review_detail(request, public_id):
         },
         status=400 if request.method == "POST" else 200,
     )
-    response["Cache-Control"] = "no-store"
+    no_store(response)
     return response
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 
-from django.http import FileResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -60,8 +59,9 @@ from cards.serializers import (
     VerificationStatusSerializer,
     verification_status_body,
 )
-from core.api import E401, NO_STORE, error_response, is_schema_view, no_store, validated
+from core.api import E401, error_response, is_schema_view, validated
 from core.errors import NotFound, PermissionDenied, ValidationFailed
+from core.http import no_store, private_file_response
 from enterprises.selectors import enterprise_for_user
 from verification.selectors import verifications_visible_to
 
@@ -451,12 +451,8 @@ def card_user_photo_response(request, card_user: CardUser, kind: str, *, as_atta
     content_type = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(
         extension, "application/octet-stream"
     )
-    response = FileResponse(handle, content_type=content_type, as_attachment=as_attachment,
-                            filename=f"card-user-{kind.replace('_', '-')}.{extension}")
-    response["Cache-Control"] = NO_STORE
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return private_file_response(handle, content_type=content_type, as_attachment=as_attachment,
+                                 filename=f"card-user-{kind.replace('_', '-')}.{extension}")
 
 
 class CardUserPhotoView(CardsApiView, APIView):

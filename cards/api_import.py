@@ -26,8 +26,9 @@ from rest_framework.response import Response
 
 from cards import importing
 from cards.models import CardImport
-from core.api import E401, error_response, no_store
+from core.api import E401, error_response
 from core.errors import PermissionDenied, ValidationFailed
+from core.http import no_store
 from enterprises import selectors as enterprise_selectors
 
 CSV_TYPE = "text/csv; charset=utf-8"

@@ -35,6 +35,7 @@ from cards.serializers_orders import (
 )
 from core.api import E401, error_response, is_schema_view, validated
 from core.errors import PermissionDenied, ValidationFailed
+from core.http import no_store
 from enterprises.selectors import enterprise_for_user
 
 ORDER_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The order's public_id.")
@@ -49,7 +50,7 @@ E409 = error_response("Conflicts with the cards' state: realname_required (with 
 
 def _detail(request, order: Order, *, status_code=status.HTTP_200_OK) -> Response:
     response = Response(OrderDetailSerializer(order, context={"request": request}).data, status=status_code)
-    response["Cache-Control"] = "no-store, private"
+    no_store(response)
     return response
 
 

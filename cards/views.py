@@ -42,6 +42,7 @@ from cards.serializers import (
 )
 from core import errors
 from core.forms import add_domain_error
+from core.http import no_store
 
 PAGE_SIZE = 25
 COUNT_CAP = 10_000
@@ -349,7 +350,7 @@ def _render_card_user(request, card_user, *, revealed: str | None = None, reveal
         "reveal_error": reveal_error,
     }
     response = render(request, "cards/card_user_detail.html", context, status=status)
-    response["Cache-Control"] = "no-store, private"
+    no_store(response)
     return response
 
 

@@ -24,6 +24,7 @@ from cards import importing
 from cards.models import ImportStatus
 from core import errors
 from core.forms import add_domain_error
+from core.http import no_store
 
 RECENT_IMPORTS = 10
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -77,7 +78,7 @@ def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "no-store, private"
+    no_store(response)
     return response
 
 

@@ -23,7 +23,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -51,6 +51,7 @@ from cards.models import BusinessType, OrderStatus
 from cards.selectors import orders_visible_to
 from core import errors
 from core.forms import add_domain_error
+from core.http import no_store, private_file_response
 from verification.identity import PersonalIdType
 from verification.models import VerificationStatus
 
@@ -394,7 +395,7 @@ def _render_detail(request, order, *, retake_form=None, status: int = 200):
         and not (verification is not None and verification.status == VerificationStatus.REJECTED),
     }
     response = render(request, "cards/order_detail.html", context, status=status)
-    response["Cache-Control"] = "no-store, private"
+    no_store(response)
     return response
 
 
@@ -447,11 +448,8 @@ def order_photo(request, public_id, kind):
     pii_view_log(actor=user, obj=order, field=field, request=request)
     extension = os.path.splitext(photo.name)[1].lower()
     content_type = {".png": "image/png", ".webp": "image/webp"}.get(extension, "image/jpeg")
-    response = FileResponse(handle, content_type=content_type, filename=f"order-{kind}{extension}")
-    response["Cache-Control"] = "no-store, private"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return private_file_response(handle, content_type=content_type, filename=f"order-{kind}{extension}",
+                                 as_attachment=False)
 
 
 __all__ = [

@@ -60,15 +60,6 @@ E401 = error_response(
     "Not authenticated: no or an invalid token or session. Sent with `WWW-Authenticate: Token`."
 )
 
-NO_STORE = "no-store, private"
-
-
-def no_store(response):
-    """Responses that carry personal data must not be cached anywhere."""
-    response["Cache-Control"] = NO_STORE
-    return response
-
-
 def is_schema_view(view) -> bool:
     """True while drf-spectacular builds the schema (no real request, no URL kwargs)."""
     return getattr(view, "swagger_fake_view", False)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import uuid
 
-from django.http import FileResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -33,8 +32,9 @@ from accounts.access import can_view_full_pii
 from accounts.models import User
 from accounts.services import pii_view_log
 from accounts.throttling import PiiRevealThrottle
-from core.api import E401, error_response, is_schema_view, no_store, validated
+from core.api import E401, error_response, is_schema_view, validated
 from core.errors import NotFound, PermissionDenied, ValidationFailed
+from core.http import no_store, private_file_response
 from enterprises import policy, selectors, services
 from enterprises.models import ChangeRequest, Document, Enterprise
 from enterprises.serializers import (
@@ -350,15 +350,12 @@ class DocumentDownloadView(JsonOnly, generics.GenericAPIView):
             raise NotFound(_("The file of this document is missing."), code="file_missing") from None
         # A document image shows the ID or credential in full: each opening is a logged full view.
         pii_view_log(actor=request.user, obj=document, field="file", request=request)
-        response = FileResponse(
+        return private_file_response(
             handle,
             content_type=document.content_type,
             as_attachment=True,
             filename=f"document-{document.kind}-v{document.version}{document.extension}",
         )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return no_store(response)
 
 
 class EnterpriseRevealView(JsonOnly, generics.GenericAPIView):

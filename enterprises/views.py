@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -30,6 +30,7 @@ from accounts.services import history_for, pii_view_log
 from accounts.throttling import page_reveal_wait, reveal_wait_message
 from core import errors
 from core.forms import add_domain_error
+from core.http import no_store, private_file_response
 from enterprises import forms, policy, selectors, services
 from enterprises.models import ChangeRequestStatus, ChangeTarget, DocumentKind
 
@@ -310,7 +311,7 @@ def enterprise_reveal(request, public_id):
     if wait is not None:
         response = _render_detail(request, enterprise, reveal_error=reveal_wait_message(wait), status=429)
         response["Retry-After"] = str(wait)
-        response["Cache-Control"] = "no-store"
+        no_store(response)
         return response
     try:
         value = services.enterprise_reveal_field(actor=request.user, enterprise=enterprise, field=field, request=request)
@@ -319,7 +320,7 @@ def enterprise_reveal(request, public_id):
         response = _render_detail(request, enterprise, reveal_error=exc.message, status=400)
     else:
         response = _render_detail(request, enterprise, revealed={field: value})
-    response["Cache-Control"] = "no-store"
+    no_store(response)
     return response
 
 
@@ -428,17 +429,13 @@ def document_download(request, public_id):
     # A document image shows the ID or credential in full: each opening is a logged full view.
     pii_view_log(actor=user, obj=document, field="file", request=request)
     inline = request.GET.get("inline") == "1" and document.is_image
-    response = FileResponse(
+    return private_file_response(
         handle,
         content_type=document.content_type,
         as_attachment=not inline,
         # Neutral: no names or numbers in the file name.
         filename=f"document-{document.kind}-v{document.version}{document.extension}",
     )
-    response["Cache-Control"] = "no-store, private"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
 
 
 __all__ = [

@@ -1,0 +1,22 @@
+"""HTTP helpers shared by pages and API views."""
+
+from __future__ import annotations
+
+from django.http import FileResponse
+
+NO_STORE = "no-store, private"
+
+
+def no_store(response):
+    """Responses that carry personal data must not be cached anywhere."""
+    response["Cache-Control"] = NO_STORE
+    return response
+
+
+def private_file_response(handle, *, content_type: str, filename: str, as_attachment: bool):
+    """A stored document or photo: never cached, never sniffed, never run as a page."""
+    response = FileResponse(handle, content_type=content_type, as_attachment=as_attachment, filename=filename)
+    no_store(response)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
