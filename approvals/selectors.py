@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.access import NOTHING, can_view_full_pii, scoped
 from accounts.roles import Role
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
+from cards import policy as card_policy
 from core.errors import NotFound
 from enterprises.models import ChangeRequest, ChangeRequestStatus
 from verification.models import Verification, VerificationStatus
@@ -85,22 +86,13 @@ def has_authority(user, enterprise, level: str) -> bool:
 
 
 def can_file_exemption(user, enterprise) -> bool:
-    """Account managers of the enterprise's province and the enterprise's own admin file requests."""
-    if not _active(user):
-        return False
-    if user.role == Role.ACCOUNT_MANAGER:
-        return user.province_id is not None and user.province_id == enterprise.province_id
-    if user.role == Role.ENTERPRISE_ADMIN:
-        return user.enterprise_id is not None and user.enterprise_id == enterprise.pk
-    return False
+    """Those who manage the enterprise's cards file requests for them: account managers of its
+    province and its own admin."""
+    return card_policy.can_manage_enterprise_cards(user, enterprise)
 
 
 def may_file_somewhere(user) -> bool:
-    if not _active(user):
-        return False
-    if user.role == Role.ACCOUNT_MANAGER:
-        return user.province_id is not None
-    return user.role == Role.ENTERPRISE_ADMIN and user.enterprise_id is not None
+    return card_policy.may_manage_cards_somewhere(user)
 
 
 def levels_to_decide(user, request: ExemptionRequest) -> list[str]:

@@ -247,7 +247,7 @@ def _file_error(message, code: str) -> ValidationFailed:
 
 def may_upload_any(user) -> bool:
     """Account managers (for their province's enterprises) and enterprise admins (their own)."""
-    return policy.may_register_card_users_somewhere(user)
+    return policy.may_manage_cards_somewhere(user)
 
 
 def may_import(user, enterprise) -> bool:

@@ -34,7 +34,9 @@ def can_register_card_user(user, enterprise) -> bool:
     return can_manage_enterprise_cards(user, enterprise)
 
 
-def may_register_card_users_somewhere(user) -> bool:
+def may_manage_cards_somewhere(user) -> bool:
+    """An account manager with a province or an enterprise admin with an enterprise: the roles that
+    manage cards, import them, register card users and file exemptions, each in their own scope."""
     if not _active(user):
         return False
     if user.role == Role.ACCOUNT_MANAGER:

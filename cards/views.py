@@ -261,7 +261,7 @@ def card_user_list(request):
         {
             "page_obj": page,
             "card_users": page.object_list,
-            "can_register": policy.may_register_card_users_somewhere(user),
+            "can_register": policy.may_manage_cards_somewhere(user),
             "count_cap": COUNT_CAP,
         },
     )
@@ -272,7 +272,7 @@ def card_user_list(request):
 @require_form_methods
 def card_user_create(request):
     user = request.user
-    if not policy.may_register_card_users_somewhere(user):
+    if not policy.may_manage_cards_somewhere(user):
         raise PermissionDenied(str(_("Your role may not register card users.")))
     status = 200
     if request.method == "POST":
