@@ -405,21 +405,25 @@ def exemption_decide(
     return locked
 
 
+def _withdraw(locked, *, actor: User, statuses, refusal) -> None:
+    """submitted -> withdrawn, by its submitter only; `locked` is the row, locked for update.
+
+    `statuses` is the request's status choices, `refusal` the message when it is past submitted."""
+    if locked.submitted_by_id != actor.pk:
+        raise PermissionDenied(_("Only the person who filed the request may withdraw it."), code="not_submitter")
+    if locked.status != statuses.SUBMITTED:
+        raise InvalidTransition(refusal % {"status": statuses(locked.status).label.lower()}, field="status")
+    locked.status = statuses.WITHDRAWN
+    locked.save(update_fields=["status"])
+
+
 def exemption_withdraw(*, request: ExemptionRequest, actor: User) -> ExemptionRequest:
     """The submitter takes back a request that is still awaiting a decision."""
     actor = _require_user(actor)
     with transaction.atomic():
         locked = ExemptionRequest.objects.select_for_update().get(pk=request.pk)
-        if locked.submitted_by_id != actor.pk:
-            raise PermissionDenied(_("Only the person who filed the request may withdraw it."), code="not_submitter")
-        if locked.status != RequestStatus.SUBMITTED:
-            raise InvalidTransition(
-                _("This request is %(status)s: only a request awaiting a decision can be withdrawn.")
-                % {"status": RequestStatus(locked.status).label.lower()},
-                field="status",
-            )
-        locked.status = RequestStatus.WITHDRAWN
-        locked.save(update_fields=["status"])
+        _withdraw(locked, actor=actor, statuses=RequestStatus,
+                  refusal=_("This request is %(status)s: only a request awaiting a decision can be withdrawn."))
         audit_record(actor=actor, action="exemption.withdrawn", obj=locked)
     return locked
 
@@ -518,16 +522,8 @@ def change_request_withdraw(*, change_request: ChangeRequest, actor: User) -> Ch
     actor = _require_user(actor)
     with transaction.atomic():
         locked = ChangeRequest.objects.select_for_update().get(pk=change_request.pk)
-        if locked.submitted_by_id != actor.pk:
-            raise PermissionDenied(_("Only the person who filed the request may withdraw it."), code="not_submitter")
-        if locked.status != ChangeRequestStatus.SUBMITTED:
-            raise InvalidTransition(
-                _("This change request is %(status)s: only a request awaiting a decision can be withdrawn.")
-                % {"status": ChangeRequestStatus(locked.status).label.lower()},
-                field="status",
-            )
-        locked.status = ChangeRequestStatus.WITHDRAWN
-        locked.save(update_fields=["status"])
+        _withdraw(locked, actor=actor, statuses=ChangeRequestStatus,
+                  refusal=_("This change request is %(status)s: only a request awaiting a decision can be withdrawn."))
         _reset_enterprise_status(locked.enterprise_id)
         audit_record(actor=actor, action="change_request.withdrawn", obj=locked, data={"target": locked.target})
     return locked
