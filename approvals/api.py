@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from approvals import selectors, services
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
-from cards.selectors import cards_visible_to
+from cards.selectors import enterprise_cards_for_user
 from core.api import E401, error_response, validated
 from core.errors import PermissionDenied, ValidationFailed
 from core.http import no_store
@@ -258,15 +258,7 @@ class ExemptionListCreateView(JsonOnly, generics.GenericAPIView):
         if not selectors.can_file_exemption(user, enterprise):
             # Checked before the cards are looked up; the service checks again.
             raise PermissionDenied(services.MSG_FILE_DENIED)
-        iccids = list(dict.fromkeys(str(i).strip() for i in data["cards"]))
-        cards = list(cards_visible_to(user).filter(enterprise=enterprise, iccid__in=iccids))
-        missing = sorted(set(iccids) - {c.iccid for c in cards})
-        if missing:
-            raise ValidationFailed(
-                _("These cards are not cards of this enterprise: %(iccids)s.") % {"iccids": ", ".join(missing[:20])},
-                code="unknown_card",
-                field="cards",
-            )
+        cards = enterprise_cards_for_user(user, enterprise, data["cards"])
         exemption = services.exemption_file(
             actor=user,
             enterprise=enterprise,

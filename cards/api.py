@@ -357,15 +357,7 @@ class CardUserListCreateView(CardsApiView, generics.ListAPIView):
         enterprise = enterprise_for_user(request.user, data["enterprise"])
         if not policy.can_register_card_user(request.user, enterprise):
             raise PermissionDenied(MSG_REGISTER_DENIED)
-        iccids = list(dict.fromkeys(value.strip() for value in data["cards"]))
-        cards = list(selectors.cards_visible_to(request.user).filter(enterprise=enterprise, iccid__in=iccids))
-        missing = sorted(set(iccids) - {card.iccid for card in cards})
-        if missing:
-            raise ValidationFailed(
-                _("These ICCIDs are not cards of this enterprise: %(iccids)s") % {"iccids": ", ".join(missing[:10])},
-                code="unknown_card",
-                field="cards",
-            )
+        cards = selectors.enterprise_cards_for_user(request.user, enterprise, data["cards"])
         verification = card_user_register(
             actor=request.user,
             enterprise=enterprise,

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scoped
 from cards.models import Card, CardBinding, CardUser, Order
-from core.errors import NotFound
+from core.errors import NotFound, ValidationFailed
 
 
 def cards_visible_to(user) -> QuerySet[Card]:
@@ -19,6 +19,21 @@ def card_for_user(user, iccid: str) -> Card:
     if card is None:
         raise NotFound(_("The card does not exist or you have no access to it."))
     return card
+
+
+def enterprise_cards_for_user(user, enterprise, iccids) -> list[Card]:
+    """The enterprise's cards named by `iccids` (duplicates and blanks around them ignored), as the
+    user may see them. Any ICCID that is not one is refused by name (field "cards", unknown_card)."""
+    wanted = list(dict.fromkeys(str(value).strip() for value in iccids))
+    cards = list(cards_visible_to(user).filter(enterprise=enterprise, iccid__in=wanted))
+    missing = sorted(set(wanted) - {card.iccid for card in cards})
+    if missing:
+        raise ValidationFailed(
+            _("These ICCIDs are not cards of this enterprise: %(iccids)s") % {"iccids": ", ".join(missing[:10])},
+            code="unknown_card",
+            field="cards",
+        )
+    return cards
 
 
 def card_users_visible_to(user) -> QuerySet[CardUser]:

@@ -283,41 +283,32 @@ def card_user_create(request):
             enterprise = data["enterprise"]
             if not policy.can_register_card_user(user, enterprise):
                 raise PermissionDenied(str(_("Your role may not register card users for this enterprise.")))
-            cards = list(selectors.cards_visible_to(user).filter(enterprise=enterprise, iccid__in=data["iccids"]))
-            missing = sorted(set(data["iccids"]) - {card.iccid for card in cards})
-            if missing:
-                form.add_error(
-                    "iccids",
-                    _("These ICCIDs are not cards of this enterprise: %(iccids)s")
-                    % {"iccids": ", ".join(missing[:10])},
+            try:
+                verification = card_user_register(
+                    actor=user,
+                    enterprise=enterprise,
+                    name=data["name"],
+                    id_type=data["id_type"],
+                    id_number=data["id_number"],
+                    id_photo=data["id_photo"],
+                    live_photo=data["live_photo"],
+                    biometric_consent=data["biometric_consent"],
+                    cards=selectors.enterprise_cards_for_user(user, enterprise, data["iccids"]),
                 )
-            else:
-                try:
-                    verification = card_user_register(
-                        actor=user,
-                        enterprise=enterprise,
-                        name=data["name"],
-                        id_type=data["id_type"],
-                        id_number=data["id_number"],
-                        id_photo=data["id_photo"],
-                        live_photo=data["live_photo"],
-                        biometric_consent=data["biometric_consent"],
-                        cards=cards,
-                    )
-                except errors.DomainError as exc:
-                    _raise_http(exc)
-                    status = exc.status_code
-                    if exc.field == "cards":
-                        form.add_error("iccids", exc.message)
-                    else:
-                        add_domain_error(form, exc)
+            except errors.DomainError as exc:
+                _raise_http(exc)
+                status = exc.status_code
+                if exc.field == "cards":
+                    form.add_error("iccids", exc.message)
                 else:
-                    messages.success(
-                        request,
-                        _("The card user is recorded. The face comparison is running; the cards are registered "
-                          "to the user once it passes."),
-                    )
-                    return redirect("cards:card_user_detail", public_id=verification.card_user.public_id)
+                    add_domain_error(form, exc)
+            else:
+                messages.success(
+                    request,
+                    _("The card user is recorded. The face comparison is running; the cards are registered "
+                      "to the user once it passes."),
+                )
+                return redirect("cards:card_user_detail", public_id=verification.card_user.public_id)
     else:
         initial = {}
         iccid = request.GET.get("card", "")
