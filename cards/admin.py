@@ -1,4 +1,5 @@
-"""Django admin for ops: the package catalogue (editable); cards, card users, orders, handlers
+"""Django admin for ops: the package catalogue (editable, through cards.packages: a test package
+has a test period of at most 180 days and fixed services, U4); cards, card users, orders, handlers
 and imports (read-only, masked).
 
 Cards change only through cards.services (the rules U0-U6 guard every
@@ -11,14 +12,28 @@ COUNT(*), a capped count, and search by ICCID prefix on its index.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
-from accounts.services import audit_record
-from cards.models import Card, CardBinding, CardEvent, CardImport, CardUser, Handler, Order, OrderCard, Package
+from cards.models import (
+    TEST_PERIOD_MAX_DAYS,
+    Card,
+    CardBinding,
+    CardEvent,
+    CardImport,
+    CardUser,
+    Handler,
+    Order,
+    OrderCard,
+    Package,
+)
+from cards.packages import PACKAGE_FIELDS, package_check_in_use, package_create, package_update
+from core.errors import DomainError
+from core.forms import add_domain_error
 
 ADMIN_COUNT_CAP = 10_000
 
@@ -44,30 +59,64 @@ class IccidSearchMixin:
         return queryset.filter(**{f"{self.iccid_lookup}__startswith": term}), False
 
 
+class PackageAdminForm(forms.ModelForm):
+    """Model validation bounds the test period (1-180 days) and asks a test package for its services;
+    cards.packages refuses a change of what the cards on the package took from it (U4)."""
+
+    class Meta:
+        model = Package
+        fields = PACKAGE_FIELDS
+        widgets = {"test_period_days": forms.NumberInput(attrs={"min": 1, "max": TEST_PERIOD_MAX_DAYS})}
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is not None:
+            try:
+                package_check_in_use(package=Package.objects.get(pk=self.instance.pk),
+                                     values={k: v for k, v in cleaned.items() if k in self.fields})
+            except DomainError as exc:
+                add_domain_error(self, exc)
+        return cleaned
+
+
 @admin.register(Package)
 class PackageAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "is_test_package", "is_active")
+    form = PackageAdminForm
+    list_display = ("code", "name", "is_test_package", "test_period_days", "is_active")
     list_filter = ("is_test_package", "is_active")
     search_fields = ("code", "name")
-    fields = ("code", "name", "is_test_package", "is_active")
+    fieldsets = (
+        (None, {"fields": ("code", "name", "is_active")}),
+        (_("IoT test-card package (rule U4)"), {
+            "fields": ("is_test_package", "test_period_days", "data_service", "voice_service", "sms_service"),
+            "description": _(
+                "A test package is a trial: its cards need no user real-name, have the services set here and "
+                "are suspended when the test period ends, unless they moved to a commercial package. Only "
+                "cards in stock that were never active nor on a commercial package go onto it."
+            ),
+        }),
+    )
 
     def get_readonly_fields(self, request, obj=None):
-        # Cards store the rule decision their package gave them (U4): the flag is fixed once cards use it.
+        # Imports and orders name packages by code. The kind and services are refused in the form
+        # with a reason (cards.packages), rather than hidden.
         if obj is not None and obj.cards.exists():
-            return ("code", "is_test_package")
+            return ("code",)
         return ()
 
     def has_delete_permission(self, request, obj=None):
         return False
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        audit_record(
-            actor=request.user,
-            action="package.changed" if change else "package.created",
-            obj=obj,
-            data={"fields": sorted(form.changed_data)},
-        )
+        values = {field: form.cleaned_data[field] for field in PACKAGE_FIELDS if field in form.cleaned_data}
+        if change:
+            saved = package_update(actor=request.user, package=obj, **values)
+        else:
+            saved = package_create(actor=request.user, **values)
+        # The admin goes on with `obj` (its log entry and redirect).
+        obj.pk = saved.pk
+        obj._state.adding = False
+        obj._state.db = saved._state.db
 
 
 @admin.register(Card)
@@ -93,6 +142,10 @@ class CardAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "realname_required",
         "realname_rules",
         "exemption_needed",
+        "first_activated_at",
+        "has_been_commercial",
+        "test_period_started_at",
+        "test_period_ends_at",
         "import_job",
         "created_at",
         "updated_at",

@@ -9,13 +9,16 @@ Two steps, two entry points:
   with a ValidationFailed on ``file``; no row and no file are kept.
 * :func:`card_import_run` (the Celery task calls it; safe to repeat) reads
   the stored file, validates every row (ICCID, MSISDN, IMSI, package, service
-  levels, duplicates within the file and against the database) while saving
+  levels, which on an IoT test-card package must be the package's (U4),
+  duplicates within the file and against the database) while saving
   its progress, and then either writes every card in one transaction
   (``COPY`` on PostgreSQL, ``bulk_create`` elsewhere) or records the errors
   and writes no card at all.
 
 Cards created here are in stock, carry the cached rule decision
-(:func:`cards.services.decision_cache_fields`) and point at their import
+(:func:`cards.services.decision_cache_fields`) and the U4 facts (a card on a
+test package starts its trial, one on a commercial package has been commercial),
+and point at their import
 through ``Card.import_job``. No CardEvent is written per card: a card's
 history shows that it came from an import through ``card.import_job``.
 
@@ -37,6 +40,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import NamedTuple
 
 from django.conf import settings
@@ -164,6 +168,7 @@ ERRORS_SHOWN = 100
 # Values per `IN (...)` duplicate lookup where there is no COPY (SQLite).
 SQL_LOOKUP_CHUNK = 500
 BULK_BATCH = 2000
+NULL = "\\N"  # COPY text format
 
 
 def max_bytes() -> int:
@@ -233,6 +238,10 @@ ROW_MESSAGES = {
     "duplicate_in_file": _("This value also appears on row %(first_row)s of the file."),
     "already_registered": _("A card with this %(label)s is already registered."),
     "extra_cells": _("This row has more cells than the header row has columns."),
+    "test_package_services": _(
+        "The IoT test-card package %(package)s fixes this service to %(level)s: a card on it cannot have "
+        "another (rule U4)."
+    ),
 }
 
 COLUMN_LABELS = {"iccid": "ICCID", "msisdn": "MSISDN", "imsi": "IMSI"}
@@ -559,6 +568,8 @@ class ValidRow(NamedTuple):
     realname_required: bool
     realname_rules: str
     exemption_needed: str
+    # U4: the trial's length on a test package; None on a commercial package.
+    test_period_days: int | None = None
 
 
 # (row, column index, code, value, params)
@@ -594,7 +605,7 @@ def _slow_check(validator, value: str) -> tuple[str | None, str | None]:
 
 def validate_rows(
     parsed: ParsedFile,
-    packages: dict[str, tuple[int, bool, bool]],
+    packages: dict[str, tuple],
     *,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list[ValidRow], list[RowError]]:
@@ -710,12 +721,21 @@ def validate_rows(
                 if value is None:
                     error((row, column, "invalid_level", _clip(cells[position].strip()), {}))
             continue
+        if package is not None and package[1] and (data, voice, sms) != package[3]:
+            # U4: a test package fixes its cards' services.
+            for value, fixed, position, column in zip((data, voice, sms), package[3], (p_data, p_voice, p_sms),
+                                                      (c_data, c_voice, c_sms), strict=True):
+                if value != fixed:
+                    error((row, column, "test_package_services", _clip(cells[position].strip()),
+                           {"package": package[4], "level": fixed}))
+            continue
         if bad:
             continue
         required, rules, exemption = decisions[
             (len(msisdn) == 11 and msisdn.startswith("149"), data, voice, sms, package[1])
         ]
-        keep(ValidRow(row, iccid, msisdn, imsi, package[0], data, voice, sms, required, rules, exemption))
+        keep(ValidRow(row, iccid, msisdn, imsi, package[0], data, voice, sms, required, rules, exemption,
+                      package[5]))
 
     if progress is not None:
         progress(len(parsed.rows))
@@ -936,9 +956,14 @@ def _save_progress(import_id: int, processed: int) -> None:
     CardImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(processed_rows=processed)
 
 
-def _packages() -> dict[str, tuple[int, bool, bool]]:
-    return {code: (pk, test, active) for pk, code, test, active in
-            Package.objects.values_list("pk", "code", "is_test_package", "is_active")}
+def _packages() -> dict[str, tuple]:
+    """code -> (pk, test package, available, its fixed services or None, code, test period days or None)."""
+    rows = Package.objects.values_list("pk", "code", "is_test_package", "is_active", "data_service",
+                                       "voice_service", "sms_service", "test_period_days")
+    return {
+        code: (pk, test, active, (data, voice, sms) if test else None, code, days if test else None)
+        for pk, code, test, active, data, voice, sms, days in rows
+    }
 
 
 def _finish_failed(job: CardImport, *, message, errors: list[RowError] | None = None, processed: int | None = None) -> str:
@@ -1047,8 +1072,18 @@ def _run(job: CardImport) -> str:
 
 _CARD_COLUMNS = (
     "iccid", "msisdn", "imsi", "enterprise", "package", "data_service", "voice_service", "sms_service",
-    "status", "realname_required", "realname_rules", "exemption_needed", "import_job", "created_at", "updated_at",
+    "status", "realname_required", "realname_rules", "exemption_needed", "has_been_commercial",
+    "test_period_started_at", "test_period_ends_at", "import_job", "created_at", "updated_at",
 )
+
+
+def _trial_columns(valid: list[ValidRow], now) -> dict:
+    """has_been_commercial, test_period_started_at, test_period_ends_at per test period length (U4):
+    a card on a test package starts its trial now, one on a commercial package has been commercial."""
+    columns = {None: (True, None, None)}
+    for days in {r.test_period_days for r in valid} - {None}:
+        columns[days] = (False, now, now + timedelta(days=days))
+    return columns
 
 
 def _write_cards(valid: list[ValidRow], *, enterprise_id: int, import_id: int) -> None:
@@ -1066,14 +1101,21 @@ def copy_sql() -> str:
 
 def copy_stream(valid: list[ValidRow], *, enterprise_id: int, import_id: int, now=None) -> io.StringIO:
     """The rows in COPY text format. Every value was validated to digits or a known code: nothing to escape."""
-    stamp = (now or timezone.now()).isoformat()
+    now = now or timezone.now()
+    stamp = now.isoformat()
     head = f"\t{enterprise_id}\t"
     tail = f"\t{import_id}\t{stamp}\t{stamp}\n"
+    trial = {
+        days: f"\t{'t' if commercial else 'f'}\t{started.isoformat() if started else NULL}\t"
+              f"{ends.isoformat() if ends else NULL}"
+        for days, (commercial, started, ends) in _trial_columns(valid, now).items()
+    }
     status = CardStatus.IN_STOCK.value
     buffer = io.StringIO()
     buffer.writelines(
         f"{r.iccid}\t{r.msisdn}\t{r.imsi}{head}{r.package_id}\t{r.data}\t{r.voice}\t{r.sms}\t{status}\t"
-        f"{'t' if r.realname_required else 'f'}\t{r.realname_rules}\t{r.exemption_needed}{tail}"
+        f"{'t' if r.realname_required else 'f'}\t{r.realname_rules}\t{r.exemption_needed}"
+        f"{trial[r.test_period_days]}{tail}"
         for r in valid
     )
     buffer.seek(0)
@@ -1100,6 +1142,7 @@ def _copy_cards(valid: list[ValidRow], *, enterprise_id: int, import_id: int) ->
 
 def _bulk_create_cards(valid: list[ValidRow], *, enterprise_id: int, import_id: int) -> None:
     status = CardStatus.IN_STOCK
+    trial = _trial_columns(valid, timezone.now())
     Card.objects.bulk_create(
         (
             Card(
@@ -1107,6 +1150,8 @@ def _bulk_create_cards(valid: list[ValidRow], *, enterprise_id: int, import_id: 
                 data_service=r.data, voice_service=r.voice, sms_service=r.sms, status=status,
                 realname_required=r.realname_required, realname_rules=r.realname_rules,
                 exemption_needed=r.exemption_needed, import_job_id=import_id,
+                has_been_commercial=trial[r.test_period_days][0], test_period_started_at=trial[r.test_period_days][1],
+                test_period_ends_at=trial[r.test_period_days][2],
             )
             for r in valid
         ),

@@ -3,8 +3,11 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.pii import EncryptedTextField, mask_identifier
@@ -19,19 +22,98 @@ class ServiceLevelChoices(models.TextChoices):
     NON_DIRECTED = ServiceLevel.NON_DIRECTED.value, _("Non-directed")
 
 
+# U4: a test package is a trial. The operator's ceiling on its test period.
+TEST_PERIOD_MAX_DAYS = 180
+_LEVELS = [level.value for level in ServiceLevel]
+
+
 class Package(models.Model):
+    """A package of the catalogue. An IoT test-card package (U4) also fixes the services of its
+    cards and the length of their trial; ops define it (cards.packages)."""
+
     code = models.CharField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
     is_test_package = models.BooleanField(_("IoT test-card package"), default=False)
     is_active = models.BooleanField(_("available"), default=True)
+    test_period_days = models.PositiveSmallIntegerField(
+        _("test period (days)"),
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(1, message=_("The test period is at least one day.")),
+            MaxValueValidator(TEST_PERIOD_MAX_DAYS, message=_("The test period is at most 180 days (rule U4).")),
+        ],
+        help_text=_(
+            "IoT test-card packages only: how long a card may stay on the package, at most 180 days, from the "
+            "day it goes onto it. Then the card is suspended unless it moved to a commercial package. A change "
+            "applies to cards that go onto the package afterwards."
+        ),
+    )
+    data_service = models.CharField(
+        _("data"), max_length=16, choices=ServiceLevelChoices.choices, blank=True, default="",
+        help_text=_("IoT test-card packages only: the services every card on the package has."),
+    )
+    voice_service = models.CharField(_("voice"), max_length=16, choices=ServiceLevelChoices.choices, blank=True,
+                                     default="")
+    sms_service = models.CharField(_("SMS"), max_length=16, choices=ServiceLevelChoices.choices, blank=True,
+                                   default="")
 
     class Meta:
         ordering = ["code"]
         verbose_name = _("package")
         verbose_name_plural = _("packages")
+        constraints = [
+            models.CheckConstraint(
+                name="package_test_period_bounded",
+                condition=(
+                    Q(is_test_package=False, test_period_days__isnull=True)
+                    # isnull=False: a comparison with NULL is unknown, which a CHECK lets through.
+                    | Q(is_test_package=True, test_period_days__isnull=False, test_period_days__gte=1,
+                        test_period_days__lte=TEST_PERIOD_MAX_DAYS)
+                ),
+                violation_error_message=_(
+                    "An IoT test-card package has a test period of 1 to 180 days; other packages have none."
+                ),
+            ),
+            models.CheckConstraint(
+                name="package_test_services_fixed",
+                condition=(
+                    Q(is_test_package=False, data_service="", voice_service="", sms_service="")
+                    | Q(is_test_package=True, data_service__in=_LEVELS, voice_service__in=_LEVELS,
+                        sms_service__in=_LEVELS)
+                ),
+                violation_error_message=_(
+                    "An IoT test-card package defines its data, voice and SMS services; other packages do not."
+                ),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+    def clean(self):
+        # The same rules as the check constraints, but said on the field that is wrong.
+        errors = {}
+        if self.is_test_package:
+            if self.test_period_days is None:
+                errors["test_period_days"] = _("An IoT test-card package needs a test period, at most 180 days.")
+            for field in ("data_service", "voice_service", "sms_service"):
+                if not getattr(self, field):
+                    errors[field] = _("An IoT test-card package defines this service for its cards.")
+        else:
+            if self.test_period_days is not None:
+                errors["test_period_days"] = _("Only an IoT test-card package has a test period.")
+            for field in ("data_service", "voice_service", "sms_service"):
+                if getattr(self, field):
+                    errors[field] = _("Only an IoT test-card package fixes the services of its cards.")
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def test_levels(self) -> dict[str, str]:
+        """The services a test package gives its cards, by Card field name."""
+        return {"data_service": self.data_service, "voice_service": self.voice_service,
+                "sms_service": self.sms_service}
 
 
 class CardStatus(models.TextChoices):
@@ -70,6 +152,15 @@ class Card(models.Model):
     import_job = models.ForeignKey(
         "CardImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="cards", editable=False
     )
+    # U4: what decides whether the card may go onto a test package (only in stock, never active,
+    # never commercial), and its trial there. db_default: the import's COPY does not name every column.
+    first_activated_at = models.DateTimeField(_("first activated at"), null=True, blank=True, editable=False)
+    has_been_commercial = models.BooleanField(
+        _("has been on a commercial package"), default=False, db_default=False, editable=False
+    )
+    test_period_started_at = models.DateTimeField(_("test period started at"), null=True, blank=True,
+                                                  editable=False)
+    test_period_ends_at = models.DateTimeField(_("test period ends at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -81,6 +172,9 @@ class Card(models.Model):
             models.Index(fields=["enterprise", "iccid"], name="card_enterprise_iccid"),
             models.Index(fields=["enterprise", "status", "iccid"], name="card_enterprise_status"),
             models.Index(fields=["enterprise", "package", "iccid"], name="card_enterprise_package"),
+            # The beat task's look-up of trials that have ended; only test cards carry the date.
+            models.Index(fields=["test_period_ends_at"], name="card_test_period_due",
+                         condition=Q(test_period_ends_at__isnull=False)),
             # ICCID prefix search (LIKE 'prefix%') on PostgreSQL uses the varchar_pattern_ops index
             # Django creates for the unique `iccid` column itself (cards_card_iccid_..._like).
         ]
@@ -105,6 +199,14 @@ class Card(models.Model):
     @property
     def is_149(self) -> bool:
         return is_149_segment(self.msisdn)
+
+    def test_period_over(self, now=None) -> bool:
+        """U4: the card is on a test package whose trial has ended."""
+        return (
+            self.package.is_test_package
+            and self.test_period_ends_at is not None
+            and self.test_period_ends_at <= (now or timezone.now())
+        )
 
 
 class CardEvent(models.Model):

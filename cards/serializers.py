@@ -33,6 +33,7 @@ EVENT_LABELS = {
     "transferred": _("Ownership transferred"),
     "replaced": _("Card replaced (new ICCID)"),
     "user_bound": _("Card user registered (face comparison passed)"),
+    "test_period_ended": _("Suspended: the test period on the IoT test-card package ended"),
 }
 
 BASIS_CHOICES = ["not_required", "user_realname_complete", "exemption_approved", "missing"]
@@ -151,9 +152,13 @@ class CardListSerializer(serializers.ModelSerializer):
             "realname_required",
             "rules",
             "exemption_needed",
+            "test_period_ends_at",
             "url",
         ]
         read_only_fields = fields
+        extra_kwargs = {"test_period_ends_at": {
+            "help_text": "U4: when the card's trial on its IoT test-card package ends (it is then suspended "
+                         "unless it moved to a commercial package); null on a commercial package."}}
 
     def get_rules(self, card: Card) -> list[str]:
         return [r for r in card.realname_rules.split(",") if r]

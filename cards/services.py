@@ -7,6 +7,7 @@ one and writes a CardEvent, in one transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -26,6 +27,7 @@ from cards.models import (
     CardUser,
     IdentitySlotLock,
     Package,
+    ServiceLevelChoices,
 )
 from cards.rules import Decision, Exemption, ServiceLevel, evaluate
 from cards.validation import validate_card_msisdn, validate_iccid, validate_imsi
@@ -86,6 +88,73 @@ def _refusal(decision: Decision) -> RealnameRequired:
     return RealnameRequired(message % {"rules": ", ".join(decision.rules)}, decision=decision, field="card")
 
 
+# --- U4: test packages are a trial ----------------------------------------------
+# A test package fixes its cards' services and bounds their trial (Package.test_period_days). Its
+# test period starts when the card goes onto the package, not at first activation: the rule text
+# ("物联测试卡套餐用户无需实名到使用人") ties the exemption to being on the package, so the clock
+# runs from the moment the exemption applies, and an end date is known and shown from that day.
+
+SERVICE_FIELDS = ("data_service", "voice_service", "sms_service")
+
+
+def _level_label(value: str) -> str:
+    return str(dict(ServiceLevelChoices.choices).get(value, value))
+
+
+def _test_services_refusal(package: Package, field: str, *, card: Card | None = None) -> ValidationFailed:
+    values = {
+        "package": str(package),
+        "data": _level_label(package.data_service),
+        "voice": _level_label(package.voice_service),
+        "sms": _level_label(package.sms_service),
+    }
+    if card is None:
+        message = _(
+            "The IoT test-card package %(package)s fixes the services of its cards (rule U4): data %(data)s, "
+            "voice %(voice)s, SMS %(sms)s."
+        ) % values
+    else:
+        message = _(
+            "The services of card %(iccid)s are fixed by the IoT test-card package %(package)s (rule U4): "
+            "data %(data)s, voice %(voice)s, SMS %(sms)s. To change them, move the card to a commercial package."
+        ) % {**values, "iccid": card.iccid}
+    return ValidationFailed(message, code="test_package_services", field=field)
+
+
+def _test_package_not_allowed(card: Card, package: Package) -> ValidationFailed:
+    return ValidationFailed(
+        _(
+            "Card %(iccid)s cannot go onto the IoT test-card package %(package)s: only a card in stock that has "
+            "never been active and never been on a commercial package starts a trial (rule U4). Its real-name "
+            "rules stay as they are."
+        ) % {"iccid": card.iccid, "package": str(package)},
+        code="test_package_not_allowed",
+        field="package",
+    )
+
+
+def _refuse_if_test_period_over(card: Card) -> None:
+    if card.test_period_over():
+        raise InvalidTransition(
+            _(
+                "The test period of card %(iccid)s on the IoT test-card package %(package)s ended on %(date)s "
+                "(rule U4). Move the card to a commercial package, where its real-name rules apply, before it "
+                "is used again."
+            ) % {"iccid": card.iccid, "package": str(card.package),
+                 "date": timezone.localtime(card.test_period_ends_at).strftime("%Y-%m-%d %H:%M")},
+            code="test_period_ended",
+            field="status",
+        )
+
+
+def package_facts(package: Package, now: datetime) -> dict:
+    """What a card records when it goes onto `package`: the start and end of a trial, or that it has
+    been commercial (then it never goes onto a test package again)."""
+    if package.is_test_package:
+        return {"test_period_started_at": now, "test_period_ends_at": now + timedelta(days=package.test_period_days)}
+    return {"has_been_commercial": True, "test_period_started_at": None, "test_period_ends_at": None}
+
+
 # --- creation ---------------------------------------------------------------
 
 
@@ -97,28 +166,35 @@ def card_create(
     msisdn: str,
     package: Package,
     imsi: str = "",
-    data: str = ServiceLevel.NONE,
-    voice: str = ServiceLevel.NONE,
-    sms: str = ServiceLevel.NONE,
+    data: str | None = None,
+    voice: str | None = None,
+    sms: str | None = None,
 ) -> Card:
     """Put one card in stock for an enterprise, with its rule decision stored for list filters.
 
-    (The bulk import writes many at once with the same fields.)"""
+    A service left out is none, or on a test package the package's; a test package refuses any
+    other (U4). (The bulk import writes many at once with the same fields.)"""
     iccid = validate_iccid(iccid)
     msisdn = validate_card_msisdn(msisdn)
     imsi = validate_imsi(imsi)
     levels = {}
-    for field, value in (("data_service", data), ("voice_service", voice), ("sms_service", sms)):
-        if value not in SERVICE_LEVELS:
+    for field, value in zip(SERVICE_FIELDS, (data, voice, sms), strict=True):
+        if value is not None and value not in SERVICE_LEVELS:
             raise ValidationFailed(_("Choose none, directed or non-directed."), code="invalid_level", field=field)
-        levels[field] = str(value)
+        if package.is_test_package:
+            if value is not None and value != package.test_levels[field]:
+                raise _test_services_refusal(package, field)
+            levels[field] = package.test_levels[field]
+        else:
+            levels[field] = str(value) if value is not None else ServiceLevel.NONE.value
     with transaction.atomic():
         if Card.objects.filter(iccid=iccid).exists():
             raise ValidationFailed(_("A card with this ICCID already exists."), code="duplicate_iccid", field="iccid")
         if Card.objects.filter(msisdn=msisdn).exists():
             raise ValidationFailed(_("A card with this number already exists."), code="duplicate_msisdn",
                                    field="msisdn")
-        card = Card(iccid=iccid, msisdn=msisdn, imsi=imsi, enterprise=enterprise, package=package, **levels)
+        card = Card(iccid=iccid, msisdn=msisdn, imsi=imsi, enterprise=enterprise, package=package, **levels,
+                    **package_facts(package, timezone.now()))
         for field, value in decision_cache_fields(evaluate(card.facts)).items():
             setattr(card, field, value)
         card.save()
@@ -161,6 +237,7 @@ def card_activate(*, actor: User | None, card: Card, order=None) -> Card:
     with transaction.atomic():
         card = _locked(card)
         _require_status(card, [CardStatus.IN_STOCK, CardStatus.AWAITING_REALNAME], _("activated"))
+        _refuse_if_test_period_over(card)
         decision = evaluate(card.facts)
         allowed, why = realname_satisfied(card, decision)
         if not allowed:
@@ -174,7 +251,9 @@ def card_activate(*, actor: User | None, card: Card, order=None) -> Card:
         else:
             previous = card.status
             card.status = CardStatus.ACTIVE
-            card.save(update_fields=["status", "updated_at"])
+            # U4: a card that was ever active never goes onto a test package.
+            card.first_activated_at = card.first_activated_at or timezone.now()
+            card.save(update_fields=["status", "first_activated_at", "updated_at"])
             _event(card, actor=actor, action="activated", from_status=previous, order=order, data={"basis": why})
             return card
     raise refusal
@@ -195,6 +274,7 @@ def card_resume(*, actor: User | None, card: Card, order=None) -> Card:
     with transaction.atomic():
         card = _locked(card)
         _require_status(card, [CardStatus.SUSPENDED], _("resumed"))
+        _refuse_if_test_period_over(card)
         decision = evaluate(card.facts)
         allowed, why = realname_satisfied(card, decision)
         if not allowed:
@@ -230,23 +310,42 @@ def card_change_services(
     order=None,
 ) -> Card:
     """Open or close services, or change the package. The rules are checked on the new facts:
-    a live card cannot get a service whose real-name requirement it does not meet (U5)."""
+    a live card cannot get a service whose real-name requirement it does not meet (U5).
+
+    U4: only a card in stock that was never active nor commercial goes onto a test package, and
+    takes its services; a card on a test package keeps them. A level passed as it already is counts
+    as no change (the services page sends all three)."""
     with transaction.atomic():
         card = _locked(card)
         _require_status(card, LIVE_CARD_STATUSES, _("changed"))
         before = {"data": card.data_service, "voice": card.voice_service, "sms": card.sms_service,
                   "package": card.package.code}
-        for field, value in (("data_service", data), ("voice_service", voice), ("sms_service", sms)):
+        requested = {}
+        for field, value in zip(SERVICE_FIELDS, (data, voice, sms), strict=True):
             if value is None:
                 continue
             if value not in SERVICE_LEVELS:
                 raise ValidationFailed(_("Choose none, directed or non-directed."), code="invalid_level", field=field)
+            requested[field] = str(value)
+        moving = package is not None and package.pk != card.package_id
+        if moving and not package.is_active:
+            raise ValidationFailed(_("This package is no longer offered."), code="package_unavailable",
+                                   field="package")
+        target = package if moving else card.package
+        if target.is_test_package:
+            if moving and (card.status != CardStatus.IN_STOCK or card.first_activated_at is not None
+                           or card.has_been_commercial or not card.package.is_test_package):
+                raise _test_package_not_allowed(card, target)
+            for field, value in requested.items():
+                if value != getattr(card, field) and value != target.test_levels[field]:
+                    raise _test_services_refusal(target, field, card=card)
+            requested = target.test_levels
+        for field, value in requested.items():
             setattr(card, field, value)
-        if package is not None:
-            if not package.is_active and package.pk != card.package_id:
-                raise ValidationFailed(_("This package is no longer offered."), code="package_unavailable",
-                                       field="package")
-            card.package = package
+        if moving:
+            card.package = target
+            for field, value in package_facts(target, timezone.now()).items():
+                setattr(card, field, value)
         decision = evaluate(card.facts)
         if card.status in (CardStatus.ACTIVE, CardStatus.SUSPENDED):
             allowed, _why = realname_satisfied(card, decision)
@@ -260,6 +359,26 @@ def card_change_services(
         _event(card, actor=actor, action="services_changed", from_status=card.status, order=order,
                data={"before": before, "after": after, "rules": list(decision.rules)})
     return card
+
+
+def card_end_test_period(*, card: Card, now: datetime | None = None) -> bool:
+    """U4: the trial on the test package is over, so the active card is suspended.
+
+    A system transition (no actor, no order: the beat task calls it). It does nothing, and says so
+    (False), for a card that moved to a commercial package, whose trial still runs, or that is not
+    active: an in-stock card cannot be activated on the package any more, nor a suspended one resumed.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        card = _locked(card)
+        if card.status != CardStatus.ACTIVE or not card.test_period_over(now):
+            return False
+        card.status = CardStatus.SUSPENDED
+        card.save(update_fields=["status", "updated_at"])
+        _event(card, actor=None, action="test_period_ended", from_status=CardStatus.ACTIVE,
+               data={"reason": "test_period_ended", "package": card.package.code,
+                     "test_period_ends_at": card.test_period_ends_at.isoformat()})
+    return True
 
 
 def card_transfer(*, actor: User | None, card: Card, target_enterprise, order=None) -> Card:

@@ -22,3 +22,32 @@ def run_card_import(self, import_id: int) -> str:
     from cards.importing import card_import_run
 
     return card_import_run(import_id=import_id)
+
+
+# U4: how many due cards one query fetches; each is then locked and suspended on its own.
+TEST_PERIOD_BATCH = 500
+
+
+@shared_task(acks_late=True, ignore_result=True, max_retries=0, soft_time_limit=240, time_limit=300)
+def end_test_periods() -> int:
+    """Celery beat: suspend the active cards whose trial on a test package has ended (U4).
+
+    Safe to repeat: cards.services.card_end_test_period re-reads each card under its lock and skips
+    one that is suspended already or moved to a commercial package. Returns how many it suspended.
+    """
+    from django.utils import timezone
+
+    from cards.models import Card, CardStatus
+    from cards.services import card_end_test_period
+
+    now = timezone.now()
+    due = Card.objects.filter(status=CardStatus.ACTIVE, package__is_test_package=True, test_period_ends_at__lte=now)
+    suspended = 0
+    last_pk = 0
+    while True:
+        batch = list(due.filter(pk__gt=last_pk).order_by("pk").values_list("pk", flat=True)[:TEST_PERIOD_BATCH])
+        if not batch:
+            return suspended
+        for pk in batch:
+            suspended += card_end_test_period(card=Card(pk=pk), now=now)
+        last_pk = batch[-1]

@@ -188,6 +188,13 @@ CELERY_TASK_ROUTES = {"verification.tasks.*": {"queue": "faces"}}
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BEAT_SCHEDULE: dict = {}
+# U4: suspend the cards whose trial on an IoT test-card package has ended (the `beat` service).
+TEST_PERIOD_SWEEP_SECONDS = env.int("TEST_PERIOD_SWEEP_SECONDS", default=600)
+CELERY_BEAT_SCHEDULE["cards-end-test-periods"] = {
+    "task": "cards.tasks.end_test_periods",
+    "schedule": TEST_PERIOD_SWEEP_SECONDS,
+    "options": {"expires": TEST_PERIOD_SWEEP_SECONDS},
+}
 
 # Throttle counters live here, so several web processes need a shared cache (CACHE_URL,
 # e.g. redis://host:6379/1). Never the broker's Redis database: cache.clear() is FLUSHDB

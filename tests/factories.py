@@ -85,10 +85,10 @@ def order_stock_card(*, enterprise, segment_149: bool = False, test_package: boo
     from cards.models import Package
     from cards.services import card_create
 
-    code = "IOT-TEST" if test_package else "IOT-STD"
-    package, _created = Package.objects.get_or_create(
-        code=code, defaults={"name": "测试卡套餐" if test_package else "标准物联套餐", "is_test_package": test_package}
-    )
+    if test_package:
+        package = iot_test_package(**services)
+    else:
+        package, _created = Package.objects.get_or_create(code="IOT-STD", defaults={"name": "标准物联套餐"})
     serial = next(_order_serial)
     msisdn = f"149{serial:08d}" if segment_149 else f"1410{serial:09d}"
     return card_create(actor=None, enterprise=enterprise, iccid=iccid(), msisdn=msisdn, package=package, **services)
@@ -124,20 +124,26 @@ def order(*, actor: User, enterprise, business_type: str, cards, handler=None, l
 _card_serial = itertools.count(1)
 
 
-def package(*, code: str = "IOT-STD", name: str | None = None, test: bool = False, active: bool = True):
-    """A package of the catalogue (get or create by code)."""
+def package(*, code: str = "IOT-STD", name: str | None = None, test: bool = False, active: bool = True,
+            days: int = 90, data: str = "none", voice: str = "none", sms: str = "none"):
+    """A package of the catalogue (get or create by code). A test package (U4) has a test period
+    and fixes its cards' services."""
     from cards.models import Package
 
-    found, _created = Package.objects.get_or_create(
-        code=code,
-        defaults={"name": name or ("物联测试卡套餐" if test else f"物联网套餐 {code}"), "is_test_package": test,
-                  "is_active": active},
-    )
+    defaults = {"name": name or ("物联测试卡套餐" if test else f"物联网套餐 {code}"), "is_test_package": test,
+                "is_active": active}
+    if test:
+        defaults.update(test_period_days=days, data_service=data, voice_service=voice, sms_service=sms)
+    found, _created = Package.objects.get_or_create(code=code, defaults=defaults)
     return found
 
 
-def iot_test_package():
-    return package(code="IOT-TEST", name="物联测试卡套餐", test=True)
+def iot_test_package(*, data: str | None = None, voice: str | None = None, sms: str | None = None):
+    """The test package whose fixed services are these (IOT-TEST: none, none, none)."""
+    levels = (data or "none", voice or "none", sms or "none")
+    short = {"none": "0", "directed": "D", "non_directed": "N"}
+    code = "IOT-TEST" if levels == ("none", "none", "none") else "IOT-TEST-" + "".join(short[x] for x in levels)
+    return package(code=code, name="物联测试卡套餐", test=True, data=levels[0], voice=levels[1], sms=levels[2])
 
 
 def msisdn(*, segment_149: bool = False) -> str:
@@ -150,19 +156,20 @@ def card(
     *,
     enterprise,
     segment_149: bool = False,
-    data: str = "none",
-    voice: str = "none",
-    sms: str = "none",
+    data: str | None = None,
+    voice: str | None = None,
+    sms: str | None = None,
     pkg=None,
     test: bool = False,
     actor: User | None = None,
     iccid: str | None = None,
     number: str | None = None,
 ):
-    """A card in stock, through cards.services.card_create."""
+    """A card in stock, through cards.services.card_create. With `test`, on the test package whose
+    services are the ones asked for (U4: a test package fixes them)."""
     from cards.services import card_create
 
-    chosen = pkg or (iot_test_package() if test else package())
+    chosen = pkg or (iot_test_package(data=data, voice=voice, sms=sms) if test else package())
     return card_create(
         actor=actor,
         enterprise=enterprise,

@@ -480,7 +480,21 @@ def test_admin_packages_are_editable_but_the_test_flag_is_fixed_once_used(ops_cl
     assert AuditEvent.objects.filter(action="package.created", object_id=str(package.pk)).exists()
     factories.card(enterprise=ent, pkg=package)
     page = ops_client.get(f"/admin/cards/package/{package.pk}/change/").content.decode()
-    assert 'name="is_test_package"' not in page and 'name="name"' in page
+    assert 'name="code"' not in page and 'name="name"' in page
+    # Issue 7 §1.3 / U4: the flag is refused with a reason rather than hidden.
+    response = ops_client.post(f"/admin/cards/package/{package.pk}/change/",
+                               {"name": "新套餐", "is_test_package": "on", "is_active": "on", "test_period_days": "30",
+                                "data_service": "none", "voice_service": "none", "sms_service": "none"},
+                               HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and "holds cards" in response.content.decode()
+    package.refresh_from_db()
+    assert package.is_test_package is False
+    response = ops_client.post(f"/admin/cards/package/{package.pk}/change/",
+                               {"name": "新名称套餐", "is_active": "on"})
+    assert response.status_code == 302
+    package.refresh_from_db()
+    assert package.name == "新名称套餐"
+    assert AuditEvent.objects.filter(action="package.changed", object_id=str(package.pk)).exists()
 
 
 def test_seed_demo_adds_packages_and_cards_once(db):

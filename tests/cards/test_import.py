@@ -89,7 +89,10 @@ def upload(content: bytes, name="cards.csv") -> SimpleUploadedFile:
 def packages(db):
     return {
         "basic": Package.objects.create(code="IOT-BASIC", name="物联网基础套餐"),
-        "test": Package.objects.create(code="IOT-TEST", name="物联网测试卡套餐", is_test_package=True),
+        # U4: a test package fixes its cards' services (those of the test rows below).
+        "test": Package.objects.create(code="IOT-TEST", name="物联网测试卡套餐", is_test_package=True,
+                                       test_period_days=90, data_service="non_directed", voice_service="none",
+                                       sms_service="none"),
         "old": Package.objects.create(code="IOT-OLD", name="停售套餐", is_active=False),
     }
 

@@ -185,12 +185,15 @@ class Command(BaseCommand):
 
 # --- cards (issue 3): packages and ~20 demo cards per demo enterprise --------------------------------
 
+# The IoT test-card package (U4) is a trial: a test period and the services its cards have.
+DEMO_TEST_PACKAGE = {"is_test_package": True, "test_period_days": 90, "data_service": "non_directed",
+                     "voice_service": "none", "sms_service": "non_directed"}
 DEMO_PACKAGES = [
-    # code, name, IoT test-card package (U4)
-    ("IOT-STD", "物联网标准套餐", False),
-    ("IOT-DATA", "物联网通用流量套餐", False),
-    ("IOT-149", "149号段语音短信套餐", False),
-    ("IOT-TEST", "物联测试卡套餐", True),
+    # code, name, what makes it an IoT test-card package (U4), or None
+    ("IOT-STD", "物联网标准套餐", None),
+    ("IOT-DATA", "物联网通用流量套餐", None),
+    ("IOT-149", "149号段语音短信套餐", None),
+    ("IOT-TEST", "物联测试卡套餐", DEMO_TEST_PACKAGE),
 ]
 
 # (how many, package code, 149 segment, data, voice, sms): every rule U0-U4 appears.
@@ -200,7 +203,7 @@ DEMO_CARD_MIX = [
     (4, "IOT-149", True, "directed", "none", "non_directed"),  # U2: 149 with non-directed SMS, no exemption
     (3, "IOT-149", True, "none", "directed", "none"),  # U3: group exemption
     (2, "IOT-149", True, "non_directed", "none", "directed"),  # U1 + U3: both approvals
-    (2, "IOT-TEST", True, "non_directed", "none", "non_directed"),  # U4: test package, nothing needed
+    (2, "IOT-TEST", True, "non_directed", "none", "non_directed"),  # U4: test package (its services), a trial
 ]
 
 
@@ -217,12 +220,13 @@ def seed_demo_cards(stdout=None) -> int:
     Idempotent: packages are matched by code and cards by ICCID.
     """
     from cards.models import Card, Package
+    from cards.packages import package_create
     from cards.services import card_activate, card_create
 
     packages = {}
-    for code, name, is_test in DEMO_PACKAGES:
-        packages[code], _created = Package.objects.get_or_create(
-            code=code, defaults={"name": name, "is_test_package": is_test}
+    for code, name, test in DEMO_PACKAGES:
+        packages[code] = Package.objects.filter(code=code).first() or package_create(
+            actor=None, code=code, name=name, **(test or {})
         )
     created = 0
     for enterprise_no, spec in enumerate(DEMO_ENTERPRISES, start=1):
