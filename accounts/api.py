@@ -81,7 +81,7 @@ class LogoutView(JsonView):
     @extend_schema(tags=["auth"], summary="Log out: revoke the token used for this request", request=None,
                    responses={204: None, 401: E401})
     def post(self, request):
-        users.api_token_revoke(user=request.user, key=request.auth.token_key)
+        users.api_token_revoke(user=request.user, token=request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

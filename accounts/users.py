@@ -311,8 +311,11 @@ def api_tokens_of(user: User):
     return AuthToken.objects.filter(user=user, expiry__gt=timezone.now()).order_by("-created")
 
 
-def api_token_revoke(*, user: User, key: str) -> None:
-    deleted = AuthToken.objects.filter(user=user, token_key=key).delete()[0]
+def api_token_revoke(*, user: User, key: str | None = None, token: AuthToken | None = None) -> None:
+    """Revoke one of the user's tokens, named by its key (the list's) or as the token itself."""
+    tokens = AuthToken.objects.filter(user=user)
+    tokens = tokens.filter(digest=token.digest) if token is not None else tokens.filter(token_key=key or "")
+    deleted = tokens.delete()[0]
     if not deleted:
         raise NotFound(_("No such token."), code="not_found")
 
