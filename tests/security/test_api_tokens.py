@@ -133,3 +133,35 @@ def test_7_2_3_the_schema_documents_the_token_endpoints(world):
     assert {"token", "expires_at"} <= set(schema["components"]["schemas"][ref]["properties"])
     assert any(scheme.get("scheme") == "bearer" or scheme.get("in") == "header"
                for scheme in schema["components"]["securitySchemes"].values())
+
+
+def test_7_2_3_the_migration_drops_the_plain_token_table_of_an_existing_database(world):
+    """On a database that had rest_framework.authtoken, its table (tokens in plain text) goes away."""
+    import importlib
+
+    migration = importlib.import_module("accounts.migrations.0005_drop_plain_api_tokens")
+    user = world["users"]["account_manager"]
+    with connection.cursor() as cursor:
+        cursor.execute('CREATE TABLE "authtoken_token" ("key" varchar(40) PRIMARY KEY, "user_id" bigint, '
+                       '"created" varchar(40))')
+        cursor.execute('INSERT INTO "authtoken_token" VALUES (%s, %s, %s)', ["a" * 40, user.pk, "2026-01-01"])
+        cursor.execute("INSERT INTO django_migrations (app, name, applied) VALUES ('authtoken', '0001_initial', "
+                       "CURRENT_TIMESTAMP)")
+
+    class Editor:
+        def __init__(self):
+            self.connection = connection
+
+        def execute(self, sql, params=()):
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+
+        def quote_name(self, name):
+            return connection.ops.quote_name(name)
+
+    migration.drop_plain_tokens(None, Editor())
+    with connection.cursor() as cursor:
+        assert "authtoken_token" not in connection.introspection.table_names(cursor)
+        cursor.execute("SELECT COUNT(*) FROM django_migrations WHERE app = 'authtoken'")
+        assert cursor.fetchone()[0] == 0
+    migration.drop_plain_tokens(None, Editor())  # and again: nothing left to do
