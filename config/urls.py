@@ -31,9 +31,11 @@ urlpatterns = [
         account_views.PasswordSetConfirmView.as_view(),
         name="password_set_confirm",
     ),
-    # The admin sites' own password pages would skip the portal's (which revokes the API tokens).
+    # The admin sites' own password and logout views would skip the portal's, which revoke the API tokens.
     path("admin/password_change/", RedirectView.as_view(url=reverse_lazy("password_change"))),
     path("approvals/admin/password_change/", RedirectView.as_view(url=reverse_lazy("password_change"))),
+    path("admin/logout/", account_views.LogoutView.as_view()),
+    path("approvals/admin/logout/", account_views.LogoutView.as_view()),
     path("i18n/", include("django.conf.urls.i18n")),
     path("enterprises/", include("enterprises.urls")),
     path("documents/", include("enterprises.document_urls")),

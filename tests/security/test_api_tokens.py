@@ -165,3 +165,13 @@ def test_7_2_3_the_migration_drops_the_plain_token_table_of_an_existing_database
         cursor.execute("SELECT COUNT(*) FROM django_migrations WHERE app = 'authtoken'")
         assert cursor.fetchone()[0] == 0
     migration.drop_plain_tokens(None, Editor())  # and again: nothing left to do
+
+
+@pytest.mark.parametrize("path", ["/admin/logout/", "/approvals/admin/logout/"])
+def test_7_2_3_logging_out_of_an_admin_site_revokes_the_tokens_too(world, path):
+    user = world["users"]["ops"]
+    api = _api(_obtain(user)["token"])
+    browser = Client()
+    browser.force_login(user)
+    assert browser.post(path).status_code == 302
+    assert api.get(f"{API}/me/").status_code == 401
