@@ -8,7 +8,12 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from accounts.middleware import stamp_login
         from accounts.roles import sync_role_groups
+
+        user_logged_in.connect(stamp_login, dispatch_uid="accounts.stamp_login")
 
         # After every app: permissions of later apps exist only once they migrate.
         post_migrate.connect(sync_role_groups, dispatch_uid="accounts.sync_role_groups")

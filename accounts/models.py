@@ -98,3 +98,56 @@ class AuditEvent(models.Model):
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
         indexes = [models.Index(fields=["content_type", "object_id"])]
+
+
+class RoleGrantStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
+class RoleGrant(models.Model):
+    """A request to give a user a role that sees personal data in full or decides (issue 7 §2.1).
+
+    Ops file it; a superuser other than the one who filed it approves or rejects it (accounts.users).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="role_grants"
+    )
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    province = models.ForeignKey(
+        Province, verbose_name=_("province"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", verbose_name=_("enterprise"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reason = models.TextField(_("reason"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=RoleGrantStatus.choices, default=RoleGrantStatus.PENDING, db_index=True
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("decided by"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_comment = models.TextField(_("decision comment"), blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("role grant")
+        verbose_name_plural = _("role grants")
+        constraints = [
+            # One open grant per user: a second would be decided against a stale picture of the first.
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(status="pending"), name="role_grant_one_pending_per_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {Role(self.role).label}"

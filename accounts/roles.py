@@ -19,6 +19,9 @@ class Role(models.TextChoices):
 
 
 ROLES_BOUND_TO_PROVINCE = {Role.ACCOUNT_MANAGER, Role.PROVINCIAL_APPROVER}
+# Roles that see personal data in full or decide something. Only a superuser gives them, directly or by
+# approving a role grant that ops filed (accounts.users); ops manage the other roles themselves.
+ELEVATED_ROLES = frozenset({Role.ACCOUNT_MANAGER, Role.PROVINCIAL_APPROVER, Role.GROUP_APPROVER})
 ROLES_BOUND_TO_ENTERPRISE = {Role.ENTERPRISE_ADMIN}
 
 VIEW_FULL_PII = "accounts.view_full_pii"
@@ -49,6 +52,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.view_province",
         "accounts.view_piiaccesslog",
         "accounts.view_auditevent",
+        "accounts.view_rolegrant",
+        "accounts.add_rolegrant",
         "enterprises.view_enterprise",
         "enterprises.view_responsibleperson",
         "enterprises.view_document",

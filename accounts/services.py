@@ -4,13 +4,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from accounts.models import AuditEvent, PiiAccessLog, User
-
-
-def client_ip(request) -> str | None:
-    if request is None:
-        return None
-    # REMOTE_ADDR is set by the WSGI server; a proxy in front must set it right.
-    return request.META.get("REMOTE_ADDR") or None
+from core.net import client_ip  # noqa: F401  (the one function for the client's address, re-exported)
 
 
 def audit_record(*, actor: User | None, action: str, obj: models.Model, data: dict | None = None) -> AuditEvent:

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
-from drf_spectacular.utils import extend_schema
-from rest_framework.authtoken.views import ObtainAuthToken
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 
+from accounts import users
+from core.errors import NotFound
 from accounts.roles import Role
 from approvals import selectors as approval_selectors
 from approvals.models import RequestStatus
@@ -40,6 +45,56 @@ def home(request):
     return render(request, "home.html", context)
 
 
-@extend_schema(tags=["auth"], summary="Exchange a username and password for an API token")
-class TokenObtainView(ObtainAuthToken):
-    """Token auth for API clients; throttled like the login page through django-axes."""
+class LogoutView(auth_views.LogoutView):
+    """Logging out of the portal also revokes the user's API tokens (issue 7 §2.3)."""
+
+    def post(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            users.api_tokens_revoke_all(user=request.user)
+        return super().post(request, *args, **kwargs)
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Every role changes their own password here; the other sessions end and the API tokens are revoked."""
+
+    template_name = "registration/password_change.html"
+    success_url = reverse_lazy("home")
+
+    def form_valid(self, form):
+        users.user_password_change(user=self.request.user, password=form.cleaned_data["new_password1"],
+                                   request=self.request)
+        messages.success(self.request, _("Your password was changed. Your other sessions and API tokens have ended."))
+        return redirect(self.get_success_url())
+
+
+class PasswordSetConfirmView(auth_views.PasswordResetConfirmView):
+    """The one-time set-password link (Django's token: expires after PASSWORD_RESET_TIMEOUT, works once)."""
+
+    template_name = "registration/password_set.html"
+    success_url = reverse_lazy("login")
+    post_reset_login = False
+
+    def form_valid(self, form):
+        users.user_set_password_by_link(user=form.user, password=form.cleaned_data["new_password1"])
+        del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        messages.success(self.request, _("Your password is set. Log in with it."))
+        return redirect(self.get_success_url())
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request):
+    """The user's own API tokens: when each was made and expires; revoke any of them."""
+    if request.method == "POST":
+        key = request.POST.get("revoke", "")
+        if key == "all":
+            users.api_tokens_revoke_all(user=request.user)
+            messages.success(request, _("All your API tokens were revoked."))
+        else:
+            try:
+                users.api_token_revoke(user=request.user, key=key)
+                messages.success(request, _("The API token was revoked."))
+            except NotFound:
+                messages.error(request, _("No such token."))
+        return redirect("api_tokens")
+    return render(request, "registration/api_tokens.html", {"tokens": users.api_tokens_of(request.user)})

@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from accounts.roles import Role
-from approvals import notifications, selectors, services
+from approvals import selectors, services
 from approvals.forms import BulkDecisionForm, DecisionForm
 from approvals.models import (
     ApprovalLevel,
@@ -42,6 +42,7 @@ from approvals.models import (
 from core.errors import DomainError
 from core.http import no_store
 from enterprises.models import ChangeRequest, ChangeRequestStatus
+from verification.identity import mask_numbers_in_text
 from verification.models import Verification, VerificationPurpose, VerificationStatus
 
 # --- the approval desk -----------------------------------------------------------
@@ -448,7 +449,7 @@ class DecisionOpsInline(ReadOnlyInlineMixin, admin.TabularInline):
 
     @admin.display(description=_("comment"))
     def comment_scrubbed(self, obj):
-        return notifications.scrub(obj.comment)
+        return mask_numbers_in_text(obj.comment)
 
 
 @admin.register(ExemptionRequest)
@@ -474,7 +475,7 @@ class ExemptionRequestOpsAdmin(OpsReadOnlyAdmin):
 
     @admin.display(description=_("reason"))
     def reason_scrubbed(self, obj):
-        return notifications.scrub(obj.reason)
+        return mask_numbers_in_text(obj.reason)
 
     @admin.display(description=_("cards"))
     def card_list(self, obj):
@@ -497,7 +498,7 @@ class DecisionOpsAdmin(OpsReadOnlyAdmin):
 
     @admin.display(description=_("comment"))
     def comment_scrubbed(self, obj):
-        return notifications.scrub(obj.comment)
+        return mask_numbers_in_text(obj.comment)
 
 
 __all__ = ["approvals_site", "ApprovalsAdminSite"]

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from approvals import selectors, services
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
 from cards.selectors import enterprise_cards_for_user
-from core.api import E401, error_response, validated
+from core.api import E401, MaskedTextField, error_response, validated
 from core.errors import PermissionDenied, ValidationFailed
 from core.http import no_store
 from enterprises.models import ChangeRequest
@@ -72,7 +72,7 @@ class AttachmentSerializer(serializers.Serializer):
 class DecisionSerializer(serializers.Serializer):
     level = serializers.CharField(help_text="province or group")
     approved = serializers.BooleanField()
-    comment = serializers.CharField()
+    comment = MaskedTextField()
     decided_by = serializers.CharField()
     decided_at = serializers.DateTimeField()
 
@@ -84,7 +84,7 @@ class ExemptionSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="draft, submitted, approved, rejected or withdrawn")
     required_levels = serializers.ListField(child=serializers.CharField(), help_text="province and/or group")
     rules = serializers.ListField(child=serializers.CharField())
-    reason = serializers.CharField()
+    reason = MaskedTextField()
     submitted_by = serializers.CharField(source="submitted_by.username")
     submitted_at = serializers.DateTimeField()
     cards = serializers.SerializerMethodField()
@@ -189,7 +189,7 @@ class ReviewSerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(allow_null=True)
     reviewed_by = serializers.CharField(source="reviewed_by.username", allow_null=True, default=None)
     reviewed_at = serializers.DateTimeField(allow_null=True)
-    review_comment = serializers.CharField()
+    review_comment = MaskedTextField()
 
     def get_replay_suspected(self, obj) -> bool:
         return obj.replay_of_id is not None

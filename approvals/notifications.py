@@ -11,7 +11,6 @@ never undoes the decision.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -24,24 +23,13 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.roles import Role
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
-from verification.identity import mask_identifier
+from verification.identity import mask_numbers_in_text
 
 logger = logging.getLogger(__name__)
 
 SUBJECT_PREFIX = "[IoT real-name] "
-# Tokens shaped like ID or credential numbers (8+ characters, mostly digits): masked in free text.
-_NUMBER_LIKE = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{8,}(?![0-9A-Za-z])")
-
-
-def scrub(text: str) -> str:
-    """Free text made safe to email: anything that looks like an ID or credential number is masked."""
-
-    def mask(match: re.Match) -> str:
-        token = match.group(0)
-        digits = sum(ch.isdigit() for ch in token)
-        return mask_identifier(token) if digits >= 6 else token
-
-    return _NUMBER_LIKE.sub(mask, text or "")
+# Free text made safe to email; the same function masks it on every page (verification.identity).
+scrub = mask_numbers_in_text
 
 
 def _link(url_name: str, *args) -> str:

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from cards.handlers import ADDRESS_MAX, NAME_MAX
 from cards.models import BusinessType, Order, OrderCard, OrderStatus
 from cards.orders import ORDER_MAX_CARDS, order_latest_verification, parse_iccid_list
+from core.api import MaskedTextField
 from verification.identity import PersonalIdType
 from verification.models import Verification, VerificationOutcome, VerificationStatus
 
@@ -66,6 +67,7 @@ class OrderVerificationSerializer(serializers.ModelSerializer):
     outcome = serializers.ChoiceField(choices=VerificationOutcome.choices, read_only=True, allow_blank=True)
     gate_open = serializers.BooleanField(read_only=True)
     reasons = serializers.JSONField(read_only=True, help_text='[{"code": "no_face", "zh": "...", "en": "..."}]')
+    review_comment = MaskedTextField()
 
     class Meta:
         model = Verification
@@ -94,6 +96,7 @@ class OrderListSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     url = serializers.SerializerMethodField()
     page_url = serializers.SerializerMethodField()
+    rejection_reason = MaskedTextField()
 
     class Meta:
         model = Order

@@ -6,6 +6,7 @@ defaults for secrets or hosts: a missing value stops start-up.
 """
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -60,7 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
@@ -80,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -122,14 +124,42 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# One-time set-password links (new users, and links ops send): valid this many seconds, and once.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+# The portal's public address, for links in emails (never taken from the request's Host header when set).
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="")
 
-# Login throttling (django-axes): lock a username+IP pair after repeated failures.
+# Sessions end after this much inactivity, and in any case this long after the login
+# (accounts.middleware.SessionTimeoutMiddleware); the cookie lasts no longer than the latter.
+SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30)
+SESSION_ABSOLUTE_TIMEOUT_HOURS = env.int("SESSION_ABSOLUTE_TIMEOUT_HOURS", default=12)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT_HOURS * 3600
+
+# The proxies in front of the portal (addresses or networks, e.g. 10.0.0.0/8). Only a request from one of
+# them has its X-Forwarded-For read (core.net.client_ip); with none, the header is ignored.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+# Login throttling (django-axes, accounts.login_throttle): a username+address pair is locked after
+# AXES_FAILURE_LIMIT failures, an address after LOGIN_IP_FAILURE_LIMIT failures across usernames.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=30)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "accounts.login_throttle.lockout_response"
+AXES_HANDLER = "accounts.login_throttle.PairAndAddressHandler"
+AXES_CLIENT_IP_CALLABLE = "core.net.client_ip"
 AXES_SENSITIVE_PARAMETERS = ["password"]
+
+# API tokens (django-rest-knox): stored as SHA-512 digests, expiring, several per user, revoked on
+# logout and password change. Clients keep sending `Authorization: Token <token>`.
+API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=10)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=API_TOKEN_TTL_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -216,7 +246,7 @@ REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate challenge makes an unauthenticated call a 401, on every
     # endpoint alike (with Session first DRF answers 403, since a session sends no challenge).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from accounts import api as account_api
 from accounts import views as account_views
 from approvals.admin import approvals_site
 
@@ -12,13 +14,28 @@ api_v1 = [
     path("", include("cards.api_orders_urls")),
     path("", include("cards.api_import_urls")),
     path("", include("approvals.api_urls")),
-    path("auth/token/", account_views.TokenObtainView.as_view(), name="api-token"),
+    path("auth/token/", account_api.TokenObtainView.as_view(), name="api-token"),
+    path("auth/logout/", account_api.LogoutView.as_view(), name="api-logout"),
+    path("auth/tokens/", account_api.TokenListView.as_view(), name="api-tokens"),
+    path("auth/tokens/<str:key>/", account_api.TokenRevokeView.as_view(), name="api-token-revoke"),
 ]
 
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", account_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", account_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/tokens/", account_views.api_tokens, name="api_tokens"),
+    path(
+        "accounts/set-password/<uidb64>/<token>/",
+        account_views.PasswordSetConfirmView.as_view(),
+        name="password_set_confirm",
+    ),
+    # The admin sites' own password and logout views would skip the portal's, which revoke the API tokens.
+    path("admin/password_change/", RedirectView.as_view(url=reverse_lazy("password_change"))),
+    path("approvals/admin/password_change/", RedirectView.as_view(url=reverse_lazy("password_change"))),
+    path("admin/logout/", account_views.LogoutView.as_view()),
+    path("approvals/admin/logout/", account_views.LogoutView.as_view()),
     path("i18n/", include("django.conf.urls.i18n")),
     path("enterprises/", include("enterprises.urls")),
     path("documents/", include("enterprises.document_urls")),

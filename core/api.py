@@ -9,7 +9,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import DomainError, ValidationFailed
-from verification.identity import IdentityError
+from verification.identity import IdentityError, mask_numbers_in_text
 from verification.uploads import UploadRejected
 
 
@@ -49,6 +49,19 @@ class ErrorSerializer(serializers.Serializer):
     )
     detail = serializers.CharField(help_text="Translated message for the user; never contains personal data.")
     field = serializers.CharField(required=False, help_text="The request field the error is about, when there is one.")
+
+
+class MaskedTextField(serializers.CharField):
+    """Free text people wrote (a comment, a reason), read-only, with ID and credential numbers masked."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("help_text", "Free text as written, with anything shaped like an ID or credential number "
+                                       "masked.")
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return mask_numbers_in_text(super().to_representation(value))
 
 
 def error_response(description: str) -> OpenApiResponse:

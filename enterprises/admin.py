@@ -23,6 +23,7 @@ from enterprises.models import (
     ResponsiblePerson,
 )
 from enterprises.serializers import masked_proposed_values
+from verification.identity import mask_numbers_in_text
 
 
 def _masked_values_html(target: str, values: dict):
@@ -126,17 +127,25 @@ class ChangeRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "target",
         "status",
         "proposed_values_masked",
-        "reason",
+        "reason_masked",
         "submitted_by",
         "submitted_at",
         "decided_by",
         "decided_at",
-        "decision_comment",
+        "decision_comment_masked",
         "applied_at",
         "created_at",
     )
     readonly_fields = fields
     inlines = [ChangeRequestDocumentInline]
+
+    @admin.display(description=_("reason"))
+    def reason_masked(self, obj):
+        return mask_numbers_in_text(obj.reason)
+
+    @admin.display(description=_("decision comment"))
+    def decision_comment_masked(self, obj):
+        return mask_numbers_in_text(obj.decision_comment)
 
     @admin.display(description=_("proposed values (masked)"))
     def proposed_values_masked(self, change_request: ChangeRequest):

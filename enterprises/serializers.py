@@ -19,6 +19,7 @@ from rest_framework.fields import empty
 from accounts.models import User
 from accounts.pii import mask_identifier
 from accounts.roles import Role
+from core.api import MaskedTextField
 from enterprises.models import (
     ChangeRequest,
     ChangeTarget,
@@ -241,6 +242,8 @@ class ChangeRequestSerializer(ChangeRequestSummarySerializer):
     decided_by = serializers.CharField(source="decided_by.username", read_only=True, allow_null=True)
     proposed_values = serializers.SerializerMethodField(help_text="The proposed values, numbers masked.")
     documents = serializers.SerializerMethodField()
+    reason = MaskedTextField()
+    decision_comment = MaskedTextField()
 
     class Meta(ChangeRequestSummarySerializer.Meta):
         fields = ChangeRequestSummarySerializer.Meta.fields + [

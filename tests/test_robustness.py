@@ -100,7 +100,15 @@ def objects(world, monkeypatch):
         "exemptions": exemption.public_id,
         "change-requests": change.public_id,
         "card-imports": job.public_id,
+        "auth": _token_key(manager),  # /api/v1/auth/tokens/{key}/
+        "password-links": "MQ",  # /accounts/set-password/<uidb64>/<token>/: a link that is not valid
     }
+
+
+def _token_key(user) -> str:
+    from knox.models import AuthToken
+
+    return AuthToken.objects.create(user)[0].token_key
 
 
 def _operations():
@@ -161,7 +169,7 @@ PAGE_OBJECTS = [
     ("enterprises/", "enterprises"), ("documents/", "documents"), ("cards/imports/", "card-imports"),
     ("cards/card-users/", "card-users"), ("cards/", "cards"), ("orders/", "orders"),
     ("approvals/exemptions/", "exemptions"), ("approvals/reviews/", "reviews"),
-    ("approvals/change-requests/", "change-requests"),
+    ("approvals/change-requests/", "change-requests"), ("accounts/set-password/", "password-links"),
 ]
 CHOICES = {"kind": ["live_photo", "id_photo", "junk"], "action": ["activate", "suspend", "junk"], "which": ["live", "x"]}
 SKIPPED_PAGES = ("api/", "admin/", "approvals/admin/", "accounts/logout/")  # the API above; Django's admin; logout ends the session

@@ -99,6 +99,6 @@ class VerificationOpsAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("review comment"))
     def review_comment_scrubbed(self, obj):
-        from approvals.notifications import scrub
+        from verification.identity import mask_numbers_in_text
 
-        return scrub(obj.review_comment)
+        return mask_numbers_in_text(obj.review_comment)

@@ -36,6 +36,7 @@ __all__ = [
     "uscc_check_char",
     "organisation_code_check_char",
     "mask_identifier",
+    "mask_numbers_in_text",
 ]
 
 
@@ -510,3 +511,19 @@ def mask_identifier(value: str) -> str:
         return "*" * n
     keep_head, keep_tail = (6, 4) if n >= 15 else (2, 2)
     return value[:keep_head] + "*" * (n - keep_head - keep_tail) + value[-keep_tail:]
+
+
+# Tokens shaped like ID or credential numbers (8+ characters, mostly digits).
+_NUMBER_LIKE = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{8,}(?![0-9A-Za-z])")
+
+
+def mask_numbers_in_text(text: str | None) -> str:
+    """Free text people wrote (comments, reasons) with anything shaped like an ID or credential number
+    masked: an 8+ character run of letters and digits with at least 6 digits. For display and email; the
+    stored text stays as written."""
+
+    def mask(match: re.Match) -> str:
+        token = match.group(0)
+        return mask_identifier(token) if sum(ch.isdigit() for ch in token) >= 6 else token
+
+    return _NUMBER_LIKE.sub(mask, text or "")

@@ -7,7 +7,7 @@ masking, error codes, and that refused requests write nothing.
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts.models import PiiAccessLog
@@ -134,9 +134,9 @@ def test_evaluate_malformed_json_is_400(api):
 
 def test_evaluate_needs_authentication_and_accepts_a_token(world):
     assert evaluate(client_for(None)).status_code == 401
-    token = Token.objects.create(user=world["users"]["enterprise_admin"])
+    _instance, token = AuthToken.objects.create(world["users"]["enterprise_admin"])
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert evaluate(client).status_code == 200
 
 
@@ -427,9 +427,9 @@ def test_register_sixth_card_is_409_with_the_id_masked(api, manager, ent):
 
 
 def test_register_through_a_token_records_the_api_channel(world, ent):
-    token = Token.objects.create(user=world["users"]["enterprise_admin"])
+    _instance, token = AuthToken.objects.create(world["users"]["enterprise_admin"])
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     response = client.post(f"{API}/card-users/", register_body(ent, [factories.card(enterprise=ent)]),
                            format="multipart")
     assert response.status_code == 201, response.content

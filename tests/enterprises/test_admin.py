@@ -178,7 +178,11 @@ def test_real_name_records_and_logs_are_view_only_even_for_superusers(records, w
         assert obj.name != "changed" and obj.notes != "changed"
 
 
-def test_ops_saving_a_user_keeps_the_role_group_in_sync(ops_client, world, provinces):
+def test_saving_a_user_keeps_the_role_group_in_sync(world, provinces):
+    # Moving an approver to another role needs a superuser (issue 7 §2.1: ops file a role grant).
+    root = User.objects.create_superuser("root", password=factories.PASSWORD)
+    superuser_client = Client()
+    superuser_client.force_login(root)
     user = world["users"]["provincial_approver"]
     stray = Group.objects.get(name="group_approver")
     user.groups.add(stray)
@@ -192,30 +196,28 @@ def test_ops_saving_a_user_keeps_the_role_group_in_sync(ops_client, world, provi
         "is_active": "on",
         "is_staff": "",
     }
-    response = ops_client.post(change_form(user), form)
+    response = superuser_client.post(change_form(user), form)
     assert response.status_code == 302, response.content.decode()[:2000]
     user.refresh_from_db()
     assert user.role == "account_manager"
     assert list(user.groups.values_list("name", flat=True)) == ["account_manager"]
 
 
-def test_ops_adds_a_user_with_a_role(ops_client, provinces):
+def test_ops_adds_a_user_with_a_role(ops_client, world):
+    # Ops add roles that see nothing in full (issue 7 §2.1); the new user sets the password by link.
     form = {
-        "username": "new_am",
-        "usable_password": "true",
-        "password1": factories.PASSWORD,
-        "password2": factories.PASSWORD,
-        "full_name": "新客户经理",
-        "email": "",
-        "role": "account_manager",
-        "province": provinces["guangdong"].pk,
-        "enterprise": "",
+        "username": "new_ea",
+        "full_name": "新企业管理员",
+        "email": "new_ea@example.com",
+        "role": "enterprise_admin",
+        "province": "",
+        "enterprise": world["enterprise"].pk,
     }
     response = ops_client.post(reverse("admin:accounts_user_add"), form)
     assert response.status_code == 302, response.content.decode()[:2000]
-    user = User.objects.get(username="new_am")
-    assert user.province == provinces["guangdong"]
-    assert list(user.groups.values_list("name", flat=True)) == ["account_manager"]
+    user = User.objects.get(username="new_ea")
+    assert user.enterprise == world["enterprise"]
+    assert list(user.groups.values_list("name", flat=True)) == ["enterprise_admin"]
 
 
 def test_a_role_without_its_province_is_a_form_error(ops_client):
