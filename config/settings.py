@@ -204,7 +204,16 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # Throttle counters live here, so several web processes need a shared cache (CACHE_URL,
 # e.g. redis://host:6379/1). Never the broker's Redis database: cache.clear() is FLUSHDB
 # there, and it would drop queued and unacknowledged tasks.
-CACHE_URL = env.str("CACHE_URL", default="locmemcache://")
+# In production a per-process cache would give each web process its own reveal budget (with
+# three gunicorn workers, three budgets): CACHE_URL is required there and must be shared.
+if PRODUCTION:
+    CACHE_URL = _required("CACHE_URL", env.str("CACHE_URL", default=""))
+    if CACHE_URL.split(":", 1)[0] in ("locmemcache", "dummycache", "filecache"):
+        raise ImproperlyConfigured(
+            "CACHE_URL must name a cache shared by every web process (e.g. redis://host:6379/1)"
+        )
+else:
+    CACHE_URL = env.str("CACHE_URL", default="locmemcache://")
 if REDIS_URL and CACHE_URL.rstrip("/") == REDIS_URL.rstrip("/"):
     raise ImproperlyConfigured("CACHE_URL must name another Redis database than REDIS_URL (the Celery broker).")
 CACHES = {"default": env.cache_url_config(CACHE_URL)}
