@@ -82,7 +82,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Innermost, so their process_exception sees a view's error first: the 503 before the error pages.
+    "core.middleware.PortalErrorPagesMiddleware",
+    "core.middleware.ServiceUnavailableMiddleware",
 ]
+# Retry-After of a 503 answered while the database (or another service) is down (core.middleware).
+SERVICE_UNAVAILABLE_RETRY_AFTER = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER", default=30)
+# Under DEBUG people still see the portal's own 403/404/500 pages; 1 shows Django's technical ones.
+DEBUG_TECHNICAL_ERROR_PAGES = env.bool("DEBUG_TECHNICAL_ERROR_PAGES", default=False)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

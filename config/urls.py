@@ -36,5 +36,8 @@ urlpatterns = [
 
 from django.utils.translation import gettext_lazy as _
 
+# A database outage met outside a view is a 503 too (issue 7 §4.2).
+handler500 = "core.middleware.server_error"
+
 admin.site.site_header = _("IoT card real-name portal: operations")
 admin.site.site_title = _("IoT card real-name portal")
