@@ -200,13 +200,53 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# An unacknowledged task (its worker died) is delivered again after this many seconds.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# A broker outage must not hold a web request: connecting and publishing give up within a few
+# seconds, the record stays pending, and the beat task core_requeue_stale (WORK_REQUEUE_AFTER)
+# sends it again once the broker is back. Nothing reads task results (the database holds every
+# state), so no result is stored and publishing never waits on the result backend.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+BROKER_SOCKET_TIMEOUT = env.float("BROKER_SOCKET_TIMEOUT", default=5.0)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # An unacknowledged task (its worker died) is delivered again after this many seconds.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    # Above the worker's 1 s BRPOP wait, so an idle worker does not time out.
+    "socket_timeout": BROKER_SOCKET_TIMEOUT,
+}
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": env.int("CELERY_PUBLISH_MAX_RETRIES", default=1),
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_CONNECTION_TIMEOUT
+CELERY_REDIS_SOCKET_TIMEOUT = BROKER_SOCKET_TIMEOUT
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"verification.tasks.*": {"queue": "faces"}}
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
-CELERY_BEAT_SCHEDULE: dict = {}
+# Work whose task never reached a worker (broker down, message lost) is sent again: a record
+# still pending WORK_REQUEUE_AFTER seconds after its task was last sent (or created, when sending
+# failed) is queued again by these beat tasks. The tasks return quietly for work already done or
+# in flight, so a second message is harmless.
+WORK_REQUEUE_AFTER = env.int("WORK_REQUEUE_AFTER", default=300)
+WORK_SWEEP_INTERVAL = env.int("WORK_SWEEP_INTERVAL", default=60)
+# An email that failed this many times is given up (and logged); the others are tried again.
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=10)
+CELERY_BEAT_SCHEDULE: dict = {
+    "requeue-pending-verifications": {
+        "task": "verification.tasks.requeue_pending_verifications",
+        "schedule": WORK_SWEEP_INTERVAL,
+    },
+    "requeue-pending-card-imports": {"task": "cards.tasks.requeue_pending_imports", "schedule": WORK_SWEEP_INTERVAL},
+    "requeue-unsent-notifications": {
+        "task": "approvals.tasks.requeue_unsent_notifications",
+        "schedule": WORK_SWEEP_INTERVAL,
+    },
+}
 
 # Throttle counters live here, so several web processes need a shared cache (CACHE_URL,
 # e.g. redis://host:6379/1). Never the broker's Redis database: cache.clear() is FLUSHDB
@@ -224,6 +264,12 @@ else:
 if REDIS_URL and CACHE_URL.rstrip("/") == REDIS_URL.rstrip("/"):
     raise ImproperlyConfigured("CACHE_URL must name another Redis database than REDIS_URL (the Celery broker).")
 CACHES = {"default": env.cache_url_config(CACHE_URL)}
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    # A cache outage must fail fast: a reveal then answers 503 (accounts.throttling) instead of hanging.
+    CACHE_SOCKET_TIMEOUT = env.float("CACHE_SOCKET_TIMEOUT", default=1.0)
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_connect_timeout": CACHE_SOCKET_TIMEOUT, "socket_timeout": CACHE_SOCKET_TIMEOUT}
+    )
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="realname-portal@localhost")
