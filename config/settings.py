@@ -201,8 +201,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A broker outage must not hold a web request: connecting and publishing give up within a few
-# seconds, the record stays pending, and the beat task core_requeue_stale (WORK_REQUEUE_AFTER)
-# sends it again once the broker is back. Nothing reads task results (the database holds every
+# seconds, the record stays pending (core.queueing), and the beat tasks below (WORK_REQUEUE_AFTER)
+# send it again once the broker is back. Nothing reads task results (the database holds every
 # state), so no result is stored and publishing never waits on the result backend.
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 BROKER_SOCKET_TIMEOUT = env.float("BROKER_SOCKET_TIMEOUT", default=5.0)
