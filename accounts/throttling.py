@@ -3,18 +3,45 @@
 DRF's throttle does the counting (in the default cache, rate `pii_reveal` in
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]); the pages ask the same throttle, so
 switching from the API to the browser gives nobody a second budget.
+
+When the cache cannot be reached the budget cannot be counted, so full reveals fail
+closed: they are refused with ServiceUnavailable (503 with Retry-After, on pages and the
+API alike, core.middleware and core.api) until the cache is back (issue 7 §4.1).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from redis.exceptions import RedisError
 from rest_framework.throttling import UserRateThrottle
+
+from core.errors import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+
+CACHE_ERRORS = (RedisError, OSError)
+RETRY_AFTER_CACHE_DOWN = 60
+MSG_CACHE_DOWN = _(
+    "Full views of personal data are paused: the count of full views cannot be checked right now. "
+    "Masked data is still shown. Please try again in a minute."
+)
 
 
 class PiiRevealThrottle(UserRateThrottle):
     scope = "pii_reveal"
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except CACHE_ERRORS as exc:
+            logger.error("reveal budget unavailable (%s): full reveals refused until the cache is back",
+                         type(exc).__name__)
+            raise ServiceUnavailable(MSG_CACHE_DOWN, code="service_unavailable",
+                                     retry_after=RETRY_AFTER_CACHE_DOWN) from None
 
 
 def page_reveal_wait(request) -> int | None:

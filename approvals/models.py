@@ -115,3 +115,32 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_level_display()}: {_('approved') if self.approved else _('rejected')}"
+
+
+class Notification(models.Model):
+    """One email in the outbox: written in the transaction of the decision it tells about, sent by a task.
+
+    A message is never lost to a broker or mail outage: it stays unsent and the beat task
+    (approvals.tasks.requeue_unsent_notifications) sends it again, up to
+    NOTIFICATION_MAX_ATTEMPTS tries. The text carries no personal data (approvals.notifications).
+    """
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    address = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    # What it is about, ids only ("exemption 12"), for the logs.
+    ref = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The last failure's exception class, never its message (it may hold an address).
+    last_error = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["sent_at", "created_at"], name="notification_unsent")]
+
+    def __str__(self) -> str:
+        return f"{self.ref} #{self.pk}"

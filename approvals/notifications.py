@@ -1,11 +1,13 @@
 """Emails about approvals: to the approvers when a request is filed, to the requester when it is decided.
 
-Services schedule these with `transaction.on_commit`, so nothing is sent for
-a refused or rolled-back action. Emails carry no personal data: no names of
-card users or responsible persons, no ID or credential numbers, no photos;
-free text written by people (a comment) is passed through `scrub` so an ID
-number typed into it goes out masked. A failed send is logged (ids only) and
-never undoes the decision.
+Services call `queue(function, id)` inside their transaction: the messages are written to the
+outbox (approvals.models.Notification) with the business change, so nothing is sent for a
+refused or rolled-back action and nothing is lost when the broker or the mail server is down.
+Each message is sent by a task once the transaction commits; one that could not be queued or
+sent stays unsent and the beat task sends it again (issue 7 §4.1). Emails carry no personal
+data: no names of card users or responsible persons, no ID or credential numbers, no photos;
+free text written by people (a comment) is passed through `scrub` so an ID number typed into it
+goes out masked. A failed send is logged (ids only) and never undoes the decision.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import Role
-from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
-from verification.identity import mask_numbers_in_text
+from approvals.models import ApprovalLevel, ExemptionRequest, Notification, RequestStatus
+from verification.identity import mask_identifier, mask_numbers_in_text
 
 logger = logging.getLogger(__name__)
 
@@ -40,19 +42,58 @@ def _link(url_name: str, *args) -> str:
     return f"{getattr(settings, 'PORTAL_BASE_URL', '').rstrip('/')}{path}"
 
 
-def _send(recipients: Iterable[User], subject: str, body: str, *, ref: str) -> int:
-    """One message per recipient (approvers do not see each other's addresses)."""
-    addresses = sorted({u.email for u in recipients if u.email})
-    if not addresses:
-        return 0
-    messages = [
-        EmailMessage(SUBJECT_PREFIX + subject, body, settings.DEFAULT_FROM_EMAIL, [address]) for address in addresses
+def _to_outbox(recipients: Iterable[User], subject: str, body: str, *, ref: str) -> int:
+    """Write one outbox message per recipient (approvers do not see each other's addresses);
+    each is sent by a task after the transaction commits."""
+    by_address = {}
+    for user in recipients:
+        if user.email:
+            by_address.setdefault(user.email, user)
+    notes = [
+        Notification.objects.create(recipient=user, address=address, subject=SUBJECT_PREFIX + subject, body=body,
+                                    ref=ref)
+        for address, user in sorted(by_address.items())
     ]
-    try:
-        return get_connection().send_messages(messages) or 0
-    except Exception:  # noqa: BLE001 - a mail outage must not undo a committed decision
-        logger.exception("approval notification failed for %s", ref)
-        return 0
+    for note in notes:
+        transaction.on_commit(lambda pk=note.pk: enqueue_notification(pk))
+    return len(notes)
+
+
+def enqueue_notification(notification_id: int) -> bool:
+    from approvals.tasks import send_notification
+    from core.queueing import enqueue
+
+    return enqueue(send_notification, notification_id, model=Notification, what="notification")
+
+
+def notification_send(*, notification_id: int) -> str:
+    """Send one outbox message. Safe to repeat: a message already sent, or being sent by another
+    task (its row is locked), is left alone."""
+    with transaction.atomic():
+        note = (
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(pk=notification_id, sent_at__isnull=True)
+            .first()
+        )
+        if note is None:
+            return "nothing_to_do"
+        if note.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
+            return "given_up"
+        message = EmailMessage(note.subject, note.body, settings.DEFAULT_FROM_EMAIL, [note.address])
+        note.attempts += 1
+        try:
+            get_connection().send_messages([message])
+        except Exception as exc:  # noqa: BLE001 - a mail outage must not undo a committed decision
+            note.last_error = type(exc).__name__[:100]
+            note.save(update_fields=["attempts", "last_error"])
+            log = logger.error if note.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS else logger.warning
+            log("notification %s for %s not sent (%s), attempt %d", note.pk, note.ref, note.last_error,
+                note.attempts)
+            return "failed"
+        note.sent_at = timezone.now()
+        note.last_error = ""
+        note.save(update_fields=["attempts", "sent_at", "last_error"])
+    return "sent"
 
 
 def approvers_for(level: str, enterprise) -> list[User]:
@@ -96,7 +137,7 @@ def exemption_filed(request_id: int) -> int:
                     _("Open it: %(link)s") % {"link": _link("approvals:exemption_detail", request.public_id)},
                 ]
             )
-            sent += _send(recipients, subject, body, ref=f"exemption {request.pk}")
+            sent += _to_outbox(recipients, subject, body, ref=f"exemption {request.pk}")
     return sent
 
 
@@ -129,7 +170,7 @@ def exemption_decided(request_id: int) -> int:
             "ref": _ref(request),
             "status": RequestStatus(request.status).label,
         }
-        return _send([request.submitted_by], subject, "\n".join(lines), ref=f"exemption {request.pk}")
+        return _to_outbox([request.submitted_by], subject, "\n".join(lines), ref=f"exemption {request.pk}")
 
 
 # --- change requests (E3, P4) ------------------------------------------------
@@ -157,7 +198,7 @@ def change_request_filed(change_request_id: int) -> int:
                 _("Open it: %(link)s") % {"link": _link("approvals:change_request_detail", change_request.public_id)},
             ]
         )
-        return _send(recipients, subject, body, ref=f"change request {change_request.pk}")
+        return _to_outbox(recipients, subject, body, ref=f"change request {change_request.pk}")
 
 
 def change_request_decided(change_request_id: int) -> int:
@@ -191,13 +232,14 @@ def change_request_decided(change_request_id: int) -> int:
             "ref": _ref(change_request),
             "status": _("approved") if approved else _("rejected"),
         }
-        return _send([change_request.submitted_by], subject, "\n".join(lines), ref=f"change request {change_request.pk}")
+        return _to_outbox([change_request.submitted_by], subject, "\n".join(lines), ref=f"change request {change_request.pk}")
 
 
 def _ref(obj) -> str:
     return str(obj.public_id)[:8].upper()
 
 
-def after_commit(function, object_id: int) -> None:
-    """Schedule a notification for when the current transaction commits."""
-    transaction.on_commit(lambda: function(object_id))
+def queue(function, object_id: int) -> int:
+    """Write a notification's messages to the outbox now, in the caller's transaction (they are
+    sent once it commits). Returns how many messages were written."""
+    return function(object_id)

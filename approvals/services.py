@@ -324,7 +324,7 @@ def exemption_file(
             obj=request,
             data={"cards": [c.iccid for c in locked_cards], "rules": rules, "required_levels": required_levels},
         )
-        notifications.after_commit(notifications.exemption_filed, request.pk)
+        notifications.queue(notifications.exemption_filed, request.pk)
     return request
 
 
@@ -394,7 +394,7 @@ def exemption_decide(
                 data={"level": level, "approved": approve, "comment": comment, "status": locked.status},
             )
             if locked.status != RequestStatus.SUBMITTED:
-                notifications.after_commit(notifications.exemption_decided, locked.pk)
+                notifications.queue(notifications.exemption_decided, locked.pk)
     except IntegrityError as exc:
         # Two approvers of one level at the same moment: the unique constraint lets one win.
         raise InvalidTransition(
@@ -512,7 +512,7 @@ def change_request_decide(*, change_request: ChangeRequest, actor: User, approve
             change_request_apply(change_request=locked, actor=actor)
         else:
             _reset_enterprise_status(locked.enterprise_id)
-        notifications.after_commit(notifications.change_request_decided, locked.pk)
+        notifications.queue(notifications.change_request_decided, locked.pk)
     locked.refresh_from_db()
     return locked
 

@@ -46,7 +46,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
@@ -945,10 +945,13 @@ def card_import_create(*, actor: User, enterprise, upload) -> CardImport:
     return job
 
 
-def _queue(import_id: int) -> None:
+def _queue(import_id: int) -> bool:
+    """Queue the import. With the broker down it stays pending and the upload is still answered 202;
+    cards.tasks.requeue_pending_imports sends it again later."""
     from cards.tasks import run_card_import
+    from core.queueing import enqueue
 
-    run_card_import.delay(import_id)
+    return enqueue(run_card_import, import_id, model=CardImport, what="card import")
 
 
 def _save_progress(import_id: int, processed: int) -> None:
@@ -990,16 +993,21 @@ def _finish_failed(job: CardImport, *, message, errors: list[RowError] | None = 
     return ImportStatus.FAILED
 
 
-def card_import_run(*, import_id: int) -> str:
+def card_import_run(*, import_id: int, task_id: str | None = None) -> str:
     """Import a stored card file: every row or none. Safe to repeat: a finished import does nothing.
 
-    A redelivered task (worker lost mid-way) may find the import still running and runs it again;
-    that is safe because nothing is written until the final transaction, which checks the state
-    under a row lock.
+    `task_id` is the Celery task's id. A pending import is taken by the first task that runs; a
+    redelivery of that same task (worker lost mid-way) finds it running under its own id and runs
+    it again, which is safe because nothing is written until the final transaction, which checks
+    the state under a row lock. Another message for the same import (the beat task sends one when
+    the first seemed lost) finds it taken and does nothing. Without a task id (a direct call) a
+    running import is taken over.
     """
-    claimed = CardImport.objects.filter(
-        pk=import_id, status__in=[ImportStatus.PENDING, ImportStatus.RUNNING]
-    ).update(status=ImportStatus.RUNNING, processed_rows=0)
+    claimable = Q(status=ImportStatus.PENDING)
+    claimable |= Q(status=ImportStatus.RUNNING) if task_id is None else Q(status=ImportStatus.RUNNING, task_id=task_id)
+    claimed = CardImport.objects.filter(claimable, pk=import_id).update(
+        status=ImportStatus.RUNNING, processed_rows=0, task_id=task_id or ""
+    )
     if not claimed:
         return "nothing_to_do"
     job = CardImport.objects.select_related("enterprise").get(pk=import_id)

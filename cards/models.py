@@ -259,6 +259,11 @@ class CardImport(models.Model):
     )
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # When the import's task was last sent to the broker (core.queueing), and the task that took
+    # it: a second message for the same import (sent again by the beat task) then finds it taken
+    # and does nothing, while a redelivery of the taking message (its worker died) runs it again.
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    task_id = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -21,7 +21,7 @@ def run_card_import(self, import_id: int) -> str:
     """Run one card import. A second delivery of a finished import does nothing (cards.importing)."""
     from cards.importing import card_import_run
 
-    return card_import_run(import_id=import_id)
+    return card_import_run(import_id=import_id, task_id=self.request.id)
 
 
 # U4: how many due cards one query fetches; each is then locked and suspended on its own.
@@ -51,3 +51,13 @@ def end_test_periods() -> int:
         for pk in batch:
             suspended += card_end_test_period(card=Card(pk=pk), now=now)
         last_pk = batch[-1]
+
+
+@shared_task(acks_late=True, max_retries=0, soft_time_limit=60, time_limit=90)
+def requeue_pending_imports() -> int:
+    """Beat: send again the imports still pending long after their task was sent (issue 7 §4.1).
+    A second message for an import finds it taken (card_import_run) and does nothing."""
+    from cards.models import CardImport, ImportStatus
+    from core.queueing import requeue_stale
+
+    return requeue_stale(CardImport.objects.filter(status=ImportStatus.PENDING), run_card_import, what="card import")

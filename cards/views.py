@@ -42,7 +42,7 @@ from cards.serializers import (
 )
 from core import errors
 from core.forms import add_domain_error
-from core.http import no_store
+from core.http import camera_allowed, no_store
 
 PAGE_SIZE = 25
 COUNT_CAP = 10_000
@@ -270,6 +270,7 @@ def card_user_list(request):
 @login_required
 @never_cache
 @require_form_methods
+@camera_allowed  # the card user's live photo is taken here
 def card_user_create(request):
     user = request.user
     if not policy.may_manage_cards_somewhere(user):

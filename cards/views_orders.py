@@ -51,7 +51,7 @@ from cards.models import BusinessType, OrderStatus
 from cards.selectors import orders_visible_to
 from core import errors
 from core.forms import add_domain_error
-from core.http import no_store, private_file_response
+from core.http import camera_allowed, no_store, private_file_response
 from verification.identity import PersonalIdType
 from verification.models import VerificationStatus
 
@@ -256,6 +256,7 @@ def order_new_handler(request):
 @login_required
 @never_cache
 @require_form_methods
+@camera_allowed  # the handler's live photo is taken on this step (H3)
 def order_new_details(request):
     user = request.user
     _require_filer(user)
@@ -402,6 +403,7 @@ def _render_detail(request, order, *, retake_form=None, status: int = 200):
 @login_required
 @never_cache
 @require_safe
+@camera_allowed  # a declined comparison's live photo is retaken here
 def order_detail(request, public_id):
     return _render_detail(request, _load_order(request.user, public_id))
 
@@ -409,6 +411,7 @@ def order_detail(request, public_id):
 @login_required
 @never_cache
 @require_POST
+@camera_allowed
 def order_retake(request, public_id):
     user = request.user
     order = _load_order(user, public_id)

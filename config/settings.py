@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "csp",
     "accounts",
     "enterprises",
     "cards",
@@ -74,6 +75,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -84,7 +87,14 @@ MIDDLEWARE = [
     "accounts.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Innermost, so their process_exception sees a view's error first: the 503 before the error pages.
+    "core.middleware.PortalErrorPagesMiddleware",
+    "core.middleware.ServiceUnavailableMiddleware",
 ]
+# Retry-After of a 503 answered while the database (or another service) is down (core.middleware).
+SERVICE_UNAVAILABLE_RETRY_AFTER = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER", default=30)
+# Under DEBUG people still see the portal's own 403/404/500 pages; 1 shows Django's technical ones.
+DEBUG_TECHNICAL_ERROR_PAGES = env.bool("DEBUG_TECHNICAL_ERROR_PAGES", default=False)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -108,6 +118,18 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Embedded mode serves a few people at once. WAL lets readers go on while one writes;
+    # IMMEDIATE takes the write lock when a transaction starts, so two writers queue (up to
+    # SQLITE_BUSY_TIMEOUT seconds) instead of one failing with "database is locked" when it
+    # upgrades its read lock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env.float("SQLITE_BUSY_TIMEOUT", default=20.0),
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -211,13 +233,53 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# An unacknowledged task (its worker died) is delivered again after this many seconds.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# A broker outage must not hold a web request: connecting and publishing give up within a few
+# seconds, the record stays pending (core.queueing), and the beat tasks below (WORK_REQUEUE_AFTER)
+# send it again once the broker is back. Nothing reads task results (the database holds every
+# state), so no result is stored and publishing never waits on the result backend.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+BROKER_SOCKET_TIMEOUT = env.float("BROKER_SOCKET_TIMEOUT", default=5.0)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # An unacknowledged task (its worker died) is delivered again after this many seconds.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    # Above the worker's 1 s BRPOP wait, so an idle worker does not time out.
+    "socket_timeout": BROKER_SOCKET_TIMEOUT,
+}
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": env.int("CELERY_PUBLISH_MAX_RETRIES", default=1),
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_CONNECTION_TIMEOUT
+CELERY_REDIS_SOCKET_TIMEOUT = BROKER_SOCKET_TIMEOUT
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"verification.tasks.*": {"queue": "faces"}}
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
-CELERY_BEAT_SCHEDULE: dict = {}
+# Work whose task never reached a worker (broker down, message lost) is sent again: a record
+# still pending WORK_REQUEUE_AFTER seconds after its task was last sent (or created, when sending
+# failed) is queued again by these beat tasks. The tasks return quietly for work already done or
+# in flight, so a second message is harmless.
+WORK_REQUEUE_AFTER = env.int("WORK_REQUEUE_AFTER", default=300)
+WORK_SWEEP_INTERVAL = env.int("WORK_SWEEP_INTERVAL", default=60)
+# An email that failed this many times is given up (and logged); the others are tried again.
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=10)
+CELERY_BEAT_SCHEDULE: dict = {
+    "requeue-pending-verifications": {
+        "task": "verification.tasks.requeue_pending_verifications",
+        "schedule": WORK_SWEEP_INTERVAL,
+    },
+    "requeue-pending-card-imports": {"task": "cards.tasks.requeue_pending_imports", "schedule": WORK_SWEEP_INTERVAL},
+    "requeue-unsent-notifications": {
+        "task": "approvals.tasks.requeue_unsent_notifications",
+        "schedule": WORK_SWEEP_INTERVAL,
+    },
+}
 # U4: suspend the cards whose trial on an IoT test-card package has ended (the `beat` service).
 TEST_PERIOD_SWEEP_SECONDS = env.int("TEST_PERIOD_SWEEP_SECONDS", default=600)
 CELERY_BEAT_SCHEDULE["cards-end-test-periods"] = {
@@ -229,10 +291,25 @@ CELERY_BEAT_SCHEDULE["cards-end-test-periods"] = {
 # Throttle counters live here, so several web processes need a shared cache (CACHE_URL,
 # e.g. redis://host:6379/1). Never the broker's Redis database: cache.clear() is FLUSHDB
 # there, and it would drop queued and unacknowledged tasks.
-CACHE_URL = env.str("CACHE_URL", default="locmemcache://")
+# In production a per-process cache would give each web process its own reveal budget (with
+# three gunicorn workers, three budgets): CACHE_URL is required there and must be shared.
+if PRODUCTION:
+    CACHE_URL = _required("CACHE_URL", env.str("CACHE_URL", default=""))
+    if CACHE_URL.split(":", 1)[0] in ("locmemcache", "dummycache", "filecache"):
+        raise ImproperlyConfigured(
+            "CACHE_URL must name a cache shared by every web process (e.g. redis://host:6379/1)"
+        )
+else:
+    CACHE_URL = env.str("CACHE_URL", default="locmemcache://")
 if REDIS_URL and CACHE_URL.rstrip("/") == REDIS_URL.rstrip("/"):
     raise ImproperlyConfigured("CACHE_URL must name another Redis database than REDIS_URL (the Celery broker).")
 CACHES = {"default": env.cache_url_config(CACHE_URL)}
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    # A cache outage must fail fast: a reveal then answers 503 (accounts.throttling) instead of hanging.
+    CACHE_SOCKET_TIMEOUT = env.float("CACHE_SOCKET_TIMEOUT", default=1.0)
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_connect_timeout": CACHE_SOCKET_TIMEOUT, "socket_timeout": CACHE_SOCKET_TIMEOUT}
+    )
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="realname-portal@localhost")
@@ -292,6 +369,34 @@ LOGGING = {
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp 4): scripts, styles and everything else from this site only,
+# no inline script or style (templates use static files), no framing, no plugins. The API docs
+# pages keep their own, looser policy (config.urls).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+# Powerful browser features are off everywhere. The camera is allowed (for this site only) on the
+# pages where a live photo is taken: core.http.camera_allowed on those views.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "bluetooth", "camera", "display-capture", "geolocation", "gyroscope",
+        "hid", "magnetometer", "microphone", "midi", "payment", "publickey-credentials-get", "serial",
+        "usb", "xr-spatial-tracking",
+    )
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 

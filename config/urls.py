@@ -1,12 +1,24 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from csp.decorators import csp_update
 from django.urls import include, path, reverse_lazy
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from accounts import api as account_api
 from accounts import views as account_views
 from approvals.admin import approvals_site
+
+# The API docs pages come from their libraries: the split Swagger view serves its start-up script
+# as a file, but both UIs style elements inline and use data: images; ReDoc also loads Google
+# Fonts and its footer logo and runs a blob: worker. Only these two pages get that (issue 7 §5).
+SWAGGER_POLICY = csp_update({"style-src": ["'unsafe-inline'"], "img-src": ["data:"]})
+REDOC_POLICY = csp_update({
+    "style-src": ["'unsafe-inline'", "https://fonts.googleapis.com"],
+    "font-src": ["https://fonts.gstatic.com"],
+    "img-src": ["data:", "https://cdn.redoc.ly"],
+    "worker-src": ["blob:"],
+})
 
 api_v1 = [
     path("", include("enterprises.api_urls")),
@@ -47,11 +59,14 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/docs/", SWAGGER_POLICY(SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),
+    path("api/redoc/", REDOC_POLICY(SpectacularRedocView.as_view(url_name="api-schema")), name="api-redoc"),
 ]
 
 from django.utils.translation import gettext_lazy as _
+
+# A database outage met outside a view is a 503 too (issue 7 §4.2).
+handler500 = "core.middleware.server_error"
 
 admin.site.site_header = _("IoT card real-name portal: operations")
 admin.site.site_title = _("IoT card real-name portal")

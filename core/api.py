@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import DomainError, ValidationFailed
+from core.errors import DomainError, ServiceUnavailable, ValidationFailed
 from verification.identity import IdentityError, mask_numbers_in_text
 from verification.uploads import UploadRejected
 
@@ -22,6 +22,8 @@ def error_payload(exc: DomainError | IdentityError | UploadRejected, field: str 
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, ServiceUnavailable):
+        return Response(error_payload(exc), status=exc.status_code, headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, DomainError):
         return Response(error_payload(exc), status=exc.status_code)
     if isinstance(exc, (IdentityError, UploadRejected)):
@@ -45,7 +47,8 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(
         required=False,
         help_text="Stable machine-readable reason, e.g. invalid_checksum, required, corrupt, already_registered, "
-        "change_pending, permission_denied, not_found, not_authenticated, throttled, parse_error.",
+        "change_pending, permission_denied, not_found, not_authenticated, throttled, parse_error, "
+        "service_unavailable.",
     )
     detail = serializers.CharField(help_text="Translated message for the user; never contains personal data.")
     field = serializers.CharField(required=False, help_text="The request field the error is about, when there is one.")

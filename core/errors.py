@@ -43,3 +43,17 @@ class Conflict(DomainError):
 
 class InvalidTransition(Conflict):
     default_code = "invalid_transition"
+
+
+class ServiceUnavailable(DomainError):
+    """A service the action needs is down (database, cache): refused for now, try again later.
+
+    Pages and the API answer 503 with Retry-After (core.middleware, core.api).
+    """
+
+    status_code = 503
+    default_code = "service_unavailable"
+
+    def __init__(self, message, *, retry_after: int = 30, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import FileResponse
+from django_permissions_policy.decorators import permissions_policy_override
 
 NO_STORE = "no-store, private"
 
@@ -20,3 +22,9 @@ def private_file_response(handle, *, content_type: str, filename: str, as_attach
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+def camera_allowed(view):
+    """The page takes a live photo: the Permissions-Policy lets this site use the camera there
+    (settings.PERMISSIONS_POLICY denies it everywhere else)."""
+    return permissions_policy_override({**settings.PERMISSIONS_POLICY, "camera": ["self"]})(view)

@@ -435,9 +435,9 @@ def change_request_submit(
             audit_record(
                 actor=actor, action="change_request.submitted", obj=request, data={"target": target}
             )
-            from approvals.notifications import after_commit, change_request_filed
+            from approvals.notifications import change_request_filed, queue
 
-            after_commit(change_request_filed, request.pk)
+            queue(change_request_filed, request.pk)
     except IntegrityError as exc:
         raise Conflict(
             _("A change of this data is already pending for this enterprise."), code="change_pending", field="target"

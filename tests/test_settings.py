@@ -32,6 +32,8 @@ def production_env(tmp_dir, **overrides) -> dict[str, str]:
         "BLIND_INDEX_KEY": secrets.token_urlsafe(32),
         "DATABASE_URL": f"sqlite:///{tmp_dir / 'prod.sqlite3'}",
         "PRIVATE_MEDIA_ROOT": str(tmp_dir / "private"),
+        # Required in production (issue 7 §2.6); `check` never connects to it.
+        "CACHE_URL": "redis://127.0.0.1:6379/11",
     }
     for name, value in overrides.items():
         if value is None:

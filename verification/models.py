@@ -83,6 +83,9 @@ class Verification(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the comparison's task was last sent to the broker (core.queueing): the beat task
+    # queues a record again that is still pending long after.
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

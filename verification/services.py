@@ -62,10 +62,13 @@ def verification_create(
     return verification
 
 
-def enqueue_verification(verification_id: int) -> None:
+def enqueue_verification(verification_id: int) -> bool:
+    """Queue the comparison. With the broker down the record stays pending and the request goes on;
+    verification.tasks.requeue_pending_verifications sends it again later."""
+    from core.queueing import enqueue
     from verification.tasks import run_verification
 
-    run_verification.delay(verification_id)
+    return enqueue(run_verification, verification_id, model=Verification, what="verification")
 
 
 def verification_record_result(

@@ -26,3 +26,18 @@ def run_verification(self, verification_id: int) -> str:
     from verification.matching import run_comparison
 
     return run_comparison(verification_id)
+
+
+@shared_task(queue="default", acks_late=True, max_retries=0, soft_time_limit=60, time_limit=90)
+def requeue_pending_verifications() -> int:
+    """Beat: send again the comparisons still pending long after their task was sent (issue 7 §4.1).
+
+    A comparison whose first message is still queued or running is harmless to send twice:
+    run_comparison returns at once for a record no longer pending, and the result is stored
+    once, under a row lock (verification_record_result).
+    """
+    from core.queueing import requeue_stale
+    from verification.models import Verification, VerificationStatus
+
+    return requeue_stale(Verification.objects.filter(status=VerificationStatus.PENDING), run_verification,
+                         what="verification")

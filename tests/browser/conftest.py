@@ -37,12 +37,18 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
+    """A page on the live server. A Content-Security-Policy violation fails the test (issue 7 §5):
+    chromium reports each refused script, style or request as a console error."""
     context = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.base_url = live_server.url
+    page.csp_violations = []
+    page.on("console", lambda message: page.csp_violations.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text else None)
     yield page
     context.close()
+    assert not page.csp_violations, page.csp_violations
 
 
 def login(page, username: str, password: str) -> None:

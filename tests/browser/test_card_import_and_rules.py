@@ -47,7 +47,8 @@ def test_U2_import_then_card_page_explains_no_exemption(page, world, tmp_path, s
     page.click("main form[enctype] [type=submit]")
     page.wait_for_selector("#import-progress")
     page.evaluate("window.sameDocument = true")  # gone if the page reloads
-    page.wait_for_function("document.querySelector('#import-progress').value >= 100", timeout=90_000)
+    # A function, not an expression: Playwright evaluates a bare expression with eval, which the CSP refuses.
+    page.wait_for_function("() => document.querySelector('#import-progress').value >= 100", timeout=90_000)
     page.wait_for_selector("#import-cards-link")
     assert page.evaluate("window.sameDocument === true"), "the page reloaded to show the result"
     job = CardImport.objects.get()

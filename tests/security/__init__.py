@@ -1,0 +1,1 @@
+"""Issue 7: tests that name the hole they close."""
