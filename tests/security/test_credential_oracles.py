@@ -272,3 +272,10 @@ def test_7_2_7_an_approver_of_another_province_cannot_tell_registered_elsewhere_
     assert responses[0].content == responses[1].content
     with pytest.raises(NotFound):
         selectors.enterprise_by_credential_number(approver_gd, beijing_number)
+
+
+@pytest.mark.zh
+def test_7_1_6_the_answer_reads_in_chinese(client, world, beijing_number):
+    client.force_login(world["users"]["account_manager_other_province"])
+    html = client.post(reverse("enterprises:returning"), {"credential_number": beijing_number}).content.decode()
+    assert "该证件号码已在北京市登记" in html and "客户经理" in html
