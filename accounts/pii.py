@@ -17,9 +17,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-from verification.identity import mask_identifier
+from verification.identity import mask_identifier, normalize_unit_name
 
-__all__ = ["EncryptedTextField", "blind_index", "encrypt", "decrypt", "mask_identifier", "personal_id_index"]
+__all__ = ["EncryptedTextField", "blind_index", "encrypt", "decrypt", "mask_identifier", "personal_id_index", "unit_name_index"]
 
 
 @functools.lru_cache(maxsize=4)
@@ -72,6 +72,11 @@ def personal_id_index(id_type: str, number: str) -> str:
 
 def credential_index(number: str) -> str:
     return blind_index(number, purpose="org_credential")
+
+
+def unit_name_index(name: str) -> str:
+    """Blind index of a unit's normalised name: how a letter unit, which has no number, is found again (E1)."""
+    return blind_index(normalize_unit_name(name), purpose="unit_name")
 
 
 class EncryptedTextField(models.TextField):

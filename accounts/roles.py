@@ -43,8 +43,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.ENTERPRISE_ADMIN: [],
     Role.PROVINCIAL_APPROVER: [VIEW_FULL_PII, *_APPROVER_DESK_PERMISSIONS],
     Role.GROUP_APPROVER: [VIEW_FULL_PII, *_APPROVER_DESK_PERMISSIONS],
-    # Ops work in Django admin and see personal data masked only. They keep the package catalogue
-    # (reference data); everything else changes through the services, so it is read-only there.
+    # Ops work in Django admin and see personal data masked only. They keep the package catalogue and
+    # the unit kinds (reference data); everything else changes through the services, so it is read-only there.
     Role.OPS: [
         "accounts.view_user",
         "accounts.add_user",
@@ -55,6 +55,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.view_rolegrant",
         "accounts.add_rolegrant",
         "enterprises.view_enterprise",
+        "enterprises.view_unitkind",
+        "enterprises.add_unitkind",
+        "enterprises.change_unitkind",
         "enterprises.view_responsibleperson",
         "enterprises.view_document",
         "enterprises.view_changerequest",

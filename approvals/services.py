@@ -342,11 +342,67 @@ def _check_decision_authority(actor: User, request: ExemptionRequest, level: str
         raise PermissionDenied(_("Nobody may decide a request they filed themselves."), code="self_decision")
 
 
+def _reassess_cards(request: ExemptionRequest) -> None:
+    """Approve only what the cards' rules allow now (issue 7 §1.7).
+
+    The levels were fixed from the cards' decisions when the request was filed. A card's services
+    may have changed since: it may have become U2 (no exemption at all) or need a level the request
+    did not ask for (U1 became U1+U3). The cards are locked, so their services cannot change while
+    the decision is written; card changes lock the same rows.
+    """
+    cards = list(
+        Card.objects.select_for_update(of=("self",))
+        .select_related("package")
+        .filter(pk__in=request.cards.values("pk"))
+        .order_by("pk")
+    )
+    asked = set(request.required_levels)
+    impossible, more_needed = [], []
+    for card in cards:
+        decision = evaluate(card.facts)
+        if decision.exemption == Exemption.NONE_POSSIBLE:
+            impossible.append(card)
+        elif not decision.approvers <= asked:
+            more_needed.append((card, decision))
+    if impossible:
+        raise Conflict(
+            _(
+                "This request can no longer be approved: card %(iccids)s now falls under rule U2 (a 149-segment "
+                "number with non-directed voice or non-directed SMS), which always requires the card user's "
+                "real-name and the one-ID-five-cards check. No exemption is possible. Reject the request and "
+                "say why."
+            )
+            % {"iccids": ", ".join(sorted(card.iccid for card in impossible))},
+            code="exemption_impossible",
+            field="cards",
+            params={"iccids": sorted(card.iccid for card in impossible)},
+        )
+    if more_needed:
+        card, decision = min(more_needed, key=lambda item: item[0].iccid)
+        missing = _ordered_levels(decision.approvers - asked)
+        raise Conflict(
+            _(
+                "This request can no longer be approved: card %(iccid)s now falls under rules %(rules)s and "
+                "needs the approval of the %(levels)s level too, which this request did not ask for. Reject "
+                "it and file a new request with the approval form of every level the card needs."
+            )
+            % {
+                "iccid": card.iccid,
+                "rules": ", ".join(decision.rules),
+                "levels": ", ".join(_level_label(level).lower() for level in missing),
+            },
+            code="exemption_levels_changed",
+            field="cards",
+            params={"iccids": sorted(c.iccid for c, _d in more_needed), "levels": missing},
+        )
+
+
 def exemption_decide(
     *, request: ExemptionRequest, actor: User, level: str, approve: bool, comment: str = ""
 ) -> ExemptionRequest:
     """One approver's decision at one level. A rejection at any level rejects the request;
-    approval at every required level approves it."""
+    approval at every required level approves it, and an approval is given only while the
+    cards' rules, as they are now, allow the exemption this request asks for (§1.7)."""
     actor = _require_user(actor)
     if level not in ApprovalLevel.values:
         raise ValidationFailed(_("Choose the provincial or the group level."), code="invalid_level", field="level")
@@ -377,6 +433,8 @@ def exemption_decide(
                     field="level",
                 )
             _require_rejection_reason(approve, comment)
+            if approve:
+                _reassess_cards(locked)
             Decision.objects.create(exemption=locked, level=level, approved=approve, comment=comment, decided_by=actor)
             previous = locked.status
             if not approve:

@@ -476,6 +476,7 @@ def change_request_detail(request, public_id):
 MASKED_KEYS = {"credential_number", "id_number"}
 VALUE_LABELS = {
     "name": _("Name"),
+    "unit_kind": _("Kind of unit"),
     "credential_type": _("Credential type"),
     "credential_number": _("Credential number"),
     "credential_address": _("Credential address"),
@@ -489,10 +490,15 @@ VALUE_LABELS = {
 def _masked_values(values: dict) -> list[tuple[str, str]]:
     from verification.identity import mask_identifier
 
+    from enterprises.models import UnitKind
+
     out = []
     for key, value in values.items():
         if key in MASKED_KEYS:
             value = mask_identifier(str(value or "")) or "—"
+        elif key == "unit_kind":
+            kind = UnitKind.objects.filter(code=value).first()
+            value = kind.label if kind is not None else value
         elif isinstance(value, bool):
             value = _("Yes") if value else _("No")
         out.append((VALUE_LABELS.get(key, key), value))

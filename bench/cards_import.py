@@ -116,13 +116,14 @@ def _fixtures():
     from accounts.models import Province
     from accounts.services import user_create
     from cards.models import Package
-    from enterprises.models import Enterprise
+    from enterprises.models import Enterprise, UnitKind
 
     province = Province.objects.get(code="11")
     manager = user_create(username="bench_manager", password=None, role="account_manager", province=province)
     enterprise = Enterprise.objects.create(
         name="基准测试物联有限公司", credential_type="official_letter", credential_address="北京市",
         province=province, account_manager=manager, created_by=manager,
+        unit_kind=UnitKind.objects.get(code="party_government"),
     )
     package = Package.objects.create(code="IOT-BENCH", name="基准套餐")
     return manager, enterprise, package

@@ -191,13 +191,14 @@ def _scratch_subject():
 
     from accounts.models import Province, User
     from cards.models import CardUser
-    from enterprises.models import Enterprise
+    from enterprises.models import Enterprise, UnitKind
 
     province = Province.objects.order_by("code").first()
     user = User.objects.create_user(username="bench", password=None, role="account_manager", province=province)
     enterprise = Enterprise.objects.create(
         name="基准测试物联有限公司", credential_type="official_letter", credential_address="-",
         province=province, account_manager=user, created_by=user,
+        unit_kind=UnitKind.objects.get(code="party_government"),
     )
     card_user = CardUser.objects.create(
         enterprise=enterprise, name="测试", id_type="resident_id", id_number="bench", id_number_index="bench",

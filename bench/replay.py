@@ -36,7 +36,7 @@ def _stored_rows(rng: random.Random) -> list[int]:
     from accounts.pii import personal_id_index
     from accounts.services import user_create
     from cards.models import CardUser
-    from enterprises.models import Enterprise
+    from enterprises.models import Enterprise, UnitKind
     from verification.matching import phash_bands
     from verification.models import Verification
 
@@ -45,6 +45,7 @@ def _stored_rows(rng: random.Random) -> list[int]:
     enterprise = Enterprise.objects.create(
         name="基准测试物联有限公司", credential_type="official_letter", credential_address="北京市",
         province=manager.province, account_manager=manager, created_by=manager,
+        unit_kind=UnitKind.objects.get(code="party_government"),
     )
     number = "110105198507120011"
     card_user = CardUser.objects.create(

@@ -1,4 +1,4 @@
-"""Django admin for ops: enterprise records, read-only and masked.
+"""Django admin for ops: enterprise records, read-only and masked; the unit kinds, kept by ops.
 
 Real-name data is never written through admin (that is services' job: E1-E3,
 P1-P4), so every model here is view-only, for superusers too. The encrypted
@@ -6,23 +6,32 @@ fields and blind indexes are left out of every list and form by listing the
 shown fields explicitly (an allow-list); a masked read-only value stands in
 for each number. Search covers plain columns only: encrypted columns cannot
 be searched. Documents show their metadata, never a link to the stored file.
+
+The unit kinds are reference data that ops add and edit (E1: which kinds may take the
+letter-with-seal path); saving goes through enterprises.services.unit_kind_save.
 """
 
 from __future__ import annotations
 
+import copy
+
+from django import forms
 from django.contrib import admin
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
+from core.errors import DomainError
 from enterprises.models import (
     ChangeRequest,
     Document,
     Enterprise,
     RecordVersion,
     ResponsiblePerson,
+    UnitKind,
 )
 from enterprises.serializers import masked_proposed_values
+from enterprises.services import unit_kind_check, unit_kind_save
 from verification.identity import mask_numbers_in_text
 
 
@@ -52,10 +61,52 @@ class ChangeRequestDocumentInline(DocumentInline):
     fk_name = "change_request"
 
 
+class UnitKindForm(forms.ModelForm):
+    class Meta:
+        model = UnitKind
+        fields = ("code", "name", "name_en", "cannot_hold_credential", "is_active", "sort_order")
+
+    def clean(self):
+        cleaned = super().clean()
+        # The instance takes the form's values only after clean(): check a copy that has them.
+        candidate = copy.copy(self.instance)
+        for name, value in cleaned.items():
+            setattr(candidate, name, value)
+        try:
+            unit_kind_check(candidate)
+        except DomainError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return cleaned
+
+
+@admin.register(UnitKind)
+class UnitKindAdmin(admin.ModelAdmin):
+    form = UnitKindForm
+    list_display = ("code", "name", "name_en", "cannot_hold_credential", "is_active", "sort_order")
+    list_filter = ("cannot_hold_credential", "is_active")
+    search_fields = ("code", "name", "name_en")
+    fields = ("code", "name", "name_en", "cannot_hold_credential", "is_active", "sort_order")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Records keep their kind: its code (API clients send it) and, for letter units, its mark stay.
+        if obj is None or not obj.enterprises.exists():
+            return ()
+        if obj.cannot_hold_credential and obj.enterprises.filter(credential_type="official_letter").exists():
+            return ("code", "cannot_hold_credential")
+        return ("code",)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # retired with is_active, never deleted
+
+    def save_model(self, request, obj, form, change):
+        unit_kind_save(actor=request.user, unit_kind=obj)
+
+
 @admin.register(Enterprise)
 class EnterpriseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "name",
+        "unit_kind",
         "credential_type",
         "masked_credential_number",
         "province",
@@ -63,12 +114,13 @@ class EnterpriseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "status",
         "created_at",
     )
-    list_filter = ("status", "credential_type", "province")
+    list_filter = ("status", "unit_kind", "credential_type", "province")
     search_fields = ("name",)
-    list_select_related = ("province", "account_manager")
+    list_select_related = ("province", "account_manager", "unit_kind")
     fields = (
         "public_id",
         "name",
+        "unit_kind",
         "credential_type",
         "masked_credential_number",
         "credential_address",

@@ -52,6 +52,7 @@ from enterprises.serializers import (
     EnterpriseUpdateSerializer,
     LookupSerializer,
     MeSerializer,
+    UnitKindSerializer,
 )
 from enterprises.services import EnterpriseData, ResponsiblePersonData
 
@@ -181,9 +182,13 @@ class EnterpriseListCreateView(JsonOnly, generics.ListAPIView):
         summary="Register a first-time enterprise (E1, P1, P2)",
         description=(
             "multipart/form-data. Account managers only; the enterprise is registered in the account manager's "
-            "province. For credential_type=official_letter leave credential_number blank and upload the letter "
-            "with seal as credential_files. If the responsible person is not the legal representative, "
-            "authorisation_letter_files is required (P1)."
+            "province. unit_kind is a code of GET /api/v1/unit-kinds/; left out, the credential type implies it. "
+            "credential_type=official_letter is only for a unit_kind that cannot hold a credential (party and "
+            "government organs, the military, ...): name that kind, leave credential_number blank and upload "
+            "the letter with seal as credential_files. If the responsible person is not the legal "
+            "representative, authorisation_letter_files is required (P1). 409 `already_registered`: the "
+            "record is in your province (use the lookup); 409 `registered_in_other_province`: another "
+            "province keeps it, as the lookup says too."
         ),
         request=EnterpriseRegisterSerializer,
         responses={201: EnterpriseDetailSerializer, 400: E400, 401: E401, 403: E403, 409: E409},
@@ -199,6 +204,7 @@ class EnterpriseListCreateView(JsonOnly, generics.ListAPIView):
                 credential_type=data["credential_type"],
                 credential_number=data.get("credential_number", ""),
                 credential_address=data["credential_address"],
+                unit_kind=data.get("unit_kind", ""),
             ),
             responsible=ResponsiblePersonData(
                 name=data["responsible_name"],
@@ -224,16 +230,41 @@ class EnterpriseLookupView(JsonOnly, generics.GenericAPIView):
 
     @extend_schema(
         tags=["enterprises"],
-        summary="Find a returning customer by its credential number (E2)",
-        description="POST, so the number never appears in a URL or an access log. Only enterprises in the "
-        "user's scope are found.",
+        summary="Find a returning customer by its credential number, or a letter unit by its name (E2)",
+        description="POST, so the number never appears in a URL or an access log. Send `credential_number`, or "
+        "`unit_name` for a unit registered with an official letter (found within the user's province; spaces "
+        "and punctuation do not matter). Only enterprises in the user's scope are found: 404 otherwise, the "
+        "same for a number nobody holds. For an account manager, a number another province holds answers 409 "
+        "`registered_in_other_province`, as the registration does.",
         request=LookupSerializer,
-        responses={200: EnterpriseDetailSerializer, 400: E400, 401: E401, 403: E403, 404: E404},
+        responses={200: EnterpriseDetailSerializer, 400: E400, 401: E401, 403: E403, 404: E404, 409: E409},
     )
     def post(self, request, *args, **kwargs):
         data = validated(LookupSerializer(data=request.data))
-        enterprise = selectors.enterprise_by_credential_number(request.user, data["credential_number"])
+        if data.get("credential_number"):
+            enterprise = selectors.enterprise_by_credential_number(request.user, data["credential_number"])
+        else:
+            enterprise = selectors.enterprise_by_unit_name(request.user, data["unit_name"])
         return enterprise_detail_response(request, enterprise)
+
+
+class UnitKindListView(JsonOnly, generics.ListAPIView):
+    """Reference data, the same for every user: no tenant's data in it."""
+
+    serializer_class = UnitKindSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.unit_kinds_offered()
+
+    @extend_schema(
+        tags=["enterprises"],
+        summary="The kinds of unit a registration or a change may name (E1)",
+        description="`cannot_hold_credential`: units of this kind may register with credential_type=official_letter.",
+        responses={200: UnitKindSerializer(many=True), 401: E401, 403: E403},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class EnterpriseDetailView(JsonOnly, generics.GenericAPIView):

@@ -25,6 +25,7 @@ urlpatterns = [
         api.EnterpriseChangeRequestsView.as_view(),
         name="enterprise-change-requests",
     ),
+    path("unit-kinds/", api.UnitKindListView.as_view(), name="unit-kind-list"),
     path("documents/<str:public_id>/download/", api.DocumentDownloadView.as_view(), name="document-download"),
     path("change-requests/<str:public_id>/", api.ChangeRequestDetailView.as_view(), name="change-request-detail"),
     path("me/", api.MeView.as_view(), name="me"),

@@ -14,7 +14,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import Role
-from enterprises.models import ChangeTarget, EnterpriseStatus
+from enterprises.models import ChangeTarget, EnterpriseStatus, UnitKind
+from enterprises.selectors import unit_kinds_offered
 from enterprises.services import EnterpriseData, ResponsiblePersonData
 from verification.identity import CredentialType, PersonalIdType
 
@@ -71,15 +72,34 @@ def _number_field(label, help_text="") -> forms.CharField:
 # --- real-name data ----------------------------------------------------------
 
 
+class UnitKindChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: UnitKind) -> str:
+        return obj.label
+
+
 class EnterpriseRealNameForm(forms.Form):
     """E1: the enterprise's real-name data."""
 
     name = forms.CharField(label=_("Unit name"), max_length=200)
+    unit_kind = UnitKindChoiceField(
+        label=_("Kind of unit"),
+        queryset=UnitKind.objects.none(),
+        to_field_name="code",
+        empty_label=None,
+        # The select always sends a kind; a post without one gets the service's answer (the credential
+        # type implies the kind, the letter path needs it named).
+        required=False,
+        widget=forms.Select(attrs={"data-unit-kind": ""}),
+    )
     credential_type = forms.ChoiceField(
         label=_("Credential type"),
         choices=CredentialType.choices,
         initial=CredentialType.BUSINESS_LICENCE,
         widget=forms.Select(attrs={"data-credential-type": ""}),
+        help_text=_(
+            "The unit introduction letter or official letter with seal is offered only to units that cannot "
+            "hold a credential: %(kinds)s."
+        ),
     )
     credential_number = _number_field(
         _("Credential number"),
@@ -87,10 +107,27 @@ class EnterpriseRealNameForm(forms.Form):
     )
     credential_address = forms.CharField(label=_("Credential address"), max_length=255)
 
+    def __init__(self, *args, current_kind: UnitKind | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        offered = unit_kinds_offered()
+        if current_kind is not None:
+            # A change request may keep a kind ops have retired since.
+            offered = UnitKind.objects.filter(pk__in=offered.values("pk")) | UnitKind.objects.filter(pk=current_kind.pk)
+        kinds = list(offered.order_by("sort_order", "code"))
+        field = self.fields["unit_kind"]
+        field.queryset = offered.order_by("sort_order", "code")
+        field.initial = current_kind.code if current_kind is not None else "enterprise"
+        letter_kinds = [kind for kind in kinds if kind.cannot_hold_credential]
+        # portal.js offers the official_letter choice only with these kinds; the service decides.
+        field.widget.attrs["data-letter-kinds"] = " ".join(sorted(kind.code for kind in letter_kinds))
+        credential_type = self.fields["credential_type"]
+        credential_type.help_text = credential_type.help_text % {"kinds": "、".join(k.label for k in letter_kinds)}
+
     def enterprise_values(self) -> dict:
         data = self.cleaned_data
         return {
             "name": data["name"],
+            "unit_kind": data["unit_kind"].code if data.get("unit_kind") else "",
             "credential_type": data["credential_type"],
             "credential_number": data.get("credential_number", ""),
             "credential_address": data["credential_address"],
@@ -163,6 +200,7 @@ class EnterpriseRegisterForm(EnterpriseRealNameForm, ResponsiblePersonRealNameFo
 
     field_order = [
         "name",
+        "unit_kind",
         "credential_type",
         "credential_number",
         "credential_address",
@@ -196,8 +234,8 @@ class EnterpriseChangeRequestForm(EnterpriseRealNameForm):
     )
     reason = forms.CharField(label=_("Reason for the change"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, enterprise=None, **kwargs):
+        super().__init__(*args, current_kind=getattr(enterprise, "unit_kind", None), **kwargs)
         self.fields["credential_number"].help_text = _(
             "Type the number again, even if it does not change: it is never filled in for you. "
             "Leave it empty for an official letter."
@@ -223,7 +261,7 @@ class ResponsibleChangeRequestForm(ResponsiblePersonRealNameForm):
     authorisation_letter_files = _authorisation_letter_field()
     reason = forms.CharField(label=_("Reason for the change"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, enterprise=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["responsible_id_number"].help_text = _(
             "Type the number again, even if it does not change: it is never filled in for you."
@@ -247,6 +285,7 @@ def change_request_initial(enterprise, target: str) -> dict:
     if target == ChangeTarget.ENTERPRISE:
         return {
             "name": enterprise.name,
+            "unit_kind": enterprise.unit_kind.code,
             "credential_type": enterprise.credential_type,
             "credential_address": enterprise.credential_address,
         }
@@ -312,6 +351,30 @@ class CredentialNumberForm(forms.Form):
     """A credential number to look up. Always sent by POST, never in a URL."""
 
     credential_number = forms.CharField(label=_("Credential number"), max_length=64, widget=forms.TextInput(attrs=NUMBER_ATTRS))
+
+
+class ReturningCustomerForm(forms.Form):
+    """E2: a returning customer by its credential number or, for a letter unit, by its name (POST only)."""
+
+    credential_number = forms.CharField(
+        label=_("Credential number"), max_length=64, required=False, widget=forms.TextInput(attrs=NUMBER_ATTRS)
+    )
+    unit_name = forms.CharField(
+        label=_("Or, for a unit registered with an official letter: its name"),
+        max_length=200,
+        required=False,
+        help_text=_("Spaces and punctuation do not matter."),
+    )
+
+    def clean(self):
+        data = super().clean()
+        given = [name for name in ("credential_number", "unit_name") if data.get(name)]
+        if len(given) != 1:
+            raise forms.ValidationError(
+                _("Enter the credential number, or the name of a unit registered with an official letter."),
+                code="one_of",
+            )
+        return data
 
 
 class EnterpriseSearchForm(forms.Form):

@@ -37,6 +37,43 @@ def private_storage():
     return _private_storage
 
 
+class UnitKind(models.Model):
+    """What kind of unit an enterprise customer is (企业, 事业单位, 党政机关, 军队, ...): reference data ops keep.
+
+    `cannot_hold_credential` marks the kinds that may register with a unit introduction letter or an
+    official letter with seal instead of a credential (E1: 党政机关、军队、部队等无法提供单位有效证件的).
+    Kinds are retired (`is_active`), never deleted: records keep the kind they were registered with.
+    """
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=64)
+    name_en = models.CharField(_("English name"), max_length=64, blank=True)
+    cannot_hold_credential = models.BooleanField(
+        _("cannot hold a unit credential"),
+        default=False,
+        help_text=_("Units of this kind may register with an introduction letter or official letter with seal."),
+    )
+    is_active = models.BooleanField(_("offered"), default=True)
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name = _("unit kind")
+        verbose_name_plural = _("unit kinds")
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name in the active language (the Chinese name is the one every kind has)."""
+        from django.utils.translation import get_language
+
+        if self.name_en and not (get_language() or "zh-hans").lower().startswith("zh"):
+            return self.name_en
+        return self.name
+
+
 class EnterpriseStatus(models.TextChoices):
     ACTIVE = "active", _("Registered")
     CHANGE_PENDING = "change_pending", _("Change pending approval")
@@ -47,6 +84,12 @@ class Enterprise(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(_("unit name"), max_length=200)
+    unit_kind = models.ForeignKey(
+        UnitKind, verbose_name=_("unit kind"), on_delete=models.PROTECT, related_name="enterprises"
+    )
+    # Blind index of the normalised name (accounts.pii.unit_name_index): a letter unit has no
+    # number, so this is what finds it again and keeps it from registering twice in a province.
+    name_index = models.CharField(max_length=64, editable=False, blank=True, default="")
     credential_type = models.CharField(_("credential type"), max_length=32, choices=CredentialType.choices)
     credential_number = EncryptedTextField(_("credential number"), blank=True)
     # Null for the letter-with-seal path, which carries no number.
@@ -72,6 +115,14 @@ class Enterprise(models.Model):
         verbose_name = _("enterprise")
         verbose_name_plural = _("enterprises")
         indexes = [models.Index(fields=["province", "-created_at"]), models.Index(fields=["name"])]
+        constraints = [
+            # E1: a letter unit is one record per province, whatever spacing or punctuation it is typed with.
+            models.UniqueConstraint(
+                fields=["province", "name_index"],
+                condition=Q(credential_type=CredentialType.OFFICIAL_LETTER) & ~Q(name_index=""),
+                name="enterprise_letter_unit_once_per_province",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

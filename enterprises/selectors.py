@@ -8,16 +8,11 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scoped
-from accounts.pii import credential_index
-from core.errors import NotFound, PermissionDenied
-from enterprises import policy
-from enterprises.models import ChangeRequest, Document, Enterprise
-from verification.identity import (
-    CredentialType,
-    IdentityError,
-    credential_requires_number,
-    normalize_credential_number,
-)
+from accounts.pii import unit_name_index
+from core.errors import NotFound, PermissionDenied, ValidationFailed
+from enterprises import policy, registry
+from enterprises.models import ChangeRequest, Document, Enterprise, UnitKind
+from verification.identity import CredentialType, normalize_unit_name
 
 ENTERPRISE_NOT_FOUND = _("The enterprise does not exist or you have no access to it.")
 
@@ -50,22 +45,51 @@ def enterprise_for_action(user, public_id, *, check) -> Enterprise:
 
 
 def enterprise_by_credential_number(user, raw_number: str) -> Enterprise:
-    """E2: find a returning customer by the blind index of its credential number."""
-    # Types normalise differently (hyphens in organisation codes): try each form.
-    candidates = set()
-    for cred_type in CredentialType.values:
-        if not credential_requires_number(cred_type):
-            continue
-        try:
-            number = normalize_credential_number(cred_type, raw_number or "")
-        except IdentityError:
-            continue
-        if number:
-            candidates.add(credential_index(number))
-    enterprise = enterprises_visible_to(user).filter(credential_number_index__in=candidates).first()
-    if enterprise is None:
-        raise NotFound(_("No enterprise you can access is registered with this credential number."))
-    return enterprise
+    """E2: find a returning customer by the blind index of its credential number.
+
+    What the user is told when the record is outside their scope follows enterprises.registry:
+    an account manager hears that another province keeps it (the same answer the registration
+    gives, issue 7 §1.6); anyone else gets the 404 of an unregistered number (§2.7).
+    """
+    indexes = registry.credential_indexes(raw_number)
+    enterprise = enterprises_visible_to(user).filter(credential_number_index__in=indexes).first() if indexes else None
+    if enterprise is not None:
+        return enterprise
+    if registry.may_be_told_of_other_provinces(user):
+        holder = registry.credential_holder(indexes)
+        if holder is not None:
+            raise registry.registered_in_other_province(holder)
+    raise NotFound(_("No enterprise you can access is registered with this credential number."))
+
+
+def enterprise_by_unit_name(user, raw_name: str) -> Enterprise:
+    """E1/E2: find a returning letter unit by the blind index of its normalised name.
+
+    A name identifies a letter unit within its province only: the user's province, or, for
+    nationwide roles, the one province where a visible letter unit carries the name.
+    """
+    index = unit_name_index(raw_name) if normalize_unit_name(raw_name) else ""
+    found = []
+    if index:
+        queryset = enterprises_visible_to(user).filter(name_index=index, credential_type=CredentialType.OFFICIAL_LETTER)
+        province_id = getattr(user, "province_id", None)
+        if province_id is not None:
+            queryset = queryset.filter(province_id=province_id)
+        found = list(queryset[:2])
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise ValidationFailed(
+            _("Letter units of this name are registered in several provinces: find the one you mean in the list."),
+            code="ambiguous",
+            field="unit_name",
+        )
+    raise NotFound(_("No unit you can access is registered with an official letter under this name."))
+
+
+def unit_kinds_offered() -> QuerySet[UnitKind]:
+    """The kinds a new record or a change may choose (reference data: everyone may read it)."""
+    return UnitKind.objects.filter(is_active=True).order_by("sort_order", "code")
 
 
 def documents_visible_to(user) -> QuerySet[Document]:
@@ -91,6 +115,8 @@ __all__ = [
     "enterprise_for_user",
     "enterprise_for_action",
     "enterprise_by_credential_number",
+    "enterprise_by_unit_name",
+    "unit_kinds_offered",
     "documents_visible_to",
     "document_for_user",
     "change_requests_visible_to",

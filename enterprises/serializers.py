@@ -27,6 +27,7 @@ from enterprises.models import (
     Enterprise,
     EnterpriseStatus,
     ResponsiblePerson,
+    UnitKind,
 )
 from verification.identity import CredentialType, PersonalIdType
 
@@ -136,7 +137,17 @@ class ChangeRequestSummarySerializer(serializers.ModelSerializer):
         return _absolute(self.context.get("request"), url)
 
 
+class UnitKindSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="label", read_only=True, help_text="In the request's language.")
+
+    class Meta:
+        model = UnitKind
+        fields = ["code", "name", "cannot_hold_credential"]
+        read_only_fields = fields
+
+
 class EnterpriseListSerializer(serializers.ModelSerializer):
+    unit_kind = serializers.CharField(source="unit_kind.code", read_only=True, help_text="A code of /api/v1/unit-kinds/.")
     credential_number_masked = serializers.CharField(
         read_only=True, help_text="Masked; empty for the official-letter path, which has no number."
     )
@@ -149,6 +160,7 @@ class EnterpriseListSerializer(serializers.ModelSerializer):
         fields = [
             "public_id",
             "name",
+            "unit_kind",
             "credential_type",
             "credential_number_masked",
             "province",
@@ -209,6 +221,7 @@ def masked_proposed_values(target: str, values: dict) -> dict:
     if target == ChangeTarget.ENTERPRISE:
         return {
             "name": values.get("name", ""),
+            "unit_kind": values.get("unit_kind", ""),
             "credential_type": values.get("credential_type", ""),
             "credential_number_masked": mask_identifier(values.get("credential_number") or ""),
             "credential_address": values.get("credential_address", ""),
@@ -224,6 +237,7 @@ def masked_proposed_values(target: str, values: dict) -> dict:
 
 class MaskedEnterpriseValuesSerializer(serializers.Serializer):
     name = serializers.CharField()
+    unit_kind = serializers.CharField(help_text="Empty for requests filed before units had kinds.")
     credential_type = serializers.ChoiceField(choices=CredentialType.choices)
     credential_number_masked = serializers.CharField()
     credential_address = serializers.CharField()
@@ -280,6 +294,13 @@ class EnterpriseRegisterSerializer(serializers.Serializer):
     """E1, P1, P2: a first-time enterprise with its responsible person (multipart/form-data)."""
 
     name = serializers.CharField(max_length=NAME_MAX)
+    unit_kind = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="A code of GET /api/v1/unit-kinds/. Required for official_letter, which only a kind that "
+        "cannot hold a credential may use; otherwise the credential type implies it.",
+    )
     credential_type = serializers.ChoiceField(choices=CredentialType.choices)
     credential_number = serializers.CharField(
         max_length=NUMBER_MAX, required=False, allow_blank=True, help_text="Blank for official_letter."
@@ -317,7 +338,21 @@ class DocumentUploadSerializer(serializers.Serializer):
 
 
 class LookupSerializer(serializers.Serializer):
-    credential_number = serializers.CharField(max_length=NUMBER_MAX)
+    """One of the two: a credential number, or the name of a unit registered with an official letter."""
+
+    credential_number = serializers.CharField(max_length=NUMBER_MAX, required=False)
+    unit_name = serializers.CharField(max_length=NAME_MAX, required=False)
+
+    def validate(self, attrs):
+        given = [name for name in ("credential_number", "unit_name") if attrs.get(name)]
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                serializers.ErrorDetail(
+                    _("Send credential_number, or unit_name for a unit registered with an official letter."),
+                    "one_of",
+                )
+            )
+        return attrs
 
 
 # The fields enterprises.services.enterprise_reveal_field can show in full
@@ -347,6 +382,9 @@ class ChangeRequestSubmitSerializer(serializers.Serializer):
 
     target = serializers.ChoiceField(choices=ChangeTarget.choices)
     name = serializers.CharField(max_length=NAME_MAX, required=False, allow_blank=True)
+    unit_kind = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, help_text="Left out, the record's kind is kept."
+    )
     credential_type = serializers.ChoiceField(choices=CredentialType.choices, required=False)
     credential_number = serializers.CharField(max_length=NUMBER_MAX, required=False, allow_blank=True)
     credential_address = serializers.CharField(max_length=ADDRESS_MAX, required=False, allow_blank=True)
@@ -361,6 +399,7 @@ class ChangeRequestSubmitSerializer(serializers.Serializer):
 
     ENTERPRISE_FIELDS = {
         "name": "name",
+        "unit_kind": "unit_kind",
         "credential_type": "credential_type",
         "credential_number": "credential_number",
         "credential_address": "credential_address",

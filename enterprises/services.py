@@ -20,11 +20,11 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.access import can_view_full_pii
 from accounts.models import User
-from accounts.pii import credential_index, personal_id_index
+from accounts.pii import credential_index, personal_id_index, unit_name_index
 from accounts.roles import Role
 from accounts.services import audit_record, pii_view_log
 from core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
-from enterprises import policy
+from enterprises import policy, registry
 from enterprises.models import (
     ChangeRequest,
     ChangeRequestStatus,
@@ -36,11 +36,13 @@ from enterprises.models import (
     EnterpriseStatus,
     RecordVersion,
     ResponsiblePerson,
+    UnitKind,
 )
 from verification.identity import (
     CredentialType,
     IdentityError,
     credential_requires_number,
+    normalize_unit_name,
     validate_credential_number,
     validate_personal_id,
 )
@@ -56,6 +58,19 @@ class EnterpriseData:
     credential_type: str
     credential_number: str
     credential_address: str
+    # A UnitKind code. Left empty, a credential's type implies it (DEFAULT_UNIT_KINDS); the letter
+    # path always names it, since only some kinds may take it (E1).
+    unit_kind: str = ""
+
+
+# The kind a credential implies when none is given. The legacy organisation code is held by
+# units of every kind, hence "other"; the letter path has no default.
+DEFAULT_UNIT_KINDS = {
+    CredentialType.BUSINESS_LICENCE: "enterprise",
+    CredentialType.PUBLIC_INSTITUTION: "public_institution",
+    CredentialType.SOCIAL_ORGANISATION: "social_organisation",
+    CredentialType.ORGANISATION_CODE: "other",
+}
 
 
 @dataclass(frozen=True)
@@ -77,17 +92,74 @@ def _required_text(value: str, field: str, label) -> str:
     return value
 
 
-def _clean_enterprise_data(data: EnterpriseData) -> EnterpriseData:
-    """E1: the unit name, credential type, number (checked per type) and address."""
+def _unit_kind(code: str, credential_type: str, current: UnitKind | None) -> UnitKind:
+    """The kind named by `code`; empty keeps `current` (a change request) or takes the credential's default."""
+    code = (code or "").strip()
+    if not code and current is not None:
+        return current
+    if current is not None and code == current.code:
+        return current  # kept, even if ops have retired it since
+    code = code or DEFAULT_UNIT_KINDS.get(credential_type, "")
+    if not code:
+        raise ValidationFailed(
+            _("Choose the kind of unit: only some kinds may register with an official letter."),
+            code="required",
+            field="unit_kind",
+        )
+    kind = UnitKind.objects.filter(code=code, is_active=True).first()
+    if kind is None:
+        raise ValidationFailed(_("Choose one of the unit kinds offered."), code="invalid_unit_kind", field="unit_kind")
+    return kind
+
+
+def letter_not_allowed(kind: UnitKind) -> ValidationFailed:
+    kinds = "、".join(k.label for k in UnitKind.objects.filter(is_active=True, cannot_hold_credential=True))
+    return ValidationFailed(
+        _(
+            "A unit of the kind %(kind)s holds a credential: register it with the credential. The unit "
+            "introduction letter or official letter with seal is only for units that cannot hold one "
+            "(%(kinds)s)."
+        )
+        % {"kind": kind.label, "kinds": kinds},
+        code="letter_not_allowed",
+        field="credential_type",
+    )
+
+
+def _clean_enterprise_data(data: EnterpriseData, *, current_kind: UnitKind | None = None) -> EnterpriseData:
+    """E1: the unit name and kind, credential type, number (checked per type) and address.
+
+    The letter-with-seal path is open only to kinds that cannot hold a credential
+    (党政机关、军队、部队等无法提供单位有效证件的): this is the check, for every channel.
+    """
     name = _required_text(data.name, "name", _("Unit name"))
     address = _required_text(data.credential_address, "credential_address", _("Credential address"))
     if data.credential_type not in CredentialType.values:
         raise ValidationFailed(_("Choose a valid credential type."), code="invalid_type", field="credential_type")
+    kind = _unit_kind(data.unit_kind, data.credential_type, current_kind)
+    is_letter = not credential_requires_number(data.credential_type)
+    if is_letter and not kind.cannot_hold_credential:
+        raise letter_not_allowed(kind)
+    if is_letter and not normalize_unit_name(name):
+        # The name is what finds a letter unit again: it must have letters or digits.
+        raise ValidationFailed(_("Enter the unit's name."), code="invalid_name", field="name")
     try:
         number = validate_credential_number(data.credential_type, data.credential_number or "")
     except IdentityError as exc:
         raise ValidationFailed(exc.message, code=exc.code, field="credential_number") from exc
-    return EnterpriseData(name, data.credential_type, number, address)
+    return EnterpriseData(name, data.credential_type, number, address, kind.code)
+
+
+def _check_not_registered(
+    *, actor: User, data: EnterpriseData, province_id: int, exclude_pk: int | None = None
+) -> None:
+    """The number (or a letter unit's name) is free, as the actor may be told (enterprises.registry)."""
+    if data.credential_number:
+        holder = registry.credential_holder({credential_index(data.credential_number)}, exclude_pk=exclude_pk)
+        if holder is not None:
+            raise registry.conflict_for(actor, holder)
+    elif registry.letter_unit_holder(province_id, unit_name_index(data.name), exclude_pk=exclude_pk) is not None:
+        raise registry.letter_unit_already_registered()
 
 
 def _clean_responsible_data(data: ResponsiblePersonData) -> ResponsiblePersonData:
@@ -226,12 +298,13 @@ def enterprise_register(
     )
 
     index = credential_index(data.credential_number) if data.credential_number else None
-    if index and Enterprise.objects.filter(credential_number_index=index).exists():
-        raise _already_registered()
+    _check_not_registered(actor=actor, data=data, province_id=actor.province_id)
     try:
         with _atomic_with_files() as stored:
             record = Enterprise.objects.create(
                 name=data.name,
+                unit_kind=UnitKind.objects.get(code=data.unit_kind),
+                name_index=unit_name_index(data.name),
                 credential_type=data.credential_type,
                 credential_number=data.credential_number,
                 credential_number_index=index,
@@ -261,20 +334,14 @@ def enterprise_register(
             _store_documents(kind=DocumentKind.AUTHORISATION_LETTER, uploads=letters, **common)
             audit_record(actor=actor, action="enterprise.registered", obj=record)
     except IntegrityError as exc:
-        # Two registrations of one credential raced past the check above.
-        raise _already_registered() from exc
+        # Two registrations of one credential (or one letter unit) raced past the check above.
+        holder = registry.credential_holder({index}) if index else None
+        if holder is not None:
+            raise registry.conflict_for(actor, holder) from exc
+        if not index:
+            raise registry.letter_unit_already_registered() from exc
+        raise registry.already_registered() from exc
     return record
-
-
-def _already_registered() -> Conflict:
-    return Conflict(
-        _(
-            "An enterprise with this credential number is already registered. "
-            "Use the returning-customer page to upload fresh documents instead."
-        ),
-        code="already_registered",
-        field="credential_number",
-    )
 
 
 # --- E2, P3: later business only uploads fresh photos -----------------------
@@ -381,16 +448,20 @@ def change_request_submit(
     if not policy.can_request_change(actor, enterprise):
         raise PermissionDenied(_("Your role may not request changes for this enterprise."))
     if target == ChangeTarget.ENTERPRISE:
-        cleaned = asdict(_clean_enterprise_data(EnterpriseData(**_pick(values, EnterpriseData))))
+        data = _clean_enterprise_data(
+            EnterpriseData(**_pick(values, EnterpriseData)), current_kind=enterprise.unit_kind
+        )
+        cleaned = asdict(data)
         kind = (
             DocumentKind.CREDENTIAL
             if credential_requires_number(cleaned["credential_type"])
             else DocumentKind.OFFICIAL_LETTER
         )
         _require_files(files, "files", _("Upload the new credential."))
-        index = credential_index(cleaned["credential_number"]) if cleaned["credential_number"] else None
-        if index and Enterprise.objects.filter(credential_number_index=index).exclude(pk=enterprise.pk).exists():
-            raise _already_registered()
+        if registry.may_be_told_of_other_provinces(actor):
+            # Account managers hear now what the lookup would tell them. Anyone else is not told
+            # whether another tenant holds the number or name (§2.7): approving meets the clash.
+            _check_not_registered(actor=actor, data=data, province_id=enterprise.province_id, exclude_pk=enterprise.pk)
         letters: list[CleanUpload] = []
     elif target == ChangeTarget.RESPONSIBLE_PERSON:
         cleaned = asdict(_clean_responsible_data(ResponsiblePersonData(**_pick(values, ResponsiblePersonData))))
@@ -463,15 +534,27 @@ def change_request_apply(*, change_request: ChangeRequest, actor: User) -> Enter
         if request.target == ChangeTarget.ENTERPRISE:
             previous = {
                 "name": enterprise.name,
+                "unit_kind": enterprise.unit_kind.code,
                 "credential_type": enterprise.credential_type,
                 "credential_number": enterprise.credential_number,
                 "credential_address": enterprise.credential_address,
             }
+            # Requests filed before units had kinds keep the record's kind.
+            kind = UnitKind.objects.filter(code=values.get("unit_kind") or enterprise.unit_kind.code).first()
+            is_letter = not credential_requires_number(values["credential_type"])
+            if kind is None or (is_letter and not kind.cannot_hold_credential):
+                raise letter_not_allowed(kind or enterprise.unit_kind)
             new_index = credential_index(values["credential_number"]) if values["credential_number"] else None
-            # Another unit may have registered this number since the request was submitted.
-            if new_index and Enterprise.objects.filter(credential_number_index=new_index).exclude(pk=enterprise.pk).exists():
-                raise _already_registered()
+            new_name_index = unit_name_index(values["name"])
+            # Another unit may hold this number or letter-unit name: registered since the request was
+            # filed, or held all along by another tenant (whom the filer is not told about, §2.7).
+            if (new_index and registry.credential_holder({new_index}, exclude_pk=enterprise.pk)) or (
+                is_letter and registry.letter_unit_holder(enterprise.province_id, new_name_index, exclude_pk=enterprise.pk)
+            ):
+                raise registry.change_clashes()
             enterprise.name = values["name"]
+            enterprise.name_index = new_name_index
+            enterprise.unit_kind = kind
             enterprise.credential_type = values["credential_type"]
             enterprise.credential_number = values["credential_number"]
             enterprise.credential_number_index = new_index
@@ -503,12 +586,70 @@ def change_request_apply(*, change_request: ChangeRequest, actor: User) -> Enter
             enterprise=enterprise, status__in=[ChangeRequestStatus.SUBMITTED, ChangeRequestStatus.DRAFT]
         ).exists():
             enterprise.status = EnterpriseStatus.ACTIVE
-        enterprise.save()
+        try:
+            with transaction.atomic():
+                enterprise.save()
+        except IntegrityError as exc:
+            # A registration raced past the check above: the unique constraints answer.
+            raise registry.change_clashes() from exc
         request.applied_at = timezone.now()
         request.save(update_fields=["applied_at"])
         audit_record(actor=actor, action="change_request.applied", obj=request, data={"target": request.target})
         audit_record(actor=actor, action="enterprise.real_name_changed", obj=enterprise, data={"target": request.target})
     return enterprise
+
+
+# --- reference data: unit kinds (E1) -------------------------------------------
+
+
+def unit_kind_check(unit_kind: UnitKind) -> None:
+    """Refuse a change to a kind that would contradict the records holding it.
+
+    A kind that letter units hold stays marked "cannot hold a credential" (else those records would
+    break the rule they were registered under), and a kind in use keeps its code (API clients send it).
+    """
+    if unit_kind.pk is None:
+        return
+    stored = UnitKind.objects.get(pk=unit_kind.pk)
+    holders = Enterprise.objects.filter(unit_kind=stored)
+    if stored.code != unit_kind.code and holders.exists():
+        raise ValidationFailed(
+            _("Enterprises are registered with this kind: its code cannot change."), code="kind_in_use", field="code"
+        )
+    if (
+        stored.cannot_hold_credential
+        and not unit_kind.cannot_hold_credential
+        and holders.filter(credential_type=CredentialType.OFFICIAL_LETTER).exists()
+    ):
+        raise ValidationFailed(
+            _(
+                "Units of this kind are registered with an official letter: the kind stays marked as unable to "
+                "hold a credential. Retire it instead, and add a new kind."
+            ),
+            code="kind_in_use",
+            field="cannot_hold_credential",
+        )
+
+
+def unit_kind_save(*, actor: User, unit_kind: UnitKind) -> UnitKind:
+    """Ops add or edit a unit kind (Django admin); kinds are retired, never deleted."""
+    permission = "enterprises.change_unitkind" if unit_kind.pk else "enterprises.add_unitkind"
+    if not actor.has_perm(permission):
+        raise PermissionDenied(_("Your role may not edit the unit kinds."))
+    created = unit_kind.pk is None
+    with transaction.atomic():
+        if not created:
+            UnitKind.objects.select_for_update().get(pk=unit_kind.pk)
+        unit_kind_check(unit_kind)
+        unit_kind.save()
+        audit_record(
+            actor=actor,
+            action="unit_kind.created" if created else "unit_kind.changed",
+            obj=unit_kind,
+            data={"code": unit_kind.code, "cannot_hold_credential": unit_kind.cannot_hold_credential,
+                  "is_active": unit_kind.is_active},
+        )
+    return unit_kind
 
 
 # --- full views of personal data --------------------------------------------

@@ -116,7 +116,8 @@ def enterprise_list(request):
         if number_form.is_valid():
             try:
                 found = selectors.enterprise_by_credential_number(user, number_form.cleaned_data["credential_number"])
-            except errors.NotFound as exc:
+            except (errors.NotFound, errors.Conflict) as exc:
+                # Conflict: another province keeps the record (enterprises.registry).
                 _field_error(number_form, "credential_number", exc)
             else:
                 queryset = selectors.enterprises_visible_to(user).filter(pk=found.pk)
@@ -193,12 +194,17 @@ def enterprise_returning(request):
     user = request.user
     if not policy.can_register(user):
         raise PermissionDenied(str(_("Only account managers look up returning customers.")))
-    form = forms.CredentialNumberForm(request.POST if request.method == "POST" else None)
+    form = forms.ReturningCustomerForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
+        number, name = form.cleaned_data["credential_number"], form.cleaned_data["unit_name"]
         try:
-            enterprise = selectors.enterprise_by_credential_number(user, form.cleaned_data["credential_number"])
-        except errors.NotFound as exc:
-            _field_error(form, "credential_number", exc)
+            if number:
+                enterprise = selectors.enterprise_by_credential_number(user, number)
+            else:
+                enterprise = selectors.enterprise_by_unit_name(user, name)
+        except (errors.NotFound, errors.Conflict, errors.ValidationFailed) as exc:
+            # Conflict: another province keeps the record, as the registration says too (enterprises.registry).
+            _field_error(form, "credential_number" if number else "unit_name", exc)
         else:
             messages.info(
                 request,
@@ -367,7 +373,7 @@ def change_request_create(request, public_id):
         raise Http404(str(_("Choose what to change.")))
     form_class = forms.CHANGE_REQUEST_FORMS[target]
     if request.method == "POST":
-        form = form_class(request.POST, request.FILES)
+        form = form_class(request.POST, request.FILES, enterprise=enterprise)
         if form.is_valid():
             try:
                 services.change_request_submit(
@@ -388,7 +394,7 @@ def change_request_create(request, public_id):
                 )
                 return redirect("enterprises:detail", public_id=enterprise.public_id)
     else:
-        form = form_class(initial=forms.change_request_initial(enterprise, target))
+        form = form_class(initial=forms.change_request_initial(enterprise, target), enterprise=enterprise)
     pending = (
         selectors.change_requests_visible_to(user)
         .filter(enterprise=enterprise, target=target, status__in=OPEN_CHANGE_STATUSES)

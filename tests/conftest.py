@@ -138,6 +138,21 @@ def faces_dir() -> Path:
     return path
 
 
+def _restore_unit_kinds() -> None:
+    """The unit kinds are reference data from a data migration too (E1)."""
+    import importlib
+
+    from enterprises.models import UnitKind
+
+    if not UnitKind.objects.exists():
+        for code, name, name_en, cannot_hold, order in importlib.import_module(
+            "enterprises.migrations.0003_unit_kind_data"
+        ).KINDS:
+            UnitKind.objects.create(
+                code=code, name=name, name_en=name_en, cannot_hold_credential=cannot_hold, sort_order=order
+            )
+
+
 @pytest.fixture
 def provinces(db):
     import importlib
@@ -148,6 +163,7 @@ def provinces(db):
     if not Province.objects.exists():
         for code, name, name_en in importlib.import_module("accounts.migrations.0003_provinces").PROVINCES:
             Province.objects.create(code=code, name=name, name_en=name_en)
+    _restore_unit_kinds()
     return {"beijing": Province.objects.get(code="11"), "guangdong": Province.objects.get(code="44")}
 
 

@@ -38,6 +38,9 @@ def enterprise_data(**overrides) -> EnterpriseData:
         credential_address="北京市朝阳区建国路1号",
     )
     values.update(overrides)
+    if values["credential_type"] == "official_letter":
+        # The letter path is for units that cannot hold a credential (E1): a party or government organ.
+        values.setdefault("unit_kind", "party_government")
     return EnterpriseData(**values)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +34,7 @@ __all__ = [
     "normalize_credential_number",
     "validate_credential_number",
     "credential_requires_number",
+    "normalize_unit_name",
     "uscc_check_char",
     "organisation_code_check_char",
     "mask_identifier",
@@ -480,6 +482,20 @@ def normalize_credential_number(cred_type, raw) -> str:
     if cred_type == CredentialType.ORGANISATION_CODE:
         number = number.translate(_HYPHENS)
     return number
+
+
+def normalize_unit_name(raw) -> str:
+    """A unit name as it identifies the unit: NFKC (full-width to half-width), without spaces,
+    punctuation or control characters, Latin letters case-folded.
+
+    `北京市水务局` and ` 北京市　水务局。` are one unit: a letter unit has no number, so its name
+    is what finds it again (E1).
+    """
+    if raw is None:
+        return ""
+    value = unicodedata.normalize("NFKC", str(raw))
+    kept = (char for char in value if unicodedata.category(char)[0] not in {"P", "Z", "C"})
+    return "".join(kept).casefold()
 
 
 def validate_credential_number(cred_type, raw) -> str:

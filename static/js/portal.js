@@ -24,6 +24,26 @@
     });
   });
 
+  // E1: the official letter is offered only with a kind of unit that cannot hold a credential.
+  document.querySelectorAll("select[data-unit-kind]").forEach(function (kindSelect) {
+    var form = kindSelect.form;
+    var typeSelect = form.querySelector("select[data-credential-type]");
+    var letter = typeSelect && typeSelect.querySelector('option[value="official_letter"]');
+    if (!letter) {
+      return;
+    }
+    var letterKinds = (kindSelect.getAttribute("data-letter-kinds") || "").split(" ");
+    bind(kindSelect, function () {
+      var allowed = letterKinds.indexOf(kindSelect.value) !== -1;
+      letter.hidden = !allowed;
+      letter.disabled = !allowed;
+      if (!allowed && typeSelect.value === "official_letter") {
+        typeSelect.value = typeSelect.options[0].value;
+        typeSelect.dispatchEvent(new Event("change"));
+      }
+    });
+  });
+
   document.querySelectorAll("input[data-legal-representative]").forEach(function (checkbox) {
     var form = checkbox.form;
     bind(checkbox, function () {

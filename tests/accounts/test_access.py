@@ -12,7 +12,7 @@ from accounts.access import NOTHING, can_view_full_pii, enterprise_scope, scoped
 from accounts.models import User
 from accounts.roles import ROLE_PERMISSIONS, VIEW_FULL_PII, Role
 from accounts.services import user_create
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from enterprises import selectors
 from enterprises.models import Document, Enterprise
 from tests import factories
@@ -87,6 +87,11 @@ def test_credential_lookup_each_role_may_do(world, who):
         number = world[key].credential_number
         if key in VISIBLE[who]:
             assert selectors.enterprise_by_credential_number(user, number) == world[key]
+        elif user is not None and user.role == "account_manager":
+            # Told that another province keeps it, as their registration would be (issue 7 §1.6).
+            with pytest.raises(Conflict) as exc:
+                selectors.enterprise_by_credential_number(user, number)
+            assert exc.value.code == "registered_in_other_province"
         else:
             with pytest.raises(NotFound):
                 selectors.enterprise_by_credential_number(user, number)

@@ -151,7 +151,8 @@ def test_register_returns_201_with_masked_numbers_only(lone_api, lone_manager):
 
 
 def test_register_official_letter_has_no_number(lone_api):
-    response = register(lone_api, credential_type="official_letter", credential_number="", credential_files=[pdf_upload()])
+    response = register(lone_api, credential_type="official_letter", credential_number="", unit_kind="party_government",
+                        credential_files=[pdf_upload()])
 
     assert response.status_code == 201, response.content
     body = response.json()
@@ -164,7 +165,8 @@ def test_register_official_letter_has_no_number(lone_api):
 
 def test_register_official_letter_refuses_a_number(lone_api):
     before = row_counts()
-    response = register(lone_api, credential_type="official_letter", credential_number=idgen.uscc(), credential_files=[pdf_upload()])
+    response = register(lone_api, credential_type="official_letter", credential_number=idgen.uscc(),
+                        unit_kind="party_government", credential_files=[pdf_upload()])
     assert_error(response, 400, field="credential_number", code="number_not_allowed")
     assert row_counts() == before
 
@@ -356,9 +358,13 @@ def test_lookup_finds_a_returning_customer(api, world):
 
 
 def test_lookup_outside_scope_or_unknown_is_404(api, world):
-    for number in [world["enterprise_other"].credential_number, idgen.uscc(), "garbage"]:
+    for number in [idgen.uscc(), "garbage"]:
         response = api.post(f"{API}/enterprises/lookup/", {"credential_number": number}, format="json")
         assert_error(response, 404, field=None, code="not_found")
+    # Another province's record: an account manager is told who keeps it (issue 7 §1.6).
+    response = api.post(f"{API}/enterprises/lookup/", {"credential_number": world["enterprise_other"].credential_number},
+                        format="json")
+    assert_error(response, 409, field="credential_number", code="registered_in_other_province")
 
 
 @pytest.mark.parametrize("body", [{}, {"credential_number": ""}, {"credential_number": ["x"]}, []])
@@ -514,6 +520,7 @@ def test_change_request_submit_is_pending_and_masked(api, world):
     assert body["target"] == "enterprise" and body["enterprise"] == str(enterprise.public_id)
     assert body["proposed_values"] == {
         "name": "北京物联科技股份有限公司",
+        "unit_kind": "enterprise",  # not sent: the record's kind is kept
         "credential_type": "business_licence",
         "credential_number_masked": mask_identifier(new_number),
         "credential_address": "北京市海淀区中关村1号",

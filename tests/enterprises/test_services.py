@@ -279,10 +279,15 @@ def test_E1_duplicate_credential_number_is_a_conflict(manager, manager_gd, retyp
     number = idgen.uscc(prefix="A1")  # letters, so lower case differs
     register(manager, enterprise=factories.enterprise_data(credential_number=number))
     before = (row_counts(), stored_files())
-    # Another province's manager cannot register it again either: the index is global.
+    with pytest.raises(Conflict) as exc:
+        register(manager, enterprise=factories.enterprise_data(credential_number=retyped(number)))
+    assert exc.value.code == "already_registered"
+    assert exc.value.field == "credential_number"
+    # Another province's manager cannot register it again either: the index is global. They are
+    # told which province keeps it, as their lookup tells them (issue 7 §1.6).
     with pytest.raises(Conflict) as exc:
         register(manager_gd, enterprise=factories.enterprise_data(credential_number=retyped(number)))
-    assert exc.value.code == "already_registered"
+    assert exc.value.code == "registered_in_other_province"
     assert exc.value.field == "credential_number"
     assert (row_counts(), stored_files()) == before
 
@@ -351,8 +356,10 @@ def test_E2_organisation_code_is_found_with_or_without_hyphen(manager):
 def test_E2_lookup_does_not_cross_provinces(manager, manager_gd):
     number = idgen.uscc()
     register(manager, enterprise=factories.enterprise_data(credential_number=number))
-    with pytest.raises(NotFound):
+    # The record is not returned; the manager is told which province keeps it (issue 7 §1.6).
+    with pytest.raises(Conflict) as exc:
         selectors.enterprise_by_credential_number(manager_gd, number)
+    assert exc.value.code == "registered_in_other_province"
 
 
 def test_E2_lookup_of_an_unknown_or_empty_number_is_not_found(manager):
@@ -516,6 +523,7 @@ def test_E3_change_to_another_enterprises_number_is_a_conflict(manager):
 def _enterprise_values(record, **overrides) -> dict:
     values = {
         "name": record.name,
+        "unit_kind": record.unit_kind.code,
         "credential_type": record.credential_type,
         "credential_number": record.credential_number,
         "credential_address": record.credential_address,
@@ -562,6 +570,7 @@ def test_E3_approved_change_is_applied_and_history_kept(manager, provinces):
         manager,
         record,
         name="北京某事业单位",
+        unit_kind="public_institution",
         credential_type="public_institution",
         credential_number=new_number,
         credential_address="北京市西城区1号",
@@ -574,6 +583,7 @@ def test_E3_approved_change_is_applied_and_history_kept(manager, provinces):
     assert applied.pk == record.pk
     assert _enterprise_values(record) == {
         "name": "北京某事业单位",
+        "unit_kind": "public_institution",
         "credential_type": "public_institution",
         "credential_number": new_number,
         "credential_address": "北京市西城区1号",

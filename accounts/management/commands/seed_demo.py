@@ -56,7 +56,7 @@ DEMO_ENTERPRISES = [
     {
         "key": "bj_water",
         "manager": "manager_bj",
-        "enterprise": EnterpriseData("北京市水务局", "official_letter", "", "北京市海淀区玉渊潭南路5号"),
+        "enterprise": EnterpriseData("北京市水务局", "official_letter", "", "北京市海淀区玉渊潭南路5号", "party_government"),
         "responsible": ResponsiblePersonData("刘洋", "resident_id", "110108197803150031", "北京市海淀区玉渊潭南路5号", False),
         "face": "biden/biden1.jpg",
     },

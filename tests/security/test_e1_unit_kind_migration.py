@@ -1,0 +1,70 @@
+"""Issue 7 §1.4 / E1: the migrations give existing records a kind and a name index, on a database with data.
+
+Letter units registered twice in one province (possible before the fix) must not stop the migration:
+the oldest keeps the index, the later ones say so in their notes for ops to resolve.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from accounts.pii import credential_index, unit_name_index
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = [("enterprises", "0001_initial")]
+AFTER = [("enterprises", "0004_unit_kind_required")]
+
+
+def _migrate(targets):
+    """Migrate enterprises to `targets`; the models of every app as they are then."""
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "enterprises"]
+    return executor.loader.project_state([*others, *targets]).apps
+
+
+def test_7_1_4_existing_records_get_a_kind_and_duplicate_letter_units_are_kept_apart(provinces):
+    old = _migrate(BEFORE)
+    try:
+        Province = old.get_model("accounts", "Province")
+        User = old.get_model("accounts", "User")
+        Enterprise = old.get_model("enterprises", "Enterprise")
+        beijing = Province.objects.get(code="11")
+        guangdong = Province.objects.get(code="44")
+        manager = User.objects.create(username="am_migration", role="account_manager", province=beijing)
+
+        def make(name, credential_type, province=beijing, number=""):
+            return Enterprise.objects.create(
+                name=name, credential_type=credential_type, credential_number=number,
+                credential_number_index=credential_index(number) if number else None,
+                credential_address="北京市", province=province, account_manager=manager, created_by=manager,
+            ).pk
+
+        licence = make("北京物联科技有限公司", "business_licence", number="91110105MA01ABCD5F")
+        legacy = make("北京老单位", "organisation_code", number="MA01X3K7X")
+        water = make("北京市水务局", "official_letter")
+        water_again = make(" 北京市水务局 ", "official_letter")
+        water_gd = make("北京市水务局", "official_letter", province=guangdong)
+    finally:
+        new = _migrate(AFTER)
+
+    Enterprise = new.get_model("enterprises", "Enterprise")
+    records = {e.pk: e for e in Enterprise.objects.select_related("unit_kind")}
+    assert records[licence].unit_kind.code == "enterprise"
+    assert records[legacy].unit_kind.code == "other"
+    assert records[water].unit_kind.code == "party_government"
+    assert records[water].unit_kind.cannot_hold_credential
+    assert records[water].name_index == unit_name_index("北京市水务局")
+    assert records[water_gd].name_index == unit_name_index("北京市水务局")  # another province
+    assert records[licence].name_index == unit_name_index("北京物联科技有限公司")
+    # The duplicate keeps its row and data; it is marked for ops and no longer takes the index.
+    assert records[water_again].name_index == ""
+    assert "重名" in records[water_again].notes
+    UnitKind = new.get_model("enterprises", "UnitKind")
+    assert set(UnitKind.objects.filter(cannot_hold_credential=True).values_list("code", flat=True)) == {
+        "party_government", "military", "armed_police"
+    }
