@@ -61,6 +61,22 @@ def service_unavailable_response(request, *, message=None, retry_after: int | No
     return no_store(response)
 
 
+class OutageGuardMiddleware:
+    """Outermost: a middleware that fails on the lost database (the session, the user, axes) has
+    already become a 500 inside Django's per-middleware exception wrapper, technical under DEBUG;
+    while the database is unreachable that answer becomes the 503 too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 500 and database_unreachable():
+            logger.error("database unavailable on %s %s", request.method, request.path)
+            return service_unavailable_response(request)
+        return response
+
+
 class ServiceUnavailableMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
