@@ -9,7 +9,9 @@ through :func:`sanitize_upload` before it is stored:
   explicitly allows it (``allow_pdf=True``);
 * the size is limited (``settings.UPLOAD_MAX_BYTES``) and so is the number of
   pixels (``settings.UPLOAD_MAX_PIXELS``), which turns decompression bombs
-  into a clean :class:`UploadRejected` error (HTTP 400 in the web layer);
+  into a clean :class:`UploadRejected` error (HTTP 400 in the web layer); in a
+  web request all its images together draw on one pixel budget
+  (``settings.UPLOAD_MAX_REQUEST_PIXELS``, core.limits);
 * images are fully decoded and re-encoded with Pillow.  Re-encoding drops all
   metadata (EXIF including GPS, XMP, ICC profiles, comments, text chunks);
   the EXIF orientation is applied to the pixels first, so the stored image
@@ -36,6 +38,8 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 import pikepdf
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from core.limits import spend_pixels
 
 __all__ = [
     "CleanUpload",
@@ -87,6 +91,10 @@ _MSG_UNSUPPORTED_PDF_ALLOWED = _(
 _MSG_TOO_MANY_PIXELS = _(
     "The image dimensions are too large. Please upload an image of at most "
     "%(limit)s megapixels."
+)
+_MSG_REQUEST_TOO_MANY_PIXELS = _(
+    "Together, the images of this request are too large: at most %(limit)s megapixels can be processed in one "
+    "request. Send fewer or smaller images."
 )
 _MSG_CORRUPT_IMAGE = _(
     "The image file is damaged or incomplete, please upload it again."
@@ -365,6 +373,12 @@ def _sanitize_image(data: bytes, *, allow_pdf: bool, max_pixels: int) -> CleanUp
             # Before load(): nothing big has been allocated yet.
             if width * height > max_pixels:
                 raise _too_many_pixels(max_pixels)
+            request_limit = spend_pixels(width * height)
+            if request_limit is not None:
+                raise UploadRejected(
+                    "request_too_many_pixels",
+                    _interpolate(_MSG_REQUEST_TOO_MANY_PIXELS, limit=_format_number(request_limit / 1_000_000)),
+                )
 
             fp.armed = bool(ImageFile.LOAD_TRUNCATED_IMAGES)
             try:
