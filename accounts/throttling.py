@@ -2,7 +2,9 @@
 
 DRF's throttle does the counting (in the default cache, rate `pii_reveal` in
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]); the pages ask the same throttle, so
-switching from the API to the browser gives nobody a second budget.
+switching from the API to the browser gives nobody a second budget. Downloads
+of documents and photos spend it too (accounts.reveals): an ID-card image shows
+the number in full.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import math
 
 from django.utils.translation import ngettext
 from rest_framework.throttling import UserRateThrottle
+
+from core.errors import Throttled
 
 
 class PiiRevealThrottle(UserRateThrottle):
@@ -33,3 +37,10 @@ def reveal_wait_message(seconds: int) -> str:
         "Too many full views of personal data. Try again in %(minutes)d minutes.",
         minutes,
     ) % {"minutes": minutes}
+
+
+def reveal_budget_spend(request) -> None:
+    """Spend one full view from the user's budget, or raise Throttled (429, with the wait)."""
+    wait = page_reveal_wait(request)
+    if wait is not None:
+        raise Throttled(reveal_wait_message(wait), retry_after=wait)

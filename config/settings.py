@@ -84,6 +84,7 @@ MIDDLEWARE = [
     # Before any view or process_view (CSRF reads POST) touches the body; after the middleware the
     # 413 page needs (session, language, user).
     "core.middleware.RequestLimitsMiddleware",
+    "core.middleware.ThrottledPageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]

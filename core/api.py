@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import DomainError, ValidationFailed
+from core.errors import DomainError, Throttled, ValidationFailed
 from verification.identity import IdentityError
 from verification.uploads import UploadRejected
 
@@ -22,6 +22,8 @@ def error_payload(exc: DomainError | IdentityError | UploadRejected, field: str 
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, Throttled):
+        return Response(error_payload(exc), status=exc.status_code, headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, DomainError):
         return Response(error_payload(exc), status=exc.status_code)
     if isinstance(exc, (IdentityError, UploadRejected)):

@@ -43,3 +43,14 @@ class Conflict(DomainError):
 
 class InvalidTransition(Conflict):
     default_code = "invalid_transition"
+
+
+class Throttled(DomainError):
+    """A budget is spent (e.g. full views of personal data): try again in `retry_after` seconds."""
+
+    status_code = 429
+    default_code = "throttled"
+
+    def __init__(self, message, *, retry_after: int, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = max(1, int(retry_after))

@@ -6,6 +6,8 @@ by counting while it reads it (Django itself would read such a body as empty).
 It also gives the request its pixel budget (core.limits). ApiNoStoreMiddleware
 marks every API response `Cache-Control: no-store`: most carry names, addresses
 or ID numbers, and an error is no exception (it may echo what was sent).
+ThrottledPageMiddleware turns a spent budget (core.errors.Throttled) raised by a
+page view into the 429 page; the API renders it itself (core.api).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from core.errors import Throttled
 from core.http import no_store
 from core.limits import pixel_budget
 
@@ -88,3 +91,18 @@ class ApiNoStoreMiddleware:
         if request.path_info.startswith(API_PREFIX):
             no_store(response)
         return response
+
+
+class ThrottledPageMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, Throttled):
+            return None
+        response = render(request, "429.html", {"detail": exception.message}, status=429)
+        response["Retry-After"] = str(exception.retry_after)
+        return no_store(response)
