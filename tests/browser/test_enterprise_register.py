@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 import pytest
 
 from accounts.models import PiiAccessLog
@@ -48,7 +50,7 @@ def test_E1_account_manager_registers_enterprise_in_the_browser(page, provinces,
     # is a counted full view, issue 7 §2.2).
     assert page.locator("img[src*='/documents/']").count() == 0
     href = page.locator("a[href*='/documents/'][href*='inline=1']").first.get_attribute("href")
-    opened = page.request.get(href)
+    opened = page.request.get(urljoin(page.url, href))
     assert opened.status == 200 and opened.headers["content-type"] == "image/jpeg"
     screenshot(page, "enterprise-registered")
 
