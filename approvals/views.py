@@ -25,8 +25,8 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from accounts.roles import Role
 from accounts.reveals import personal_file_response
+from accounts.roles import Role
 from accounts.services import history_for
 from approvals import selectors, services
 from approvals.forms import DecisionForm, ExemptionFileForm

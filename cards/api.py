@@ -13,7 +13,6 @@ answer carries `WWW-Authenticate: Token`).
 
 from __future__ import annotations
 
-
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -435,8 +434,15 @@ def card_user_photo_response(request, card_user: CardUser, kind: str, *, as_atta
     content_type = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(
         extension, "application/octet-stream"
     )
-    return personal_file_response(request, obj=card_user, field=kind, field_file=photo, content_type=content_type,
-                                  as_attachment=as_attachment, filename=f"card-user-{kind.replace('_', '-')}.{extension}")
+    return personal_file_response(
+        request,
+        obj=card_user,
+        field=kind,
+        field_file=photo,
+        content_type=content_type,
+        as_attachment=as_attachment,
+        filename=f"card-user-{kind.replace('_', '-')}.{extension}",
+    )
 
 
 class CardUserPhotoView(CardsApiView, APIView):

@@ -60,4 +60,8 @@ def can_view_handler_photos(user, order) -> bool:
         return False
     if can_view_full_pii(user):
         return True
-    return user.role == Role.ENTERPRISE_ADMIN and user.enterprise_id is not None and user.enterprise_id == order.enterprise_id
+    return (
+        user.role == Role.ENTERPRISE_ADMIN
+        and user.enterprise_id is not None
+        and user.enterprise_id == order.enterprise_id
+    )

@@ -33,10 +33,10 @@ import struct
 import warnings
 from dataclasses import dataclass, field
 
+import pikepdf
 from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
-import pikepdf
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from core.limits import spend_pixels

@@ -167,7 +167,10 @@ def test_7_3_failed_card_import_leaves_no_file(world, monkeypatch):
 
     before = private_files()
     fail_on(monkeypatch, "cards.importing.audit_record", "card_import.created")
-    content = f"iccid,msisdn,imsi,package_code,data,voice,sms\r\n{factories.iccid()},1064000000001,,IOT-STD,none,none,none\r\n"
+    content = (
+        "iccid,msisdn,imsi,package_code,data,voice,sms\r\n"
+        f"{factories.iccid()},1064000000001,,IOT-STD,none,none,none\r\n"
+    )
     with pytest.raises(OperationalError):
         card_import_create(actor=world["users"]["account_manager"], enterprise=world["enterprise"],
                            upload=SimpleUploadedFile("cards.csv", content.encode()))

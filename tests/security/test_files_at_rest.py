@@ -57,8 +57,9 @@ def assert_encrypted(raw: bytes, plaintext: bytes | None = None) -> None:
 def everything(world, scripted_face_engine):
     """One of every kind of stored file: documents, a letter, card-user and verification photos,
     an order's handler photos, an exemption's approval forms and a card file."""
-    from cards.importing import card_import_create
     from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from cards.importing import card_import_create
 
     manager = world["users"]["account_manager"]
     enterprise = world["enterprise"]
@@ -179,7 +180,9 @@ def test_7_3_rotate_field_keys_re_encrypts_the_files(settings, provinces, script
     # Without rotation the old key's files are lost: the key really is what protects them.
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     document = Document.objects.filter(enterprise=enterprise).first()
-    with pytest.raises(Exception):
+    from core.storage import PrivateFileUnreadable
+
+    with pytest.raises(PrivateFileUnreadable):
         with document.file.open("rb") as handle:
             handle.read()
 

@@ -12,8 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import translation
 from PIL import Image, ImageCms, ImageFile, PngImagePlugin, features
 
-from verification import uploads
 from tests.images import pdf_bytes
+from verification import uploads
 from verification.uploads import CleanUpload, UploadRejected, sanitize_upload
 
 RED = (255, 0, 0)
