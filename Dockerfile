@@ -18,4 +18,4 @@ RUN groupadd --system --gid 10001 portal \
     && mkdir -p /data/private && chown portal:portal /data/private && chmod 0700 /data/private
 USER 10001:10001
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--limit-request-line", "4094", "--limit-request-fields", "50", "--limit-request-field_size", "8190"]

@@ -22,6 +22,7 @@ install: .venv/.synced
 migrate: install
 	mkdir -p var
 	$(MANAGE) migrate --noinput
+	$(MANAGE) encrypt_private_files
 
 seed: migrate
 	$(MANAGE) seed_demo

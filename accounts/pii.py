@@ -8,32 +8,23 @@ little entropy that an unkeyed hash would be brute-forced in minutes.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
+from core.crypto import field_fernet
 from verification.identity import mask_identifier, normalize_unit_name
 
 __all__ = ["EncryptedTextField", "blind_index", "encrypt", "decrypt", "mask_identifier", "personal_id_index", "unit_name_index"]
 
 
-@functools.lru_cache(maxsize=4)
-def _fernet(keys: tuple[str, ...]) -> MultiFernet:
-    if not keys:
-        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty")
-    try:
-        return MultiFernet([Fernet(key) for key in keys])
-    except ValueError as exc:
-        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS holds a key that is not a Fernet key") from exc
-
-
 def _current_fernet() -> MultiFernet:
-    return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS))
+    # The same keys encrypt the stored files (core.storage): one rotation covers both.
+    return field_fernet()
 
 
 def encrypt(plaintext: str) -> str:

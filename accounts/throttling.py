@@ -6,7 +6,9 @@ switching from the API to the browser gives nobody a second budget.
 
 When the cache cannot be reached the budget cannot be counted, so full reveals fail
 closed: they are refused with ServiceUnavailable (503 with Retry-After, on pages and the
-API alike, core.middleware and core.api) until the cache is back (issue 7 §4.1).
+API alike, core.middleware and core.api) until the cache is back (issue 7 §4.1). Downloads
+of documents and photos spend it too (accounts.reveals): an ID-card image shows
+the number in full.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from django.utils.translation import ngettext
 from redis.exceptions import RedisError
 from rest_framework.throttling import UserRateThrottle
 
-from core.errors import ServiceUnavailable
+from core.errors import ServiceUnavailable, Throttled
 
 logger = logging.getLogger(__name__)
 
@@ -60,3 +62,10 @@ def reveal_wait_message(seconds: int) -> str:
         "Too many full views of personal data. Try again in %(minutes)d minutes.",
         minutes,
     ) % {"minutes": minutes}
+
+
+def reveal_budget_spend(request) -> None:
+    """Spend one full view from the user's budget, or raise Throttled (429, with the wait)."""
+    wait = page_reveal_wait(request)
+    if wait is not None:
+        raise Throttled(reveal_wait_message(wait), retry_after=wait)

@@ -21,7 +21,7 @@ from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
 from cards import policy as card_policy
 from core.errors import NotFound
 from enterprises.models import ChangeRequest, ChangeRequestStatus
-from verification.models import Verification, VerificationStatus
+from verification.models import Verification, VerificationPurpose, VerificationStatus
 from verification.selectors import can_review, verifications_visible_to
 
 EXEMPTION_NOT_FOUND = _("The exemption request does not exist or you have no access to it.")
@@ -108,7 +108,8 @@ def levels_to_decide(user, request: ExemptionRequest) -> list[str]:
 
 
 def may_open_files(user, enterprise) -> bool:
-    """Approval forms and face photos: roles that may see personal data in full, or the enterprise's admin.
+    """Approval forms and change-request documents: roles that may see personal data in full, or the
+    enterprise's admin. Face photos follow may_open_verification_photos.
 
     Ops see personal data masked only, so they get the metadata but not the files.
     """
@@ -246,14 +247,24 @@ def verification_for_reviewer(user, public_id) -> Verification:
     return verification
 
 
+def may_open_verification_photos(user, verification: Verification) -> bool:
+    """Its reviewers, and whoever may open the photos it compares, by the rule of where they come from:
+    a card user's (cards.policy.can_view_card_user_photos: only roles with full views, so not the
+    enterprise's admin) or an order's handler's (can_view_handler_photos: the enterprise's admin too)."""
+    if can_review(user, verification):
+        return True
+    if verification.purpose == VerificationPurpose.CARD_USER:
+        return card_policy.can_view_card_user_photos(user, verification.card_user)
+    return card_policy.can_view_handler_photos(user, verification.order)
+
+
 def verification_for_photos(user, public_id) -> Verification:
-    """A verification whose photos the user may open: its reviewers, and users who may see the
-    enterprise's personal data (roles with full views, the enterprise's own admin)."""
+    """A verification whose photos the user may open (may_open_verification_photos)."""
     key = _parse_uuid(public_id)
     verification = verifications_visible_to(user).filter(public_id=key).first() if key else None
     if verification is None:
         raise NotFound(REVIEW_NOT_FOUND)
-    if not (can_review(user, verification) or may_open_files(user, verification.enterprise)):
+    if not may_open_verification_photos(user, verification):
         from core.errors import PermissionDenied
 
         raise PermissionDenied(_("Your role may not open photos that show personal data."))
@@ -277,6 +288,7 @@ __all__ = [
     "levels_to_decide",
     "may_file_somewhere",
     "may_open_files",
+    "may_open_verification_photos",
     "open_exemptions_for_cards",
     "review_queue",
     "reviews_in_scope",

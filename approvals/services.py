@@ -17,11 +17,9 @@ card_activate allows them (U5).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -45,6 +43,7 @@ from core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from core.files import atomic_with_files
 from enterprises.models import (
     ChangeRequest,
     ChangeRequestStatus,
@@ -202,20 +201,6 @@ def _clean_attachments(attachments: Mapping | None, required_levels: list[str]) 
     return cleaned
 
 
-@contextlib.contextmanager
-def _atomic_with_files():
-    """A transaction that deletes the files it stored when it does not commit."""
-    stored: list = []
-    try:
-        with transaction.atomic():
-            yield stored
-    except BaseException:
-        for file in stored:
-            with contextlib.suppress(OSError):
-                file.storage.delete(file.name)
-        raise
-
-
 def exemption_file(
     *,
     actor: User,
@@ -277,7 +262,7 @@ def exemption_file(
     rules = sorted({rule for a in assessments for rule in a.decision.rules})
     uploads = _clean_attachments(attachments, required_levels)
 
-    with _atomic_with_files() as stored:
+    with atomic_with_files() as stored:
         locked_cards = list(Card.objects.select_for_update().filter(pk__in=[c.pk for c in fresh]).order_by("pk"))
         pending = selectors.open_exemptions_for_cards(locked_cards)
         if pending.exists():
@@ -313,10 +298,7 @@ def exemption_file(
                     request=request, level=level, content_type=upload.content_type, uploaded_by=actor
                 )
                 # Neutral names: opaque ids only, never a person's name or number.
-                attachment.file.save(
-                    f"{request.public_id}-{level}-{number}{upload.extension}", ContentFile(upload.content), save=False
-                )
-                stored.append(attachment.file)
+                stored.save(attachment.file, f"{request.public_id}-{level}-{number}{upload.extension}", upload.content)
                 attachment.save()
         audit_record(
             actor=actor,

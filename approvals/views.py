@@ -25,8 +25,9 @@ from django.views.decorators.http import (
     require_safe,
 )
 
+from accounts.reveals import personal_file_response
 from accounts.roles import Role
-from accounts.services import history_for, pii_view_log
+from accounts.services import history_for
 from approvals import selectors, services
 from approvals.forms import DecisionForm, ExemptionFileForm
 from approvals.models import ApprovalLevel, RequestStatus
@@ -34,7 +35,7 @@ from cards.models import LIVE_CARD_STATUSES, CardStatus
 from cards.selectors import cards_visible_to
 from core import errors
 from core.forms import add_domain_error
-from core.http import no_store, private_file_response
+from core.http import no_store
 from enterprises.models import ChangeRequestStatus
 from enterprises.selectors import documents_visible_to, enterprises_visible_to
 from verification.models import Verification
@@ -63,13 +64,13 @@ def _load(loader, user, public_id):
         raise
 
 
-def _private_file(field_file, *, content_type: str | None, filename: str, inline: bool) -> FileResponse:
+def _private_file(request, obj, field: str, *, content_type: str | None, filename: str, inline: bool) -> FileResponse:
+    """A stored file that shows personal data: a budgeted, logged full view (accounts.reveals)."""
     try:
-        handle = field_file.storage.open(field_file.name, "rb")
-    except (OSError, ValueError) as exc:
-        raise Http404(str(_("The file is not available."))) from exc
-    content_type = content_type or mimetypes.guess_type(field_file.name)[0] or "application/octet-stream"
-    return private_file_response(handle, content_type=content_type, as_attachment=not inline, filename=filename)
+        return personal_file_response(request, obj=obj, field=field, field_file=getattr(obj, field),
+                                      content_type=content_type, filename=filename, as_attachment=not inline)
+    except errors.NotFound as exc:
+        raise Http404(str(exc.message)) from exc
 
 
 def _show_domain_error(request, exc: errors.DomainError) -> None:
@@ -324,8 +325,11 @@ def attachment_download(request, public_id, pk):
         raise Http404(str(_("The file is not available.")))
     extension = mimetypes.guess_extension(attachment.content_type) or ""
     inline = request.GET.get("inline") == "1" and attachment.is_image
+    # An approval form names the enterprise and its cards, and may carry its credential or a person's ID.
     return _private_file(
-        attachment.file,
+        request,
+        attachment,
+        "file",
         content_type=attachment.content_type,
         filename=f"approval-form-{attachment.level}-{attachment.pk}{extension}",
         inline=inline,
@@ -392,8 +396,8 @@ def review_detail(request, public_id):
 @login_required
 @require_safe
 def verification_photo(request, public_id, which):
-    """A verification's ID or live photo, for its reviewers and users who may see the enterprise's
-    personal data; every view is logged."""
+    """A verification's ID or live photo, for its reviewers and whoever may open the photos it copies
+    (approvals.selectors.verification_for_photos); every view is budgeted and logged."""
     user = request.user
     if which not in ("id", "live"):
         raise Http404(str(_("The file is not available.")))
@@ -402,11 +406,10 @@ def verification_photo(request, public_id, which):
     field_file = getattr(verification, field)
     if not field_file:
         raise Http404(str(_("The file is not available.")))
-    response = _private_file(
-        field_file, content_type=None, filename=f"{which}-photo{_extension(field_file.name)}", inline=True
+    return _private_file(
+        request, verification, field, content_type=None, filename=f"{which}-photo{_extension(field_file.name)}",
+        inline=True,
     )
-    pii_view_log(actor=user, obj=verification, field=field, request=request)
-    return response
 
 
 def reason_texts(verification, language: str) -> list[str]:

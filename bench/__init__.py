@@ -41,7 +41,8 @@ def scratch_database():
     settings.STORAGES = {
         **saved_storages,
         "private": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            # Encrypted, as in production: the figures include the cost of encryption at rest.
+            "BACKEND": "core.storage.EncryptedFileSystemStorage",
             "OPTIONS": {"location": folder, "base_url": None},
         },
     }

@@ -13,8 +13,6 @@ answer carries `WWW-Authenticate: Token`).
 
 from __future__ import annotations
 
-import logging
-
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -28,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.access import can_view_full_pii
+from accounts.reveals import personal_file_response
 from accounts.services import pii_view_log
 from accounts.throttling import PiiRevealThrottle
 from cards import policy, selectors, services
@@ -61,11 +60,9 @@ from cards.serializers import (
 )
 from core.api import E401, error_response, is_schema_view, validated
 from core.errors import NotFound, PermissionDenied, ValidationFailed
-from core.http import no_store, private_file_response
+from core.http import no_store
 from enterprises.selectors import enterprise_for_user
 from verification.selectors import verifications_visible_to
-
-logger = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 100
 
@@ -427,24 +424,25 @@ PHOTO_KINDS = ("id_photo", "live_photo")
 
 
 def card_user_photo_response(request, card_user: CardUser, kind: str, *, as_attachment: bool):
-    """The stored photo, logged as a full view of personal data, never cached."""
+    """The stored photo: a full view of personal data, budgeted and logged, never cached."""
     if kind not in PHOTO_KINDS:
         raise NotFound(_("There is no such photo."))
     if not policy.can_view_card_user_photos(request.user, card_user):
         raise PermissionDenied(MSG_PII_DENIED)
     photo = getattr(card_user, kind)
-    try:
-        handle = photo.storage.open(photo.name, "rb")
-    except OSError:
-        logger.error("Stored %s of card user %s is missing", kind, card_user.public_id)
-        raise NotFound(_("The photo file is missing."), code="file_missing") from None
-    pii_view_log(actor=request.user, obj=card_user, field=kind, request=request)
     extension = photo.name.rsplit(".", 1)[-1].lower() if "." in photo.name else "jpg"
     content_type = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(
         extension, "application/octet-stream"
     )
-    return private_file_response(handle, content_type=content_type, as_attachment=as_attachment,
-                                 filename=f"card-user-{kind.replace('_', '-')}.{extension}")
+    return personal_file_response(
+        request,
+        obj=card_user,
+        field=kind,
+        field_file=photo,
+        content_type=content_type,
+        as_attachment=as_attachment,
+        filename=f"card-user-{kind.replace('_', '-')}.{extension}",
+    )
 
 
 class CardUserPhotoView(CardsApiView, APIView):
@@ -454,12 +452,12 @@ class CardUserPhotoView(CardsApiView, APIView):
     @extend_schema(
         tags=["card users"],
         summary="The card user's ID photo or live photo (logged)",
-        description="kind is id_photo or live_photo. Needs the view_full_pii permission; served with "
-        "Cache-Control: no-store.",
+        description="kind is id_photo or live_photo. Needs the view_full_pii permission. Each download is a "
+        "logged full view and spends the reveal budget (scope pii_reveal); served with Cache-Control: no-store.",
         parameters=[CARD_USER_ID, OpenApiParameter("kind", OpenApiTypes.STR, OpenApiParameter.PATH,
                                                    enum=list(PHOTO_KINDS))],
         responses={(200, "image/jpeg"): OpenApiTypes.BINARY, (200, "image/png"): OpenApiTypes.BINARY,
-                   401: E401, 403: E403, 404: E404},
+                   401: E401, 403: E403, 404: E404, 429: E429},
     )
     def get(self, request, public_id, kind):
         card_user = selectors.card_user_for_user(request.user, public_id)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.core.files.base import ContentFile
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -15,6 +13,7 @@ from accounts.services import audit_record
 from cards.models import LIVE_CARD_STATUSES, Card, CardBinding, CardUser
 from cards.services import ONE_ID_CARD_LIMIT, card_limit_refusal, live_card_count
 from core.errors import ValidationFailed
+from core.files import atomic_with_files
 from verification.identity import IdentityError, validate_personal_id
 from verification.models import Verification, VerificationPurpose
 from verification.services import verification_create
@@ -84,7 +83,7 @@ def card_user_register(
     live_clean = _clean_photo(live_photo, "live_photo")
     index = personal_id_index(id_type, number)
 
-    with transaction.atomic():
+    with atomic_with_files() as stored:
         card_user = CardUser(
             enterprise=enterprise,
             name=name,
@@ -98,8 +97,8 @@ def card_user_register(
         held = live_card_count(index)
         if held + len(cards) > ONE_ID_CARD_LIMIT:
             raise card_limit_refusal(card_user, held)
-        card_user.id_photo.save(f"id{id_clean.extension}", ContentFile(id_clean.content), save=False)
-        card_user.live_photo.save(f"live{live_clean.extension}", ContentFile(live_clean.content), save=False)
+        stored.save(card_user.id_photo, f"id{id_clean.extension}", id_clean.content)
+        stored.save(card_user.live_photo, f"live{live_clean.extension}", live_clean.content)
         card_user.save()
         audit_record(actor=actor, action="card_user.registered", obj=card_user,
                      data={"channel": channel, "cards": [c.iccid for c in cards]})

@@ -61,6 +61,7 @@ from cards.rules import CardFacts, ServiceLevel, evaluate
 from cards.services import decision_cache_fields
 from cards.validation import validate_card_msisdn, validate_iccid, validate_imsi
 from core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from core.files import atomic_with_files
 
 logger = logging.getLogger(__name__)
 
@@ -925,23 +926,18 @@ def card_import_create(*, actor: User, enterprise, upload) -> CardImport:
     content = read_upload(upload)
     file_format = inspect_file(content)
     job = CardImport(enterprise=enterprise, file_format=file_format, created_by=actor)
-    stored_name = None
-    try:
-        with transaction.atomic():
-            stored_name = job.file.storage.save(f"card-imports/{job.public_id}.{file_format}", ContentFile(content))
-            job.file.name = stored_name
-            job.save()
-            audit_record(
-                actor=actor,
-                action="card_import.created",
-                obj=job,
-                data={"enterprise": str(enterprise.public_id), "format": file_format, "size": len(content)},
-            )
-            transaction.on_commit(lambda: _queue(job.pk), robust=True)
-    except BaseException:
-        if stored_name:
-            job.file.storage.delete(stored_name)
-        raise
+    with atomic_with_files() as stored:
+        storage = job.file.storage
+        job.file.name = stored.add(storage, storage.save(f"card-imports/{job.public_id}.{file_format}",
+                                                         ContentFile(content)))
+        job.save()
+        audit_record(
+            actor=actor,
+            action="card_import.created",
+            obj=job,
+            data={"enterprise": str(enterprise.public_id), "format": file_format, "size": len(content)},
+        )
+        transaction.on_commit(lambda: _queue(job.pk), robust=True)
     return job
 
 

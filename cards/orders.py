@@ -20,7 +20,6 @@ events, each pointing at the order).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import secrets
@@ -28,7 +27,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -67,6 +65,7 @@ from core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from core.files import StoredFiles, atomic_with_files
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
 from verification.models import Verification, VerificationPurpose, VerificationStatus
@@ -468,23 +467,8 @@ def _new_number() -> str:
     return "ORD" + day + "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(6))
 
 
-@contextlib.contextmanager
-def _atomic_with_files():
-    """A transaction that deletes the files it stored when it does not commit."""
-    stored: list[tuple] = []
-    try:
-        with transaction.atomic():
-            yield stored
-    except BaseException:
-        for storage, name in stored:
-            with contextlib.suppress(OSError):
-                storage.delete(name)
-        raise
-
-
-def _store(stored: list, field_file, name: str, upload: CleanUpload) -> None:
-    field_file.save(name, ContentFile(upload.content), save=False)
-    stored.append((field_file.storage, field_file.name))
+def _store(stored: StoredFiles, field_file, name: str, upload: CleanUpload) -> None:
+    stored.save(field_file, name, upload.content)
 
 
 def _save_numbered(order: Order) -> None:
@@ -555,7 +539,7 @@ def order_create(
     for upload in responsible_files:
         _clean_photo(upload, field="responsible_id_photo")
 
-    with _atomic_with_files() as stored:
+    with atomic_with_files() as stored:
         handler_row, handler_created = handler_get_or_create(actor=actor, enterprise=enterprise, clean=clean_handler)
         # A business without the face gate is completed below, in this same transaction.
         order = Order(
@@ -604,8 +588,6 @@ def order_create(
                 live_photo=live_clean,
                 order=order,
             )
-            stored.append((verification.id_photo.storage, verification.id_photo.name))
-            stored.append((verification.live_photo.storage, verification.live_photo.name))
             audit_record(actor=actor, action="order.awaiting_verification", obj=order,
                          data={"verification": str(verification.public_id)})
         if credential_files or responsible_files:
@@ -756,7 +738,7 @@ def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo) ->
     if not photos:
         raise ValidationFailed(MSG_LIVE_PHOTO_REQUIRED, code="live_photo_required", field="handler_live_photo")
     live_clean = _clean_photo(photos[0], field="handler_live_photo")
-    with _atomic_with_files() as stored:
+    with atomic_with_files() as stored:
         locked = Order.objects.select_for_update().get(pk=order.pk)
         latest = order_latest_verification(locked)
         if locked.status != OrderStatus.AWAITING_VERIFICATION or latest is None or latest.status != VerificationStatus.REJECTED:
@@ -792,8 +774,6 @@ def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo) ->
             live_photo=live_clean,
             order=locked,
         )
-        stored.append((verification.id_photo.storage, verification.id_photo.name))
-        stored.append((verification.live_photo.storage, verification.live_photo.name))
         audit_record(actor=actor, action="order.live_photo_retaken", obj=locked,
                      data={"verification": str(verification.public_id)})
     return verification

@@ -45,5 +45,23 @@ def may_manage_cards_somewhere(user) -> bool:
 
 
 def can_view_card_user_photos(user, card_user) -> bool:
-    """ID and live photos show personal data in full: only roles that may see it (each view is logged)."""
+    """ID and live photos show personal data in full: only roles that may see it (each view is logged).
+
+    The one rule for a card user's photos wherever they are served: the card-user photo route and the
+    face-review route (the verification's copies of the same photos) alike.
+    """
     return can_view_full_pii(user)
+
+
+def can_view_handler_photos(user, order) -> bool:
+    """A handler's ID and live photos: roles that may see personal data in full, and the admin of the
+    enterprise whose order it is (who takes them). The same for the order's face comparisons."""
+    if not _active(user):
+        return False
+    if can_view_full_pii(user):
+        return True
+    return (
+        user.role == Role.ENTERPRISE_ADMIN
+        and user.enterprise_id is not None
+        and user.enterprise_id == order.enterprise_id
+    )

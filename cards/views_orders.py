@@ -33,11 +33,9 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from accounts.access import can_view_full_pii
 from accounts.pii import decrypt, encrypt, mask_identifier
-from accounts.roles import Role
-from accounts.services import pii_view_log
-from cards import orders
+from accounts.reveals import personal_file_response
+from cards import orders, policy
 from cards.errors import RealnameRequired
 from cards.forms_orders import (
     HandlerLookupForm,
@@ -51,7 +49,7 @@ from cards.models import BusinessType, OrderStatus
 from cards.selectors import orders_visible_to
 from core import errors
 from core.forms import add_domain_error
-from core.http import camera_allowed, no_store, private_file_response
+from core.http import camera_allowed, no_store
 from verification.identity import PersonalIdType
 from verification.models import VerificationStatus
 
@@ -161,13 +159,6 @@ def _summary(data: dict, enterprise, cards) -> dict:
         "enterprise": enterprise,
         "cards": cards,
     }
-
-
-def may_view_photos(user, order) -> bool:
-    """Handler photos show personal data in full: roles that may see it, and the enterprise's own admin."""
-    if can_view_full_pii(user):
-        return True
-    return user.role == Role.ENTERPRISE_ADMIN and user.enterprise_id == order.enterprise_id
 
 
 # --- step 1: business, enterprise, cards -----------------------------------------------
@@ -390,7 +381,7 @@ def _render_detail(request, order, *, retake_form=None, status: int = 200):
         "verification": verification,
         "can_retake": can_retake,
         "retake_form": retake_form or (LivePhotoRetakeForm() if can_retake else None),
-        "can_view_photos": may_view_photos(user, order),
+        "can_view_photos": policy.can_view_handler_photos(user, order),
         # While the comparison runs or waits for a reviewer; a photo refused as unusable waits for a retake.
         "polling": order.status == OrderStatus.AWAITING_VERIFICATION
         and not (verification is not None and verification.status == VerificationStatus.REJECTED),
@@ -439,20 +430,18 @@ def order_photo(request, public_id, kind):
     field = PHOTO_FIELDS.get(kind)
     if field is None:
         raise Http404(str(_("There is no such photo.")))
-    if not may_view_photos(user, order):
+    if not policy.can_view_handler_photos(user, order):
         raise PermissionDenied(str(_("Your role may not open photos that show personal data.")))
     photo = getattr(order, field)
     if not photo:
         raise Http404(str(_("There is no such photo.")))
-    try:
-        handle = photo.storage.open(photo.name, "rb")
-    except OSError as exc:
-        raise Http404(str(_("The photo file is not available."))) from exc
-    pii_view_log(actor=user, obj=order, field=field, request=request)
     extension = os.path.splitext(photo.name)[1].lower()
     content_type = {".png": "image/png", ".webp": "image/webp"}.get(extension, "image/jpeg")
-    return private_file_response(handle, content_type=content_type, filename=f"order-{kind}{extension}",
-                                 as_attachment=False)
+    try:
+        return personal_file_response(request, obj=order, field=field, field_file=photo, content_type=content_type,
+                                      filename=f"order-{kind}{extension}", as_attachment=False)
+    except errors.NotFound as exc:
+        raise Http404(str(exc.message)) from exc
 
 
 __all__ = [

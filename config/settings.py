@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
+    "core.middleware.ApiNoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the first middleware that reads the database (sessions, the user, axes): see its doc.
     "core.middleware.OutageGuardMiddleware",
@@ -87,6 +88,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.SessionTimeoutMiddleware",
+    # Before any view or process_view (CSRF reads POST) touches the body; after the middleware the
+    # 413 page needs (session, language, user).
+    "core.middleware.RequestLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     # Innermost, so their process_exception sees a view's error first: the 503 before the error pages.
@@ -197,15 +201,18 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # Documents and photos hold personal data: they are kept in a private storage
-# that has no public URL and are served only by permission-checking views.
+# that has no public URL and are served only by permission-checking views. The
+# storage encrypts them with FIELD_ENCRYPTION_KEYS (core.storage) and writes them owner-only.
 PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STORAGES = {
     "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "core.storage.EncryptedFileSystemStorage",
         "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT), "base_url": None},
     },
     "private": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "core.storage.EncryptedFileSystemStorage",
         "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT), "base_url": None},
     },
     "staticfiles": {
@@ -218,11 +225,21 @@ STORAGES = {
 }
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
+# All images one request may make the server decode, together (verification.uploads): many small
+# files that each decode to UPLOAD_MAX_PIXELS would otherwise cost minutes of CPU and gigabytes.
+UPLOAD_MAX_REQUEST_PIXELS = env.int("UPLOAD_MAX_REQUEST_PIXELS", default=3 * UPLOAD_MAX_PIXELS)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES * 6
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Bulk card import (cards.importing): the largest card file, and the most rows in one file.
 CARD_IMPORT_MAX_BYTES = env.int("CARD_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 CARD_IMPORT_MAX_ROWS = env.int("CARD_IMPORT_MAX_ROWS", default=300_000)
+# The largest request body, refused with 413 before it is read (core.middleware.RequestLimitsMiddleware);
+# the proxy in front should refuse larger bodies itself (README, production).
+REQUEST_MAX_BYTES = env.int(
+    "REQUEST_MAX_BYTES", default=max(DATA_UPLOAD_MAX_MEMORY_SIZE, CARD_IMPORT_MAX_BYTES) + 1024 * 1024
+)
+# Every accepted body fits in memory: an upload spooled to a temporary file would lie on disk in the
+# clear (the sanitisers read each file whole anyway).
+FILE_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://"

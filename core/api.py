@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import DomainError, ServiceUnavailable, ValidationFailed
+from core.errors import DomainError, RetryLater, ValidationFailed
 from verification.identity import IdentityError, mask_numbers_in_text
 from verification.uploads import UploadRejected
 
@@ -22,7 +22,7 @@ def error_payload(exc: DomainError | IdentityError | UploadRejected, field: str 
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, ServiceUnavailable):
+    if isinstance(exc, RetryLater):
         return Response(error_payload(exc), status=exc.status_code, headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, DomainError):
         return Response(error_payload(exc), status=exc.status_code)

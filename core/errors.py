@@ -45,15 +45,27 @@ class InvalidTransition(Conflict):
     default_code = "invalid_transition"
 
 
-class ServiceUnavailable(DomainError):
-    """A service the action needs is down (database, cache): refused for now, try again later.
+class RetryLater(DomainError):
+    """Refused for now: try again in `retry_after` seconds. Both answers carry Retry-After
+    (core.api for the API, core.middleware for pages)."""
 
-    Pages and the API answer 503 with Retry-After (core.middleware, core.api).
-    """
+    def __init__(self, message, *, retry_after: int, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = max(1, int(retry_after))
+
+
+class ServiceUnavailable(RetryLater):
+    """A service the action needs is down (database, cache): 503."""
 
     status_code = 503
     default_code = "service_unavailable"
 
     def __init__(self, message, *, retry_after: int = 30, **kwargs):
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after, **kwargs)
+
+
+class Throttled(RetryLater):
+    """A budget is spent (e.g. full views of personal data): 429."""
+
+    status_code = 429
+    default_code = "throttled"

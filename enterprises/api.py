@@ -14,7 +14,6 @@ id the user may not see.
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from django.urls import reverse
@@ -30,11 +29,11 @@ from rest_framework.views import APIView
 
 from accounts.access import can_view_full_pii
 from accounts.models import User
-from accounts.services import pii_view_log
+from accounts.reveals import personal_file_response
 from accounts.throttling import PiiRevealThrottle
 from core.api import E401, error_response, is_schema_view, validated
 from core.errors import NotFound, PermissionDenied, ValidationFailed
-from core.http import no_store, private_file_response
+from core.http import no_store
 from enterprises import policy, selectors, services
 from enterprises.models import ChangeRequest, Document, Enterprise
 from enterprises.serializers import (
@@ -55,9 +54,6 @@ from enterprises.serializers import (
     UnitKindSerializer,
 )
 from enterprises.services import EnterpriseData, ResponsiblePersonData
-
-logger = logging.getLogger(__name__)
-
 
 # Texts shared with services/selectors, so a refusal reads the same from every entry point.
 MSG_REGISTER_DENIED = _("Only account managers register enterprises.")
@@ -360,7 +356,9 @@ class DocumentDownloadView(JsonOnly, generics.GenericAPIView):
         tags=["documents"],
         summary="Download one document version",
         description="Roles that may view personal data in full, and the enterprise's own admin (ops may list "
-        "documents but not open them). Served with Cache-Control: no-store and a neutral file name.",
+        "documents but not open them). Each download is a logged full view and spends the reveal budget "
+        "(scope pii_reveal, shared with the reveal endpoints). Served with Cache-Control: no-store and a neutral "
+        "file name.",
         parameters=[DOCUMENT_ID],
         responses={
             (200, "image/jpeg"): OpenApiTypes.BINARY,
@@ -368,21 +366,19 @@ class DocumentDownloadView(JsonOnly, generics.GenericAPIView):
             (200, "image/webp"): OpenApiTypes.BINARY,
             (200, "application/pdf"): OpenApiTypes.BINARY,
             **READ_ERRORS,
+            429: E429,
         },
     )
     def get(self, request, public_id):
         document = selectors.document_for_user(request.user, public_id)
         if not policy.can_download_documents(request.user, document.enterprise):
             raise PermissionDenied(MSG_DOCUMENT_DENIED)
-        try:
-            handle = document.file.open("rb")
-        except FileNotFoundError:
-            logger.error("Stored file of document %s is missing", document.public_id)
-            raise NotFound(_("The file of this document is missing."), code="file_missing") from None
-        # A document image shows the ID or credential in full: each opening is a logged full view.
-        pii_view_log(actor=request.user, obj=document, field="file", request=request)
-        return private_file_response(
-            handle,
+        # A document image shows the ID or credential in full: a budgeted, logged full view.
+        return personal_file_response(
+            request,
+            obj=document,
+            field="file",
+            field_file=document.file,
             content_type=document.content_type,
             as_attachment=True,
             filename=f"document-{document.kind}-v{document.version}{document.extension}",

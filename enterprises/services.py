@@ -1,18 +1,17 @@
 """Business actions on enterprise records. Only these functions write.
 
 Every action validates fully before it writes, runs in one transaction, and
-removes any files it stored when the transaction does not commit, so a
-refused request leaves neither rows nor files behind.
+removes any files it stored when the transaction does not commit
+(core.files.atomic_with_files), so a refused request leaves neither rows nor
+files behind.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -24,6 +23,7 @@ from accounts.pii import credential_index, personal_id_index, unit_name_index
 from accounts.roles import Role
 from accounts.services import audit_record, pii_view_log
 from core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
+from core.files import StoredFiles, atomic_with_files
 from enterprises import policy, registry
 from enterprises.models import (
     ChangeRequest,
@@ -191,26 +191,9 @@ def _require_files(files: Sequence, field: str, message) -> None:
 # --- document storage -------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _atomic_with_files():
-    """A transaction that also deletes the files it stored when it rolls back.
-
-    Files written under an outer transaction that rolls back later are left
-    without a row; no view can reach them, since downloads go through rows.
-    """
-    stored: list[Document] = []
-    try:
-        with transaction.atomic():
-            yield stored
-    except BaseException:
-        for document in stored:
-            document.file.storage.delete(document.file.name)
-        raise
-
-
 def _store_documents(
     *,
-    stored: list[Document],
+    stored: StoredFiles,
     enterprise: Enterprise,
     kind: str,
     uploads: list[CleanUpload],
@@ -243,8 +226,7 @@ def _store_documents(
             height=upload.height,
             uploaded_by=actor,
         )
-        document.file.save("upload", ContentFile(upload.content), save=False)
-        stored.append(document)
+        stored.save(document.file, "upload", upload.content)
         document.save()
         created.append(document)
     return created
@@ -300,7 +282,7 @@ def enterprise_register(
     index = credential_index(data.credential_number) if data.credential_number else None
     _check_not_registered(actor=actor, data=data, province_id=actor.province_id)
     try:
-        with _atomic_with_files() as stored:
+        with atomic_with_files() as stored:
             record = Enterprise.objects.create(
                 name=data.name,
                 unit_kind=UnitKind.objects.get(code=data.unit_kind),
@@ -380,7 +362,7 @@ def enterprise_upload_documents(
         ),
     ]
     created: list[Document] = []
-    with _atomic_with_files() as stored:
+    with atomic_with_files() as stored:
         locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
         for kind, uploads in batches:
             created += _store_documents(
@@ -481,7 +463,7 @@ def change_request_submit(
     uploads = _sanitize_all(files, kind=kind, field="files")
 
     try:
-        with _atomic_with_files() as stored:
+        with atomic_with_files() as stored:
             locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
             request = ChangeRequest.objects.create(
                 enterprise=locked,

@@ -25,12 +25,13 @@ from django.views.decorators.http import (
 )
 
 from accounts.access import can_view_full_pii
+from accounts.reveals import personal_file_response
 from accounts.roles import Role
-from accounts.services import history_for, pii_view_log
+from accounts.services import history_for
 from accounts.throttling import page_reveal_wait, reveal_wait_message
 from core import errors
 from core.forms import add_domain_error
-from core.http import no_store, private_file_response
+from core.http import no_store
 from enterprises import forms, policy, selectors, services
 from enterprises.models import ChangeRequestStatus, ChangeTarget, DocumentKind
 
@@ -428,20 +429,22 @@ def document_download(request, public_id):
         raise
     if not policy.can_download_documents(user, document.enterprise):
         raise PermissionDenied(str(_("Your role may not open documents that show personal data.")))
-    try:
-        handle = document.file.storage.open(document.file.name, "rb")
-    except OSError as exc:
-        raise Http404(str(_("The document file is not available."))) from exc
-    # A document image shows the ID or credential in full: each opening is a logged full view.
-    pii_view_log(actor=user, obj=document, field="file", request=request)
     inline = request.GET.get("inline") == "1" and document.is_image
-    return private_file_response(
-        handle,
-        content_type=document.content_type,
-        as_attachment=not inline,
-        # Neutral: no names or numbers in the file name.
-        filename=f"document-{document.kind}-v{document.version}{document.extension}",
-    )
+    try:
+        # A document image shows the ID or credential in full: a budgeted, logged full view.
+        return personal_file_response(
+            request,
+            obj=document,
+            field="file",
+            field_file=document.file,
+            content_type=document.content_type,
+            as_attachment=not inline,
+            # Neutral: no names or numbers in the file name.
+            filename=f"document-{document.kind}-v{document.version}{document.extension}",
+        )
+    except errors.DomainError as exc:
+        _raise_http(exc)
+        raise
 
 
 __all__ = [

@@ -113,21 +113,22 @@ def _fast_passwords(settings):
 
 @pytest.fixture(autouse=True)
 def _private_media(tmp_path, settings):
-    """Every test writes documents into its own private folder."""
+    """Every test writes documents into its own private folder, encrypted as in production."""
     from django.core.files.storage import storages
 
     location = tmp_path / "private"
     settings.PRIVATE_MEDIA_ROOT = location
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "private": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(location), "base_url": None},
-        },
+    backend = {
+        "BACKEND": "core.storage.EncryptedFileSystemStorage",
+        "OPTIONS": {"location": str(location), "base_url": None},
     }
-    storages._storages.pop("private", None)
+    # "default" too: it shares the private folder, and nothing may reach the real var/private.
+    settings.STORAGES = {**settings.STORAGES, "default": backend, "private": backend}
+    for alias in ("default", "private"):
+        storages._storages.pop(alias, None)
     yield
-    storages._storages.pop("private", None)
+    for alias in ("default", "private"):
+        storages._storages.pop(alias, None)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from accounts.services import audit_record
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from core.files import atomic_with_files
 from verification.models import (
     Verification,
     VerificationOutcome,
@@ -48,12 +48,12 @@ def verification_create(
     cards: Iterable = (),
 ) -> Verification:
     """Store a comparison to run; the task is queued once the transaction commits."""
-    with transaction.atomic():
+    with atomic_with_files() as stored:
         verification = Verification(
             purpose=purpose, enterprise=enterprise, order=order, card_user=card_user, created_by=actor
         )
-        verification.id_photo.save(f"id{id_photo.extension}", ContentFile(id_photo.content), save=False)
-        verification.live_photo.save(f"live{live_photo.extension}", ContentFile(live_photo.content), save=False)
+        stored.save(verification.id_photo, f"id{id_photo.extension}", id_photo.content)
+        stored.save(verification.live_photo, f"live{live_photo.extension}", live_photo.content)
         verification.save()
         if cards:
             verification.cards.set(cards)

@@ -9,14 +9,20 @@ through :func:`sanitize_upload` before it is stored:
   explicitly allows it (``allow_pdf=True``);
 * the size is limited (``settings.UPLOAD_MAX_BYTES``) and so is the number of
   pixels (``settings.UPLOAD_MAX_PIXELS``), which turns decompression bombs
-  into a clean :class:`UploadRejected` error (HTTP 400 in the web layer);
+  into a clean :class:`UploadRejected` error (HTTP 400 in the web layer); in a
+  web request all its images together draw on one pixel budget
+  (``settings.UPLOAD_MAX_REQUEST_PIXELS``, core.limits);
 * images are fully decoded and re-encoded with Pillow.  Re-encoding drops all
   metadata (EXIF including GPS, XMP, ICC profiles, comments, text chunks);
   the EXIF orientation is applied to the pixels first, so the stored image
   stays upright.
 
-PDF files are stored unchanged; they are only checked for a ``%PDF-`` header
-and a ``%%EOF`` marker near the end.
+PDF files are parsed with pikepdf (qpdf): a file that does not parse is
+refused (HTML behind a ``%PDF-`` header included), so is one that is password
+protected or has active content (JavaScript, OpenAction, additional actions,
+Launch and other actions that run or send something, embedded files, XFA,
+RichMedia), and what is stored is pikepdf's re-saved copy: only the objects the
+parser understood, without the document information and XMP metadata.
 """
 
 from __future__ import annotations
@@ -27,10 +33,13 @@ import struct
 import warnings
 from dataclasses import dataclass, field
 
+import pikepdf
 from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from core.limits import spend_pixels
 
 __all__ = [
     "CleanUpload",
@@ -83,10 +92,20 @@ _MSG_TOO_MANY_PIXELS = _(
     "The image dimensions are too large. Please upload an image of at most "
     "%(limit)s megapixels."
 )
+_MSG_REQUEST_TOO_MANY_PIXELS = _(
+    "Together, the images of this request are too large: at most %(limit)s megapixels can be processed in one "
+    "request. Send fewer or smaller images."
+)
 _MSG_CORRUPT_IMAGE = _(
     "The image file is damaged or incomplete, please upload it again."
 )
 _MSG_CORRUPT_PDF = _("The PDF file is damaged or incomplete, please upload it again.")
+_MSG_PDF_ACTIVE = _(
+    "The PDF contains active content (scripts, automatic actions, forms or embedded files), which is not "
+    "accepted. Print it to a plain PDF or upload a scan of the paper document."
+)
+_MSG_PDF_ENCRYPTED = _("The PDF is password-protected. Upload it without a password.")
+_MSG_PDF_NO_PAGES = _("The PDF file has no pages.")
 
 
 class UploadRejected(ValueError):
@@ -232,10 +251,78 @@ def _read_limited(upload, max_bytes: int) -> bytes:
     return data
 
 
+# Keys of a PDF dictionary that run something, or carry something to run.
+_PDF_ACTIVE_KEYS = frozenset({
+    "/JavaScript", "/JS", "/OpenAction", "/AA", "/Launch", "/EmbeddedFiles", "/EmbeddedFile", "/EF",
+    "/XFA", "/RichMedia", "/RichMediaContent", "/RichMediaSettings",
+})
+# Action types (/S) that run code, open programs or files, or send data away.
+_PDF_ACTIVE_ACTIONS = frozenset({
+    "/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/ResetForm", "/RichMediaExecute", "/Rendition",
+    "/GoToE", "/GoToR", "/Movie", "/Sound", "/Hide", "/SetOCGState", "/Trans", "/GoTo3DView",
+})
+# Annotation subtypes that play or embed content.
+_PDF_ACTIVE_SUBTYPES = frozenset({"/FileAttachment", "/RichMedia", "/Screen", "/Movie", "/Sound", "/3D"})
+
+
 def _sanitize_pdf(data: bytes) -> CleanUpload:
+    # A truncated upload is refused as such, before qpdf would try to repair it.
     if _PDF_EOF not in data[-_PDF_EOF_WINDOW:]:
         raise UploadRejected("corrupt", _MSG_CORRUPT_PDF)
-    return _result(data, "application/pdf", ".pdf", None, None)
+    try:
+        # No repair: a file that needs qpdf's reconstruction to open is damaged (or made to make two
+        # readers disagree about what it holds), and the sender can export it again.
+        pdf = pikepdf.open(io.BytesIO(data), attempt_recovery=False)
+    except pikepdf.PasswordError:
+        raise UploadRejected("encrypted", _MSG_PDF_ENCRYPTED) from None
+    except (pikepdf.PikepdfError, ValueError, RuntimeError, OSError):
+        raise UploadRejected("corrupt", _MSG_CORRUPT_PDF) from None
+    with pdf:
+        try:
+            if len(pdf.pages) == 0:
+                raise UploadRejected("corrupt", _MSG_PDF_NO_PAGES)
+            if _pdf_has_active_content(pdf):
+                raise UploadRejected("active_content", _MSG_PDF_ACTIVE)
+            # Like EXIF in a photo: author, software and dates may name people.
+            if "/Info" in pdf.trailer:
+                del pdf.trailer["/Info"]
+            if "/Metadata" in pdf.Root:
+                del pdf.Root["/Metadata"]
+            out = io.BytesIO()
+            # Streams are copied as they are (not decoded), so a compressed bomb is never inflated.
+            pdf.save(out, encryption=False, stream_decode_level=pikepdf.StreamDecodeLevel.none,
+                     fix_metadata_version=False, deterministic_id=True)
+        except UploadRejected:
+            raise
+        except (pikepdf.PikepdfError, ValueError, RuntimeError, OSError, RecursionError):
+            raise UploadRejected("corrupt", _MSG_CORRUPT_PDF) from None
+    return _result(out.getvalue(), "application/pdf", ".pdf", None, None)
+
+
+def _pdf_has_active_content(pdf: pikepdf.Pdf) -> bool:
+    """Look at every object of the file, reachable or not, and at the direct objects inside them."""
+    pending = [pdf.trailer, *pdf.objects]
+    while pending:
+        obj = pending.pop()
+        if isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
+            keys = set(obj.keys())
+            if keys & _PDF_ACTIVE_KEYS:
+                return True
+            if str(obj.get("/S", "")) in _PDF_ACTIVE_ACTIONS:
+                return True
+            if str(obj.get("/Subtype", "")) in _PDF_ACTIVE_SUBTYPES:
+                return True
+            children = [obj[key] for key in keys]
+        elif isinstance(obj, pikepdf.Array):
+            children = list(obj)
+        else:
+            continue
+        # Indirect objects are in pdf.objects already; scalars come back as Python values.
+        pending.extend(
+            child for child in children
+            if isinstance(child, (pikepdf.Dictionary, pikepdf.Array, pikepdf.Stream)) and not child.is_indirect
+        )
+    return False
 
 
 class _TrackingBytesIO(io.BytesIO):
@@ -286,6 +373,12 @@ def _sanitize_image(data: bytes, *, allow_pdf: bool, max_pixels: int) -> CleanUp
             # Before load(): nothing big has been allocated yet.
             if width * height > max_pixels:
                 raise _too_many_pixels(max_pixels)
+            request_limit = spend_pixels(width * height)
+            if request_limit is not None:
+                raise UploadRejected(
+                    "request_too_many_pixels",
+                    _interpolate(_MSG_REQUEST_TOO_MANY_PIXELS, limit=_format_number(request_limit / 1_000_000)),
+                )
 
             fp.armed = bool(ImageFile.LOAD_TRUNCATED_IMAGES)
             try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 import pytest
 
 from accounts.models import PiiAccessLog
@@ -44,9 +46,12 @@ def test_E1_account_manager_registers_enterprise_in_the_browser(page, provinces,
     assert enterprise.credential_number_masked in html
     assert number not in html and person_id not in html
     assert Document.objects.filter(enterprise=enterprise, kind="credential").count() == 1
-    # The licence thumbnail is served through the permission-checking view.
-    image = page.locator("img[src*='/documents/']").first
-    assert image.evaluate("img => img.naturalWidth") > 0
+    # The licence opens through the permission-checking view; the page loads no thumbnail (each opening
+    # is a counted full view, issue 7 §2.2).
+    assert page.locator("img[src*='/documents/']").count() == 0
+    href = page.locator("a[href*='/documents/'][href*='inline=1']").first.get_attribute("href")
+    opened = page.request.get(urljoin(page.url, href))
+    assert opened.status == 200 and opened.headers["content-type"] == "image/jpeg"
     screenshot(page, "enterprise-registered")
 
     # A full view is a deliberate, logged act.

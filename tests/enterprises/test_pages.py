@@ -433,12 +433,14 @@ def test_pdf_is_never_shown_inline(manager_client, world):
     assert response["Content-Disposition"] == 'attachment; filename="document-official_letter-v1.pdf"'
 
 
-def test_detail_shows_documents_grouped_with_thumbnails(manager_client, world):
+def test_detail_shows_documents_grouped_with_links_not_thumbnails(manager_client, world):
+    """Each opening of a document spends a full view (issue 7 §2.2): the page links to them and loads none."""
     enterprise = world["enterprise"]
     document = enterprise.documents.get(kind=DocumentKind.CREDENTIAL)
     page = manager_client.get(detail_url(enterprise))
     html = page.content.decode()
-    assert f'src="{reverse("documents:download", args=[document.public_id])}?inline=1"' in html
+    assert f'href="{reverse("documents:download", args=[document.public_id])}?inline=1"' in html
+    assert f'src="{reverse("documents:download", args=[document.public_id])}' not in html
     assert [group["kind"] for group in page.context["document_groups"]] == ["credential", "responsible_id"]
 
 

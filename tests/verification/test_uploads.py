@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import translation
 from PIL import Image, ImageCms, ImageFile, PngImagePlugin, features
 
+from tests.images import pdf_bytes
 from verification import uploads
 from verification.uploads import CleanUpload, UploadRejected, sanitize_upload
 
@@ -101,11 +102,7 @@ def identity_gettext(monkeypatch):
     monkeypatch.setitem(vars(translation._trans), "gettext", lambda message: message)
 
 
-PDF_OK = (
-    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-    b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
-    b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
-)
+PDF_OK = pdf_bytes()
 
 
 # --------------------------------------------------------------------------
@@ -470,7 +467,8 @@ def test_pdf_accepted_when_allowed():
     result = sanitize_upload(SimpleUploadedFile("letter.pdf", PDF_OK), allow_pdf=True)
     assert result.content_type == "application/pdf"
     assert result.extension == ".pdf"
-    assert result.content == PDF_OK
+    # Stored as pikepdf re-saved it (issue 7 §3): a well-formed PDF, not the uploaded bytes.
+    assert result.content.startswith(b"%PDF-")
     assert result.width is None and result.height is None
 
 
@@ -500,7 +498,7 @@ def test_sha256_matches_content():
     assert result.sha256 != hashlib.sha256(src).hexdigest()
 
     pdf = sanitize_upload(PDF_OK, allow_pdf=True)
-    assert pdf.sha256 == hashlib.sha256(PDF_OK).hexdigest()
+    assert pdf.sha256 == hashlib.sha256(pdf.content).hexdigest()
 
 
 def test_clean_upload_is_frozen():

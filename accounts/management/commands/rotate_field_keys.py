@@ -6,7 +6,8 @@ How an operator rotates the field keys:
 2. put it first in ``FIELD_ENCRYPTION_KEYS`` (``new,old``) and restart every
    process, so new writes use it and old values stay readable;
 3. run ``manage.py rotate_field_keys`` (``--dry-run`` first, to count and to
-   check every value is readable);
+   check every value is readable); it re-encrypts the stored documents and
+   photos too (core.storage), and encrypts any still in the clear;
 4. remove the old key from ``FIELD_ENCRYPTION_KEYS`` and restart.
 
 The stored tokens are read and written raw (the field's own conversion would
@@ -25,6 +26,7 @@ from django.db import models, router, transaction
 from django.db.models import ExpressionWrapper, F, Value
 
 from accounts.pii import EncryptedTextField, rotate_token
+from core.storage import PrivateFileUnreadable, reencrypt_private_files
 
 
 def encrypted_fields_by_model() -> list[tuple[type[models.Model], list[EncryptedTextField]]]:
@@ -63,6 +65,16 @@ class Command(BaseCommand):
             self.stdout.write(f"{model._meta.label}: {verb} {count} value(s)")
         verb = "Would rotate" if dry_run else "Rotated"
         self.stdout.write(self.style.SUCCESS(f"{verb} {total} value(s) in all."))
+        try:
+            files = reencrypt_private_files(rotate=True, dry_run=dry_run)
+        except PrivateFileUnreadable as exc:
+            raise CommandError(str(exc)) from exc
+        if dry_run:
+            self.stdout.write(f"private files: would rotate {files['rotated']}, would encrypt {files['encrypted']} "
+                              "plaintext file(s)")
+        else:
+            self.stdout.write(f"private files: rotated {files['rotated']}, encrypted {files['encrypted']} "
+                              "plaintext file(s)")
 
     def _rotate_model(self, model, fields, *, dry_run: bool, batch_size: int) -> int:
         manager = model._base_manager
