@@ -177,7 +177,7 @@ def test_7_3_api_refuses_a_letter_with_javascript(world):
     api.force_authenticate(world["users"]["account_manager"])
     before = {p for p in Path(settings.PRIVATE_MEDIA_ROOT).rglob("*") if p.is_file()}
     response = api.post("/api/v1/enterprises/", {
-        "name": "北京市某某局", "credential_type": "official_letter", "credential_number": "",
+        "name": "北京市某某局", "unit_kind": "party_government", "credential_type": "official_letter", "credential_number": "",
         "credential_address": "北京市东城区1号",
         "credential_files": [SimpleUploadedFile("公函.pdf", _pdf(_open_action_js), content_type="application/pdf")],
         "responsible_name": "李四", "responsible_id_type": "resident_id", "responsible_id_number": idgen.resident_id(),
