@@ -152,3 +152,50 @@ def test_7_1_8_a_declined_review_is_declined(manager, ent, approver):
     assert card_user.registration_status == RegistrationStatus.DECLINED
     body = api_for(manager).get(f"{API}/card-users/{card_user.public_id}/").json()
     assert body["registration_status"]["code"] == "declined" and body["registration_status"]["final"] is True
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_7_1_8_concurrent_approvals_of_one_id_bind_five_cards_and_say_not_bound_for_the_rest(
+    world, scripted_face_engine
+):
+    """Four registrations of one ID, two cards each, approved at once by reviewers on four connections:
+    two bind (four cards), and the others end as verified-not-bound, each with its own transition."""
+    import threading
+
+    from django.db import close_old_connections, connections
+
+    scripted_face_engine("review", distance=0.52)
+    manager, approver = world["users"]["account_manager"], world["users"]["provincial_approver"]
+    number = idgen.resident_id()
+    pending = []
+    for _ in range(4):
+        verification = factories.card_user_registration(
+            actor=manager, enterprise=world["enterprise"], id_number=number,
+            cards=[factories.card(enterprise=world["enterprise"]) for _ in range(2)],
+        )
+        pending.append(factories.face_result(verification, "review", distance=0.52))
+    barrier = threading.Barrier(len(pending))
+    errors: list[str] = []
+
+    def approve(verification):
+        close_old_connections()
+        try:
+            barrier.wait(timeout=30)
+            verification_review(verification=verification, actor=approver, approve=True, comment="")
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=approve, args=(v,)) for v in pending]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    states = sorted(CardUser.objects.values_list("registration_status", flat=True))
+    assert states == ["not_bound_card_limit", "not_bound_card_limit", "registered", "registered"]
+    assert CardBinding.objects.filter(ended_at__isnull=True).count() == 4
+    assert AuditEvent.objects.filter(action="card_user.registration_status",
+                                     data__to="not_bound_card_limit").count() == 2
