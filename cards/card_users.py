@@ -159,9 +159,8 @@ def card_user_registration_settle(*, actor: User | None, verification: Verificat
         if after == before:
             return refusal
         if before in FINAL_REGISTRATION_STATUSES:
-            raise InvalidTransition(
-                _("This registration is already settled (%(status)s).") % {"status": card_user.get_registration_status_display()}
-            )
+            raise InvalidTransition(_("This registration is already settled (%(status)s).")
+                                    % {"status": card_user.get_registration_status_display()})
         card_user.registration_status = after
         card_user.save(update_fields=["registration_status"])
         data = {"from": before, "to": after, "verification": str(verification.public_id)}

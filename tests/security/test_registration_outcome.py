@@ -70,7 +70,8 @@ def test_7_1_8_a_registration_that_lost_the_five_card_race_is_verified_but_not_b
     assert card_user.registration_status == RegistrationStatus.NOT_BOUND_CARD_LIMIT
     assert CardUser.objects.get(pk=second.card_user_id).registration_status == RegistrationStatus.REGISTERED
     # An explicit transition, with its audit row.
-    event = AuditEvent.objects.filter(action="card_user.registration_status", object_id=str(card_user.pk)).order_by("pk").last()
+    events = AuditEvent.objects.filter(action="card_user.registration_status", object_id=str(card_user.pk))
+    event = events.order_by("pk").last()
     assert event is not None
     assert event.data["from"] == "in_review" and event.data["to"] == "not_bound_card_limit"
     assert event.data["code"] == "one_id_five_cards"
