@@ -257,6 +257,10 @@ class VerificationStatusSerializer(serializers.Serializer):
     final = serializers.BooleanField(help_text="True when the status will not change any more by itself.")
     passed = serializers.BooleanField(help_text="Passed, or approved by a reviewer.")
     reasons = serializers.ListField(child=serializers.CharField())
+    reason_codes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The reasons' stable codes, in the same order, e.g. live_photo_is_id_copy, no_face, replay.",
+    )
     registration_status = RegistrationStatusSerializer(
         allow_null=True, help_text="A card user's comparison: what came of the registration. Null for a handler's."
     )
@@ -266,7 +270,7 @@ class VerificationStatusSerializer(serializers.Serializer):
 
 def verification_status_body(verification: Verification, language: str) -> dict:
     zh = (language or "").lower().startswith("zh")
-    reasons = []
+    reasons, codes = [], []
     for reason in verification.reasons or []:
         if isinstance(reason, dict):
             text = reason.get("zh" if zh else "en") or reason.get("message") or reason.get("code") or ""
@@ -274,6 +278,7 @@ def verification_status_body(verification: Verification, language: str) -> dict:
             text = str(reason)
         if text:
             reasons.append(str(text))
+            codes.append(str(reason.get("code", "")) if isinstance(reason, dict) else "")
     return {
         "public_id": verification.public_id,
         "status": verification.status,
@@ -281,6 +286,7 @@ def verification_status_body(verification: Verification, language: str) -> dict:
         "final": verification.status in FINAL_VERIFICATION_STATUSES,
         "passed": verification.status in GATE_OPEN_STATUSES,
         "reasons": reasons,
+        "reason_codes": codes,
         "registration_status": (
             registration_status_body(verification.card_user, verification) if verification.card_user_id else None
         ),
