@@ -200,3 +200,40 @@ def test_7_1_8_concurrent_approvals_of_one_id_bind_five_cards_and_say_not_bound_
     assert CardBinding.objects.filter(ended_at__isnull=True).count() == 4
     assert AuditEvent.objects.filter(action="card_user.registration_status",
                                      data__to="not_bound_card_limit").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_7_1_8_the_data_migration_gives_existing_registrations_their_state(world, monkeypatch):
+    """Rows made before the field existed: the migration reads their comparison and bindings."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    monkeypatch.setattr("verification.services.enqueue_verification", lambda pk: None)  # results set below
+
+    manager, ent = world["users"]["account_manager"], world["enterprise"]
+    number = idgen.resident_id()
+    made = {}
+    for name, outcome in [("pending", None), ("review", "review"), ("rejected", "rejected"), ("bound", "pass")]:
+        verification = factories.card_user_registration(actor=manager, enterprise=ent,
+                                                        cards=[factories.card(enterprise=ent)])
+        if outcome:
+            factories.face_result(verification, outcome)
+        made[name] = verification.card_user_id
+    first = factories.card_user_registration(actor=manager, enterprise=ent, id_number=number,
+                                             cards=[factories.card(enterprise=ent) for _ in range(3)])
+    second = factories.card_user_registration(actor=manager, enterprise=ent, id_number=number,
+                                              cards=[factories.card(enterprise=ent) for _ in range(3)])
+    factories.face_result(first, "pass")
+    factories.face_result(second, "pass")
+    made["lost"] = second.card_user_id
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("cards", "0004_admin_labels")])
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([("cards", "0005_card_user_registration_status")])
+    states = dict(CardUser.objects.filter(pk__in=made.values()).values_list("pk", "registration_status"))
+    assert {name: states[pk] for name, pk in made.items()} == {
+        "pending": "submitted", "review": "in_review", "rejected": "needs_new_photo", "bound": "registered",
+        "lost": "not_bound_card_limit",
+    }
