@@ -2,6 +2,8 @@
 
     python -m bench --only faces        # the benchmark, merged into var/bench.json
     python -m bench.faces --measure     # same/different-person distances, for choosing T1 and T2
+    python -m bench.faces --measure-copies   # copies of the ID photo against genuine pairs, for the
+                                             # copy check (FACE_COPY_MAX_*_BITS, FACE_MATCH_COPY_FLOOR)
 
 Benchmark figures:
 - faces.throughput_1proc, faces.throughput_2proc: verifications per second
@@ -36,6 +38,21 @@ from bench import entry
 BASE_DIR = Path(__file__).resolve().parent.parent
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 OVERHEAD_TARGET = 1.3
+
+# dlib's johns/ set holds four photographs twice: the same shot, not two photos of the person.
+# 000378_*: byte for byte; 000375/000376 and 000189/000192: re-encoded (mean difference 2 and 4
+# grey levels of 255); 000300/000304: re-processed (darker and softer; on the faces aligned by
+# their landmarks only edges differ, correlation 0.99). The copy check rightly refuses them, so
+# "genuine pairs of different photos" leaves them out, and --measure-copies shows them apart.
+SAME_PHOTOGRAPH = frozenset(
+    frozenset(pair)
+    for pair in (
+        ("johns/John_Shimkus/000378_02340151.jpg", "johns/John_Shimkus/000378_03227610.jpg"),
+        ("johns/John_Shimkus/000375_03227651.jpg", "johns/John_Shimkus/000376_02340068.jpg"),
+        ("johns/John_Salley/000189_02159361.jpg", "johns/John_Salley/000192_02159531.jpg"),
+        ("johns/John_Simm/000300_00470148.jpg", "johns/John_Simm/000304_00470122.jpg"),
+    )
+)
 
 
 def faces_dir() -> Path | None:
@@ -133,6 +150,184 @@ def measure(root: Path, *, verbose: bool = True) -> dict:
         print(f"with T1={t_pass} T2={t_fail}: same {report['same_bands']}, different {report['different_bands']}")
         for name, problem in sorted(live_problems.items()):
             print(f"  not usable {problem}: {name}")
+    return report
+
+
+# --------------------------------------------------------------------------
+# copies of the ID photo (issue 7 §1.1; not part of the test suite: minutes of CPU)
+
+COPY_KINDS = (
+    "same file", "jpeg q60", "jpeg q70", "jpeg q80", "jpeg q95", "png", "webp", "50%", "200%",
+    "face crop 10%", "face crop 10% x2", "face crop 30%", "face crop 30% x2", "face crop 60%", "face crop 60% x2",
+    "rotated 3deg", "rotated -5deg",
+    "card: same file", "card: portrait", "card: portrait x2", "card: portrait x3", "card: portrait+margin x2",
+)
+
+
+def _encoded(img, fmt: str = "JPEG", **kwargs) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    img.save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def id_card_of(img):
+    """A synthetic ID card (640x404, text bars, the portrait on the right, at most 200x260 px) and
+    the portrait's box on it: the usual ID photo is a whole card with a small portrait."""
+    from PIL import Image, ImageDraw
+
+    card = Image.new("RGB", (640, 404), (228, 232, 236))
+    draw = ImageDraw.Draw(card)
+    for row in range(6):
+        draw.rectangle((40, 60 + 45 * row, 100 + (row * 97) % 200, 80 + 45 * row), fill=(60, 60, 70))
+    portrait = img.copy()
+    portrait.thumbnail((200, 260))
+    left, top = 640 - 40 - portrait.width, 60
+    card.paste(portrait, (left, top))
+    return card, (left, top, left + portrait.width, top + portrait.height)
+
+
+def _copies(data: bytes, img, box, card, region):
+    """(kind, ID-photo role "photo" or "card", live bytes) for every copy of one photo."""
+    from PIL import Image
+
+    from verification.engine import decode_image
+
+    full = decode_image(data, max_side=4096)
+    lanczos = Image.Resampling.LANCZOS
+    made = [("same file", "photo", data)]
+    made += [(f"jpeg q{q}", "photo", _encoded(full, quality=q)) for q in (60, 70, 80, 95)]
+    made += [("png", "photo", _encoded(full, "PNG")), ("webp", "photo", _encoded(full, "WEBP", quality=80))]
+    for scale, name in ((0.5, "50%"), (2.0, "200%")):
+        made.append((name, "photo", _encoded(full.resize((int(full.width * scale), int(full.height * scale)), lanczos),
+                                             quality=85)))
+    top, right, bottom, left = box
+    for margin in (0.1, 0.3, 0.6):
+        m = int(round(margin * max(bottom - top, right - left)))
+        crop = img.crop((left - m, top - m, right + m, bottom + m))
+        made.append((f"face crop {int(margin * 100)}%", "photo", _encoded(crop, quality=90)))
+        made.append((f"face crop {int(margin * 100)}% x2", "photo",
+                     _encoded(crop.resize((crop.width * 2, crop.height * 2), lanczos), quality=90)))
+    for degrees in (3, -5):
+        made.append((f"rotated {degrees}deg", "photo",
+                     _encoded(full.rotate(degrees, resample=Image.Resampling.BICUBIC), quality=90)))
+    made.append(("card: same file", "card", _encoded(card, quality=90)))
+    portrait = card.crop(region)
+    for scale in (1, 2, 3):
+        name = "card: portrait" + (f" x{scale}" if scale > 1 else "")
+        made.append((name, "card", _encoded(portrait.resize((portrait.width * scale, portrait.height * scale), lanczos),
+                                            quality=85)))
+    l, t, r, b = region
+    wide = card.crop((l - 20, t - 20, min(card.width, r + 20), b + 20))
+    made.append(("card: portrait+margin x2", "card", _encoded(wide.resize((wide.width * 2, wide.height * 2), lanczos),
+                                                              "PNG")))
+    return made
+
+
+def measure_copies(root: Path, *, verbose: bool = True) -> dict:
+    """Copies of each test photo (and of a synthetic ID card made from it) against genuine same-person
+    pairs of different photos, through the engine's own face() and measure(): the figures behind
+    FACE_COPY_MAX_IMAGE_BITS, FACE_COPY_MAX_FACE_BITS and FACE_MATCH_COPY_FLOOR."""
+    from verification.engine import copy_limits, decode_image, get_engine
+
+    engine = get_engine()
+    cfg = engine.config()
+    limits = copy_limits()
+
+    def face_of(data: bytes, photo: str):
+        img = decode_image(data, max_side=cfg["max_side"])
+        box, problem = engine.locate(img, photo, cfg)
+        return (img, box, engine.face(img, box)) if problem is None else (img, None, None)
+
+    photos, cards, owner = {}, {}, {}
+    for person, paths in people(root).items():
+        for path in paths:
+            name = str(path.relative_to(root))
+            img, box, face = face_of(path.read_bytes(), "id")
+            if face is None:
+                continue
+            photos[name], owner[name] = (img, box, face), person
+            card, region = id_card_of(img)
+            card_face = face_of(_encoded(card, quality=90), "id")[2]
+            if card_face is not None:
+                cards[name] = (card, region, card_face)
+
+    def signals(id_face, live_face) -> dict:
+        return engine.measure(id_face, live_face)[1]
+
+    genuine, same_photograph = [], []
+    for a, b in itertools.combinations(sorted(photos), 2):
+        if owner[a] != owner[b]:
+            continue
+        row = (signals(photos[a][2], photos[b][2]), a, b)
+        (same_photograph if frozenset((a, b)) in SAME_PHOTOGRAPH else genuine).append(row)
+    for a, (_card, _region, card_face) in cards.items():
+        for b, (_img, _box, face) in photos.items():
+            if a != b and owner[a] == owner[b] and frozenset((a, b)) not in SAME_PHOTOGRAPH:
+                genuine.append((signals(card_face, face), f"card of {a}", b))
+
+    copies: dict[str, list[dict]] = {kind: [] for kind in COPY_KINDS}
+    unusable: dict[str, int] = {}
+    for name, (img, box, face) in photos.items():
+        card, region, card_face = cards.get(name, (*id_card_of(img), None))
+        for kind, role, live in _copies((root / name).read_bytes(), img, box, card, region):
+            reference = face if role == "photo" else card_face
+            live_face = face_of(live, "live")[2] if reference is not None else None
+            if live_face is None:  # refused for another reason (no face, face too small)
+                unusable[kind] = unusable.get(kind, 0) + 1
+                continue
+            copies[kind].append(signals(reference, live_face))
+
+    def spread(values) -> str:
+        values = sorted(values)
+        return (f"p50 {values[len(values) // 2]:g}, p90 {values[int(len(values) * 0.9)]:g}, max {values[-1]:g}"
+                if values else "-")
+
+    all_copies = [row for rows in copies.values() for row in rows]
+    missed = [kind for kind, rows in copies.items() for row in rows if not row["copy"]]
+    false_copies = [(a, b, row) for row, a, b in genuine if row["copy"]]
+    minima = {key: min(row[key] for row, *_ in genuine) for key in ("image_bits", "face_bits", "distance")}
+    report = {
+        "limits": limits,
+        "genuine_pairs": len(genuine),
+        "genuine_min": minima,
+        "copies": len(all_copies),
+        "copies_found": len(all_copies) - len(missed),
+        "missed": missed,
+        "false_copies": false_copies,
+        "same_photograph": same_photograph,
+        "by_kind": copies,
+        "unusable": unusable,
+    }
+    if verbose:
+        print(f"{len(photos)} photos, {len(cards)} synthetic ID cards; limits {limits}")
+        print(f"genuine same-person pairs of different photos: {len(genuine)} (photo/photo and card/photo)")
+        print(f"  min image bits {minima['image_bits']}, min face bits {minima['face_bits']}, "
+              f"min distance {minima['distance']:.4f}")
+        for key in ("image_bits", "face_bits", "distance"):
+            row, a, b = min(genuine, key=lambda item: item[0][key])
+            print(f"  closest by {key}: {a} / {b}: {row}")
+        print("copies (image bits | face bits | distance), found / measured:")
+        for kind, rows in copies.items():
+            found = sum(row["copy"] for row in rows)
+            print(f"  {kind:26s} {found:3d}/{len(rows):3d}  image {spread([r['image_bits'] for r in rows])} | "
+                  f"face {spread([r['face_bits'] for r in rows])} | distance {spread([r['distance'] for r in rows])}")
+        print(f"  all copies: max distance {max(r['distance'] for r in all_copies):.4f}; "
+              f"found {report['copies_found']}/{len(all_copies)}; live photo refused for another reason: {unusable}")
+        print(f"genuine pairs taken for copies: {len(false_copies)}")
+        for a, b, row in false_copies:
+            print(f"  {a} / {b}: {row}")
+        print("the same photograph twice in the test data (refused as copies):")
+        for row, a, b in same_photograph:
+            print(f"  {a} / {b}: {row}")
+        # What each check alone would catch, and where each limit could go without a false copy.
+        for key, bound in (("image_bits", limits["image_bits"]), ("face_bits", limits["face_bits"])):
+            alone = sum(r[key] <= bound for r in all_copies)
+            print(f"{key} <= {bound} alone: {alone}/{len(all_copies)} copies (genuine minimum {minima[key]})")
+        alone = sum(r["distance"] < limits["floor"] for r in all_copies)
+        print(f"distance < {limits['floor']} alone: {alone}/{len(all_copies)} copies "
+              f"(genuine minimum {minima['distance']:.4f})")
     return report
 
 
@@ -302,6 +497,9 @@ def main(argv: list[str]) -> int:
     if root is None:
         print("no face photos found (../shared/testdata/faces or $FACE_TESTDATA)", file=sys.stderr)
         return 2
+    if "--measure-copies" in argv:
+        report = measure_copies(root)
+        return 1 if report["false_copies"] else 0
     if "--measure" in argv:
         measure(root)
         return 0

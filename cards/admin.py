@@ -173,8 +173,8 @@ class BindingInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 @admin.register(CardUser)
 class CardUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "masked_id_number", "id_type", "enterprise", "channel", "created_at")
-    list_filter = ("id_type", "channel")
+    list_display = ("name", "masked_id_number", "id_type", "enterprise", "channel", "registration_status", "created_at")
+    list_filter = ("registration_status", "id_type", "channel")
     list_select_related = ("enterprise",)
     search_fields = ("enterprise__name",)
     # No id_number, no blind index, no photos: the photos are served only by the permission-checking view.
@@ -185,6 +185,7 @@ class CardUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "masked_id_number",
         "enterprise",
         "channel",
+        "registration_status",
         "biometric_consent_at",
         "created_by",
         "created_at",

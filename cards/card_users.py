@@ -10,12 +10,20 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from accounts.pii import personal_id_index
 from accounts.services import audit_record
-from cards.models import LIVE_CARD_STATUSES, Card, CardBinding, CardUser
-from cards.services import ONE_ID_CARD_LIMIT, card_limit_refusal, live_card_count
-from core.errors import ValidationFailed
+from cards.errors import CardLimitReached
+from cards.models import (
+    FINAL_REGISTRATION_STATUSES,
+    LIVE_CARD_STATUSES,
+    Card,
+    CardBinding,
+    CardUser,
+    RegistrationStatus,
+)
+from cards.services import ONE_ID_CARD_LIMIT, card_limit_refusal, card_user_bind, live_card_count
+from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.files import atomic_with_files
 from verification.identity import IdentityError, validate_personal_id
-from verification.models import Verification, VerificationPurpose
+from verification.models import Verification, VerificationPurpose, VerificationStatus
 from verification.services import verification_create
 from verification.uploads import UploadRejected, sanitize_upload
 
@@ -111,3 +119,51 @@ def card_user_register(
             card_user=card_user,
             cards=cards,
         )
+
+
+# The registration while its comparison has not opened the gate (PASSED and APPROVED bind the cards).
+_STATUS_OF_COMPARISON = {
+    VerificationStatus.PENDING: RegistrationStatus.SUBMITTED,
+    VerificationStatus.IN_REVIEW: RegistrationStatus.IN_REVIEW,
+    VerificationStatus.REJECTED: RegistrationStatus.NEEDS_NEW_PHOTO,
+    VerificationStatus.DECLINED: RegistrationStatus.DECLINED,
+}
+
+
+def card_user_registration_settle(*, actor: User | None, verification: Verification) -> DomainError | None:
+    """Move the registration on from its face comparison's new status; bind the cards once it passed.
+
+    Called by verification.services in the transaction that stores the comparison's result or
+    review, so the state and the bindings commit together. A passed comparison whose cards cannot
+    be bound (U6: the slots were taken meanwhile; a card cancelled or bound to someone else) ends
+    as "verified, but not bound": the refusal is returned for the comparison's reasons.
+    """
+    with transaction.atomic():
+        card_user = CardUser.objects.select_for_update(of=("self",)).get(pk=verification.card_user_id)
+        before = card_user.registration_status
+        refusal: DomainError | None = None
+        if verification.gate_open:
+            try:
+                with transaction.atomic():  # a refused bind leaves no binding behind
+                    card_user_bind(actor=actor, card_user=card_user, cards=list(verification.cards.all()),
+                                   verification=verification)
+            except CardLimitReached as exc:
+                refusal, after = exc, RegistrationStatus.NOT_BOUND_CARD_LIMIT
+            except DomainError as exc:
+                refusal, after = exc, RegistrationStatus.NOT_BOUND
+            else:
+                after = RegistrationStatus.REGISTERED
+        else:
+            after = _STATUS_OF_COMPARISON[VerificationStatus(verification.status)]
+        if after == before:
+            return refusal
+        if before in FINAL_REGISTRATION_STATUSES:
+            raise InvalidTransition(_("This registration is already settled (%(status)s).")
+                                    % {"status": card_user.get_registration_status_display()})
+        card_user.registration_status = after
+        card_user.save(update_fields=["registration_status"])
+        data = {"from": before, "to": after, "verification": str(verification.public_id)}
+        if refusal is not None:
+            data["code"] = refusal.code
+        audit_record(actor=actor, action="card_user.registration_status", obj=card_user, data=data)
+    return refusal

@@ -388,8 +388,40 @@ class OrderCard(models.Model):
         constraints = [models.UniqueConstraint(fields=["order", "card"], name="order_card_unique")]
 
 
+class RegistrationStatus(models.TextChoices):
+    """Where one card-user registration stands (U5, U6); only cards.card_users sets it.
+
+    The face comparison's status says whether the person matched their ID; this says what came of
+    the registration, a passed comparison that bound no card included. Self-service (C2) shows
+    submitted, in_review, registered, needs_new_photo, and "refused" for the last three, with
+    their reason.
+    """
+
+    SUBMITTED = "submitted", _("Submitted: the photos are being compared")
+    IN_REVIEW = "in_review", _("In review: awaiting a reviewer")
+    REGISTERED = "registered", _("Registered: the cards are bound to this user")
+    NEEDS_NEW_PHOTO = "needs_new_photo", _("Needs a new photo")
+    DECLINED = "declined", _("Refused: the reviewer declined the face comparison")
+    NOT_BOUND_CARD_LIMIT = "not_bound_card_limit", _("Verified, but not bound: one ID, five cards")
+    NOT_BOUND = "not_bound", _("Verified, but not bound: a card is no longer available")
+
+
+FINAL_REGISTRATION_STATUSES = frozenset(
+    {
+        RegistrationStatus.REGISTERED,
+        RegistrationStatus.NEEDS_NEW_PHOTO,
+        RegistrationStatus.DECLINED,
+        RegistrationStatus.NOT_BOUND_CARD_LIMIT,
+        RegistrationStatus.NOT_BOUND,
+    }
+)
+
+
 class CardUser(models.Model):
-    """A card user's identity as registered for real-name (U5), with consent to biometrics."""
+    """A card user's identity as registered for real-name (U5), with consent to biometrics.
+
+    One row per registration: registering the same ID again makes another row.
+    """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.PROTECT, related_name="card_users")
@@ -401,6 +433,10 @@ class CardUser(models.Model):
     live_photo = models.FileField(storage=private_storage, upload_to="card-users/", max_length=200)
     biometric_consent_at = models.DateTimeField(_("consent to biometric processing given at"))
     channel = models.CharField(_("channel"), max_length=16, default="internal")
+    registration_status = models.CharField(
+        _("registration status"), max_length=24, choices=RegistrationStatus.choices,
+        default=RegistrationStatus.SUBMITTED,
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

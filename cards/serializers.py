@@ -14,7 +14,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from cards.models import Card, CardEvent, CardStatus, CardUser, ServiceLevelChoices
+from cards.models import Card, CardEvent, CardStatus, CardUser, RegistrationStatus, ServiceLevelChoices
+from cards.presentation import registration_status_body
 from cards.rules import Exemption
 from cards.validation import validate_card_msisdn
 from core.errors import ValidationFailed
@@ -234,6 +235,26 @@ class CardServicesSerializer(serializers.Serializer):
 # --- card users --------------------------------------------------------------------
 
 
+class RegistrationStatusSerializer(serializers.Serializer):
+    """What came of a card user's registration (U5, U6); a passed comparison may still bind no card."""
+
+    code = serializers.ChoiceField(
+        choices=RegistrationStatus.choices,
+        help_text="submitted, in_review, registered, needs_new_photo, declined, not_bound_card_limit "
+                  "(verified, but the ID already holds its five live cards), not_bound (verified, but a card "
+                  "was cancelled or registered to another user meanwhile).",
+    )
+    label = serializers.CharField()
+    final = serializers.BooleanField(help_text="True when the state will not change any more.")
+    detail = serializers.CharField(help_text="One sentence: what happened and what to do, in the request's language.")
+    cards_requested = serializers.IntegerField(
+        allow_null=True, help_text="How many cards the registration asked for (not_bound* only)."
+    )
+    slots_free = serializers.IntegerField(
+        allow_null=True, help_text="How many of the ID's five slots are free now (not_bound_card_limit only)."
+    )
+
+
 class VerificationStatusSerializer(serializers.Serializer):
     public_id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=VerificationStatus.choices)
@@ -241,13 +262,20 @@ class VerificationStatusSerializer(serializers.Serializer):
     final = serializers.BooleanField(help_text="True when the status will not change any more by itself.")
     passed = serializers.BooleanField(help_text="Passed, or approved by a reviewer.")
     reasons = serializers.ListField(child=serializers.CharField())
+    reason_codes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The reasons' stable codes, in the same order, e.g. live_photo_is_id_copy, no_face, replay.",
+    )
+    registration_status = RegistrationStatusSerializer(
+        allow_null=True, help_text="A card user's comparison: what came of the registration. Null for a handler's."
+    )
     created_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
 
 
 def verification_status_body(verification: Verification, language: str) -> dict:
     zh = (language or "").lower().startswith("zh")
-    reasons = []
+    reasons, codes = [], []
     for reason in verification.reasons or []:
         if isinstance(reason, dict):
             text = reason.get("zh" if zh else "en") or reason.get("message") or reason.get("code") or ""
@@ -255,6 +283,7 @@ def verification_status_body(verification: Verification, language: str) -> dict:
             text = str(reason)
         if text:
             reasons.append(str(text))
+            codes.append(str(reason.get("code", "")) if isinstance(reason, dict) else "")
     return {
         "public_id": verification.public_id,
         "status": verification.status,
@@ -262,6 +291,10 @@ def verification_status_body(verification: Verification, language: str) -> dict:
         "final": verification.status in FINAL_VERIFICATION_STATUSES,
         "passed": verification.status in GATE_OPEN_STATUSES,
         "reasons": reasons,
+        "reason_codes": codes,
+        "registration_status": (
+            registration_status_body(verification.card_user, verification) if verification.card_user_id else None
+        ),
         "created_at": verification.created_at,
         "completed_at": verification.completed_at,
     }
@@ -293,13 +326,19 @@ class BindingSerializer(serializers.Serializer):
 
 
 class CardUserDetailSerializer(CardUserListSerializer):
+    registration_status = serializers.SerializerMethodField()
     bindings = serializers.SerializerMethodField()
     verifications = serializers.SerializerMethodField()
     photos = serializers.SerializerMethodField()
 
     class Meta(CardUserListSerializer.Meta):
-        fields = [*CardUserListSerializer.Meta.fields, "bindings", "verifications", "photos"]
+        fields = [*CardUserListSerializer.Meta.fields, "registration_status", "bindings", "verifications", "photos"]
         read_only_fields = fields
+
+    @extend_schema_field(RegistrationStatusSerializer)
+    def get_registration_status(self, card_user: CardUser):
+        verifications = self.context.get("verifications") or [None]
+        return RegistrationStatusSerializer(registration_status_body(card_user, verifications[0])).data
 
     @extend_schema_field(BindingSerializer(many=True))
     def get_bindings(self, card_user: CardUser):

@@ -34,7 +34,7 @@ from cards.api import card_user_photo_response
 from cards.card_users import card_user_register
 from cards.errors import RealnameRequired
 from cards.models import LIVE_CARD_STATUSES, CardStatus
-from cards.presentation import current_language, decision_view, exemption_text
+from cards.presentation import current_language, decision_view, exemption_text, registration_status_body
 from cards.serializers import (
     FINAL_VERIFICATION_STATUSES,
     event_label,
@@ -332,6 +332,7 @@ def _render_card_user(request, card_user, *, revealed: str | None = None, reveal
     latest = verifications[0] if verifications else None
     context = {
         "card_user": card_user,
+        "registration": registration_status_body(card_user, latest["record"] if latest else None),
         "bindings": list(selectors.card_user_bindings(card_user)),
         "verifications": verifications,
         "latest": latest,

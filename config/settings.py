@@ -440,4 +440,13 @@ FACE_MIN_LIVE_FACE_PX = env.int("FACE_MIN_LIVE_FACE_PX", default=60)  # smaller 
 FACE_MIN_ID_FACE_PX = env.int("FACE_MIN_ID_FACE_PX", default=20)
 FACE_ID_UPSAMPLE_BELOW_PX = env.int("FACE_ID_UPSAMPLE_BELOW_PX", default=80)  # ID portrait detected again at 2x
 FACE_REPLAY_MAX_DISTANCE = env.int("FACE_REPLAY_MAX_DISTANCE", default=6)  # perceptual-hash bits
+# A live photo that is a copy of the ID photo is refused (live_photo_is_id_copy): whole images within
+# FACE_COPY_MAX_IMAGE_BITS of 64, faces within FACE_COPY_MAX_FACE_BITS of 256, or a face distance below
+# FACE_MATCH_COPY_FLOOR. Measured on testdata/faces (`python -m bench.faces --measure-copies`, figures in
+# verification.engine.copy_check): re-encodes and rescales <= 2 image bits, copies' face bits p90 <= 32,
+# copies' distance up to 0.276; genuine pairs of different photos >= 8 image bits, >= 42 face bits and
+# distance >= 0.182 (so the floor sits below that with a margin). 1,447 of 1,458 copies found, no genuine pair.
+FACE_COPY_MAX_IMAGE_BITS = env.int("FACE_COPY_MAX_IMAGE_BITS", default=4)
+FACE_COPY_MAX_FACE_BITS = env.int("FACE_COPY_MAX_FACE_BITS", default=32)
+FACE_MATCH_COPY_FLOOR = env.float("FACE_MATCH_COPY_FLOOR", default=0.12)
 

@@ -11,7 +11,10 @@ named by ``settings.FACE_ENGINE`` (a dotted path) and obtained with
    must show exactly one face of a usable size; in the ID photo the largest
    face is taken, detecting with more upsampling when the portrait is small;
 3. encode both faces and measure their distance;
-4. distance <= FACE_MATCH_PASS_THRESHOLD: pass; up to
+4. refuse a live photo that is a copy of the ID photo (the same file, a
+   re-encode, a rescale, the portrait cut out of the ID card): see
+   :func:`copy_check`;
+5. distance <= FACE_MATCH_PASS_THRESHOLD: pass; up to
    FACE_MATCH_FAIL_THRESHOLD: review; above: fail. A photo that cannot be
    used gives ``rejected`` with reasons the user reads (zh and en).
 
@@ -32,7 +35,7 @@ import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageFilter, ImageOps, UnidentifiedImageError
 
 __all__ = [
     "ComparisonResult",
@@ -40,6 +43,8 @@ __all__ = [
     "FaceEngine",
     "FaceRecognitionEngine",
     "ScriptedEngine",
+    "copy_check",
+    "copy_limits",
     "decode_image",
     "get_engine",
     "hamming",
@@ -97,6 +102,10 @@ _REASONS: dict[tuple[str, str], tuple[str, str]] = {
         "该现场照片已在另一次核验中使用过，需人工审核",
         "This live photo was already used for another verification: a reviewer will check it",
     ),
+    ("live_photo_is_id_copy", "live"): (
+        "现场照片与证件照为同一张照片，请本人正对镜头重新拍摄",
+        "The live photo is a copy of the ID photo: the person must face the camera and take a new photo",
+    ),
 }
 
 
@@ -126,6 +135,8 @@ class ComparisonResult:
     # Perceptual hash of the live photo (64-bit hex) for the replay defence;
     # None: the engine did not compute one (the caller does); "": no hash, no check.
     live_phash: str | None = None
+    # How close the live photo came to being a copy of the ID photo (copy_check()); {} when not measured.
+    copy_signals: dict = field(default_factory=dict)
 
     def as_json(self) -> dict:
         """The ops command's object: outcome, distance, reasons, timings_ms."""
@@ -154,6 +165,54 @@ def thresholds() -> tuple[float, float]:
     if t_pass > t_fail:
         raise ImproperlyConfigured("FACE_MATCH_PASS_THRESHOLD must not exceed FACE_MATCH_FAIL_THRESHOLD")
     return t_pass, t_fail
+
+
+def copy_limits() -> dict:
+    """The copy check's limits (settings; see copy_check for the figures behind the defaults)."""
+    limits = {
+        "image_bits": int(getattr(settings, "FACE_COPY_MAX_IMAGE_BITS", 4)),
+        "face_bits": int(getattr(settings, "FACE_COPY_MAX_FACE_BITS", 32)),
+        "floor": float(getattr(settings, "FACE_MATCH_COPY_FLOOR", 0.12)),
+    }
+    if limits["floor"] >= float(settings.FACE_MATCH_PASS_THRESHOLD):
+        raise ImproperlyConfigured("FACE_MATCH_COPY_FLOOR must be below FACE_MATCH_PASS_THRESHOLD")
+    return limits
+
+
+def copy_check(*, image_bits: int, face_bits: int, distance: float, limits: dict | None = None) -> dict:
+    """Is the live photo a copy of the ID photo? Two independent signals, either one suffices:
+
+    1. perceptual hashes: of the whole images (64 bits, ``perceptual_hash``) and of the two faces
+       (256 bits of the face aligned on its five landmarks, ``FaceRecognitionEngine.face_hash``), so
+       that the portrait cut out of an ID card, or a rescaled crop, is found as well as a re-encode;
+    2. a floor on the face distance: the same photo encodes to almost the same point.
+
+    Measured on testdata/faces (``python -m bench.faces --measure-copies``): 67 photos, each also
+    put on a synthetic ID card; 1,458 copies (the same file, JPEG q60-95, PNG, WebP, 50% and 200%,
+    crops of the face with 10-60% margin, alone and doubled, 3 and -5 degree rotations, the card
+    itself, the portrait cut out of the card at 1-3x) against 843 genuine same-person pairs of
+    different photos (photo/photo and card/photo):
+
+    - whole image: every re-encode and rescale <= 2 bits; genuine >= 8. Limit 4.
+    - face: p90 <= 32 bits in every kind of copy (max 92, a rotated half face); genuine >= 42. Limit 32.
+    - distance: copies up to 0.276 (p90 <= 0.17), genuine >= 0.182, so no floor separates them all;
+      it sits below the genuine minimum with a margin, at 0.12.
+
+    Alone they find 689, 1,435 and 1,330 of the 1,458 copies; together 1,447, and no genuine
+    pair (the 11 missed: portraits of 26-45 px cut from the card and upscaled 2-3x, a rotated half
+    face, one tight crop). The test photos hold the same photograph twice four times
+    (bench.faces.SAME_PHOTOGRAPH): those are copies, and refused.
+    """
+    limits = limits or copy_limits()
+    signals = {
+        "image_bits": image_bits,
+        "face_bits": face_bits,
+        "distance": distance,
+    }
+    signals["copy"] = (
+        image_bits <= limits["image_bits"] or face_bits <= limits["face_bits"] or distance < limits["floor"]
+    )
+    return signals
 
 
 def outcome_for(distance: float, t_pass: float, t_fail: float) -> str:
@@ -249,22 +308,27 @@ def decode_image(data: bytes, *, max_side: int, max_pixels: int | None = None) -
     return img
 
 
-_DCT_SIZE = 32
-_DCT = np.cos(np.pi * np.outer(np.arange(_DCT_SIZE), 2 * np.arange(_DCT_SIZE) + 1) / (2 * _DCT_SIZE))
+def _dct_matrix(size: int) -> np.ndarray:
+    return np.cos(np.pi * np.outer(np.arange(size), 2 * np.arange(size) + 1) / (2 * size))
 
 
-def perceptual_hash(img: Image.Image) -> str:
-    """64-bit perceptual hash (pHash: the signs of the 8x8 lowest DCT frequencies of a
-    32x32 greyscale copy against their median), as 16 hex digits.
+_DCT = {side: _dct_matrix(4 * side) for side in (8, 16)}
+
+
+def perceptual_hash(img: Image.Image, side: int = 8) -> str:
+    """Perceptual hash (pHash: the signs of the side x side lowest DCT frequencies of a
+    4*side square greyscale copy against their median), as hex: 64 bits (16 digits) by default.
 
     A re-encoded or resized copy of a photo stays within a few bits (<= 2 on
     the test photos); different photos, even of the same person in the same
     setting, are far apart. Bytes are never compared.
     """
-    gray = np.asarray(img.convert("L").resize((_DCT_SIZE, _DCT_SIZE), Image.Resampling.LANCZOS), dtype=np.float64)
-    low = (_DCT @ gray @ _DCT.T)[:8, :8].flatten()
+    size = 4 * side
+    gray = np.asarray(img.convert("L").resize((size, size), Image.Resampling.LANCZOS), dtype=np.float64)
+    dct = _DCT[side]
+    low = (dct @ gray @ dct.T)[:side, :side].flatten()
     bits = low > np.median(low)
-    return f"{int(''.join('1' if bit else '0' for bit in bits), 2):016x}"
+    return f"{int(''.join('1' if bit else '0' for bit in bits), 2):0{side * side // 4}x}"
 
 
 def perceptual_hash_bytes(data: bytes) -> str:
@@ -331,15 +395,23 @@ def _version(dist: str, fallback: str = "?") -> str:
         return fallback
 
 
+@dataclass
+class Face:
+    box: tuple  # (top, right, bottom, left) in the decoded image
+    encoding: np.ndarray  # 128-d
+    image_hash: str  # 64-bit perceptual hash of the whole image
+    face_hash: str  # 256-bit perceptual hash of the aligned face
+
+
 class FaceRecognitionEngine:
     """face_recognition 1.3 (dlib HOG detector, ResNet encoder, 128-d encodings, Euclidean distance)."""
 
     name = "face_recognition"
 
     def __init__(self) -> None:
-        self.fr, dlib = load_face_recognition()
+        self.fr, self.dlib = load_face_recognition()
         # e.g. "fr1.3.0+dlib20.0.1" (the record's field holds 32 characters)
-        self.version = f"fr{_version('face_recognition')}+dlib{getattr(dlib, '__version__', '?')}"[:32]
+        self.version = f"fr{_version('face_recognition')}+dlib{getattr(self.dlib, '__version__', '?')}"[:32]
 
     # Settings are read on each call, so a changed value needs no new engine.
     @staticmethod
@@ -385,8 +457,45 @@ class FaceRecognitionEngine:
             return None, reason("face_too_small", "id")
         return largest, None
 
-    def encode(self, img: Image.Image, box: tuple) -> np.ndarray:
-        return self.fr.face_encodings(np.asarray(img), known_face_locations=[box], num_jitters=1)[0]
+    def landmarks(self, pixels: np.ndarray, box: tuple):
+        """The five-point landmarks face_recognition's encoder uses (its "small" model)."""
+        top, right, bottom, left = box
+        return self.fr.api.pose_predictor_5_point(pixels, self.dlib.rectangle(left, top, right, bottom))
+
+    def encode(self, img: Image.Image, box: tuple, shape=None) -> np.ndarray:
+        """The 128-d encoding, as face_recognition.face_encodings computes it; pass the landmarks when known."""
+        pixels = np.asarray(img)
+        if shape is None:
+            shape = self.landmarks(pixels, box)
+        return np.array(self.fr.api.face_encoder.compute_face_descriptor(pixels, shape, 1))
+
+    def face_hash(self, img: Image.Image, shape) -> str:
+        """256-bit perceptual hash of the face: cut out on its landmarks (eyes level, a fixed 96 px
+        square from brows to chin), slightly blurred. A face box alone would not do: the detector's
+        boxes move between a photo and its copy by enough to change 20-30 of 64 bits."""
+        chip = self.dlib.get_face_chip(np.asarray(img), shape, size=96, padding=0.0)
+        return perceptual_hash(Image.fromarray(chip).convert("L").filter(ImageFilter.GaussianBlur(1)), side=16)
+
+    def face(self, img: Image.Image, box: tuple, *, image_hash: str | None = None) -> Face:
+        """What the comparison and the copy check need of one located face."""
+        pixels = np.asarray(img)
+        shape = self.landmarks(pixels, box)
+        return Face(
+            box=box,
+            encoding=self.encode(img, box, shape),
+            image_hash=image_hash or perceptual_hash(img),
+            face_hash=self.face_hash(img, shape),
+        )
+
+    @staticmethod
+    def measure(id_face: Face, live_face: Face) -> tuple[float, dict]:
+        """The face distance (as face_recognition.face_distance) and the copy check's verdict."""
+        distance = round(float(np.linalg.norm(id_face.encoding - live_face.encoding)), 4)
+        return distance, copy_check(
+            image_bits=hamming(live_face.image_hash, id_face.image_hash),
+            face_bits=hamming(live_face.face_hash, id_face.face_hash),
+            distance=distance,
+        )
 
     def compare(self, id_image_bytes: bytes, live_image_bytes: bytes) -> ComparisonResult:
         started = time.perf_counter()
@@ -419,12 +528,16 @@ class FaceRecognitionEngine:
                 boxes[photo] = box
 
         distance = None
+        copy = {}
         if not reasons:
             t = time.perf_counter()
-            live_encoding = self.encode(images["live"], boxes["live"])
-            id_encoding = self.encode(images["id"], boxes["id"])
-            distance = round(float(self.fr.face_distance([id_encoding], live_encoding)[0]), 4)
+            live_face = self.face(images["live"], boxes["live"], image_hash=live_phash)
+            id_face = self.face(images["id"], boxes["id"])
+            distance, copy = self.measure(id_face, live_face)
             timings["encode"] = (time.perf_counter() - t) * 1000
+            if copy["copy"]:
+                # H3/U5: a copy of the ID photo (a re-encode, a rescale, the portrait cut out) is no live photo.
+                reasons.append(reason("live_photo_is_id_copy", "live"))
 
         timings["total"] = (time.perf_counter() - started) * 1000
         return ComparisonResult(
@@ -437,6 +550,7 @@ class FaceRecognitionEngine:
             engine=self.name,
             engine_version=self.version,
             live_phash=live_phash,
+            copy_signals=copy,
         )
 
 

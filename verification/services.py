@@ -116,8 +116,7 @@ def verification_record_result(
             obj=record,
             data={"outcome": outcome, "status": record.status, "distance": distance},
         )
-        if record.gate_open:
-            _gate_opened(record, actor=None)
+        _result_settled(record, actor=None)
     return record
 
 
@@ -145,32 +144,31 @@ def verification_review(*, verification: Verification, actor: User, approve: boo
         record.save()
         audit_record(actor=actor, action="verification.reviewed", obj=record,
                      data={"approved": approve, "comment": comment})
-        if record.gate_open:
-            _gate_opened(record, actor=actor)
-        elif record.purpose == VerificationPurpose.HANDLER:
-            from cards.orders import order_handler_declined
-
-            order_handler_declined(order=record.order, verification=record, actor=actor)
+        _result_settled(record, actor=actor)
     return record
 
 
-def _gate_opened(record: Verification, *, actor: User | None) -> None:
-    """The comparison passed: let the business it guards go on, in the same transaction."""
+def _result_settled(record: Verification, *, actor: User | None) -> None:
+    """The comparison has a new status: let the business it guards go on, in the same transaction.
+
+    H3: a passed comparison completes the handler's order, a declined one rejects it. U5: the
+    card user's registration follows every status, and a passed comparison binds the cards.
+    """
     if record.purpose == VerificationPurpose.HANDLER:
-        from cards.orders import order_handler_verified
+        if record.gate_open:
+            from cards.orders import order_handler_verified
 
-        order_handler_verified(order=record.order, verification=record, actor=actor)
-    else:
-        from cards.services import card_user_bind
-        from core.errors import DomainError
+            order_handler_verified(order=record.order, verification=record, actor=actor)
+        elif record.status == VerificationStatus.DECLINED:
+            from cards.orders import order_handler_declined
 
-        try:
-            with transaction.atomic():
-                card_user_bind(
-                    actor=actor, card_user=record.card_user, cards=list(record.cards.all()), verification=record
-                )
-        except DomainError as exc:
-            # The person is verified, but the cards cannot be bound (other cards took the slots
-            # meanwhile, a card was cancelled or bound to someone else): say so on the record.
-            record.reasons = [*record.reasons, {"code": exc.code, "message": str(exc.message)}]
-            record.save(update_fields=["reasons"])
+            order_handler_declined(order=record.order, verification=record, actor=actor)
+        return
+    from cards.card_users import card_user_registration_settle
+
+    refusal = card_user_registration_settle(actor=actor, verification=record)
+    if refusal is not None:
+        # The person is verified, but the cards are not bound: the registration says so
+        # (not_bound_card_limit / not_bound), and the comparison's reasons keep the refusal's text.
+        record.reasons = [*record.reasons, {"code": refusal.code, "message": str(refusal.message)}]
+        record.save(update_fields=["reasons"])

@@ -15,6 +15,15 @@
       item.textContent = text;
       list.appendChild(item);
     });
+    var registration = body.registration_status;
+    var line = document.getElementById("registration-status");
+    if (registration && line) {
+      line.setAttribute("data-registration", registration.code);
+      line.className = "alert " + (registration.code === "registered" ? "alert--success"
+        : (registration.final ? "alert--warning" : "alert--info"));
+      line.querySelector("[data-registration-label]").textContent = registration.label;
+      line.querySelector("[data-registration-detail]").textContent = registration.detail;
+    }
   }
   function poll() {
     fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})

@@ -3,7 +3,9 @@
 Runs the configured engine with the configured thresholds, without the
 database, and prints one JSON object:
 {"outcome": "pass|review|fail|rejected", "distance": float|null, "reasons": [...], "timings_ms": {...}}
-(with -v 2 also the engine, its version and the thresholds).
+(with -v 2 also the engine, its version, the thresholds and the copy check's figures:
+image_bits, face_bits, distance, copy; a live photo that is a copy of the ID photo is
+"rejected" with the reason live_photo_is_id_copy).
 Exit status: 0 for a result (rejected included), 2 when a path cannot be read, 1 when the engine cannot load.
 """
 
@@ -45,5 +47,6 @@ class Command(BaseCommand):
                 engine=result.engine,
                 engine_version=result.engine_version,
                 thresholds={"pass": result.threshold_pass, "fail": result.threshold_fail},
+                copy_check=result.copy_signals,
             )
         self.stdout.write(json.dumps(data, ensure_ascii=False))
