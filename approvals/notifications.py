@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.roles import Role
 from approvals.models import ApprovalLevel, ExemptionRequest, Notification, RequestStatus
-from verification.identity import mask_identifier, mask_numbers_in_text
+from verification.identity import mask_numbers_in_text
 
 logger = logging.getLogger(__name__)
 
