@@ -12,7 +12,9 @@ Who decides:
 
 An approved exemption covers its cards for as long as their rule decision
 needs no more approvals than it got (cards.services.exemption_covering), so
-card_activate allows them (U5).
+a new-installation order activates them (U5); a card that such an order left
+awaiting its user's real-name activates under that order once the exemption
+is approved (cards.services.cards_realname_resolved).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from approvals.models import (
     ExemptionRequest,
     RequestStatus,
 )
+from cards.locks import lock_cards
 from cards.models import LIVE_CARD_STATUSES, Card, CardBinding
 from cards.rules import Exemption, evaluate
 from core.errors import (
@@ -263,7 +266,7 @@ def exemption_file(
     uploads = _clean_attachments(attachments, required_levels)
 
     with atomic_with_files() as stored:
-        locked_cards = list(Card.objects.select_for_update().filter(pk__in=[c.pk for c in fresh]).order_by("pk"))
+        locked_cards = lock_cards(fresh)
         pending = selectors.open_exemptions_for_cards(locked_cards)
         if pending.exists():
             taken = sorted(set(pending.values_list("cards__iccid", flat=True)) & {c.iccid for c in locked_cards})
@@ -332,12 +335,7 @@ def _reassess_cards(request: ExemptionRequest) -> None:
     did not ask for (U1 became U1+U3). The cards are locked, so their services cannot change while
     the decision is written; card changes lock the same rows.
     """
-    cards = list(
-        Card.objects.select_for_update(of=("self",))
-        .select_related("package")
-        .filter(pk__in=request.cards.values("pk"))
-        .order_by("pk")
-    )
+    cards = lock_cards(request.cards.values_list("pk", flat=True))
     asked = set(request.required_levels)
     impossible, more_needed = [], []
     for card in cards:
@@ -392,7 +390,7 @@ def exemption_decide(
     approve = bool(approve)
     try:
         with transaction.atomic():
-            locked = ExemptionRequest.objects.select_for_update().get(pk=request.pk)
+            locked = ExemptionRequest.objects.select_for_update(of=("self",)).get(pk=request.pk)
             enterprise = Enterprise.objects.get(pk=locked.enterprise_id)
             locked.enterprise = enterprise
             _check_decision_authority(actor, locked, level)
@@ -427,6 +425,11 @@ def exemption_decide(
                 locked.status = RequestStatus.APPROVED
             if locked.status != previous:
                 locked.save(update_fields=["status"])
+            if locked.status == RequestStatus.APPROVED:
+                from cards.services import cards_realname_resolved
+
+                # U5: a card that an order left awaiting this exemption goes on under that order.
+                cards_realname_resolved(actor=actor, cards=locked.cards.all())
             audit_record(
                 actor=actor,
                 action="exemption.decided",
@@ -461,7 +464,7 @@ def exemption_withdraw(*, request: ExemptionRequest, actor: User) -> ExemptionRe
     """The submitter takes back a request that is still awaiting a decision."""
     actor = _require_user(actor)
     with transaction.atomic():
-        locked = ExemptionRequest.objects.select_for_update().get(pk=request.pk)
+        locked = ExemptionRequest.objects.select_for_update(of=("self",)).get(pk=request.pk)
         _withdraw(locked, actor=actor, statuses=RequestStatus,
                   refusal=_("This request is %(status)s: only a request awaiting a decision can be withdrawn."))
         audit_record(actor=actor, action="exemption.withdrawn", obj=locked)
@@ -499,7 +502,7 @@ def exemption_decide_many(
 
 
 def _reset_enterprise_status(enterprise_id: int) -> None:
-    enterprise = Enterprise.objects.select_for_update().get(pk=enterprise_id)
+    enterprise = Enterprise.objects.select_for_update(of=("self",), no_key=True).get(pk=enterprise_id)
     still_open = ChangeRequest.objects.filter(
         enterprise_id=enterprise_id, status__in=[ChangeRequestStatus.DRAFT, ChangeRequestStatus.SUBMITTED]
     ).exists()
@@ -520,7 +523,9 @@ def change_request_decide(*, change_request: ChangeRequest, actor: User, approve
     comment = _clean_comment(comment)
     approve = bool(approve)
     with transaction.atomic():
-        locked = ChangeRequest.objects.select_for_update().select_related("enterprise").get(pk=change_request.pk)
+        locked = (
+            ChangeRequest.objects.select_for_update(of=("self",)).select_related("enterprise").get(pk=change_request.pk)
+        )
         if not selectors.has_authority(actor, locked.enterprise, ApprovalLevel.PROVINCE):
             raise PermissionDenied(
                 _("Only a provincial approver of the enterprise's province may decide its change requests.")
@@ -561,7 +566,7 @@ def change_request_withdraw(*, change_request: ChangeRequest, actor: User) -> Ch
     """The submitter takes back a change request that awaits a decision; the record stays as it is."""
     actor = _require_user(actor)
     with transaction.atomic():
-        locked = ChangeRequest.objects.select_for_update().get(pk=change_request.pk)
+        locked = ChangeRequest.objects.select_for_update(of=("self",)).get(pk=change_request.pk)
         _withdraw(locked, actor=actor, statuses=ChangeRequestStatus,
                   refusal=_("This change request is %(status)s: only a request awaiting a decision can be withdrawn."))
         _reset_enterprise_status(locked.enterprise_id)

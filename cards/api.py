@@ -1,10 +1,11 @@
 """REST API for cards, the real-name rule engine and card users (/api/v1/).
 
 Thin views: reads go through cards.selectors (scoped: invisible means 404),
-writes through cards.services / cards.card_users, and the per-action
-permission comes from cards.policy (visible but not allowed means 403).
-Domain errors become `{code, detail, field}` JSON (core.api.exception_handler);
-a card action refused by U5 answers 409 with the decision that refused it.
+writes through cards.card_users, and the per-action permission comes from
+cards.policy (visible but not allowed means 403). Domain errors become
+`{code, detail, field}` JSON (core.api.exception_handler). A card changes only
+through an order (H2, cards.api_orders): the former direct card actions answer
+410 order_required, naming the order to file.
 
 Cards are addressed by ICCID, card users and verifications by public_id.
 Anonymous requests get 401 (token authentication is tried first, so the
@@ -12,6 +13,8 @@ answer carries `WWW-Authenticate: Token`).
 """
 
 from __future__ import annotations
+
+import json
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -29,29 +32,26 @@ from accounts.access import can_view_full_pii
 from accounts.reveals import personal_file_response
 from accounts.services import pii_view_log
 from accounts.throttling import PiiRevealThrottle
-from cards import policy, selectors, services
+from cards import policy, selectors
 from cards.card_users import card_user_register
-from cards.errors import RealnameRequired
 from cards.models import Card, CardStatus, CardUser, Package
 from cards.presentation import (
     current_language,
     decision_view,
     exemption_text,
-    refusal_body,
 )
 from cards.rules import CardFacts, ServiceLevel, evaluate, is_149_segment
 from cards.serializers import (
     CardDetailSerializer,
     CardFilterSerializer,
     CardListSerializer,
-    CardServicesSerializer,
     CardUserDetailSerializer,
     CardUserListSerializer,
     CardUserRegisteredSerializer,
     CardUserRegisterSerializer,
     DecisionSerializer,
+    OrderRequiredSerializer,
     RealnameRequirementSerializer,
-    RefusalSerializer,
     RevealResponseSerializer,
     RevealSerializer,
     RuleEvaluateSerializer,
@@ -80,10 +80,6 @@ E400 = error_response("Invalid input: `field` names the request field, `code` th
 E403 = error_response("Authenticated, and the object is visible, but the role may not do this.")
 E404 = error_response("No such object, a malformed id, or an object outside the user's scope.")
 E409 = error_response("The card's state does not allow this (code invalid_transition), or one ID, five cards (code one_id_five_cards).")
-E409_REFUSAL = OpenApiResponse(
-    RefusalSerializer,
-    description="Refused: code realname_required (U5, with the decision), invalid_transition, or one_id_five_cards.",
-)
 E429 = error_response("Too many full views of personal data; retry after the `Retry-After` header's seconds.")
 READ_ERRORS = {401: E401, 404: E404}
 
@@ -116,10 +112,6 @@ def card_detail_response(request, card: Card, *, reload: bool = True, status_cod
         "events": list(selectors.card_events(card)[:HISTORY_LIMIT]),
     }
     return Response(CardDetailSerializer(card, context=context).data, status=status_code)
-
-
-def _refused(exc: RealnameRequired) -> Response:
-    return Response(refusal_body(exc), status=exc.status_code)
 
 
 # --- cards ----------------------------------------------------------------------------
@@ -200,83 +192,77 @@ class CardRealnameRequirementView(CardsApiView, APIView):
         return Response(decision_view(card).as_dict())
 
 
-ACTIONS = {
-    "activate": services.card_activate,
-    "suspend": services.card_suspend,
-    "resume": services.card_resume,
-    "cancel": services.card_cancel,
+# H2: a card changes only under an order that records its handler. The direct actions stay as
+# routes so that integrators get an answer that points to the order API instead of a 404.
+DIRECT_ACTIONS: dict[str, tuple[str, dict]] = {
+    "activate": ("new_installation", {}),
+    "suspend": ("suspend_resume", {"action": "suspend"}),
+    "resume": ("suspend_resume", {"action": "resume"}),
+    "cancel": ("cancellation", {}),
+    "services": ("service_change", {}),
 }
+MSG_ORDER_REQUIRED = _(
+    "Cards change only through an order that records its handler (rule H2); this action is gone. "
+    "File the business as an order instead: POST /api/v1/orders/ with business_type=%(business_type)s"
+    "%(parameters)s and the handler."
+)
+
+
+def order_required_body(request, action: str) -> dict:
+    business_type, parameters = DIRECT_ACTIONS[action]
+    if action == "services":
+        hint = ' and parameters {"data"|"voice"|"sms": "none|directed|non_directed", "package": "<code>"}'
+    elif parameters:
+        hint = " and parameters " + json.dumps(parameters)
+    else:
+        hint = ""
+    return {
+        "code": "order_required",
+        "detail": str(MSG_ORDER_REQUIRED % {"business_type": business_type, "parameters": hint}),
+        "business_type": business_type,
+        "parameters": parameters,
+        "orders_url": request.build_absolute_uri(reverse("api:order-list")),
+    }
 
 
 class CardActionView(CardsApiView, APIView):
+    """A former direct card action: 410 order_required, for a card the user may manage."""
+
     action_name = ""
-    parser_classes = [JSONParser]
 
     def post(self, request, iccid):
-        card = _card_for_action(request.user, iccid)
-        try:
-            ACTIONS[self.action_name](actor=request.user, card=card)
-        except RealnameRequired as exc:
-            return _refused(exc)
-        return card_detail_response(request, card)
+        _card_for_action(request.user, iccid)  # 404 / 403 as before: nothing is learned about other cards
+        return Response(order_required_body(request, self.action_name), status=status.HTTP_410_GONE)
 
 
-def _action_view(name: str, summary: str, description: str):
+def _action_view(name: str, summary: str):
+    business_type, parameters = DIRECT_ACTIONS[name]
     decorated = extend_schema(
         tags=["cards"],
-        summary=summary,
-        description=description,
+        summary=f"{summary} (gone: file an order)",
+        description=(
+            "Removed (rule H2: every business on a card records its handler). Always answers 410 "
+            f"`order_required` for a card the caller may manage. File the business with `POST /api/v1/orders/`, "
+            f"`business_type={business_type}`"
+            + (f", parameters `{json.dumps(parameters)}`" if parameters else "")
+            + "."
+        ),
+        deprecated=True,
         parameters=[ICCID],
         request=None,
-        responses={200: CardDetailSerializer, 401: E401, 403: E403, 404: E404, 409: E409_REFUSAL},
+        responses={410: E410, 401: E401, 403: E403, 404: E404},
     )
     view = type(f"Card{name.title()}View", (CardActionView,), {"action_name": name})
     view.post = decorated(view.post)
     return view
 
 
-CardActivateView = _action_view(
-    "activate",
-    "Activate a card (U5)",
-    "Refused with 409 realname_required while the card needs user real-name and neither a passed face "
-    "comparison nor an approved exemption covers it; the card then awaits real-name.",
-)
-CardSuspendView = _action_view("suspend", "Suspend an active card", "")
-CardResumeView = _action_view("resume", "Resume a suspended card", "The rules are checked again (U5).")
-CardCancelView = _action_view(
-    "cancel", "Cancel a card for good", "Its card-user binding ends, which frees a one-ID-five-cards slot (U6)."
-)
-
-
-class CardServicesView(CardsApiView, APIView):
-    parser_classes = [JSONParser]
-
-    @extend_schema(
-        tags=["cards"],
-        summary="Open or close services, or change the package",
-        description="The rules are checked on the new facts: an active card cannot get a service whose "
-        "real-name requirement it does not meet (409 realname_required, U5).",
-        parameters=[ICCID],
-        request=CardServicesSerializer,
-        responses={200: CardDetailSerializer, 400: E400, 401: E401, 403: E403, 404: E404, 409: E409_REFUSAL},
-    )
-    def post(self, request, iccid):
-        card = _card_for_action(request.user, iccid)
-        data = validated(CardServicesSerializer(data=request.data))
-        package = None
-        if "package" in data:
-            package = Package.objects.filter(code=data["package"]).first()
-            if package is None:
-                raise ValidationFailed(_("There is no package with this code."), code="unknown_package",
-                                       field="package")
-        try:
-            services.card_change_services(
-                actor=request.user, card=card, data=data.get("data"), voice=data.get("voice"),
-                sms=data.get("sms"), package=package,
-            )
-        except RealnameRequired as exc:
-            return _refused(exc)
-        return card_detail_response(request, card)
+E410 = OpenApiResponse(OrderRequiredSerializer, description="Gone: code order_required; file an order instead.")
+CardActivateView = _action_view("activate", "Activate a card")
+CardSuspendView = _action_view("suspend", "Suspend an active card")
+CardResumeView = _action_view("resume", "Resume a suspended card")
+CardCancelView = _action_view("cancel", "Cancel a card for good")
+CardServicesView = _action_view("services", "Open or close services, or change the package")
 
 
 # --- the rule engine -----------------------------------------------------------------

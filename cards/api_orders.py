@@ -42,7 +42,10 @@ ORDER_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PAT
 
 
 
-E400 = error_response("Invalid input: `field` names the request field, `code` the reason (e.g. live_photo_required).")
+E400 = error_response(
+    "Invalid input: `field` names the request field, `code` the reason (e.g. live_photo_required, "
+    "fresh_photo_required)."
+)
 E403 = error_response("The role may not file orders for this enterprise (approvers, ops).")
 E404 = error_response("No such order or enterprise, a malformed id, or one outside the user's scope.")
 E409 = error_response("Conflicts with the cards' state: realname_required (with the rule `decision`), card_in_pending_order.")
@@ -96,7 +99,12 @@ class OrderListCreateView(generics.ListAPIView):
             "multipart/form-data. Every order records its handler (H1, H2). For new_installation, "
             "ownership_transfer, supplementary_registration and card_replacement the handler's live photo is "
             "required and the order answers with status awaiting_verification until the face comparison passes "
-            "or a reviewer approves it (H3); poll the order's URL. Other businesses complete at once."
+            "or a reviewer approves it (H3); poll the order's URL. Other businesses complete at once. "
+            "Every order after the enterprise's first is later business (E2, P3) and needs credential_photo and "
+            "responsible_id_photo, fresh photos of the originals (400 fresh_photo_required otherwise). This is the "
+            "only way to change a card (H2): activation is a new_installation, suspension and resumption a "
+            "suspend_resume with parameters {\"action\": ...}, cancellation a cancellation, services and package a "
+            "service_change."
         ),
         request=OrderCreateSerializer,
         responses={201: OrderDetailSerializer, 400: E400, 401: E401, 403: E403, 404: E404, 409: E409},

@@ -18,3 +18,13 @@ class CardLimitReached(DomainError):
 
     status_code = 409
     default_code = "one_id_five_cards"
+
+
+class OrderRequired(Conflict):
+    """H2: a business on a card happens only under an order that records its handler.
+
+    410 in the API: the direct card actions are gone; the answer names the order API and the
+    business type to file instead."""
+
+    status_code = 410
+    default_code = "order_required"

@@ -8,7 +8,7 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
-from cards.models import CardStatus, CardUser, Package, ServiceLevelChoices
+from cards.models import CardStatus, CardUser, Package
 from enterprises.selectors import enterprises_visible_to
 from verification.identity import PersonalIdType
 
@@ -70,24 +70,6 @@ class CardFilterForm(forms.Form):
         if data.get("realname") in ("yes", "no"):
             queryset = queryset.filter(realname_required=data["realname"] == "yes")
         return queryset
-
-
-class CardServicesForm(forms.Form):
-    data = forms.ChoiceField(label=_("Data"), choices=ServiceLevelChoices.choices)
-    voice = forms.ChoiceField(label=_("Voice"), choices=ServiceLevelChoices.choices)
-    sms = forms.ChoiceField(label=_("SMS"), choices=ServiceLevelChoices.choices)
-    package = forms.ModelChoiceField(label=_("Package"), queryset=Package.objects.none(), to_field_name="code")
-
-    def __init__(self, *args, card, **kwargs):
-        kwargs.setdefault(
-            "initial",
-            {"data": card.data_service, "voice": card.voice_service, "sms": card.sms_service,
-             "package": card.package.code},
-        )
-        super().__init__(*args, **kwargs)
-        from django.db.models import Q
-
-        self.fields["package"].queryset = Package.objects.filter(Q(is_active=True) | Q(pk=card.package_id))
 
 
 class NoEchoTextInput(forms.TextInput):

@@ -12,9 +12,11 @@ from django.utils.translation import gettext_lazy as _
 from cards.handlers import ADDRESS_MAX, NAME_MAX
 from cards.models import BusinessType, Package, ServiceLevelChoices
 from cards.orders import (
+    MSG_FRESH_RESPONSIBLE,
     ORDER_MAX_CARDS,
     RESUME,
     SUSPEND,
+    fresh_credential_message,
     is_face_gated,
     parse_iccid_list,
 )
@@ -46,6 +48,11 @@ class OrderStartForm(forms.Form):
         max_length=32 * ORDER_MAX_CARDS,
         widget=forms.Textarea(attrs={"rows": 6, **NUMBER_ATTRS, "class": "mono"}),
         help_text=_("One ICCID per line, or separated by commas or spaces. The cards must belong to the enterprise."),
+    )
+
+    # Suspension / resumption: which one, when the card page's button said so (step 3 starts with it).
+    action = forms.ChoiceField(
+        choices=[("", ""), (SUSPEND, SUSPEND), (RESUME, RESUME)], required=False, widget=forms.HiddenInput
     )
 
     def __init__(self, *args, enterprises, **kwargs):
@@ -122,7 +129,8 @@ class OrderDetailsForm(forms.Form):
         widget=forms.ClearableFileInput(attrs=ID_PHOTO_ATTRS),
     )
 
-    def __init__(self, *args, business_type: str, enterprise, cards, returning_handler: bool, user, **kwargs):
+    def __init__(self, *args, business_type: str, enterprise, cards, returning_handler: bool, user,
+                 fresh_documents_required: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.business_type = business_type
         self.cards = list(cards)
@@ -141,10 +149,23 @@ class OrderDetailsForm(forms.Form):
         else:
             live.label = _("Live photo of the handler (optional)")
             live.help_text = _("Optional for this business: it is stored with the order, and no comparison is made.")
+        credential = self.fields["credential_photo"]
+        responsible = self.fields["responsible_id_photo"]
         if not enterprise.requires_number:
-            credential = self.fields["credential_photo"]
             credential.label = _("Fresh unit introduction letter or official letter with seal (optional)")
             credential.widget.attrs = dict(IMAGE_OR_PDF_ATTRS)
+        self.fresh_documents_required = fresh_documents_required
+        if fresh_documents_required:
+            # E2, P3: a later business of a registered enterprise takes both fresh photos; the service
+            # refuses the order without them, the form says so before anything is sent.
+            credential.required = responsible.required = True
+            credential.label = (
+                _("Fresh photo of the original credential") if enterprise.requires_number
+                else _("Fresh unit introduction letter or official letter with seal")
+            )
+            responsible.label = _("Fresh photo of the responsible person's original ID")
+            credential.error_messages["required"] = fresh_credential_message(enterprise)
+            responsible.error_messages["required"] = MSG_FRESH_RESPONSIBLE
         self.new_iccid_fields: list[tuple[str, str]] = []
         self._parameter_fields(business_type, enterprise, user)
 

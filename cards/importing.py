@@ -1046,7 +1046,7 @@ def _run(job: CardImport) -> str:
     valid.sort(key=_by_iccid)
     try:
         with transaction.atomic():
-            locked = CardImport.objects.select_for_update().get(pk=job.pk)
+            locked = CardImport.objects.select_for_update(of=("self",)).get(pk=job.pk)
             if locked.status != ImportStatus.RUNNING:
                 return "nothing_to_do"  # another delivery finished it meanwhile
             _write_cards(valid, enterprise_id=job.enterprise_id, import_id=job.pk)

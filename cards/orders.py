@@ -15,7 +15,9 @@ completes at once; a live photo given for it is stored but not compared.
 
 Completing an order applies its effect to every card in one transaction with
 the order (cards.services does the card transitions and writes the card
-events, each pointing at the order).
+events, each pointing at the order). It is the only way a card changes (H2):
+the transitions refuse to run outside the order they belong to. Completion
+locks all the order's cards up front, in primary-key order (cards.locks).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from cards.handlers import (
     handler_clean,
     handler_get_or_create,
 )
+from cards.locks import lock_cards
 from cards.models import (
     FACE_GATED_BUSINESS_TYPES,
     LIVE_CARD_STATUSES,
@@ -74,6 +77,7 @@ from verification.uploads import CleanUpload, UploadRejected, sanitize_upload
 ORDER_MAX_CARDS = 1000
 SERVICE_LEVELS = frozenset(level.value for level in ServiceLevel)
 SUSPEND, RESUME = "suspend", "resume"
+ACTIONS = (SUSPEND, RESUME)
 
 # The card states each business may start from (suspension/resumption: see _clean_suspend_resume).
 ALLOWED_CARD_STATUSES: dict[str, frozenset[str]] = {
@@ -103,6 +107,19 @@ MSG_LIVE_PHOTO_REQUIRED = _(
     "photo has been compared with the photo of the handler's ID."
 )
 MSG_NOT_FOUND = _("The order does not exist or you have no access to it.")
+MSG_FRESH_CREDENTIAL = _(
+    "The enterprise is already registered: this later business needs a fresh photo of its original credential "
+    "(rule E2). Nothing else is entered again, but that photo is required at every later business."
+)
+MSG_FRESH_LETTER = _(
+    "The enterprise is already registered: this later business needs a fresh photo or scan of its unit "
+    "introduction letter or official letter with the seal (rule E2). Nothing else is entered again, but that "
+    "letter is required at every later business."
+)
+MSG_FRESH_RESPONSIBLE = _(
+    "The enterprise is already registered: this later business needs a fresh photo of the responsible person's "
+    "original ID (rule P3). Nothing else is entered again, but that photo is required at every later business."
+)
 
 
 class PermissionText:
@@ -238,8 +255,13 @@ def order_resolve_cards(*, enterprise, business_type: str, cards: Iterable) -> l
                 field="cards",
             )
         result.append(card)
+    refuse_cards_in_pending_orders(result)
+    return result
+
+
+def refuse_cards_in_pending_orders(cards: Sequence[Card]) -> None:
     pending = (
-        OrderCard.objects.filter(card__in=result, order__status=OrderStatus.AWAITING_VERIFICATION)
+        OrderCard.objects.filter(card__in=cards, order__status=OrderStatus.AWAITING_VERIFICATION)
         .select_related("card", "order")
         .first()
     )
@@ -250,7 +272,6 @@ def order_resolve_cards(*, enterprise, business_type: str, cards: Iterable) -> l
             code="card_in_pending_order",
             field="cards",
         )
-    return result
 
 
 @dataclass(frozen=True)
@@ -457,6 +478,26 @@ def _clean_photo(upload, *, field: str) -> CleanUpload:
         raise ValidationFailed(exc.message, code=exc.code, field=field) from exc
 
 
+# --- E2, P3: the fresh enterprise photos of a later business -----------------
+
+
+def order_needs_fresh_documents(enterprise) -> bool:
+    """Whether an order filed now is a later business of the enterprise (E2, P3): see order_create."""
+    return Order.objects.filter(enterprise_id=enterprise.pk).exists()
+
+
+def fresh_credential_message(enterprise):
+    return MSG_FRESH_CREDENTIAL if enterprise.requires_number else MSG_FRESH_LETTER
+
+
+def _require_fresh_documents(enterprise, credential_files: list, responsible_files: list) -> None:
+    if not credential_files:
+        raise ValidationFailed(fresh_credential_message(enterprise), code="fresh_photo_required",
+                               field="credential_photo")
+    if not responsible_files:
+        raise ValidationFailed(MSG_FRESH_RESPONSIBLE, code="fresh_photo_required", field="responsible_id_photo")
+
+
 # --- writing ----------------------------------------------------------------
 
 _NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
@@ -499,10 +540,17 @@ def order_create(
 ) -> Order:
     """File an order (H1-H3). Face-gated businesses wait for the comparison; others complete now.
 
-    `cards` are Card objects or ICCIDs of the enterprise. `credential_photo` and
-    `responsible_id_photo` are the optional fresh photos of an enterprise that is
-    already registered (E2, P3); they are stored as new document versions that
-    name the order number.
+    `cards` are Card objects or ICCIDs of the enterprise.
+
+    E2, P3 (对已经建立过实名信息的客户，后期办理业务时只需上传证件原件照片): the
+    enterprise's first business (首次开通) is its registration, whose credential and
+    responsible-person ID photos were just uploaded with the record; the first order the
+    enterprise ever files belongs to it. Every later order, that is any order of an enterprise
+    that already has an order (whatever became of it), is later business: it must bring a fresh
+    photo of the original credential (the letter with the seal for a letter unit) as
+    `credential_photo` and a fresh photo of the responsible person's original ID as
+    `responsible_id_photo`. Photos given with the first order are taken too. Each is stored as a
+    new document version that names the order number.
     """
     from enterprises.services import enterprise_upload_documents
     from verification.services import verification_create
@@ -538,8 +586,20 @@ def order_create(
             raise ValidationFailed(exc.message, code=exc.code, field="credential_photo") from exc
     for upload in responsible_files:
         _clean_photo(upload, field="responsible_id_photo")
+    complete_documents = bool(credential_files and responsible_files)
+    if not complete_documents and order_needs_fresh_documents(enterprise):
+        _require_fresh_documents(enterprise, credential_files, responsible_files)
 
     with atomic_with_files() as stored:
+        # One order of an enterprise at a time (the enterprise row, locked before any card): under it
+        # are decided, again, whether this is a later business (two first orders filed at once must
+        # not both count as the first) and that no card is in another order still waiting for its
+        # face comparison (two filings must not both pass that check); the document versions are
+        # numbered under it too.
+        Enterprise.objects.select_for_update(of=("self",), no_key=True).get(pk=enterprise.pk)
+        if not complete_documents and order_needs_fresh_documents(enterprise):
+            _require_fresh_documents(enterprise, credential_files, responsible_files)
+        refuse_cards_in_pending_orders(card_list)
         handler_row, handler_created = handler_get_or_create(actor=actor, enterprise=enterprise, clean=clean_handler)
         # A business without the face gate is completed below, in this same transaction.
         order = Order(
@@ -661,15 +721,19 @@ def _apply(line: OrderCard, order: Order, actor) -> None:
 def order_complete(*, order: Order, actor: User | None) -> Order:
     """Apply the order to its cards and mark it completed, all in one transaction."""
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
         if locked.status == OrderStatus.COMPLETED:
             return locked
         if locked.status != OrderStatus.AWAITING_VERIFICATION:
             raise InvalidTransition(
                 _("This order is %(status)s and cannot be completed.") % {"status": locked.get_status_display()}
             )
+        lines = list(order_lines(locked))
+        # All the order's cards at once, in pk order (cards.locks): two orders that share cards
+        # queue on the first shared card instead of each holding one the other needs.
+        lock_cards(line.card_id for line in lines)
         outcomes: dict[str, int] = {}
-        for line in order_lines(locked):
+        for line in lines:
             _apply(line, locked, actor)
             outcomes[line.outcome] = outcomes.get(line.outcome, 0) + 1
         locked.status = OrderStatus.COMPLETED
@@ -696,7 +760,7 @@ def order_handler_verified(*, order: Order, verification: Verification, actor: U
     verification result is still recorded.
     """
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
         if locked.status != OrderStatus.AWAITING_VERIFICATION:
             return locked
         audit_record(
@@ -719,7 +783,7 @@ def order_handler_verified(*, order: Order, verification: Verification, actor: U
 def order_handler_declined(*, order: Order, verification: Verification, actor: User | None) -> Order:
     """H3: a reviewer declined the handler's comparison; the order is rejected with their reason."""
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
         if locked.status != OrderStatus.AWAITING_VERIFICATION:
             return locked
         reason = (verification.review_comment or "").strip() or str(
@@ -739,7 +803,7 @@ def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo) ->
         raise ValidationFailed(MSG_LIVE_PHOTO_REQUIRED, code="live_photo_required", field="handler_live_photo")
     live_clean = _clean_photo(photos[0], field="handler_live_photo")
     with atomic_with_files() as stored:
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
         latest = order_latest_verification(locked)
         if locked.status != OrderStatus.AWAITING_VERIFICATION or latest is None or latest.status != VerificationStatus.REJECTED:
             raise InvalidTransition(
@@ -789,6 +853,7 @@ __all__ = [
     "can_create_order",
     "is_face_gated",
     "may_file_orders_somewhere",
+    "order_needs_fresh_documents",
     "order_clean_parameters",
     "order_complete",
     "order_create",

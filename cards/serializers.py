@@ -27,6 +27,7 @@ EVENT_LABELS = {
     "imported": _("Imported"),
     "awaiting_realname": _("Activation refused: awaiting the card user's real-name"),
     "activated": _("Activated"),
+    "realname_completed": _("Card user's real-name complete: back to its state before the transfer"),
     "suspended": _("Suspended"),
     "resumed": _("Resumed"),
     "cancelled": _("Cancelled"),
@@ -103,6 +104,16 @@ class RefusalSerializer(serializers.Serializer):
     detail = serializers.CharField()
     field = serializers.CharField(required=False)
     decision = DecisionSerializer()
+
+
+class OrderRequiredSerializer(serializers.Serializer):
+    """410 of a direct card action: the business is done through an order now (H2)."""
+
+    code = serializers.CharField(help_text="order_required")
+    detail = serializers.CharField()
+    business_type = serializers.CharField(help_text="The business type to file with POST /api/v1/orders/.")
+    parameters = serializers.JSONField(help_text='The order parameters this action meant, e.g. {"action": "suspend"}.')
+    orders_url = serializers.URLField(help_text="The order API.")
 
 
 # --- cards -------------------------------------------------------------------------

@@ -46,7 +46,8 @@ class OrderCardSerializer(serializers.ModelSerializer):
     status = serializers.CharField(source="card.status", read_only=True, help_text="The card's status now.")
     outcome = serializers.CharField(
         read_only=True,
-        help_text="What completing the order did: activated, awaiting_realname, transferred, replaced, "
+        help_text="What completing the order did: activated, awaiting_realname (then activated_after_realname "
+        "once the card user's real-name or an exemption covers the card), transferred, replaced, "
         "services_changed, suspended, resumed, cancelled, registered; empty while the order waits.",
     )
     outcome_detail = serializers.JSONField(
@@ -195,10 +196,17 @@ class OrderCreateSerializer(serializers.Serializer):
         "supplementary_registration and card_replacement; compared with the ID photo before the order completes.",
     )
     credential_photo = serializers.FileField(
-        required=False, help_text="Optional fresh photo of the original credential (E2)."
+        required=False,
+        help_text="Fresh photo of the enterprise's original credential (a letter unit: the unit introduction "
+        "letter or official letter with the seal, image or PDF), stored as a new document version (E2). Optional "
+        "only on the enterprise's first order, which its registration's documents serve; every later order is "
+        "refused without it (400 fresh_photo_required, field credential_photo).",
     )
     responsible_id_photo = serializers.FileField(
-        required=False, help_text="Optional fresh photo of the responsible person's original ID (P3)."
+        required=False,
+        help_text="Fresh photo of the responsible person's original ID, stored as a new document version (P3). "
+        "Optional only on the enterprise's first order; every later order is refused without it "
+        "(400 fresh_photo_required, field responsible_id_photo).",
     )
     parameters = serializers.JSONField(
         binary=True,

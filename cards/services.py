@@ -17,15 +17,20 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from accounts.pii import mask_identifier
 from approvals.models import ExemptionRequest, RequestStatus
-from cards.errors import CardLimitReached, RealnameRequired
+from cards.errors import CardLimitReached, OrderRequired, RealnameRequired
+from cards.locks import lock_card, lock_cards
 from cards.models import (
     LIVE_CARD_STATUSES,
+    BusinessType,
     Card,
     CardBinding,
     CardEvent,
     CardStatus,
     CardUser,
     IdentitySlotLock,
+    Order,
+    OrderCard,
+    OrderStatus,
     Package,
     ServiceLevelChoices,
 )
@@ -205,8 +210,26 @@ def card_create(
 # --- transitions ------------------------------------------------------------
 
 
-def _locked(card: Card) -> Card:
-    return Card.objects.select_for_update().select_related("package").get(pk=card.pk)
+def _order_required(business_type: str) -> OrderRequired:
+    return OrderRequired(
+        _("Every business on a card is done through an order that records its handler (rule H2): "
+          "file a %(business)s order.") % {"business": BusinessType(business_type).label},
+        field="order",
+        params={"business_type": business_type},
+    )
+
+
+def _require_order(card: Card, order, business_type: str, *, status: str = OrderStatus.AWAITING_VERIFICATION) -> None:
+    """H2: the transition runs only as part of `order`: an order of this business, that lists the
+    card and is being completed (or, for `status=completed`, was completed)."""
+    if (
+        not isinstance(order, Order)
+        or order.pk is None
+        or order.business_type != business_type
+        or order.status != status
+        or not OrderCard.objects.filter(order_id=order.pk, card_id=card.pk).exists()
+    ):
+        raise _order_required(business_type)
 
 
 def _event(card: Card, *, actor: User | None, action: str, from_status: str = "", order=None, data=None) -> None:
@@ -230,12 +253,14 @@ def _require_status(card: Card, allowed: Iterable[str], action) -> None:
         )
 
 
-def card_activate(*, actor: User | None, card: Card, order=None) -> Card:
-    """Activate a card. U5: blocked until user real-name is complete or an exemption covers it."""
+def card_activate(*, actor: User | None, card: Card, order: Order) -> Card:
+    """Activate a card, as part of a new-installation order. U5: blocked until user real-name is
+    complete or an exemption covers it; the card then awaits it (see card_realname_completed)."""
+    _require_order(card, order, BusinessType.NEW_INSTALLATION)
     # A refused activation still records that the card now awaits real-name, so the
     # refusal is raised after the transaction commits.
     with transaction.atomic():
-        card = _locked(card)
+        card = lock_card(card)
         _require_status(card, [CardStatus.IN_STOCK, CardStatus.AWAITING_REALNAME], _("activated"))
         _refuse_if_test_period_over(card)
         decision = evaluate(card.facts)
@@ -259,9 +284,11 @@ def card_activate(*, actor: User | None, card: Card, order=None) -> Card:
     raise refusal
 
 
-def card_suspend(*, actor: User | None, card: Card, order=None) -> Card:
+def card_suspend(*, actor: User | None, card: Card, order: Order) -> Card:
+    """Suspend an active card, as part of a suspension order."""
+    _require_order(card, order, BusinessType.SUSPEND_RESUME)
     with transaction.atomic():
-        card = _locked(card)
+        card = lock_card(card)
         _require_status(card, [CardStatus.ACTIVE], _("suspended"))
         card.status = CardStatus.SUSPENDED
         card.save(update_fields=["status", "updated_at"])
@@ -269,10 +296,12 @@ def card_suspend(*, actor: User | None, card: Card, order=None) -> Card:
     return card
 
 
-def card_resume(*, actor: User | None, card: Card, order=None) -> Card:
-    """Resume a suspended card; the rules are checked again, as they may have changed."""
+def card_resume(*, actor: User | None, card: Card, order: Order) -> Card:
+    """Resume a suspended card, as part of a resumption order; the rules are checked again, as they
+    may have changed."""
+    _require_order(card, order, BusinessType.SUSPEND_RESUME)
     with transaction.atomic():
-        card = _locked(card)
+        card = lock_card(card)
         _require_status(card, [CardStatus.SUSPENDED], _("resumed"))
         _refuse_if_test_period_over(card)
         decision = evaluate(card.facts)
@@ -285,10 +314,12 @@ def card_resume(*, actor: User | None, card: Card, order=None) -> Card:
     return card
 
 
-def card_cancel(*, actor: User | None, card: Card, order=None) -> Card:
-    """Cancel a card for good. Its live binding ends, which frees a one-ID-five-cards slot (U6)."""
+def card_cancel(*, actor: User | None, card: Card, order: Order) -> Card:
+    """Cancel a card for good, as part of a cancellation order. Its live binding ends, which frees a
+    one-ID-five-cards slot (U6)."""
+    _require_order(card, order, BusinessType.CANCELLATION)
     with transaction.atomic():
-        card = _locked(card)
+        card = lock_card(card)
         _require_status(card, LIVE_CARD_STATUSES, _("cancelled"))
         previous = card.status
         ended = _end_bindings(card, reason="card_cancelled")
@@ -307,16 +338,18 @@ def card_change_services(
     voice: str | None = None,
     sms: str | None = None,
     package: Package | None = None,
-    order=None,
+    order: Order,
 ) -> Card:
-    """Open or close services, or change the package. The rules are checked on the new facts:
-    a live card cannot get a service whose real-name requirement it does not meet (U5).
+    """Open or close services, or change the package, as part of a service-change order. The rules
+    are checked on the new facts: a live card cannot get a service whose real-name requirement it
+    does not meet (U5).
 
     U4: only a card in stock that was never active nor commercial goes onto a test package, and
     takes its services; a card on a test package keeps them. A level passed as it already is counts
-    as no change (the services page sends all three)."""
+    as no change (an order may send all three)."""
+    _require_order(card, order, BusinessType.SERVICE_CHANGE)
     with transaction.atomic():
-        card = _locked(card)
+        card = lock_card(card)
         _require_status(card, LIVE_CARD_STATUSES, _("changed"))
         before = {"data": card.data_service, "voice": card.voice_service, "sms": card.sms_service,
                   "package": card.package.code}
@@ -370,7 +403,7 @@ def card_end_test_period(*, card: Card, now: datetime | None = None) -> bool:
     """
     now = now or timezone.now()
     with transaction.atomic():
-        card = _locked(card)
+        card = lock_card(card)
         if card.status != CardStatus.ACTIVE or not card.test_period_over(now):
             return False
         card.status = CardStatus.SUSPENDED
@@ -381,11 +414,12 @@ def card_end_test_period(*, card: Card, now: datetime | None = None) -> bool:
     return True
 
 
-def card_transfer(*, actor: User | None, card: Card, target_enterprise, order=None) -> Card:
-    """Ownership transfer: the card moves, its user binding ends, and the rules are checked again.
-    An active card that now lacks its required real-name waits for it."""
+def card_transfer(*, actor: User | None, card: Card, target_enterprise, order: Order) -> Card:
+    """Ownership transfer, as part of a transfer order: the card moves, its user binding ends, and the
+    rules are checked again. A live card that now lacks its required real-name waits for it."""
+    _require_order(card, order, BusinessType.OWNERSHIP_TRANSFER)
     with transaction.atomic():
-        card = _locked(card)
+        card = lock_card(card)
         _require_status(card, LIVE_CARD_STATUSES, _("transferred"))
         if card.enterprise_id == target_enterprise.pk:
             raise ValidationFailed(_("The card already belongs to this enterprise."), code="same_enterprise",
@@ -402,11 +436,13 @@ def card_transfer(*, actor: User | None, card: Card, target_enterprise, order=No
     return card
 
 
-def card_replace(*, actor: User | None, card: Card, new_iccid: str, order=None) -> Card:
-    """Card replacement: a new ICCID; the number and the user binding stay."""
+def card_replace(*, actor: User | None, card: Card, new_iccid: str, order: Order) -> Card:
+    """Card replacement, as part of a replacement order: a new ICCID; the number and the user
+    binding stay."""
+    _require_order(card, order, BusinessType.CARD_REPLACEMENT)
     new_iccid = validate_iccid(new_iccid)
     with transaction.atomic():
-        card = _locked(card)
+        card = lock_card(card)
         _require_status(card, LIVE_CARD_STATUSES, _("replaced"))
         if Card.objects.filter(iccid=new_iccid).exists():
             raise ValidationFailed(_("A card with this ICCID already exists."), code="duplicate_iccid",
@@ -417,6 +453,81 @@ def card_replace(*, actor: User | None, card: Card, new_iccid: str, order=None) 
         _event(card, actor=actor, action="replaced", from_status=card.status, order=order,
                data={"previous_iccid": previous, "new_iccid": new_iccid})
     return card
+
+
+# --- U5 completed later -----------------------------------------------------
+# A new installation (or a transfer) whose card still needs its user's real-name completes with the
+# card awaiting it (OrderCard outcome awaiting_realname). The business was recorded with its handler
+# then; when the card user's face comparison binds the card, or an exemption for it is approved, the
+# card goes on under that same order, with no second order and no direct action.
+
+AWAITING_BUSINESSES = (BusinessType.NEW_INSTALLATION, BusinessType.OWNERSHIP_TRANSFER)
+
+
+def awaiting_order_line(card: Card) -> OrderCard | None:
+    """The line of the completed order that left the card awaiting its user's real-name, if any."""
+    line = (
+        OrderCard.objects.filter(card_id=card.pk, order__status=OrderStatus.COMPLETED,
+                                 order__business_type__in=AWAITING_BUSINESSES)
+        .select_related("order")
+        .order_by("-order__completed_at", "-pk")
+        .first()
+    )
+    if line is None or (line.outcome_detail or {}).get("status") != CardStatus.AWAITING_REALNAME:
+        return None
+    return line
+
+
+def card_realname_completed(*, actor: User | None, card: Card, order: Order) -> Card:
+    """The card user's real-name (or an exemption) now covers a card that `order` left awaiting it:
+    the card takes the state the order meant, active (a transfer: the state it had before), and the
+    CardEvent points at the order."""
+    line = OrderCard.objects.filter(order_id=getattr(order, "pk", None), card_id=card.pk).first()
+    if line is None or getattr(order, "business_type", None) not in AWAITING_BUSINESSES:
+        raise _order_required(BusinessType.NEW_INSTALLATION)
+    _require_order(card, order, order.business_type, status=OrderStatus.COMPLETED)
+    with transaction.atomic():
+        card = lock_card(card)
+        _require_status(card, [CardStatus.AWAITING_REALNAME], _("activated"))
+        decision = evaluate(card.facts)
+        allowed, why = realname_satisfied(card, decision)
+        if not allowed:
+            raise _refusal(decision)
+        target = CardStatus.ACTIVE
+        if order.business_type == BusinessType.OWNERSHIP_TRANSFER:
+            before = CardEvent.objects.filter(card=card, order=order, action="transferred").first()
+            if before is not None and before.from_status == CardStatus.SUSPENDED:
+                target = CardStatus.SUSPENDED
+        card.status = target
+        # U4: a card that was ever active never goes onto a test package.
+        if target == CardStatus.ACTIVE:
+            card.first_activated_at = card.first_activated_at or timezone.now()
+        card.save(update_fields=["status", "first_activated_at", "updated_at"])
+        _event(card, actor=actor, action="activated" if target == CardStatus.ACTIVE else "realname_completed",
+               from_status=CardStatus.AWAITING_REALNAME, order=order, data={"basis": why})
+        detail = {**(line.outcome_detail or {}), "status": card.status, "realname_completed": why}
+        if line.outcome == "awaiting_realname":
+            line.outcome = "activated_after_realname"
+        line.outcome_detail = detail
+        line.save(update_fields=["outcome", "outcome_detail"])
+    return card
+
+
+def cards_realname_resolved(*, actor: User | None, cards: Iterable[Card]) -> list[Card]:
+    """Called when real-name may have become complete for `cards` (a binding, an approved exemption):
+    each card that an order left awaiting it, and that is now covered, goes on under that order.
+
+    Cards locked by the caller stay locked; a card not covered yet, or awaiting without an order
+    (left by an earlier version of the portal), stays as it is: a new-installation order activates it.
+    """
+    released = []
+    for card in lock_cards(cards):
+        if card.status != CardStatus.AWAITING_REALNAME or not realname_satisfied(card)[0]:
+            continue
+        line = awaiting_order_line(card)
+        if line is not None:
+            released.append(card_realname_completed(actor=actor, card=card, order=line.order))
+    return released
 
 
 def _end_bindings(card: Card, *, reason: str) -> int:
@@ -438,7 +549,7 @@ def _lock_identity(id_number_index: str) -> None:
     Binds of different documents lock different rows and do not wait on each other.
     """
     IdentitySlotLock.objects.get_or_create(id_number_index=id_number_index)
-    IdentitySlotLock.objects.select_for_update().get(id_number_index=id_number_index)
+    IdentitySlotLock.objects.select_for_update(of=("self",)).get(id_number_index=id_number_index)
 
 
 def card_limit_refusal(card_user: CardUser, held: int) -> CardLimitReached:
@@ -461,7 +572,7 @@ def card_user_bind(*, actor: User | None, card_user: CardUser, cards: Iterable[C
     with transaction.atomic():
         _lock_identity(card_user.id_number_index)
         held = live_card_count(card_user.id_number_index)
-        locked_cards = list(Card.objects.select_for_update().filter(pk__in=[c.pk for c in cards]).order_by("pk"))
+        locked_cards = lock_cards(cards)
         for card in locked_cards:
             if card.status not in LIVE_CARD_STATUSES:
                 raise InvalidTransition(_("A cancelled card cannot be bound to a user."), field="cards")
@@ -484,4 +595,5 @@ def card_user_bind(*, actor: User | None, card_user: CardUser, cards: Iterable[C
             _event(card, actor=actor, action="user_bound", from_status=card.status,
                    data={"card_user": str(card_user.public_id),
                          "verification": str(verification.public_id) if verification else None})
+        cards_realname_resolved(actor=actor, cards=locked_cards)
     return bindings

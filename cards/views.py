@@ -3,11 +3,14 @@
 Views translate HTTP into service calls: objects come through cards.selectors
 (scoped by role: invisible is 404), the per-action permission from
 cards.policy (visible but not allowed is 403), writes go through
-cards.services / cards.card_users, and domain errors become form errors or
-alerts. No personal number is ever put in a URL.
+cards.card_users, and domain errors become form errors or alerts. A card
+changes only through an order (H2): the card page links into the order
+wizard (cards.views_orders), pre-filled. No personal number is ever put in a URL.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,6 +19,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -29,12 +33,11 @@ from accounts.access import can_view_full_pii
 from accounts.roles import Role
 from accounts.services import pii_view_log
 from accounts.throttling import page_reveal_wait, reveal_wait_message
-from cards import forms, policy, selectors, services
+from cards import forms, policy, selectors
 from cards.api import card_user_photo_response
 from cards.card_users import card_user_register
-from cards.errors import RealnameRequired
 from cards.models import LIVE_CARD_STATUSES, CardStatus
-from cards.presentation import current_language, decision_view, exemption_text, registration_status_body
+from cards.presentation import current_language, decision_view, registration_status_body
 from cards.serializers import (
     FINAL_VERIFICATION_STATUSES,
     event_label,
@@ -45,23 +48,37 @@ from core.forms import add_domain_error
 from core.http import camera_allowed, no_store
 
 PAGE_SIZE = 25
+MSG_THROUGH_AN_ORDER = _(
+    "Every business on a card is done through an order that records its handler (rule H2). "
+    "The order is pre-filled for this card: continue with the handler."
+)
 COUNT_CAP = 10_000
 HISTORY_LIMIT = 100
 
 require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
 
-ACTIONS = {
-    "activate": (services.card_activate, _("The card is active.")),
-    "suspend": (services.card_suspend, _("The card is suspended.")),
-    "resume": (services.card_resume, _("The card is active again.")),
-    "cancel": (services.card_cancel, _("The card is cancelled. Its card user's slot is free again.")),
+# H2: every business on a card is an order with its handler. The card page's buttons open the order
+# wizard pre-filled with the business (and, for suspend/resume, the action); each entry says in which
+# card states the business applies (cards.orders checks it again when the order is filed).
+BUSINESS_LINKS = {
+    "activate": ("new_installation", None, {CardStatus.IN_STOCK, CardStatus.AWAITING_REALNAME}),
+    "suspend": ("suspend_resume", "suspend", {CardStatus.ACTIVE}),
+    "resume": ("suspend_resume", "resume", {CardStatus.SUSPENDED}),
+    "services": ("service_change", None, set(LIVE_CARD_STATUSES)),
+    "transfer": ("ownership_transfer", None, set(LIVE_CARD_STATUSES)),
+    "replace": ("card_replacement", None, set(LIVE_CARD_STATUSES)),
+    "supplementary": ("supplementary_registration", None, set(LIVE_CARD_STATUSES)),
+    "cancel": ("cancellation", None, set(LIVE_CARD_STATUSES)),
 }
-ACTION_STATUSES = {
-    "activate": {CardStatus.IN_STOCK, CardStatus.AWAITING_REALNAME},
-    "suspend": {CardStatus.ACTIVE},
-    "resume": {CardStatus.SUSPENDED},
-    "cancel": set(LIVE_CARD_STATUSES),
-}
+
+
+def order_wizard_url(card, name: str) -> str:
+    """The order wizard's first step, pre-filled for this card and business."""
+    business_type, action, _statuses = BUSINESS_LINKS[name]
+    query = {"business_type": business_type, "enterprise": str(card.enterprise.public_id), "cards": card.iccid}
+    if action:
+        query["action"] = action
+    return f"{reverse('orders:new')}?{urlencode(query)}"
 
 
 class CappedPaginator(Paginator):
@@ -112,17 +129,6 @@ def _single_enterprise(user) -> bool:
     return user.role == Role.ENTERPRISE_ADMIN and not user.is_superuser
 
 
-def refusal_context(exc: RealnameRequired) -> dict:
-    language = current_language()
-    decision = exc.decision
-    return {
-        "message": exc.message,
-        "rules": [{"rule": r.rule, "text": r.text(language)} for r in decision.reasons],
-        "exemption_text": exemption_text(decision),
-        "no_exemption_possible": decision.exemption is not None and decision.exemption.value == "none_possible",
-    }
-
-
 # --- cards ----------------------------------------------------------------------
 
 
@@ -143,7 +149,7 @@ def card_list(request):
     )
 
 
-def _render_card_detail(request, card, *, refusal=None, error=None, status: int = 200):
+def _render_card_detail(request, card):
     user = request.user
     view = decision_view(card)
     can_manage = policy.can_manage_card(user, card)
@@ -158,24 +164,25 @@ def _render_card_detail(request, card, *, refusal=None, error=None, status: int 
         }
         for event in selectors.card_events(card)[:HISTORY_LIMIT]
     ]
-    actions = [name for name, allowed in ACTION_STATUSES.items() if can_manage and card.status in allowed]
+    businesses = {
+        name: order_wizard_url(card, name)
+        for name, (_type, _action, statuses) in BUSINESS_LINKS.items()
+        if can_manage and card.status in statuses
+    }
     context = {
         "card": card,
         "decision": view,
         "binding": binding,
         "events": events,
         "can_manage": can_manage,
-        "actions": actions,
-        "is_live": card.status in LIVE_CARD_STATUSES,
+        "businesses": businesses,
         "can_register_user": (
             binding is None
             and card.status in LIVE_CARD_STATUSES
             and policy.can_register_card_user(user, card.enterprise)
         ),
-        "refusal": refusal,
-        "error": error,
     }
-    return render(request, "cards/card_detail.html", context, status=status)
+    return render(request, "cards/card_detail.html", context)
 
 
 @login_required
@@ -185,25 +192,20 @@ def card_detail(request, iccid):
     return _render_card_detail(request, _card(request.user, iccid))
 
 
+# The former direct actions: a bookmarked link or a page still open from before gets the order wizard,
+# pre-filled; nothing changes on the card.
+LEGACY_ACTIONS = {"activate": "activate", "suspend": "suspend", "resume": "resume", "cancel": "cancel"}
+
+
 @login_required
 @never_cache
 @require_POST
 def card_action(request, iccid, action):
-    if action not in ACTIONS:
+    if action not in LEGACY_ACTIONS:
         raise Http404(str(_("There is no such action.")))
     card = _card(request.user, iccid, manage=True)
-    service, done = ACTIONS[action]
-    try:
-        service(actor=request.user, card=card)
-    except RealnameRequired as exc:
-        card = _card(request.user, iccid)
-        return _render_card_detail(request, card, refusal=refusal_context(exc), status=409)
-    except errors.DomainError as exc:
-        _raise_http(exc)
-        card = _card(request.user, iccid)
-        return _render_card_detail(request, card, error=exc.message, status=exc.status_code)
-    messages.success(request, done)
-    return redirect("cards:detail", iccid=card.iccid)
+    messages.info(request, MSG_THROUGH_AN_ORDER)
+    return redirect(order_wizard_url(card, LEGACY_ACTIONS[action]))
 
 
 @login_required
@@ -211,34 +213,8 @@ def card_action(request, iccid, action):
 @require_form_methods
 def card_services(request, iccid):
     card = _card(request.user, iccid, manage=True)
-    refusal = None
-    status = 200
-    if request.method == "POST":
-        form = forms.CardServicesForm(request.POST, card=card)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                services.card_change_services(
-                    actor=request.user, card=card, data=data["data"], voice=data["voice"], sms=data["sms"],
-                    package=data["package"],
-                )
-            except RealnameRequired as exc:
-                refusal = refusal_context(exc)
-                status = 409
-            except errors.DomainError as exc:
-                _raise_http(exc)
-                add_domain_error(form, exc)
-                status = exc.status_code
-            else:
-                messages.success(request, _("The services and package were changed."))
-                return redirect("cards:detail", iccid=card.iccid)
-        else:
-            status = 400
-    else:
-        form = forms.CardServicesForm(card=card)
-    return render(
-        request, "cards/card_services.html", {"form": form, "card": card, "refusal": refusal}, status=status
-    )
+    messages.info(request, MSG_THROUGH_AN_ORDER)
+    return redirect(order_wizard_url(card, "services"))
 
 
 # --- card users ---------------------------------------------------------------------

@@ -62,6 +62,7 @@ require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
 OUTCOME_LABELS = {
     "activated": _("Activated"),
     "awaiting_realname": _("Awaiting the card user's real-name (U5)"),
+    "activated_after_realname": _("Activated once the card user's real-name was complete (U5)"),
     "transferred": _("Transferred"),
     "replaced": _("Replaced: new ICCID"),
     "services_changed": _("Services changed"),
@@ -191,6 +192,8 @@ def order_new(request):
                 }
                 if previous.get("enterprise") == data["enterprise"] and previous.get("handler"):
                     data["handler"] = previous["handler"]  # same enterprise: the handler still holds
+                if form.cleaned_data.get("action") and business_type == BusinessType.SUSPEND_RESUME:
+                    data["action"] = form.cleaned_data["action"]
                 _save_wizard(request, data)
                 return redirect("orders:new_handler")
     else:
@@ -199,6 +202,7 @@ def order_new(request):
             "business_type": request.GET.get("business_type") or data.get("business_type"),
             "enterprise": request.GET.get("enterprise") or data.get("enterprise"),
             "cards": request.GET.get("cards") or "\n".join(data.get("iccids", [])),
+            "action": next((a for a in (request.GET.get("action"), data.get("action")) if a in orders.ACTIONS), ""),
         }
         form = OrderStartForm(initial=initial, enterprises=enterprises)
     return render(request, "cards/order_start.html", {"form": form, "step": 1})
@@ -262,6 +266,7 @@ def order_new_details(request):
         cards=cards,
         returning_handler=existing is not None,
         user=user,
+        fresh_documents_required=orders.order_needs_fresh_documents(enterprise),
     )
     refusal = None
     if request.method == "POST":
@@ -303,7 +308,8 @@ def order_new_details(request):
                     messages.success(request, _("Order %(number)s was completed.") % {"number": order.number})
                 return redirect("orders:detail", public_id=order.public_id)
     else:
-        form = OrderDetailsForm(**form_kwargs)
+        initial = {"action": data["action"]} if data.get("action") else {}
+        form = OrderDetailsForm(initial=initial, **form_kwargs)
     context = {
         "form": form,
         "step": 3,

@@ -204,7 +204,7 @@ def _store_documents(
 ) -> list[Document]:
     """Each upload becomes a new version; earlier versions stay (E2, P3)."""
     current = (
-        Document.objects.select_for_update()
+        Document.objects.select_for_update(of=("self",))
         .filter(enterprise=enterprise, kind=kind)
         .aggregate(latest=Max("version"))["latest"]
         or 0
@@ -363,7 +363,7 @@ def enterprise_upload_documents(
     ]
     created: list[Document] = []
     with atomic_with_files() as stored:
-        locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+        locked = Enterprise.objects.select_for_update(of=("self",), no_key=True).get(pk=enterprise.pk)
         for kind, uploads in batches:
             created += _store_documents(
                 stored=stored,
@@ -394,7 +394,7 @@ def enterprise_update(
         raise PermissionDenied(_("Your role may not edit this enterprise."))
     changed: dict[str, str] = {}
     with transaction.atomic():
-        locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+        locked = Enterprise.objects.select_for_update(of=("self",), no_key=True).get(pk=enterprise.pk)
         if notes is not None and notes != locked.notes:
             locked.notes = notes
             changed["notes"] = "updated"
@@ -464,7 +464,7 @@ def change_request_submit(
 
     try:
         with atomic_with_files() as stored:
-            locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+            locked = Enterprise.objects.select_for_update(of=("self",), no_key=True).get(pk=enterprise.pk)
             request = ChangeRequest.objects.create(
                 enterprise=locked,
                 target=target,
@@ -506,12 +506,12 @@ def _pick(values: dict, shape) -> dict:
 def change_request_apply(*, change_request: ChangeRequest, actor: User) -> Enterprise:
     """Write an approved change into the record; the replaced values are kept as a version."""
     with transaction.atomic():
-        request = ChangeRequest.objects.select_for_update().get(pk=change_request.pk)
+        request = ChangeRequest.objects.select_for_update(of=("self",)).get(pk=change_request.pk)
         if request.status != ChangeRequestStatus.APPROVED:
             raise InvalidTransition(_("Only an approved change request can be applied."))
         if request.applied_at is not None:
             raise InvalidTransition(_("This change request has already been applied."))
-        enterprise = Enterprise.objects.select_for_update().get(pk=request.enterprise_id)
+        enterprise = Enterprise.objects.select_for_update(of=("self",), no_key=True).get(pk=request.enterprise_id)
         values = request.proposed_values
         if request.target == ChangeTarget.ENTERPRISE:
             previous = {
@@ -542,7 +542,7 @@ def change_request_apply(*, change_request: ChangeRequest, actor: User) -> Enter
             enterprise.credential_number_index = new_index
             enterprise.credential_address = values["credential_address"]
         else:
-            person = ResponsiblePerson.objects.select_for_update().get(enterprise=enterprise)
+            person = ResponsiblePerson.objects.select_for_update(of=("self",)).get(enterprise=enterprise)
             previous = {
                 "name": person.name,
                 "id_type": person.id_type,

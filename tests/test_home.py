@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from cards.errors import RealnameRequired
-from cards.services import card_activate
 from tests import factories
 from tests.approvals import file_for_combo, no_engine, put_in_review  # noqa: F401 - no_engine is a fixture
 
@@ -24,8 +22,7 @@ def test_home_counts_the_work_waiting_in_each_scope(client, world, no_engine):
     manager = world["users"]["account_manager"]
     file_for_combo(world, "U1")  # a provincial exemption, Beijing
     waiting = factories.card(enterprise=world["enterprise"], data="non_directed")
-    with pytest.raises(RealnameRequired):
-        card_activate(actor=manager, card=waiting)  # now awaits its user's real-name (U5)
+    factories.activate(waiting, actor=manager)  # a new installation: the card awaits its user's real-name (U5)
     verification = factories.card_user_registration(actor=manager, enterprise=world["enterprise"],
                                                     cards=[factories.card(enterprise=world["enterprise"])])
     put_in_review(verification)

@@ -90,7 +90,7 @@ def verification_record_result(
         # NO KEY UPDATE: two comparisons of one photo may each point `replay_of` at the other, and
         # the foreign-key check's KEY SHARE lock on the other row must not wait for its transaction
         # (it would deadlock against a plain FOR UPDATE).
-        record = Verification.objects.select_for_update(no_key=True).get(pk=verification.pk)
+        record = Verification.objects.select_for_update(of=("self",), no_key=True).get(pk=verification.pk)
         if record.status != VerificationStatus.PENDING:
             return record
         record.outcome = outcome
@@ -126,7 +126,7 @@ def verification_review(*, verification: Verification, actor: User, approve: boo
 
     comment = (comment or "").strip()
     with transaction.atomic():
-        record = Verification.objects.select_for_update().select_related("enterprise").get(pk=verification.pk)
+        record = Verification.objects.select_for_update(of=("self",)).select_related("enterprise").get(pk=verification.pk)
         if not can_review(actor, record):
             raise PermissionDenied(_("Only a provincial approver of the enterprise's province may review this."))
         if record.created_by_id == actor.pk:

@@ -20,9 +20,7 @@ import pytest
 
 from approvals import selectors, services
 from approvals.models import Decision, ExemptionRequest, RequestStatus
-from cards.errors import RealnameRequired
 from cards.models import CardStatus
-from cards.services import card_activate
 from core.errors import DomainError
 from tests import factories
 from tests.approvals import (
@@ -431,25 +429,31 @@ def test_only_the_filer_withdraws(world, role):
 # --- U5: an approved exemption lets the covered card be activated ------------------------
 
 
+def activation_outcome(card, actor):
+    """A new-installation order for the card (H2): its line's (outcome, outcome_detail)."""
+    line = factories.order_line(factories.activate(card, actor=actor), card)
+    return line.outcome, line.outcome_detail
+
+
 @pytest.mark.parametrize("combo", EXEMPTABLE)
 def test_after_full_approval_the_card_activates_and_not_before(world, combo):
     users = world["users"]
     request, card = file_for_combo(world, combo)
-    with pytest.raises(RealnameRequired) as excinfo:
-        card_activate(actor=users["account_manager"], card=card)
-    assert_refused(excinfo, "realname_required")
+    assert activation_outcome(card, users["account_manager"])[0] == "awaiting_realname"
 
     levels = COMBO_LEVELS[combo]
     for index, level in enumerate(levels):
         actor = users["provincial_approver" if level == "province" else "group_approver"]
         services.exemption_decide(request=request, actor=actor, level=level, approve=True, comment="同意")
         if index < len(levels) - 1:
-            # U1+U3 after one approval only: still refused.
-            with pytest.raises(RealnameRequired):
-                card_activate(actor=users["account_manager"], card=card)
+            # U1+U3 after one approval only: still waiting.
+            card.refresh_from_db()
+            assert card.status == CardStatus.AWAITING_REALNAME
     request.refresh_from_db()
     assert request.status == RequestStatus.APPROVED
-    assert card_activate(actor=users["account_manager"], card=card).status == CardStatus.ACTIVE
+    # The card that waited activates under the new-installation order that left it waiting.
+    card.refresh_from_db()
+    assert card.status == CardStatus.ACTIVE
 
 
 def test_a_rejected_or_withdrawn_exemption_covers_nothing(world):
@@ -460,8 +464,7 @@ def test_a_rejected_or_withdrawn_exemption_covers_nothing(world):
     withdrawn, card2 = file_for_combo(world, "U3")
     services.exemption_withdraw(request=withdrawn, actor=users["account_manager"])
     for card in (card1, card2):
-        with pytest.raises(RealnameRequired):
-            card_activate(actor=users["account_manager"], card=card)
+        assert activation_outcome(card, users["account_manager"])[0] == "awaiting_realname"
 
 
 def test_an_approved_row_never_covers_a_card_that_cannot_be_exempted(world):
@@ -469,19 +472,16 @@ def test_an_approved_row_never_covers_a_card_that_cannot_be_exempted(world):
     card = card_for(world["enterprise"], "U2+U1")
     factories.exemption(enterprise=world["enterprise"], cards=[card], levels=["province", "group"],
                         submitted_by=world["users"]["account_manager"], status="approved")
-    with pytest.raises(RealnameRequired) as excinfo:
-        card_activate(actor=world["users"]["account_manager"], card=card)
-    assert "No exemption is possible" in str(excinfo.value.message)
+    outcome, detail = activation_outcome(card, world["users"]["account_manager"])
+    assert (outcome, detail["exemption"]) == ("awaiting_realname", "none_possible")
 
 
 def test_an_exemption_stops_covering_a_card_whose_rules_now_need_more(world):
     """A U3 exemption (group only) no longer covers the card once non-directed data adds U1."""
-    from cards.services import card_change_services
-
     users = world["users"]
     request, card = file_for_combo(world, "U3")
     services.exemption_decide(request=request, actor=users["group_approver"], level="group", approve=True)
-    card = card_change_services(actor=users["account_manager"], card=card, data="non_directed")
+    factories.change_services(card, actor=users["account_manager"], data="non_directed")
+    card.refresh_from_db()
     assert list(card.realname_decision.rules) == ["U1", "U3"]
-    with pytest.raises(RealnameRequired):
-        card_activate(actor=users["account_manager"], card=card)
+    assert activation_outcome(card, users["account_manager"])[0] == "awaiting_realname"

@@ -14,7 +14,6 @@ from accounts.models import AuditEvent
 from approvals import notifications, services
 from approvals.models import ExemptionAttachment, ExemptionRequest, RequestStatus
 from cards.models import CardStatus
-from cards.services import card_activate
 from core.errors import DomainError
 from tests import factories, idgen
 from tests.approvals import (  # noqa: F401 - no_engine is a fixture
@@ -178,7 +177,11 @@ def test_both_levels_approve_in_either_order(world):
     assert services.exemption_decide(request=request, actor=users["provincial_approver"], level="province",
                                      approve=True, comment="同意").status == RequestStatus.APPROVED
     assert [d.level for d in request.decisions.order_by("decided_at", "pk")] == ["group", "province"]
-    assert card_activate(actor=users["enterprise_admin"], card=card).status == CardStatus.ACTIVE
+    card.refresh_from_db()
+    assert card.status == CardStatus.IN_STOCK  # an exemption covers the card; activating it is an order (H2)
+    factories.activate(card, actor=users["enterprise_admin"])
+    card.refresh_from_db()
+    assert card.status == CardStatus.ACTIVE
     actions = list(AuditEvent.objects.filter(object_id=str(request.pk), action="exemption.decided")
                    .values_list("data__status", flat=True))
     assert sorted(actions) == ["approved", "submitted"]

@@ -14,9 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import PiiAccessLog
 from approvals import selectors
-from cards.errors import RealnameRequired
 from cards.models import CardStatus
-from cards.services import card_activate
 from core.errors import DomainError
 from tests import factories
 from tests.approvals import ROLES, assert_refused, card_for, no_engine, put_in_review  # noqa: F401
@@ -58,17 +56,23 @@ def test_only_in_review_comparisons_of_the_province_are_queued(world):
     assert pending not in selectors.review_queue(users["provincial_approver"])
 
 
+def activation(card, actor) -> str:
+    """A new-installation order for the card (H2): what it did to the card."""
+    return factories.order_line(factories.activate(card, actor=actor), card).outcome
+
+
 def test_approval_binds_the_card_user_and_the_card_activates(world):
     users = world["users"]
     verification, card = card_user_in_review(world)
-    with pytest.raises(RealnameRequired):
-        card_activate(actor=users["account_manager"], card=card)
+    assert activation(card, users["account_manager"]) == "awaiting_realname"
     reviewed = verification_review(verification=verification, actor=users["provincial_approver"], approve=True,
                                    comment="人工核对一致")
     assert reviewed.status == VerificationStatus.APPROVED
     assert (reviewed.reviewed_by, reviewed.review_comment) == (users["provincial_approver"], "人工核对一致")
     assert card.bindings.filter(ended_at__isnull=True, card_user=verification.card_user).exists()
-    assert card_activate(actor=users["account_manager"], card=card).status == CardStatus.ACTIVE
+    # The card that waited activates under its new-installation order (H2, U5).
+    card.refresh_from_db()
+    assert card.status == CardStatus.ACTIVE
 
 
 def test_rejection_needs_a_comment_and_keeps_the_card_closed(world):
@@ -81,8 +85,7 @@ def test_rejection_needs_a_comment_and_keeps_the_card_closed(world):
                                    comment="非同一人")
     assert reviewed.status == VerificationStatus.DECLINED
     assert not card.bindings.exists()
-    with pytest.raises(RealnameRequired):
-        card_activate(actor=users["account_manager"], card=card)
+    assert activation(card, users["account_manager"]) == "awaiting_realname"
 
 
 # REVIEW[role]: what happens when the role approves a Beijing comparison submitted by the account manager.
@@ -181,7 +184,7 @@ def test_the_review_pages_show_both_photos_and_decide(client, world):
     assert refused.status_code == 400
     done = client.post(detail_url, {"decision": "approve", "comment": "一致"})
     assert done.status_code == 302 and done["Location"] == reverse("approvals:review_queue")
-    assert card_activate(actor=users["account_manager"], card=card).status == CardStatus.ACTIVE
+    assert activation(card, users["account_manager"]) == "activated"
 
 
 @pytest.mark.parametrize(
@@ -251,4 +254,4 @@ def test_api_review_queue_and_decision(world):
     ok = client.post(reverse("api:review-decide", args=[verification.public_id]), {"approve": True, "comment": "一致"},
                      format="json")
     assert ok.status_code == 200 and ok.json()["status"] == "approved"
-    assert card_activate(actor=users["account_manager"], card=card).status == CardStatus.ACTIVE
+    assert activation(card, users["account_manager"]) == "activated"

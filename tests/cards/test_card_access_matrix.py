@@ -17,7 +17,6 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from cards import services
 from tests import factories, idgen
 from tests.images import jpeg_upload
 
@@ -65,10 +64,14 @@ ACT_API = {
     "ops": (403, 403, 403),
 }
 REGISTER_API = {user: tuple(201 if s == 200 else s for s in row) for user, row in ACT_API.items()}
+# The former direct card actions (H2): a card the user may manage gets 410 order_required.
+GONE_API = {user: tuple(410 if s == 200 else s for s in row) for user, row in ACT_API.items()}
 # Pages answer a successful POST with a redirect (302) to the card or the card user.
 ACT_PAGE_POST = {user: tuple(302 if s == 200 else s for s in row) for user, row in ACT_API.items()}
 ACT_PAGE_POST["anonymous"] = (LOGIN, LOGIN, LOGIN)
 ACT_PAGE_GET = {**ACT_API, "anonymous": (LOGIN, LOGIN, LOGIN)}
+# The card's business pages now send the user into the order wizard (a redirect), GET or POST.
+ACT_PAGE_TO_ORDER = ACT_PAGE_POST
 
 # The card user's ID number in full, and the photos.
 PII_API = {
@@ -127,7 +130,7 @@ def objects(world):
         def new(state: str):
             card = factories.card(enterprise=ent)
             if state == "active":
-                services.card_activate(actor=manager, card=card)
+                factories.activate(card, actor=manager)
             return card
 
         return new
@@ -194,11 +197,11 @@ API_OBJECT_ENDPOINTS = {
     "verification status": (
         "get", lambda o: f"/api/v1/verifications/{o['verification'].public_id}/", None, READ_API
     ),
-    "activate": ("post", lambda o: f"/api/v1/cards/{o['new']('stock').iccid}/activate/", None, ACT_API),
-    "suspend": ("post", lambda o: f"/api/v1/cards/{o['new']('active').iccid}/suspend/", None, ACT_API),
-    "cancel": ("post", lambda o: f"/api/v1/cards/{o['new']('active').iccid}/cancel/", None, ACT_API),
+    "activate": ("post", lambda o: f"/api/v1/cards/{o['new']('stock').iccid}/activate/", None, GONE_API),
+    "suspend": ("post", lambda o: f"/api/v1/cards/{o['new']('active').iccid}/suspend/", None, GONE_API),
+    "cancel": ("post", lambda o: f"/api/v1/cards/{o['new']('active').iccid}/cancel/", None, GONE_API),
     "services": ("post", lambda o: f"/api/v1/cards/{o['new']('active').iccid}/services/",
-                 lambda o: {"voice": "directed"}, ACT_API),
+                 lambda o: {"voice": "directed"}, GONE_API),
     "register card user": (
         "post", lambda o: "/api/v1/card-users/", lambda o: register_body(o["enterprise"], o["new"]("stock")),
         REGISTER_API,
@@ -266,7 +269,8 @@ PAGE_OBJECT_ENDPOINTS = {
                  ACT_PAGE_POST),
     "suspend": ("post", lambda o: reverse("cards:action", args=[o["new"]("active").iccid, "suspend"]), None,
                 ACT_PAGE_POST),
-    "services form": ("get", lambda o: reverse("cards:services", args=[o["active"].iccid]), None, ACT_PAGE_GET),
+    "services form": ("get", lambda o: reverse("cards:services", args=[o["active"].iccid]), None,
+                      ACT_PAGE_TO_ORDER),
     "services change": (
         "post", lambda o: reverse("cards:services", args=[o["new"]("active").iccid]),
         lambda o: {"data": "none", "voice": "directed", "sms": "none", "package": "IOT-STD"}, ACT_PAGE_POST,

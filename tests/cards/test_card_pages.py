@@ -13,7 +13,6 @@ from django.urls import reverse
 
 from accounts.models import PiiAccessLog
 from accounts.pii import mask_identifier
-from cards import services
 from cards.models import CardBinding, CardStatus, CardUser
 from cards.rules import REASONS
 from tests import factories, idgen
@@ -63,7 +62,7 @@ def test_list_is_scoped_ordered_and_paginated_by_25(am, world, ent):
 
 def test_list_filters(am, world, ent):
     active = factories.card(enterprise=ent, iccid=idgen.iccid(prefix="8986031"))
-    services.card_activate(actor=None, card=active)
+    factories.activate(active)
     needs = factories.card(enterprise=ent, data="non_directed", iccid=idgen.iccid(prefix="8986032"))
     on_test = factories.card(enterprise=ent, test=True, iccid=idgen.iccid(prefix="8986033"))
     other = factories.card(enterprise=world["enterprise_same_province"], iccid=idgen.iccid(prefix="8986034"))
@@ -174,7 +173,7 @@ def test_detail_shows_services_history_and_the_masked_user(am, manager, ent):
     number = idgen.resident_id()
     card = factories.card(enterprise=ent, data="non_directed", actor=manager)
     factories.verified_card_user(actor=manager, enterprise=ent, cards=[card], id_number=number, name="赵六")
-    services.card_activate(actor=manager, card=card)
+    factories.activate(card, actor=manager)
     page = am.get(reverse("cards:detail", args=[card.iccid]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "赵六" in page and mask_identifier(number) in page and number not in page
     assert "Complete: the card user" in page
@@ -184,35 +183,45 @@ def test_detail_shows_services_history_and_the_masked_user(am, manager, ent):
     assert "Non-directed" in page
 
 
-# --- actions -------------------------------------------------------------------------------
+# --- business on the card: through orders (H2) --------------------------------------------------
 
 
-def test_activation_refused_shows_the_reasons(am, ent):
+def wizard_query(response) -> dict:
+    from urllib.parse import parse_qs, urlsplit
+
+    assert response.status_code == 302, response.status_code
+    parts = urlsplit(response["Location"])
+    assert parts.path == reverse("orders:new")
+    return {key: values[0] for key, values in parse_qs(parts.query).items()}
+
+
+def test_an_activation_that_needs_realname_shows_the_reasons_on_the_card_and_the_order(am, manager, ent):
     card = factories.card(enterprise=ent, segment_149=True, sms="non_directed")
-    response = am.post(reverse("cards:action", args=[card.iccid, "activate"]), HTTP_ACCEPT_LANGUAGE="en")
-    assert response.status_code == 409
-    page = response.content.decode()
-    refusal = re.search(r'id="refusal">(.*?)</div>', page, re.S).group(1)
-    assert REASONS["U2"].en in refusal and "No exemption is possible" in refusal
+    order = factories.activate(card, actor=manager)
     card.refresh_from_db()
     assert card.status == CardStatus.AWAITING_REALNAME
+    page = am.get(reverse("cards:detail", args=[card.iccid]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert REASONS["U2"].en in page and "No exemption is possible" in page
+    page = am.get(reverse("orders:detail", args=[order.public_id]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Awaiting the card user&#x27;s real-name (U5) (U2)" in page
 
 
-def test_actions_change_the_status_and_redirect(am, ent):
+def test_the_former_actions_send_the_manager_into_the_order_wizard(am, ent):
     card = factories.card(enterprise=ent)
-    for action, status in [("activate", "active"), ("suspend", "suspended"), ("resume", "active"),
-                           ("cancel", "cancelled")]:
-        response = am.post(reverse("cards:action", args=[card.iccid, action]))
-        assert response.status_code == 302 and response["Location"] == reverse("cards:detail", args=[card.iccid])
+    for action, business_type in [("activate", "new_installation"), ("suspend", "suspend_resume"),
+                                  ("resume", "suspend_resume"), ("cancel", "cancellation")]:
+        query = wizard_query(am.post(reverse("cards:action", args=[card.iccid, action])))
+        assert query["business_type"] == business_type and query["cards"] == card.iccid
         card.refresh_from_db()
-        assert card.status == status
+        assert card.status == CardStatus.IN_STOCK
 
 
-def test_an_action_from_the_wrong_state_is_409_not_500(am, ent):
+def test_an_order_from_the_wrong_state_is_refused_in_the_wizard_not_500(am, ent):
     card = factories.card(enterprise=ent)
-    response = am.post(reverse("cards:action", args=[card.iccid, "resume"]))
-    assert response.status_code == 409
-    assert "alert--error" in response.content.decode()
+    response = am.post(reverse("orders:new"), {"business_type": "suspend_resume", "enterprise": str(ent.public_id),
+                                               "cards": card.iccid, "action": "resume"})
+    assert response.status_code == 200
+    assert "alert--error" in response.content.decode() or "errorlist" in response.content.decode()
 
 
 def test_unknown_action_and_get_are_refused(am, ent):
@@ -221,36 +230,25 @@ def test_unknown_action_and_get_are_refused(am, ent):
     assert am.get(reverse("cards:action", args=[card.iccid, "activate"])).status_code == 405
 
 
-def test_action_buttons_only_for_managers(client, world, ent):
+def test_business_buttons_only_for_managers(client, world, ent):
     card = factories.card(enterprise=ent)
     client.force_login(world["users"]["provincial_approver"])
     page = client.get(reverse("cards:detail", args=[card.iccid])).content.decode()
-    assert "/activate/" not in page and "/services/" not in page
+    assert reverse("orders:new") not in page and "/activate/" not in page and "/services/" not in page
     client.force_login(world["users"]["enterprise_admin"])
     page = client.get(reverse("cards:detail", args=[card.iccid])).content.decode()
-    assert reverse("cards:action", args=[card.iccid, "activate"]) in page
+    assert f'{reverse("orders:new")}?business_type=new_installation&amp;enterprise={ent.public_id}' in page
 
 
-def test_services_page_opens_a_service_and_refuses_one_that_needs_realname(am, ent):
+def test_the_services_route_opens_a_service_change_order_and_never_changes_the_card(am, ent):
     card = factories.card(enterprise=ent)
     url = reverse("cards:services", args=[card.iccid])
-    assert am.get(url).status_code == 200
-    response = am.post(url, {"data": "directed", "voice": "none", "sms": "none", "package": "IOT-STD"})
-    assert response.status_code == 302
-    services.card_activate(actor=None, card=card)
-    response = am.post(url, {"data": "non_directed", "voice": "none", "sms": "none", "package": "IOT-STD"},
-                       HTTP_ACCEPT_LANGUAGE="en")
-    assert response.status_code == 409
-    assert REASONS["U1"].en in response.content.decode()
+    assert wizard_query(am.get(url))["business_type"] == "service_change"
+    for body in ({"data": "directed", "voice": "none", "sms": "none", "package": "IOT-STD"},
+                 {"data": "loads", "voice": "none", "sms": "none", "package": "NOPE"}):
+        assert wizard_query(am.post(url, body))["business_type"] == "service_change"
     card.refresh_from_db()
-    assert card.data_service == "directed"
-
-
-def test_services_page_bad_input_is_400(am, ent):
-    card = factories.card(enterprise=ent)
-    response = am.post(reverse("cards:services", args=[card.iccid]),
-                       {"data": "loads", "voice": "none", "sms": "none", "package": "NOPE"})
-    assert response.status_code == 400
+    assert card.data_service == "none"
 
 
 # --- card users ------------------------------------------------------------------------------
@@ -516,11 +514,12 @@ def test_seed_demo_adds_packages_and_cards_once(db):
 @pytest.mark.slow
 def test_seed_demo_leaves_work_in_every_queue_once(db, faces_dir, monkeypatch, django_capture_on_commit_callbacks):
     """The demo's approvers find requests to decide and a comparison to review; the face
-    comparisons are real ones, on the face test photos."""
+    comparisons are real ones, on the face test photos. Issue 7 §1.2 / H2: the demo's cards are
+    activated through new-installation orders, never directly."""
     from django.core.management import call_command
 
     from approvals.models import ExemptionRequest
-    from cards.models import Order
+    from cards.models import Card, CardEvent, Order
     from enterprises.models import ChangeRequest
     from verification.models import VerificationStatus
 
@@ -530,12 +529,20 @@ def test_seed_demo_leaves_work_in_every_queue_once(db, faces_dir, monkeypatch, d
     assert sorted(tuple(e.required_levels) for e in ExemptionRequest.objects.filter(status="submitted")) == [
         ("group",), ("province",), ("province", "group")]
     assert ChangeRequest.objects.filter(status="submitted").count() == 1
-    order = Order.objects.get()
-    assert (order.business_type, order.status) == ("new_installation", "completed")
+    # One activation order per demo enterprise, and the order whose cards wait for their users.
+    assert sorted(Order.objects.values_list("business_type", "status")) == [("new_installation", "completed")] * 4
     statuses = sorted(Verification.objects.values_list("status", flat=True))
-    assert statuses == sorted([VerificationStatus.PASSED, VerificationStatus.PASSED, VerificationStatus.IN_REVIEW])
+    assert statuses == sorted([VerificationStatus.PASSED] * 5 + [VerificationStatus.IN_REVIEW])
     assert not Verification.objects.filter(replay_of__isnull=False).exists()
+    # Every card that needs no user real-name is active, each state change under an order (H2).
+    assert not Card.objects.filter(realname_required=False).exclude(status="active").exists()
+    changes = CardEvent.objects.exclude(action__in=["created", "user_bound"])
+    assert changes.exists() and not changes.filter(order__isnull=True).exists()
+    # The verified card user's card waited (U5) and activated under the order that left it waiting.
+    card_10 = Card.objects.get(iccid="89861101000000000106")
+    assert card_10.status == "active"
+    assert CardEvent.objects.get(card=card_10, action="activated").order.cards.count() == 3
 
     call_command("seed_demo", stdout=open("/dev/null", "w"))
     assert (ExemptionRequest.objects.count(), ChangeRequest.objects.count(), Order.objects.count(),
-            Verification.objects.count()) == (3, 1, 1, 3)
+            Verification.objects.count()) == (3, 1, 4, 6)

@@ -1,6 +1,8 @@
 """Card lifecycle and the real-name rules that guard it (cards.services): U0-U6 against the database.
 
-The face comparison is stood in for by recording its result directly
+Every business on a card is an order with its handler (H2): the tests do it as users do, through
+cards.orders (tests.factories.order_done and its shorthands activate, suspend, resume, cancel,
+change_services). The face comparison is stood in for by recording its result directly
 (tests.factories.face_result -> verification.services.verification_record_result).
 """
 
@@ -33,6 +35,12 @@ def ent(world):
 def fresh(card):
     card.refresh_from_db()
     return card
+
+
+def activation(card, actor=None):
+    """The outcome of a new-installation order for the card: (outcome, outcome_detail) of its line."""
+    line = factories.order_line(factories.activate(card, actor=actor), card)
+    return line.outcome, line.outcome_detail
 
 
 # --- creation and the stored decision ---------------------------------------------------
@@ -78,7 +86,7 @@ def test_card_create_refuses_a_duplicate_iccid(ent):
 def test_U0_plain_card_activates_with_enterprise_records_only(ent, manager):
     card = factories.card(enterprise=ent, data="directed", voice="directed", sms="directed")
     assert card.realname_required is False and card.realname_rules == "U0"
-    services.card_activate(actor=manager, card=card)
+    assert activation(card, manager)[0] == "activated"
     assert fresh(card).status == CardStatus.ACTIVE
     assert CardEvent.objects.filter(card=card, action="activated", data__basis="not_required").exists()
 
@@ -86,21 +94,23 @@ def test_U0_plain_card_activates_with_enterprise_records_only(ent, manager):
 def test_U1_non_directed_data_needs_user_realname_with_provincial_exemption(ent, manager):
     card = factories.card(enterprise=ent, data="non_directed")
     assert (card.realname_required, card.realname_rules, card.exemption_needed) == (True, "U1", "province")
-    with pytest.raises(RealnameRequired) as caught:
-        services.card_activate(actor=manager, card=card)
-    assert caught.value.decision.exemption is Exemption.PROVINCE
-    assert caught.value.status_code == 409
+    outcome, detail = activation(card, manager)
+    assert outcome == "awaiting_realname" and detail["exemption"] == Exemption.PROVINCE.value
     factories.exemption(enterprise=ent, cards=[card], levels=["province"], submitted_by=manager)
-    services.card_activate(actor=manager, card=card)
+    assert activation(card, manager)[0] == "activated"
     assert fresh(card).status == CardStatus.ACTIVE
 
 
 def test_U2_149_non_directed_sms_has_no_exemption_whatever_is_approved(ent, manager):
     card = factories.card(enterprise=ent, segment_149=True, sms="non_directed")
     factories.exemption(enterprise=ent, cards=[card], levels=["province", "group"], submitted_by=manager)
+    # The transition itself, under the new-installation order it belongs to (the order records the
+    # refusal as the card's outcome; here is the message it carries).
+    order = factories.order(actor=manager, enterprise=ent, business_type="new_installation", cards=[card])
     with pytest.raises(RealnameRequired) as caught:
-        services.card_activate(actor=manager, card=card)
+        services.card_activate(actor=manager, card=card, order=order)
     assert caught.value.decision.exemption is Exemption.NONE_POSSIBLE
+    assert caught.value.status_code == 409
     assert "No exemption is possible" in str(caught.value.message)
     assert services.exemption_covering(card, card.realname_decision) is None
 
@@ -114,24 +124,23 @@ def test_U3_149_directed_voice_needs_group_approval(ent, manager):
     card = factories.card(enterprise=ent, segment_149=True, voice="directed")
     assert (card.realname_rules, card.exemption_needed) == ("U3", "group")
     factories.exemption(enterprise=ent, cards=[card], levels=["province"], submitted_by=manager)
-    with pytest.raises(RealnameRequired):
-        services.card_activate(actor=manager, card=card)
+    assert activation(card, manager)[0] == "awaiting_realname"
     factories.exemption(enterprise=ent, cards=[card], levels=["group"], submitted_by=manager)
-    services.card_activate(actor=manager, card=card)
+    assert activation(card, manager)[0] == "activated"
     assert fresh(card).status == CardStatus.ACTIVE
 
 
 def test_U3_the_same_directed_sms_on_a_non_149_number_needs_nothing(ent, manager):
     card = factories.card(enterprise=ent, segment_149=False, voice="directed", sms="directed")
     assert card.realname_required is False
-    services.card_activate(actor=manager, card=card)
+    factories.activate(card, actor=manager)
     assert fresh(card).status == CardStatus.ACTIVE
 
 
 def test_U4_test_package_never_needs_user_realname(ent, manager):
     card = factories.card(enterprise=ent, test=True, segment_149=True, data="non_directed", sms="non_directed")
     assert (card.realname_required, card.realname_rules, card.exemption_needed) == (False, "U4", "")
-    services.card_activate(actor=manager, card=card)
+    factories.activate(card, actor=manager)
     assert fresh(card).status == CardStatus.ACTIVE
 
 
@@ -140,16 +149,17 @@ def test_U4_test_package_never_needs_user_realname(ent, manager):
 
 def test_U5_activation_blocked_without_realname(ent, manager):
     card = factories.card(enterprise=ent, data="non_directed")
+    order = factories.order(actor=manager, enterprise=ent, business_type="new_installation", cards=[card])
     with pytest.raises(RealnameRequired) as caught:
-        services.card_activate(actor=manager, card=card)
+        services.card_activate(actor=manager, card=card, order=order)
     assert caught.value.code == "realname_required"
     assert caught.value.decision.rules == ("U1",)
     # The refusal is recorded: the card now awaits its user's real-name.
     assert fresh(card).status == CardStatus.AWAITING_REALNAME
-    assert CardEvent.objects.filter(card=card, action="awaiting_realname", actor=manager).exists()
+    assert CardEvent.objects.filter(card=card, action="awaiting_realname", actor=manager, order=order).exists()
     # Refused again from there, with no second status change.
     with pytest.raises(RealnameRequired):
-        services.card_activate(actor=manager, card=card)
+        services.card_activate(actor=manager, card=card, order=order)
     assert CardEvent.objects.filter(card=card, action="awaiting_realname").count() == 1
 
 
@@ -158,13 +168,12 @@ def test_U5_activation_allowed_after_the_face_comparison_passes(ent, manager):
     verification = factories.card_user_registration(actor=manager, enterprise=ent, cards=[card])
     # Registered but not yet compared: still refused.
     assert not CardBinding.objects.filter(card=card).exists()
-    with pytest.raises(RealnameRequired):
-        services.card_activate(actor=manager, card=card)
+    assert activation(card, manager)[0] == "awaiting_realname"
     factories.face_result(verification, "pass")
     binding = CardBinding.objects.get(card=card, ended_at__isnull=True)
     assert binding.card_user == verification.card_user
     assert services.realname_satisfied(fresh(card)) == (True, "user_realname_complete")
-    services.card_activate(actor=manager, card=card)
+    # The card that waited activates under the order that left it waiting (H2, U5).
     assert fresh(card).status == CardStatus.ACTIVE
 
 
@@ -174,8 +183,7 @@ def test_U5_a_comparison_that_does_not_pass_binds_nothing(ent, manager, outcome)
     verification = factories.card_user_registration(actor=manager, enterprise=ent, cards=[card])
     factories.face_result(verification, outcome, distance=0.7)
     assert not CardBinding.objects.filter(card=card).exists()
-    with pytest.raises(RealnameRequired):
-        services.card_activate(actor=manager, card=card)
+    assert activation(card, manager)[0] == "awaiting_realname"
 
 
 def test_U5_a_reviewer_approval_binds_the_cards(world, ent, manager):
@@ -194,16 +202,14 @@ def test_U5_activation_allowed_with_an_exemption_covering_the_card(ent, manager)
     assert (card.realname_rules, card.exemption_needed) == ("U1,U3", "province_and_group")
     # Only the province approved: does not cover a card under U1 and U3.
     factories.exemption(enterprise=ent, cards=[card], levels=["province"], submitted_by=manager)
-    with pytest.raises(RealnameRequired):
-        services.card_activate(actor=manager, card=card)
+    assert activation(card, manager)[0] == "awaiting_realname"
     # Not yet approved: does not cover either.
     factories.exemption(enterprise=ent, cards=[card], levels=["province", "group"], submitted_by=manager,
                         status="submitted")
-    with pytest.raises(RealnameRequired):
-        services.card_activate(actor=manager, card=card)
+    assert activation(card, manager)[0] == "awaiting_realname"
     factories.exemption(enterprise=ent, cards=[card], levels=["province", "group"], submitted_by=manager)
     assert services.realname_satisfied(fresh(card)) == (True, "exemption_approved")
-    services.card_activate(actor=manager, card=card)
+    assert activation(card, manager)[0] == "activated"
     assert fresh(card).status == CardStatus.ACTIVE
 
 
@@ -211,15 +217,14 @@ def test_U5_an_exemption_for_other_cards_does_not_cover(ent, manager):
     card = factories.card(enterprise=ent, data="non_directed")
     other = factories.card(enterprise=ent, data="non_directed")
     factories.exemption(enterprise=ent, cards=[other], levels=["province"], submitted_by=manager)
-    with pytest.raises(RealnameRequired):
-        services.card_activate(actor=manager, card=card)
+    assert activation(card, manager)[0] == "awaiting_realname"
 
 
 def test_U5_service_opening_blocked(ent, manager):
     card = factories.card(enterprise=ent, data="directed")
-    services.card_activate(actor=manager, card=card)
+    factories.activate(card, actor=manager)
     with pytest.raises(RealnameRequired) as caught:
-        services.card_change_services(actor=manager, card=card, data="non_directed")
+        factories.change_services(card, actor=manager, data="non_directed")
     assert caught.value.decision.rules == ("U1",)
     card = fresh(card)
     assert (card.data_service, card.realname_required, card.realname_rules) == ("directed", False, "U0")
@@ -228,17 +233,17 @@ def test_U5_service_opening_blocked(ent, manager):
 
 def test_U5_service_opening_blocked_on_a_suspended_card_too(ent, manager):
     card = factories.card(enterprise=ent, segment_149=True)
-    services.card_activate(actor=manager, card=card)
-    services.card_suspend(actor=manager, card=card)
+    factories.activate(card, actor=manager)
+    factories.suspend(card, actor=manager)
     with pytest.raises(RealnameRequired):
-        services.card_change_services(actor=manager, card=card, sms="non_directed")
+        factories.change_services(card, actor=manager, sms="non_directed")
 
 
 def test_U5_service_opening_allowed_once_the_user_is_verified(ent, manager):
     card = factories.card(enterprise=ent)
-    services.card_activate(actor=manager, card=card)
+    factories.activate(card, actor=manager)
     factories.verified_card_user(actor=manager, enterprise=ent, cards=[card])
-    services.card_change_services(actor=manager, card=card, data="non_directed")
+    factories.change_services(card, actor=manager, data="non_directed")
     card = fresh(card)
     assert (card.data_service, card.realname_required, card.realname_rules, card.exemption_needed) == (
         "non_directed", True, "U1", "province"
@@ -249,30 +254,30 @@ def test_U5_service_opening_allowed_once_the_user_is_verified(ent, manager):
 
 def test_U5_services_of_a_card_in_stock_may_change_and_the_decision_is_stored(ent, manager):
     card = factories.card(enterprise=ent, segment_149=True)
-    services.card_change_services(actor=manager, card=card, sms="non_directed")
+    factories.change_services(card, actor=manager, sms="non_directed")
     assert (fresh(card).realname_required, fresh(card).exemption_needed) == (True, "none_possible")
 
 
 def test_U5_closing_services_needs_nothing(ent, manager):
     card = factories.card(enterprise=ent, data="non_directed")
     factories.exemption(enterprise=ent, cards=[card], levels=["province"], submitted_by=manager)
-    services.card_activate(actor=manager, card=card)
-    services.card_change_services(actor=manager, card=card, data="none")
+    factories.activate(card, actor=manager)
+    factories.change_services(card, actor=manager, data="none")
     assert fresh(card).realname_required is False
 
 
 def test_U5_package_change_rechecks(ent, manager):
     card = factories.card(enterprise=ent, test=True, data="non_directed")
-    services.card_activate(actor=manager, card=card)  # U4: fine on the test package
+    factories.activate(card, actor=manager)  # U4: fine on the test package
     assert fresh(card).status == CardStatus.ACTIVE
     normal = factories.package(code="IOT-STD")
     with pytest.raises(RealnameRequired) as caught:
-        services.card_change_services(actor=manager, card=card, package=normal)
+        factories.change_services(card, actor=manager, package=normal)
     assert caught.value.decision.rules == ("U1",)
     assert fresh(card).package.is_test_package is True
     # With the user verified the move is allowed, and the stored decision follows.
     factories.verified_card_user(actor=manager, enterprise=ent, cards=[card])
-    services.card_change_services(actor=manager, card=card, package=normal)
+    factories.change_services(card, actor=manager, package=normal)
     card = fresh(card)
     assert (card.package, card.realname_required, card.realname_rules) == (normal, True, "U1")
 
@@ -281,28 +286,29 @@ def test_U5_package_change_refuses_a_withdrawn_package(ent, manager):
     card = factories.card(enterprise=ent)
     old = factories.package(code="IOT-OLD", active=False)
     with pytest.raises(ValidationFailed) as caught:
-        services.card_change_services(actor=manager, card=card, package=old)
-    assert caught.value.code == "package_unavailable"
+        factories.change_services(card, actor=manager, package=old)
+    assert (caught.value.code, caught.value.field) == ("unknown_package", "package")
+    assert fresh(card).package.code == "IOT-STD"
 
 
 def test_U5_resume_rechecks(ent, manager):
     card = factories.card(enterprise=ent, data="non_directed")
     request = factories.exemption(enterprise=ent, cards=[card], levels=["province"], submitted_by=manager)
-    services.card_activate(actor=manager, card=card)
-    services.card_suspend(actor=manager, card=card)
+    factories.activate(card, actor=manager)
+    factories.suspend(card, actor=manager)
     request.status = "withdrawn"
     request.save()
     with pytest.raises(RealnameRequired):
-        services.card_resume(actor=manager, card=card)
+        factories.resume(card, actor=manager)
     assert fresh(card).status == CardStatus.SUSPENDED
 
 
 def test_U5_transfer_ends_the_binding_and_rechecks(world, ent, manager):
     card = factories.card(enterprise=ent, data="non_directed")
     card_user = factories.verified_card_user(actor=manager, enterprise=ent, cards=[card])
-    services.card_activate(actor=manager, card=card)
+    factories.activate(card, actor=manager)
     target = world["enterprise_same_province"]
-    services.card_transfer(actor=manager, card=card, target_enterprise=target)
+    transfer(card, manager, target)
     card = fresh(card)
     assert card.enterprise == target
     binding = CardBinding.objects.get(card=card, card_user=card_user)
@@ -316,16 +322,21 @@ def test_U5_transfer_ends_the_binding_and_rechecks(world, ent, manager):
 def test_U5_transfer_leaves_the_old_owners_exemption_behind(world, ent, manager):
     card = factories.card(enterprise=ent, data="non_directed")
     factories.exemption(enterprise=ent, cards=[card], levels=["province"], submitted_by=manager)
-    services.card_activate(actor=manager, card=card)
-    services.card_transfer(actor=manager, card=card, target_enterprise=world["enterprise_same_province"])
+    factories.activate(card, actor=manager)
+    transfer(card, manager, world["enterprise_same_province"])
     assert fresh(card).status == CardStatus.AWAITING_REALNAME
 
 
 def test_U5_transfer_of_a_card_that_needs_nothing_stays_active(world, ent, manager):
     card = factories.card(enterprise=ent)
-    services.card_activate(actor=manager, card=card)
-    services.card_transfer(actor=manager, card=card, target_enterprise=world["enterprise_same_province"])
+    factories.activate(card, actor=manager)
+    transfer(card, manager, world["enterprise_same_province"])
     assert fresh(card).status == CardStatus.ACTIVE
+
+
+def transfer(card, actor, target):
+    return factories.order_done(business_type="ownership_transfer", cards=card, actor=actor,
+                                parameters={"target_enterprise": str(target.public_id)})
 
 
 # --- lifecycle -------------------------------------------------------------------------------------
@@ -334,48 +345,68 @@ def test_U5_transfer_of_a_card_that_needs_nothing_stays_active(world, ent, manag
 def test_lifecycle_and_history_name_every_actor(world, ent, manager):
     admin = world["users"]["enterprise_admin"]
     card = factories.card(enterprise=ent, actor=manager)
-    services.card_activate(actor=manager, card=card)
-    services.card_suspend(actor=admin, card=card)
-    services.card_resume(actor=admin, card=card)
-    services.card_cancel(actor=manager, card=card)
+    factories.activate(card, actor=manager)
+    factories.suspend(card, actor=admin)
+    factories.resume(card, actor=admin)
+    factories.cancel(card, actor=manager)
     assert fresh(card).status == CardStatus.CANCELLED
-    history = list(CardEvent.objects.filter(card=card).order_by("at", "id").values_list("action", "actor__username"))
+    history = list(CardEvent.objects.filter(card=card).order_by("at", "id").values_list(
+        "action", "actor__username", "order__created_by__username"))
+    # Each business is an order, which names who filed it and its handler (H2). The new installation
+    # completed when the handler's face comparison passed: the system, not a person, completed it.
     assert history == [
-        ("created", "am_bj"), ("activated", "am_bj"), ("suspended", "ea_bj"), ("resumed", "ea_bj"),
-        ("cancelled", "am_bj"),
+        ("created", "am_bj", None), ("activated", None, "am_bj"), ("suspended", "ea_bj", "ea_bj"),
+        ("resumed", "ea_bj", "ea_bj"), ("cancelled", "am_bj", "am_bj"),
     ]
+    assert all(e.order.handler_id for e in CardEvent.objects.filter(card=card).exclude(action="created"))
 
 
 @pytest.mark.parametrize(
-    "status, action",
+    "status, business",
     [
-        ("in_stock", "card_suspend"),
-        ("in_stock", "card_resume"),
-        ("active", "card_activate"),
-        ("active", "card_resume"),
-        ("cancelled", "card_activate"),
-        ("cancelled", "card_cancel"),
-        ("cancelled", "card_suspend"),
+        ("in_stock", "suspend"),
+        ("in_stock", "resume"),
+        ("active", "activate"),
+        ("active", "resume"),
+        ("cancelled", "activate"),
+        ("cancelled", "cancel"),
+        ("cancelled", "suspend"),
     ],
 )
-def test_transitions_from_the_wrong_state_are_refused(ent, manager, status, action):
+def test_transitions_from_the_wrong_state_are_refused(ent, manager, status, business):
+    from cards.models import Order
+
     card = factories.card(enterprise=ent)
     if status in ("active", "cancelled"):
-        services.card_activate(actor=manager, card=card)
+        factories.activate(card, actor=manager)
     if status == "cancelled":
-        services.card_cancel(actor=manager, card=card)
-    events = CardEvent.objects.filter(card=card).count()
-    with pytest.raises(InvalidTransition):
-        getattr(services, action)(actor=manager, card=card)
+        factories.cancel(card, actor=manager)
+    events, orders_before = CardEvent.objects.filter(card=card).count(), Order.objects.count()
+    with pytest.raises(ValidationFailed) as caught:
+        getattr(factories, business)(card, actor=manager)
+    assert (caught.value.code, caught.value.field) == ("invalid_card_status", "cards")
     assert fresh(card).status == status
     assert CardEvent.objects.filter(card=card).count() == events
+    assert Order.objects.count() == orders_before
+
+
+def test_a_transition_checks_the_state_again_under_its_lock(ent, manager):
+    """The order checks the cards when it is filed; the transition checks again when it runs."""
+    card = factories.card(enterprise=ent)
+    order = factories.order(actor=manager, enterprise=ent, business_type="new_installation", cards=[card])
+    from cards.models import Card
+
+    Card.objects.filter(pk=card.pk).update(status=CardStatus.CANCELLED)  # changed meanwhile
+    with pytest.raises(InvalidTransition):
+        services.card_activate(actor=manager, card=card, order=order)
 
 
 def test_a_cancelled_card_cannot_change_services(ent, manager):
     card = factories.card(enterprise=ent)
-    services.card_cancel(actor=manager, card=card)
-    with pytest.raises(InvalidTransition):
-        services.card_change_services(actor=manager, card=card, data="directed")
+    factories.cancel(card, actor=manager)
+    with pytest.raises(ValidationFailed) as caught:
+        factories.change_services(card, actor=manager, data="directed")
+    assert caught.value.code == "invalid_card_status"
 
 
 # --- U6: one ID, five cards ----------------------------------------------------------------------
@@ -418,7 +449,7 @@ def test_U6_cancelled_card_frees_slot(ent, manager):
     number = idgen.resident_id()
     cards = [factories.card(enterprise=ent) for _ in range(6)]
     factories.verified_card_user(actor=manager, enterprise=ent, cards=cards[:5], id_number=number)
-    services.card_cancel(actor=manager, card=cards[0])
+    factories.cancel(cards[0], actor=manager)
     binding = CardBinding.objects.get(card=cards[0])
     assert binding.ended_at is not None and binding.end_reason == "card_cancelled"
     factories.verified_card_user(actor=manager, enterprise=ent, cards=[cards[5]], id_number=number)
@@ -490,7 +521,7 @@ def test_bind_refuses_cards_of_another_enterprise_and_cancelled_cards(world, ent
         services.card_user_bind(actor=manager, card_user=card_user, cards=[other])
     assert caught.value.code == "wrong_enterprise"
     cancelled = factories.card(enterprise=ent)
-    services.card_cancel(actor=manager, card=cancelled)
+    factories.cancel(cancelled, actor=manager)
     with pytest.raises(InvalidTransition):
         services.card_user_bind(actor=manager, card_user=card_user, cards=[cancelled])
 

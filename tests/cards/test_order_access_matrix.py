@@ -310,6 +310,9 @@ def test_api_create(world, orders, role):
             "handler_name": "王五",
             "handler_id_address": "北京市西城区金融街3号",
             "handler_id_photo": jpeg_upload("id.jpg"),
+            # The enterprise has orders already: a later business brings the fresh photos (E2, P3).
+            "credential_photo": jpeg_upload("credential.jpg"),
+            "responsible_id_photo": jpeg_upload("responsible-id.jpg"),
         },
         format="multipart",
     )

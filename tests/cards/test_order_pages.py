@@ -37,6 +37,11 @@ def am_client(client, world):
     return client
 
 
+def fresh_photos() -> dict:
+    """E2, P3: every order after the enterprise's first brings fresh photos of the originals."""
+    return {"credential_photo": jpeg_upload("credential.jpg"), "responsible_id_photo": jpeg_upload("resp-id.jpg")}
+
+
 def start(client, enterprise, business_type, cards):
     return client.post(NEW, {"business_type": business_type, "enterprise": str(enterprise.public_id),
                              "cards": "\n".join(c.iccid for c in cards)})
@@ -107,7 +112,7 @@ def test_wizard_returning_handler_only_gives_a_fresh_id_photo(am_client, world):
     assert 'name="handler_id_photo"' in html
     # Not a face-gated business: the live photo is offered but optional.
     assert "(optional)" in html or "可选" in html
-    response = am_client.post(DETAILS, {"handler_id_photo": jpeg_upload("fresh.jpg")})
+    response = am_client.post(DETAILS, {"handler_id_photo": jpeg_upload("fresh.jpg"), **fresh_photos()})
     assert response.status_code == 302
     assert Handler.objects.count() == 1
     assert Order.objects.filter(status=OrderStatus.COMPLETED).count() == 2
@@ -174,16 +179,17 @@ def test_wizard_replacement_asks_a_new_iccid_per_card(am_client, world):
     assert 'name="new_iccid_0"' in html and 'name="new_iccid_1"' in html
     assert 'name="target_enterprise"' not in html and 'name="action"' not in html
     new = [factories.iccid(), factories.iccid()]
+    replacements = Order.objects.filter(business_type=BusinessType.CARD_REPLACEMENT)
     bad = am_client.post(DETAILS, {"handler_name": "王五", "handler_id_address": "北京",
                                    "handler_id_photo": jpeg_upload(), "handler_live_photo": jpeg_upload(),
-                                   "new_iccid_0": new[0], "new_iccid_1": "8986000000000000001"})
+                                   "new_iccid_0": new[0], "new_iccid_1": "8986000000000000001", **fresh_photos()})
     assert bad.status_code == 200 and bad.context["form"].non_field_errors()
-    assert not Order.objects.exists()
+    assert not replacements.exists()
     response = am_client.post(DETAILS, {"handler_name": "王五", "handler_id_address": "北京",
                                         "handler_id_photo": jpeg_upload(), "handler_live_photo": jpeg_upload(),
-                                        "new_iccid_0": new[0], "new_iccid_1": new[1]})
+                                        "new_iccid_0": new[0], "new_iccid_1": new[1], **fresh_photos()})
     assert response.status_code == 302
-    order = Order.objects.get()
+    order = replacements.get()
     assert order.parameters == {"new_iccids": {cards[0].iccid: new[0], cards[1].iccid: new[1]}}
 
 
@@ -200,11 +206,12 @@ def test_wizard_service_change_refusal_explains_the_rule(am_client, world):
     card = active(ent, segment_149=True)[0]
     start(am_client, ent, BusinessType.SERVICE_CHANGE, [card])
     handler_step(am_client, idgen.resident_id())
+    before = Order.objects.count()
     response = am_client.post(DETAILS, {"handler_name": "王五", "handler_id_address": "北京",
-                                        "handler_id_photo": jpeg_upload(), "sms": "non_directed"})
+                                        "handler_id_photo": jpeg_upload(), "sms": "non_directed", **fresh_photos()})
     assert response.status_code == 200
     assert "U2" in response.content.decode()
-    assert not Order.objects.exists()
+    assert Order.objects.count() == before
     assert Card.objects.get(pk=card.pk).sms_service == "none"
 
 
@@ -274,6 +281,7 @@ def payload(world, card_list, **overrides) -> dict:
         "handler_id_address": "北京市西城区金融街3号",
         "handler_id_photo": jpeg_upload("id.jpg"),
         "handler_live_photo": jpeg_upload("live.jpg"),
+        **fresh_photos(),
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
@@ -376,7 +384,7 @@ def test_api_service_change_needing_realname_is_409_with_the_decision(api, world
     body = response.json()
     assert body["code"] == "realname_required"
     assert body["decision"]["rules"] == ["U2"] and body["decision"]["exemption"] == "none_possible"
-    assert not Order.objects.exists()
+    assert not Order.objects.filter(business_type="service_change").exists()
 
 
 def test_api_returning_handler_needs_only_the_id_and_a_fresh_photo(api, world):

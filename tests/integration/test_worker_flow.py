@@ -12,8 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from cards.card_users import card_user_register
 from cards.models import Card, CardBinding, CardStatus, Package
-from cards.services import card_activate
-from tests import idgen
+from tests import factories, idgen
 from tests.workers import wait_for
 from verification.models import Verification, VerificationStatus
 
@@ -86,8 +85,9 @@ def test_U5_card_user_flow_runs_in_a_real_worker(world, faces_dir, package, star
     assert done.engine and done.engine_version
     assert CardBinding.objects.filter(card=card, ended_at__isnull=True).exists()
 
-    activated = card_activate(actor=world["users"]["account_manager"], card=card)
-    assert activated.status == CardStatus.ACTIVE
+    factories.activate(card, actor=world["users"]["account_manager"])  # a new-installation order (H2)
+    card.refresh_from_db()
+    assert card.status == CardStatus.ACTIVE
 
 
 def test_verification_survives_its_worker_being_killed(world, faces_dir, package, start_worker):

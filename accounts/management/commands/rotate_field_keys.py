@@ -84,7 +84,7 @@ class Command(BaseCommand):
         last_pk = None
         while True:
             with transaction.atomic(using=db):
-                rows = manager.using(db).select_for_update().order_by("pk")
+                rows = manager.using(db).select_for_update(of=("self",)).order_by("pk")
                 if last_pk is not None:
                     rows = rows.filter(pk__gt=last_pk)
                 batch = list(

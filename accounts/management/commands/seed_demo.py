@@ -118,7 +118,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         self.seed_people()
         seed_demo_cards(self.stdout)
-        made = seed_demo_workflows(self.stdout)
+        made = seed_demo_activations(self.stdout)
+        made += seed_demo_workflows(self.stdout)
         if made:
             self.stdout.write("Demo work in progress: " + ", ".join(made) + ".")
 
@@ -214,14 +215,21 @@ def _demo_iccid(enterprise_no: int, serial: int) -> str:
     return body + luhn.calc_check_digit(body)
 
 
+def _demo_enterprise(spec: dict) -> Enterprise | None:
+    data: EnterpriseData = spec["enterprise"]
+    if data.credential_number:
+        return Enterprise.objects.filter(credential_number_index=credential_index(data.credential_number)).first()
+    return Enterprise.objects.filter(name=data.name, credential_type=data.credential_type).first()
+
+
 def seed_demo_cards(stdout=None) -> int:
-    """Packages, and cards for each demo enterprise; cards that need no user real-name are activated.
+    """Packages, and cards in stock for each demo enterprise (seed_demo_activations activates some).
 
     Idempotent: packages are matched by code and cards by ICCID.
     """
     from cards.models import Card, Package
     from cards.packages import package_create
-    from cards.services import card_activate, card_create
+    from cards.services import card_create
 
     packages = {}
     for code, name, test in DEMO_PACKAGES:
@@ -230,11 +238,7 @@ def seed_demo_cards(stdout=None) -> int:
         )
     created = 0
     for enterprise_no, spec in enumerate(DEMO_ENTERPRISES, start=1):
-        data: EnterpriseData = spec["enterprise"]
-        if data.credential_number:
-            enterprise = Enterprise.objects.filter(credential_number_index=credential_index(data.credential_number)).first()
-        else:
-            enterprise = Enterprise.objects.filter(name=data.name, credential_type=data.credential_type).first()
+        enterprise = _demo_enterprise(spec)
         if enterprise is None:
             continue
         manager = User.objects.filter(username=spec["manager"]).first()
@@ -246,17 +250,73 @@ def seed_demo_cards(stdout=None) -> int:
                 if Card.objects.filter(iccid=iccid).exists():
                     continue
                 msisdn = f"149{enterprise_no}{serial:07d}" if segment_149 else f"1440{enterprise_no}{serial:08d}"
-                with transaction.atomic():
-                    card = card_create(
-                        actor=manager, enterprise=enterprise, iccid=iccid, msisdn=msisdn, package=packages[code],
-                        data=data_level, voice=voice, sms=sms,
-                    )
-                    if not card.realname_required:
-                        card_activate(actor=manager, card=card)
+                card_create(
+                    actor=manager, enterprise=enterprise, iccid=iccid, msisdn=msisdn, package=packages[code],
+                    data=data_level, voice=voice, sms=sms,
+                )
                 created += 1
     if stdout is not None:
         stdout.write(f"Demo cards ready ({created} new).")
     return created
+
+
+# Activation is a business: a new-installation order with its handler, whose live photo is compared
+# with the handler's ID photo (H2, H3). One per enterprise, for its cards that need no user real-name;
+# (ID photo, live photo) of one person, each live photo used once (else the replay check flags it).
+DEMO_HANDLERS = {
+    "bj_tech": ("赵刚", "110102198703150057", "北京市西城区金融街3号", ("obama/obama1.jpg", "obama/obama3.jpg")),
+    "bj_water": ("钱敏", "11010819900620004X", "北京市海淀区玉渊潭南路5号", ("biden/biden1.jpg", "biden/biden2.jpg")),
+    "gd_logistics": ("孙丽", "440106198501010031", "广州市天河区天河路385号",
+                     ("kit_harington/kit1.jpg", "kit_harington/kit2.jpg")),
+}
+
+
+def _fresh_documents(spec: dict, enterprise: Enterprise) -> dict:
+    """E2, P3: an order after the enterprise's first brings fresh photos of the originals."""
+    from cards.orders import order_needs_fresh_documents
+
+    if not order_needs_fresh_documents(enterprise):
+        return {}
+    data: EnterpriseData = spec["enterprise"]
+    title = "营业执照" if data.credential_number else "单位介绍信（公章）"
+    return {
+        "credential_photo": _document_image(title, [f"名称 {data.name}", f"住所 {data.credential_address}"]),
+        "responsible_id_photo": _id_photo(spec["responsible"], spec["face"]),
+    }
+
+
+def seed_demo_activations(stdout=None) -> list[str]:
+    """With the face photos: a new-installation order per demo enterprise for its cards in stock that
+    need no user real-name. The comparison runs (in-process in the embedded mode) and the order
+    completes once it passes. Made once: skipped when such a card is already part of an order."""
+    from cards.handlers import HandlerData
+    from cards.models import Card, CardStatus, OrderCard
+    from cards.orders import order_create
+
+    faces = _faces_dir()
+    if faces is None:
+        if stdout is not None:
+            stdout.write("No face photos (../shared/testdata/faces): the demo cards stay in stock.")
+        return []
+    done = []
+    for spec in DEMO_ENTERPRISES:
+        enterprise = _demo_enterprise(spec)
+        manager = User.objects.filter(username=spec["manager"]).first()
+        if enterprise is None or manager is None:
+            continue
+        cards = list(Card.objects.filter(enterprise=enterprise, status=CardStatus.IN_STOCK, realname_required=False)
+                     .order_by("iccid"))
+        if not cards or OrderCard.objects.filter(card__in=cards).exists():
+            continue
+        name, id_number, address, (id_face, live_face) = DEMO_HANDLERS[spec["key"]]
+        order_create(
+            actor=manager, enterprise=enterprise, business_type="new_installation", cards=cards,
+            handler=HandlerData(name=name, id_type="resident_id", id_number=id_number, id_address=address),
+            handler_id_photo=_photo(faces, id_face), handler_live_photo=_photo(faces, live_face),
+            **_fresh_documents(spec, enterprise),
+        )
+        done.append(f"a new-installation order for {len(cards)} cards of {enterprise.name}")
+    return done
 
 
 
@@ -283,7 +343,7 @@ def seed_demo_workflows(stdout=None) -> list[str]:
     from approvals.services import exemption_file
     from cards.card_users import card_user_register
     from cards.handlers import HandlerData
-    from cards.models import Card, CardUser, Order
+    from cards.models import Card, CardUser, OrderCard
     from cards.orders import order_create
     from enterprises.models import ChangeRequest
     from enterprises.services import change_request_submit
@@ -331,12 +391,15 @@ def seed_demo_workflows(stdout=None) -> list[str]:
         if stdout is not None:
             stdout.write("No face photos (../shared/testdata/faces): no demo orders or card users.")
         return done
-    if not Order.objects.filter(enterprise=enterprise).exists():
+    if not OrderCard.objects.filter(card=card(6)).exists():
+        # Cards that need their users' real-name: the order completes and they wait for it (U5); a card
+        # user verified below activates card 10 under this order.
         order_create(
             actor=manager, enterprise=enterprise, business_type="new_installation", cards=[card(6), card(10), card(11)],
             handler=HandlerData(name="王五", id_type="resident_id", id_number="110101199003070038",
                                 id_address="北京市东城区东长安街1号"),
             handler_id_photo=_photo(faces, HANDLER_PAIR[0]), handler_live_photo=_photo(faces, HANDLER_PAIR[1]),
+            **_fresh_documents(spec, enterprise),
         )
         done.append("a new-installation order")
     if not CardUser.objects.filter(enterprise=enterprise).exists():
