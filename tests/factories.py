@@ -76,6 +76,25 @@ def enterprise(*, actor: User, responsible: dict | None = None, **overrides):
 _order_serial = itertools.count(1)
 
 
+TRANSITION_BUSINESS = {"activate": "new_installation", "suspend": "suspend_resume", "resume": "suspend_resume",
+                       "cancel": "cancellation", "change_services": "service_change"}
+
+
+def card_transition(name: str, card, *, actor: User | None = None, **kwargs):
+    """One card transition (cards.services.card_<name>) called on its own, inside an order made for
+    it that ends completed whatever the transition did: for tests of the transition's own checks."""
+    from django.utils import timezone
+
+    from cards import services
+    from cards.models import Order, OrderStatus
+
+    made = order_in_progress(TRANSITION_BUSINESS[name], card, actor=actor)
+    try:
+        return getattr(services, f"card_{name}")(actor=actor, card=card, order=made, **kwargs)
+    finally:
+        Order.objects.filter(pk=made.pk).update(status=OrderStatus.COMPLETED, completed_at=timezone.now())
+
+
 def iccid(prefix: str = "8986011") -> str:
     """A valid 20-digit ICCID (prefix 89, Luhn check digit), different on every call."""
     from stdnum import luhn
@@ -155,6 +174,29 @@ def order_done(*, business_type: str, cards, actor: User | None = None, enterpri
         face_result(Verification.objects.filter(order=filed).latest("created_at"), "pass")
         filed.refresh_from_db()
     return filed
+
+
+def order_in_progress(business_type: str, cards, *, actor: User | None = None):
+    """An order as it is while its completion runs (awaiting_verification, its cards listed), made
+    directly: it lets a test call one card transition on its own, to show that the transition's own
+    checks hold (the order service normally calls them)."""
+    from cards.models import Card, Order, OrderCard, OrderStatus
+
+    cards = [cards] if isinstance(cards, Card) else list(cards)
+    enterprise = cards[0].enterprise
+    actor = actor or order_filer(enterprise)
+    from cards.handlers import handler_clean, handler_get_or_create
+
+    handler_row, _created = handler_get_or_create(
+        actor=actor, enterprise=enterprise, clean=handler_clean(enterprise=enterprise, data=handler_data()))
+    made = Order.objects.create(number=f"T{next(_order_serial):011d}", enterprise=enterprise,
+                                business_type=business_type, status=OrderStatus.AWAITING_VERIFICATION,
+                                handler=handler_row, handler_id_photo="orders/test-id.jpg", created_by=actor)
+    OrderCard.objects.bulk_create([OrderCard(order=made, card=card) for card in cards])
+    return made
+
+
+_order_serial = itertools.count(1)
 
 
 def activate(cards, *, actor: User | None = None):

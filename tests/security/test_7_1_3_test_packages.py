@@ -70,7 +70,7 @@ def on_trial(ent, package: Package | None = None, *, segment_149=True, activate=
     card = services.card_create(actor=None, enterprise=ent, iccid=idgen.iccid(),
                                 msisdn=factories.msisdn(segment_149=segment_149), package=package)
     if activate:
-        services.card_activate(actor=None, card=card)
+        factories.card_transition("activate", card, actor=None)
     return fresh(card)
 
 
@@ -82,27 +82,28 @@ def test_7_1_3_U4_attack_u2_card_cannot_move_onto_the_test_package_by_a_service_
     factories.iot_test_package()
     card = factories.order_stock_card(enterprise=ent, segment_149=True, sms="non_directed")
     with pytest.raises(RealnameRequired):
-        services.card_activate(actor=am, card=card)
+        factories.card_transition("activate", card, actor=am)
     assert fresh(card).status == CardStatus.AWAITING_REALNAME
 
+    orders_before = Order.objects.count()
     with pytest.raises(ValidationFailed) as caught:
         service_change(am, ent, [card], package="IOT-TEST")
     assert caught.value.code == "test_package_not_allowed"
     assert "test-card package" in str(caught.value.message)
-    assert not Order.objects.exists()
+    assert Order.objects.count() == orders_before  # the refused order left no row
     orders_folder = Path(settings.PRIVATE_MEDIA_ROOT) / "orders"
     assert not [p for p in orders_folder.rglob("*") if p.is_file()]  # the refused order left no photo behind
     card = fresh(card)
     assert (card.package.code, card.sms_service, card.realname_rules) == ("IOT-STD", "non_directed", "U2")
     with pytest.raises(RealnameRequired):
-        services.card_activate(actor=am, card=card)
+        factories.card_transition("activate", card, actor=am)
 
 
 def test_7_1_3_U4_attack_refused_by_the_card_service_itself_in_every_channel(am, ent):
     test_package = factories.iot_test_package()
     card = factories.order_stock_card(enterprise=ent, segment_149=True, sms="non_directed")
     with pytest.raises(ValidationFailed) as caught:
-        services.card_change_services(actor=am, card=card, package=test_package)
+        factories.card_transition("change_services", card, actor=am, package=test_package)
     assert (caught.value.code, caught.value.field) == ("test_package_not_allowed", "package")
     assert fresh(card).package.code == "IOT-STD"
     assert not CardEvent.objects.filter(card=card, action="services_changed").exists()
@@ -187,16 +188,16 @@ def test_7_1_3_U4_only_an_in_stock_never_active_card_goes_onto_a_test_package(am
     if history in ("active", "suspended"):
         card = on_trial(ent, activate=True)
         if history == "suspended":
-            services.card_suspend(actor=None, card=card)
+            factories.card_transition("suspend", card, actor=None)
     elif history == "commercial_in_stock":
         card = factories.card(enterprise=ent)
     elif history == "awaiting_realname":
         card = factories.card(enterprise=ent, segment_149=True, voice="non_directed")
         with pytest.raises(RealnameRequired):
-            services.card_activate(actor=None, card=card)
+            factories.card_transition("activate", card, actor=None)
     else:
         card = on_trial(ent)
-        services.card_change_services(actor=None, card=card, package=factories.package(code="IOT-STD"))
+        factories.card_transition("change_services", card, actor=None, package=factories.package(code="IOT-STD"))
         assert fresh(card).status == CardStatus.IN_STOCK
     card = fresh(card)
     before = (card.package_id, levels(card), card.status)
@@ -219,8 +220,8 @@ def test_7_1_3_U4_an_in_stock_test_card_may_move_to_another_test_package_and_tak
 def test_7_1_3_U4_a_card_that_was_active_records_it(ent):
     card = on_trial(ent, activate=True)
     assert card.first_activated_at is not None
-    services.card_suspend(actor=None, card=card)
-    services.card_resume(actor=None, card=card)
+    factories.card_transition("suspend", card, actor=None)
+    factories.card_transition("resume", card, actor=None)
     assert fresh(card).first_activated_at == card.first_activated_at
 
 
@@ -235,7 +236,7 @@ def test_7_1_3_U4_a_service_change_on_a_test_card_is_refused(am, ent, activate):
     assert caught.value.code == "test_package_services"
     assert "IOT-TRIAL" in str(caught.value.message)
     with pytest.raises(ValidationFailed):
-        services.card_change_services(actor=am, card=card, data="non_directed")
+        factories.card_transition("change_services", card, actor=am, data="non_directed")
     assert levels(fresh(card)) == ("none", "none", "none")
 
 
@@ -243,12 +244,12 @@ def test_7_1_3_U4_moving_onto_a_test_package_sets_its_services(am, ent):
     """The services page posts the card's current levels with the new package: they are replaced."""
     card = on_trial(ent, trial("IOT-TRIAL", data="directed"))
     second = trial("IOT-TRIAL-2", data="non_directed", sms="non_directed")
-    services.card_change_services(actor=am, card=card, package=second, data="directed", voice="none", sms="none")
+    factories.card_transition("change_services", card, actor=am, package=second, data="directed", voice="none", sms="none")
     assert levels(fresh(card)) == ("non_directed", "none", "non_directed")
     # A level that asks for something else than the package's is refused, not ignored.
     third = trial("IOT-TRIAL-3")
     with pytest.raises(ValidationFailed) as caught:
-        services.card_change_services(actor=am, card=card, package=third, voice="directed")
+        factories.card_transition("change_services", card, actor=am, package=third, voice="directed")
     assert caught.value.code == "test_package_services"
     assert fresh(card).package == second
 
@@ -267,7 +268,7 @@ def test_7_1_3_U4_beat_task_suspends_cards_whose_test_period_ended_and_is_idempo
     running = on_trial(ent, activate=True)
     in_stock = on_trial(ent)
     moved = on_trial(ent, activate=True)
-    services.card_change_services(actor=None, card=moved, package=factories.package(code="IOT-STD"))
+    factories.card_transition("change_services", moved, actor=None, package=factories.package(code="IOT-STD"))
     expire(ended, in_stock, moved)  # `moved` is no longer a test card: a stale date must not suspend it
 
     assert end_test_periods() == 1
@@ -303,10 +304,10 @@ def test_7_1_3_U4_after_the_test_period_the_card_is_not_used_again_on_the_test_p
     expire(ended, in_stock)
     end_test_periods()
     with pytest.raises(InvalidTransition) as caught:
-        services.card_resume(actor=am, card=ended)
+        factories.card_transition("resume", ended, actor=am)
     assert caught.value.code == "test_period_ended"
     with pytest.raises(InvalidTransition) as caught:
-        services.card_activate(actor=am, card=in_stock)
+        factories.card_transition("activate", in_stock, actor=am)
     assert caught.value.code == "test_period_ended"
     assert fresh(in_stock).status == CardStatus.IN_STOCK
     # Moved to a commercial package (U0 here: no services), the card is used again.

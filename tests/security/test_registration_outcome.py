@@ -99,7 +99,7 @@ def test_7_1_8_the_api_says_verified_not_bound_with_the_free_slots(manager, ent,
 
 def test_7_1_8_slots_free_follows_the_cards_freed_since(manager, ent, approver):
     first, second = lost_race(manager=manager, ent=ent, approver=approver)
-    services.card_cancel(actor=manager, card=second.cards.order_by("pk").first())
+    factories.cancel(second.cards.order_by("pk").first(), actor=manager)
     body = api_for(manager).get(f"{API}/card-users/{first.card_user.public_id}/").json()
     assert body["registration_status"]["slots_free"] == 3
 
