@@ -34,6 +34,7 @@ from cards.models import (
 from cards.packages import PACKAGE_FIELDS, package_check_in_use, package_create, package_update
 from core.errors import DomainError
 from core.forms import add_domain_error
+from verification.identity import mask_address, mask_name
 
 ADMIN_COUNT_CAP = 10_000
 
@@ -173,14 +174,15 @@ class BindingInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 @admin.register(CardUser)
 class CardUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "masked_id_number", "id_type", "enterprise", "channel", "registration_status", "created_at")
+    list_display = ("masked_name", "masked_id_number", "id_type", "enterprise", "channel", "registration_status",
+                    "created_at")
     list_filter = ("registration_status", "id_type", "channel")
     list_select_related = ("enterprise",)
     search_fields = ("enterprise__name",)
     # No id_number, no blind index, no photos: the photos are served only by the permission-checking view.
     fields = (
         "public_id",
-        "name",
+        "masked_name",
         "id_type",
         "masked_id_number",
         "enterprise",
@@ -197,20 +199,28 @@ class CardUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def masked_id_number(self, card_user: CardUser) -> str:
         return card_user.id_number_masked
 
+    @admin.display(description=_("name"))
+    def masked_name(self, card_user: CardUser) -> str:
+        return mask_name(card_user.name)
+
 
 @admin.register(CardBinding)
 class CardBindingAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     iccid_lookup = "card__iccid"
-    list_display = ("card", "card_user", "masked_id_number", "bound_at", "ended_at", "end_reason")
+    list_display = ("card", "masked_card_user", "masked_id_number", "bound_at", "ended_at", "end_reason")
     list_filter = ("end_reason",)
     list_select_related = ("card", "card_user")
     search_fields = ("card__iccid",)
-    fields = ("card", "card_user", "masked_id_number", "bound_at", "ended_at", "end_reason")
+    fields = ("card", "masked_card_user", "masked_id_number", "bound_at", "ended_at", "end_reason")
     readonly_fields = fields
 
     @admin.display(description=_("ID number"))
     def masked_id_number(self, binding: CardBinding) -> str:
         return binding.card_user.id_number_masked
+
+    @admin.display(description=_("card user"))
+    def masked_card_user(self, binding: CardBinding) -> str:
+        return mask_name(binding.card_user.name)
 
 
 # --- orders, handlers, imports ------------------------------------------------------------
@@ -223,7 +233,7 @@ class OrderCardInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("number", "enterprise", "business_type", "status", "handler", "masked_handler_id_number",
+    list_display = ("number", "enterprise", "business_type", "status", "masked_handler", "masked_handler_id_number",
                     "created_at", "completed_at")
     list_filter = ("business_type", "status")
     list_select_related = ("enterprise", "handler")
@@ -231,7 +241,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_help_text = _("The order number.")
     date_hierarchy = "created_at"
     # No photos: they are served only by the permission-checking order view, and logged.
-    fields = ("number", "enterprise", "business_type", "status", "handler", "masked_handler_id_number",
+    fields = ("number", "enterprise", "business_type", "status", "masked_handler", "masked_handler_id_number",
               "parameters", "rejection_reason", "created_by", "created_at", "completed_at")
     readonly_fields = fields
     inlines = [OrderCardInline]
@@ -240,19 +250,32 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def masked_handler_id_number(self, order: Order) -> str:
         return order.handler.id_number_masked
 
+    @admin.display(description=_("handler"))
+    def masked_handler(self, order: Order) -> str:
+        return mask_name(order.handler.name)
+
 
 @admin.register(Handler)
 class HandlerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "masked_id_number", "id_type", "enterprise", "created_at")
+    list_display = ("masked_name", "masked_id_number", "id_type", "enterprise", "created_at")
     list_filter = ("id_type",)
     list_select_related = ("enterprise",)
     search_fields = ("enterprise__name",)
-    fields = ("name", "id_type", "masked_id_number", "id_address", "enterprise", "created_at", "updated_at")
+    fields = ("masked_name", "id_type", "masked_id_number", "masked_id_address", "enterprise", "created_at",
+              "updated_at")
     readonly_fields = fields
 
     @admin.display(description=_("ID number"))
     def masked_id_number(self, handler: Handler) -> str:
         return handler.id_number_masked
+
+    @admin.display(description=_("name"))
+    def masked_name(self, handler: Handler) -> str:
+        return mask_name(handler.name)
+
+    @admin.display(description=_("ID address"))
+    def masked_id_address(self, handler: Handler) -> str:
+        return mask_address(handler.id_address)
 
 
 @admin.register(CardImport)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.pii import EncryptedTextField, mask_identifier
 from cards.rules import CardFacts, Decision, ServiceLevel, evaluate, is_149_segment
 from enterprises.models import private_storage
-from verification.identity import PersonalIdType
+from verification.identity import PersonalIdType, mask_name
 
 
 class ServiceLevelChoices(models.TextChoices):
@@ -301,7 +301,8 @@ class Handler(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        # Masked: the admin's titles, breadcrumbs and history pages, and any log, show it so.
+        return mask_name(self.name)
 
     @property
     def id_number_masked(self) -> str:
@@ -448,7 +449,8 @@ class CardUser(models.Model):
         verbose_name_plural = _("card users")
 
     def __str__(self) -> str:
-        return self.name
+        # Masked: the admin's titles, breadcrumbs and history pages, and any log, show it so.
+        return mask_name(self.name)
 
     @property
     def id_number_masked(self) -> str:

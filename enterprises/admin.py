@@ -32,7 +32,7 @@ from enterprises.models import (
 )
 from enterprises.serializers import masked_proposed_values
 from enterprises.services import unit_kind_check, unit_kind_save
-from verification.identity import mask_numbers_in_text
+from verification.identity import mask_address, mask_name, mask_numbers_in_text
 
 
 def _masked_values_html(target: str, values: dict):
@@ -42,11 +42,20 @@ def _masked_values_html(target: str, values: dict):
 
 class ResponsiblePersonInline(ReadOnlyInlineMixin, admin.StackedInline):
     model = ResponsiblePerson
-    fields = ("name", "id_type", "masked_id_number", "id_address", "is_legal_representative", "updated_at")
+    fields = ("masked_name", "id_type", "masked_id_number", "masked_id_address", "is_legal_representative",
+              "updated_at")
 
     @admin.display(description=_("ID number"))
     def masked_id_number(self, person: ResponsiblePerson) -> str:
         return person.id_number_masked
+
+    @admin.display(description=_("name"))
+    def masked_name(self, person: ResponsiblePerson) -> str:
+        return mask_name(person.name)
+
+    @admin.display(description=_("ID address"))
+    def masked_id_address(self, person: ResponsiblePerson) -> str:
+        return mask_address(person.id_address)
 
 
 class DocumentInline(ReadOnlyInlineMixin, admin.TabularInline):

@@ -11,7 +11,7 @@ from django.utils.functional import LazyObject
 from django.utils.translation import gettext_lazy as _
 
 from accounts.pii import EncryptedTextField, mask_identifier
-from verification.identity import CredentialType, PersonalIdType
+from verification.identity import CredentialType, PersonalIdType, mask_name
 
 
 class _PrivateStorage(LazyObject):
@@ -153,7 +153,8 @@ class ResponsiblePerson(models.Model):
         verbose_name_plural = _("responsible persons")
 
     def __str__(self) -> str:
-        return self.name
+        # Masked: the admin's titles, breadcrumbs and history pages, and any log, show it so.
+        return mask_name(self.name)
 
     @property
     def id_number_masked(self) -> str:

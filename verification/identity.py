@@ -529,6 +529,24 @@ def mask_identifier(value: str) -> str:
     return value[:keep_head] + "*" * (n - keep_head - keep_tail) + value[-keep_tail:]
 
 
+def mask_name(value: str) -> str:
+    """A person's name for lists and masked views: the first character, and the last of a name of
+    three or more (王*, 欧*明, 欧阳**玲); the rest starred."""
+    value = (value or "").strip()
+    n = len(value)
+    if n <= 1:
+        return "*" * n
+    if n == 2:
+        return value[0] + "*"
+    return value[0] + "*" * (n - 2) + value[-1]
+
+
+def mask_address(value: str) -> str:
+    """An address with only its first six characters (province and city, as a rule) shown."""
+    value = (value or "").strip()
+    return value[:6] + "*" * min(max(len(value) - 6, 0), 8)
+
+
 # Tokens shaped like ID or credential numbers (8+ characters, mostly digits).
 _NUMBER_LIKE = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{8,}(?![0-9A-Za-z])")
 

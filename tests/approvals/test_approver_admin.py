@@ -140,7 +140,8 @@ def test_the_decision_page_shows_the_forms_and_decides(client, world, requests_)
     assert page.status_code == 200
     for attachment in request.attachments.all():
         assert reverse("approvals:attachment", args=[request.public_id, attachment.pk]) in html
-    assert "<img" in html  # the group form is a photo, shown inline
+    # A link, not an inline image: a thumbnail would spend the reveal budget on every page view (issue 7 §2.2).
+    assert "<img" not in html
     assert 'value="approve"' in html and 'value="reject"' in html
 
     refused = client.post(url, {"decision": "reject", "comment": ""})
