@@ -206,16 +206,16 @@ MSG_ORDER_REQUIRED = _(
     "File the business as an order instead: POST /api/v1/orders/ with business_type=%(business_type)s"
     "%(parameters)s and the handler."
 )
+MSG_ORDER_PARAMETERS = _(" and parameters %(parameters)s")
 
 
 def order_required_body(request, action: str) -> dict:
     business_type, parameters = DIRECT_ACTIONS[action]
     if action == "services":
-        hint = ' and parameters {"data"|"voice"|"sms": "none|directed|non_directed", "package": "<code>"}'
-    elif parameters:
-        hint = " and parameters " + json.dumps(parameters)
+        shown = '{"data"|"voice"|"sms": "none|directed|non_directed", "package": "<code>"}'
     else:
-        hint = ""
+        shown = json.dumps(parameters) if parameters else ""
+    hint = str(MSG_ORDER_PARAMETERS % {"parameters": shown}) if shown else ""
     return {
         "code": "order_required",
         "detail": str(MSG_ORDER_REQUIRED % {"business_type": business_type, "parameters": hint}),
