@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from accounts.models import PiiAccessLog
 from accounts.pii import mask_identifier
+from verification.identity import mask_name
 from cards.models import CardBinding, CardStatus, CardUser
 from cards.rules import REASONS
 from tests import factories, idgen
@@ -446,8 +447,9 @@ def test_admin_orders_handlers_and_imports_are_read_only_and_masked(ops_client, 
     pages = {
         "/admin/cards/order/": order.number,
         f"/admin/cards/order/{order.pk}/change/": order.number,
-        "/admin/cards/handler/": order.handler.name,
-        f"/admin/cards/handler/{order.handler.pk}/change/": order.handler.name,
+        # The handler's name is personal data: masked in the admin too.
+        "/admin/cards/handler/": mask_name(order.handler.name),
+        f"/admin/cards/handler/{order.handler.pk}/change/": mask_name(order.handler.name),
         "/admin/cards/cardimport/": ent.name,
         f"/admin/cards/cardimport/{job.pk}/change/": str(job.public_id),
     }
