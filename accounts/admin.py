@@ -65,7 +65,8 @@ class UserAddForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         refusal = users.user_change_refusal(
-            actor=self.actor, user=None,
+            actor=self.actor,
+            user=None,
             changes={k: data.get(k) for k in ("role", "province", "enterprise")},
         )
         if refusal is not None:
@@ -166,9 +167,7 @@ class UserAdmin(admin.ModelAdmin):
         ]
 
     def password_refused(self, request, id):
-        raise PermissionDenied(
-            _("Nobody sets another person's password. Send a set-password link instead.")
-        )
+        raise PermissionDenied(_("Nobody sets another person's password. Send a set-password link instead."))
 
     def lookup_allowed(self, lookup, value, request=None):
         return not lookup.startswith("password") and super().lookup_allowed(lookup, value, request)
@@ -180,9 +179,14 @@ class UserAdmin(admin.ModelAdmin):
             saved = users.user_update(actor=request.user, user=User.objects.get(pk=obj.pk), changes=changes)
         else:
             saved = users.user_invite(
-                actor=request.user, username=data["username"], role=data["role"], email=data["email"],
-                province=data.get("province"), enterprise=data.get("enterprise"),
-                full_name=data.get("full_name", ""), request=request,
+                actor=request.user,
+                username=data["username"],
+                role=data["role"],
+                email=data["email"],
+                province=data.get("province"),
+                enterprise=data.get("enterprise"),
+                full_name=data.get("full_name", ""),
+                request=request,
             )
         obj.pk = saved.pk
         obj.refresh_from_db()
@@ -215,8 +219,12 @@ class RoleGrantForm(forms.ModelForm):
         data = super().clean()
         if data.get("user") is not None and data.get("role"):
             refusal = users.role_grant_refusal(
-                actor=self.actor, user=data["user"], role=data["role"], province=data.get("province"),
-                enterprise=data.get("enterprise"), reason=data.get("reason", ""),
+                actor=self.actor,
+                user=data["user"],
+                role=data["role"],
+                province=data.get("province"),
+                enterprise=data.get("enterprise"),
+                reason=data.get("reason", ""),
             )
             if refusal is not None:
                 self.add_error(refusal.field if refusal.field in self.fields else None, refusal.message)
@@ -227,23 +235,44 @@ class RoleGrantForm(forms.ModelForm):
 
 
 class RoleGrantRejectForm(forms.Form):
-    comment = forms.CharField(label=_("Why it is rejected"), widget=forms.Textarea(attrs={"rows": 3}),
-                              max_length=users.MAX_TEXT_LENGTH)
+    comment = forms.CharField(
+        label=_("Why it is rejected"), widget=forms.Textarea(attrs={"rows": 3}), max_length=users.MAX_TEXT_LENGTH
+    )
 
 
 @admin.register(RoleGrant)
 class RoleGrantAdmin(admin.ModelAdmin):
     """Ops file role grants here; a superuser (not the one who filed it) approves or rejects them."""
 
-    list_display = ("user", "role", "province", "enterprise", "status", "requested_by", "requested_at",
-                    "decided_by", "decided_at")
+    list_display = (
+        "user",
+        "role",
+        "province",
+        "enterprise",
+        "status",
+        "requested_by",
+        "requested_at",
+        "decided_by",
+        "decided_at",
+    )
     list_filter = ("status", "role")
     search_fields = ("user__username", "user__full_name")
     list_select_related = ("user", "province", "enterprise", "requested_by", "decided_by")
     autocomplete_fields = ("user", "enterprise")
     actions = ["approve_grants", "reject_grants"]
-    readonly_fields = ("user", "role", "province", "enterprise", "reason_masked", "status", "requested_by",
-                       "requested_at", "decided_by", "decided_at", "comment_masked")
+    readonly_fields = (
+        "user",
+        "role",
+        "province",
+        "enterprise",
+        "reason_masked",
+        "status",
+        "requested_by",
+        "requested_at",
+        "decided_by",
+        "decided_at",
+        "comment_masked",
+    )
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -281,9 +310,14 @@ class RoleGrantAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
-        grant = users.role_grant_file(actor=request.user, user=data["user"], role=data["role"],
-                                      province=data.get("province"), enterprise=data.get("enterprise"),
-                                      reason=data.get("reason", ""))
+        grant = users.role_grant_file(
+            actor=request.user,
+            user=data["user"],
+            role=data["role"],
+            province=data.get("province"),
+            enterprise=data.get("enterprise"),
+            reason=data.get("reason", ""),
+        )
         obj.pk = grant.pk
         obj.refresh_from_db()
         obj._state.adding = False

@@ -67,8 +67,9 @@ class TokenObtainView(JsonView):
         # The Django request, so that django-axes marks a lockout where its middleware looks for it.
         user = authenticate(request=request._request, username=data["username"], password=data["password"])
         if user is None or not user.is_active:
-            raise ValidationFailed(_("Unable to log in with the username and password given."),
-                                   code="invalid_credentials")
+            raise ValidationFailed(
+                _("Unable to log in with the username and password given."), code="invalid_credentials"
+            )
         instance, token = users.api_token_issue(user=user)
         return no_store(Response({"token": token, "expires_at": instance.expiry}))
 
@@ -78,8 +79,12 @@ class LogoutView(JsonView):
 
     authentication_classes = [TokenAuthentication]
 
-    @extend_schema(tags=["auth"], summary="Log out: revoke the token used for this request", request=None,
-                   responses={204: None, 401: E401})
+    @extend_schema(
+        tags=["auth"],
+        summary="Log out: revoke the token used for this request",
+        request=None,
+        responses={204: None, 401: E401},
+    )
     def post(self, request):
         users.api_token_revoke(user=request.user, token=request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -88,15 +93,22 @@ class LogoutView(JsonView):
 def _token_rows(request) -> list[dict]:
     current = getattr(request.auth, "digest", None)
     return [
-        {"key": token.token_key, "created": token.created, "expires_at": token.expiry,
-         "current": token.digest == current}
+        {
+            "key": token.token_key,
+            "created": token.created,
+            "expires_at": token.expiry,
+            "current": token.digest == current,
+        }
         for token in users.api_tokens_of(request.user)
     ]
 
 
 class TokenListView(JsonView):
-    @extend_schema(tags=["auth"], summary="Your API tokens that have not expired",
-                   responses={200: TokenInfoSerializer(many=True), 401: E401})
+    @extend_schema(
+        tags=["auth"],
+        summary="Your API tokens that have not expired",
+        responses={200: TokenInfoSerializer(many=True), 401: E401},
+    )
     def get(self, request):
         return no_store(Response(TokenInfoSerializer(_token_rows(request), many=True).data))
 

@@ -60,8 +60,9 @@ def lockout_response(request, original_response=None, credentials=None):
             status=429,
         )
     else:
-        response = render(request, settings.AXES_LOCKOUT_TEMPLATE, {"duration": duration, "minutes": minutes},
-                          status=429)
+        response = render(
+            request, settings.AXES_LOCKOUT_TEMPLATE, {"duration": duration, "minutes": minutes}, status=429
+        )
     if minutes:
         response["Retry-After"] = str(minutes * 60)
     return response

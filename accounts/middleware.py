@@ -43,11 +43,17 @@ class SessionTimeoutMiddleware:
         idle_limit = settings.SESSION_IDLE_TIMEOUT_MINUTES * 60
         absolute_limit = settings.SESSION_ABSOLUTE_TIMEOUT_HOURS * 3600
         if now - last_seen > idle_limit:
-            self._end(request, _("You were logged out after %(minutes)d minutes of inactivity. Please log in again.")
-                      % {"minutes": settings.SESSION_IDLE_TIMEOUT_MINUTES})
+            self._end(
+                request,
+                _("You were logged out after %(minutes)d minutes of inactivity. Please log in again.")
+                % {"minutes": settings.SESSION_IDLE_TIMEOUT_MINUTES},
+            )
         elif now - logged_in_at > absolute_limit:
-            self._end(request, _("Your session reached its limit of %(hours)d hours. Please log in again.")
-                      % {"hours": settings.SESSION_ABSOLUTE_TIMEOUT_HOURS})
+            self._end(
+                request,
+                _("Your session reached its limit of %(hours)d hours. Please log in again.")
+                % {"hours": settings.SESSION_ABSOLUTE_TIMEOUT_HOURS},
+            )
         elif now - last_seen >= TOUCH_EVERY:
             session[LAST_SEEN] = now
 

@@ -42,9 +42,7 @@ MENU: list[NavItem] = [
 
 # --- approvals (issue 4) ---
 MENU += [
-    NavItem(
-        _("Exemption requests"), "approvals:my_requests", frozenset({Role.ACCOUNT_MANAGER, Role.ENTERPRISE_ADMIN})
-    ),
+    NavItem(_("Exemption requests"), "approvals:my_requests", frozenset({Role.ACCOUNT_MANAGER, Role.ENTERPRISE_ADMIN})),
     NavItem(_("Approvals"), "approvals:queue", frozenset({Role.PROVINCIAL_APPROVER, Role.GROUP_APPROVER})),
     NavItem(_("Face reviews"), "approvals:review_queue", frozenset({Role.PROVINCIAL_APPROVER})),
     NavItem(_("Approval desk"), "approvals_admin:index", frozenset({Role.PROVINCIAL_APPROVER, Role.GROUP_APPROVER})),

@@ -19,7 +19,15 @@ from django.db import models
 from core.crypto import field_fernet
 from verification.identity import mask_identifier, normalize_unit_name
 
-__all__ = ["EncryptedTextField", "blind_index", "encrypt", "decrypt", "mask_identifier", "personal_id_index", "unit_name_index"]
+__all__ = [
+    "EncryptedTextField",
+    "blind_index",
+    "encrypt",
+    "decrypt",
+    "mask_identifier",
+    "personal_id_index",
+    "unit_name_index",
+]
 
 
 def _current_fernet() -> MultiFernet:

@@ -40,10 +40,12 @@ class PiiRevealThrottle(UserRateThrottle):
         try:
             return super().allow_request(request, view)
         except CACHE_ERRORS as exc:
-            logger.error("reveal budget unavailable (%s): full reveals refused until the cache is back",
-                         type(exc).__name__)
-            raise ServiceUnavailable(MSG_CACHE_DOWN, code="service_unavailable",
-                                     retry_after=RETRY_AFTER_CACHE_DOWN) from None
+            logger.error(
+                "reveal budget unavailable (%s): full reveals refused until the cache is back", type(exc).__name__
+            )
+            raise ServiceUnavailable(
+                MSG_CACHE_DOWN, code="service_unavailable", retry_after=RETRY_AFTER_CACHE_DOWN
+            ) from None
 
 
 def page_reveal_wait(request) -> int | None:

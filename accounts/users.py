@@ -76,8 +76,9 @@ def user_change_refusal(*, actor, user: User | None, changes: dict) -> Permissio
     if not is_ops(actor):
         return PermissionDenied(_("Only ops staff and superusers manage users."), code="permission_denied")
     if "is_superuser" in changes and bool(changes["is_superuser"]) != bool(user and user.is_superuser):
-        return PermissionDenied(_("Only a superuser makes a superuser."), code="role_grant_required",
-                                field="is_superuser")
+        return PermissionDenied(
+            _("Only a superuser makes a superuser."), code="role_grant_required", field="is_superuser"
+        )
     if user is not None and user.is_superuser:
         return PermissionDenied(_("Only a superuser changes a superuser."), code="permission_denied")
     old_role = user.role if user is not None else None
@@ -98,8 +99,10 @@ def user_change_refusal(*, actor, user: User | None, changes: dict) -> Permissio
         and user.has_usable_password()
     ):
         return PermissionDenied(
-            _("This account already has a password, so only a superuser changes its email address "
-              "(the set-password link goes there)."),
+            _(
+                "This account already has a password, so only a superuser changes its email address "
+                "(the set-password link goes there)."
+            ),
             code="email_locked",
             field="email",
         )
@@ -120,8 +123,7 @@ def _check_scope(role: str, province, enterprise) -> None:
     if role in ROLES_BOUND_TO_PROVINCE and province is None:
         raise ValidationFailed(_("This role works in one province: choose it."), code="required", field="province")
     if role in ROLES_BOUND_TO_ENTERPRISE and enterprise is None:
-        raise ValidationFailed(_("This role works for one enterprise: choose it."), code="required",
-                               field="enterprise")
+        raise ValidationFailed(_("This role works for one enterprise: choose it."), code="required", field="enterprise")
 
 
 def _ref(value) -> str | None:
@@ -153,8 +155,9 @@ def user_invite(
     _require_manager(actor)
     _check(actor, None, {"role": role, "province": province, "enterprise": enterprise})
     if not (email or "").strip():
-        raise ValidationFailed(_("Enter the email address: the set-password link goes there."), code="required",
-                               field="email")
+        raise ValidationFailed(
+            _("Enter the email address: the set-password link goes there."), code="required", field="email"
+        )
     _check_scope(role, province, enterprise)
     with transaction.atomic():
         user = user_create(
@@ -168,8 +171,9 @@ def user_invite(
             # Ops work in the Django admin; nobody else is staff (superusers make superusers).
             is_staff=role == Role.OPS,
         )
-        audit_record(actor=actor, action="user.created", obj=user,
-                     data=_scope_data(user.role, user.province, user.enterprise))
+        audit_record(
+            actor=actor, action="user.created", obj=user, data=_scope_data(user.role, user.province, user.enterprise)
+        )
         _password_link(actor=actor, user=user, request=request)
     return user
 
@@ -179,8 +183,7 @@ def user_update(*, actor: User, user: User, changes: dict) -> User:
     _require_manager(actor)
     unknown = set(changes) - set(CHANGEABLE)
     if unknown:
-        raise ValidationFailed(_("These fields are not changed here."), code="not_changeable",
-                               field=sorted(unknown)[0])
+        raise ValidationFailed(_("These fields are not changed here."), code="not_changeable", field=sorted(unknown)[0])
     with transaction.atomic():
         locked = User.objects.select_for_update(of=("self",)).get(pk=user.pk)
         _check(actor, locked, changes)
@@ -225,7 +228,10 @@ def _apply(*, actor: User, user: User, changes: dict) -> User:
 def password_link(user: User, request=None) -> str:
     path = reverse(
         "password_set_confirm",
-        kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)},
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
     )
     base = settings.PORTAL_BASE_URL.rstrip("/")
     if base:
@@ -237,8 +243,9 @@ def password_link(user: User, request=None) -> str:
 
 def _password_link(*, actor: User | None, user: User, request=None) -> None:
     if not user.email:
-        raise ValidationFailed(_("This account has no email address to send the link to."), code="no_email",
-                               field="email")
+        raise ValidationFailed(
+            _("This account has no email address to send the link to."), code="no_email", field="email"
+        )
     url = password_link(user, request)
     audit_record(actor=actor, action="user.password_link_sent", obj=user, data={})
     hours = max(1, settings.PASSWORD_RESET_TIMEOUT // 3600)
@@ -341,16 +348,23 @@ def role_grant_refusal(*, actor, user: User, role: str, province=None, enterpris
     if not reason:
         return ValidationFailed(_("Say why the user needs this role."), code="required", field="reason")
     if len(reason) > MAX_TEXT_LENGTH:
-        return ValidationFailed(_("The reason may have at most %(max)d characters.") % {"max": MAX_TEXT_LENGTH},
-                                code="too_long", field="reason")
+        return ValidationFailed(
+            _("The reason may have at most %(max)d characters.") % {"max": MAX_TEXT_LENGTH},
+            code="too_long",
+            field="reason",
+        )
     try:
-        _check_scope(role, province if role in ROLES_BOUND_TO_PROVINCE else None,
-                     enterprise if role in ROLES_BOUND_TO_ENTERPRISE else None)
+        _check_scope(
+            role,
+            province if role in ROLES_BOUND_TO_PROVINCE else None,
+            enterprise if role in ROLES_BOUND_TO_ENTERPRISE else None,
+        )
     except ValidationFailed as exc:
         return exc
     if RoleGrant.objects.filter(user=user, status=RoleGrantStatus.PENDING).exists():
-        return Conflict(_("This user already has a role grant waiting for a decision."), code="grant_pending",
-                        field="user")
+        return Conflict(
+            _("This user already has a role grant waiting for a decision."), code="grant_pending", field="user"
+        )
     return None
 
 
@@ -358,18 +372,29 @@ def role_grant_file(
     *, actor: User, user: User, role: str, province=None, enterprise=None, reason: str = ""
 ) -> RoleGrant:
     """Ops (or a superuser) ask for `user` to get `role` in a scope; nothing changes until it is approved."""
-    refusal = role_grant_refusal(actor=actor, user=user, role=role, province=province, enterprise=enterprise,
-                                 reason=reason)
+    refusal = role_grant_refusal(
+        actor=actor, user=user, role=role, province=province, enterprise=enterprise, reason=reason
+    )
     if refusal is not None:
         raise refusal
     province = province if role in ROLES_BOUND_TO_PROVINCE else None
     enterprise = enterprise if role in ROLES_BOUND_TO_ENTERPRISE else None
     try:
         with transaction.atomic():
-            grant = RoleGrant.objects.create(user=user, role=role, province=province, enterprise=enterprise,
-                                             reason=reason.strip(), requested_by=actor)
-            audit_record(actor=actor, action="role_grant.filed", obj=grant,
-                         data={"user": user.pk, **_scope_data(role, province, enterprise)})
+            grant = RoleGrant.objects.create(
+                user=user,
+                role=role,
+                province=province,
+                enterprise=enterprise,
+                reason=reason.strip(),
+                requested_by=actor,
+            )
+            audit_record(
+                actor=actor,
+                action="role_grant.filed",
+                obj=grant,
+                data={"user": user.pk, **_scope_data(role, province, enterprise)},
+            )
     except IntegrityError:  # a concurrent grant for the same user won the unique constraint
         raise Conflict(_("This user already has a role grant waiting for a decision."), code="grant_pending") from None
     return grant
@@ -381,8 +406,11 @@ def role_grant_decide(*, grant: RoleGrant, actor: User, approve: bool, comment: 
         raise PermissionDenied(_("Only a superuser decides role grants."), code="permission_denied")
     comment = (comment or "").strip()
     if len(comment) > MAX_TEXT_LENGTH:
-        raise ValidationFailed(_("The comment may have at most %(max)d characters.") % {"max": MAX_TEXT_LENGTH},
-                               code="too_long", field="comment")
+        raise ValidationFailed(
+            _("The comment may have at most %(max)d characters.") % {"max": MAX_TEXT_LENGTH},
+            code="too_long",
+            field="comment",
+        )
     with transaction.atomic():
         locked = RoleGrant.objects.select_for_update(of=("self",)).get(pk=grant.pk)
         if locked.requested_by_id == actor.pk or locked.user_id == actor.pk:
@@ -390,17 +418,27 @@ def role_grant_decide(*, grant: RoleGrant, actor: User, approve: bool, comment: 
         if locked.status != RoleGrantStatus.PENDING:
             raise InvalidTransition(_("This role grant has already been decided."), code="already_decided")
         if not approve and not comment:
-            raise ValidationFailed(_("Say why the role grant is rejected: a rejection needs a comment."),
-                                   code="comment_required", field="comment")
+            raise ValidationFailed(
+                _("Say why the role grant is rejected: a rejection needs a comment."),
+                code="comment_required",
+                field="comment",
+            )
         if approve:
             user = User.objects.select_for_update(of=("self",)).get(pk=locked.user_id)
-            _apply(actor=actor, user=user,
-                   changes={"role": locked.role, "province": locked.province, "enterprise": locked.enterprise})
+            _apply(
+                actor=actor,
+                user=user,
+                changes={"role": locked.role, "province": locked.province, "enterprise": locked.enterprise},
+            )
         locked.status = RoleGrantStatus.APPROVED if approve else RoleGrantStatus.REJECTED
         locked.decided_by = actor
         locked.decided_at = timezone.now()
         locked.decision_comment = comment
         locked.save(update_fields=["status", "decided_by", "decided_at", "decision_comment"])
-        audit_record(actor=actor, action="role_grant.approved" if approve else "role_grant.rejected", obj=locked,
-                     data={"user": locked.user_id, "comment": comment})
+        audit_record(
+            actor=actor,
+            action="role_grant.approved" if approve else "role_grant.rejected",
+            obj=locked,
+            data={"user": locked.user_id, "comment": comment},
+        )
     return locked

@@ -34,7 +34,8 @@ def home(request):
             awaiting_realname=cards_visible_to(user).filter(status=CardStatus.AWAITING_REALNAME).count(),
             orders_waiting=orders_visible_to(user).filter(status=OrderStatus.AWAITING_VERIFICATION).count(),
             open_exemptions=approval_selectors.exemptions_visible_to(user)
-            .filter(status=RequestStatus.SUBMITTED).count(),
+            .filter(status=RequestStatus.SUBMITTED)
+            .count(),
         )
     elif role in (Role.PROVINCIAL_APPROVER, Role.GROUP_APPROVER):
         context.update(
@@ -61,8 +62,9 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     success_url = reverse_lazy("home")
 
     def form_valid(self, form):
-        users.user_password_change(user=self.request.user, password=form.cleaned_data["new_password1"],
-                                   request=self.request)
+        users.user_password_change(
+            user=self.request.user, password=form.cleaned_data["new_password1"], request=self.request
+        )
         messages.success(self.request, _("Your password was changed. Your other sessions and API tokens have ended."))
         return redirect(self.get_success_url())
 

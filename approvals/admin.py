@@ -127,8 +127,9 @@ class DeskAdmin(admin.ModelAdmin):
                     form.add_error("comment" if exc.field == "comment" else None, exc.message)
                     status = 400
                 else:
-                    self.message_user(request, _("Your decision on %(ref)s was recorded.") % {"ref": _ref(obj)},
-                                      messages.SUCCESS)
+                    self.message_user(
+                        request, _("Your decision on %(ref)s was recorded.") % {"ref": _ref(obj)}, messages.SUCCESS
+                    )
                     return HttpResponseRedirect(
                         reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_changelist")
                     )
@@ -161,7 +162,8 @@ class DeskAdmin(admin.ModelAdmin):
             if result.decided:
                 self.message_user(
                     request,
-                    (_("%(count)d approved.") if approve else _("%(count)d rejected.")) % {"count": len(result.decided)},
+                    (_("%(count)d approved.") if approve else _("%(count)d rejected."))
+                    % {"count": len(result.decided)},
                     messages.SUCCESS,
                 )
             for item, exc in result.errors:
@@ -250,8 +252,16 @@ class ScopedEnterpriseFilter(SimpleListFilter):
 
 
 class ExemptionDeskAdmin(DeskAdmin):
-    list_display = ("reference", "enterprise_name", "rules_text", "levels_text", "status", "card_count",
-                    "submitted_at", "awaiting_you")
+    list_display = (
+        "reference",
+        "enterprise_name",
+        "rules_text",
+        "levels_text",
+        "status",
+        "card_count",
+        "submitted_at",
+        "awaiting_you",
+    )
     list_filter = (AwaitingMeFilter, "status", LevelFilter, RuleFilter, ScopedEnterpriseFilter)
     search_fields = ("enterprise__name",)
     ordering = ("-submitted_at",)
@@ -305,13 +315,17 @@ class ExemptionDeskAdmin(DeskAdmin):
 
     def decide(self, request, obj, *, approve, comment):
         services.exemption_decide(
-            request=obj, actor=request.user, level=selectors.approver_level(request.user) or "",
-            approve=approve, comment=comment,
+            request=obj,
+            actor=request.user,
+            level=selectors.approver_level(request.user) or "",
+            approve=approve,
+            comment=comment,
         )
 
     def bulk_decide(self, request, queryset, *, approve, comment):
-        return services.exemption_decide_many(requests=list(queryset), actor=request.user, approve=approve,
-                                              comment=comment)
+        return services.exemption_decide_many(
+            requests=list(queryset), actor=request.user, approve=approve, comment=comment
+        )
 
 
 # --- change requests (E3, P4): provincial approvers only ---
@@ -355,16 +369,25 @@ class ChangeRequestDeskAdmin(DeskAdmin):
         services.change_request_decide(change_request=obj, actor=request.user, approve=approve, comment=comment)
 
     def bulk_decide(self, request, queryset, *, approve, comment):
-        return services.change_request_decide_many(change_requests=list(queryset), actor=request.user,
-                                                   approve=approve, comment=comment)
+        return services.change_request_decide_many(
+            change_requests=list(queryset), actor=request.user, approve=approve, comment=comment
+        )
 
 
 # --- manual face review: provincial approvers only ---
 
 
 class ReviewDeskAdmin(DeskAdmin):
-    list_display = ("reference", "enterprise_name", "purpose", "status", "outcome", "distance_text",
-                    "replay", "completed_at")
+    list_display = (
+        "reference",
+        "enterprise_name",
+        "purpose",
+        "status",
+        "outcome",
+        "distance_text",
+        "replay",
+        "completed_at",
+    )
     list_filter = ("status", "purpose", "outcome", ScopedEnterpriseFilter)
     search_fields = ("enterprise__name",)
     ordering = ("completed_at",)
@@ -410,8 +433,9 @@ class ReviewDeskAdmin(DeskAdmin):
         verification_review(verification=obj, actor=request.user, approve=approve, comment=comment)
 
     def bulk_decide(self, request, queryset, *, approve, comment):
-        return services.review_decide_many(verifications=list(queryset), actor=request.user, approve=approve,
-                                           comment=comment)
+        return services.review_decide_many(
+            verifications=list(queryset), actor=request.user, approve=approve, comment=comment
+        )
 
 
 approvals_site.register(ExemptionRequest, ExemptionDeskAdmin)
@@ -457,8 +481,18 @@ class ExemptionRequestOpsAdmin(OpsReadOnlyAdmin):
     list_display = ("reference", "enterprise", "status", "rules", "required_levels", "submitted_by", "submitted_at")
     list_filter = ("status", LevelFilter, RuleFilter)
     search_fields = ("enterprise__name",)
-    fields = ("reference", "enterprise", "status", "rules", "required_levels", "reason_scrubbed", "card_list",
-              "submitted_by", "submitted_at", "created_at")
+    fields = (
+        "reference",
+        "enterprise",
+        "status",
+        "rules",
+        "required_levels",
+        "reason_scrubbed",
+        "card_list",
+        "submitted_by",
+        "submitted_at",
+        "created_at",
+    )
     readonly_fields = fields
     inlines = [AttachmentOpsInline, DecisionOpsInline]
 

@@ -35,7 +35,6 @@ class JsonOnly:
     renderer_classes = [JSONRenderer]
 
 
-
 E400 = error_response("Invalid input or a business rule refused it (see `code`).")
 E403 = error_response("Your role may not do this (e.g. `self_decision`, another province).")
 E404 = error_response("Does not exist, or you have no access to it.")
@@ -43,7 +42,9 @@ E409 = error_response("Not in a state that allows it (`invalid_transition`, `alr
 READ_ERRORS = {401: E401, 403: E403, 404: E404}
 WRITE_ERRORS = {400: E400, 401: E401, 403: E403, 404: E404, 409: E409}
 
-EXEMPTION_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The request's public_id.")
+EXEMPTION_ID = OpenApiParameter(
+    "public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The request's public_id."
+)
 CHANGE_REQUEST_ID = OpenApiParameter(
     "public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The change request's public_id."
 )
@@ -66,7 +67,9 @@ class AttachmentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     level = serializers.CharField(help_text="province or group")
     content_type = serializers.CharField()
-    url = serializers.CharField(allow_null=True, help_text="Permission-checking download; null when your role may not open it.")
+    url = serializers.CharField(
+        allow_null=True, help_text="Permission-checking download; null when your role may not open it."
+    )
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -150,25 +153,44 @@ class ExemptionSerializer(serializers.Serializer):
 
 class ExemptionFileSerializer(serializers.Serializer):
     enterprise = serializers.UUIDField(help_text="The enterprise's public_id.")
-    cards = serializers.ListField(child=serializers.CharField(max_length=24), allow_empty=False, max_length=1000,
-                                  help_text="ICCIDs of the enterprise's cards.")
+    cards = serializers.ListField(
+        child=serializers.CharField(max_length=24),
+        allow_empty=False,
+        max_length=1000,
+        help_text="ICCIDs of the enterprise's cards.",
+    )
     reason = serializers.CharField(max_length=services.MAX_REASON_LENGTH, allow_blank=True)
-    attachment_province = serializers.ListField(child=serializers.FileField(), required=False, default=list,
-                                                help_text="省内审批单: required when a card falls under U1.")
-    attachment_group = serializers.ListField(child=serializers.FileField(), required=False, default=list,
-                                             help_text="集团审批单: required when a card falls under U3.")
+    attachment_province = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        default=list,
+        help_text="省内审批单: required when a card falls under U1.",
+    )
+    attachment_group = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        default=list,
+        help_text="集团审批单: required when a card falls under U3.",
+    )
 
 
 class ExemptionDecideSerializer(serializers.Serializer):
-    level = serializers.ChoiceField(choices=ApprovalLevel.choices, required=False,
-                                    help_text="Defaults to your own level (provincial or group approver).")
+    level = serializers.ChoiceField(
+        choices=ApprovalLevel.choices,
+        required=False,
+        help_text="Defaults to your own level (provincial or group approver).",
+    )
     approve = serializers.BooleanField()
-    comment = serializers.CharField(max_length=services.MAX_COMMENT_LENGTH, allow_blank=True, required=False, default="")
+    comment = serializers.CharField(
+        max_length=services.MAX_COMMENT_LENGTH, allow_blank=True, required=False, default=""
+    )
 
 
 class DecideSerializer(serializers.Serializer):
     approve = serializers.BooleanField()
-    comment = serializers.CharField(max_length=services.MAX_COMMENT_LENGTH, allow_blank=True, required=False, default="")
+    comment = serializers.CharField(
+        max_length=services.MAX_COMMENT_LENGTH, allow_blank=True, required=False, default=""
+    )
 
 
 class ReviewSerializer(serializers.Serializer):
@@ -221,8 +243,12 @@ class ExemptionListCreateView(JsonOnly, generics.GenericAPIView):
         summary="Exemption requests you can see",
         parameters=[
             OpenApiParameter("status", OpenApiTypes.STR, enum=RequestStatus.values, required=False),
-            OpenApiParameter("queue", OpenApiTypes.BOOL, required=False,
-                             description="Only the requests awaiting your decision (approvers)."),
+            OpenApiParameter(
+                "queue",
+                OpenApiTypes.BOOL,
+                required=False,
+                description="Only the requests awaiting your decision (approvers).",
+            ),
             OpenApiParameter("mine", OpenApiTypes.BOOL, required=False, description="Only the requests you filed."),
         ],
         responses={200: ExemptionSerializer(many=True), 401: E401},
@@ -240,7 +266,9 @@ class ExemptionListCreateView(JsonOnly, generics.GenericAPIView):
             if params["status"] not in RequestStatus.values:
                 raise ValidationFailed(_("Unknown status."), code="invalid_choice", field="status")
             queryset = queryset.filter(status=params["status"])
-        queryset = selectors.exemptions_visible_to(user).filter(pk__in=queryset.values("pk")).order_by("-created_at", "-pk")
+        queryset = (
+            selectors.exemptions_visible_to(user).filter(pk__in=queryset.values("pk")).order_by("-created_at", "-pk")
+        )
         page = self.paginate_queryset(queryset)
         data = ExemptionSerializer(page, many=True, context={"request": request}).data
         return no_store(self.get_paginated_response(data))
@@ -278,8 +306,12 @@ class ExemptionDetailView(JsonOnly, generics.GenericAPIView):
     queryset = ExemptionRequest.objects.none()
     serializer_class = ExemptionSerializer
 
-    @extend_schema(tags=["exemptions"], summary="One exemption request with its decisions", parameters=[EXEMPTION_ID],
-                   responses={200: ExemptionSerializer, **READ_ERRORS})
+    @extend_schema(
+        tags=["exemptions"],
+        summary="One exemption request with its decisions",
+        parameters=[EXEMPTION_ID],
+        responses={200: ExemptionSerializer, **READ_ERRORS},
+    )
     def get(self, request, public_id):
         return exemption_response(request, selectors.exemption_for_user(request.user, public_id))
 
@@ -289,9 +321,13 @@ class ExemptionDecideView(JsonOnly, generics.GenericAPIView):
     serializer_class = ExemptionDecideSerializer
     parser_classes = [JSONParser, FormParser]
 
-    @extend_schema(tags=["exemptions"], summary="Approve or reject at one level (a rejection needs a comment)",
-                   parameters=[EXEMPTION_ID], request=ExemptionDecideSerializer,
-                   responses={200: ExemptionSerializer, **WRITE_ERRORS})
+    @extend_schema(
+        tags=["exemptions"],
+        summary="Approve or reject at one level (a rejection needs a comment)",
+        parameters=[EXEMPTION_ID],
+        request=ExemptionDecideSerializer,
+        responses={200: ExemptionSerializer, **WRITE_ERRORS},
+    )
     def post(self, request, public_id):
         exemption = selectors.exemption_for_user(request.user, public_id)
         data = validated(ExemptionDecideSerializer(data=request.data))
@@ -306,8 +342,13 @@ class ExemptionWithdrawView(JsonOnly, generics.GenericAPIView):
     queryset = ExemptionRequest.objects.none()
     serializer_class = ExemptionSerializer
 
-    @extend_schema(tags=["exemptions"], summary="Withdraw your own request while it awaits a decision",
-                   parameters=[EXEMPTION_ID], request=None, responses={200: ExemptionSerializer, **WRITE_ERRORS})
+    @extend_schema(
+        tags=["exemptions"],
+        summary="Withdraw your own request while it awaits a decision",
+        parameters=[EXEMPTION_ID],
+        request=None,
+        responses={200: ExemptionSerializer, **WRITE_ERRORS},
+    )
     def post(self, request, public_id):
         exemption = selectors.exemption_for_user(request.user, public_id)
         exemption = services.exemption_withdraw(request=exemption, actor=request.user)
@@ -328,9 +369,13 @@ class ChangeRequestDecideView(JsonOnly, generics.GenericAPIView):
     serializer_class = DecideSerializer
     parser_classes = [JSONParser, FormParser]
 
-    @extend_schema(tags=["change requests"], summary="Approve (applies the change, keeps the history) or reject",
-                   parameters=[CHANGE_REQUEST_ID], request=DecideSerializer,
-                   responses={200: OpenApiTypes.OBJECT, **WRITE_ERRORS})
+    @extend_schema(
+        tags=["change requests"],
+        summary="Approve (applies the change, keeps the history) or reject",
+        parameters=[CHANGE_REQUEST_ID],
+        request=DecideSerializer,
+        responses={200: OpenApiTypes.OBJECT, **WRITE_ERRORS},
+    )
     def post(self, request, public_id):
         change_request = selectors.change_request_for_user(request.user, public_id)
         data = validated(DecideSerializer(data=request.data))
@@ -344,8 +389,13 @@ class ChangeRequestWithdrawView(JsonOnly, generics.GenericAPIView):
     queryset = ChangeRequest.objects.none()
     serializer_class = DecideSerializer
 
-    @extend_schema(tags=["change requests"], summary="Withdraw your own change request while it awaits a decision",
-                   parameters=[CHANGE_REQUEST_ID], request=None, responses={200: OpenApiTypes.OBJECT, **WRITE_ERRORS})
+    @extend_schema(
+        tags=["change requests"],
+        summary="Withdraw your own change request while it awaits a decision",
+        parameters=[CHANGE_REQUEST_ID],
+        request=None,
+        responses={200: OpenApiTypes.OBJECT, **WRITE_ERRORS},
+    )
     def post(self, request, public_id):
         change_request = selectors.change_request_for_user(request.user, public_id)
         change_request = services.change_request_withdraw(change_request=change_request, actor=request.user)
@@ -359,8 +409,11 @@ class ReviewQueueView(JsonOnly, generics.GenericAPIView):
     queryset = Verification.objects.none()
     serializer_class = ReviewSerializer
 
-    @extend_schema(tags=["reviews"], summary="Face comparisons awaiting your manual review (your province)",
-                   responses={200: ReviewSerializer(many=True), 401: E401})
+    @extend_schema(
+        tags=["reviews"],
+        summary="Face comparisons awaiting your manual review (your province)",
+        responses={200: ReviewSerializer(many=True), 401: E401},
+    )
     def get(self, request):
         page = self.paginate_queryset(selectors.review_queue(request.user))
         return no_store(self.get_paginated_response(ReviewSerializer(page, many=True).data))
@@ -370,8 +423,12 @@ class ReviewDetailView(JsonOnly, generics.GenericAPIView):
     queryset = Verification.objects.none()
     serializer_class = ReviewSerializer
 
-    @extend_schema(tags=["reviews"], summary="One face comparison you may review", parameters=[VERIFICATION_ID],
-                   responses={200: ReviewSerializer, **READ_ERRORS})
+    @extend_schema(
+        tags=["reviews"],
+        summary="One face comparison you may review",
+        parameters=[VERIFICATION_ID],
+        responses={200: ReviewSerializer, **READ_ERRORS},
+    )
     def get(self, request, public_id):
         verification = selectors.verification_for_reviewer(request.user, public_id)
         return no_store(Response(ReviewSerializer(verification).data))
@@ -382,9 +439,13 @@ class ReviewDecideView(JsonOnly, generics.GenericAPIView):
     serializer_class = DecideSerializer
     parser_classes = [JSONParser, FormParser]
 
-    @extend_schema(tags=["reviews"], summary="Approve (opens the gate) or reject (needs a comment)",
-                   parameters=[VERIFICATION_ID], request=DecideSerializer,
-                   responses={200: ReviewSerializer, **WRITE_ERRORS})
+    @extend_schema(
+        tags=["reviews"],
+        summary="Approve (opens the gate) or reject (needs a comment)",
+        parameters=[VERIFICATION_ID],
+        request=DecideSerializer,
+        responses={200: ReviewSerializer, **WRITE_ERRORS},
+    )
     def post(self, request, public_id):
         from verification.services import verification_review
 

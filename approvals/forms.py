@@ -71,8 +71,9 @@ class DecisionForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("decision") == "reject" and not (data.get("comment") or "").strip():
-            self.add_error("comment", forms.ValidationError(_("Say why: a rejection needs a comment."),
-                                                            code="comment_required"))
+            self.add_error(
+                "comment", forms.ValidationError(_("Say why: a rejection needs a comment."), code="comment_required")
+            )
         return data
 
 

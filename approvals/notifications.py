@@ -50,8 +50,9 @@ def _to_outbox(recipients: Iterable[User], subject: str, body: str, *, ref: str)
         if user.email:
             by_address.setdefault(user.email, user)
     notes = [
-        Notification.objects.create(recipient=user, address=address, subject=SUBJECT_PREFIX + subject, body=body,
-                                    ref=ref)
+        Notification.objects.create(
+            recipient=user, address=address, subject=SUBJECT_PREFIX + subject, body=body, ref=ref
+        )
         for address, user in sorted(by_address.items())
     ]
     for note in notes:
@@ -87,8 +88,7 @@ def notification_send(*, notification_id: int) -> str:
             note.last_error = type(exc).__name__[:100]
             note.save(update_fields=["attempts", "last_error"])
             log = logger.error if note.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS else logger.warning
-            log("notification %s for %s not sent (%s), attempt %d", note.pk, note.ref, note.last_error,
-                note.attempts)
+            log("notification %s for %s not sent (%s), attempt %d", note.pk, note.ref, note.last_error, note.attempts)
             return "failed"
         note.sent_at = timezone.now()
         note.last_error = ""
@@ -232,7 +232,9 @@ def change_request_decided(change_request_id: int) -> int:
             "ref": _ref(change_request),
             "status": _("approved") if approved else _("rejected"),
         }
-        return _to_outbox([change_request.submitted_by], subject, "\n".join(lines), ref=f"change request {change_request.pk}")
+        return _to_outbox(
+            [change_request.submitted_by], subject, "\n".join(lines), ref=f"change request {change_request.pk}"
+        )
 
 
 def _ref(obj) -> str:

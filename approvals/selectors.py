@@ -144,7 +144,9 @@ def exemptions_in_scope_of_approver(user) -> QuerySet[ExemptionRequest]:
     level = approver_level(user)
     queryset = exemptions_visible_to(user)
     if level == ApprovalLevel.PROVINCE:
-        return queryset.filter(json_list_has("required_levels", ApprovalLevel.PROVINCE), enterprise__province_id=user.province_id)
+        return queryset.filter(
+            json_list_has("required_levels", ApprovalLevel.PROVINCE), enterprise__province_id=user.province_id
+        )
     if level == ApprovalLevel.GROUP:
         return queryset.filter(json_list_has("required_levels", ApprovalLevel.GROUP))
     return queryset.none()
@@ -165,7 +167,7 @@ def exemptions_pending_for(user) -> QuerySet[ExemptionRequest]:
 
 
 def exemptions_filed_by(user) -> QuerySet[ExemptionRequest]:
-    """"My requests": what the user filed; an enterprise admin also sees every request of their enterprise."""
+    """ "My requests": what the user filed; an enterprise admin also sees every request of their enterprise."""
     if not _active(user):
         return ExemptionRequest.objects.none()
     queryset = exemptions_visible_to(user)

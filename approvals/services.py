@@ -150,7 +150,10 @@ def assess_card(card: Card) -> CardAssessment:
         )
     if card.status not in LIVE_CARD_STATUSES:
         return CardAssessment(
-            card, decision, False, "card_cancelled",
+            card,
+            decision,
+            False,
+            "card_cancelled",
             _("Card %(iccid)s is cancelled.") % {"iccid": iccid},
         )
     if CardBinding.objects.filter(card=card, ended_at__isnull=True).exists():
@@ -168,8 +171,11 @@ def _clean_attachments(attachments: Mapping | None, required_levels: list[str]) 
     attachments = dict(attachments or {})
     unknown = [key for key in attachments if key not in ApprovalLevel.values]
     if unknown:
-        raise ValidationFailed(_("Approval forms are attached for the provincial or the group level only."),
-                               code="invalid_level", field="attachments")
+        raise ValidationFailed(
+            _("Approval forms are attached for the provincial or the group level only."),
+            code="invalid_level",
+            field="attachments",
+        )
     cleaned: dict[str, list[CleanUpload]] = {}
     for level in ApprovalLevel.values:
         files = [f for f in (attachments.get(level) or []) if f]
@@ -249,17 +255,24 @@ def exemption_file(
     impossible = [a for a in assessments if a.problem == "exemption_impossible"]
     if impossible:
         iccids = ", ".join(a.card.iccid for a in impossible)
-        message = impossible[0].message if len(impossible) == 1 else _(
-            "No exemption is possible for cards %(iccids)s: rule U2 (a 149-segment number with non-directed "
-            "voice or non-directed SMS) always requires the card user's real-name and the one-ID-five-cards "
-            "check. Register the card users instead."
-        ) % {"iccids": iccids}
-        raise ValidationFailed(message, code="exemption_impossible", field="cards",
-                               params={"iccids": [a.card.iccid for a in impossible]})
+        message = (
+            impossible[0].message
+            if len(impossible) == 1
+            else _(
+                "No exemption is possible for cards %(iccids)s: rule U2 (a 149-segment number with non-directed "
+                "voice or non-directed SMS) always requires the card user's real-name and the one-ID-five-cards "
+                "check. Register the card users instead."
+            )
+            % {"iccids": iccids}
+        )
+        raise ValidationFailed(
+            message, code="exemption_impossible", field="cards", params={"iccids": [a.card.iccid for a in impossible]}
+        )
     for assessment in assessments:
         if assessment.problem:
-            raise ValidationFailed(assessment.message, code=assessment.problem, field="cards",
-                                   params={"iccids": [assessment.card.iccid]})
+            raise ValidationFailed(
+                assessment.message, code=assessment.problem, field="cards", params={"iccids": [assessment.card.iccid]}
+            )
 
     required_levels = _ordered_levels(level for a in assessments for level in a.decision.approvers)
     rules = sorted({rule for a in assessments for rule in a.decision.rules})
@@ -465,8 +478,12 @@ def exemption_withdraw(*, request: ExemptionRequest, actor: User) -> ExemptionRe
     actor = _require_user(actor)
     with transaction.atomic():
         locked = ExemptionRequest.objects.select_for_update(of=("self",)).get(pk=request.pk)
-        _withdraw(locked, actor=actor, statuses=RequestStatus,
-                  refusal=_("This request is %(status)s: only a request awaiting a decision can be withdrawn."))
+        _withdraw(
+            locked,
+            actor=actor,
+            statuses=RequestStatus,
+            refusal=_("This request is %(status)s: only a request awaiting a decision can be withdrawn."),
+        )
         audit_record(actor=actor, action="exemption.withdrawn", obj=locked)
     return locked
 
@@ -511,7 +528,9 @@ def _reset_enterprise_status(enterprise_id: int) -> None:
         enterprise.save(update_fields=["status", "updated_at"])
 
 
-def change_request_decide(*, change_request: ChangeRequest, actor: User, approve: bool, comment: str = "") -> ChangeRequest:
+def change_request_decide(
+    *, change_request: ChangeRequest, actor: User, approve: bool, comment: str = ""
+) -> ChangeRequest:
     """A provincial approver of the enterprise's province decides a change of real-name data.
 
     Approved: the change is written into the record in the same transaction and the
@@ -567,8 +586,12 @@ def change_request_withdraw(*, change_request: ChangeRequest, actor: User) -> Ch
     actor = _require_user(actor)
     with transaction.atomic():
         locked = ChangeRequest.objects.select_for_update(of=("self",)).get(pk=change_request.pk)
-        _withdraw(locked, actor=actor, statuses=ChangeRequestStatus,
-                  refusal=_("This change request is %(status)s: only a request awaiting a decision can be withdrawn."))
+        _withdraw(
+            locked,
+            actor=actor,
+            statuses=ChangeRequestStatus,
+            refusal=_("This change request is %(status)s: only a request awaiting a decision can be withdrawn."),
+        )
         _reset_enterprise_status(locked.enterprise_id)
         audit_record(actor=actor, action="change_request.withdrawn", obj=locked, data={"target": locked.target})
     return locked

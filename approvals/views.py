@@ -67,8 +67,15 @@ def _load(loader, user, public_id):
 def _private_file(request, obj, field: str, *, content_type: str | None, filename: str, inline: bool) -> FileResponse:
     """A stored file that shows personal data: a budgeted, logged full view (accounts.reveals)."""
     try:
-        return personal_file_response(request, obj=obj, field=field, field_file=getattr(obj, field),
-                                      content_type=content_type, filename=filename, as_attachment=not inline)
+        return personal_file_response(
+            request,
+            obj=obj,
+            field=field,
+            field_file=getattr(obj, field),
+            content_type=content_type,
+            filename=filename,
+            as_attachment=not inline,
+        )
     except errors.NotFound as exc:
         raise Http404(str(exc.message)) from exc
 
@@ -184,8 +191,9 @@ def exemption_new(request):
     if not enterprise_id and user.role == Role.ENTERPRISE_ADMIN:
         enterprise_id = str(user.enterprise.public_id)
     if not enterprise_id:
-        enterprises = [e for e in enterprises_visible_to(user).order_by("name")[:500]
-                       if selectors.can_file_exemption(user, e)]
+        enterprises = [
+            e for e in enterprises_visible_to(user).order_by("name")[:500] if selectors.can_file_exemption(user, e)
+        ]
         return render(request, "approvals/choose_enterprise.html", {"enterprises": enterprises})
     from enterprises.selectors import enterprise_for_user
 
@@ -201,7 +209,9 @@ def exemption_new(request):
     if request.method == "POST":
         posted = request.POST.getlist("cards")
         # Cards chosen elsewhere (e.g. from the card list) are choices too, when they are the enterprise's.
-        extra = cards_visible_to(user).filter(enterprise=enterprise, iccid__in=[i for i in posted if i not in known][:1000])
+        extra = cards_visible_to(user).filter(
+            enterprise=enterprise, iccid__in=[i for i in posted if i not in known][:1000]
+        )
         choices += [(c.iccid, c.iccid) for c in extra]
         form = ExemptionFileForm(request.POST, request.FILES, card_choices=choices)
         if form.is_valid():
@@ -371,7 +381,8 @@ def review_detail(request, public_id):
         else:
             messages.success(
                 request,
-                _("The comparison was approved: the real-name gate is open.") if form.approve
+                _("The comparison was approved: the real-name gate is open.")
+                if form.approve
                 else _("The comparison was declined."),
             )
             return redirect("approvals:review_queue")
@@ -407,7 +418,11 @@ def verification_photo(request, public_id, which):
     if not field_file:
         raise Http404(str(_("The file is not available.")))
     return _private_file(
-        request, verification, field, content_type=None, filename=f"{which}-photo{_extension(field_file.name)}",
+        request,
+        verification,
+        field,
+        content_type=None,
+        filename=f"{which}-photo{_extension(field_file.name)}",
         inline=True,
     )
 
@@ -450,7 +465,9 @@ def change_request_detail(request, public_id):
                 return redirect("approvals:change_request_detail", public_id=change_request.public_id)
             if form.is_valid():
                 services.change_request_decide(
-                    change_request=change_request, actor=user, approve=form.approve,
+                    change_request=change_request,
+                    actor=user,
+                    approve=form.approve,
                     comment=form.cleaned_data["comment"],
                 )
                 messages.success(request, _("Your decision was recorded."))

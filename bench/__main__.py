@@ -23,8 +23,13 @@ DEFAULT_OUTPUT = BASE_DIR / "var" / "bench.json"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--only", action="append", choices=MODULES, metavar="NAME",
-                        help=f"run only this benchmark module (repeatable): {', '.join(MODULES)}")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=MODULES,
+        metavar="NAME",
+        help=f"run only this benchmark module (repeatable): {', '.join(MODULES)}",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON file to merge into")
     args = parser.parse_args(argv)
 

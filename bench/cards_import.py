@@ -90,14 +90,20 @@ def run(results: dict) -> None:
     url = _postgres_url()
     problem = _reachable(url)
     if problem:
-        print(f"[bench] cards_import: skipped, no PostgreSQL at {url.split('@')[-1]} ({problem}). "
-              "Set DATABASE_URL=postgres://... to run it.")
+        print(
+            f"[bench] cards_import: skipped, no PostgreSQL at {url.split('@')[-1]} ({problem}). "
+            "Set DATABASE_URL=postgres://... to run it."
+        )
         return
     env = {**os.environ, "DATABASE_URL": url, "CELERY_TASK_ALWAYS_EAGER": "true", "LOG_LEVEL": "WARNING"}
     env.pop("REDIS_URL", None)  # the task runs in-process here, on the scratch database
     completed = subprocess.run(
         [sys.executable, "-m", "bench.cards_import", "--child"],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=1800,
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     lines = [line for line in completed.stdout.splitlines() if line.startswith(MARK)]
     if completed.returncode != 0 or not lines:
@@ -106,7 +112,7 @@ def run(results: dict) -> None:
     for line in completed.stdout.splitlines():
         if line.startswith("[bench]"):
             print(line)
-    results.update(json.loads(lines[-1][len(MARK):]))
+    results.update(json.loads(lines[-1][len(MARK) :]))
 
 
 # --- the child: Django on the PostgreSQL scratch database ----------------------------
@@ -121,8 +127,12 @@ def _fixtures():
     province = Province.objects.get(code="11")
     manager = user_create(username="bench_manager", password=None, role="account_manager", province=province)
     enterprise = Enterprise.objects.create(
-        name="基准测试物联有限公司", credential_type="official_letter", credential_address="北京市",
-        province=province, account_manager=manager, created_by=manager,
+        name="基准测试物联有限公司",
+        credential_type="official_letter",
+        credential_address="北京市",
+        province=province,
+        account_manager=manager,
+        created_by=manager,
         unit_kind=UnitKind.objects.get(code="party_government"),
     )
     package = Package.objects.create(code="IOT-BENCH", name="基准套餐")
@@ -211,16 +221,22 @@ def _measure() -> dict:
             raise RuntimeError(f"the import did not succeed: {job.status} {job.failure_message} {job.errors[:3]}")
         assert Card.objects.filter(import_job=job).count() == ROWS
         import_times.append(elapsed)
-        print(f"[bench] cards_import: run {attempt + 1}: import {elapsed:.2f} s, COPY {copy_times[-1]:.2f} s "
-              f"(without foreign keys {index_times[-1]:.2f} s, bare table {bare_times[-1]:.2f} s)", flush=True)
+        print(
+            f"[bench] cards_import: run {attempt + 1}: import {elapsed:.2f} s, COPY {copy_times[-1]:.2f} s "
+            f"(without foreign keys {index_times[-1]:.2f} s, bare table {bare_times[-1]:.2f} s)",
+            flush=True,
+        )
         _reset_cards()
         placeholder = CardImport.objects.create(enterprise=enterprise, file_format="csv", created_by=manager)
 
     value, baseline, bare, indexes = min(import_times), min(copy_times), min(bare_times), min(index_times)
     ratio = value / baseline
     verdict = "ok" if ratio <= RATIO_TARGET and value < SECONDS_TARGET else "MISSES THE TARGET"
-    print(f"[bench] cards_import: {ROWS} cards in {value:.2f} s, COPY {baseline:.2f} s, ratio {ratio:.2f} "
-          f"(targets: ratio <= {RATIO_TARGET:g}, < {SECONDS_TARGET:g} s): {verdict}", flush=True)
+    print(
+        f"[bench] cards_import: {ROWS} cards in {value:.2f} s, COPY {baseline:.2f} s, ratio {ratio:.2f} "
+        f"(targets: ratio <= {RATIO_TARGET:g}, < {SECONDS_TARGET:g} s): {verdict}",
+        flush=True,
+    )
     return {
         NAME: bench.entry(value, "s", baseline),
         COPY_NAME: bench.entry(baseline, "s"),

@@ -139,7 +139,9 @@ def measure(root: Path, *, verbose: bool = True) -> dict:
         "not_usable": live_problems,
     }
     if verbose:
-        print(f"images encoded: {report['images']}; same-person pairs {len(same)}, different-person pairs {len(different)}")
+        print(
+            f"images encoded: {report['images']}; same-person pairs {len(same)}, different-person pairs {len(different)}"
+        )
         print("largest same-person distances:")
         for distance, a, b in same[-5:]:
             print(f"  {distance:.4f}  {a}  {b}")
@@ -157,10 +159,28 @@ def measure(root: Path, *, verbose: bool = True) -> dict:
 # copies of the ID photo (issue 7 §1.1; not part of the test suite: minutes of CPU)
 
 COPY_KINDS = (
-    "same file", "jpeg q60", "jpeg q70", "jpeg q80", "jpeg q95", "png", "webp", "50%", "200%",
-    "face crop 10%", "face crop 10% x2", "face crop 30%", "face crop 30% x2", "face crop 60%", "face crop 60% x2",
-    "rotated 3deg", "rotated -5deg",
-    "card: same file", "card: portrait", "card: portrait x2", "card: portrait x3", "card: portrait+margin x2",
+    "same file",
+    "jpeg q60",
+    "jpeg q70",
+    "jpeg q80",
+    "jpeg q95",
+    "png",
+    "webp",
+    "50%",
+    "200%",
+    "face crop 10%",
+    "face crop 10% x2",
+    "face crop 30%",
+    "face crop 30% x2",
+    "face crop 60%",
+    "face crop 60% x2",
+    "rotated 3deg",
+    "rotated -5deg",
+    "card: same file",
+    "card: portrait",
+    "card: portrait x2",
+    "card: portrait x3",
+    "card: portrait+margin x2",
 )
 
 
@@ -200,28 +220,49 @@ def _copies(data: bytes, img, box, card, region):
     made += [(f"jpeg q{q}", "photo", _encoded(full, quality=q)) for q in (60, 70, 80, 95)]
     made += [("png", "photo", _encoded(full, "PNG")), ("webp", "photo", _encoded(full, "WEBP", quality=80))]
     for scale, name in ((0.5, "50%"), (2.0, "200%")):
-        made.append((name, "photo", _encoded(full.resize((int(full.width * scale), int(full.height * scale)), lanczos),
-                                             quality=85)))
+        made.append(
+            (
+                name,
+                "photo",
+                _encoded(full.resize((int(full.width * scale), int(full.height * scale)), lanczos), quality=85),
+            )
+        )
     top, right, bottom, left = box
     for margin in (0.1, 0.3, 0.6):
         m = int(round(margin * max(bottom - top, right - left)))
         crop = img.crop((left - m, top - m, right + m, bottom + m))
         made.append((f"face crop {int(margin * 100)}%", "photo", _encoded(crop, quality=90)))
-        made.append((f"face crop {int(margin * 100)}% x2", "photo",
-                     _encoded(crop.resize((crop.width * 2, crop.height * 2), lanczos), quality=90)))
+        made.append(
+            (
+                f"face crop {int(margin * 100)}% x2",
+                "photo",
+                _encoded(crop.resize((crop.width * 2, crop.height * 2), lanczos), quality=90),
+            )
+        )
     for degrees in (3, -5):
-        made.append((f"rotated {degrees}deg", "photo",
-                     _encoded(full.rotate(degrees, resample=Image.Resampling.BICUBIC), quality=90)))
+        made.append(
+            (
+                f"rotated {degrees}deg",
+                "photo",
+                _encoded(full.rotate(degrees, resample=Image.Resampling.BICUBIC), quality=90),
+            )
+        )
     made.append(("card: same file", "card", _encoded(card, quality=90)))
     portrait = card.crop(region)
     for scale in (1, 2, 3):
         name = "card: portrait" + (f" x{scale}" if scale > 1 else "")
-        made.append((name, "card", _encoded(portrait.resize((portrait.width * scale, portrait.height * scale), lanczos),
-                                            quality=85)))
+        made.append(
+            (
+                name,
+                "card",
+                _encoded(portrait.resize((portrait.width * scale, portrait.height * scale), lanczos), quality=85),
+            )
+        )
     l, t, r, b = region
     wide = card.crop((l - 20, t - 20, min(card.width, r + 20), b + 20))
-    made.append(("card: portrait+margin x2", "card", _encoded(wide.resize((wide.width * 2, wide.height * 2), lanczos),
-                                                              "PNG")))
+    made.append(
+        ("card: portrait+margin x2", "card", _encoded(wide.resize((wide.width * 2, wide.height * 2), lanczos), "PNG"))
+    )
     return made
 
 
@@ -281,8 +322,11 @@ def measure_copies(root: Path, *, verbose: bool = True) -> dict:
 
     def spread(values) -> str:
         values = sorted(values)
-        return (f"p50 {values[len(values) // 2]:g}, p90 {values[int(len(values) * 0.9)]:g}, max {values[-1]:g}"
-                if values else "-")
+        return (
+            f"p50 {values[len(values) // 2]:g}, p90 {values[int(len(values) * 0.9)]:g}, max {values[-1]:g}"
+            if values
+            else "-"
+        )
 
     all_copies = [row for rows in copies.values() for row in rows]
     missed = [kind for kind, rows in copies.items() for row in rows if not row["copy"]]
@@ -303,18 +347,24 @@ def measure_copies(root: Path, *, verbose: bool = True) -> dict:
     if verbose:
         print(f"{len(photos)} photos, {len(cards)} synthetic ID cards; limits {limits}")
         print(f"genuine same-person pairs of different photos: {len(genuine)} (photo/photo and card/photo)")
-        print(f"  min image bits {minima['image_bits']}, min face bits {minima['face_bits']}, "
-              f"min distance {minima['distance']:.4f}")
+        print(
+            f"  min image bits {minima['image_bits']}, min face bits {minima['face_bits']}, "
+            f"min distance {minima['distance']:.4f}"
+        )
         for key in ("image_bits", "face_bits", "distance"):
             row, a, b = min(genuine, key=lambda item: item[0][key])
             print(f"  closest by {key}: {a} / {b}: {row}")
         print("copies (image bits | face bits | distance), found / measured:")
         for kind, rows in copies.items():
             found = sum(row["copy"] for row in rows)
-            print(f"  {kind:26s} {found:3d}/{len(rows):3d}  image {spread([r['image_bits'] for r in rows])} | "
-                  f"face {spread([r['face_bits'] for r in rows])} | distance {spread([r['distance'] for r in rows])}")
-        print(f"  all copies: max distance {max(r['distance'] for r in all_copies):.4f}; "
-              f"found {report['copies_found']}/{len(all_copies)}; live photo refused for another reason: {unusable}")
+            print(
+                f"  {kind:26s} {found:3d}/{len(rows):3d}  image {spread([r['image_bits'] for r in rows])} | "
+                f"face {spread([r['face_bits'] for r in rows])} | distance {spread([r['distance'] for r in rows])}"
+            )
+        print(
+            f"  all copies: max distance {max(r['distance'] for r in all_copies):.4f}; "
+            f"found {report['copies_found']}/{len(all_copies)}; live photo refused for another reason: {unusable}"
+        )
         print(f"genuine pairs taken for copies: {len(false_copies)}")
         for a, b, row in false_copies:
             print(f"  {a} / {b}: {row}")
@@ -326,8 +376,10 @@ def measure_copies(root: Path, *, verbose: bool = True) -> dict:
             alone = sum(r[key] <= bound for r in all_copies)
             print(f"{key} <= {bound} alone: {alone}/{len(all_copies)} copies (genuine minimum {minima[key]})")
         alone = sum(r["distance"] < limits["floor"] for r in all_copies)
-        print(f"distance < {limits['floor']} alone: {alone}/{len(all_copies)} copies "
-              f"(genuine minimum {minima['distance']:.4f})")
+        print(
+            f"distance < {limits['floor']} alone: {alone}/{len(all_copies)} copies "
+            f"(genuine minimum {minima['distance']:.4f})"
+        )
     return report
 
 
@@ -391,12 +443,20 @@ def _scratch_subject():
     province = Province.objects.order_by("code").first()
     user = User.objects.create_user(username="bench", password=None, role="account_manager", province=province)
     enterprise = Enterprise.objects.create(
-        name="基准测试物联有限公司", credential_type="official_letter", credential_address="-",
-        province=province, account_manager=user, created_by=user,
+        name="基准测试物联有限公司",
+        credential_type="official_letter",
+        credential_address="-",
+        province=province,
+        account_manager=user,
+        created_by=user,
         unit_kind=UnitKind.objects.get(code="party_government"),
     )
     card_user = CardUser.objects.create(
-        enterprise=enterprise, name="测试", id_type="resident_id", id_number="bench", id_number_index="bench",
+        enterprise=enterprise,
+        name="测试",
+        id_type="resident_id",
+        id_number="bench",
+        id_number_index="bench",
         biometric_consent_at=timezone.now(),
     )
     return enterprise, card_user

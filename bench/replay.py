@@ -40,24 +40,41 @@ def _stored_rows(rng: random.Random) -> list[int]:
     from verification.matching import phash_bands
     from verification.models import Verification
 
-    manager = user_create(username="bench_replay", password=None, role="account_manager",
-                          province=Province.objects.get(code="11"))
+    manager = user_create(
+        username="bench_replay", password=None, role="account_manager", province=Province.objects.get(code="11")
+    )
     enterprise = Enterprise.objects.create(
-        name="基准测试物联有限公司", credential_type="official_letter", credential_address="北京市",
-        province=manager.province, account_manager=manager, created_by=manager,
+        name="基准测试物联有限公司",
+        credential_type="official_letter",
+        credential_address="北京市",
+        province=manager.province,
+        account_manager=manager,
+        created_by=manager,
         unit_kind=UnitKind.objects.get(code="party_government"),
     )
     number = "110105198507120011"
     card_user = CardUser.objects.create(
-        enterprise=enterprise, name="基准", id_type="resident_id", id_number=number,
-        id_number_index=personal_id_index("resident_id", number), biometric_consent_at=timezone.now(),
+        enterprise=enterprise,
+        name="基准",
+        id_type="resident_id",
+        id_number=number,
+        id_number_index=personal_id_index("resident_id", number),
+        biometric_consent_at=timezone.now(),
     )
     values = [rng.getrandbits(64) for _ in range(ROWS)]
     batch = []
     for value in values:
         phash = f"{value:016x}"
-        batch.append(Verification(purpose="card_user", enterprise=enterprise, card_user=card_user, status="passed",
-                                  live_photo_phash=phash, **phash_bands(phash)))
+        batch.append(
+            Verification(
+                purpose="card_user",
+                enterprise=enterprise,
+                card_user=card_user,
+                status="passed",
+                live_photo_phash=phash,
+                **phash_bands(phash),
+            )
+        )
         if len(batch) == 5000:
             Verification.objects.bulk_create(batch)
             batch = []
@@ -116,8 +133,11 @@ def _measure() -> dict:
             raise RuntimeError(f"the indexed lookup and the full scan disagree on {phash}")
         found += expected is not None
     value, baseline = statistics.median(indexed_ms), statistics.median(scan_ms)
-    print(f"[bench] replay: {ROWS} stored hashes on {connection.vendor}: {value:.2f} ms per lookup, "
-          f"full scan {baseline:.1f} ms ({found} of {LOOKUPS} lookups found a copy)", flush=True)
+    print(
+        f"[bench] replay: {ROWS} stored hashes on {connection.vendor}: {value:.2f} ms per lookup, "
+        f"full scan {baseline:.1f} ms ({found} of {LOOKUPS} lookups found a copy)",
+        flush=True,
+    )
     return {NAME: bench.entry(value, "ms", baseline)}
 
 

@@ -73,8 +73,10 @@ class PackageAdminForm(forms.ModelForm):
         cleaned = super().clean()
         if self.instance.pk is not None:
             try:
-                package_check_in_use(package=Package.objects.get(pk=self.instance.pk),
-                                     values={k: v for k, v in cleaned.items() if k in self.fields})
+                package_check_in_use(
+                    package=Package.objects.get(pk=self.instance.pk),
+                    values={k: v for k, v in cleaned.items() if k in self.fields},
+                )
             except DomainError as exc:
                 add_domain_error(self, exc)
         return cleaned
@@ -88,14 +90,17 @@ class PackageAdmin(admin.ModelAdmin):
     search_fields = ("code", "name")
     fieldsets = (
         (None, {"fields": ("code", "name", "is_active")}),
-        (_("IoT test-card package (rule U4)"), {
-            "fields": ("is_test_package", "test_period_days", "data_service", "voice_service", "sms_service"),
-            "description": _(
-                "A test package is a trial: its cards need no user real-name, have the services set here and "
-                "are suspended when the test period ends, unless they moved to a commercial package. Only "
-                "cards in stock that were never active nor on a commercial package go onto it."
-            ),
-        }),
+        (
+            _("IoT test-card package (rule U4)"),
+            {
+                "fields": ("is_test_package", "test_period_days", "data_service", "voice_service", "sms_service"),
+                "description": _(
+                    "A test package is a trial: its cards need no user real-name, have the services set here and "
+                    "are suspended when the test period ends, unless they moved to a commercial package. Only "
+                    "cards in stock that were never active nor on a commercial package go onto it."
+                ),
+            },
+        ),
     )
 
     def get_readonly_fields(self, request, obj=None):
@@ -174,8 +179,15 @@ class BindingInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 @admin.register(CardUser)
 class CardUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("masked_name", "masked_id_number", "id_type", "enterprise", "channel", "registration_status",
-                    "created_at")
+    list_display = (
+        "masked_name",
+        "masked_id_number",
+        "id_type",
+        "enterprise",
+        "channel",
+        "registration_status",
+        "created_at",
+    )
     list_filter = ("registration_status", "id_type", "channel")
     list_select_related = ("enterprise",)
     search_fields = ("enterprise__name",)
@@ -233,16 +245,35 @@ class OrderCardInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("number", "enterprise", "business_type", "status", "masked_handler", "masked_handler_id_number",
-                    "created_at", "completed_at")
+    list_display = (
+        "number",
+        "enterprise",
+        "business_type",
+        "status",
+        "masked_handler",
+        "masked_handler_id_number",
+        "created_at",
+        "completed_at",
+    )
     list_filter = ("business_type", "status")
     list_select_related = ("enterprise", "handler")
     search_fields = ("number",)
     search_help_text = _("The order number.")
     date_hierarchy = "created_at"
     # No photos: they are served only by the permission-checking order view, and logged.
-    fields = ("number", "enterprise", "business_type", "status", "masked_handler", "masked_handler_id_number",
-              "parameters", "rejection_reason", "created_by", "created_at", "completed_at")
+    fields = (
+        "number",
+        "enterprise",
+        "business_type",
+        "status",
+        "masked_handler",
+        "masked_handler_id_number",
+        "parameters",
+        "rejection_reason",
+        "created_by",
+        "created_at",
+        "completed_at",
+    )
     readonly_fields = fields
     inlines = [OrderCardInline]
 
@@ -261,8 +292,15 @@ class HandlerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("id_type",)
     list_select_related = ("enterprise",)
     search_fields = ("enterprise__name",)
-    fields = ("masked_name", "id_type", "masked_id_number", "masked_id_address", "enterprise", "created_at",
-              "updated_at")
+    fields = (
+        "masked_name",
+        "id_type",
+        "masked_id_number",
+        "masked_id_address",
+        "enterprise",
+        "created_at",
+        "updated_at",
+    )
     readonly_fields = fields
 
     @admin.display(description=_("ID number"))
@@ -284,6 +322,18 @@ class CardImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "file_format")
     list_select_related = ("enterprise", "created_by")
     search_fields = ("enterprise__name",)
-    fields = ("public_id", "enterprise", "file_format", "status", "total_rows", "processed_rows", "imported_rows",
-              "error_count", "failure_message", "created_by", "created_at", "finished_at")
+    fields = (
+        "public_id",
+        "enterprise",
+        "file_format",
+        "status",
+        "total_rows",
+        "processed_rows",
+        "imported_rows",
+        "error_count",
+        "failure_message",
+        "created_by",
+        "created_at",
+        "finished_at",
+    )
     readonly_fields = fields

@@ -75,11 +75,12 @@ MSG_VERIFICATION_NOT_FOUND = _("The verification does not exist or you have no a
 # --- helpers ------------------------------------------------------------------
 
 
-
 E400 = error_response("Invalid input: `field` names the request field, `code` the reason.")
 E403 = error_response("Authenticated, and the object is visible, but the role may not do this.")
 E404 = error_response("No such object, a malformed id, or an object outside the user's scope.")
-E409 = error_response("The card's state does not allow this (code invalid_transition), or one ID, five cards (code one_id_five_cards).")
+E409 = error_response(
+    "The card's state does not allow this (code invalid_transition), or one ID, five cards (code one_id_five_cards)."
+)
 E429 = error_response("Too many full views of personal data; retry after the `Retry-After` header's seconds.")
 READ_ERRORS = {401: E401, 404: E404}
 
@@ -142,8 +143,9 @@ class CardListView(CardsApiView, generics.ListAPIView):
         if filters.get("package"):
             package = Package.objects.filter(code=filters["package"]).only("pk").first()
             if package is None:
-                raise ValidationFailed(_("There is no package with this code."), code="unknown_package",
-                                       field="package")
+                raise ValidationFailed(
+                    _("There is no package with this code."), code="unknown_package", field="package"
+                )
             queryset = queryset.filter(package_id=package.pk)
         if filters.get("iccid__startswith"):
             queryset = queryset.filter(iccid__startswith=filters["iccid__startswith"])
@@ -440,10 +442,18 @@ class CardUserPhotoView(CardsApiView, APIView):
         summary="The card user's ID photo or live photo (logged)",
         description="kind is id_photo or live_photo. Needs the view_full_pii permission. Each download is a "
         "logged full view and spends the reveal budget (scope pii_reveal); served with Cache-Control: no-store.",
-        parameters=[CARD_USER_ID, OpenApiParameter("kind", OpenApiTypes.STR, OpenApiParameter.PATH,
-                                                   enum=list(PHOTO_KINDS))],
-        responses={(200, "image/jpeg"): OpenApiTypes.BINARY, (200, "image/png"): OpenApiTypes.BINARY,
-                   401: E401, 403: E403, 404: E404, 429: E429},
+        parameters=[
+            CARD_USER_ID,
+            OpenApiParameter("kind", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(PHOTO_KINDS)),
+        ],
+        responses={
+            (200, "image/jpeg"): OpenApiTypes.BINARY,
+            (200, "image/png"): OpenApiTypes.BINARY,
+            401: E401,
+            403: E403,
+            404: E404,
+            429: E429,
+        },
     )
     def get(self, request, public_id, kind):
         card_user = selectors.card_user_for_user(request.user, public_id)

@@ -81,8 +81,10 @@ class CardImportSerializer(serializers.Serializer):
     def get_errors(self, job: CardImport) -> list[dict]:
         rows = importing.error_rows(job, limit=importing.ERRORS_SHOWN)
         return ImportErrorSerializer(
-            [{**row, "row": row.get("row") or 0, "column": row.get("column", ""), "value": row.get("value", "")}
-             for row in rows],
+            [
+                {**row, "row": row.get("row") or 0, "column": row.get("column", ""), "value": row.get("value", "")}
+                for row in rows
+            ],
             many=True,
         ).data
 
@@ -107,7 +109,6 @@ class CardImportSerializer(serializers.Serializer):
 class CardImportUploadSerializer(serializers.Serializer):
     enterprise = serializers.CharField(help_text="The enterprise's public_id.")
     file = serializers.FileField(help_text=importing.COLUMNS_HELP, allow_empty_file=True)
-
 
 
 E400 = error_response(
@@ -155,7 +156,8 @@ class CardImportListCreateView(JsonOnly, generics.ListAPIView):
         tags=["card imports"],
         summary="Upload a card file (CSV or XLSX) for an enterprise",
         description=(
-            "multipart/form-data with `enterprise` (public_id) and `file`. " + importing.COLUMNS_HELP
+            "multipart/form-data with `enterprise` (public_id) and `file`. "
+            + importing.COLUMNS_HELP
             + " Templates: GET /api/v1/card-imports/template.csv and template.xlsx. The file's type, encoding "
             "and header are checked at once (400 on a bad file). The rows are then validated and imported by a "
             "background task: poll `status_url` until `status` is succeeded or failed; a failed import wrote "

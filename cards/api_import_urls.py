@@ -16,5 +16,7 @@ urlpatterns = [
         "card-imports/template.xlsx", api_import.CardImportTemplateXlsxView.as_view(), name="card-import-template-xlsx"
     ),
     path("card-imports/<str:public_id>/", api_import.CardImportDetailView.as_view(), name="card-import-detail"),
-    path("card-imports/<str:public_id>/errors.csv", api_import.CardImportErrorsView.as_view(), name="card-import-errors"),
+    path(
+        "card-imports/<str:public_id>/errors.csv", api_import.CardImportErrorsView.as_view(), name="card-import-errors"
+    ),
 ]

@@ -41,14 +41,15 @@ from enterprises.selectors import enterprise_for_user
 ORDER_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The order's public_id.")
 
 
-
 E400 = error_response(
     "Invalid input: `field` names the request field, `code` the reason (e.g. live_photo_required, "
     "fresh_photo_required)."
 )
 E403 = error_response("The role may not file orders for this enterprise (approvers, ops).")
 E404 = error_response("No such order or enterprise, a malformed id, or one outside the user's scope.")
-E409 = error_response("Conflicts with the cards' state: realname_required (with the rule `decision`), card_in_pending_order.")
+E409 = error_response(
+    "Conflicts with the cards' state: realname_required (with the rule `decision`), card_in_pending_order."
+)
 
 
 def _detail(request, order: Order, *, status_code=status.HTTP_200_OK) -> Response:
@@ -83,7 +84,9 @@ class OrderListCreateView(generics.ListAPIView):
         tags=["orders"],
         summary="List the orders the user can see",
         parameters=[
-            OpenApiParameter("status", OpenApiTypes.STR, enum=[s for s, _label in Order._meta.get_field("status").choices]),
+            OpenApiParameter(
+                "status", OpenApiTypes.STR, enum=[s for s, _label in Order._meta.get_field("status").choices]
+            ),
             OpenApiParameter("business_type", OpenApiTypes.STR),
             OpenApiParameter("enterprise", OpenApiTypes.UUID, description="public_id of the enterprise."),
         ],
@@ -103,7 +106,7 @@ class OrderListCreateView(generics.ListAPIView):
             "Every order after the enterprise's first is later business (E2, P3) and needs credential_photo and "
             "responsible_id_photo, fresh photos of the originals (400 fresh_photo_required otherwise). This is the "
             "only way to change a card (H2): activation is a new_installation, suspension and resumption a "
-            "suspend_resume with parameters {\"action\": ...}, cancellation a cancellation, services and package a "
+            'suspend_resume with parameters {"action": ...}, cancellation a cancellation, services and package a '
             "service_change."
         ),
         request=OrderCreateSerializer,

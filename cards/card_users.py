@@ -109,8 +109,12 @@ def card_user_register(
         stored.save(card_user.id_photo, f"id{id_clean.extension}", id_clean.content)
         stored.save(card_user.live_photo, f"live{live_clean.extension}", live_clean.content)
         card_user.save()
-        audit_record(actor=actor, action="card_user.registered", obj=card_user,
-                     data={"channel": channel, "cards": [c.iccid for c in cards]})
+        audit_record(
+            actor=actor,
+            action="card_user.registered",
+            obj=card_user,
+            data={"channel": channel, "cards": [c.iccid for c in cards]},
+        )
         return verification_create(
             actor=actor,
             purpose=VerificationPurpose.CARD_USER,
@@ -146,8 +150,12 @@ def card_user_registration_settle(*, actor: User | None, verification: Verificat
         if verification.gate_open:
             try:
                 with transaction.atomic():  # a refused bind leaves no binding behind
-                    card_user_bind(actor=actor, card_user=card_user, cards=list(verification.cards.all()),
-                                   verification=verification)
+                    card_user_bind(
+                        actor=actor,
+                        card_user=card_user,
+                        cards=list(verification.cards.all()),
+                        verification=verification,
+                    )
             except CardLimitReached as exc:
                 refusal, after = exc, RegistrationStatus.NOT_BOUND_CARD_LIMIT
             except DomainError as exc:
@@ -159,8 +167,10 @@ def card_user_registration_settle(*, actor: User | None, verification: Verificat
         if after == before:
             return refusal
         if before in FINAL_REGISTRATION_STATUSES:
-            raise InvalidTransition(_("This registration is already settled (%(status)s).")
-                                    % {"status": card_user.get_registration_status_display()})
+            raise InvalidTransition(
+                _("This registration is already settled (%(status)s).")
+                % {"status": card_user.get_registration_status_display()}
+            )
         card_user.registration_status = after
         card_user.save(update_fields=["registration_status"])
         data = {"from": before, "to": after, "verification": str(verification.public_id)}

@@ -37,14 +37,22 @@ class CardFilterForm(forms.Form):
         validators=[RegexValidator(r"^\d*$", _("Enter digits only."), code="invalid_iccid_prefix")],
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
-    status = forms.ChoiceField(label=_("Status"), required=False, choices=[("", _("All statuses")), *CardStatus.choices])
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("All statuses")), *CardStatus.choices]
+    )
     package = forms.ModelChoiceField(
-        label=_("Package"), required=False, queryset=Package.objects.all(), to_field_name="code",
+        label=_("Package"),
+        required=False,
+        queryset=Package.objects.all(),
+        to_field_name="code",
         empty_label=_("All packages"),
     )
     realname = forms.ChoiceField(label=_("User real-name"), required=False, choices=REALNAME_FILTER_CHOICES)
     enterprise = forms.ModelChoiceField(
-        label=_("Enterprise"), required=False, queryset=None, to_field_name="public_id",
+        label=_("Enterprise"),
+        required=False,
+        queryset=None,
+        to_field_name="public_id",
         empty_label=_("All enterprises"),
     )
 
@@ -91,21 +99,27 @@ class CardUserRegisterForm(forms.Form):
     iccids = forms.CharField(
         label=_("Cards (ICCIDs)"),
         widget=forms.Textarea(attrs={"rows": 3, "inputmode": "numeric", "autocomplete": "off"}),
-        help_text=_("One or more ICCIDs of the enterprise's cards, separated by spaces or new lines. "
-                    "One ID may be the registered user of at most five live cards."),
+        help_text=_(
+            "One or more ICCIDs of the enterprise's cards, separated by spaces or new lines. "
+            "One ID may be the registered user of at most five live cards."
+        ),
     )
     name = forms.CharField(label=_("Card user's name"), max_length=CardUser._meta.get_field("name").max_length)
     id_type = forms.ChoiceField(label=_("ID type"), choices=PersonalIdType.choices)
     id_number = forms.CharField(
-        label=_("ID number"), max_length=64, widget=NoEchoTextInput(attrs={"autocomplete": "off"}),
+        label=_("ID number"),
+        max_length=64,
+        widget=NoEchoTextInput(attrs={"autocomplete": "off"}),
         help_text=_("For privacy the number is not kept when the form is shown again: enter it again."),
     )
     id_photo = forms.FileField(
-        label=_("Photo of the ID document"), widget=PhotoInput(capture="environment"),
+        label=_("Photo of the ID document"),
+        widget=PhotoInput(capture="environment"),
         help_text=_("Photograph the original ID with the back camera. JPEG, PNG or WebP."),
     )
     live_photo = forms.FileField(
-        label=_("Live photo of the card user"), widget=PhotoInput(capture="user"),
+        label=_("Live photo of the card user"),
+        widget=PhotoInput(capture="user"),
         help_text=_("Take it now, face to the camera, one person only."),
     )
     biometric_consent = forms.BooleanField(label=CONSENT_TEXT, required=True)
@@ -113,7 +127,9 @@ class CardUserRegisterForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["enterprise"].queryset = (
-            enterprises_visible_to(user).select_related(None).only("pk", "public_id", "name", "province_id")
+            enterprises_visible_to(user)
+            .select_related(None)
+            .only("pk", "public_id", "name", "province_id")
             .order_by("name")
         )
         self.fields["biometric_consent"].error_messages["required"] = _(
@@ -126,8 +142,9 @@ class CardUserRegisterForm(forms.Form):
         if not values:
             raise forms.ValidationError(_("Choose at least one card."), code="required")
         if len(values) > MAX_CARDS:
-            raise forms.ValidationError(_("Register at most %(max)s cards at once.") % {"max": MAX_CARDS},
-                                        code="too_many")
+            raise forms.ValidationError(
+                _("Register at most %(max)s cards at once.") % {"max": MAX_CARDS}, code="too_many"
+            )
         bad = [v for v in values if not v.isdigit() or len(v) > 20]
         if bad:
             raise forms.ValidationError(_("An ICCID has 19 or 20 digits."), code="invalid_iccid")

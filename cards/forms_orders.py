@@ -104,13 +104,19 @@ class OrderDetailsForm(forms.Form):
         widget=forms.ClearableFileInput(attrs=LIVE_PHOTO_ATTRS),
     )
     target_enterprise = forms.ModelChoiceField(
-        label=_("Transfer the cards to"), queryset=None, to_field_name="public_id", empty_label=_("Choose an enterprise")
+        label=_("Transfer the cards to"),
+        queryset=None,
+        to_field_name="public_id",
+        empty_label=_("Choose an enterprise"),
     )
     data = forms.ChoiceField(label=_("Data"), required=False)
     voice = forms.ChoiceField(label=_("Voice"), required=False)
     sms = forms.ChoiceField(label=_("SMS"), required=False)
     package = forms.ModelChoiceField(
-        label=_("Package"), queryset=Package.objects.none(), to_field_name="code", required=False,
+        label=_("Package"),
+        queryset=Package.objects.none(),
+        to_field_name="code",
+        required=False,
         empty_label=_("Unchanged"),
     )
     action = forms.ChoiceField(
@@ -129,8 +135,17 @@ class OrderDetailsForm(forms.Form):
         widget=forms.ClearableFileInput(attrs=ID_PHOTO_ATTRS),
     )
 
-    def __init__(self, *args, business_type: str, enterprise, cards, returning_handler: bool, user,
-                 fresh_documents_required: bool = False, **kwargs):
+    def __init__(
+        self,
+        *args,
+        business_type: str,
+        enterprise,
+        cards,
+        returning_handler: bool,
+        user,
+        fresh_documents_required: bool = False,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.business_type = business_type
         self.cards = list(cards)
@@ -160,7 +175,8 @@ class OrderDetailsForm(forms.Form):
             # refuses the order without them, the form says so before anything is sent.
             credential.required = responsible.required = True
             credential.label = (
-                _("Fresh photo of the original credential") if enterprise.requires_number
+                _("Fresh photo of the original credential")
+                if enterprise.requires_number
                 else _("Fresh unit introduction letter or official letter with seal")
             )
             responsible.label = _("Fresh photo of the responsible person's original ID")
@@ -221,7 +237,9 @@ class LivePhotoRetakeForm(forms.Form):
     handler_live_photo = forms.FileField(
         label=_("New live photo of the handler"),
         widget=forms.ClearableFileInput(attrs=LIVE_PHOTO_ATTRS),
-        help_text=_("One face, looking at the camera, in good light. On a phone or tablet this opens the front camera."),
+        help_text=_(
+            "One face, looking at the camera, in good light. On a phone or tablet this opens the front camera."
+        ),
     )
 
 

@@ -95,8 +95,9 @@ def handler_clean(*, enterprise, data: HandlerData) -> CleanHandler:
     if existing is not None:
         return CleanHandler(identity=identity, existing=existing, name=existing.name, id_address=existing.id_address)
     name = _text(data.name, field="handler_name", label=_("The handler's name"), max_length=NAME_MAX)
-    address = _text(data.id_address, field="handler_id_address", label=_("The handler's ID address"),
-                    max_length=ADDRESS_MAX)
+    address = _text(
+        data.id_address, field="handler_id_address", label=_("The handler's ID address"), max_length=ADDRESS_MAX
+    )
     return CleanHandler(identity=identity, existing=None, name=name, id_address=address)
 
 

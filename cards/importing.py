@@ -117,22 +117,46 @@ class ColumnDoc:
 
 
 COLUMN_DOCS: tuple[ColumnDoc, ...] = (
-    ColumnDoc("iccid", True, gettext_noop(
-        "The SIM card's ICCID: 19 or 20 digits starting with 89, with a valid check digit (Luhn). "
-        "Unique: it may appear once in the file and must not be registered yet."), "89860012345678901237"),
-    ColumnDoc("msisdn", True, gettext_noop(
-        "The card's number: 11 digits starting with 1 (the 149 segment is detected), or a 13-digit IoT "
-        "number. Unique like the ICCID."), "14912345678"),
-    ColumnDoc("imsi", False, gettext_noop(
-        "The IMSI: 15 digits starting with 460. May be left empty."), "460110123456789"),
-    ColumnDoc("package_code", True, gettext_noop(
-        "The code of an available package in the catalogue."), "IOT-BASIC"),
-    ColumnDoc("data", False, gettext_noop(
-        "Data service: none, directed or non_directed (also 无, 定向, 非定向). Empty means none."), "directed"),
-    ColumnDoc("voice", False, gettext_noop(
-        "Voice service: none, directed or non_directed (also 无, 定向, 非定向). Empty means none."), "none"),
-    ColumnDoc("sms", False, gettext_noop(
-        "SMS service: none, directed or non_directed (also 无, 定向, 非定向). Empty means none."), "非定向"),
+    ColumnDoc(
+        "iccid",
+        True,
+        gettext_noop(
+            "The SIM card's ICCID: 19 or 20 digits starting with 89, with a valid check digit (Luhn). "
+            "Unique: it may appear once in the file and must not be registered yet."
+        ),
+        "89860012345678901237",
+    ),
+    ColumnDoc(
+        "msisdn",
+        True,
+        gettext_noop(
+            "The card's number: 11 digits starting with 1 (the 149 segment is detected), or a 13-digit IoT "
+            "number. Unique like the ICCID."
+        ),
+        "14912345678",
+    ),
+    ColumnDoc(
+        "imsi", False, gettext_noop("The IMSI: 15 digits starting with 460. May be left empty."), "460110123456789"
+    ),
+    ColumnDoc("package_code", True, gettext_noop("The code of an available package in the catalogue."), "IOT-BASIC"),
+    ColumnDoc(
+        "data",
+        False,
+        gettext_noop("Data service: none, directed or non_directed (also 无, 定向, 非定向). Empty means none."),
+        "directed",
+    ),
+    ColumnDoc(
+        "voice",
+        False,
+        gettext_noop("Voice service: none, directed or non_directed (also 无, 定向, 非定向). Empty means none."),
+        "none",
+    ),
+    ColumnDoc(
+        "sms",
+        False,
+        gettext_noop("SMS service: none, directed or non_directed (also 无, 定向, 非定向). Empty means none."),
+        "非定向",
+    ),
 )
 
 # Plain English, for the OpenAPI schema (built at import time, so no translation).
@@ -197,15 +221,13 @@ MSG_LEGACY_XLS = _(
     "Old Excel files (.xls) are not supported. Save the card list as an Excel workbook (.xlsx) or as CSV."
 )
 MSG_ENCODING = _(
-    "The CSV file is neither UTF-8 nor GBK text. Save it as \"CSV UTF-8\" or as GBK CSV and upload it again."
+    'The CSV file is neither UTF-8 nor GBK text. Save it as "CSV UTF-8" or as GBK CSV and upload it again.'
 )
 MSG_CORRUPT_XLSX = _(
     "The Excel file is damaged or cannot be read. Open it in Excel, save it again as .xlsx and upload it again."
 )
 MSG_XLSX_UNPACKED = _("The Excel file unpacks to far more data than a card list holds. It is refused.")
-MSG_MALFORMED_CSV = _(
-    "The CSV file cannot be read near line %(line)s (for example a quote that is never closed)."
-)
+MSG_MALFORMED_CSV = _("The CSV file cannot be read near line %(line)s (for example a quote that is never closed).")
 MSG_NO_HEADER = _("The file holds no header row and no cards.")
 MSG_WRONG_HEADER = _(
     "The header row is wrong (%(details)s). The first row must name exactly these columns: %(expected)s."
@@ -219,7 +241,9 @@ MSG_NOT_ALLOWED = _("Your role may not import cards for this enterprise.")
 MSG_IMPORT_NOT_FOUND = _("The card import does not exist or you have no access to it.")
 
 # Run-level outcomes, stored in CardImport.failure_message.
-MSG_ROWS_REFUSED = _("%(count)s errors were found in the file. Nothing was imported: correct the rows and upload the file again.")
+MSG_ROWS_REFUSED = _(
+    "%(count)s errors were found in the file. Nothing was imported: correct the rows and upload the file again."
+)
 MSG_INTERNAL = _("The import failed because of an internal error. Nothing was imported. Try again later.")
 MSG_TIMEOUT = _("The import took too long and was stopped. Nothing was imported. Split the file and try again.")
 
@@ -586,8 +610,15 @@ class _DecisionCache(dict):
     def __missing__(self, key):
         segment_149, data, voice, sms, test = key
         fields = decision_cache_fields(
-            evaluate(CardFacts(segment_149=segment_149, data=ServiceLevel(data), voice=ServiceLevel(voice),
-                               sms=ServiceLevel(sms), test_package=test))
+            evaluate(
+                CardFacts(
+                    segment_149=segment_149,
+                    data=ServiceLevel(data),
+                    voice=ServiceLevel(voice),
+                    sms=ServiceLevel(sms),
+                    test_package=test,
+                )
+            )
         )
         value = (fields["realname_required"], fields["realname_rules"], fields["exemption_needed"])
         self[key] = value
@@ -648,8 +679,7 @@ def validate_rows(
         bad = False
 
         iccid = cells[p_iccid].strip()
-        if len(iccid) in (19, 20) and iccid.isdigit() and iccid.isascii() and iccid.startswith("89") \
-                and luhn_ok(iccid):
+        if len(iccid) in (19, 20) and iccid.isdigit() and iccid.isascii() and iccid.startswith("89") and luhn_ok(iccid):
             pass
         elif not iccid:
             error((row, c_iccid, "missing_value", "", {}))
@@ -724,19 +754,26 @@ def validate_rows(
             continue
         if package is not None and package[1] and (data, voice, sms) != package[3]:
             # U4: a test package fixes its cards' services.
-            for value, fixed, position, column in zip((data, voice, sms), package[3], (p_data, p_voice, p_sms),
-                                                      (c_data, c_voice, c_sms), strict=True):
+            for value, fixed, position, column in zip(
+                (data, voice, sms), package[3], (p_data, p_voice, p_sms), (c_data, c_voice, c_sms), strict=True
+            ):
                 if value != fixed:
-                    error((row, column, "test_package_services", _clip(cells[position].strip()),
-                           {"package": package[4], "level": fixed}))
+                    error(
+                        (
+                            row,
+                            column,
+                            "test_package_services",
+                            _clip(cells[position].strip()),
+                            {"package": package[4], "level": fixed},
+                        )
+                    )
             continue
         if bad:
             continue
         required, rules, exemption = decisions[
             (len(msisdn) == 11 and msisdn.startswith("149"), data, voice, sms, package[1])
         ]
-        keep(ValidRow(row, iccid, msisdn, imsi, package[0], data, voice, sms, required, rules, exemption,
-                      package[5]))
+        keep(ValidRow(row, iccid, msisdn, imsi, package[0], data, voice, sms, required, rules, exemption, package[5]))
 
     if progress is not None:
         progress(len(parsed.rows))
@@ -855,15 +892,27 @@ def error_report_csv(job: CardImport) -> bytes:
     writer.writerow([gettext("Row"), gettext("Column"), gettext("Value"), gettext("Code"), gettext("Message")])
     for error in error_rows(job):
         writer.writerow(
-            [error.get("row", ""), error.get("column", ""), _csv_safe(error.get("value", "")),
-             error.get("code", ""), _csv_safe(error["message"])]
+            [
+                error.get("row", ""),
+                error.get("column", ""),
+                _csv_safe(error.get("value", "")),
+                error.get("code", ""),
+                _csv_safe(error["message"]),
+            ]
         )
     stored = len(job.errors or [])
     if job.error_count > stored:
         writer.writerow(
-            ["", "", "", "truncated",
-             gettext("Only the first %(shown)s of %(count)s errors are listed. Correct them and upload the file again.")
-             % {"shown": stored, "count": job.error_count}]
+            [
+                "",
+                "",
+                "",
+                "truncated",
+                gettext(
+                    "Only the first %(shown)s of %(count)s errors are listed. Correct them and upload the file again."
+                )
+                % {"shown": stored, "count": job.error_count},
+            ]
         )
     if job.status == ImportStatus.FAILED and not stored and job.failure_message:
         writer.writerow(["", "", "", "file", _csv_safe(job.failure_message)])
@@ -903,8 +952,9 @@ def template_xlsx() -> bytes:
     for cell in help_sheet[1]:
         cell.font = bold
     for doc in COLUMN_DOCS:
-        help_sheet.append([doc.name, gettext("yes") if doc.required else gettext("no"), doc.description_text,
-                           doc.example])
+        help_sheet.append(
+            [doc.name, gettext("yes") if doc.required else gettext("no"), doc.description_text, doc.example]
+        )
     help_sheet.append([])
     help_sheet.append([gettext("Only the first sheet is imported. A file is imported whole or not at all.")])
     help_sheet.column_dimensions["C"].width = 90
@@ -928,8 +978,9 @@ def card_import_create(*, actor: User, enterprise, upload) -> CardImport:
     job = CardImport(enterprise=enterprise, file_format=file_format, created_by=actor)
     with atomic_with_files() as stored:
         storage = job.file.storage
-        job.file.name = stored.add(storage, storage.save(f"card-imports/{job.public_id}.{file_format}",
-                                                         ContentFile(content)))
+        job.file.name = stored.add(
+            storage, storage.save(f"card-imports/{job.public_id}.{file_format}", ContentFile(content))
+        )
         job.save()
         audit_record(
             actor=actor,
@@ -957,15 +1008,18 @@ def _save_progress(import_id: int, processed: int) -> None:
 
 def _packages() -> dict[str, tuple]:
     """code -> (pk, test package, available, its fixed services or None, code, test period days or None)."""
-    rows = Package.objects.values_list("pk", "code", "is_test_package", "is_active", "data_service",
-                                       "voice_service", "sms_service", "test_period_days")
+    rows = Package.objects.values_list(
+        "pk", "code", "is_test_package", "is_active", "data_service", "voice_service", "sms_service", "test_period_days"
+    )
     return {
         code: (pk, test, active, (data, voice, sms) if test else None, code, days if test else None)
         for pk, code, test, active, data, voice, sms, days in rows
     }
 
 
-def _finish_failed(job: CardImport, *, message, errors: list[RowError] | None = None, processed: int | None = None) -> str:
+def _finish_failed(
+    job: CardImport, *, message, errors: list[RowError] | None = None, processed: int | None = None
+) -> str:
     errors = errors or []
     stored = _error_dicts(errors, _max_stored_errors())
     with translation.override(settings.LANGUAGE_CODE):
@@ -984,8 +1038,12 @@ def _finish_failed(job: CardImport, *, message, errors: list[RowError] | None = 
         updated = CardImport.objects.filter(pk=job.pk).exclude(status=ImportStatus.SUCCEEDED).update(**fields)
         if updated:
             job.refresh_from_db()
-            audit_record(actor=None, action="card_import.failed", obj=job,
-                         data={"error_count": len(errors), "total_rows": job.total_rows})
+            audit_record(
+                actor=None,
+                action="card_import.failed",
+                obj=job,
+                data={"error_count": len(errors), "total_rows": job.total_rows},
+            )
     return ImportStatus.FAILED
 
 
@@ -1057,27 +1115,56 @@ def _run(job: CardImport) -> str:
             locked.errors = []
             locked.failure_message = ""
             locked.finished_at = timezone.now()
-            locked.save(update_fields=["status", "processed_rows", "imported_rows", "error_count", "errors",
-                                       "failure_message", "finished_at"])
-            audit_record(actor=None, action="card_import.succeeded", obj=locked,
-                         data={"imported_rows": len(valid), "enterprise": str(job.enterprise.public_id)})
+            locked.save(
+                update_fields=[
+                    "status",
+                    "processed_rows",
+                    "imported_rows",
+                    "error_count",
+                    "errors",
+                    "failure_message",
+                    "finished_at",
+                ]
+            )
+            audit_record(
+                actor=None,
+                action="card_import.succeeded",
+                obj=locked,
+                data={"imported_rows": len(valid), "enterprise": str(job.enterprise.public_id)},
+            )
     except IntegrityError:
         # Nothing was written; report which rows clash with registered cards.
         valid.sort(key=_by_row)
         duplicates = database_duplicates(valid)
         if not duplicates:
             raise
-        return _finish_failed(job, message=MSG_ROWS_REFUSED % {"count": len(duplicates)}, errors=duplicates,
-                              processed=total)
+        return _finish_failed(
+            job, message=MSG_ROWS_REFUSED % {"count": len(duplicates)}, errors=duplicates, processed=total
+        )
     return ImportStatus.SUCCEEDED
 
 
 # --- writing ---------------------------------------------------------------------
 
 _CARD_COLUMNS = (
-    "iccid", "msisdn", "imsi", "enterprise", "package", "data_service", "voice_service", "sms_service",
-    "status", "realname_required", "realname_rules", "exemption_needed", "has_been_commercial",
-    "test_period_started_at", "test_period_ends_at", "import_job", "created_at", "updated_at",
+    "iccid",
+    "msisdn",
+    "imsi",
+    "enterprise",
+    "package",
+    "data_service",
+    "voice_service",
+    "sms_service",
+    "status",
+    "realname_required",
+    "realname_rules",
+    "exemption_needed",
+    "has_been_commercial",
+    "test_period_started_at",
+    "test_period_ends_at",
+    "import_job",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -1111,7 +1198,7 @@ def copy_stream(valid: list[ValidRow], *, enterprise_id: int, import_id: int, no
     tail = f"\t{import_id}\t{stamp}\t{stamp}\n"
     trial = {
         days: f"\t{'t' if commercial else 'f'}\t{started.isoformat() if started else NULL}\t"
-              f"{ends.isoformat() if ends else NULL}"
+        f"{ends.isoformat() if ends else NULL}"
         for days, (commercial, started, ends) in _trial_columns(valid, now).items()
     }
     status = CardStatus.IN_STOCK.value
@@ -1150,15 +1237,24 @@ def _bulk_create_cards(valid: list[ValidRow], *, enterprise_id: int, import_id: 
     Card.objects.bulk_create(
         (
             Card(
-                iccid=r.iccid, msisdn=r.msisdn, imsi=r.imsi, enterprise_id=enterprise_id, package_id=r.package_id,
-                data_service=r.data, voice_service=r.voice, sms_service=r.sms, status=status,
-                realname_required=r.realname_required, realname_rules=r.realname_rules,
-                exemption_needed=r.exemption_needed, import_job_id=import_id,
-                has_been_commercial=trial[r.test_period_days][0], test_period_started_at=trial[r.test_period_days][1],
+                iccid=r.iccid,
+                msisdn=r.msisdn,
+                imsi=r.imsi,
+                enterprise_id=enterprise_id,
+                package_id=r.package_id,
+                data_service=r.data,
+                voice_service=r.voice,
+                sms_service=r.sms,
+                status=status,
+                realname_required=r.realname_required,
+                realname_rules=r.realname_rules,
+                exemption_needed=r.exemption_needed,
+                import_job_id=import_id,
+                has_been_commercial=trial[r.test_period_days][0],
+                test_period_started_at=trial[r.test_period_days][1],
                 test_period_ends_at=trial[r.test_period_days][2],
             )
             for r in valid
         ),
         batch_size=BULK_BATCH,
     )
-

@@ -50,13 +50,17 @@ class Package(models.Model):
         ),
     )
     data_service = models.CharField(
-        _("data"), max_length=16, choices=ServiceLevelChoices.choices, blank=True, default="",
+        _("data"),
+        max_length=16,
+        choices=ServiceLevelChoices.choices,
+        blank=True,
+        default="",
         help_text=_("IoT test-card packages only: the services every card on the package has."),
     )
-    voice_service = models.CharField(_("voice"), max_length=16, choices=ServiceLevelChoices.choices, blank=True,
-                                     default="")
-    sms_service = models.CharField(_("SMS"), max_length=16, choices=ServiceLevelChoices.choices, blank=True,
-                                   default="")
+    voice_service = models.CharField(
+        _("voice"), max_length=16, choices=ServiceLevelChoices.choices, blank=True, default=""
+    )
+    sms_service = models.CharField(_("SMS"), max_length=16, choices=ServiceLevelChoices.choices, blank=True, default="")
 
     class Meta:
         ordering = ["code"]
@@ -68,8 +72,12 @@ class Package(models.Model):
                 condition=(
                     Q(is_test_package=False, test_period_days__isnull=True)
                     # isnull=False: a comparison with NULL is unknown, which a CHECK lets through.
-                    | Q(is_test_package=True, test_period_days__isnull=False, test_period_days__gte=1,
-                        test_period_days__lte=TEST_PERIOD_MAX_DAYS)
+                    | Q(
+                        is_test_package=True,
+                        test_period_days__isnull=False,
+                        test_period_days__gte=1,
+                        test_period_days__lte=TEST_PERIOD_MAX_DAYS,
+                    )
                 ),
                 violation_error_message=_(
                     "An IoT test-card package has a test period of 1 to 180 days; other packages have none."
@@ -79,8 +87,12 @@ class Package(models.Model):
                 name="package_test_services_fixed",
                 condition=(
                     Q(is_test_package=False, data_service="", voice_service="", sms_service="")
-                    | Q(is_test_package=True, data_service__in=_LEVELS, voice_service__in=_LEVELS,
-                        sms_service__in=_LEVELS)
+                    | Q(
+                        is_test_package=True,
+                        data_service__in=_LEVELS,
+                        voice_service__in=_LEVELS,
+                        sms_service__in=_LEVELS,
+                    )
                 ),
                 violation_error_message=_(
                     "An IoT test-card package defines its data, voice and SMS services; other packages do not."
@@ -112,8 +124,7 @@ class Package(models.Model):
     @property
     def test_levels(self) -> dict[str, str]:
         """The services a test package gives its cards, by Card field name."""
-        return {"data_service": self.data_service, "voice_service": self.voice_service,
-                "sms_service": self.sms_service}
+        return {"data_service": self.data_service, "voice_service": self.voice_service, "sms_service": self.sms_service}
 
 
 class CardStatus(models.TextChoices):
@@ -133,7 +144,10 @@ class Card(models.Model):
     imsi = models.CharField(_("IMSI"), max_length=15, blank=True)
     # No index of its own: the (enterprise, ...) indexes below serve every lookup by enterprise.
     enterprise = models.ForeignKey(
-        "enterprises.Enterprise", verbose_name=_("enterprise"), on_delete=models.PROTECT, related_name="cards",
+        "enterprises.Enterprise",
+        verbose_name=_("enterprise"),
+        on_delete=models.PROTECT,
+        related_name="cards",
         db_index=False,
     )
     package = models.ForeignKey(Package, verbose_name=_("package"), on_delete=models.PROTECT, related_name="cards")
@@ -143,7 +157,9 @@ class Card(models.Model):
     voice_service = models.CharField(
         _("voice"), max_length=16, choices=ServiceLevelChoices.choices, default=ServiceLevel.NONE
     )
-    sms_service = models.CharField(_("SMS"), max_length=16, choices=ServiceLevelChoices.choices, default=ServiceLevel.NONE)
+    sms_service = models.CharField(
+        _("SMS"), max_length=16, choices=ServiceLevelChoices.choices, default=ServiceLevel.NONE
+    )
     status = models.CharField(_("status"), max_length=20, choices=CardStatus.choices, default=CardStatus.IN_STOCK)
     # The rule decision as of the last change of package or services (kept for filtering lists).
     realname_required = models.BooleanField(_("needs user real-name"), default=False)
@@ -158,8 +174,7 @@ class Card(models.Model):
     has_been_commercial = models.BooleanField(
         _("has been on a commercial package"), default=False, db_default=False, editable=False
     )
-    test_period_started_at = models.DateTimeField(_("test period started at"), null=True, blank=True,
-                                                  editable=False)
+    test_period_started_at = models.DateTimeField(_("test period started at"), null=True, blank=True, editable=False)
     test_period_ends_at = models.DateTimeField(_("test period ends at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -173,8 +188,11 @@ class Card(models.Model):
             models.Index(fields=["enterprise", "status", "iccid"], name="card_enterprise_status"),
             models.Index(fields=["enterprise", "package", "iccid"], name="card_enterprise_package"),
             # The beat task's look-up of trials that have ended; only test cards carry the date.
-            models.Index(fields=["test_period_ends_at"], name="card_test_period_due",
-                         condition=Q(test_period_ends_at__isnull=False)),
+            models.Index(
+                fields=["test_period_ends_at"],
+                name="card_test_period_due",
+                condition=Q(test_period_ends_at__isnull=False),
+            ),
             # ICCID prefix search (LIKE 'prefix%') on PostgreSQL uses the varchar_pattern_ops index
             # Django creates for the unique `iccid` column itself (cards_card_iccid_..._like).
         ]
@@ -435,7 +453,9 @@ class CardUser(models.Model):
     biometric_consent_at = models.DateTimeField(_("consent to biometric processing given at"))
     channel = models.CharField(_("channel"), max_length=16, default="internal")
     registration_status = models.CharField(
-        _("registration status"), max_length=24, choices=RegistrationStatus.choices,
+        _("registration status"),
+        max_length=24,
+        choices=RegistrationStatus.choices,
         default=RegistrationStatus.SUBMITTED,
     )
     created_by = models.ForeignKey(
@@ -481,4 +501,6 @@ class CardBinding(models.Model):
                 fields=["card"], condition=Q(ended_at__isnull=True), name="card_binding_one_live_per_card"
             )
         ]
-        indexes = [models.Index(fields=["id_number_index"], condition=Q(ended_at__isnull=True), name="binding_live_idx")]
+        indexes = [
+            models.Index(fields=["id_number_index"], condition=Q(ended_at__isnull=True), name="binding_live_idx")
+        ]

@@ -340,7 +340,9 @@ def _clean_replacement(cards: Sequence[Card], params: dict) -> CleanParameters:
             ) from exc
         if new in new_iccids.values():
             raise ValidationFailed(
-                _("The new ICCID %(iccid)s is given twice.") % {"iccid": new}, code="duplicate_iccid", field="new_iccids"
+                _("The new ICCID %(iccid)s is given twice.") % {"iccid": new},
+                code="duplicate_iccid",
+                field="new_iccids",
             )
         new_iccids[card.iccid] = new
     taken = set(Card.objects.filter(iccid__in=new_iccids.values()).values_list("iccid", flat=True))
@@ -391,8 +393,9 @@ def _clean_service_change(cards: Sequence[Card], params: dict) -> CleanParameter
     if code:
         package = Package.objects.filter(code=code, is_active=True).first()
         if package is None:
-            raise ValidationFailed(_("There is no available package with this code."), code="unknown_package",
-                                   field="package")
+            raise ValidationFailed(
+                _("There is no available package with this code."), code="unknown_package", field="package"
+            )
         stored["package"] = package.code
     if not stored:
         raise ValidationFailed(
@@ -439,7 +442,9 @@ def _clean_suspend_resume(cards: Sequence[Card], params: dict) -> CleanParameter
     return CleanParameters(stored={"action": action})
 
 
-def order_clean_parameters(*, actor, enterprise, business_type: str, cards: Sequence[Card], parameters) -> CleanParameters:
+def order_clean_parameters(
+    *, actor, enterprise, business_type: str, cards: Sequence[Card], parameters
+) -> CleanParameters:
     """The parameters each business needs, checked; unknown keys are refused."""
     if parameters is None:
         parameters = {}
@@ -492,8 +497,9 @@ def fresh_credential_message(enterprise):
 
 def _require_fresh_documents(enterprise, credential_files: list, responsible_files: list) -> None:
     if not credential_files:
-        raise ValidationFailed(fresh_credential_message(enterprise), code="fresh_photo_required",
-                               field="credential_photo")
+        raise ValidationFailed(
+            fresh_credential_message(enterprise), code="fresh_photo_required", field="credential_photo"
+        )
     if not responsible_files:
         raise ValidationFailed(MSG_FRESH_RESPONSIBLE, code="fresh_photo_required", field="responsible_id_photo")
 
@@ -572,8 +578,11 @@ def order_create(
     if gated and not live_photos:
         raise ValidationFailed(MSG_LIVE_PHOTO_REQUIRED, code="live_photo_required", field="handler_live_photo")
     if len(id_photos) > 1 or len(live_photos) > 1:
-        raise ValidationFailed(_("Upload one photo."), code="too_many",
-                               field="handler_id_photo" if len(id_photos) > 1 else "handler_live_photo")
+        raise ValidationFailed(
+            _("Upload one photo."),
+            code="too_many",
+            field="handler_id_photo" if len(id_photos) > 1 else "handler_live_photo",
+        )
     id_clean = _clean_photo(id_photos[0], field="handler_id_photo")
     live_clean = _clean_photo(live_photos[0], field="handler_live_photo") if live_photos else None
     credential_files = _files(credential_photo)
@@ -648,8 +657,12 @@ def order_create(
                 live_photo=live_clean,
                 order=order,
             )
-            audit_record(actor=actor, action="order.awaiting_verification", obj=order,
-                         data={"verification": str(verification.public_id)})
+            audit_record(
+                actor=actor,
+                action="order.awaiting_verification",
+                obj=order,
+                data={"verification": str(verification.public_id)},
+            )
         if credential_files or responsible_files:
             enterprise_upload_documents(
                 actor=actor,
@@ -679,8 +692,10 @@ def _apply(line: OrderCard, order: Order, actor) -> None:
             # U5: the card waits for its user's real-name; the order itself is done.
             card = Card.objects.get(pk=card.pk)
             outcome = "awaiting_realname"
-            detail = {"rules": list(exc.decision.rules),
-                      "exemption": exc.decision.exemption.value if exc.decision.exemption else None}
+            detail = {
+                "rules": list(exc.decision.rules),
+                "exemption": exc.decision.exemption.value if exc.decision.exemption else None,
+            }
     elif business == BusinessType.OWNERSHIP_TRANSFER:
         target = Enterprise.objects.get(public_id=params["target_enterprise"])
         card = services.card_transfer(actor=actor, card=card, target_enterprise=target, order=order)
@@ -805,7 +820,11 @@ def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo) ->
     with atomic_with_files() as stored:
         locked = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
         latest = order_latest_verification(locked)
-        if locked.status != OrderStatus.AWAITING_VERIFICATION or latest is None or latest.status != VerificationStatus.REJECTED:
+        if (
+            locked.status != OrderStatus.AWAITING_VERIFICATION
+            or latest is None
+            or latest.status != VerificationStatus.REJECTED
+        ):
             raise InvalidTransition(
                 _("A new live photo can only be taken when the last one was refused as unusable."),
                 field="handler_live_photo",
@@ -827,8 +846,9 @@ def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo) ->
             # The refused photo is kept on its verification record; the order's copy goes.
             storage = locked.handler_live_photo.storage
             transaction.on_commit(lambda: storage.delete(previous_live))
-        _store(stored, locked.handler_live_photo, f"{locked.public_id}-live-{attempt}{live_clean.extension}",
-               live_clean)
+        _store(
+            stored, locked.handler_live_photo, f"{locked.public_id}-live-{attempt}{live_clean.extension}", live_clean
+        )
         locked.save(update_fields=["handler_live_photo"])
         verification = verification_create(
             actor=actor,
@@ -838,8 +858,12 @@ def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo) ->
             live_photo=live_clean,
             order=locked,
         )
-        audit_record(actor=actor, action="order.live_photo_retaken", obj=locked,
-                     data={"verification": str(verification.public_id)})
+        audit_record(
+            actor=actor,
+            action="order.live_photo_retaken",
+            obj=locked,
+            data={"verification": str(verification.public_id)},
+        )
     return verification
 
 

@@ -20,7 +20,13 @@ from cards.models import Package
 from core.errors import PermissionDenied, ValidationFailed
 
 PACKAGE_FIELDS = (
-    "code", "name", "is_test_package", "is_active", "test_period_days", "data_service", "voice_service",
+    "code",
+    "name",
+    "is_test_package",
+    "is_active",
+    "test_period_days",
+    "data_service",
+    "voice_service",
     "sms_service",
 )
 # What the cards on a package took from it, so it is fixed once the package holds cards.
@@ -32,8 +38,7 @@ MSG_KIND_FIXED = _(
     "Create a new package instead."
 )
 MSG_SERVICES_FIXED = _(
-    "This IoT test-card package holds cards, which took its services: they cannot change. Create a new "
-    "package instead."
+    "This IoT test-card package holds cards, which took its services: they cannot change. Create a new package instead."
 )
 MSG_CODE_FIXED = _("This package holds cards: its code cannot change.")
 
@@ -90,9 +95,16 @@ def package_create(*, actor: User | None, **values) -> Package:
     _validated(package)
     with transaction.atomic():
         package.save()
-        audit_record(actor=actor, action="package.created", obj=package,
-                     data={"fields": sorted(values), "is_test_package": package.is_test_package,
-                           "test_period_days": package.test_period_days})
+        audit_record(
+            actor=actor,
+            action="package.created",
+            obj=package,
+            data={
+                "fields": sorted(values),
+                "is_test_package": package.is_test_package,
+                "test_period_days": package.test_period_days,
+            },
+        )
     return package
 
 
@@ -108,9 +120,16 @@ def package_update(*, actor: User | None, package: Package, **values) -> Package
             setattr(locked, field, value)
         _validated(locked)
         locked.save()
-        audit_record(actor=actor, action="package.changed", obj=locked,
-                     data={"fields": changed, "is_test_package": locked.is_test_package,
-                           "test_period_days": locked.test_period_days})
+        audit_record(
+            actor=actor,
+            action="package.changed",
+            obj=locked,
+            data={
+                "fields": changed,
+                "is_test_package": locked.is_test_package,
+                "test_period_days": locked.test_period_days,
+            },
+        )
     return locked
 
 

@@ -144,17 +144,23 @@ def registration_status_body(card_user: CardUser, verification=None) -> dict:
         slots_free = max(0, ONE_ID_CARD_LIMIT - live_card_count(card_user.id_number_index))
         params = {"requested": cards_requested, "free": slots_free, "limit": ONE_ID_CARD_LIMIT}
         if slots_free:
-            detail = _(
-                "Verified, but not bound (one ID, five cards): this registration asked for %(requested)s cards "
-                "and %(free)s of the ID's %(limit)s slots are free now, so cancel cards the ID no longer uses or "
-                "register it again for at most %(free)s cards."
-            ) % params
+            detail = (
+                _(
+                    "Verified, but not bound (one ID, five cards): this registration asked for %(requested)s cards "
+                    "and %(free)s of the ID's %(limit)s slots are free now, so cancel cards the ID no longer uses or "
+                    "register it again for at most %(free)s cards."
+                )
+                % params
+            )
         else:
-            detail = _(
-                "Verified, but not bound (one ID, five cards): this registration asked for %(requested)s cards "
-                "and all %(limit)s of the ID's slots are taken, so cancel cards the ID no longer uses before "
-                "registering it again."
-            ) % params
+            detail = (
+                _(
+                    "Verified, but not bound (one ID, five cards): this registration asked for %(requested)s cards "
+                    "and all %(limit)s of the ID's slots are taken, so cancel cards the ID no longer uses before "
+                    "registering it again."
+                )
+                % params
+            )
     else:
         detail = REGISTRATION_TEXTS[status]
     return {

@@ -149,9 +149,7 @@ class Decision:
     def exemptable(self) -> bool:
         """Required, and an exemption can be approved by someone."""
         return (
-            self.user_realname_required
-            and self.exemption is not None
-            and self.exemption is not Exemption.NONE_POSSIBLE
+            self.user_realname_required and self.exemption is not None and self.exemption is not Exemption.NONE_POSSIBLE
         )
 
     @property
@@ -233,7 +231,7 @@ def normalize_msisdn(raw: str) -> str:
     s = _SEPARATORS.sub("", raw or "")
     for prefix in ("+86", "86"):
         if s.startswith(prefix):
-            rest = s[len(prefix):]
+            rest = s[len(prefix) :]
             if len(rest) == 11 and rest.isdigit() and rest.startswith("1"):
                 return rest
     return s
@@ -248,9 +246,7 @@ def validate_msisdn(raw: str) -> str:
         raise MsisdnError("MSISDN must be a string.")
     s = normalize_msisdn(raw)
     if not (s.isascii() and _VALID.fullmatch(s)):
-        raise MsisdnError(
-            f"Invalid MSISDN {raw!r}: expected 11 digits or a 13-digit IoT number starting with 1."
-        )
+        raise MsisdnError(f"Invalid MSISDN {raw!r}: expected 11 digits or a 13-digit IoT number starting with 1.")
     return s
 
 

@@ -84,7 +84,9 @@ class RealnameRequirementSerializer(DecisionSerializer):
 
 
 class RuleEvaluateSerializer(serializers.Serializer):
-    msisdn = serializers.CharField(max_length=32, help_text="11 digits, or a 13-digit IoT number; 149... is the 149 segment.")
+    msisdn = serializers.CharField(
+        max_length=32, help_text="11 digits, or a 13-digit IoT number; 149... is the 149 segment."
+    )
     data = serializers.ChoiceField(choices=ServiceLevelChoices.choices)
     voice = serializers.ChoiceField(choices=ServiceLevelChoices.choices)
     sms = serializers.ChoiceField(choices=ServiceLevelChoices.choices)
@@ -129,7 +131,9 @@ class CardFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=CardStatus.choices, required=False)
     package = serializers.CharField(max_length=32, required=False, help_text="A package code.")
     iccid__startswith = serializers.RegexField(
-        r"^\d{1,20}$", required=False, help_text="ICCID prefix (digits).",
+        r"^\d{1,20}$",
+        required=False,
+        help_text="ICCID prefix (digits).",
         error_messages={"invalid": _("An ICCID prefix has up to 20 digits.")},
     )
     realname_required = serializers.BooleanField(required=False, allow_null=True, default=None)
@@ -168,9 +172,12 @@ class CardListSerializer(serializers.ModelSerializer):
             "url",
         ]
         read_only_fields = fields
-        extra_kwargs = {"test_period_ends_at": {
-            "help_text": "U4: when the card's trial on its IoT test-card package ends (it is then suspended "
-                         "unless it moved to a commercial package); null on a commercial package."}}
+        extra_kwargs = {
+            "test_period_ends_at": {
+                "help_text": "U4: when the card's trial on its IoT test-card package ends (it is then suspended "
+                "unless it moved to a commercial package); null on a commercial package."
+            }
+        }
 
     def get_rules(self, card: Card) -> list[str]:
         return [r for r in card.realname_rules.split(",") if r]
@@ -237,9 +244,7 @@ class CardServicesSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if not attrs:
-            raise serializers.ValidationError(
-                _("Give at least one of data, voice, sms or package."), code="required"
-            )
+            raise serializers.ValidationError(_("Give at least one of data, voice, sms or package."), code="required")
         return attrs
 
 
@@ -252,8 +257,8 @@ class RegistrationStatusSerializer(serializers.Serializer):
     code = serializers.ChoiceField(
         choices=RegistrationStatus.choices,
         help_text="submitted, in_review, registered, needs_new_photo, declined, not_bound_card_limit "
-                  "(verified, but the ID already holds its five live cards), not_bound (verified, but a card "
-                  "was cancelled or registered to another user meanwhile).",
+        "(verified, but the ID already holds its five live cards), not_bound (verified, but a card "
+        "was cancelled or registered to another user meanwhile).",
     )
     label = serializers.CharField()
     final = serializers.BooleanField(help_text="True when the state will not change any more.")
@@ -318,8 +323,17 @@ class CardUserListSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CardUser
-        fields = ["public_id", "name", "id_type", "id_number_masked", "enterprise", "channel",
-                  "biometric_consent_at", "created_at", "url"]
+        fields = [
+            "public_id",
+            "name",
+            "id_type",
+            "id_number_masked",
+            "enterprise",
+            "channel",
+            "biometric_consent_at",
+            "created_at",
+            "url",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.URI)
@@ -364,16 +378,23 @@ class CardUserDetailSerializer(CardUserListSerializer):
         ]
 
     @extend_schema_field(
-        {"type": "object", "nullable": True, "properties": {"id_photo": {"type": "string", "format": "uri"},
-                                                            "live_photo": {"type": "string", "format": "uri"}}}
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "id_photo": {"type": "string", "format": "uri"},
+                "live_photo": {"type": "string", "format": "uri"},
+            },
+        }
     )
     def get_photos(self, card_user: CardUser):
         if not self.context.get("can_view_photos"):
             return None
         request = self.context.get("request")
         return {
-            kind: _absolute(request, reverse("api:card-user-photo", kwargs={"public_id": card_user.public_id,
-                                                                             "kind": kind}))
+            kind: _absolute(
+                request, reverse("api:card-user-photo", kwargs={"public_id": card_user.public_id, "kind": kind})
+            )
             for kind in ("id_photo", "live_photo")
         }
 

@@ -127,7 +127,9 @@ class OrderListSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, order: Order) -> str:
-        return _absolute(self.context.get("request"), reverse("api:order-detail", kwargs={"public_id": order.public_id}))
+        return _absolute(
+            self.context.get("request"), reverse("api:order-detail", kwargs={"public_id": order.public_id})
+        )
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_page_url(self, order: Order) -> str:
@@ -185,10 +187,15 @@ class OrderCreateSerializer(serializers.Serializer):
     cards = IccidListField(help_text="ICCIDs of the enterprise's cards (repeat the field, or one per line).")
     handler_id_type = serializers.ChoiceField(choices=PersonalIdType.choices)
     handler_id_number = serializers.CharField(max_length=64)
-    handler_name = serializers.CharField(max_length=NAME_MAX, required=False, allow_blank=True,
-                                         help_text="Required for a handler new to the enterprise.")
-    handler_id_address = serializers.CharField(max_length=ADDRESS_MAX, required=False, allow_blank=True,
-                                               help_text="Required for a handler new to the enterprise.")
+    handler_name = serializers.CharField(
+        max_length=NAME_MAX, required=False, allow_blank=True, help_text="Required for a handler new to the enterprise."
+    )
+    handler_id_address = serializers.CharField(
+        max_length=ADDRESS_MAX,
+        required=False,
+        allow_blank=True,
+        help_text="Required for a handler new to the enterprise.",
+    )
     handler_id_photo = serializers.FileField(help_text="Photo of the handler's original ID (every order).")
     handler_live_photo = serializers.FileField(
         required=False,

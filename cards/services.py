@@ -59,8 +59,9 @@ def exemption_covering(card: Card, decision: Decision) -> ExemptionRequest | Non
     if not decision.exemptable:
         return None
     # Only the card's current owner's exemptions count: an ownership transfer leaves the old ones behind.
-    requests = ExemptionRequest.objects.filter(cards=card, enterprise_id=card.enterprise_id,
-                                               status=RequestStatus.APPROVED)
+    requests = ExemptionRequest.objects.filter(
+        cards=card, enterprise_id=card.enterprise_id, status=RequestStatus.APPROVED
+    )
     for request in requests:
         if decision.approvers <= set(request.required_levels):
             return request
@@ -114,10 +115,13 @@ def _test_services_refusal(package: Package, field: str, *, card: Card | None = 
         "sms": _level_label(package.sms_service),
     }
     if card is None:
-        message = _(
-            "The IoT test-card package %(package)s fixes the services of its cards (rule U4): data %(data)s, "
-            "voice %(voice)s, SMS %(sms)s."
-        ) % values
+        message = (
+            _(
+                "The IoT test-card package %(package)s fixes the services of its cards (rule U4): data %(data)s, "
+                "voice %(voice)s, SMS %(sms)s."
+            )
+            % values
+        )
     else:
         message = _(
             "The services of card %(iccid)s are fixed by the IoT test-card package %(package)s (rule U4): "
@@ -132,7 +136,8 @@ def _test_package_not_allowed(card: Card, package: Package) -> ValidationFailed:
             "Card %(iccid)s cannot go onto the IoT test-card package %(package)s: only a card in stock that has "
             "never been active and never been on a commercial package starts a trial (rule U4). Its real-name "
             "rules stay as they are."
-        ) % {"iccid": card.iccid, "package": str(package)},
+        )
+        % {"iccid": card.iccid, "package": str(package)},
         code="test_package_not_allowed",
         field="package",
     )
@@ -145,8 +150,12 @@ def _refuse_if_test_period_over(card: Card) -> None:
                 "The test period of card %(iccid)s on the IoT test-card package %(package)s ended on %(date)s "
                 "(rule U4). Move the card to a commercial package, where its real-name rules apply, before it "
                 "is used again."
-            ) % {"iccid": card.iccid, "package": str(card.package),
-                 "date": timezone.localtime(card.test_period_ends_at).strftime("%Y-%m-%d %H:%M")},
+            )
+            % {
+                "iccid": card.iccid,
+                "package": str(card.package),
+                "date": timezone.localtime(card.test_period_ends_at).strftime("%Y-%m-%d %H:%M"),
+            },
             code="test_period_ended",
             field="status",
         )
@@ -196,10 +205,18 @@ def card_create(
         if Card.objects.filter(iccid=iccid).exists():
             raise ValidationFailed(_("A card with this ICCID already exists."), code="duplicate_iccid", field="iccid")
         if Card.objects.filter(msisdn=msisdn).exists():
-            raise ValidationFailed(_("A card with this number already exists."), code="duplicate_msisdn",
-                                   field="msisdn")
-        card = Card(iccid=iccid, msisdn=msisdn, imsi=imsi, enterprise=enterprise, package=package, **levels,
-                    **package_facts(package, timezone.now()))
+            raise ValidationFailed(
+                _("A card with this number already exists."), code="duplicate_msisdn", field="msisdn"
+            )
+        card = Card(
+            iccid=iccid,
+            msisdn=msisdn,
+            imsi=imsi,
+            enterprise=enterprise,
+            package=package,
+            **levels,
+            **package_facts(package, timezone.now()),
+        )
         for field, value in decision_cache_fields(evaluate(card.facts)).items():
             setattr(card, field, value)
         card.save()
@@ -212,8 +229,11 @@ def card_create(
 
 def _order_required(business_type: str) -> OrderRequired:
     return OrderRequired(
-        _("Every business on a card is done through an order that records its handler (rule H2): "
-          "file a %(business)s order.") % {"business": BusinessType(business_type).label},
+        _(
+            "Every business on a card is done through an order that records its handler (rule H2): "
+            "file a %(business)s order."
+        )
+        % {"business": BusinessType(business_type).label},
         field="order",
         params={"business_type": business_type},
     )
@@ -270,8 +290,14 @@ def card_activate(*, actor: User | None, card: Card, order: Order) -> Card:
                 previous = card.status
                 card.status = CardStatus.AWAITING_REALNAME
                 card.save(update_fields=["status", "updated_at"])
-                _event(card, actor=actor, action="awaiting_realname", from_status=previous, order=order,
-                       data={"rules": list(decision.rules)})
+                _event(
+                    card,
+                    actor=actor,
+                    action="awaiting_realname",
+                    from_status=previous,
+                    order=order,
+                    data={"rules": list(decision.rules)},
+                )
             refusal = _refusal(decision)
         else:
             previous = card.status
@@ -325,8 +351,7 @@ def card_cancel(*, actor: User | None, card: Card, order: Order) -> Card:
         ended = _end_bindings(card, reason="card_cancelled")
         card.status = CardStatus.CANCELLED
         card.save(update_fields=["status", "updated_at"])
-        _event(card, actor=actor, action="cancelled", from_status=previous, order=order,
-               data={"bindings_ended": ended})
+        _event(card, actor=actor, action="cancelled", from_status=previous, order=order, data={"bindings_ended": ended})
     return card
 
 
@@ -351,8 +376,12 @@ def card_change_services(
     with transaction.atomic():
         card = lock_card(card)
         _require_status(card, LIVE_CARD_STATUSES, _("changed"))
-        before = {"data": card.data_service, "voice": card.voice_service, "sms": card.sms_service,
-                  "package": card.package.code}
+        before = {
+            "data": card.data_service,
+            "voice": card.voice_service,
+            "sms": card.sms_service,
+            "package": card.package.code,
+        }
         requested = {}
         for field, value in zip(SERVICE_FIELDS, (data, voice, sms), strict=True):
             if value is None:
@@ -362,12 +391,15 @@ def card_change_services(
             requested[field] = str(value)
         moving = package is not None and package.pk != card.package_id
         if moving and not package.is_active:
-            raise ValidationFailed(_("This package is no longer offered."), code="package_unavailable",
-                                   field="package")
+            raise ValidationFailed(_("This package is no longer offered."), code="package_unavailable", field="package")
         target = package if moving else card.package
         if target.is_test_package:
-            if moving and (card.status != CardStatus.IN_STOCK or card.first_activated_at is not None
-                           or card.has_been_commercial or not card.package.is_test_package):
+            if moving and (
+                card.status != CardStatus.IN_STOCK
+                or card.first_activated_at is not None
+                or card.has_been_commercial
+                or not card.package.is_test_package
+            ):
                 raise _test_package_not_allowed(card, target)
             for field, value in requested.items():
                 if value != getattr(card, field) and value != target.test_levels[field]:
@@ -387,10 +419,20 @@ def card_change_services(
         for field, value in decision_cache_fields(decision).items():
             setattr(card, field, value)
         card.save()
-        after = {"data": card.data_service, "voice": card.voice_service, "sms": card.sms_service,
-                 "package": card.package.code}
-        _event(card, actor=actor, action="services_changed", from_status=card.status, order=order,
-               data={"before": before, "after": after, "rules": list(decision.rules)})
+        after = {
+            "data": card.data_service,
+            "voice": card.voice_service,
+            "sms": card.sms_service,
+            "package": card.package.code,
+        }
+        _event(
+            card,
+            actor=actor,
+            action="services_changed",
+            from_status=card.status,
+            order=order,
+            data={"before": before, "after": after, "rules": list(decision.rules)},
+        )
     return card
 
 
@@ -408,9 +450,17 @@ def card_end_test_period(*, card: Card, now: datetime | None = None) -> bool:
             return False
         card.status = CardStatus.SUSPENDED
         card.save(update_fields=["status", "updated_at"])
-        _event(card, actor=None, action="test_period_ended", from_status=CardStatus.ACTIVE,
-               data={"reason": "test_period_ended", "package": card.package.code,
-                     "test_period_ends_at": card.test_period_ends_at.isoformat()})
+        _event(
+            card,
+            actor=None,
+            action="test_period_ended",
+            from_status=CardStatus.ACTIVE,
+            data={
+                "reason": "test_period_ended",
+                "package": card.package.code,
+                "test_period_ends_at": card.test_period_ends_at.isoformat(),
+            },
+        )
     return True
 
 
@@ -422,8 +472,9 @@ def card_transfer(*, actor: User | None, card: Card, target_enterprise, order: O
         card = lock_card(card)
         _require_status(card, LIVE_CARD_STATUSES, _("transferred"))
         if card.enterprise_id == target_enterprise.pk:
-            raise ValidationFailed(_("The card already belongs to this enterprise."), code="same_enterprise",
-                                   field="target_enterprise")
+            raise ValidationFailed(
+                _("The card already belongs to this enterprise."), code="same_enterprise", field="target_enterprise"
+            )
         previous_status = card.status
         ended = _end_bindings(card, reason="ownership_transfer")
         card.enterprise = target_enterprise
@@ -431,8 +482,14 @@ def card_transfer(*, actor: User | None, card: Card, target_enterprise, order: O
         if card.status in (CardStatus.ACTIVE, CardStatus.SUSPENDED) and not realname_satisfied(card, decision)[0]:
             card.status = CardStatus.AWAITING_REALNAME
         card.save()
-        _event(card, actor=actor, action="transferred", from_status=previous_status, order=order,
-               data={"to_enterprise": str(target_enterprise.public_id), "bindings_ended": ended})
+        _event(
+            card,
+            actor=actor,
+            action="transferred",
+            from_status=previous_status,
+            order=order,
+            data={"to_enterprise": str(target_enterprise.public_id), "bindings_ended": ended},
+        )
     return card
 
 
@@ -445,13 +502,20 @@ def card_replace(*, actor: User | None, card: Card, new_iccid: str, order: Order
         card = lock_card(card)
         _require_status(card, LIVE_CARD_STATUSES, _("replaced"))
         if Card.objects.filter(iccid=new_iccid).exists():
-            raise ValidationFailed(_("A card with this ICCID already exists."), code="duplicate_iccid",
-                                   field="new_iccid")
+            raise ValidationFailed(
+                _("A card with this ICCID already exists."), code="duplicate_iccid", field="new_iccid"
+            )
         previous = card.iccid
         card.iccid = new_iccid
         card.save(update_fields=["iccid", "updated_at"])
-        _event(card, actor=actor, action="replaced", from_status=card.status, order=order,
-               data={"previous_iccid": previous, "new_iccid": new_iccid})
+        _event(
+            card,
+            actor=actor,
+            action="replaced",
+            from_status=card.status,
+            order=order,
+            data={"previous_iccid": previous, "new_iccid": new_iccid},
+        )
     return card
 
 
@@ -467,8 +531,9 @@ AWAITING_BUSINESSES = (BusinessType.NEW_INSTALLATION, BusinessType.OWNERSHIP_TRA
 def awaiting_order_line(card: Card) -> OrderCard | None:
     """The line of the completed order that left the card awaiting its user's real-name, if any."""
     line = (
-        OrderCard.objects.filter(card_id=card.pk, order__status=OrderStatus.COMPLETED,
-                                 order__business_type__in=AWAITING_BUSINESSES)
+        OrderCard.objects.filter(
+            card_id=card.pk, order__status=OrderStatus.COMPLETED, order__business_type__in=AWAITING_BUSINESSES
+        )
         .select_related("order")
         .order_by("-order__completed_at", "-pk")
         .first()
@@ -503,8 +568,14 @@ def card_realname_completed(*, actor: User | None, card: Card, order: Order) -> 
         if target == CardStatus.ACTIVE:
             card.first_activated_at = card.first_activated_at or timezone.now()
         card.save(update_fields=["status", "first_activated_at", "updated_at"])
-        _event(card, actor=actor, action="activated" if target == CardStatus.ACTIVE else "realname_completed",
-               from_status=CardStatus.AWAITING_REALNAME, order=order, data={"basis": why})
+        _event(
+            card,
+            actor=actor,
+            action="activated" if target == CardStatus.ACTIVE else "realname_completed",
+            from_status=CardStatus.AWAITING_REALNAME,
+            order=order,
+            data={"basis": why},
+        )
         detail = {**(line.outcome_detail or {}), "status": card.status, "realname_completed": why}
         if line.outcome == "awaiting_realname":
             line.outcome = "activated_after_realname"
@@ -564,7 +635,9 @@ def card_limit_refusal(card_user: CardUser, held: int) -> CardLimitReached:
     )
 
 
-def card_user_bind(*, actor: User | None, card_user: CardUser, cards: Iterable[Card], verification=None) -> list[CardBinding]:
+def card_user_bind(
+    *, actor: User | None, card_user: CardUser, cards: Iterable[Card], verification=None
+) -> list[CardBinding]:
     """Bind cards to a verified card user, never beyond the U6 limit, under concurrency."""
     cards = list(cards)
     if not cards:
@@ -577,8 +650,9 @@ def card_user_bind(*, actor: User | None, card_user: CardUser, cards: Iterable[C
             if card.status not in LIVE_CARD_STATUSES:
                 raise InvalidTransition(_("A cancelled card cannot be bound to a user."), field="cards")
             if card.enterprise_id != card_user.enterprise_id:
-                raise ValidationFailed(_("The card belongs to another enterprise."), code="wrong_enterprise",
-                                       field="cards")
+                raise ValidationFailed(
+                    _("The card belongs to another enterprise."), code="wrong_enterprise", field="cards"
+                )
             if CardBinding.objects.filter(card=card, ended_at__isnull=True).exists():
                 raise ValidationFailed(
                     _("Card %(iccid)s already has a registered user.") % {"iccid": card.iccid},
@@ -592,8 +666,15 @@ def card_user_bind(*, actor: User | None, card_user: CardUser, cards: Iterable[C
             for card in locked_cards
         ]
         for card in locked_cards:
-            _event(card, actor=actor, action="user_bound", from_status=card.status,
-                   data={"card_user": str(card_user.public_id),
-                         "verification": str(verification.public_id) if verification else None})
+            _event(
+                card,
+                actor=actor,
+                action="user_bound",
+                from_status=card.status,
+                data={
+                    "card_user": str(card_user.public_id),
+                    "verification": str(verification.public_id) if verification else None,
+                },
+            )
         cards_realname_resolved(actor=actor, cards=locked_cards)
     return bindings

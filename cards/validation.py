@@ -13,9 +13,7 @@ from core.errors import ValidationFailed
 def validate_iccid(raw: str, *, field: str = "iccid") -> str:
     value = "".join((raw or "").split())
     if not value.isdigit() or not 19 <= len(value) <= 20 or not value.startswith("89"):
-        raise ValidationFailed(
-            _("An ICCID has 19 or 20 digits and starts with 89."), code="invalid_iccid", field=field
-        )
+        raise ValidationFailed(_("An ICCID has 19 or 20 digits and starts with 89."), code="invalid_iccid", field=field)
     try:
         luhn.validate(value)
     except StdnumError as exc:

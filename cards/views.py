@@ -282,8 +282,10 @@ def card_user_create(request):
             else:
                 messages.success(
                     request,
-                    _("The card user is recorded. The face comparison is running; the cards are registered "
-                      "to the user once it passes."),
+                    _(
+                        "The card user is recorded. The face comparison is running; the cards are registered "
+                        "to the user once it passes."
+                    ),
                 )
                 return redirect("cards:card_user_detail", public_id=verification.card_user.public_id)
     else:

@@ -42,8 +42,9 @@ class CardImportForm(forms.Form):
     file = forms.FileField(
         label=_("Card file"),
         help_text=_("CSV (UTF-8 or GBK) or Excel workbook (.xlsx), at most %(limit)s MB."),
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,text/csv,"
-                                                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+        ),
         error_messages={"empty": _("The file is empty."), "required": _("Choose a card file (CSV or XLSX).")},
     )
 

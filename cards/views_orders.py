@@ -444,8 +444,15 @@ def order_photo(request, public_id, kind):
     extension = os.path.splitext(photo.name)[1].lower()
     content_type = {".png": "image/png", ".webp": "image/webp"}.get(extension, "image/jpeg")
     try:
-        return personal_file_response(request, obj=order, field=field, field_file=photo, content_type=content_type,
-                                      filename=f"order-{kind}{extension}", as_attachment=False)
+        return personal_file_response(
+            request,
+            obj=order,
+            field=field,
+            field_file=photo,
+            content_type=content_type,
+            filename=f"order-{kind}{extension}",
+            as_attachment=False,
+        )
     except errors.NotFound as exc:
         raise Http404(str(exc.message)) from exc
 

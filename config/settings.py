@@ -45,9 +45,7 @@ else:
     # Development-only values: never valid in production (see PRODUCTION branch).
     SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-secret-key-not-for-production-use-0123456789")
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
-    FIELD_ENCRYPTION_KEYS = env.list(
-        "FIELD_ENCRYPTION_KEYS", default=["ZGV2LW9ubHktZmllbGQta2V5LWRvLW5vdC11c2UtISE="]
-    )
+    FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=["ZGV2LW9ubHktZmllbGQta2V5LWRvLW5vdC11c2UtISE="])
     BLIND_INDEX_KEY = env.str("BLIND_INDEX_KEY", default="dev-only-blind-index-key")
     DEBUG = env.bool("DEBUG", default=True)
 
@@ -275,7 +273,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_CONNECTION_TIMEOUT
 CELERY_REDIS_SOCKET_TIMEOUT = BROKER_SOCKET_TIMEOUT
-CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}
+}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"verification.tasks.*": {"queue": "faces"}}
 CELERY_TASK_TIME_LIMIT = 300
@@ -315,9 +315,7 @@ CELERY_BEAT_SCHEDULE["cards-end-test-periods"] = {
 if PRODUCTION:
     CACHE_URL = _required("CACHE_URL", env.str("CACHE_URL", default=""))
     if CACHE_URL.split(":", 1)[0] in ("locmemcache", "dummycache", "filecache"):
-        raise ImproperlyConfigured(
-            "CACHE_URL must name a cache shared by every web process (e.g. redis://host:6379/1)"
-        )
+        raise ImproperlyConfigured("CACHE_URL must name a cache shared by every web process (e.g. redis://host:6379/1)")
 else:
     CACHE_URL = env.str("CACHE_URL", default="locmemcache://")
 if REDIS_URL and CACHE_URL.rstrip("/") == REDIS_URL.rstrip("/"):
@@ -411,9 +409,22 @@ CONTENT_SECURITY_POLICY = {
 PERMISSIONS_POLICY = {
     feature: []
     for feature in (
-        "accelerometer", "autoplay", "bluetooth", "camera", "display-capture", "geolocation", "gyroscope",
-        "hid", "magnetometer", "microphone", "midi", "payment", "publickey-credentials-get", "serial",
-        "usb", "xr-spatial-tracking",
+        "accelerometer",
+        "autoplay",
+        "bluetooth",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
     )
 }
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -449,4 +460,3 @@ FACE_REPLAY_MAX_DISTANCE = env.int("FACE_REPLAY_MAX_DISTANCE", default=6)  # per
 FACE_COPY_MAX_IMAGE_BITS = env.int("FACE_COPY_MAX_IMAGE_BITS", default=4)
 FACE_COPY_MAX_FACE_BITS = env.int("FACE_COPY_MAX_FACE_BITS", default=32)
 FACE_MATCH_COPY_FLOOR = env.float("FACE_MATCH_COPY_FLOOR", default=0.12)
-

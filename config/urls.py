@@ -13,12 +13,14 @@ from approvals.admin import approvals_site
 # as a file, but both UIs style elements inline and use data: images; ReDoc also loads Google
 # Fonts and its footer logo and runs a blob: worker. Only these two pages get that (issue 7 §5).
 SWAGGER_POLICY = csp_update({"style-src": ["'unsafe-inline'"], "img-src": ["data:"]})
-REDOC_POLICY = csp_update({
-    "style-src": ["'unsafe-inline'", "https://fonts.googleapis.com"],
-    "font-src": ["https://fonts.gstatic.com"],
-    "img-src": ["data:", "https://cdn.redoc.ly"],
-    "worker-src": ["blob:"],
-})
+REDOC_POLICY = csp_update(
+    {
+        "style-src": ["'unsafe-inline'", "https://fonts.googleapis.com"],
+        "font-src": ["https://fonts.gstatic.com"],
+        "img-src": ["data:", "https://cdn.redoc.ly"],
+        "worker-src": ["blob:"],
+    }
+)
 
 api_v1 = [
     path("", include("enterprises.api_urls")),

@@ -59,8 +59,9 @@ class MaskedTextField(serializers.CharField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("read_only", True)
-        kwargs.setdefault("help_text", "Free text as written, with anything shaped like an ID or credential number "
-                                       "masked.")
+        kwargs.setdefault(
+            "help_text", "Free text as written, with anything shaped like an ID or credential number masked."
+        )
         super().__init__(**kwargs)
 
     def to_representation(self, value):
@@ -72,9 +73,8 @@ def error_response(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSerializer, description=description)
 
 
-E401 = error_response(
-    "Not authenticated: no or an invalid token or session. Sent with `WWW-Authenticate: Token`."
-)
+E401 = error_response("Not authenticated: no or an invalid token or session. Sent with `WWW-Authenticate: Token`.")
+
 
 def is_schema_view(view) -> bool:
     """True while drf-spectacular builds the schema (no real request, no URL kwargs)."""

@@ -108,8 +108,7 @@ class ServiceUnavailableMiddleware:
             return service_unavailable_response(request, message=exception.message, retry_after=exception.retry_after)
         if is_database_outage(exception):
             # The class only: the message can hold the database host and user.
-            logger.error("database unavailable (%s) on %s %s", type(exception).__name__, request.method,
-                         request.path)
+            logger.error("database unavailable (%s) on %s %s", type(exception).__name__, request.method, request.path)
             return service_unavailable_response(request)
         return None
 

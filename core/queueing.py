@@ -28,8 +28,9 @@ def enqueue(task, record_id: int, *, model, what: str) -> bool:
     try:
         task.delay(record_id)
     except KombuError as exc:
-        logger.warning("%s %s not queued (%s): it stays pending and is queued again later", what, record_id,
-                       type(exc).__name__)
+        logger.warning(
+            "%s %s not queued (%s): it stays pending and is queued again later", what, record_id, type(exc).__name__
+        )
         return False
     model.objects.filter(pk=record_id).update(queued_at=timezone.now())
     return True

@@ -55,7 +55,7 @@ def seal(plaintext: bytes) -> bytes:
 
 
 def _token(raw: bytes) -> bytes:
-    return base64.urlsafe_b64encode(raw[len(MAGIC):])
+    return base64.urlsafe_b64encode(raw[len(MAGIC) :])
 
 
 def is_sealed(raw: bytes) -> bool:

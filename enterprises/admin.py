@@ -42,8 +42,14 @@ def _masked_values_html(target: str, values: dict):
 
 class ResponsiblePersonInline(ReadOnlyInlineMixin, admin.StackedInline):
     model = ResponsiblePerson
-    fields = ("masked_name", "id_type", "masked_id_number", "masked_id_address", "is_legal_representative",
-              "updated_at")
+    fields = (
+        "masked_name",
+        "id_type",
+        "masked_id_number",
+        "masked_id_address",
+        "is_legal_representative",
+        "updated_at",
+    )
 
     @admin.display(description=_("ID number"))
     def masked_id_number(self, person: ResponsiblePerson) -> str:

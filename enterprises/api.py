@@ -58,9 +58,7 @@ from enterprises.services import EnterpriseData, ResponsiblePersonData
 # Texts shared with services/selectors, so a refusal reads the same from every entry point.
 MSG_REGISTER_DENIED = _("Only account managers register enterprises.")
 MSG_PII_DENIED = _("You do not have the permission to view personal data in full.")
-MSG_INVALID_ACCOUNT_MANAGER = _(
-    "The managing account manager must be an account manager of the enterprise's province."
-)
+MSG_INVALID_ACCOUNT_MANAGER = _("The managing account manager must be an account manager of the enterprise's province.")
 MSG_DOCUMENT_DENIED = _("Your role may not open documents that show personal data.")
 MSG_CHANGE_REQUEST_NOT_FOUND = _("The change request does not exist or you have no access to it.")
 
@@ -126,11 +124,12 @@ class JsonOnly:
 ENTERPRISE_ID = OpenApiParameter(
     "public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The enterprise's public_id."
 )
-DOCUMENT_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The document's public_id.")
+DOCUMENT_ID = OpenApiParameter(
+    "public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The document's public_id."
+)
 CHANGE_REQUEST_ID = OpenApiParameter(
     "public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The change request's public_id."
 )
-
 
 
 E400 = error_response("Invalid input: `field` names the request field, `code` the reason.")
@@ -139,7 +138,6 @@ E404 = error_response("No such object, a malformed id, or an object outside the 
 E409 = error_response("Conflicts with existing data (already registered, a change already pending).")
 E429 = error_response("Too many full views of personal data; retry after the `Retry-After` header's seconds.")
 READ_ERRORS = {401: E401, 403: E403, 404: E404}
-
 
 
 # --- enterprises ----------------------------------------------------------------
@@ -165,7 +163,9 @@ class EnterpriseListCreateView(JsonOnly, generics.ListAPIView):
         tags=["enterprises"],
         summary="List the enterprises the user can see",
         parameters=[
-            OpenApiParameter("status", OpenApiTypes.STR, enum=["active", "change_pending"], description="Exact status."),
+            OpenApiParameter(
+                "status", OpenApiTypes.STR, enum=["active", "change_pending"], description="Exact status."
+            ),
             OpenApiParameter("name", OpenApiTypes.STR, description="Part of the unit name (case-insensitive)."),
         ],
         responses={200: EnterpriseListSerializer(many=True), 400: E400, 401: E401, 403: E403, 404: E404},

@@ -53,7 +53,9 @@ class MultipleFileField(forms.FileField):
                 raise forms.ValidationError(self.error_messages["required"], code="required")
             return []
         if len(items) > self.max_files:
-            raise forms.ValidationError(self.error_messages["too_many"], code="too_many", params={"max": self.max_files})
+            raise forms.ValidationError(
+                self.error_messages["too_many"], code="too_many", params={"max": self.max_files}
+            )
         single_clean = super().clean
         return [single_clean(item, initial) for item in items]
 
@@ -232,7 +234,9 @@ class EnterpriseChangeRequestForm(EnterpriseRealNameForm):
         attrs=IMAGE_OR_PDF_ATTRS,
         help_text=_("A photo of the new original credential, or the new official letter (image or PDF)."),
     )
-    reason = forms.CharField(label=_("Reason for the change"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(
+        label=_("Reason for the change"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
     def __init__(self, *args, enterprise=None, **kwargs):
         super().__init__(*args, current_kind=getattr(enterprise, "unit_kind", None), **kwargs)
@@ -259,7 +263,9 @@ class ResponsibleChangeRequestForm(ResponsiblePersonRealNameForm):
         help_text=_("Front and back of the original ID. On a phone or tablet this opens the camera."),
     )
     authorisation_letter_files = _authorisation_letter_field()
-    reason = forms.CharField(label=_("Reason for the change"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(
+        label=_("Reason for the change"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
     def __init__(self, *args, enterprise=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -335,9 +341,7 @@ class EnterpriseEditForm(forms.Form):
     account_manager = forms.ModelChoiceField(
         label=_("Managing account manager"), queryset=User.objects.none(), empty_label=None
     )
-    notes = forms.CharField(
-        label=_("Notes"), max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 5})
-    )
+    notes = forms.CharField(label=_("Notes"), max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 5}))
 
     def __init__(self, *args, enterprise, **kwargs):
         kwargs.setdefault("initial", {"account_manager": enterprise.account_manager_id, "notes": enterprise.notes})
@@ -350,7 +354,9 @@ class EnterpriseEditForm(forms.Form):
 class CredentialNumberForm(forms.Form):
     """A credential number to look up. Always sent by POST, never in a URL."""
 
-    credential_number = forms.CharField(label=_("Credential number"), max_length=64, widget=forms.TextInput(attrs=NUMBER_ATTRS))
+    credential_number = forms.CharField(
+        label=_("Credential number"), max_length=64, widget=forms.TextInput(attrs=NUMBER_ATTRS)
+    )
 
 
 class ReturningCustomerForm(forms.Form):

@@ -6,7 +6,9 @@ from accounts.roles import Role
 
 
 def can_register(user) -> bool:
-    return user.is_authenticated and user.is_active and user.role == Role.ACCOUNT_MANAGER and user.province_id is not None
+    return (
+        user.is_authenticated and user.is_active and user.role == Role.ACCOUNT_MANAGER and user.province_id is not None
+    )
 
 
 def can_edit(user, enterprise) -> bool:

@@ -147,7 +147,9 @@ class UnitKindSerializer(serializers.ModelSerializer):
 
 
 class EnterpriseListSerializer(serializers.ModelSerializer):
-    unit_kind = serializers.CharField(source="unit_kind.code", read_only=True, help_text="A code of /api/v1/unit-kinds/.")
+    unit_kind = serializers.CharField(
+        source="unit_kind.code", read_only=True, help_text="A code of /api/v1/unit-kinds/."
+    )
     credential_number_masked = serializers.CharField(
         read_only=True, help_text="Masked; empty for the official-letter path, which has no number."
     )
@@ -415,7 +417,11 @@ class ChangeRequestSubmitSerializer(serializers.Serializer):
     def validate(self, attrs):
         if attrs["target"] == ChangeTarget.RESPONSIBLE_PERSON and "responsible_is_legal_representative" not in attrs:
             raise serializers.ValidationError(
-                {"responsible_is_legal_representative": serializers.ErrorDetail(_("This field is required."), "required")}
+                {
+                    "responsible_is_legal_representative": serializers.ErrorDetail(
+                        _("This field is required."), "required"
+                    )
+                }
             )
         return attrs
 

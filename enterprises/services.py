@@ -343,9 +343,7 @@ def enterprise_upload_documents(
         raise PermissionDenied(_("Your role may not upload documents for this enterprise."))
     if not (credential_files or responsible_id_files or authorisation_letter_files):
         raise ValidationFailed(_("Choose at least one file to upload."), code="required", field="credential_files")
-    credential_kind = (
-        DocumentKind.CREDENTIAL if enterprise.requires_number else DocumentKind.OFFICIAL_LETTER
-    )
+    credential_kind = DocumentKind.CREDENTIAL if enterprise.requires_number else DocumentKind.OFFICIAL_LETTER
     batches = [
         (credential_kind, _sanitize_all(credential_files, kind=credential_kind, field="credential_files")),
         (
@@ -485,9 +483,7 @@ def change_request_submit(
             _store_documents(kind=DocumentKind.AUTHORISATION_LETTER, uploads=letters, **common)
             locked.status = EnterpriseStatus.CHANGE_PENDING
             locked.save(update_fields=["status", "updated_at"])
-            audit_record(
-                actor=actor, action="change_request.submitted", obj=request, data={"target": target}
-            )
+            audit_record(actor=actor, action="change_request.submitted", obj=request, data={"target": target})
             from approvals.notifications import change_request_filed, queue
 
             queue(change_request_filed, request.pk)
@@ -531,7 +527,8 @@ def change_request_apply(*, change_request: ChangeRequest, actor: User) -> Enter
             # Another unit may hold this number or letter-unit name: registered since the request was
             # filed, or held all along by another tenant (whom the filer is not told about, §2.7).
             if (new_index and registry.credential_holder({new_index}, exclude_pk=enterprise.pk)) or (
-                is_letter and registry.letter_unit_holder(enterprise.province_id, new_name_index, exclude_pk=enterprise.pk)
+                is_letter
+                and registry.letter_unit_holder(enterprise.province_id, new_name_index, exclude_pk=enterprise.pk)
             ):
                 raise registry.change_clashes()
             enterprise.name = values["name"]
@@ -577,7 +574,9 @@ def change_request_apply(*, change_request: ChangeRequest, actor: User) -> Enter
         request.applied_at = timezone.now()
         request.save(update_fields=["applied_at"])
         audit_record(actor=actor, action="change_request.applied", obj=request, data={"target": request.target})
-        audit_record(actor=actor, action="enterprise.real_name_changed", obj=enterprise, data={"target": request.target})
+        audit_record(
+            actor=actor, action="enterprise.real_name_changed", obj=enterprise, data={"target": request.target}
+        )
     return enterprise
 
 
@@ -628,8 +627,11 @@ def unit_kind_save(*, actor: User, unit_kind: UnitKind) -> UnitKind:
             actor=actor,
             action="unit_kind.created" if created else "unit_kind.changed",
             obj=unit_kind,
-            data={"code": unit_kind.code, "cannot_hold_credential": unit_kind.cannot_hold_credential,
-                  "is_active": unit_kind.is_active},
+            data={
+                "code": unit_kind.code,
+                "cannot_hold_credential": unit_kind.cannot_hold_credential,
+                "is_active": unit_kind.is_active,
+            },
         )
     return unit_kind
 

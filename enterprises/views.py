@@ -321,7 +321,9 @@ def enterprise_reveal(request, public_id):
         no_store(response)
         return response
     try:
-        value = services.enterprise_reveal_field(actor=request.user, enterprise=enterprise, field=field, request=request)
+        value = services.enterprise_reveal_field(
+            actor=request.user, enterprise=enterprise, field=field, request=request
+        )
     except errors.DomainError as exc:
         _raise_http(exc)
         response = _render_detail(request, enterprise, reveal_error=exc.message, status=400)
@@ -391,7 +393,9 @@ def change_request_create(request, public_id):
             else:
                 messages.success(
                     request,
-                    _("The change request was submitted and is pending approval. The record changes once it is approved."),
+                    _(
+                        "The change request was submitted and is pending approval. The record changes once it is approved."
+                    ),
                 )
                 return redirect("enterprises:detail", public_id=enterprise.public_id)
     else:

@@ -42,7 +42,9 @@ def pytest_collection_modifyitems(config, items):
         if "redis" in item.keywords and not redis_url:
             item.add_marker(pytest.mark.skip(reason="needs Redis and a Celery worker: set REDIS_URL"))
         if "browser" in item.keywords and not Path(CHROMIUM).exists():
-            item.add_marker(pytest.mark.skip(reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"))
+            item.add_marker(
+                pytest.mark.skip(reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+            )
         if "faces" in item.keywords and faces is None:
             item.add_marker(
                 pytest.mark.skip(reason="face photos not found at ../shared/testdata/faces or $FACE_TESTDATA")
@@ -188,9 +190,7 @@ def world(db, provinces):
             role="enterprise_admin", enterprise=ent_bj2, username="ea_bj2"
         ),
         "provincial_approver": factories.user(role="provincial_approver", province=bj, username="pa_bj"),
-        "provincial_approver_other_province": factories.user(
-            role="provincial_approver", province=gd, username="pa_gd"
-        ),
+        "provincial_approver_other_province": factories.user(role="provincial_approver", province=gd, username="pa_gd"),
         "group_approver": factories.user(role="group_approver", username="ga"),
         "ops": factories.user(role="ops", username="ops", is_staff=True),
     }

@@ -76,8 +76,13 @@ def enterprise(*, actor: User, responsible: dict | None = None, **overrides):
 _order_serial = itertools.count(1)
 
 
-TRANSITION_BUSINESS = {"activate": "new_installation", "suspend": "suspend_resume", "resume": "suspend_resume",
-                       "cancel": "cancellation", "change_services": "service_change"}
+TRANSITION_BUSINESS = {
+    "activate": "new_installation",
+    "suspend": "suspend_resume",
+    "resume": "suspend_resume",
+    "cancel": "cancellation",
+    "change_services": "service_change",
+}
 
 
 def card_transition(name: str, card, *, actor: User | None = None, **kwargs):
@@ -143,8 +148,9 @@ def order(*, actor: User, enterprise, business_type: str, cards, handler=None, l
         handler_id_photo=kwargs.pop("handler_id_photo", jpeg_upload("handler-id.jpg")),
         handler_live_photo=kwargs.pop("handler_live_photo", jpeg_upload("live.jpg") if live_photo else None),
         parameters=kwargs.pop("parameters", {}),
-        credential_photo=kwargs.pop("credential_photo", pdf_upload("letter.pdf") if letter_unit
-                                    else jpeg_upload("credential.jpg")),
+        credential_photo=kwargs.pop(
+            "credential_photo", pdf_upload("letter.pdf") if letter_unit else jpeg_upload("credential.jpg")
+        ),
         responsible_id_photo=kwargs.pop("responsible_id_photo", jpeg_upload("responsible-id.jpg")),
         **kwargs,
     )
@@ -168,8 +174,14 @@ def order_done(*, business_type: str, cards, actor: User | None = None, enterpri
     actor = actor or order_filer(enterprise)
     # The comparison's result is fed in below: no engine runs for it, also where commits are real.
     with mock.patch("verification.services.enqueue_verification"):
-        filed = order(actor=actor, enterprise=enterprise, business_type=business_type, cards=cards,
-                      parameters=parameters or {}, **kwargs)
+        filed = order(
+            actor=actor,
+            enterprise=enterprise,
+            business_type=business_type,
+            cards=cards,
+            parameters=parameters or {},
+            **kwargs,
+        )
     if filed.status == OrderStatus.AWAITING_VERIFICATION:
         face_result(Verification.objects.filter(order=filed).latest("created_at"), "pass")
         filed.refresh_from_db()
@@ -188,10 +200,17 @@ def order_in_progress(business_type: str, cards, *, actor: User | None = None):
     from cards.handlers import handler_clean, handler_get_or_create
 
     handler_row, _created = handler_get_or_create(
-        actor=actor, enterprise=enterprise, clean=handler_clean(enterprise=enterprise, data=handler_data()))
-    made = Order.objects.create(number=f"T{next(_order_serial):011d}", enterprise=enterprise,
-                                business_type=business_type, status=OrderStatus.AWAITING_VERIFICATION,
-                                handler=handler_row, handler_id_photo="orders/test-id.jpg", created_by=actor)
+        actor=actor, enterprise=enterprise, clean=handler_clean(enterprise=enterprise, data=handler_data())
+    )
+    made = Order.objects.create(
+        number=f"T{next(_order_serial):011d}",
+        enterprise=enterprise,
+        business_type=business_type,
+        status=OrderStatus.AWAITING_VERIFICATION,
+        handler=handler_row,
+        handler_id_photo="orders/test-id.jpg",
+        created_by=actor,
+    )
     OrderCard.objects.bulk_create([OrderCard(order=made, card=card) for card in cards])
     return made
 
@@ -245,14 +264,26 @@ def order_line(order, card):
 _card_serial = itertools.count(1)
 
 
-def package(*, code: str = "IOT-STD", name: str | None = None, test: bool = False, active: bool = True,
-            days: int = 90, data: str = "none", voice: str = "none", sms: str = "none"):
+def package(
+    *,
+    code: str = "IOT-STD",
+    name: str | None = None,
+    test: bool = False,
+    active: bool = True,
+    days: int = 90,
+    data: str = "none",
+    voice: str = "none",
+    sms: str = "none",
+):
     """A package of the catalogue (get or create by code). A test package (U4) has a test period
     and fixes its cards' services."""
     from cards.models import Package
 
-    defaults = {"name": name or ("物联测试卡套餐" if test else f"物联网套餐 {code}"), "is_test_package": test,
-                "is_active": active}
+    defaults = {
+        "name": name or ("物联测试卡套餐" if test else f"物联网套餐 {code}"),
+        "is_test_package": test,
+        "is_active": active,
+    }
     if test:
         defaults.update(test_period_days=days, data_service=data, voice_service=voice, sms_service=sms)
     found, _created = Package.objects.get_or_create(code=code, defaults=defaults)
@@ -303,8 +334,16 @@ def card(
     )
 
 
-def card_user_registration(*, actor: User | None, enterprise, cards, id_number: str | None = None,
-                           id_type: str = "resident_id", name: str = "李四", **kwargs):
+def card_user_registration(
+    *,
+    actor: User | None,
+    enterprise,
+    cards,
+    id_number: str | None = None,
+    id_type: str = "resident_id",
+    name: str = "李四",
+    **kwargs,
+):
     """Register a card user (cards.card_users.card_user_register); returns the pending Verification."""
     from cards.card_users import card_user_register
 
@@ -326,8 +365,9 @@ def face_result(verification, outcome: str = "pass", distance: float = 0.31):
     """Stand in for the face engine: record its result (verification.services)."""
     from verification.services import verification_record_result
 
-    return verification_record_result(verification=verification, outcome=outcome, distance=distance,
-                                      engine="test-double")
+    return verification_record_result(
+        verification=verification, outcome=outcome, distance=distance, engine="test-double"
+    )
 
 
 def verified_card_user(*, actor: User | None, enterprise, cards, **kwargs):
@@ -342,7 +382,10 @@ def exemption(*, enterprise, cards, levels, submitted_by: User, status: str = "a
     from approvals.models import ExemptionRequest
 
     request = ExemptionRequest.objects.create(
-        enterprise=enterprise, required_levels=list(levels), reason="测试豁免", status=status,
+        enterprise=enterprise,
+        required_levels=list(levels),
+        reason="测试豁免",
+        status=status,
         submitted_by=submitted_by,
     )
     request.cards.set(cards)

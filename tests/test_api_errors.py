@@ -21,12 +21,18 @@ def test_drf_errors_carry_their_code(world, monkeypatch):
     manager = world["users"]["account_manager"]
     cases = [
         (_client().get("/api/v1/cards/"), 401, "not_authenticated"),
-        (_client(manager).post("/api/v1/rules/evaluate/", b"{not json", content_type="application/json"), 400,
-         "parse_error"),
+        (
+            _client(manager).post("/api/v1/rules/evaluate/", b"{not json", content_type="application/json"),
+            400,
+            "parse_error",
+        ),
         (_client(manager).delete("/api/v1/me/"), 405, "method_not_allowed"),
         (_client(manager).get("/api/v1/orders/00000000-0000-0000-0000-000000000000/"), 404, "not_found"),
-        (_client(manager).post("/api/v1/rules/evaluate/", "x", content_type="text/plain"), 415,
-         "unsupported_media_type"),
+        (
+            _client(manager).post("/api/v1/rules/evaluate/", "x", content_type="text/plain"),
+            415,
+            "unsupported_media_type",
+        ),
     ]
     for response, status, code in cases:
         assert response.status_code == status, (code, response.content)

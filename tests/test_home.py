@@ -23,8 +23,9 @@ def test_home_counts_the_work_waiting_in_each_scope(client, world, no_engine):
     file_for_combo(world, "U1")  # a provincial exemption, Beijing
     waiting = factories.card(enterprise=world["enterprise"], data="non_directed")
     factories.activate(waiting, actor=manager)  # a new installation: the card awaits its user's real-name (U5)
-    verification = factories.card_user_registration(actor=manager, enterprise=world["enterprise"],
-                                                    cards=[factories.card(enterprise=world["enterprise"])])
+    verification = factories.card_user_registration(
+        actor=manager, enterprise=world["enterprise"], cards=[factories.card(enterprise=world["enterprise"])]
+    )
     put_in_review(verification)
 
     context = _home(client, manager).context
@@ -45,6 +46,11 @@ def test_home_counts_the_work_waiting_in_each_scope(client, world, no_engine):
 @pytest.mark.parametrize("role", ["account_manager", "enterprise_admin"])
 def test_home_offers_the_card_tasks(client, world, role):
     html = _home(client, world["users"][role]).content.decode()
-    for url in (reverse("orders:new"), reverse("cards:card_user_create"), reverse("card_imports:new"),
-                reverse("approvals:my_requests"), f'{reverse("cards:list")}?status=awaiting_realname'):
+    for url in (
+        reverse("orders:new"),
+        reverse("cards:card_user_create"),
+        reverse("card_imports:new"),
+        reverse("approvals:my_requests"),
+        f"{reverse('cards:list')}?status=awaiting_realname",
+    ):
         assert f'href="{url}"' in html, url

@@ -35,19 +35,54 @@ MALFORMED = ["not-a-uuid", "1" * 300]
 MISSING_ICCID = "89860" + "0" * 15
 
 WRONG_TYPES = {
-    "field": ["credential_number"], "decision": 5, "approve": "maybe", "comment": {"a": 1}, "reason": None,
-    "msisdn": 14912345678, "data": [], "voice": {}, "sms": None, "test_package": "perhaps",
-    "cards": "abc", "iccids": [None, {}], "enterprise": [], "id_number": "1" * 5000, "id_type": 7,
-    "name": "\x00", "business_type": 7, "target": ["enterprise"], "values": "x", "services": 3,
-    "parameters": [1], "package": {"code": None}, "credential_number": 12345, "page": "x",
-    "username": [], "password": None, "is_legal_representative": "sometimes", "biometric_consent": "ja",
+    "field": ["credential_number"],
+    "decision": 5,
+    "approve": "maybe",
+    "comment": {"a": 1},
+    "reason": None,
+    "msisdn": 14912345678,
+    "data": [],
+    "voice": {},
+    "sms": None,
+    "test_package": "perhaps",
+    "cards": "abc",
+    "iccids": [None, {}],
+    "enterprise": [],
+    "id_number": "1" * 5000,
+    "id_type": 7,
+    "name": "\x00",
+    "business_type": 7,
+    "target": ["enterprise"],
+    "values": "x",
+    "services": 3,
+    "parameters": [1],
+    "package": {"code": None},
+    "credential_number": 12345,
+    "page": "x",
+    "username": [],
+    "password": None,
+    "is_legal_representative": "sometimes",
+    "biometric_consent": "ja",
 }
 
 
 def _junk_files() -> dict:
-    junk = {name: SimpleUploadedFile(f"{name}.jpg", b"not an image", content_type="image/jpeg")
-            for name in ("file", "files", "id_photo", "live_photo", "handler_id_photo", "handler_live_photo",
-                         "credential_files", "id_photos", "authorisation_letter", "province", "group")}
+    junk = {
+        name: SimpleUploadedFile(f"{name}.jpg", b"not an image", content_type="image/jpeg")
+        for name in (
+            "file",
+            "files",
+            "id_photo",
+            "live_photo",
+            "handler_id_photo",
+            "handler_live_photo",
+            "credential_files",
+            "id_photos",
+            "authorisation_letter",
+            "province",
+            "group",
+        )
+    }
     junk.update({"enterprise": "not-a-uuid", "iccids": "x,y", "field": "nothing", "biometric_consent": "maybe"})
     return junk
 
@@ -61,8 +96,18 @@ BODIES = {
 }
 QUERIES = [
     {},
-    {"status": "nonsense", "page": "x", "page_size": "-1", "iccid__startswith": "zz", "enterprise": "not-a-uuid",
-     "package": "\x00", "province": "99", "q": "%" * 200, "created_after": "yesterday", "kind": "other"},
+    {
+        "status": "nonsense",
+        "page": "x",
+        "page_size": "-1",
+        "iccid__startswith": "zz",
+        "enterprise": "not-a-uuid",
+        "package": "\x00",
+        "province": "99",
+        "q": "%" * 200,
+        "created_after": "yesterday",
+        "kind": "other",
+    },
     {"page": "999999"},
 ]
 
@@ -78,14 +123,22 @@ def objects(world, monkeypatch):
     order = factories.order(actor=manager, enterprise=enterprise, business_type="new_installation", cards=[cards[1]])
     exemption, _card = file_for_combo(world, "U1")
     change = change_request_submit(
-        actor=manager, enterprise=enterprise, target="enterprise",
-        values={"name": "北京物联新名称有限公司", "credential_type": "business_licence", "credential_number": idgen.uscc(),
-                "credential_address": "北京市东城区新地址8号"},
-        files=[jpeg_upload("licence.jpg")], reason="单位更名",
+        actor=manager,
+        enterprise=enterprise,
+        target="enterprise",
+        values={
+            "name": "北京物联新名称有限公司",
+            "credential_type": "business_licence",
+            "credential_number": idgen.uscc(),
+            "credential_address": "北京市东城区新地址8号",
+        },
+        files=[jpeg_upload("licence.jpg")],
+        reason="单位更名",
     )
     package = factories.package(code="IOT-ROBUST")
     job = importing.card_import_create(
-        actor=manager, enterprise=enterprise,
+        actor=manager,
+        enterprise=enterprise,
         upload=SimpleUploadedFile("cards.csv", card_csv(2, package_code=package.code), content_type="text/csv"),
     )
     return {
@@ -154,11 +207,12 @@ def test_no_api_input_gives_a_server_error(world, objects):
         client.force_authenticate(world["users"][role])
         for path, method in _operations():
             for url in _urls(path, objects):
-                for body_name in ([None] if method == "get" else BODIES):
+                for body_name in [None] if method == "get" else BODIES:
                     for response in _call(client, method, url, body_name):
                         if response.status_code >= 500:
-                            failures.append(f"{role} {method.upper()} {url[:80]} [{body_name or 'query'}]: "
-                                            f"{response.status_code}")
+                            failures.append(
+                                f"{role} {method.upper()} {url[:80]} [{body_name or 'query'}]: {response.status_code}"
+                            )
     assert not failures, "\n".join(failures)
 
 
@@ -166,19 +220,52 @@ def test_no_api_input_gives_a_server_error(world, objects):
 
 # Where a page's path names an object: the first segments of the route, and the object's kind.
 PAGE_OBJECTS = [
-    ("enterprises/", "enterprises"), ("documents/", "documents"), ("cards/imports/", "card-imports"),
-    ("cards/card-users/", "card-users"), ("cards/", "cards"), ("orders/", "orders"),
-    ("approvals/exemptions/", "exemptions"), ("approvals/reviews/", "reviews"),
-    ("approvals/change-requests/", "change-requests"), ("accounts/set-password/", "password-links"),
+    ("enterprises/", "enterprises"),
+    ("documents/", "documents"),
+    ("cards/imports/", "card-imports"),
+    ("cards/card-users/", "card-users"),
+    ("cards/", "cards"),
+    ("orders/", "orders"),
+    ("approvals/exemptions/", "exemptions"),
+    ("approvals/reviews/", "reviews"),
+    ("approvals/change-requests/", "change-requests"),
+    ("accounts/set-password/", "password-links"),
 ]
-CHOICES = {"kind": ["live_photo", "id_photo", "junk"], "action": ["activate", "suspend", "junk"], "which": ["live", "x"]}
-SKIPPED_PAGES = ("api/", "admin/", "approvals/admin/", "accounts/logout/")  # the API above; Django's admin; logout ends the session
+CHOICES = {
+    "kind": ["live_photo", "id_photo", "junk"],
+    "action": ["activate", "suspend", "junk"],
+    "which": ["live", "x"],
+}
+SKIPPED_PAGES = (
+    "api/",
+    "admin/",
+    "approvals/admin/",
+    "accounts/logout/",
+)  # the API above; Django's admin; logout ends the session
 FORM_JUNK = {
-    "field": "nothing", "decision": "maybe", "comment": "x" * 20_000, "enterprise": "not-a-uuid", "iccids": "1,2,x",
-    "business_type": "nonsense", "id_type": "\x00", "id_number": "1" * 5000, "credential_type": "other",
-    "credential_number": "%%%", "status": "bogus", "package": "missing", "data_service": "all", "step": "99",
-    "cards": "abc", "target": "weird", "is_legal_representative": "perhaps", "biometric_consent": "ja",
-    "account_manager": "-1", "language": "xx", "next": "//evil.example/", "username": "", "password": "",
+    "field": "nothing",
+    "decision": "maybe",
+    "comment": "x" * 20_000,
+    "enterprise": "not-a-uuid",
+    "iccids": "1,2,x",
+    "business_type": "nonsense",
+    "id_type": "\x00",
+    "id_number": "1" * 5000,
+    "credential_type": "other",
+    "credential_number": "%%%",
+    "status": "bogus",
+    "package": "missing",
+    "data_service": "all",
+    "step": "99",
+    "cards": "abc",
+    "target": "weird",
+    "is_legal_representative": "perhaps",
+    "biometric_consent": "ja",
+    "account_manager": "-1",
+    "language": "xx",
+    "next": "//evil.example/",
+    "username": "",
+    "password": "",
 }
 
 
@@ -190,6 +277,7 @@ def _page_routes():
                 yield from walk(pattern.url_patterns, route)
             else:
                 yield route
+
     for route in walk(get_resolver().url_patterns):
         if not route.startswith(SKIPPED_PAGES) and not route.startswith("^"):
             yield route
@@ -229,7 +317,9 @@ def test_no_page_input_gives_a_server_error(world, objects):
                 responses.append(client.post(url, {}))
                 for response in responses:
                     if response.status_code >= 500:
-                        failures.append(f"{role} {response.request['REQUEST_METHOD']} {url[:80]}: {response.status_code}")
+                        failures.append(
+                            f"{role} {response.request['REQUEST_METHOD']} {url[:80]}: {response.status_code}"
+                        )
     assert not failures, "\n".join(failures)
 
 
@@ -237,8 +327,17 @@ def test_no_page_input_gives_a_server_error(world, objects):
 
 ADMIN_JUNK_QUERIES = [
     {"q": "%00\x00" + "9" * 300, "o": "99.-x", "p": "abc", "all": "", "e": "1"},
-    {"status__exact": "bogus", "created_at__gte": "yesterday", "level": "nowhere", "rule": "U9", "realname_required__exact": "2",
-     "package__id__exact": "x", "enterprise__id__exact": "-1", "id__in": "a,b", "_changelist_filters": "%%"},
+    {
+        "status__exact": "bogus",
+        "created_at__gte": "yesterday",
+        "level": "nowhere",
+        "rule": "U9",
+        "realname_required__exact": "2",
+        "package__id__exact": "x",
+        "enterprise__id__exact": "-1",
+        "id__in": "a,b",
+        "_changelist_filters": "%%",
+    },
 ]
 
 
@@ -259,13 +358,18 @@ def test_no_admin_input_gives_a_server_error(world, objects):
     from approvals.admin import approvals_site
 
     failures = []
-    for role, prefix, site in (("ops", "/admin/", admin.site), ("provincial_approver", "/approvals/admin/", approvals_site),
-                               ("group_approver", "/approvals/admin/", approvals_site)):
+    for role, prefix, site in (
+        ("ops", "/admin/", admin.site),
+        ("provincial_approver", "/approvals/admin/", approvals_site),
+        ("group_approver", "/approvals/admin/", approvals_site),
+    ):
         client = Client(raise_request_exception=False)
         client.force_login(world["users"][role])
         for url in _admin_urls(prefix, site):
             responses = [client.get(url, query) for query in ADMIN_JUNK_QUERIES]
-            responses.append(client.post(url, {"action": "nonsense", "_selected_action": ["x", "999999"], "comment": "x"}))
+            responses.append(
+                client.post(url, {"action": "nonsense", "_selected_action": ["x", "999999"], "comment": "x"})
+            )
             for response in responses:
                 if response.status_code >= 500:
                     failures.append(f"{role} {response.request['REQUEST_METHOD']} {url}: {response.status_code}")

@@ -56,7 +56,10 @@ CASES = {
     **{f"empty:{name}": (["check"], {name: ""}) for name in REQUIRED},
     "bad_fernet_key": (["check"], {"FIELD_ENCRYPTION_KEYS": "not-a-fernet-key"}),
     "bad_reveal_rate": (["check"], {"PII_REVEAL_RATE": "lots"}),
-    "cache_on_broker_db": (["check"], {"REDIS_URL": "redis://127.0.0.1:6379/3", "CACHE_URL": "redis://127.0.0.1:6379/3/"}),
+    "cache_on_broker_db": (
+        ["check"],
+        {"REDIS_URL": "redis://127.0.0.1:6379/3", "CACHE_URL": "redis://127.0.0.1:6379/3/"},
+    ),
 }
 
 

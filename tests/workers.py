@@ -44,10 +44,25 @@ class WorkerProcess:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "config", "worker",
-                "-Q", "default,faces", "--concurrency", "1", "--pool", "prefork",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
-                "-n", f"{name}@%h", "--loglevel", "INFO",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "default,faces",
+                "--concurrency",
+                "1",
+                "--pool",
+                "prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"{name}@%h",
+                "--loglevel",
+                "INFO",
             ],
             cwd=REPO,
             env=env,
@@ -109,8 +124,10 @@ def shared_private_root(tmp_path, settings):
     settings.PRIVATE_MEDIA_ROOT = root
     settings.STORAGES = {
         **settings.STORAGES,
-        "private": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                    "OPTIONS": {"location": str(root), "base_url": None}},
+        "private": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root), "base_url": None},
+        },
     }
     storages._storages.pop("private", None)
     return root

@@ -75,35 +75,21 @@ class IdentityError(ValueError):
 
 class PersonalIdType(models.TextChoices):
     RESIDENT_ID = "resident_id", _("Resident ID card")
-    HMT_RESIDENCE_PERMIT = "hmt_residence_permit", _(
-        "Residence permit for Hong Kong, Macao and Taiwan residents"
-    )
-    HMT_TRAVEL_PERMIT = "hmt_travel_permit", _(
-        "Travel permit for Hong Kong, Macao and Taiwan residents"
-    )
-    FOREIGN_PERMANENT_RESIDENCE = "foreign_permanent_residence", _(
-        "Foreigner's permanent residence ID card"
-    )
+    HMT_RESIDENCE_PERMIT = "hmt_residence_permit", _("Residence permit for Hong Kong, Macao and Taiwan residents")
+    HMT_TRAVEL_PERMIT = "hmt_travel_permit", _("Travel permit for Hong Kong, Macao and Taiwan residents")
+    FOREIGN_PERMANENT_RESIDENCE = "foreign_permanent_residence", _("Foreigner's permanent residence ID card")
     PASSPORT = "passport", _("Passport")
     MILITARY_ID = "military_id", _("Military or armed-police officer ID")
 
 
 class CredentialType(models.TextChoices):
-    BUSINESS_LICENCE = "business_licence", _(
-        "Business licence (unified social credit code)"
-    )
-    PUBLIC_INSTITUTION = "public_institution", _(
-        "Public institution legal-person certificate"
-    )
-    SOCIAL_ORGANISATION = "social_organisation", _(
-        "Social organisation registration certificate"
-    )
-    ORGANISATION_CODE = "organisation_code", _(
-        "Organisation code certificate (legacy)"
-    )
-    OFFICIAL_LETTER = "official_letter", _(
-        "Unit introduction letter / official letter with seal "
-        "(party, government, military)"
+    BUSINESS_LICENCE = "business_licence", _("Business licence (unified social credit code)")
+    PUBLIC_INSTITUTION = "public_institution", _("Public institution legal-person certificate")
+    SOCIAL_ORGANISATION = "social_organisation", _("Social organisation registration certificate")
+    ORGANISATION_CODE = "organisation_code", _("Organisation code certificate (legacy)")
+    OFFICIAL_LETTER = (
+        "official_letter",
+        _("Unit introduction letter / official letter with seal (party, government, military)"),
     )
 
 
@@ -114,13 +100,9 @@ class CredentialType(models.TextChoices):
 # Full-width ASCII variants U+FF01..U+FF5E map to U+0021..U+007E; the
 # ideographic space U+3000 is removed with the other whitespace.
 _FULL_TO_HALF = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
-_ASCII_UPPER = str.maketrans(
-    "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # Hyphen-like characters people type in organisation codes.
-_HYPHENS = dict.fromkeys(
-    map(ord, "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63"), None
-)
+_HYPHENS = dict.fromkeys(map(ord, "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63"), None)
 
 
 def _normalize(raw) -> str:
@@ -160,9 +142,7 @@ def _check_id18_format(number: str) -> None:
 def _birth_date(number: str) -> datetime.date:
     """Birth date from positions 7-14 (YYYYMMDD) of an 18-character ID."""
     try:
-        birth = datetime.date(
-            int(number[6:10]), int(number[10:12]), int(number[12:14])
-        )
+        birth = datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise IdentityError("invalid_birth_date", _MSG_BIRTH_DATE) from None
     if birth.year < 1900 or birth > datetime.date.today():
@@ -290,9 +270,7 @@ def _validate_passport(number: str) -> None:
         )
 
 
-_MILITARY_RE = re.compile(
-    r"^(?:[\u4e00-\u9fff]{1,6}\d{6,12}号?|\d{6,12}号|(?=[A-Z]*\d)[A-Z0-9]{6,12})$"
-)
+_MILITARY_RE = re.compile(r"^(?:[\u4e00-\u9fff]{1,6}\d{6,12}号?|\d{6,12}号|(?=[A-Z]*\d)[A-Z0-9]{6,12})$")
 
 
 def _validate_military_id(number: str) -> None:
@@ -363,9 +341,7 @@ _ORG_CODE_RE = re.compile(r"^[0-9A-Z]{8}[0-9X]$")
 
 def uscc_check_char(first17: str) -> str:
     """GB 32100-2015 check character for the first 17 characters of a USCC."""
-    total = sum(
-        USCC_ALPHABET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True)
-    )
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -396,13 +372,9 @@ def _validate_uscc(number: str, authorities: str = USCC_AUTHORITIES) -> None:
             _("The code may contain only digits and capital letters except I, O, S, V and Z."),
         )
     if number[0] not in authorities:
-        raise IdentityError(
-            "invalid_format", _("The first character of the code is not valid for this credential.")
-        )
+        raise IdentityError("invalid_format", _("The first character of the code is not valid for this credential."))
     if not number[2:8].isdigit():
-        raise IdentityError(
-            "invalid_format", _("Characters 3 to 8 of the code must be digits.")
-        )
+        raise IdentityError("invalid_format", _("Characters 3 to 8 of the code must be digits."))
     if uscc_check_char(number[:17]) != number[17]:
         raise IdentityError("invalid_checksum", _MSG_CHECKSUM)
     if USCC_CHECK_EMBEDDED_ORGANISATION_CODE:
@@ -448,9 +420,7 @@ def _validate_social_organisation(number: str) -> None:
 
 def _validate_official_letter(number: str) -> None:
     if number:
-        raise IdentityError(
-            "number_not_allowed", _("An official letter does not carry a number.")
-        )
+        raise IdentityError("number_not_allowed", _("An official letter does not carry a number."))
 
 
 _CREDENTIAL_VALIDATORS = {

@@ -74,8 +74,9 @@ def run_comparison(verification_id: int) -> str:
     live_bytes = _read(record.live_photo)
     if id_bytes is None or live_bytes is None:
         logger.warning("verification %s: a photo is missing from storage", record.pk)
-        missing = [reason("unreadable", photo) for photo, data in (("live", live_bytes), ("id", id_bytes))
-                   if data is None]
+        missing = [
+            reason("unreadable", photo) for photo, data in (("live", live_bytes), ("id", id_bytes)) if data is None
+        ]
         result = _rejected(engine, missing)
         if live_bytes is not None:
             result.live_phash = None

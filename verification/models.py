@@ -101,7 +101,10 @@ class Verification(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "enterprise"]),
-            *(models.Index(fields=[f"live_phash_band{band}"], name=f"verification_phash_band{band}") for band in range(4)),
+            *(
+                models.Index(fields=[f"live_phash_band{band}"], name=f"verification_phash_band{band}")
+                for band in range(4)
+            ),
         ]
 
     @property

@@ -126,24 +126,28 @@ def verification_review(*, verification: Verification, actor: User, approve: boo
 
     comment = (comment or "").strip()
     with transaction.atomic():
-        record = Verification.objects.select_for_update(of=("self",)).select_related("enterprise").get(pk=verification.pk)
+        record = (
+            Verification.objects.select_for_update(of=("self",)).select_related("enterprise").get(pk=verification.pk)
+        )
         if not can_review(actor, record):
             raise PermissionDenied(_("Only a provincial approver of the enterprise's province may review this."))
         if record.created_by_id == actor.pk:
             raise PermissionDenied(_("Nobody may review a comparison they submitted."), code="self_decision")
         if record.status != VerificationStatus.IN_REVIEW:
-            raise InvalidTransition(_("This comparison is not awaiting review (it is %(status)s).")
-                                    % {"status": record.get_status_display()})
+            raise InvalidTransition(
+                _("This comparison is not awaiting review (it is %(status)s).")
+                % {"status": record.get_status_display()}
+            )
         if not approve and not comment:
-            raise ValidationFailed(_("Say why the comparison is declined."), code="comment_required",
-                                   field="comment")
+            raise ValidationFailed(_("Say why the comparison is declined."), code="comment_required", field="comment")
         record.status = VerificationStatus.APPROVED if approve else VerificationStatus.DECLINED
         record.reviewed_by = actor
         record.reviewed_at = timezone.now()
         record.review_comment = comment
         record.save()
-        audit_record(actor=actor, action="verification.reviewed", obj=record,
-                     data={"approved": approve, "comment": comment})
+        audit_record(
+            actor=actor, action="verification.reviewed", obj=record, data={"approved": approve, "comment": comment}
+        )
         _result_settled(record, actor=actor)
     return record
 

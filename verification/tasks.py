@@ -39,5 +39,6 @@ def requeue_pending_verifications() -> int:
     from core.queueing import requeue_stale
     from verification.models import Verification, VerificationStatus
 
-    return requeue_stale(Verification.objects.filter(status=VerificationStatus.PENDING), run_verification,
-                         what="verification")
+    return requeue_stale(
+        Verification.objects.filter(status=VerificationStatus.PENDING), run_verification, what="verification"
+    )

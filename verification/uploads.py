@@ -81,24 +81,16 @@ _PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.er
 # User-facing messages (English msgids; translated elsewhere).
 _MSG_EMPTY = _("The file is empty.")
 _MSG_TOO_LARGE = _("The file is larger than %(limit)s MB.")
-_MSG_UNSUPPORTED = _(
-    "This file type is not supported. Please upload a JPEG, PNG or WebP image."
-)
+_MSG_UNSUPPORTED = _("This file type is not supported. Please upload a JPEG, PNG or WebP image.")
 _MSG_UNSUPPORTED_PDF_ALLOWED = _(
-    "This file type is not supported. Please upload a JPEG, PNG or WebP image "
-    "or a PDF file."
+    "This file type is not supported. Please upload a JPEG, PNG or WebP image or a PDF file."
 )
-_MSG_TOO_MANY_PIXELS = _(
-    "The image dimensions are too large. Please upload an image of at most "
-    "%(limit)s megapixels."
-)
+_MSG_TOO_MANY_PIXELS = _("The image dimensions are too large. Please upload an image of at most %(limit)s megapixels.")
 _MSG_REQUEST_TOO_MANY_PIXELS = _(
     "Together, the images of this request are too large: at most %(limit)s megapixels can be processed in one "
     "request. Send fewer or smaller images."
 )
-_MSG_CORRUPT_IMAGE = _(
-    "The image file is damaged or incomplete, please upload it again."
-)
+_MSG_CORRUPT_IMAGE = _("The image file is damaged or incomplete, please upload it again.")
 _MSG_CORRUPT_PDF = _("The PDF file is damaged or incomplete, please upload it again.")
 _MSG_PDF_ACTIVE = _(
     "The PDF contains active content (scripts, automatic actions, forms or embedded files), which is not "
@@ -192,9 +184,7 @@ def _format_number(value: float) -> str:
 
 
 def _too_large(max_bytes: int) -> UploadRejected:
-    return UploadRejected(
-        "too_large", _interpolate(_MSG_TOO_LARGE, limit=_format_number(max_bytes / _MIB))
-    )
+    return UploadRejected("too_large", _interpolate(_MSG_TOO_LARGE, limit=_format_number(max_bytes / _MIB)))
 
 
 def _too_many_pixels(max_pixels: int) -> UploadRejected:
@@ -252,15 +242,42 @@ def _read_limited(upload, max_bytes: int) -> bytes:
 
 
 # Keys of a PDF dictionary that run something, or carry something to run.
-_PDF_ACTIVE_KEYS = frozenset({
-    "/JavaScript", "/JS", "/OpenAction", "/AA", "/Launch", "/EmbeddedFiles", "/EmbeddedFile", "/EF",
-    "/XFA", "/RichMedia", "/RichMediaContent", "/RichMediaSettings",
-})
+_PDF_ACTIVE_KEYS = frozenset(
+    {
+        "/JavaScript",
+        "/JS",
+        "/OpenAction",
+        "/AA",
+        "/Launch",
+        "/EmbeddedFiles",
+        "/EmbeddedFile",
+        "/EF",
+        "/XFA",
+        "/RichMedia",
+        "/RichMediaContent",
+        "/RichMediaSettings",
+    }
+)
 # Action types (/S) that run code, open programs or files, or send data away.
-_PDF_ACTIVE_ACTIONS = frozenset({
-    "/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/ResetForm", "/RichMediaExecute", "/Rendition",
-    "/GoToE", "/GoToR", "/Movie", "/Sound", "/Hide", "/SetOCGState", "/Trans", "/GoTo3DView",
-})
+_PDF_ACTIVE_ACTIONS = frozenset(
+    {
+        "/JavaScript",
+        "/Launch",
+        "/SubmitForm",
+        "/ImportData",
+        "/ResetForm",
+        "/RichMediaExecute",
+        "/Rendition",
+        "/GoToE",
+        "/GoToR",
+        "/Movie",
+        "/Sound",
+        "/Hide",
+        "/SetOCGState",
+        "/Trans",
+        "/GoTo3DView",
+    }
+)
 # Annotation subtypes that play or embed content.
 _PDF_ACTIVE_SUBTYPES = frozenset({"/FileAttachment", "/RichMedia", "/Screen", "/Movie", "/Sound", "/3D"})
 
@@ -290,8 +307,13 @@ def _sanitize_pdf(data: bytes) -> CleanUpload:
                 del pdf.Root["/Metadata"]
             out = io.BytesIO()
             # Streams are copied as they are (not decoded), so a compressed bomb is never inflated.
-            pdf.save(out, encryption=False, stream_decode_level=pikepdf.StreamDecodeLevel.none,
-                     fix_metadata_version=False, deterministic_id=True)
+            pdf.save(
+                out,
+                encryption=False,
+                stream_decode_level=pikepdf.StreamDecodeLevel.none,
+                fix_metadata_version=False,
+                deterministic_id=True,
+            )
         except UploadRejected:
             raise
         except (pikepdf.PikepdfError, ValueError, RuntimeError, OSError, RecursionError):
@@ -319,7 +341,8 @@ def _pdf_has_active_content(pdf: pikepdf.Pdf) -> bool:
             continue
         # Indirect objects are in pdf.objects already; scalars come back as Python values.
         pending.extend(
-            child for child in children
+            child
+            for child in children
             if isinstance(child, (pikepdf.Dictionary, pikepdf.Array, pikepdf.Stream)) and not child.is_indirect
         )
     return False

@@ -10,57 +10,100 @@ import enterprises.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('enterprises', '0001_initial'),
+        ("enterprises", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ExemptionRequest',
+            name="ExemptionRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('required_levels', models.JSONField(default=list)),
-                ('rules', models.JSONField(default=list)),
-                ('reason', models.TextField(verbose_name='reason')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('submitted', 'Submitted'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('withdrawn', 'Withdrawn')], default='draft', max_length=16, verbose_name='status')),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("required_levels", models.JSONField(default=list)),
+                ("rules", models.JSONField(default=list)),
+                ("reason", models.TextField(verbose_name="reason")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("submitted", "Submitted"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="draft",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'exemption request',
-                'verbose_name_plural': 'exemption requests',
-                'ordering': ['-created_at'],
+                "verbose_name": "exemption request",
+                "verbose_name_plural": "exemption requests",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Decision',
+            name="Decision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.CharField(choices=[('province', 'Provincial company'), ('group', 'Group')], max_length=16)),
-                ('approved', models.BooleanField()),
-                ('comment', models.TextField(blank=True, verbose_name='comment')),
-                ('decided_at', models.DateTimeField(auto_now_add=True)),
-                ('change_request', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='decisions', to='enterprises.changerequest')),
-                ('decided_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "level",
+                    models.CharField(choices=[("province", "Provincial company"), ("group", "Group")], max_length=16),
+                ),
+                ("approved", models.BooleanField()),
+                ("comment", models.TextField(blank=True, verbose_name="comment")),
+                ("decided_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "change_request",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="decisions",
+                        to="enterprises.changerequest",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['decided_at'],
+                "ordering": ["decided_at"],
             },
         ),
         migrations.CreateModel(
-            name='ExemptionAttachment',
+            name="ExemptionAttachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.CharField(choices=[('province', 'Provincial company'), ('group', 'Group')], max_length=16)),
-                ('file', models.FileField(max_length=200, storage=enterprises.models.private_storage, upload_to='exemptions/')),
-                ('content_type', models.CharField(max_length=64)),
-                ('uploaded_at', models.DateTimeField(auto_now_add=True)),
-                ('uploaded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "level",
+                    models.CharField(choices=[("province", "Provincial company"), ("group", "Group")], max_length=16),
+                ),
+                (
+                    "file",
+                    models.FileField(
+                        max_length=200, storage=enterprises.models.private_storage, upload_to="exemptions/"
+                    ),
+                ),
+                ("content_type", models.CharField(max_length=64)),
+                ("uploaded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
     ]

@@ -6,44 +6,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('approvals', '0001_initial'),
-        ('cards', '0001_initial'),
-        ('enterprises', '0001_initial'),
+        ("approvals", "0001_initial"),
+        ("cards", "0001_initial"),
+        ("enterprises", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='exemptionrequest',
-            name='cards',
-            field=models.ManyToManyField(related_name='exemptions', to='cards.card'),
+            model_name="exemptionrequest",
+            name="cards",
+            field=models.ManyToManyField(related_name="exemptions", to="cards.card"),
         ),
         migrations.AddField(
-            model_name='exemptionrequest',
-            name='enterprise',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='exemptions', to='enterprises.enterprise'),
+            model_name="exemptionrequest",
+            name="enterprise",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="exemptions", to="enterprises.enterprise"
+            ),
         ),
         migrations.AddField(
-            model_name='exemptionrequest',
-            name='submitted_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="exemptionrequest",
+            name="submitted_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='exemptionattachment',
-            name='request',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='approvals.exemptionrequest'),
+            model_name="exemptionattachment",
+            name="request",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="attachments", to="approvals.exemptionrequest"
+            ),
         ),
         migrations.AddField(
-            model_name='decision',
-            name='exemption',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='decisions', to='approvals.exemptionrequest'),
+            model_name="decision",
+            name="exemption",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="decisions",
+                to="approvals.exemptionrequest",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='decision',
-            constraint=models.UniqueConstraint(fields=('exemption', 'level'), name='decision_once_per_level'),
+            model_name="decision",
+            constraint=models.UniqueConstraint(fields=("exemption", "level"), name="decision_once_per_level"),
         ),
     ]

@@ -5,33 +5,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('approvals', '0002_initial'),
-        ('cards', '0001_initial'),
-        ('enterprises', '0001_initial'),
+        ("approvals", "0002_initial"),
+        ("cards", "0001_initial"),
+        ("enterprises", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='decision',
-            options={'ordering': ['decided_at'], 'verbose_name': 'decision', 'verbose_name_plural': 'decisions'},
+            name="decision",
+            options={"ordering": ["decided_at"], "verbose_name": "decision", "verbose_name_plural": "decisions"},
         ),
         migrations.AlterModelOptions(
-            name='exemptionattachment',
-            options={'ordering': ['level', 'pk'], 'verbose_name': 'approval form', 'verbose_name_plural': 'approval forms'},
+            name="exemptionattachment",
+            options={
+                "ordering": ["level", "pk"],
+                "verbose_name": "approval form",
+                "verbose_name_plural": "approval forms",
+            },
         ),
         migrations.AddIndex(
-            model_name='exemptionrequest',
-            index=models.Index(fields=['status', 'enterprise'], name='exemption_status_enterprise'),
+            model_name="exemptionrequest",
+            index=models.Index(fields=["status", "enterprise"], name="exemption_status_enterprise"),
         ),
         migrations.AddConstraint(
-            model_name='decision',
-            constraint=models.UniqueConstraint(condition=models.Q(('change_request__isnull', False)), fields=('change_request',), name='decision_once_per_change_request'),
+            model_name="decision",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("change_request__isnull", False)),
+                fields=("change_request",),
+                name="decision_once_per_change_request",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='decision',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('exemption__isnull', False), ('change_request__isnull', True)), models.Q(('exemption__isnull', True), ('change_request__isnull', False)), _connector='OR'), name='decision_has_one_subject'),
+            model_name="decision",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("exemption__isnull", False), ("change_request__isnull", True)),
+                    models.Q(("exemption__isnull", True), ("change_request__isnull", False)),
+                    _connector="OR",
+                ),
+                name="decision_has_one_subject",
+            ),
         ),
     ]

@@ -12,228 +12,480 @@ import enterprises.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('enterprises', '0001_initial'),
+        ("enterprises", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IdentitySlotLock',
+            name="IdentitySlotLock",
             fields=[
-                ('id_number_index', models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("id_number_index", models.CharField(max_length=64, primary_key=True, serialize=False)),
             ],
         ),
         migrations.CreateModel(
-            name='Package',
+            name="Package",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('is_test_package', models.BooleanField(default=False, verbose_name='IoT test-card package')),
-                ('is_active', models.BooleanField(default=True, verbose_name='available')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=32, unique=True, verbose_name="code")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("is_test_package", models.BooleanField(default=False, verbose_name="IoT test-card package")),
+                ("is_active", models.BooleanField(default=True, verbose_name="available")),
             ],
             options={
-                'verbose_name': 'package',
-                'verbose_name_plural': 'packages',
-                'ordering': ['code'],
+                "verbose_name": "package",
+                "verbose_name_plural": "packages",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='CardImport',
+            name="CardImport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('file', models.FileField(max_length=200, storage=enterprises.models.private_storage, upload_to='card-imports/')),
-                ('file_format', models.CharField(max_length=8)),
-                ('status', models.CharField(choices=[('pending', 'Waiting'), ('running', 'Importing'), ('succeeded', 'Imported'), ('failed', 'Refused: see the error report')], default='pending', max_length=16)),
-                ('total_rows', models.PositiveIntegerField(default=0)),
-                ('processed_rows', models.PositiveIntegerField(default=0)),
-                ('imported_rows', models.PositiveIntegerField(default=0)),
-                ('error_count', models.PositiveIntegerField(default=0)),
-                ('errors', models.JSONField(blank=True, default=list)),
-                ('failure_message', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('enterprise', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='card_imports', to='enterprises.enterprise')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "file",
+                    models.FileField(
+                        max_length=200, storage=enterprises.models.private_storage, upload_to="card-imports/"
+                    ),
+                ),
+                ("file_format", models.CharField(max_length=8)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting"),
+                            ("running", "Importing"),
+                            ("succeeded", "Imported"),
+                            ("failed", "Refused: see the error report"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("total_rows", models.PositiveIntegerField(default=0)),
+                ("processed_rows", models.PositiveIntegerField(default=0)),
+                ("imported_rows", models.PositiveIntegerField(default=0)),
+                ("error_count", models.PositiveIntegerField(default=0)),
+                ("errors", models.JSONField(blank=True, default=list)),
+                ("failure_message", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "enterprise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="card_imports",
+                        to="enterprises.enterprise",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'card import',
-                'verbose_name_plural': 'card imports',
-                'ordering': ['-created_at'],
+                "verbose_name": "card import",
+                "verbose_name_plural": "card imports",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Card',
+            name="Card",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('iccid', models.CharField(max_length=20, unique=True, verbose_name='ICCID')),
-                ('msisdn', models.CharField(max_length=13, unique=True, verbose_name='MSISDN')),
-                ('imsi', models.CharField(blank=True, max_length=15, verbose_name='IMSI')),
-                ('data_service', models.CharField(choices=[('none', 'None'), ('directed', 'Directed'), ('non_directed', 'Non-directed')], default=cards.rules.ServiceLevel['NONE'], max_length=16, verbose_name='data')),
-                ('voice_service', models.CharField(choices=[('none', 'None'), ('directed', 'Directed'), ('non_directed', 'Non-directed')], default=cards.rules.ServiceLevel['NONE'], max_length=16, verbose_name='voice')),
-                ('sms_service', models.CharField(choices=[('none', 'None'), ('directed', 'Directed'), ('non_directed', 'Non-directed')], default=cards.rules.ServiceLevel['NONE'], max_length=16, verbose_name='SMS')),
-                ('status', models.CharField(choices=[('in_stock', 'In stock'), ('awaiting_realname', 'Awaiting real-name'), ('active', 'Active'), ('suspended', 'Suspended'), ('cancelled', 'Cancelled')], default='in_stock', max_length=20, verbose_name='status')),
-                ('realname_required', models.BooleanField(default=False, verbose_name='needs user real-name')),
-                ('realname_rules', models.CharField(blank=True, max_length=32, verbose_name='rules that fired')),
-                ('exemption_needed', models.CharField(blank=True, max_length=24, verbose_name='exemption approvable by')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('enterprise', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cards', to='enterprises.enterprise', verbose_name='enterprise')),
-                ('import_job', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='cards', to='cards.cardimport')),
-                ('package', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cards', to='cards.package', verbose_name='package')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("iccid", models.CharField(max_length=20, unique=True, verbose_name="ICCID")),
+                ("msisdn", models.CharField(max_length=13, unique=True, verbose_name="MSISDN")),
+                ("imsi", models.CharField(blank=True, max_length=15, verbose_name="IMSI")),
+                (
+                    "data_service",
+                    models.CharField(
+                        choices=[("none", "None"), ("directed", "Directed"), ("non_directed", "Non-directed")],
+                        default=cards.rules.ServiceLevel["NONE"],
+                        max_length=16,
+                        verbose_name="data",
+                    ),
+                ),
+                (
+                    "voice_service",
+                    models.CharField(
+                        choices=[("none", "None"), ("directed", "Directed"), ("non_directed", "Non-directed")],
+                        default=cards.rules.ServiceLevel["NONE"],
+                        max_length=16,
+                        verbose_name="voice",
+                    ),
+                ),
+                (
+                    "sms_service",
+                    models.CharField(
+                        choices=[("none", "None"), ("directed", "Directed"), ("non_directed", "Non-directed")],
+                        default=cards.rules.ServiceLevel["NONE"],
+                        max_length=16,
+                        verbose_name="SMS",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("in_stock", "In stock"),
+                            ("awaiting_realname", "Awaiting real-name"),
+                            ("active", "Active"),
+                            ("suspended", "Suspended"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="in_stock",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("realname_required", models.BooleanField(default=False, verbose_name="needs user real-name")),
+                ("realname_rules", models.CharField(blank=True, max_length=32, verbose_name="rules that fired")),
+                (
+                    "exemption_needed",
+                    models.CharField(blank=True, max_length=24, verbose_name="exemption approvable by"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                (
+                    "enterprise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cards",
+                        to="enterprises.enterprise",
+                        verbose_name="enterprise",
+                    ),
+                ),
+                (
+                    "import_job",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="cards",
+                        to="cards.cardimport",
+                    ),
+                ),
+                (
+                    "package",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cards",
+                        to="cards.package",
+                        verbose_name="package",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'card',
-                'verbose_name_plural': 'cards',
-                'ordering': ['iccid'],
+                "verbose_name": "card",
+                "verbose_name_plural": "cards",
+                "ordering": ["iccid"],
             },
         ),
         migrations.CreateModel(
-            name='CardUser',
+            name="CardUser",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('id_type', models.CharField(choices=[('resident_id', 'Resident ID card'), ('hmt_residence_permit', 'Residence permit for Hong Kong, Macao and Taiwan residents'), ('hmt_travel_permit', 'Travel permit for Hong Kong, Macao and Taiwan residents'), ('foreign_permanent_residence', "Foreigner's permanent residence ID card"), ('passport', 'Passport'), ('military_id', 'Military or armed-police officer ID')], max_length=32, verbose_name='ID type')),
-                ('id_number', accounts.pii.EncryptedTextField(verbose_name='ID number')),
-                ('id_number_index', models.CharField(db_index=True, editable=False, max_length=64)),
-                ('id_photo', models.FileField(max_length=200, storage=enterprises.models.private_storage, upload_to='card-users/')),
-                ('live_photo', models.FileField(max_length=200, storage=enterprises.models.private_storage, upload_to='card-users/')),
-                ('biometric_consent_at', models.DateTimeField(verbose_name='consent to biometric processing given at')),
-                ('channel', models.CharField(default='internal', max_length=16, verbose_name='channel')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('enterprise', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='card_users', to='enterprises.enterprise')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                (
+                    "id_type",
+                    models.CharField(
+                        choices=[
+                            ("resident_id", "Resident ID card"),
+                            ("hmt_residence_permit", "Residence permit for Hong Kong, Macao and Taiwan residents"),
+                            ("hmt_travel_permit", "Travel permit for Hong Kong, Macao and Taiwan residents"),
+                            ("foreign_permanent_residence", "Foreigner's permanent residence ID card"),
+                            ("passport", "Passport"),
+                            ("military_id", "Military or armed-police officer ID"),
+                        ],
+                        max_length=32,
+                        verbose_name="ID type",
+                    ),
+                ),
+                ("id_number", accounts.pii.EncryptedTextField(verbose_name="ID number")),
+                ("id_number_index", models.CharField(db_index=True, editable=False, max_length=64)),
+                (
+                    "id_photo",
+                    models.FileField(
+                        max_length=200, storage=enterprises.models.private_storage, upload_to="card-users/"
+                    ),
+                ),
+                (
+                    "live_photo",
+                    models.FileField(
+                        max_length=200, storage=enterprises.models.private_storage, upload_to="card-users/"
+                    ),
+                ),
+                ("biometric_consent_at", models.DateTimeField(verbose_name="consent to biometric processing given at")),
+                ("channel", models.CharField(default="internal", max_length=16, verbose_name="channel")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "enterprise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="card_users",
+                        to="enterprises.enterprise",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'card user',
-                'verbose_name_plural': 'card users',
-                'ordering': ['-created_at'],
+                "verbose_name": "card user",
+                "verbose_name_plural": "card users",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Handler',
+            name="Handler",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('id_type', models.CharField(choices=[('resident_id', 'Resident ID card'), ('hmt_residence_permit', 'Residence permit for Hong Kong, Macao and Taiwan residents'), ('hmt_travel_permit', 'Travel permit for Hong Kong, Macao and Taiwan residents'), ('foreign_permanent_residence', "Foreigner's permanent residence ID card"), ('passport', 'Passport'), ('military_id', 'Military or armed-police officer ID')], max_length=32, verbose_name='ID type')),
-                ('id_number', accounts.pii.EncryptedTextField(verbose_name='ID number')),
-                ('id_number_index', models.CharField(editable=False, max_length=64)),
-                ('id_address', models.CharField(max_length=255, verbose_name='ID address')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('enterprise', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='handlers', to='enterprises.enterprise')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                (
+                    "id_type",
+                    models.CharField(
+                        choices=[
+                            ("resident_id", "Resident ID card"),
+                            ("hmt_residence_permit", "Residence permit for Hong Kong, Macao and Taiwan residents"),
+                            ("hmt_travel_permit", "Travel permit for Hong Kong, Macao and Taiwan residents"),
+                            ("foreign_permanent_residence", "Foreigner's permanent residence ID card"),
+                            ("passport", "Passport"),
+                            ("military_id", "Military or armed-police officer ID"),
+                        ],
+                        max_length=32,
+                        verbose_name="ID type",
+                    ),
+                ),
+                ("id_number", accounts.pii.EncryptedTextField(verbose_name="ID number")),
+                ("id_number_index", models.CharField(editable=False, max_length=64)),
+                ("id_address", models.CharField(max_length=255, verbose_name="ID address")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "enterprise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="handlers",
+                        to="enterprises.enterprise",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'handler',
-                'verbose_name_plural': 'handlers',
+                "verbose_name": "handler",
+                "verbose_name_plural": "handlers",
             },
         ),
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('number', models.CharField(max_length=24, unique=True, verbose_name='order number')),
-                ('business_type', models.CharField(choices=[('new_installation', 'New installation'), ('ownership_transfer', 'Ownership transfer'), ('supplementary_registration', 'Real-name supplementary registration'), ('card_replacement', 'Card replacement'), ('service_change', 'Service or package change'), ('suspend_resume', 'Suspension / resumption'), ('cancellation', 'Cancellation')], max_length=32, verbose_name='business type')),
-                ('status', models.CharField(choices=[('awaiting_verification', "Awaiting the handler's face comparison"), ('completed', 'Completed'), ('rejected', 'Rejected')], max_length=24, verbose_name='status')),
-                ('handler_id_photo', models.FileField(max_length=200, storage=enterprises.models.private_storage, upload_to='orders/')),
-                ('handler_live_photo', models.FileField(blank=True, max_length=200, storage=enterprises.models.private_storage, upload_to='orders/')),
-                ('parameters', models.JSONField(blank=True, default=dict)),
-                ('rejection_reason', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('enterprise', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='enterprises.enterprise')),
-                ('handler', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='cards.handler')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("number", models.CharField(max_length=24, unique=True, verbose_name="order number")),
+                (
+                    "business_type",
+                    models.CharField(
+                        choices=[
+                            ("new_installation", "New installation"),
+                            ("ownership_transfer", "Ownership transfer"),
+                            ("supplementary_registration", "Real-name supplementary registration"),
+                            ("card_replacement", "Card replacement"),
+                            ("service_change", "Service or package change"),
+                            ("suspend_resume", "Suspension / resumption"),
+                            ("cancellation", "Cancellation"),
+                        ],
+                        max_length=32,
+                        verbose_name="business type",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("awaiting_verification", "Awaiting the handler's face comparison"),
+                            ("completed", "Completed"),
+                            ("rejected", "Rejected"),
+                        ],
+                        max_length=24,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "handler_id_photo",
+                    models.FileField(max_length=200, storage=enterprises.models.private_storage, upload_to="orders/"),
+                ),
+                (
+                    "handler_live_photo",
+                    models.FileField(
+                        blank=True, max_length=200, storage=enterprises.models.private_storage, upload_to="orders/"
+                    ),
+                ),
+                ("parameters", models.JSONField(blank=True, default=dict)),
+                ("rejection_reason", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "enterprise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="orders", to="enterprises.enterprise"
+                    ),
+                ),
+                (
+                    "handler",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="orders", to="cards.handler"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'order',
-                'verbose_name_plural': 'orders',
-                'ordering': ['-created_at'],
+                "verbose_name": "order",
+                "verbose_name_plural": "orders",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='CardEvent',
+            name="CardEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(auto_now_add=True, verbose_name='time')),
-                ('action', models.CharField(max_length=40, verbose_name='action')),
-                ('from_status', models.CharField(blank=True, max_length=20)),
-                ('to_status', models.CharField(blank=True, max_length=20)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('card', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='cards.card')),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='cards.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField(auto_now_add=True, verbose_name="time")),
+                ("action", models.CharField(max_length=40, verbose_name="action")),
+                ("from_status", models.CharField(blank=True, max_length=20)),
+                ("to_status", models.CharField(blank=True, max_length=20)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "card",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="cards.card"
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="cards.order",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'card event',
-                'verbose_name_plural': 'card events',
-                'ordering': ['-at', '-id'],
+                "verbose_name": "card event",
+                "verbose_name_plural": "card events",
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='OrderCard',
+            name="OrderCard",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('previous_iccid', models.CharField(blank=True, max_length=20)),
-                ('new_iccid', models.CharField(blank=True, max_length=20)),
-                ('card', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='cards.card')),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='cards.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("previous_iccid", models.CharField(blank=True, max_length=20)),
+                ("new_iccid", models.CharField(blank=True, max_length=20)),
+                ("card", models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to="cards.card")),
+                ("order", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="cards.order")),
             ],
         ),
         migrations.AddField(
-            model_name='order',
-            name='cards',
-            field=models.ManyToManyField(related_name='orders', through='cards.OrderCard', to='cards.card'),
+            model_name="order",
+            name="cards",
+            field=models.ManyToManyField(related_name="orders", through="cards.OrderCard", to="cards.card"),
         ),
         migrations.CreateModel(
-            name='CardBinding',
+            name="CardBinding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('id_number_index', models.CharField(db_index=True, editable=False, max_length=64)),
-                ('bound_at', models.DateTimeField(auto_now_add=True)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('end_reason', models.CharField(blank=True, max_length=32)),
-                ('card', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='bindings', to='cards.card')),
-                ('card_user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='bindings', to='cards.carduser')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("id_number_index", models.CharField(db_index=True, editable=False, max_length=64)),
+                ("bound_at", models.DateTimeField(auto_now_add=True)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("end_reason", models.CharField(blank=True, max_length=32)),
+                (
+                    "card",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="bindings", to="cards.card"
+                    ),
+                ),
+                (
+                    "card_user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="bindings", to="cards.carduser"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('ended_at__isnull', True)), fields=['id_number_index'], name='binding_live_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('ended_at__isnull', True)), fields=('card',), name='card_binding_one_live_per_card')],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("ended_at__isnull", True)),
+                        fields=["id_number_index"],
+                        name="binding_live_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("ended_at__isnull", True)),
+                        fields=("card",),
+                        name="card_binding_one_live_per_card",
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='handler',
-            constraint=models.UniqueConstraint(fields=('enterprise', 'id_number_index'), name='handler_unique_per_enterprise'),
+            model_name="handler",
+            constraint=models.UniqueConstraint(
+                fields=("enterprise", "id_number_index"), name="handler_unique_per_enterprise"
+            ),
         ),
         migrations.AddIndex(
-            model_name='cardevent',
-            index=models.Index(fields=['card', '-at'], name='cards_carde_card_id_3b5dc3_idx'),
+            model_name="cardevent",
+            index=models.Index(fields=["card", "-at"], name="cards_carde_card_id_3b5dc3_idx"),
         ),
         migrations.AddConstraint(
-            model_name='ordercard',
-            constraint=models.UniqueConstraint(fields=('order', 'card'), name='order_card_unique'),
+            model_name="ordercard",
+            constraint=models.UniqueConstraint(fields=("order", "card"), name="order_card_unique"),
         ),
         migrations.AddIndex(
-            model_name='card',
-            index=models.Index(fields=['enterprise', 'iccid'], name='card_enterprise_iccid'),
+            model_name="card",
+            index=models.Index(fields=["enterprise", "iccid"], name="card_enterprise_iccid"),
         ),
         migrations.AddIndex(
-            model_name='card',
-            index=models.Index(fields=['enterprise', 'status', 'iccid'], name='card_enterprise_status'),
+            model_name="card",
+            index=models.Index(fields=["enterprise", "status", "iccid"], name="card_enterprise_status"),
         ),
         migrations.AddIndex(
-            model_name='card',
-            index=models.Index(fields=['enterprise', 'package', 'iccid'], name='card_enterprise_package'),
+            model_name="card",
+            index=models.Index(fields=["enterprise", "package", "iccid"], name="card_enterprise_package"),
         ),
         migrations.AddIndex(
-            model_name='card',
-            index=models.Index(fields=['iccid'], name='card_iccid_pattern', opclasses=['varchar_pattern_ops']),
+            model_name="card",
+            index=models.Index(fields=["iccid"], name="card_iccid_pattern", opclasses=["varchar_pattern_ops"]),
         ),
     ]

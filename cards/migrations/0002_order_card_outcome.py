@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cards', '0001_initial'),
+        ("cards", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='ordercard',
-            name='outcome',
+            model_name="ordercard",
+            name="outcome",
             field=models.CharField(blank=True, max_length=32),
         ),
         migrations.AddField(
-            model_name='ordercard',
-            name='outcome_detail',
+            model_name="ordercard",
+            name="outcome_detail",
             field=models.JSONField(blank=True, default=dict),
         ),
     ]

@@ -5,20 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cards', '0002_order_card_outcome'),
-        ('enterprises', '0001_initial'),
+        ("cards", "0002_order_card_outcome"),
+        ("enterprises", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='card',
-            name='card_iccid_pattern',
+            model_name="card",
+            name="card_iccid_pattern",
         ),
         migrations.AlterField(
-            model_name='card',
-            name='enterprise',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='cards', to='enterprises.enterprise', verbose_name='enterprise'),
+            model_name="card",
+            name="enterprise",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="cards",
+                to="enterprises.enterprise",
+                verbose_name="enterprise",
+            ),
         ),
     ]

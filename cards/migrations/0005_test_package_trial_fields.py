@@ -8,53 +8,89 @@ class Migration(migrations.Migration):
     """U4 (issue 7 §1.3): the facts a test package's trial needs. Filled by 0006, constrained by 0007."""
 
     dependencies = [
-        ('cards', '0004_admin_labels'),
-        ('enterprises', '0001_initial'),
+        ("cards", "0004_admin_labels"),
+        ("enterprises", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='card',
-            name='first_activated_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='first activated at'),
+            model_name="card",
+            name="first_activated_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="first activated at"),
         ),
         migrations.AddField(
-            model_name='card',
-            name='has_been_commercial',
-            field=models.BooleanField(db_default=False, default=False, editable=False, verbose_name='has been on a commercial package'),
+            model_name="card",
+            name="has_been_commercial",
+            field=models.BooleanField(
+                db_default=False, default=False, editable=False, verbose_name="has been on a commercial package"
+            ),
         ),
         migrations.AddField(
-            model_name='card',
-            name='test_period_ends_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='test period ends at'),
+            model_name="card",
+            name="test_period_ends_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="test period ends at"),
         ),
         migrations.AddField(
-            model_name='card',
-            name='test_period_started_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='test period started at'),
+            model_name="card",
+            name="test_period_started_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="test period started at"),
         ),
         migrations.AddField(
-            model_name='package',
-            name='data_service',
-            field=models.CharField(blank=True, choices=[('none', 'None'), ('directed', 'Directed'), ('non_directed', 'Non-directed')], default='', help_text='IoT test-card packages only: the services every card on the package has.', max_length=16, verbose_name='data'),
+            model_name="package",
+            name="data_service",
+            field=models.CharField(
+                blank=True,
+                choices=[("none", "None"), ("directed", "Directed"), ("non_directed", "Non-directed")],
+                default="",
+                help_text="IoT test-card packages only: the services every card on the package has.",
+                max_length=16,
+                verbose_name="data",
+            ),
         ),
         migrations.AddField(
-            model_name='package',
-            name='sms_service',
-            field=models.CharField(blank=True, choices=[('none', 'None'), ('directed', 'Directed'), ('non_directed', 'Non-directed')], default='', max_length=16, verbose_name='SMS'),
+            model_name="package",
+            name="sms_service",
+            field=models.CharField(
+                blank=True,
+                choices=[("none", "None"), ("directed", "Directed"), ("non_directed", "Non-directed")],
+                default="",
+                max_length=16,
+                verbose_name="SMS",
+            ),
         ),
         migrations.AddField(
-            model_name='package',
-            name='test_period_days',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='IoT test-card packages only: how long a card may stay on the package, at most 180 days, from the day it goes onto it. Then the card is suspended unless it moved to a commercial package. A change applies to cards that go onto the package afterwards.', null=True, validators=[django.core.validators.MinValueValidator(1, message='The test period is at least one day.'), django.core.validators.MaxValueValidator(180, message='The test period is at most 180 days (rule U4).')], verbose_name='test period (days)'),
+            model_name="package",
+            name="test_period_days",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                help_text="IoT test-card packages only: how long a card may stay on the package, at most 180 days, from the day it goes onto it. Then the card is suspended unless it moved to a commercial package. A change applies to cards that go onto the package afterwards.",
+                null=True,
+                validators=[
+                    django.core.validators.MinValueValidator(1, message="The test period is at least one day."),
+                    django.core.validators.MaxValueValidator(
+                        180, message="The test period is at most 180 days (rule U4)."
+                    ),
+                ],
+                verbose_name="test period (days)",
+            ),
         ),
         migrations.AddField(
-            model_name='package',
-            name='voice_service',
-            field=models.CharField(blank=True, choices=[('none', 'None'), ('directed', 'Directed'), ('non_directed', 'Non-directed')], default='', max_length=16, verbose_name='voice'),
+            model_name="package",
+            name="voice_service",
+            field=models.CharField(
+                blank=True,
+                choices=[("none", "None"), ("directed", "Directed"), ("non_directed", "Non-directed")],
+                default="",
+                max_length=16,
+                verbose_name="voice",
+            ),
         ),
         migrations.AddIndex(
-            model_name='card',
-            index=models.Index(condition=models.Q(('test_period_ends_at__isnull', False)), fields=['test_period_ends_at'], name='card_test_period_due'),
+            model_name="card",
+            index=models.Index(
+                condition=models.Q(("test_period_ends_at__isnull", False)),
+                fields=["test_period_ends_at"],
+                name="card_test_period_due",
+            ),
         ),
     ]

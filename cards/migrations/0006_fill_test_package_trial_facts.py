@@ -88,7 +88,6 @@ def fill_card_facts(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("cards", "0005_test_package_trial_fields"),
     ]

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cards', '0007_test_package_constraints'),
+        ("cards", "0007_test_package_constraints"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='cardimport',
-            name='queued_at',
+            model_name="cardimport",
+            name="queued_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='cardimport',
-            name='task_id',
+            model_name="cardimport",
+            name="task_id",
             field=models.CharField(blank=True, editable=False, max_length=64),
         ),
     ]

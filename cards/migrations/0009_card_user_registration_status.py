@@ -40,21 +40,33 @@ def fill_registration_status(apps, schema_editor):
     for value, pks in updates.items():
         if value != "submitted":
             for start in range(0, len(pks), 1000):
-                CardUser.objects.filter(pk__in=pks[start:start + 1000]).update(registration_status=value)
+                CardUser.objects.filter(pk__in=pks[start : start + 1000]).update(registration_status=value)
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cards', '0008_card_import_queued_at_and_task'),
-        ('verification', '0002_live_phash_bands'),
+        ("cards", "0008_card_import_queued_at_and_task"),
+        ("verification", "0002_live_phash_bands"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='carduser',
-            name='registration_status',
-            field=models.CharField(choices=[('submitted', 'Submitted: the photos are being compared'), ('in_review', 'In review: awaiting a reviewer'), ('registered', 'Registered: the cards are bound to this user'), ('needs_new_photo', 'Needs a new photo'), ('declined', 'Refused: the reviewer declined the face comparison'), ('not_bound_card_limit', 'Verified, but not bound: one ID, five cards'), ('not_bound', 'Verified, but not bound: a card is no longer available')], default='submitted', max_length=24, verbose_name='registration status'),
+            model_name="carduser",
+            name="registration_status",
+            field=models.CharField(
+                choices=[
+                    ("submitted", "Submitted: the photos are being compared"),
+                    ("in_review", "In review: awaiting a reviewer"),
+                    ("registered", "Registered: the cards are bound to this user"),
+                    ("needs_new_photo", "Needs a new photo"),
+                    ("declined", "Refused: the reviewer declined the face comparison"),
+                    ("not_bound_card_limit", "Verified, but not bound: one ID, five cards"),
+                    ("not_bound", "Verified, but not bound: a card is no longer available"),
+                ],
+                default="submitted",
+                max_length=24,
+                verbose_name="registration status",
+            ),
         ),
         migrations.RunPython(fill_registration_status, migrations.RunPython.noop),
     ]

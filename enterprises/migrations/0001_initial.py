@@ -11,143 +11,336 @@ import enterprises.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ChangeRequest',
+            name="ChangeRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('target', models.CharField(choices=[('enterprise', 'Enterprise real-name data'), ('responsible_person', 'Responsible person real-name data')], max_length=32, verbose_name='what changes')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('submitted', 'Submitted, pending approval'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('withdrawn', 'Withdrawn')], default='draft', max_length=16, verbose_name='status')),
-                ('proposed_values_encrypted', accounts.pii.EncryptedTextField()),
-                ('reason', models.TextField(blank=True, verbose_name='reason for the change')),
-                ('submitted_at', models.DateTimeField(blank=True, null=True, verbose_name='submitted at')),
-                ('decided_at', models.DateTimeField(blank=True, null=True, verbose_name='decided at')),
-                ('decision_comment', models.TextField(blank=True, verbose_name='decision comment')),
-                ('applied_at', models.DateTimeField(blank=True, null=True, verbose_name='applied at')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('submitted_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "target",
+                    models.CharField(
+                        choices=[
+                            ("enterprise", "Enterprise real-name data"),
+                            ("responsible_person", "Responsible person real-name data"),
+                        ],
+                        max_length=32,
+                        verbose_name="what changes",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("submitted", "Submitted, pending approval"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="draft",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("proposed_values_encrypted", accounts.pii.EncryptedTextField()),
+                ("reason", models.TextField(blank=True, verbose_name="reason for the change")),
+                ("submitted_at", models.DateTimeField(blank=True, null=True, verbose_name="submitted at")),
+                ("decided_at", models.DateTimeField(blank=True, null=True, verbose_name="decided at")),
+                ("decision_comment", models.TextField(blank=True, verbose_name="decision comment")),
+                ("applied_at", models.DateTimeField(blank=True, null=True, verbose_name="applied at")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "submitted_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'change request',
-                'verbose_name_plural': 'change requests',
-                'ordering': ['-created_at'],
+                "verbose_name": "change request",
+                "verbose_name_plural": "change requests",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Enterprise',
+            name="Enterprise",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('name', models.CharField(max_length=200, verbose_name='unit name')),
-                ('credential_type', models.CharField(choices=[('business_licence', 'Business licence (unified social credit code)'), ('public_institution', 'Public institution legal-person certificate'), ('social_organisation', 'Social organisation registration certificate'), ('organisation_code', 'Organisation code certificate (legacy)'), ('official_letter', 'Unit introduction letter / official letter with seal (party, government, military)')], max_length=32, verbose_name='credential type')),
-                ('credential_number', accounts.pii.EncryptedTextField(blank=True, verbose_name='credential number')),
-                ('credential_number_index', models.CharField(blank=True, editable=False, max_length=64, null=True, unique=True)),
-                ('credential_address', models.CharField(max_length=255, verbose_name='credential address')),
-                ('status', models.CharField(choices=[('active', 'Registered'), ('change_pending', 'Change pending approval')], default='active', max_length=32, verbose_name='status')),
-                ('notes', models.TextField(blank=True, verbose_name='notes')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('account_manager', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='managed_enterprises', to=settings.AUTH_USER_MODEL, verbose_name='account manager')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('province', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='accounts.province', verbose_name='province')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("name", models.CharField(max_length=200, verbose_name="unit name")),
+                (
+                    "credential_type",
+                    models.CharField(
+                        choices=[
+                            ("business_licence", "Business licence (unified social credit code)"),
+                            ("public_institution", "Public institution legal-person certificate"),
+                            ("social_organisation", "Social organisation registration certificate"),
+                            ("organisation_code", "Organisation code certificate (legacy)"),
+                            (
+                                "official_letter",
+                                "Unit introduction letter / official letter with seal (party, government, military)",
+                            ),
+                        ],
+                        max_length=32,
+                        verbose_name="credential type",
+                    ),
+                ),
+                ("credential_number", accounts.pii.EncryptedTextField(blank=True, verbose_name="credential number")),
+                (
+                    "credential_number_index",
+                    models.CharField(blank=True, editable=False, max_length=64, null=True, unique=True),
+                ),
+                ("credential_address", models.CharField(max_length=255, verbose_name="credential address")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Registered"), ("change_pending", "Change pending approval")],
+                        default="active",
+                        max_length=32,
+                        verbose_name="status",
+                    ),
+                ),
+                ("notes", models.TextField(blank=True, verbose_name="notes")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                (
+                    "account_manager",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="managed_enterprises",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="account manager",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "province",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="accounts.province", verbose_name="province"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'enterprise',
-                'verbose_name_plural': 'enterprises',
-                'ordering': ['-created_at'],
+                "verbose_name": "enterprise",
+                "verbose_name_plural": "enterprises",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Document',
+            name="Document",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('kind', models.CharField(choices=[('credential', 'Photo of the original credential'), ('official_letter', 'Unit introduction letter / official letter with seal'), ('responsible_id', "Photo of the responsible person's ID"), ('authorisation_letter', 'Responsible-person authorisation letter')], max_length=32, verbose_name='kind')),
-                ('version', models.PositiveIntegerField(verbose_name='version')),
-                ('purpose', models.CharField(choices=[('registration', 'First registration'), ('later_business', 'Later business'), ('change_request', 'Change request')], max_length=32, verbose_name='uploaded for')),
-                ('business_reference', models.CharField(blank=True, max_length=64, verbose_name='business reference')),
-                ('file', models.FileField(max_length=200, storage=enterprises.models.private_storage, upload_to=enterprises.models.document_upload_to)),
-                ('extension', models.CharField(editable=False, max_length=8)),
-                ('content_type', models.CharField(max_length=64)),
-                ('size', models.PositiveIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('width', models.PositiveIntegerField(blank=True, null=True)),
-                ('height', models.PositiveIntegerField(blank=True, null=True)),
-                ('uploaded_at', models.DateTimeField(auto_now_add=True, verbose_name='uploaded at')),
-                ('change_request', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='documents', to='enterprises.changerequest')),
-                ('uploaded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('enterprise', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='documents', to='enterprises.enterprise')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("credential", "Photo of the original credential"),
+                            ("official_letter", "Unit introduction letter / official letter with seal"),
+                            ("responsible_id", "Photo of the responsible person's ID"),
+                            ("authorisation_letter", "Responsible-person authorisation letter"),
+                        ],
+                        max_length=32,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(verbose_name="version")),
+                (
+                    "purpose",
+                    models.CharField(
+                        choices=[
+                            ("registration", "First registration"),
+                            ("later_business", "Later business"),
+                            ("change_request", "Change request"),
+                        ],
+                        max_length=32,
+                        verbose_name="uploaded for",
+                    ),
+                ),
+                ("business_reference", models.CharField(blank=True, max_length=64, verbose_name="business reference")),
+                (
+                    "file",
+                    models.FileField(
+                        max_length=200,
+                        storage=enterprises.models.private_storage,
+                        upload_to=enterprises.models.document_upload_to,
+                    ),
+                ),
+                ("extension", models.CharField(editable=False, max_length=8)),
+                ("content_type", models.CharField(max_length=64)),
+                ("size", models.PositiveIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                ("width", models.PositiveIntegerField(blank=True, null=True)),
+                ("height", models.PositiveIntegerField(blank=True, null=True)),
+                ("uploaded_at", models.DateTimeField(auto_now_add=True, verbose_name="uploaded at")),
+                (
+                    "change_request",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="documents",
+                        to="enterprises.changerequest",
+                    ),
+                ),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "enterprise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="documents",
+                        to="enterprises.enterprise",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'document',
-                'verbose_name_plural': 'documents',
-                'ordering': ['kind', '-version'],
+                "verbose_name": "document",
+                "verbose_name_plural": "documents",
+                "ordering": ["kind", "-version"],
             },
         ),
         migrations.AddField(
-            model_name='changerequest',
-            name='enterprise',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='change_requests', to='enterprises.enterprise'),
+            model_name="changerequest",
+            name="enterprise",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="change_requests", to="enterprises.enterprise"
+            ),
         ),
         migrations.CreateModel(
-            name='RecordVersion',
+            name="RecordVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('target', models.CharField(choices=[('enterprise', 'Enterprise real-name data'), ('responsible_person', 'Responsible person real-name data')], max_length=32)),
-                ('previous_values_encrypted', accounts.pii.EncryptedTextField()),
-                ('replaced_at', models.DateTimeField(auto_now_add=True)),
-                ('change_request', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='replaced_version', to='enterprises.changerequest')),
-                ('enterprise', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='enterprises.enterprise')),
-                ('replaced_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "target",
+                    models.CharField(
+                        choices=[
+                            ("enterprise", "Enterprise real-name data"),
+                            ("responsible_person", "Responsible person real-name data"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("previous_values_encrypted", accounts.pii.EncryptedTextField()),
+                ("replaced_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "change_request",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="replaced_version",
+                        to="enterprises.changerequest",
+                    ),
+                ),
+                (
+                    "enterprise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="versions",
+                        to="enterprises.enterprise",
+                    ),
+                ),
+                (
+                    "replaced_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'replaced record version',
-                'verbose_name_plural': 'replaced record versions',
-                'ordering': ['-replaced_at'],
+                "verbose_name": "replaced record version",
+                "verbose_name_plural": "replaced record versions",
+                "ordering": ["-replaced_at"],
             },
         ),
         migrations.CreateModel(
-            name='ResponsiblePerson',
+            name="ResponsiblePerson",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('id_type', models.CharField(choices=[('resident_id', 'Resident ID card'), ('hmt_residence_permit', 'Residence permit for Hong Kong, Macao and Taiwan residents'), ('hmt_travel_permit', 'Travel permit for Hong Kong, Macao and Taiwan residents'), ('foreign_permanent_residence', "Foreigner's permanent residence ID card"), ('passport', 'Passport'), ('military_id', 'Military or armed-police officer ID')], max_length=32, verbose_name='ID type')),
-                ('id_number', accounts.pii.EncryptedTextField(verbose_name='ID number')),
-                ('id_number_index', models.CharField(db_index=True, editable=False, max_length=64)),
-                ('id_address', models.CharField(max_length=255, verbose_name='ID address')),
-                ('is_legal_representative', models.BooleanField(default=True, verbose_name='is the legal representative')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('enterprise', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='responsible_person', to='enterprises.enterprise')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                (
+                    "id_type",
+                    models.CharField(
+                        choices=[
+                            ("resident_id", "Resident ID card"),
+                            ("hmt_residence_permit", "Residence permit for Hong Kong, Macao and Taiwan residents"),
+                            ("hmt_travel_permit", "Travel permit for Hong Kong, Macao and Taiwan residents"),
+                            ("foreign_permanent_residence", "Foreigner's permanent residence ID card"),
+                            ("passport", "Passport"),
+                            ("military_id", "Military or armed-police officer ID"),
+                        ],
+                        max_length=32,
+                        verbose_name="ID type",
+                    ),
+                ),
+                ("id_number", accounts.pii.EncryptedTextField(verbose_name="ID number")),
+                ("id_number_index", models.CharField(db_index=True, editable=False, max_length=64)),
+                ("id_address", models.CharField(max_length=255, verbose_name="ID address")),
+                (
+                    "is_legal_representative",
+                    models.BooleanField(default=True, verbose_name="is the legal representative"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                (
+                    "enterprise",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="responsible_person",
+                        to="enterprises.enterprise",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'responsible person',
-                'verbose_name_plural': 'responsible persons',
+                "verbose_name": "responsible person",
+                "verbose_name_plural": "responsible persons",
             },
         ),
         migrations.AddIndex(
-            model_name='enterprise',
-            index=models.Index(fields=['province', '-created_at'], name='enterprises_provinc_7b0fa6_idx'),
+            model_name="enterprise",
+            index=models.Index(fields=["province", "-created_at"], name="enterprises_provinc_7b0fa6_idx"),
         ),
         migrations.AddIndex(
-            model_name='enterprise',
-            index=models.Index(fields=['name'], name='enterprises_name_bce2a4_idx'),
+            model_name="enterprise",
+            index=models.Index(fields=["name"], name="enterprises_name_bce2a4_idx"),
         ),
         migrations.AddConstraint(
-            model_name='document',
-            constraint=models.UniqueConstraint(fields=('enterprise', 'kind', 'version'), name='document_version_unique'),
+            model_name="document",
+            constraint=models.UniqueConstraint(
+                fields=("enterprise", "kind", "version"), name="document_version_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='changerequest',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['draft', 'submitted'])), fields=('enterprise', 'target'), name='change_request_one_open_per_target'),
+            model_name="changerequest",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["draft", "submitted"])),
+                fields=("enterprise", "target"),
+                name="change_request_one_open_per_target",
+            ),
         ),
     ]

@@ -70,7 +70,9 @@ def test_database_rows_hold_no_id_or_credential_number_in_plaintext(manager):
         "new_uscc": idgen.uscc(prefix="91", area="440305", body8="9Y4T7W1B"),
         "new_resident_id": idgen.resident_id(area="440305", birth="19920815", seq="258"),
     }
-    first = factories.enterprise(actor=manager, credential_number=numbers["uscc"], responsible={"id_number": numbers["resident_id"]})
+    first = factories.enterprise(
+        actor=manager, credential_number=numbers["uscc"], responsible={"id_number": numbers["resident_id"]}
+    )
     factories.enterprise(
         actor=manager,
         credential_type="organisation_code",
@@ -187,7 +189,10 @@ def test_blind_index_is_not_a_plain_hash():
     import hashlib
 
     number = idgen.resident_id()
-    plain = {hashlib.sha256(number.encode()).hexdigest(), hashlib.sha256(f"personal_id:cn18\x00{number}".encode()).hexdigest()}
+    plain = {
+        hashlib.sha256(number.encode()).hexdigest(),
+        hashlib.sha256(f"personal_id:cn18\x00{number}".encode()).hexdigest(),
+    }
     assert pii.personal_id_index("resident_id", number) not in plain
 
 
@@ -367,7 +372,9 @@ def test_reveal_by_an_account_manager_is_logged(world, field):
     request = RequestFactory().get("/", REMOTE_ADDR="203.0.113.7")
     value = services.enterprise_reveal_field(actor=actor, enterprise=enterprise, field=field, request=request)
     expected_obj = enterprise if field == "credential_number" else enterprise.responsible_person
-    assert value == (enterprise.credential_number if field == "credential_number" else enterprise.responsible_person.id_number)
+    assert value == (
+        enterprise.credential_number if field == "credential_number" else enterprise.responsible_person.id_number
+    )
     log = PiiAccessLog.objects.get()
     assert log.actor == actor
     assert log.content_type.model_class() is type(expected_obj)
@@ -389,5 +396,7 @@ def test_reveal_is_refused_without_the_permission(world, role):
 
 def test_reveal_of_another_field_is_refused(world):
     with pytest.raises(ValidationFailed):
-        services.enterprise_reveal_field(actor=world["users"]["account_manager"], enterprise=world["enterprise"], field="name")
+        services.enterprise_reveal_field(
+            actor=world["users"]["account_manager"], enterprise=world["enterprise"], field="name"
+        )
     assert not PiiAccessLog.objects.exists()

@@ -68,15 +68,20 @@ def file_request(*, actor, enterprise, cards, levels=None, reason="使用人为�
 
     if levels is None:
         levels = ["province", "group"]
-    return exemption_file(actor=actor, enterprise=enterprise, cards=cards, reason=reason,
-                          attachments=attachments_for(levels))
+    return exemption_file(
+        actor=actor, enterprise=enterprise, cards=cards, reason=reason, attachments=attachments_for(levels)
+    )
 
 
 def file_for_combo(world, combo: str, *, actor=None):
     """A submitted request for one fresh card of the combination, filed by the account manager."""
     card = card_for(world["enterprise"], combo)
-    request = file_request(actor=actor or world["users"]["account_manager"], enterprise=world["enterprise"],
-                           cards=[card], levels=COMBO_LEVELS[combo])
+    request = file_request(
+        actor=actor or world["users"]["account_manager"],
+        enterprise=world["enterprise"],
+        cards=[card],
+        levels=COMBO_LEVELS[combo],
+    )
     return request, card
 
 
@@ -91,9 +96,15 @@ def no_engine(monkeypatch):
 def put_in_review(verification, distance: float = 0.55):
     from verification.services import verification_record_result
 
-    return verification_record_result(verification=verification, outcome="review", distance=distance,
-                                      threshold_pass=0.5, threshold_fail=0.6, engine="test-double",
-                                      reasons=[{"code": "borderline", "zh": "相似度处于临界区间", "en": "Borderline distance"}])
+    return verification_record_result(
+        verification=verification,
+        outcome="review",
+        distance=distance,
+        threshold_pass=0.5,
+        threshold_fail=0.6,
+        engine="test-double",
+        reasons=[{"code": "borderline", "zh": "相似度处于临界区间", "en": "Borderline distance"}],
+    )
 
 
 def assert_refused(excinfo, code: str) -> None:

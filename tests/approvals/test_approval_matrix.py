@@ -155,8 +155,9 @@ def test_filing(world, combo, role):
     attachments = attachments_for(expected if isinstance(expected, list) else ["province", "group"])
 
     if isinstance(expected, list):
-        request = services.exemption_file(actor=actor, enterprise=enterprise, cards=[card], reason="设备无人值守",
-                                          attachments=attachments)
+        request = services.exemption_file(
+            actor=actor, enterprise=enterprise, cards=[card], reason="设备无人值守", attachments=attachments
+        )
         assert request.status == RequestStatus.SUBMITTED
         assert request.required_levels == expected
         assert request.rules == [r for r in COMBO_RULES[combo]]
@@ -164,8 +165,9 @@ def test_filing(world, combo, role):
         assert list(request.cards.all()) == [card]
     else:
         with pytest.raises(DomainError) as excinfo:
-            services.exemption_file(actor=actor, enterprise=enterprise, cards=[card], reason="设备无人值守",
-                                    attachments=attachments)
+            services.exemption_file(
+                actor=actor, enterprise=enterprise, cards=[card], reason="设备无人值守", attachments=attachments
+            )
         assert_refused(excinfo, expected)
         if expected == IMPOSSIBLE:
             # The message says that no exemption is possible, and names the card.
@@ -180,8 +182,13 @@ def test_a_u2_card_among_exemptable_ones_refuses_the_whole_request_naming_it(wor
     u1 = card_for(enterprise, "U1")
     u2 = card_for(enterprise, "U2")
     with pytest.raises(DomainError) as excinfo:
-        services.exemption_file(actor=world["users"]["account_manager"], enterprise=enterprise, cards=[u1, u2],
-                                reason="x", attachments=attachments_for(["province"]))
+        services.exemption_file(
+            actor=world["users"]["account_manager"],
+            enterprise=enterprise,
+            cards=[u1, u2],
+            reason="x",
+            attachments=attachments_for(["province"]),
+        )
     assert_refused(excinfo, IMPOSSIBLE)
     assert u2.iccid in str(excinfo.value.message) and u1.iccid not in str(excinfo.value.message)
     assert excinfo.value.params["iccids"] == [u2.iccid]
@@ -191,8 +198,13 @@ def test_a_u2_card_among_exemptable_ones_refuses_the_whole_request_naming_it(wor
 def test_cards_of_several_rules_need_the_union_of_approvals(world):
     enterprise = world["enterprise"]
     cards = [card_for(enterprise, "U1"), card_for(enterprise, "U3")]
-    request = services.exemption_file(actor=world["users"]["account_manager"], enterprise=enterprise, cards=cards,
-                                      reason="x", attachments=attachments_for(["province", "group"]))
+    request = services.exemption_file(
+        actor=world["users"]["account_manager"],
+        enterprise=enterprise,
+        cards=cards,
+        reason="x",
+        attachments=attachments_for(["province", "group"]),
+    )
     assert request.required_levels == ["province", "group"]
     assert request.rules == ["U1", "U3"]
 
@@ -261,7 +273,12 @@ def test_deciding(world, combo, role, level_index, level):
         decided = services.exemption_decide(request=request, actor=actor, level=level, approve=True, comment="同意")
         assert decided.status == expected
         decision = Decision.objects.get(exemption=request)
-        assert (decision.level, decision.approved, decision.decided_by, decision.comment) == (level, True, actor, "同意")
+        assert (decision.level, decision.approved, decision.decided_by, decision.comment) == (
+            level,
+            True,
+            actor,
+            "同意",
+        )
         assert decision.decided_at is not None
     else:
         with pytest.raises(DomainError) as excinfo:
@@ -283,8 +300,9 @@ def test_rejecting_follows_the_same_authority_and_needs_a_comment(world, combo, 
         with pytest.raises(DomainError) as excinfo:
             services.exemption_decide(request=request, actor=actor, level=level, approve=False, comment="  ")
         assert_refused(excinfo, "comment_required")
-        decided = services.exemption_decide(request=request, actor=actor, level=level, approve=False,
-                                            comment="审批单未盖章")
+        decided = services.exemption_decide(
+            request=request, actor=actor, level=level, approve=False, comment="审批单未盖章"
+        )
         # A rejection at any level rejects the request.
         assert decided.status == RequestStatus.REJECTED
         assert Decision.objects.get(exemption=request).comment == "审批单未盖章"
@@ -325,14 +343,20 @@ def test_queues_hold_only_the_approvers_scope(world, combo):
 def test_a_guangdong_request_is_refused_to_the_beijing_approver(world):
     users = world["users"]
     card = card_for(world["enterprise_other"], "U1")
-    request = services.exemption_file(actor=users["account_manager_other_province"], enterprise=world["enterprise_other"],
-                                      cards=[card], reason="x", attachments=attachments_for(["province"]))
+    request = services.exemption_file(
+        actor=users["account_manager_other_province"],
+        enterprise=world["enterprise_other"],
+        cards=[card],
+        reason="x",
+        attachments=attachments_for(["province"]),
+    )
     with pytest.raises(DomainError) as excinfo:
         services.exemption_decide(request=request, actor=users["provincial_approver"], level="province", approve=True)
     assert_refused(excinfo, DENIED)
     assert request not in selectors.exemptions_pending_for(users["provincial_approver"])
-    decided = services.exemption_decide(request=request, actor=users["provincial_approver_other_province"],
-                                        level="province", approve=True)
+    decided = services.exemption_decide(
+        request=request, actor=users["provincial_approver_other_province"], level="province", approve=True
+    )
     assert decided.status == RequestStatus.APPROVED
 
 
@@ -356,8 +380,9 @@ def test_nobody_decides_their_own_request(world, provinces):
 
 def test_deciding_twice_at_a_level_is_refused(world):
     request, _card = file_for_combo(world, "U1+U3")
-    services.exemption_decide(request=request, actor=world["users"]["provincial_approver"], level="province",
-                              approve=True)
+    services.exemption_decide(
+        request=request, actor=world["users"]["provincial_approver"], level="province", approve=True
+    )
     second_approver = factories.user(role="provincial_approver", province=world["enterprise"].province)
     for actor in (world["users"]["provincial_approver"], second_approver):
         with pytest.raises(DomainError) as excinfo:
@@ -384,8 +409,9 @@ def test_deciding_a_withdrawn_request_is_refused(world, combo):
 def test_deciding_after_a_rejection_or_an_approval_is_refused(world):
     users = world["users"]
     rejected, _ = file_for_combo(world, "U1+U3")
-    services.exemption_decide(request=rejected, actor=users["provincial_approver"], level="province", approve=False,
-                              comment="理由不充分")
+    services.exemption_decide(
+        request=rejected, actor=users["provincial_approver"], level="province", approve=False, comment="理由不充分"
+    )
     with pytest.raises(DomainError) as excinfo:
         services.exemption_decide(request=rejected, actor=users["group_approver"], level="group", approve=True)
     assert_refused(excinfo, "invalid_transition")
@@ -393,8 +419,9 @@ def test_deciding_after_a_rejection_or_an_approval_is_refused(world):
     approved, _ = file_for_combo(world, "U1")
     services.exemption_decide(request=approved, actor=users["provincial_approver"], level="province", approve=True)
     with pytest.raises(DomainError) as excinfo:
-        services.exemption_decide(request=approved, actor=users["provincial_approver"], level="province",
-                                  approve=False, comment="撤销")
+        services.exemption_decide(
+            request=approved, actor=users["provincial_approver"], level="province", approve=False, comment="撤销"
+        )
     assert_refused(excinfo, "invalid_transition")
 
 
@@ -459,8 +486,9 @@ def test_after_full_approval_the_card_activates_and_not_before(world, combo):
 def test_a_rejected_or_withdrawn_exemption_covers_nothing(world):
     users = world["users"]
     rejected, card1 = file_for_combo(world, "U1")
-    services.exemption_decide(request=rejected, actor=users["provincial_approver"], level="province", approve=False,
-                              comment="无审批单原件")
+    services.exemption_decide(
+        request=rejected, actor=users["provincial_approver"], level="province", approve=False, comment="无审批单原件"
+    )
     withdrawn, card2 = file_for_combo(world, "U3")
     services.exemption_withdraw(request=withdrawn, actor=users["account_manager"])
     for card in (card1, card2):
@@ -470,8 +498,13 @@ def test_a_rejected_or_withdrawn_exemption_covers_nothing(world):
 def test_an_approved_row_never_covers_a_card_that_cannot_be_exempted(world):
     """Even a forged 'approved' row with both levels does not open a U2 card."""
     card = card_for(world["enterprise"], "U2+U1")
-    factories.exemption(enterprise=world["enterprise"], cards=[card], levels=["province", "group"],
-                        submitted_by=world["users"]["account_manager"], status="approved")
+    factories.exemption(
+        enterprise=world["enterprise"],
+        cards=[card],
+        levels=["province", "group"],
+        submitted_by=world["users"]["account_manager"],
+        status="approved",
+    )
     outcome, detail = activation_outcome(card, world["users"]["account_manager"])
     assert (outcome, detail["exemption"]) == ("awaiting_realname", "none_possible")
 

@@ -35,8 +35,13 @@ def requests_(world):
     u3, _ = file_for_combo(world, "U3")
     both, _ = file_for_combo(world, "U1+U3")
     gd_card = card_for(world["enterprise_other"], "U1+U3")
-    gd = exemption_file(actor=world["users"]["account_manager_other_province"], enterprise=world["enterprise_other"],
-                        cards=[gd_card], reason="广东", attachments=attachments_for(["province", "group"]))
+    gd = exemption_file(
+        actor=world["users"]["account_manager_other_province"],
+        enterprise=world["enterprise_other"],
+        cards=[gd_card],
+        reason="广东",
+        attachments=attachments_for(["province", "group"]),
+    )
     return {"u1": u1, "u3": u3, "both": both, "gd": gd}
 
 
@@ -152,8 +157,11 @@ def test_the_decision_page_shows_the_forms_and_decides(client, world, requests_)
     done = client.post(url, {"decision": "approve", "comment": "同意"})
     assert done.status_code == 302 and done["Location"] == reverse(EXEMPTIONS)
     decision = request.decisions.get()
-    assert (decision.level, decision.approved, decision.decided_by) == ("province", True,
-                                                                       world["users"]["provincial_approver"])
+    assert (decision.level, decision.approved, decision.decided_by) == (
+        "province",
+        True,
+        world["users"]["provincial_approver"],
+    )
     again = client.post(url, {"decision": "approve", "comment": "再次"})
     assert again.status_code == 400 and "already been decided" in again.content.decode()
 
@@ -168,11 +176,14 @@ def test_bulk_reject_asks_for_a_comment_first(client, world, requests_):
         request.refresh_from_db()
         assert request.status == RequestStatus.SUBMITTED
 
-    missing = client.post(reverse(EXEMPTIONS), {"action": "reject_selected", ACTION_CHECKBOX_NAME: ids,
-                                                "apply": "yes", "comment": ""})
+    missing = client.post(
+        reverse(EXEMPTIONS), {"action": "reject_selected", ACTION_CHECKBOX_NAME: ids, "apply": "yes", "comment": ""}
+    )
     assert missing.status_code == 200  # shown again with the error
-    done = client.post(reverse(EXEMPTIONS), {"action": "reject_selected", ACTION_CHECKBOX_NAME: ids,
-                                             "apply": "yes", "comment": "审批单不合格"})
+    done = client.post(
+        reverse(EXEMPTIONS),
+        {"action": "reject_selected", ACTION_CHECKBOX_NAME: ids, "apply": "yes", "comment": "审批单不合格"},
+    )
     assert done.status_code == 302
     for request in (requests_["u1"], requests_["both"]):
         request.refresh_from_db()
@@ -183,12 +194,16 @@ def test_bulk_reject_asks_for_a_comment_first(client, world, requests_):
 def test_bulk_approve_reports_what_it_could_not_decide(client, world, requests_):
     from approvals.services import exemption_decide
 
-    exemption_decide(request=requests_["u1"], actor=world["users"]["provincial_approver"], level="province",
-                     approve=True)
+    exemption_decide(
+        request=requests_["u1"], actor=world["users"]["provincial_approver"], level="province", approve=True
+    )
     client.force_login(world["users"]["provincial_approver"])
     ids = [str(requests_["u1"].pk), str(requests_["both"].pk)]
-    response = client.post(reverse(EXEMPTIONS), {"action": "approve_selected", ACTION_CHECKBOX_NAME: ids,
-                                                 "apply": "yes", "comment": ""}, follow=True)
+    response = client.post(
+        reverse(EXEMPTIONS),
+        {"action": "approve_selected", ACTION_CHECKBOX_NAME: ids, "apply": "yes", "comment": ""},
+        follow=True,
+    )
     messages = [str(m) for m in response.context["messages"]]
     assert any("1" in m for m in messages)
     assert any(str(requests_["u1"].public_id)[:8].upper() in m for m in messages)
@@ -198,10 +213,17 @@ def test_bulk_approve_reports_what_it_could_not_decide(client, world, requests_)
 
 def test_change_requests_on_the_desk(client, world):
     change = change_request_submit(
-        actor=world["users"]["account_manager"], enterprise=world["enterprise"], target="enterprise",
-        values={"name": "新名称", "credential_type": "business_licence", "credential_number": idgen.uscc(),
-                "credential_address": "北京市"},
-        files=[jpeg_upload()], reason="更名",
+        actor=world["users"]["account_manager"],
+        enterprise=world["enterprise"],
+        target="enterprise",
+        values={
+            "name": "新名称",
+            "credential_type": "business_licence",
+            "credential_number": idgen.uscc(),
+            "credential_address": "北京市",
+        },
+        files=[jpeg_upload()],
+        reason="更名",
     )
     url = reverse(f"{DESK}:enterprises_changerequest_change", args=[change.pk])
     client.force_login(world["users"]["group_approver"])
@@ -221,8 +243,11 @@ def test_change_requests_on_the_desk(client, world):
 
 def test_reviews_on_the_desk_show_both_photos(client, world, no_engine):
     card = card_for(world["enterprise"], "U1")
-    verification = put_in_review(factories.card_user_registration(
-        actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card]))
+    verification = put_in_review(
+        factories.card_user_registration(
+            actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card]
+        )
+    )
     url = reverse(f"{DESK}:verification_verification_change", args=[verification.pk])
     client.force_login(world["users"]["group_approver"])
     assert client.get(reverse(REVIEWS)).status_code == 403
@@ -246,9 +271,15 @@ def test_reviews_on_the_desk_show_both_photos(client, world, no_engine):
 def test_ops_see_requests_and_verifications_read_only_and_masked(client, world, requests_, no_engine):
     card = card_for(world["enterprise"], "U1")
     id_number = idgen.resident_id()
-    verification = put_in_review(factories.card_user_registration(
-        actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card], id_number=id_number,
-        name="钱七"))
+    verification = put_in_review(
+        factories.card_user_registration(
+            actor=world["users"]["account_manager"],
+            enterprise=world["enterprise"],
+            cards=[card],
+            id_number=id_number,
+            name="钱七",
+        )
+    )
     ops = world["users"]["ops"]
     client.force_login(ops)
     listing = client.get(reverse("admin:approvals_exemptionrequest_changelist"))

@@ -29,8 +29,12 @@ def submit_enterprise_change(world, *, actor=None, enterprise=None, **overrides)
     }
     values.update(overrides)
     return change_request_submit(
-        actor=actor or world["users"]["account_manager"], enterprise=enterprise, target="enterprise",
-        values=values, files=[jpeg_upload("new-licence.jpg")], reason="单位更名",
+        actor=actor or world["users"]["account_manager"],
+        enterprise=enterprise,
+        target="enterprise",
+        values=values,
+        files=[jpeg_upload("new-licence.jpg")],
+        reason="单位更名",
     ), values
 
 
@@ -43,8 +47,12 @@ def submit_responsible_change(world, *, actor=None):
         "is_legal_representative": True,
     }
     return change_request_submit(
-        actor=actor or world["users"]["enterprise_admin"], enterprise=world["enterprise"],
-        target="responsible_person", values=values, files=[jpeg_upload("new-id.jpg")], reason="法人变更",
+        actor=actor or world["users"]["enterprise_admin"],
+        enterprise=world["enterprise"],
+        target="responsible_person",
+        values=values,
+        files=[jpeg_upload("new-id.jpg")],
+        reason="法人变更",
     ), values
 
 
@@ -85,8 +93,9 @@ def test_rejection_keeps_the_record_and_needs_a_comment(world):
     with pytest.raises(DomainError) as excinfo:
         services.change_request_decide(change_request=change, actor=approver, approve=False, comment="")
     assert_refused(excinfo, "comment_required")
-    decided = services.change_request_decide(change_request=change, actor=approver, approve=False,
-                                             comment="新执照照片不清晰")
+    decided = services.change_request_decide(
+        change_request=change, actor=approver, approve=False, comment="新执照照片不清晰"
+    )
     assert decided.status == ChangeRequestStatus.REJECTED and decided.applied_at is None
     after = Enterprise.objects.get(pk=before.pk)
     assert (after.name, after.credential_number) == (before.name, before.credential_number)
@@ -182,8 +191,7 @@ def test_a_number_taken_meanwhile_rolls_the_approval_back(world):
     change, values = submit_enterprise_change(world)
     factories.enterprise(actor=world["users"]["account_manager"], credential_number=values["credential_number"])
     with pytest.raises(DomainError) as excinfo:
-        services.change_request_decide(change_request=change, actor=world["users"]["provincial_approver"],
-                                       approve=True)
+        services.change_request_decide(change_request=change, actor=world["users"]["provincial_approver"], approve=True)
     assert excinfo.value.code == "already_registered"
     change.refresh_from_db()
     assert change.status == ChangeRequestStatus.SUBMITTED and change.decided_by is None

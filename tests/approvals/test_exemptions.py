@@ -68,8 +68,13 @@ def test_filing_stores_the_request_its_forms_and_an_audit_row(world):
 def test_the_approval_form_of_every_needed_level_is_required(world, combo, given, field):
     card = card_for(world["enterprise"], combo)
     with pytest.raises(DomainError) as excinfo:
-        services.exemption_file(actor=world["users"]["account_manager"], enterprise=world["enterprise"],
-                                cards=[card], reason="x", attachments=attachments_for(given))
+        services.exemption_file(
+            actor=world["users"]["account_manager"],
+            enterprise=world["enterprise"],
+            cards=[card],
+            reason="x",
+            attachments=attachments_for(given),
+        )
     assert_refused(excinfo, "attachment_required")
     assert excinfo.value.field == field
     assert ("省内审批单" if field == "attachment_province" else "集团审批单") in str(excinfo.value.message)
@@ -79,8 +84,13 @@ def test_the_approval_form_of_every_needed_level_is_required(world, combo, given
 def test_a_form_for_a_level_not_needed_is_refused(world):
     card = card_for(world["enterprise"], "U1")
     with pytest.raises(DomainError) as excinfo:
-        services.exemption_file(actor=world["users"]["account_manager"], enterprise=world["enterprise"],
-                                cards=[card], reason="x", attachments=attachments_for(["province", "group"]))
+        services.exemption_file(
+            actor=world["users"]["account_manager"],
+            enterprise=world["enterprise"],
+            cards=[card],
+            reason="x",
+            attachments=attachments_for(["province", "group"]),
+        )
     assert_refused(excinfo, "attachment_not_needed")
     assert excinfo.value.field == "attachment_group"
 
@@ -91,9 +101,13 @@ def test_an_unusable_form_is_refused_and_nothing_is_stored(world):
 
     bad = SimpleUploadedFile("form.gif", b"GIF89a....", content_type="image/gif")
     with pytest.raises(DomainError) as excinfo:
-        services.exemption_file(actor=world["users"]["account_manager"], enterprise=world["enterprise"],
-                                cards=[card], reason="x",
-                                attachments={"province": [pdf_upload()], "group": [bad]})
+        services.exemption_file(
+            actor=world["users"]["account_manager"],
+            enterprise=world["enterprise"],
+            cards=[card],
+            reason="x",
+            attachments={"province": [pdf_upload()], "group": [bad]},
+        )
     assert_refused(excinfo, "unsupported_type")
     assert excinfo.value.field == "attachment_group"
     assert not ExemptionRequest.objects.exists() and not stored_files()
@@ -107,8 +121,9 @@ def test_a_failure_after_the_files_were_written_leaves_no_file(world, monkeypatc
 
     monkeypatch.setattr("approvals.services.audit_record", broken)
     with pytest.raises(RuntimeError):
-        file_request(actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card],
-                     levels=["province"])
+        file_request(
+            actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card], levels=["province"]
+        )
     assert not ExemptionRequest.objects.exists() and not ExemptionAttachment.objects.exists()
     assert not stored_files()
 
@@ -117,13 +132,23 @@ def test_a_reason_and_cards_are_required(world):
     manager = world["users"]["account_manager"]
     card = card_for(world["enterprise"], "U1")
     with pytest.raises(DomainError) as excinfo:
-        services.exemption_file(actor=manager, enterprise=world["enterprise"], cards=[card], reason="  ",
-                                attachments=attachments_for(["province"]))
+        services.exemption_file(
+            actor=manager,
+            enterprise=world["enterprise"],
+            cards=[card],
+            reason="  ",
+            attachments=attachments_for(["province"]),
+        )
     assert_refused(excinfo, "required")
     assert excinfo.value.field == "reason"
     with pytest.raises(DomainError) as excinfo:
-        services.exemption_file(actor=manager, enterprise=world["enterprise"], cards=[], reason="x",
-                                attachments=attachments_for(["province"]))
+        services.exemption_file(
+            actor=manager,
+            enterprise=world["enterprise"],
+            cards=[],
+            reason="x",
+            attachments=attachments_for(["province"]),
+        )
     assert_refused(excinfo, "required")
     assert excinfo.value.field == "cards"
 
@@ -131,8 +156,9 @@ def test_a_reason_and_cards_are_required(world):
 def test_cards_of_another_enterprise_are_refused(world):
     other = card_for(world["enterprise_same_province"], "U1")
     with pytest.raises(DomainError) as excinfo:
-        file_request(actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[other],
-                     levels=["province"])
+        file_request(
+            actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[other], levels=["province"]
+        )
     assert_refused(excinfo, "wrong_enterprise")
 
 
@@ -140,29 +166,33 @@ def test_a_card_already_in_an_open_or_approved_request_is_refused(world):
     users = world["users"]
     request, card = file_for_combo(world, "U1")
     with pytest.raises(DomainError) as excinfo:
-        file_request(actor=users["enterprise_admin"], enterprise=world["enterprise"], cards=[card],
-                     levels=["province"])
+        file_request(actor=users["enterprise_admin"], enterprise=world["enterprise"], cards=[card], levels=["province"])
     assert_refused(excinfo, "exemption_pending")
     assert card.iccid in str(excinfo.value.message)
     services.exemption_decide(request=request, actor=users["provincial_approver"], level="province", approve=True)
     with pytest.raises(DomainError) as excinfo:
-        file_request(actor=users["account_manager"], enterprise=world["enterprise"], cards=[card],
-                     levels=["province"])
+        file_request(actor=users["account_manager"], enterprise=world["enterprise"], cards=[card], levels=["province"])
     assert_refused(excinfo, "already_exempted")
     # A rejected request does not block a new one.
     rejected, card2 = file_for_combo(world, "U1")
-    services.exemption_decide(request=rejected, actor=users["provincial_approver"], level="province",
-                              approve=False, comment="缺少盖章")
-    assert file_request(actor=users["account_manager"], enterprise=world["enterprise"], cards=[card2],
-                        levels=["province"]).status == RequestStatus.SUBMITTED
+    services.exemption_decide(
+        request=rejected, actor=users["provincial_approver"], level="province", approve=False, comment="缺少盖章"
+    )
+    assert (
+        file_request(
+            actor=users["account_manager"], enterprise=world["enterprise"], cards=[card2], levels=["province"]
+        ).status
+        == RequestStatus.SUBMITTED
+    )
 
 
 def test_a_card_whose_user_is_already_registered_has_nothing_to_exempt(world, no_engine):
     card = card_for(world["enterprise"], "U1")
     factories.verified_card_user(actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card])
     with pytest.raises(DomainError) as excinfo:
-        file_request(actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card],
-                     levels=["province"])
+        file_request(
+            actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card], levels=["province"]
+        )
     assert_refused(excinfo, "realname_complete")
 
 
@@ -172,26 +202,36 @@ def test_a_card_whose_user_is_already_registered_has_nothing_to_exempt(world, no
 def test_both_levels_approve_in_either_order(world):
     users = world["users"]
     request, card = file_for_combo(world, "U1+U3")
-    assert services.exemption_decide(request=request, actor=users["group_approver"], level="group",
-                                     approve=True).status == RequestStatus.SUBMITTED
-    assert services.exemption_decide(request=request, actor=users["provincial_approver"], level="province",
-                                     approve=True, comment="同意").status == RequestStatus.APPROVED
+    assert (
+        services.exemption_decide(request=request, actor=users["group_approver"], level="group", approve=True).status
+        == RequestStatus.SUBMITTED
+    )
+    assert (
+        services.exemption_decide(
+            request=request, actor=users["provincial_approver"], level="province", approve=True, comment="同意"
+        ).status
+        == RequestStatus.APPROVED
+    )
     assert [d.level for d in request.decisions.order_by("decided_at", "pk")] == ["group", "province"]
     card.refresh_from_db()
     assert card.status == CardStatus.IN_STOCK  # an exemption covers the card; activating it is an order (H2)
     factories.activate(card, actor=users["enterprise_admin"])
     card.refresh_from_db()
     assert card.status == CardStatus.ACTIVE
-    actions = list(AuditEvent.objects.filter(object_id=str(request.pk), action="exemption.decided")
-                   .values_list("data__status", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(object_id=str(request.pk), action="exemption.decided").values_list(
+            "data__status", flat=True
+        )
+    )
     assert sorted(actions) == ["approved", "submitted"]
 
 
 def test_an_unknown_level_is_refused(world):
     request, _card = file_for_combo(world, "U1")
     with pytest.raises(DomainError) as excinfo:
-        services.exemption_decide(request=request, actor=world["users"]["provincial_approver"], level="city",
-                                  approve=True)
+        services.exemption_decide(
+            request=request, actor=world["users"]["provincial_approver"], level="city", approve=True
+        )
     assert_refused(excinfo, "invalid_level")
 
 
@@ -200,14 +240,14 @@ def test_bulk_decisions_report_each_refusal(world):
     ok1, _ = file_for_combo(world, "U1")
     ok2, _ = file_for_combo(world, "U1+U3")
     group_only, _ = file_for_combo(world, "U3")
-    result = services.exemption_decide_many(requests=[ok1, ok2, group_only], actor=users["provincial_approver"],
-                                            approve=True, comment="批量同意")
+    result = services.exemption_decide_many(
+        requests=[ok1, ok2, group_only], actor=users["provincial_approver"], approve=True, comment="批量同意"
+    )
     assert [r.pk for r in result.decided] == [ok1.pk, ok2.pk]
     assert [(item.pk, exc.code) for item, exc in result.errors] == [(group_only.pk, "level_not_required")]
     ok1.refresh_from_db()
     assert ok1.status == RequestStatus.APPROVED
-    rejected = services.exemption_decide_many(requests=[ok2], actor=users["group_approver"], approve=False,
-                                              comment="")
+    rejected = services.exemption_decide_many(requests=[ok2], actor=users["group_approver"], approve=False, comment="")
     assert rejected.errors[0][1].code == "comment_required"
 
 
@@ -217,8 +257,13 @@ def test_bulk_decisions_report_each_refusal(world):
 @pytest.fixture
 def emails(world):
     users = world["users"]
-    for role in ("provincial_approver", "provincial_approver_other_province", "group_approver", "account_manager",
-                 "enterprise_admin"):
+    for role in (
+        "provincial_approver",
+        "provincial_approver_other_province",
+        "group_approver",
+        "account_manager",
+        "enterprise_admin",
+    ):
         users[role].email = f"{role}@example.cn"
         users[role].save(update_fields=["email"])
     return users
@@ -232,8 +277,9 @@ def emails(world):
         ("U1+U3", ["group_approver@example.cn", "provincial_approver@example.cn"]),
     ],
 )
-def test_approvers_of_the_needed_levels_are_emailed_after_commit(world, emails, combo, recipients,
-                                                                  django_capture_on_commit_callbacks):
+def test_approvers_of_the_needed_levels_are_emailed_after_commit(
+    world, emails, combo, recipients, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         request, _card = file_for_combo(world, combo)
     assert sorted(address for message in mail.outbox for address in message.to) == recipients
@@ -255,8 +301,13 @@ def test_the_requester_is_told_the_decision_without_personal_data(world, emails,
     id_number = idgen.resident_id()
     responsible_number = world["enterprise"].responsible_person.id_number
     with django_capture_on_commit_callbacks(execute=True):
-        services.exemption_decide(request=request, actor=users["provincial_approver"], level="province",
-                                  approve=False, comment=f"使用人身份证{id_number}与审批单不符")
+        services.exemption_decide(
+            request=request,
+            actor=users["provincial_approver"],
+            level="province",
+            approve=False,
+            comment=f"使用人身份证{id_number}与审批单不符",
+        )
     assert [m.to for m in mail.outbox] == [["account_manager@example.cn"]]
     message = mail.outbox[0]
     assert "rejected" in message.subject.lower() or "驳回" in message.subject or "拒绝" in message.subject
@@ -269,12 +320,12 @@ def test_the_requester_is_told_the_decision_without_personal_data(world, emails,
 def test_an_intermediate_approval_sends_nothing_to_the_requester(world, emails, django_capture_on_commit_callbacks):
     request, _card = file_for_combo(world, "U1+U3")
     with django_capture_on_commit_callbacks(execute=True):
-        services.exemption_decide(request=request, actor=world["users"]["provincial_approver"], level="province",
-                                  approve=True)
+        services.exemption_decide(
+            request=request, actor=world["users"]["provincial_approver"], level="province", approve=True
+        )
     assert mail.outbox == []
     with django_capture_on_commit_callbacks(execute=True):
-        services.exemption_decide(request=request, actor=world["users"]["group_approver"], level="group",
-                                  approve=True)
+        services.exemption_decide(request=request, actor=world["users"]["group_approver"], level="group", approve=True)
     assert [m.to for m in mail.outbox] == [["account_manager@example.cn"]]
 
 
@@ -294,8 +345,9 @@ def test_a_mail_outage_does_not_undo_the_decision(world, emails, monkeypatch, dj
     monkeypatch.setattr("approvals.notifications.get_connection", lambda: Broken())
     request, _card = file_for_combo(world, "U1")
     with django_capture_on_commit_callbacks(execute=True):
-        decided = services.exemption_decide(request=request, actor=world["users"]["provincial_approver"],
-                                            level="province", approve=True)
+        decided = services.exemption_decide(
+            request=request, actor=world["users"]["provincial_approver"], level="province", approve=True
+        )
     assert decided.status == RequestStatus.APPROVED
 
 
@@ -314,8 +366,12 @@ def test_api_files_and_decides_a_request(world):
     card = card_for(world["enterprise"], "U1")
     response = api(users["account_manager"]).post(
         reverse("api:exemption-list"),
-        {"enterprise": str(world["enterprise"].public_id), "cards": [card.iccid], "reason": "无人值守",
-         "attachment_province": [pdf_upload()]},
+        {
+            "enterprise": str(world["enterprise"].public_id),
+            "cards": [card.iccid],
+            "reason": "无人值守",
+            "attachment_province": [pdf_upload()],
+        },
         format="multipart",
     )
     assert response.status_code == 201, response.content
@@ -329,21 +385,29 @@ def test_api_files_and_decides_a_request(world):
     queue = api(users["provincial_approver"]).get(reverse("api:exemption-list") + "?queue=1").json()
     assert [r["public_id"] for r in queue["results"]] == [public_id]
     assert queue["results"][0]["levels_you_may_decide"] == ["province"]
-    assert api(users["provincial_approver_other_province"]).get(
-        reverse("api:exemption-detail", args=[public_id])).status_code == 404
+    assert (
+        api(users["provincial_approver_other_province"])
+        .get(reverse("api:exemption-detail", args=[public_id]))
+        .status_code
+        == 404
+    )
 
-    refused = api(users["provincial_approver"]).post(reverse("api:exemption-decide", args=[public_id]),
-                                                     {"approve": False, "comment": ""}, format="json")
+    refused = api(users["provincial_approver"]).post(
+        reverse("api:exemption-decide", args=[public_id]), {"approve": False, "comment": ""}, format="json"
+    )
     assert refused.status_code == 400 and refused.json()["code"] == "comment_required"
-    other = api(users["provincial_approver_other_province"]).post(reverse("api:exemption-decide", args=[public_id]),
-                                                                  {"approve": True}, format="json")
+    other = api(users["provincial_approver_other_province"]).post(
+        reverse("api:exemption-decide", args=[public_id]), {"approve": True}, format="json"
+    )
     assert other.status_code == 404
-    ok = api(users["provincial_approver"]).post(reverse("api:exemption-decide", args=[public_id]),
-                                                {"approve": True, "comment": "同意"}, format="json")
+    ok = api(users["provincial_approver"]).post(
+        reverse("api:exemption-decide", args=[public_id]), {"approve": True, "comment": "同意"}, format="json"
+    )
     assert ok.status_code == 200 and ok.json()["status"] == "approved"
     assert ok.json()["decisions"][0]["decided_by"] == users["provincial_approver"].username
-    again = api(users["provincial_approver"]).post(reverse("api:exemption-decide", args=[public_id]),
-                                                   {"approve": True}, format="json")
+    again = api(users["provincial_approver"]).post(
+        reverse("api:exemption-decide", args=[public_id]), {"approve": True}, format="json"
+    )
     assert again.status_code == 409 and again.json()["code"] == "invalid_transition" and again.json()["detail"]
 
 
@@ -361,15 +425,25 @@ def test_api_refuses_u2_with_a_clear_message(world):
 
 @pytest.mark.parametrize(
     "role,status_code",
-    [("anonymous", 401), ("account_manager_other_province", 404), ("enterprise_admin_other_enterprise", 404),
-     ("provincial_approver", 403), ("group_approver", 403), ("ops", 403)],
+    [
+        ("anonymous", 401),
+        ("account_manager_other_province", 404),
+        ("enterprise_admin_other_enterprise", 404),
+        ("provincial_approver", 403),
+        ("group_approver", 403),
+        ("ops", 403),
+    ],
 )
 def test_api_filing_refusals(world, role, status_code):
     card = card_for(world["enterprise"], "U1")
     response = api(world["users"][role]).post(
         reverse("api:exemption-list"),
-        {"enterprise": str(world["enterprise"].public_id), "cards": [card.iccid], "reason": "x",
-         "attachment_province": [pdf_upload()]},
+        {
+            "enterprise": str(world["enterprise"].public_id),
+            "cards": [card.iccid],
+            "reason": "x",
+            "attachment_province": [pdf_upload()],
+        },
         format="multipart",
     )
     assert response.status_code == status_code
@@ -380,8 +454,11 @@ def test_api_bad_input_is_a_clear_400(world):
     client = api(world["users"]["account_manager"])
     url = reverse("api:exemption-list")
     assert client.post(url, {"enterprise": "nope", "cards": ["1"]}, format="json").status_code == 400
-    response = client.post(url, {"enterprise": str(world["enterprise"].public_id), "cards": ["89860000000000000000"],
-                                 "reason": "x"}, format="json")
+    response = client.post(
+        url,
+        {"enterprise": str(world["enterprise"].public_id), "cards": ["89860000000000000000"], "reason": "x"},
+        format="json",
+    )
     assert response.status_code == 400 and response.json()["code"] == "unknown_card"
     assert client.get(reverse("api:exemption-detail", args=["not-a-uuid"])).status_code == 404
     assert client.get(url + "?status=bogus").status_code == 400
@@ -436,12 +513,13 @@ def test_the_detail_page_decides_and_withdraws(client, world):
     login(client, users["provincial_approver"])
     page = client.get(detail)
     assert page.status_code == 200 and 'value="approve"' in page.content.decode()
-    client.post(reverse("approvals:exemption_decide", args=[request.public_id]),
-                {"decision": "reject", "comment": ""})
+    client.post(reverse("approvals:exemption_decide", args=[request.public_id]), {"decision": "reject", "comment": ""})
     request.refresh_from_db()
     assert request.status == RequestStatus.SUBMITTED
-    client.post(reverse("approvals:exemption_decide", args=[request.public_id]),
-                {"decision": "approve", "comment": "同意", "level": "province"})
+    client.post(
+        reverse("approvals:exemption_decide", args=[request.public_id]),
+        {"decision": "approve", "comment": "同意", "level": "province"},
+    )
     request.refresh_from_db()
     assert request.status == RequestStatus.APPROVED
 
@@ -464,8 +542,11 @@ def test_approval_forms_are_served_only_to_those_who_may_open_them(client, world
         assert response["Content-Type"] == "image/jpeg"
         assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
     assert login(client, users["ops"]).get(url).status_code == 403
-    for role in ("provincial_approver_other_province", "account_manager_other_province",
-                 "enterprise_admin_other_enterprise"):
+    for role in (
+        "provincial_approver_other_province",
+        "account_manager_other_province",
+        "enterprise_admin_other_enterprise",
+    ):
         assert login(client, users[role]).get(url).status_code == 404, role
     client.logout()
     assert client.get(url).status_code == 302
@@ -488,8 +569,12 @@ PAGES = {
 def test_every_role_gets_a_page_or_a_clear_refusal(client, world, role):
     file_for_combo(world, "U1+U3")
     login(client, world["users"][role])
-    urls = [reverse("approvals:queue"), reverse("approvals:my_requests"), reverse("approvals:review_queue"),
-            reverse("approvals:exemption_new")]
+    urls = [
+        reverse("approvals:queue"),
+        reverse("approvals:my_requests"),
+        reverse("approvals:review_queue"),
+        reverse("approvals:exemption_new"),
+    ]
     assert tuple(client.get(url).status_code for url in urls) == PAGES[role]
     assert client.get(reverse("home")).status_code == 200  # the menu with the approvals entries renders
 
@@ -509,16 +594,17 @@ def test_two_approvers_deciding_the_same_level_at_once_give_one_decision(world):
     from django.db import connection
 
     request, _card = file_for_combo(world, "U1")
-    approvers = [world["users"]["provincial_approver"],
-                 factories.user(role="provincial_approver", province=world["enterprise"].province)]
+    approvers = [
+        world["users"]["provincial_approver"],
+        factories.user(role="provincial_approver", province=world["enterprise"].province),
+    ]
     barrier = threading.Barrier(len(approvers))
     outcomes: list[str] = []
 
     def decide(actor, approve):
         try:
             barrier.wait(timeout=10)
-            services.exemption_decide(request=request, actor=actor, level="province", approve=approve,
-                                      comment="并发")
+            services.exemption_decide(request=request, actor=actor, level="province", approve=approve, comment="并发")
             outcomes.append("decided")
         except DomainError as exc:
             outcomes.append(exc.code)

@@ -26,8 +26,11 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_engine")]
 
 def card_user_in_review(world, *, enterprise=None, actor=None, distance=0.55):
     enterprise = enterprise or world["enterprise"]
-    actor = actor or (world["users"]["account_manager"] if enterprise.province_id == world["enterprise"].province_id
-                      else world["users"]["account_manager_other_province"])
+    actor = actor or (
+        world["users"]["account_manager"]
+        if enterprise.province_id == world["enterprise"].province_id
+        else world["users"]["account_manager_other_province"]
+    )
     card = card_for(enterprise, "U1")
     verification = factories.card_user_registration(actor=actor, enterprise=enterprise, cards=[card])
     return put_in_review(verification, distance=distance), card
@@ -39,13 +42,16 @@ def test_only_in_review_comparisons_of_the_province_are_queued(world):
     same_province, _ = card_user_in_review(world, enterprise=world["enterprise_same_province"])
     other_province, _ = card_user_in_review(world, enterprise=world["enterprise_other"])
     failed, _ = card_user_in_review(world)
-    pending = factories.card_user_registration(actor=users["account_manager"], enterprise=world["enterprise"],
-                                               cards=[card_for(world["enterprise"], "U1")])
-    passed = factories.card_user_registration(actor=users["account_manager"], enterprise=world["enterprise"],
-                                              cards=[card_for(world["enterprise"], "U1")])
+    pending = factories.card_user_registration(
+        actor=users["account_manager"], enterprise=world["enterprise"], cards=[card_for(world["enterprise"], "U1")]
+    )
+    passed = factories.card_user_registration(
+        actor=users["account_manager"], enterprise=world["enterprise"], cards=[card_for(world["enterprise"], "U1")]
+    )
     verification_record_result(verification=passed, outcome="pass", distance=0.3)
-    unusable = factories.card_user_registration(actor=users["account_manager"], enterprise=world["enterprise"],
-                                                cards=[card_for(world["enterprise"], "U1")])
+    unusable = factories.card_user_registration(
+        actor=users["account_manager"], enterprise=world["enterprise"], cards=[card_for(world["enterprise"], "U1")]
+    )
     verification_record_result(verification=unusable, outcome="rejected", reasons=[{"code": "no_face"}])
 
     assert set(selectors.review_queue(users["provincial_approver"])) == {in_review, same_province, failed}
@@ -65,8 +71,9 @@ def test_approval_binds_the_card_user_and_the_card_activates(world):
     users = world["users"]
     verification, card = card_user_in_review(world)
     assert activation(card, users["account_manager"]) == "awaiting_realname"
-    reviewed = verification_review(verification=verification, actor=users["provincial_approver"], approve=True,
-                                   comment="人工核对一致")
+    reviewed = verification_review(
+        verification=verification, actor=users["provincial_approver"], approve=True, comment="人工核对一致"
+    )
     assert reviewed.status == VerificationStatus.APPROVED
     assert (reviewed.reviewed_by, reviewed.review_comment) == (users["provincial_approver"], "人工核对一致")
     assert card.bindings.filter(ended_at__isnull=True, card_user=verification.card_user).exists()
@@ -81,8 +88,9 @@ def test_rejection_needs_a_comment_and_keeps_the_card_closed(world):
     with pytest.raises(DomainError) as excinfo:
         verification_review(verification=verification, actor=users["provincial_approver"], approve=False, comment="")
     assert_refused(excinfo, "comment_required")
-    reviewed = verification_review(verification=verification, actor=users["provincial_approver"], approve=False,
-                                   comment="非同一人")
+    reviewed = verification_review(
+        verification=verification, actor=users["provincial_approver"], approve=False, comment="非同一人"
+    )
     assert reviewed.status == VerificationStatus.DECLINED
     assert not card.bindings.exists()
     assert activation(card, users["account_manager"]) == "awaiting_realname"
@@ -107,7 +115,9 @@ def test_only_reviewers_of_the_province_decide(world, role):
     verification, _card = card_user_in_review(world)
     actor = world["users"][role]
     if REVIEW[role] == "approved":
-        assert verification_review(verification=verification, actor=actor, approve=True, comment="").status == "approved"
+        assert (
+            verification_review(verification=verification, actor=actor, approve=True, comment="").status == "approved"
+        )
     else:
         with pytest.raises(DomainError) as excinfo:
             verification_review(verification=verification, actor=actor, approve=True, comment="")
@@ -127,8 +137,9 @@ def test_self_review_and_deciding_twice_are_refused(world):
     assert_refused(excinfo, "self_decision")
     verification_review(verification=verification, actor=users["provincial_approver"], approve=True, comment="")
     with pytest.raises(DomainError) as excinfo:
-        verification_review(verification=verification, actor=users["provincial_approver"], approve=False,
-                            comment="再议")
+        verification_review(
+            verification=verification, actor=users["provincial_approver"], approve=False, comment="再议"
+        )
     assert_refused(excinfo, "invalid_transition")
 
 
@@ -136,9 +147,12 @@ def test_the_handler_gate_completes_the_order_on_approval(world):
     from cards.models import BusinessType, OrderStatus
 
     users = world["users"]
-    order = factories.order(actor=users["account_manager"], enterprise=world["enterprise"],
-                            business_type=BusinessType.NEW_INSTALLATION,
-                            cards=[factories.order_stock_card(enterprise=world["enterprise"])])
+    order = factories.order(
+        actor=users["account_manager"],
+        enterprise=world["enterprise"],
+        business_type=BusinessType.NEW_INSTALLATION,
+        cards=[factories.order_stock_card(enterprise=world["enterprise"])],
+    )
     assert order.status == OrderStatus.AWAITING_VERIFICATION
     verification = put_in_review(Verification.objects.get(order=order))
     assert verification in selectors.review_queue(users["provincial_approver"])
@@ -146,12 +160,16 @@ def test_the_handler_gate_completes_the_order_on_approval(world):
     order.refresh_from_db()
     assert order.status == OrderStatus.COMPLETED
 
-    declined_order = factories.order(actor=users["account_manager"], enterprise=world["enterprise"],
-                                     business_type=BusinessType.NEW_INSTALLATION,
-                                     cards=[factories.order_stock_card(enterprise=world["enterprise"])])
+    declined_order = factories.order(
+        actor=users["account_manager"],
+        enterprise=world["enterprise"],
+        business_type=BusinessType.NEW_INSTALLATION,
+        cards=[factories.order_stock_card(enterprise=world["enterprise"])],
+    )
     verification = put_in_review(Verification.objects.get(order=declined_order))
-    verification_review(verification=verification, actor=users["provincial_approver"], approve=False,
-                        comment="经办人与证件不符")
+    verification_review(
+        verification=verification, actor=users["provincial_approver"], approve=False, comment="经办人与证件不符"
+    )
     declined_order.refresh_from_db()
     assert declined_order.status == OrderStatus.REJECTED
     assert declined_order.rejection_reason == "经办人与证件不符"
@@ -213,14 +231,18 @@ def test_photos_are_served_only_with_permission_and_no_store(client, world, role
             assert response["Content-Type"].startswith("image/")
             assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
     expected_logs = 2 if status_code == 200 else 0
-    assert PiiAccessLog.objects.filter(actor=world["users"][role], object_id=str(verification.pk)).count() == expected_logs
+    assert (
+        PiiAccessLog.objects.filter(actor=world["users"][role], object_id=str(verification.pk)).count() == expected_logs
+    )
 
 
 def test_photo_view_refuses_anonymous_and_bad_names(client, world):
     verification, _card = card_user_in_review(world)
     assert client.get(reverse("approvals:verification_photo", args=[verification.public_id, "id"])).status_code == 302
     client.force_login(world["users"]["provincial_approver"])
-    assert client.get(reverse("approvals:verification_photo", args=[verification.public_id, "other"])).status_code == 404
+    assert (
+        client.get(reverse("approvals:verification_photo", args=[verification.public_id, "other"])).status_code == 404
+    )
 
 
 def test_non_reviewers_cannot_open_the_review_pages(client, world):
@@ -245,13 +267,19 @@ def test_api_review_queue_and_decision(world):
     assert item["id_photo_url"].endswith("/photos/id/")
     client.force_authenticate(users["provincial_approver_other_province"])
     assert client.get(reverse("api:review-list")).json()["results"] == []
-    assert client.post(reverse("api:review-decide", args=[verification.public_id]), {"approve": True},
-                       format="json").status_code == 404
+    assert (
+        client.post(
+            reverse("api:review-decide", args=[verification.public_id]), {"approve": True}, format="json"
+        ).status_code
+        == 404
+    )
     client.force_authenticate(users["provincial_approver"])
-    refused = client.post(reverse("api:review-decide", args=[verification.public_id]), {"approve": False},
-                          format="json")
+    refused = client.post(
+        reverse("api:review-decide", args=[verification.public_id]), {"approve": False}, format="json"
+    )
     assert refused.status_code == 400 and refused.json()["code"] == "comment_required"
-    ok = client.post(reverse("api:review-decide", args=[verification.public_id]), {"approve": True, "comment": "一致"},
-                     format="json")
+    ok = client.post(
+        reverse("api:review-decide", args=[verification.public_id]), {"approve": True, "comment": "一致"}, format="json"
+    )
     assert ok.status_code == 200 and ok.json()["status"] == "approved"
     assert activation(card, users["account_manager"]) == "activated"

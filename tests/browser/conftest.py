@@ -44,8 +44,14 @@ def page(browser, live_server):
     page = context.new_page()
     page.base_url = live_server.url
     page.csp_violations = []
-    page.on("console", lambda message: page.csp_violations.append(message.text)
-            if message.type == "error" and "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: (
+            page.csp_violations.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield page
     context.close()
     assert not page.csp_violations, page.csp_violations

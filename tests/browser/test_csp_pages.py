@@ -27,8 +27,9 @@ def test_7_5_the_card_user_page_polls_its_comparison_from_a_static_script(page, 
     manager, enterprise = world["users"]["account_manager"], world["enterprise"]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("verification.services.enqueue_verification", lambda pk: True)  # stays pending
-        verification = factories.card_user_registration(actor=manager, enterprise=enterprise,
-                                                        cards=[factories.card(enterprise=enterprise)])
+        verification = factories.card_user_registration(
+            actor=manager, enterprise=enterprise, cards=[factories.card(enterprise=enterprise)]
+        )
     login(page, manager.username, factories.PASSWORD)
     page.goto(f"{page.base_url}/cards/card-users/{verification.card_user.public_id}/")
     badge = page.locator("#verification-status [data-status]")

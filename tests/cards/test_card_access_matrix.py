@@ -120,10 +120,16 @@ def test_the_tables_cover_every_user_of_the_world(world):
 def objects(world):
     """For each target enterprise: an active card, a card in stock, a verified card user, and `new(state)`
     to make a fresh card for a call that changes it."""
-    managers = {"own": world["users"]["account_manager"], "other_enterprise": world["users"]["account_manager"],
-                "other_province": world["users"]["account_manager_other_province"]}
-    enterprises = {"own": world["enterprise"], "other_enterprise": world["enterprise_same_province"],
-                   "other_province": world["enterprise_other"]}
+    managers = {
+        "own": world["users"]["account_manager"],
+        "other_enterprise": world["users"]["account_manager"],
+        "other_province": world["users"]["account_manager_other_province"],
+    }
+    enterprises = {
+        "own": world["enterprise"],
+        "other_enterprise": world["enterprise_same_province"],
+        "other_province": world["enterprise_other"],
+    }
     made = {}
 
     def maker(ent, manager):
@@ -191,23 +197,34 @@ def register_body(ent, card):
 API_OBJECT_ENDPOINTS = {
     "card detail": ("get", lambda o: f"/api/v1/cards/{o['active'].iccid}/", None, READ_API),
     "realname requirement": (
-        "get", lambda o: f"/api/v1/cards/{o['active'].iccid}/realname-requirement/", None, READ_API
+        "get",
+        lambda o: f"/api/v1/cards/{o['active'].iccid}/realname-requirement/",
+        None,
+        READ_API,
     ),
     "card user detail": ("get", lambda o: f"/api/v1/card-users/{o['card_user'].public_id}/", None, READ_API),
-    "verification status": (
-        "get", lambda o: f"/api/v1/verifications/{o['verification'].public_id}/", None, READ_API
-    ),
+    "verification status": ("get", lambda o: f"/api/v1/verifications/{o['verification'].public_id}/", None, READ_API),
     "activate": ("post", lambda o: f"/api/v1/cards/{o['new']('stock').iccid}/activate/", None, GONE_API),
     "suspend": ("post", lambda o: f"/api/v1/cards/{o['new']('active').iccid}/suspend/", None, GONE_API),
     "cancel": ("post", lambda o: f"/api/v1/cards/{o['new']('active').iccid}/cancel/", None, GONE_API),
-    "services": ("post", lambda o: f"/api/v1/cards/{o['new']('active').iccid}/services/",
-                 lambda o: {"voice": "directed"}, GONE_API),
+    "services": (
+        "post",
+        lambda o: f"/api/v1/cards/{o['new']('active').iccid}/services/",
+        lambda o: {"voice": "directed"},
+        GONE_API,
+    ),
     "register card user": (
-        "post", lambda o: "/api/v1/card-users/", lambda o: register_body(o["enterprise"], o["new"]("stock")),
+        "post",
+        lambda o: "/api/v1/card-users/",
+        lambda o: register_body(o["enterprise"], o["new"]("stock")),
         REGISTER_API,
     ),
-    "reveal": ("post", lambda o: f"/api/v1/card-users/{o['card_user'].public_id}/reveal/",
-               lambda o: {"field": "id_number"}, PII_API),
+    "reveal": (
+        "post",
+        lambda o: f"/api/v1/card-users/{o['card_user'].public_id}/reveal/",
+        lambda o: {"field": "id_number"},
+        PII_API,
+    ),
     "photo": ("get", lambda o: f"/api/v1/card-users/{o['card_user'].public_id}/photos/live_photo/", None, PII_API),
 }
 
@@ -221,8 +238,10 @@ def test_api_object_endpoints(world, objects, who):
         for target in TARGETS:
             kwargs = {}
             if body is not None:
-                kwargs = {"data": body(objects[target]),
-                          "format": "multipart" if endpoint == "register card user" else "json"}
+                kwargs = {
+                    "data": body(objects[target]),
+                    "format": "multipart" if endpoint == "register card user" else "json",
+                }
             statuses.append(getattr(client, method)(url(objects[target]), **kwargs).status_code)
         got[endpoint], expected[endpoint] = tuple(statuses), table[who]
     assert got == expected
@@ -263,25 +282,43 @@ def test_api_rules_evaluate_is_open_to_every_signed_in_user(world, who):
 PAGE_OBJECT_ENDPOINTS = {
     "card detail": ("get", lambda o: reverse("cards:detail", args=[o["active"].iccid]), None, READ_PAGE),
     "card user detail": (
-        "get", lambda o: reverse("cards:card_user_detail", args=[o["card_user"].public_id]), None, READ_PAGE
+        "get",
+        lambda o: reverse("cards:card_user_detail", args=[o["card_user"].public_id]),
+        None,
+        READ_PAGE,
     ),
-    "activate": ("post", lambda o: reverse("cards:action", args=[o["new"]("stock").iccid, "activate"]), None,
-                 ACT_PAGE_POST),
-    "suspend": ("post", lambda o: reverse("cards:action", args=[o["new"]("active").iccid, "suspend"]), None,
-                ACT_PAGE_POST),
-    "services form": ("get", lambda o: reverse("cards:services", args=[o["active"].iccid]), None,
-                      ACT_PAGE_TO_ORDER),
+    "activate": (
+        "post",
+        lambda o: reverse("cards:action", args=[o["new"]("stock").iccid, "activate"]),
+        None,
+        ACT_PAGE_POST,
+    ),
+    "suspend": (
+        "post",
+        lambda o: reverse("cards:action", args=[o["new"]("active").iccid, "suspend"]),
+        None,
+        ACT_PAGE_POST,
+    ),
+    "services form": ("get", lambda o: reverse("cards:services", args=[o["active"].iccid]), None, ACT_PAGE_TO_ORDER),
     "services change": (
-        "post", lambda o: reverse("cards:services", args=[o["new"]("active").iccid]),
-        lambda o: {"data": "none", "voice": "directed", "sms": "none", "package": "IOT-STD"}, ACT_PAGE_POST,
+        "post",
+        lambda o: reverse("cards:services", args=[o["new"]("active").iccid]),
+        lambda o: {"data": "none", "voice": "directed", "sms": "none", "package": "IOT-STD"},
+        ACT_PAGE_POST,
     ),
     "register for a card (form)": (
-        "get", lambda o: reverse("cards:card_user_create") + f"?card={o['stock'].iccid}", None,
+        "get",
+        lambda o: reverse("cards:card_user_create") + f"?card={o['stock'].iccid}",
+        None,
         REGISTER_FORM_FOR_CARD,
     ),
     "reveal": ("post", lambda o: reverse("cards:card_user_reveal", args=[o["card_user"].public_id]), None, PII_PAGE),
-    "photo": ("get", lambda o: reverse("cards:card_user_photo", args=[o["card_user"].public_id, "id_photo"]), None,
-              PII_PAGE),
+    "photo": (
+        "get",
+        lambda o: reverse("cards:card_user_photo", args=[o["card_user"].public_id, "id_photo"]),
+        None,
+        PII_PAGE,
+    ),
 }
 
 

@@ -100,8 +100,11 @@ def test_evaluate_reasons_follow_the_language(api):
 
 
 def test_evaluate_test_package_defaults_to_false(api):
-    response = api.post(f"{API}/rules/evaluate/", {"msisdn": "14912345678", "data": "none", "voice": "none",
-                                                   "sms": "non_directed"}, format="json")
+    response = api.post(
+        f"{API}/rules/evaluate/",
+        {"msisdn": "14912345678", "data": "none", "voice": "none", "sms": "non_directed"},
+        format="json",
+    )
     assert response.json()["rules"] == ["U2"]
 
 
@@ -329,8 +332,11 @@ def test_verification_status_reasons_follow_the_language(api, ent):
     verification = Verification.objects.get(public_id=response.json()["verification"]["public_id"])
     from verification.services import verification_record_result
 
-    verification_record_result(verification=verification, outcome="rejected",
-                               reasons=[{"code": "no_face", "zh": "未检测到人脸", "en": "No face found"}])
+    verification_record_result(
+        verification=verification,
+        outcome="rejected",
+        reasons=[{"code": "no_face", "zh": "未检测到人脸", "en": "No face found"}],
+    )
     url = f"{API}/verifications/{verification.public_id}/"
     assert api.get(url, HTTP_ACCEPT_LANGUAGE="en").json()["reasons"] == ["No face found"]
     assert api.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").json()["reasons"] == ["未检测到人脸"]
@@ -362,8 +368,11 @@ def test_register_a_corrupt_photo_is_400(api, ent):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     broken = SimpleUploadedFile("live.jpg", b"\xff\xd8\xff\xe0 not really a jpeg", content_type="image/jpeg")
-    response = api.post(f"{API}/card-users/", register_body(ent, [factories.card(enterprise=ent)], live_photo=broken),
-                        format="multipart")
+    response = api.post(
+        f"{API}/card-users/",
+        register_body(ent, [factories.card(enterprise=ent)], live_photo=broken),
+        format="multipart",
+    )
     assert_error(response, 400, field="live_photo")
     assert CardUser.objects.count() == 0
 
@@ -377,11 +386,15 @@ def test_register_for_another_enterprise_card_is_400(api, world, ent):
 
 def test_register_sixth_card_is_409_with_the_id_masked(api, manager, ent):
     number = idgen.resident_id()
-    factories.verified_card_user(actor=manager, enterprise=ent, id_number=number,
-                                 cards=[factories.card(enterprise=ent) for _ in range(5)])
-    response = api.post(f"{API}/card-users/",
-                        register_body(ent, [factories.card(enterprise=ent)], id_number=number),
-                        format="multipart", HTTP_ACCEPT_LANGUAGE="en")
+    factories.verified_card_user(
+        actor=manager, enterprise=ent, id_number=number, cards=[factories.card(enterprise=ent) for _ in range(5)]
+    )
+    response = api.post(
+        f"{API}/card-users/",
+        register_body(ent, [factories.card(enterprise=ent)], id_number=number),
+        format="multipart",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     body = assert_error(response, 409, field="id_number", code="one_id_five_cards")
     assert mask_identifier(number) in body["detail"] and number not in response.content.decode()
     assert "5 live cards" in body["detail"] and "limit is 5" in body["detail"]
@@ -392,8 +405,9 @@ def test_register_through_a_token_records_the_api_channel(world, ent):
     _instance, token = AuthToken.objects.create(world["users"]["enterprise_admin"])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    response = client.post(f"{API}/card-users/", register_body(ent, [factories.card(enterprise=ent)]),
-                           format="multipart")
+    response = client.post(
+        f"{API}/card-users/", register_body(ent, [factories.card(enterprise=ent)]), format="multipart"
+    )
     assert response.status_code == 201, response.content
     assert CardUser.objects.get().channel == "api"
 
@@ -421,15 +435,19 @@ def test_card_user_detail_hides_photo_links_from_roles_without_full_view(world, 
 
 def test_reveal_logs_and_is_not_cached(api, manager, ent):
     number = idgen.resident_id()
-    card_user = factories.verified_card_user(actor=manager, enterprise=ent, cards=[factories.card(enterprise=ent)],
-                                             id_number=number)
+    card_user = factories.verified_card_user(
+        actor=manager, enterprise=ent, cards=[factories.card(enterprise=ent)], id_number=number
+    )
     response = api.post(f"{API}/card-users/{card_user.public_id}/reveal/", {"field": "id_number"}, format="json")
     assert response.status_code == 200
     assert response.json() == {"field": "id_number", "value": number}
     assert response["Cache-Control"].startswith("no-store")
     assert PiiAccessLog.objects.filter(actor=manager, object_id=str(card_user.pk), field="id_number").count() == 1
-    assert_error(api.post(f"{API}/card-users/{card_user.public_id}/reveal/", {"field": "name"}, format="json"),
-                 400, field="field")
+    assert_error(
+        api.post(f"{API}/card-users/{card_user.public_id}/reveal/", {"field": "name"}, format="json"),
+        400,
+        field="field",
+    )
     assert PiiAccessLog.objects.count() == 1
 
 
@@ -446,11 +464,18 @@ def test_photo_download_is_private_and_logged(api, manager, ent):
 
 @pytest.mark.parametrize("bad_id", ["nope", "00000000-0000-0000-0000-000000000000"])
 def test_unknown_card_user_and_verification_ids_are_json_404(api, bad_id):
-    for url in (f"{API}/card-users/{bad_id}/", f"{API}/verifications/{bad_id}/",
-                f"{API}/card-users/{bad_id}/photos/id_photo/"):
+    for url in (
+        f"{API}/card-users/{bad_id}/",
+        f"{API}/verifications/{bad_id}/",
+        f"{API}/card-users/{bad_id}/photos/id_photo/",
+    ):
         assert_error(api.get(url), 404, field=None, code="not_found")
-    assert_error(api.post(f"{API}/card-users/{bad_id}/reveal/", {"field": "id_number"}, format="json"), 404,
-                 field=None, code="not_found")
+    assert_error(
+        api.post(f"{API}/card-users/{bad_id}/reveal/", {"field": "id_number"}, format="json"),
+        404,
+        field=None,
+        code="not_found",
+    )
 
 
 def test_the_schema_documents_the_card_endpoints(api):
@@ -458,8 +483,14 @@ def test_the_schema_documents_the_card_endpoints(api):
     assert response.status_code == 200
     paths = response.json()["paths"]
     for path in [
-        "/api/v1/cards/", "/api/v1/cards/{iccid}/", "/api/v1/cards/{iccid}/realname-requirement/",
-        "/api/v1/cards/{iccid}/activate/", "/api/v1/cards/{iccid}/services/", "/api/v1/rules/evaluate/",
-        "/api/v1/card-users/", "/api/v1/card-users/{public_id}/reveal/", "/api/v1/verifications/{public_id}/",
+        "/api/v1/cards/",
+        "/api/v1/cards/{iccid}/",
+        "/api/v1/cards/{iccid}/realname-requirement/",
+        "/api/v1/cards/{iccid}/activate/",
+        "/api/v1/cards/{iccid}/services/",
+        "/api/v1/rules/evaluate/",
+        "/api/v1/card-users/",
+        "/api/v1/card-users/{public_id}/reveal/",
+        "/api/v1/verifications/{public_id}/",
     ]:
         assert path in paths, path

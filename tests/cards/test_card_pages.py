@@ -78,8 +78,15 @@ def test_list_filters(am, world, ent):
 
 
 @pytest.mark.parametrize(
-    "params", [{"status": "bogus"}, {"iccid": "89abc"}, {"package": "NOPE"}, {"enterprise": "not-a-uuid"},
-               {"page": "x"}, {"page": "9999"}]
+    "params",
+    [
+        {"status": "bogus"},
+        {"iccid": "89abc"},
+        {"package": "NOPE"},
+        {"enterprise": "not-a-uuid"},
+        {"page": "x"},
+        {"page": "9999"},
+    ],
 )
 def test_list_bad_filters_never_500(am, ent, params):
     factories.card(enterprise=ent)
@@ -209,8 +216,12 @@ def test_an_activation_that_needs_realname_shows_the_reasons_on_the_card_and_the
 
 def test_the_former_actions_send_the_manager_into_the_order_wizard(am, ent):
     card = factories.card(enterprise=ent)
-    for action, business_type in [("activate", "new_installation"), ("suspend", "suspend_resume"),
-                                  ("resume", "suspend_resume"), ("cancel", "cancellation")]:
+    for action, business_type in [
+        ("activate", "new_installation"),
+        ("suspend", "suspend_resume"),
+        ("resume", "suspend_resume"),
+        ("cancel", "cancellation"),
+    ]:
         query = wizard_query(am.post(reverse("cards:action", args=[card.iccid, action])))
         assert query["business_type"] == business_type and query["cards"] == card.iccid
         card.refresh_from_db()
@@ -219,8 +230,10 @@ def test_the_former_actions_send_the_manager_into_the_order_wizard(am, ent):
 
 def test_an_order_from_the_wrong_state_is_refused_in_the_wizard_not_500(am, ent):
     card = factories.card(enterprise=ent)
-    response = am.post(reverse("orders:new"), {"business_type": "suspend_resume", "enterprise": str(ent.public_id),
-                                               "cards": card.iccid, "action": "resume"})
+    response = am.post(
+        reverse("orders:new"),
+        {"business_type": "suspend_resume", "enterprise": str(ent.public_id), "cards": card.iccid, "action": "resume"},
+    )
     assert response.status_code == 200
     assert "alert--error" in response.content.decode() or "errorlist" in response.content.decode()
 
@@ -238,15 +251,17 @@ def test_business_buttons_only_for_managers(client, world, ent):
     assert reverse("orders:new") not in page and "/activate/" not in page and "/services/" not in page
     client.force_login(world["users"]["enterprise_admin"])
     page = client.get(reverse("cards:detail", args=[card.iccid])).content.decode()
-    assert f'{reverse("orders:new")}?business_type=new_installation&amp;enterprise={ent.public_id}' in page
+    assert f"{reverse('orders:new')}?business_type=new_installation&amp;enterprise={ent.public_id}" in page
 
 
 def test_the_services_route_opens_a_service_change_order_and_never_changes_the_card(am, ent):
     card = factories.card(enterprise=ent)
     url = reverse("cards:services", args=[card.iccid])
     assert wizard_query(am.get(url))["business_type"] == "service_change"
-    for body in ({"data": "directed", "voice": "none", "sms": "none", "package": "IOT-STD"},
-                 {"data": "loads", "voice": "none", "sms": "none", "package": "NOPE"}):
+    for body in (
+        {"data": "directed", "voice": "none", "sms": "none", "package": "IOT-STD"},
+        {"data": "loads", "voice": "none", "sms": "none", "package": "NOPE"},
+    ):
         assert wizard_query(am.post(url, body))["business_type"] == "service_change"
     card.refresh_from_db()
     assert card.data_service == "none"
@@ -319,11 +334,14 @@ def test_register_unknown_or_foreign_iccids_are_named(am, world, ent):
 
 def test_register_a_sixth_card_shows_the_refusal_with_the_id_masked(am, manager, ent):
     number = idgen.resident_id()
-    factories.verified_card_user(actor=manager, enterprise=ent, id_number=number,
-                                 cards=[factories.card(enterprise=ent) for _ in range(5)])
-    response = am.post(reverse("cards:card_user_create"),
-                       register_form(ent, [factories.card(enterprise=ent)], id_number=number),
-                       HTTP_ACCEPT_LANGUAGE="en")
+    factories.verified_card_user(
+        actor=manager, enterprise=ent, id_number=number, cards=[factories.card(enterprise=ent) for _ in range(5)]
+    )
+    response = am.post(
+        reverse("cards:card_user_create"),
+        register_form(ent, [factories.card(enterprise=ent)], id_number=number),
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert response.status_code == 409
     page = response.content.decode()
     assert mask_identifier(number) in page and number not in page
@@ -333,8 +351,9 @@ def test_register_a_sixth_card_shows_the_refusal_with_the_id_masked(am, manager,
 
 def test_card_user_list_is_masked(am, manager, ent):
     number = idgen.resident_id()
-    factories.verified_card_user(actor=manager, enterprise=ent, id_number=number,
-                                 cards=[factories.card(enterprise=ent) for _ in range(2)])
+    factories.verified_card_user(
+        actor=manager, enterprise=ent, id_number=number, cards=[factories.card(enterprise=ent) for _ in range(2)]
+    )
     page = am.get(reverse("cards:card_user_list")).content.decode()
     assert mask_identifier(number) in page and number not in page
     assert re.search(r"Live cards.*?<td[^>]*>2</td>", page, re.S)
@@ -342,8 +361,9 @@ def test_card_user_list_is_masked(am, manager, ent):
 
 def test_reveal_logs_and_is_not_cached(am, manager, ent):
     number = idgen.resident_id()
-    card_user = factories.verified_card_user(actor=manager, enterprise=ent, id_number=number,
-                                             cards=[factories.card(enterprise=ent)])
+    card_user = factories.verified_card_user(
+        actor=manager, enterprise=ent, id_number=number, cards=[factories.card(enterprise=ent)]
+    )
     response = am.post(reverse("cards:card_user_reveal", args=[card_user.public_id]))
     assert response.status_code == 200
     assert number in response.content.decode()
@@ -357,8 +377,9 @@ def test_reveal_is_throttled(am, manager, ent, monkeypatch):
 
     monkeypatch.setattr(PiiRevealThrottle, "THROTTLE_RATES", {"pii_reveal": "1/hour"})
     number = idgen.resident_id()
-    card_user = factories.verified_card_user(actor=manager, enterprise=ent, id_number=number,
-                                             cards=[factories.card(enterprise=ent)])
+    card_user = factories.verified_card_user(
+        actor=manager, enterprise=ent, id_number=number, cards=[factories.card(enterprise=ent)]
+    )
     url = reverse("cards:card_user_reveal", args=[card_user.public_id])
     assert am.post(url).status_code == 200
 
@@ -420,10 +441,10 @@ def test_admin_card_list_is_read_only_and_searchable_by_iccid_prefix(ops_client,
 
 def test_admin_card_users_are_masked_without_photos(ops_client, manager, ent):
     number = idgen.resident_id()
-    card_user = factories.verified_card_user(actor=manager, enterprise=ent, id_number=number,
-                                             cards=[factories.card(enterprise=ent)])
-    for url in ("/admin/cards/carduser/", f"/admin/cards/carduser/{card_user.pk}/change/",
-                "/admin/cards/cardbinding/"):
+    card_user = factories.verified_card_user(
+        actor=manager, enterprise=ent, id_number=number, cards=[factories.card(enterprise=ent)]
+    )
+    for url in ("/admin/cards/carduser/", f"/admin/cards/carduser/{card_user.pk}/change/", "/admin/cards/cardbinding/"):
         response = ops_client.get(url)
         assert response.status_code == 200, url
         page = response.content.decode()
@@ -439,11 +460,19 @@ def test_admin_orders_handlers_and_imports_are_read_only_and_masked(ops_client, 
     from cards.management.commands.make_card_file import card_csv
 
     number = idgen.resident_id()
-    order = factories.order(actor=manager, enterprise=ent, business_type="new_installation",
-                            cards=[factories.card(enterprise=ent)], handler=factories.handler_data(id_number=number))
+    order = factories.order(
+        actor=manager,
+        enterprise=ent,
+        business_type="new_installation",
+        cards=[factories.card(enterprise=ent)],
+        handler=factories.handler_data(id_number=number),
+    )
     package = factories.package(code="IOT-ADMIN")
-    job = importing.card_import_create(actor=manager, enterprise=ent, upload=SimpleUploadedFile(
-        "cards.csv", card_csv(3, package_code=package.code), content_type="text/csv"))
+    job = importing.card_import_create(
+        actor=manager,
+        enterprise=ent,
+        upload=SimpleUploadedFile("cards.csv", card_csv(3, package_code=package.code), content_type="text/csv"),
+    )
     pages = {
         "/admin/cards/order/": order.number,
         f"/admin/cards/order/{order.pk}/change/": order.number,
@@ -473,8 +502,9 @@ def test_admin_packages_are_editable_but_the_test_flag_is_fixed_once_used(ops_cl
     from accounts.models import AuditEvent
     from cards.models import Package
 
-    response = ops_client.post("/admin/cards/package/add/",
-                               {"code": "IOT-NEW", "name": "新套餐", "is_test_package": "", "is_active": "on"})
+    response = ops_client.post(
+        "/admin/cards/package/add/", {"code": "IOT-NEW", "name": "新套餐", "is_test_package": "", "is_active": "on"}
+    )
     assert response.status_code == 302
     package = Package.objects.get(code="IOT-NEW")
     assert AuditEvent.objects.filter(action="package.created", object_id=str(package.pk)).exists()
@@ -482,15 +512,23 @@ def test_admin_packages_are_editable_but_the_test_flag_is_fixed_once_used(ops_cl
     page = ops_client.get(f"/admin/cards/package/{package.pk}/change/").content.decode()
     assert 'name="code"' not in page and 'name="name"' in page
     # Issue 7 §1.3 / U4: the flag is refused with a reason rather than hidden.
-    response = ops_client.post(f"/admin/cards/package/{package.pk}/change/",
-                               {"name": "新套餐", "is_test_package": "on", "is_active": "on", "test_period_days": "30",
-                                "data_service": "none", "voice_service": "none", "sms_service": "none"},
-                               HTTP_ACCEPT_LANGUAGE="en")
+    response = ops_client.post(
+        f"/admin/cards/package/{package.pk}/change/",
+        {
+            "name": "新套餐",
+            "is_test_package": "on",
+            "is_active": "on",
+            "test_period_days": "30",
+            "data_service": "none",
+            "voice_service": "none",
+            "sms_service": "none",
+        },
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert response.status_code == 200 and "holds cards" in response.content.decode()
     package.refresh_from_db()
     assert package.is_test_package is False
-    response = ops_client.post(f"/admin/cards/package/{package.pk}/change/",
-                               {"name": "新名称套餐", "is_active": "on"})
+    response = ops_client.post(f"/admin/cards/package/{package.pk}/change/", {"name": "新名称套餐", "is_active": "on"})
     assert response.status_code == 302
     package.refresh_from_db()
     assert package.name == "新名称套餐"
@@ -506,7 +544,9 @@ def test_seed_demo_adds_packages_and_cards_once(db):
     assert Package.objects.filter(code="IOT-TEST", is_test_package=True, name="物联测试卡套餐").exists()
     count = Card.objects.count()
     assert count >= 60
-    assert Card.objects.filter(msisdn__startswith="149", sms_service="non_directed", realname_rules__contains="U2").exists()
+    assert Card.objects.filter(
+        msisdn__startswith="149", sms_service="non_directed", realname_rules__contains="U2"
+    ).exists()
     assert set(Card.objects.values_list("realname_rules", flat=True)) >= {"U0", "U1", "U2", "U3", "U1,U3", "U4"}
     call_command("seed_demo", stdout=open("/dev/null", "w"))
     assert Card.objects.count() == count
@@ -529,7 +569,10 @@ def test_seed_demo_leaves_work_in_every_queue_once(db, faces_dir, monkeypatch, d
     with django_capture_on_commit_callbacks(execute=True):  # the comparisons start after commit
         call_command("seed_demo", stdout=open("/dev/null", "w"))
     assert sorted(tuple(e.required_levels) for e in ExemptionRequest.objects.filter(status="submitted")) == [
-        ("group",), ("province",), ("province", "group")]
+        ("group",),
+        ("province",),
+        ("province", "group"),
+    ]
     assert ChangeRequest.objects.filter(status="submitted").count() == 1
     # One activation order per demo enterprise, and the order whose cards wait for their users.
     assert sorted(Order.objects.values_list("business_type", "status")) == [("new_installation", "completed")] * 4
@@ -546,5 +589,9 @@ def test_seed_demo_leaves_work_in_every_queue_once(db, faces_dir, monkeypatch, d
     assert CardEvent.objects.get(card=card_10, action="activated").order.cards.count() == 3
 
     call_command("seed_demo", stdout=open("/dev/null", "w"))
-    assert (ExemptionRequest.objects.count(), ChangeRequest.objects.count(), Order.objects.count(),
-            Verification.objects.count()) == (3, 1, 4, 6)
+    assert (
+        ExemptionRequest.objects.count(),
+        ChangeRequest.objects.count(),
+        Order.objects.count(),
+        Verification.objects.count(),
+    ) == (3, 1, 4, 6)

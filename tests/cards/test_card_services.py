@@ -192,8 +192,9 @@ def test_U5_a_reviewer_approval_binds_the_cards(world, ent, manager):
     card = factories.card(enterprise=ent, data="non_directed")
     verification = factories.card_user_registration(actor=manager, enterprise=ent, cards=[card])
     factories.face_result(verification, "review", distance=0.55)
-    verification_review(verification=verification, actor=world["users"]["provincial_approver"], approve=True,
-                        comment="核对无误")
+    verification_review(
+        verification=verification, actor=world["users"]["provincial_approver"], approve=True, comment="核对无误"
+    )
     assert CardBinding.objects.filter(card=card, ended_at__isnull=True).exists()
 
 
@@ -204,8 +205,9 @@ def test_U5_activation_allowed_with_an_exemption_covering_the_card(ent, manager)
     factories.exemption(enterprise=ent, cards=[card], levels=["province"], submitted_by=manager)
     assert activation(card, manager)[0] == "awaiting_realname"
     # Not yet approved: does not cover either.
-    factories.exemption(enterprise=ent, cards=[card], levels=["province", "group"], submitted_by=manager,
-                        status="submitted")
+    factories.exemption(
+        enterprise=ent, cards=[card], levels=["province", "group"], submitted_by=manager, status="submitted"
+    )
     assert activation(card, manager)[0] == "awaiting_realname"
     factories.exemption(enterprise=ent, cards=[card], levels=["province", "group"], submitted_by=manager)
     assert services.realname_satisfied(fresh(card)) == (True, "exemption_approved")
@@ -246,7 +248,10 @@ def test_U5_service_opening_allowed_once_the_user_is_verified(ent, manager):
     factories.change_services(card, actor=manager, data="non_directed")
     card = fresh(card)
     assert (card.data_service, card.realname_required, card.realname_rules, card.exemption_needed) == (
-        "non_directed", True, "U1", "province"
+        "non_directed",
+        True,
+        "U1",
+        "province",
     )
     event = CardEvent.objects.get(card=card, action="services_changed")
     assert event.data["before"]["data"] == "none" and event.data["after"]["data"] == "non_directed"
@@ -335,8 +340,12 @@ def test_U5_transfer_of_a_card_that_needs_nothing_stays_active(world, ent, manag
 
 
 def transfer(card, actor, target):
-    return factories.order_done(business_type="ownership_transfer", cards=card, actor=actor,
-                                parameters={"target_enterprise": str(target.public_id)})
+    return factories.order_done(
+        business_type="ownership_transfer",
+        cards=card,
+        actor=actor,
+        parameters={"target_enterprise": str(target.public_id)},
+    )
 
 
 # --- lifecycle -------------------------------------------------------------------------------------
@@ -350,13 +359,19 @@ def test_lifecycle_and_history_name_every_actor(world, ent, manager):
     factories.resume(card, actor=admin)
     factories.cancel(card, actor=manager)
     assert fresh(card).status == CardStatus.CANCELLED
-    history = list(CardEvent.objects.filter(card=card).order_by("at", "id").values_list(
-        "action", "actor__username", "order__created_by__username"))
+    history = list(
+        CardEvent.objects.filter(card=card)
+        .order_by("at", "id")
+        .values_list("action", "actor__username", "order__created_by__username")
+    )
     # Each business is an order, which names who filed it and its handler (H2). The new installation
     # completed when the handler's face comparison passed: the system, not a person, completed it.
     assert history == [
-        ("created", "am_bj", None), ("activated", None, "am_bj"), ("suspended", "ea_bj", "ea_bj"),
-        ("resumed", "ea_bj", "ea_bj"), ("cancelled", "am_bj", "am_bj"),
+        ("created", "am_bj", None),
+        ("activated", None, "am_bj"),
+        ("suspended", "ea_bj", "ea_bj"),
+        ("resumed", "ea_bj", "ea_bj"),
+        ("cancelled", "am_bj", "am_bj"),
     ]
     assert all(e.order.handler_id for e in CardEvent.objects.filter(card=card).exclude(action="created"))
 
@@ -460,33 +475,48 @@ def test_U6_counts_across_enterprises(world, manager):
     number = idgen.resident_id()
     ent_a, ent_b, ent_gd = world["enterprise"], world["enterprise_same_province"], world["enterprise_other"]
     manager_gd = world["users"]["account_manager_other_province"]
-    factories.verified_card_user(actor=manager, enterprise=ent_a,
-                                 cards=[factories.card(enterprise=ent_a) for _ in range(3)], id_number=number)
-    factories.verified_card_user(actor=manager, enterprise=ent_b,
-                                 cards=[factories.card(enterprise=ent_b) for _ in range(2)], id_number=number)
+    factories.verified_card_user(
+        actor=manager, enterprise=ent_a, cards=[factories.card(enterprise=ent_a) for _ in range(3)], id_number=number
+    )
+    factories.verified_card_user(
+        actor=manager, enterprise=ent_b, cards=[factories.card(enterprise=ent_b) for _ in range(2)], id_number=number
+    )
     # Another enterprise in another province: the same ID still holds five.
     with pytest.raises(CardLimitReached) as caught:
-        factories.card_user_registration(actor=manager_gd, enterprise=ent_gd,
-                                         cards=[factories.card(enterprise=ent_gd)], id_number=number)
+        factories.card_user_registration(
+            actor=manager_gd, enterprise=ent_gd, cards=[factories.card(enterprise=ent_gd)], id_number=number
+        )
     assert caught.value.params["held"] == 5
 
 
 def test_U6_the_same_document_under_another_type_counts_too(ent, manager):
     # A Taiwan resident's 18-digit permit entered once as a permit and once as a resident ID is one document.
     number = idgen.resident_id(area="830000", birth="19900101")
-    factories.verified_card_user(actor=manager, enterprise=ent, id_type="hmt_residence_permit", id_number=number,
-                                 cards=[factories.card(enterprise=ent) for _ in range(5)])
+    factories.verified_card_user(
+        actor=manager,
+        enterprise=ent,
+        id_type="hmt_residence_permit",
+        id_number=number,
+        cards=[factories.card(enterprise=ent) for _ in range(5)],
+    )
     with pytest.raises(CardLimitReached):
-        factories.card_user_registration(actor=manager, enterprise=ent, id_type="resident_id", id_number=number,
-                                         cards=[factories.card(enterprise=ent)])
+        factories.card_user_registration(
+            actor=manager,
+            enterprise=ent,
+            id_type="resident_id",
+            id_number=number,
+            cards=[factories.card(enterprise=ent)],
+        )
 
 
 def test_U6_a_comparison_passing_after_the_slots_are_taken_binds_nothing_and_says_why(ent, manager):
     number = idgen.resident_id()
-    first = factories.card_user_registration(actor=manager, enterprise=ent, id_number=number,
-                                             cards=[factories.card(enterprise=ent) for _ in range(3)])
-    second = factories.card_user_registration(actor=manager, enterprise=ent, id_number=number,
-                                              cards=[factories.card(enterprise=ent) for _ in range(3)])
+    first = factories.card_user_registration(
+        actor=manager, enterprise=ent, id_number=number, cards=[factories.card(enterprise=ent) for _ in range(3)]
+    )
+    second = factories.card_user_registration(
+        actor=manager, enterprise=ent, id_number=number, cards=[factories.card(enterprise=ent) for _ in range(3)]
+    )
     factories.face_result(first, "pass")
     second = factories.face_result(second, "pass")
     assert second.status == VerificationStatus.PASSED

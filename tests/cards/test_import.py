@@ -90,9 +90,15 @@ def packages(db):
     return {
         "basic": Package.objects.create(code="IOT-BASIC", name="物联网基础套餐"),
         # U4: a test package fixes its cards' services (those of the test rows below).
-        "test": Package.objects.create(code="IOT-TEST", name="物联网测试卡套餐", is_test_package=True,
-                                       test_period_days=90, data_service="non_directed", voice_service="none",
-                                       sms_service="none"),
+        "test": Package.objects.create(
+            code="IOT-TEST",
+            name="物联网测试卡套餐",
+            is_test_package=True,
+            test_period_days=90,
+            data_service="non_directed",
+            voice_service="none",
+            sms_service="none",
+        ),
         "old": Package.objects.create(code="IOT-OLD", name="停售套餐", is_active=False),
     }
 
@@ -170,7 +176,10 @@ def test_utf8_csv_imports_every_card_in_stock_with_the_rule_decision(do_import, 
     assert (plain.realname_required, plain.realname_rules, plain.exemption_needed) == (False, "U0", "")
     assert (u2.realname_required, u2.realname_rules, u2.exemption_needed) == (True, "U2", "none_possible")
     assert (u1_u3.realname_required, u1_u3.realname_rules, u1_u3.exemption_needed) == (
-        True, "U1,U3", "province_and_group")
+        True,
+        "U1,U3",
+        "province_and_group",
+    )
     assert (test.realname_required, test.realname_rules, test.imsi) == (False, "U4", "")
     assert u2.sms_service == "non_directed" and u1_u3.voice_service == "directed"
     # 100k rows would mean 100k events: the history reads card.import_job instead.
@@ -231,8 +240,14 @@ def test_xlsx_iccid_typed_as_a_number_is_refused_clearly(do_import):
 
 
 def test_blank_rows_are_skipped_and_row_numbers_are_as_excel_shows_them(do_import):
-    content = (HEADER + "\r\n" + ",".join(row(1)) + "\r\n\r\n,,,,,,\r\n" + ",".join(row(2, icc=bad_check_digit(iccid(2))))
-               + "\r\n").encode()
+    content = (
+        HEADER
+        + "\r\n"
+        + ",".join(row(1))
+        + "\r\n\r\n,,,,,,\r\n"
+        + ",".join(row(2, icc=bad_check_digit(iccid(2))))
+        + "\r\n"
+    ).encode()
     job = do_import(content)
     assert codes(failed(job)) == {(5, "iccid", "invalid_iccid_checksum")}
 
@@ -258,7 +273,10 @@ def test_wrong_iccid_check_digit(do_import):
 def test_iccid_of_wrong_shape(do_import):
     job = do_import(csv_bytes([row(1, icc="12345"), row(2, icc=""), row(3, icc="8986ABC0000000000001")]))
     assert codes(failed(job)) == {
-        (2, "iccid", "invalid_iccid"), (3, "iccid", "missing_value"), (4, "iccid", "invalid_iccid")}
+        (2, "iccid", "invalid_iccid"),
+        (3, "iccid", "missing_value"),
+        (4, "iccid", "invalid_iccid"),
+    }
 
 
 def test_duplicate_iccid_within_the_file(do_import):
@@ -288,8 +306,10 @@ def test_duplicate_against_the_database(do_import):
 def test_unknown_and_unavailable_package(do_import):
     job = do_import(csv_bytes([row(1, package="NO-SUCH"), row(2, package="IOT-OLD"), row(3, package="")]))
     assert codes(failed(job)) == {
-        (2, "package_code", "unknown_package"), (3, "package_code", "package_unavailable"),
-        (4, "package_code", "missing_value")}
+        (2, "package_code", "unknown_package"),
+        (3, "package_code", "package_unavailable"),
+        (4, "package_code", "missing_value"),
+    }
 
 
 @pytest.mark.parametrize(
@@ -315,8 +335,11 @@ def test_every_error_is_reported_with_row_column_and_code(do_import):
     rows = [row(1, icc=bad_check_digit(iccid(1)), msisdn="123", package="X"), row(2, sms="bogus"), row(3)]
     job = do_import(csv_bytes(rows))
     assert codes(failed(job)) == {
-        (2, "iccid", "invalid_iccid_checksum"), (2, "msisdn", "invalid_msisdn"),
-        (2, "package_code", "unknown_package"), (3, "sms", "invalid_level")}
+        (2, "iccid", "invalid_iccid_checksum"),
+        (2, "msisdn", "invalid_msisdn"),
+        (2, "package_code", "unknown_package"),
+        (3, "sms", "invalid_level"),
+    }
     assert job.error_count == 4
     assert [e["row"] for e in job.errors] == sorted(e["row"] for e in job.errors)
 
@@ -427,7 +450,9 @@ def test_a_zip_that_is_not_a_workbook(do_import):
 
 def test_unclosed_quote_in_csv_is_a_clear_error(do_import, settings):
     settings.LANGUAGE_CODE = "en"
-    content = (HEADER + "\r\n" + ",".join(row(1)) + "\r\n" + ",".join(row(2)) + '\r\n"' + "x" * 200_000 + "\r\n").encode()
+    content = (
+        HEADER + "\r\n" + ",".join(row(1)) + "\r\n" + ",".join(row(2)) + '\r\n"' + "x" * 200_000 + "\r\n"
+    ).encode()
     job = do_import(content)  # the first rows are fine: found when the whole file is read
     assert job.status == ImportStatus.FAILED
     assert "line 4" in job.failure_message
@@ -443,8 +468,13 @@ def test_too_many_rows(do_import, settings):
 
 
 def test_only_managing_roles_may_import(world, packages):
-    for role in ("provincial_approver", "group_approver", "ops", "account_manager_other_province",
-                 "enterprise_admin_other_enterprise"):
+    for role in (
+        "provincial_approver",
+        "group_approver",
+        "ops",
+        "account_manager_other_province",
+        "enterprise_admin_other_enterprise",
+    ):
         with pytest.raises(PermissionDenied):
             importing.card_import_create(
                 actor=world["users"][role], enterprise=world["enterprise"], upload=upload(csv_bytes([row(1)]))
@@ -505,7 +535,9 @@ def test_a_failed_import_is_not_run_again(do_import):
 
 
 def test_a_redelivered_task_of_an_import_left_running_finishes_it_once(world, manager, packages):
-    job = importing.card_import_create(actor=manager, enterprise=world["enterprise"], upload=upload(csv_bytes([row(1)])))
+    job = importing.card_import_create(
+        actor=manager, enterprise=world["enterprise"], upload=upload(csv_bytes([row(1)]))
+    )
     CardImport.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, processed_rows=1)  # worker died
     assert run_card_import(job.pk) == ImportStatus.SUCCEEDED
     assert run_card_import(job.pk) == "nothing_to_do"
@@ -519,7 +551,8 @@ def test_an_unknown_import_id_is_ignored(db):
 def test_the_task_is_queued_only_after_commit(world, manager, packages, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         job = importing.card_import_create(
-            actor=manager, enterprise=world["enterprise"], upload=upload(csv_bytes([row(1)])))
+            actor=manager, enterprise=world["enterprise"], upload=upload(csv_bytes([row(1)]))
+        )
     assert len(callbacks) == 1
     job.refresh_from_db()
     assert job.status == ImportStatus.PENDING and Card.objects.count() == 0
@@ -558,8 +591,9 @@ def test_cards_added_meanwhile_make_the_import_fail_whole(do_import, monkeypatch
     def late(*args, **kwargs):
         result = real(*args, **kwargs)
         # Another process registers row 3's card after the rows were checked, before the write.
-        Card.objects.create(iccid=iccid(2), msisdn="1064000009999", enterprise=world["enterprise"],
-                            package=packages["basic"])
+        Card.objects.create(
+            iccid=iccid(2), msisdn="1064000009999", enterprise=world["enterprise"], package=packages["basic"]
+        )
         return result
 
     monkeypatch.setattr(importing, "validate_rows", late)
@@ -636,7 +670,6 @@ def test_copy_path_on_postgresql(do_import, world):
     again = do_import(csv_bytes([row(1000), row(7, icc=iccid(7))]))
     assert codes(again.errors) == {(3, "iccid", "already_registered")}
     assert Card.objects.count() == 500
-
 
 
 # --- the test-file generator ---------------------------------------------------------------

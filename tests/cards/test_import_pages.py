@@ -147,7 +147,8 @@ def test_access_matrix_upload_through_the_api(world, package, role, django_captu
     user = world["users"][role]
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client(user).post(
-            API, {"enterprise": str(world["enterprise"].public_id), "file": upload(csv_bytes([row(1)]))},
+            API,
+            {"enterprise": str(world["enterprise"].public_id), "file": upload(csv_bytes([row(1)]))},
             format="multipart",
         )
     expected = UPLOADS[role]
@@ -234,7 +235,8 @@ def test_api_upload_answers_202_with_the_status_url(world, package, django_captu
     client = api_client(world["users"]["account_manager"])
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            API, {"enterprise": str(world["enterprise"].public_id), "file": upload(xlsx_bytes([row(1)]), "c.xlsx")},
+            API,
+            {"enterprise": str(world["enterprise"].public_id), "file": upload(xlsx_bytes([row(1)]), "c.xlsx")},
             format="multipart",
         )
     assert response.status_code == 202, response.content
@@ -257,7 +259,8 @@ def test_api_shows_progress_while_the_import_waits_and_runs(world, package, djan
     client = api_client(world["users"]["enterprise_admin"])
     with django_capture_on_commit_callbacks(execute=False):
         response = client.post(
-            API, {"enterprise": str(world["enterprise"].public_id), "file": upload(csv_bytes([row(1)]))},
+            API,
+            {"enterprise": str(world["enterprise"].public_id), "file": upload(csv_bytes([row(1)]))},
             format="multipart",
         )
     assert response.status_code == 202
@@ -276,7 +279,9 @@ def test_api_failed_import_lists_its_errors_and_the_report(world, bad_import):
     assert status["status"] == "failed"
     assert status["error_count"] == 2 and status["imported_rows"] == 0
     assert [(e["row"], e["column"], e["code"]) for e in status["errors"]] == [
-        (3, "iccid", "invalid_iccid_checksum"), (4, "package_code", "unknown_package")]
+        (3, "iccid", "invalid_iccid_checksum"),
+        (4, "package_code", "unknown_package"),
+    ]
     assert "check digit" in status["errors"][0]["message"]
 
     report = client.get(status["errors_csv_url"])
@@ -300,7 +305,9 @@ def test_api_failed_import_lists_its_errors_and_the_report(world, bad_import):
 )
 def test_api_refuses_a_bad_file_with_400_and_writes_nothing(world, package, content, code):
     response = api_client(world["users"]["account_manager"]).post(
-        API, {"enterprise": str(world["enterprise"].public_id), "file": upload(content)}, format="multipart",
+        API,
+        {"enterprise": str(world["enterprise"].public_id), "file": upload(content)},
+        format="multipart",
         HTTP_ACCEPT_LANGUAGE="en",
     )
     assert response.status_code == 400, response.content
@@ -315,7 +322,8 @@ def test_api_refuses_a_bad_file_with_400_and_writes_nothing(world, package, cont
 def test_api_refuses_a_file_over_the_limit(world, package, settings):
     settings.CARD_IMPORT_MAX_BYTES = 200
     response = api_client(world["users"]["account_manager"]).post(
-        API, {"enterprise": str(world["enterprise"].public_id), "file": upload(csv_bytes([row(n) for n in range(9)]))},
+        API,
+        {"enterprise": str(world["enterprise"].public_id), "file": upload(csv_bytes([row(n) for n in range(9)]))},
         format="multipart",
     )
     assert response.status_code == 400
@@ -364,8 +372,12 @@ def test_schema_documents_the_import_and_its_columns(db):
     schema = SchemaGenerator().get_schema(request=None, public=True)
     paths = schema["paths"]
     assert {"get", "post"} <= set(paths["/api/v1/card-imports/"])
-    for path in ("/api/v1/card-imports/{public_id}/", "/api/v1/card-imports/{public_id}/errors.csv",
-                 "/api/v1/card-imports/template.csv", "/api/v1/card-imports/template.xlsx"):
+    for path in (
+        "/api/v1/card-imports/{public_id}/",
+        "/api/v1/card-imports/{public_id}/errors.csv",
+        "/api/v1/card-imports/template.csv",
+        "/api/v1/card-imports/template.xlsx",
+    ):
         assert "get" in paths[path], path
     post = paths["/api/v1/card-imports/"]["post"]
     assert set(post["requestBody"]["content"]) == {"multipart/form-data"}
@@ -389,21 +401,26 @@ def test_upload_page_documents_the_columns_and_offers_the_templates(world, packa
     assert str(world["enterprise_other"].public_id) not in page
 
 
-def test_enterprise_admin_imports_for_their_own_enterprise_without_choosing(world, package, client,
-                                                                          django_capture_on_commit_callbacks):
+def test_enterprise_admin_imports_for_their_own_enterprise_without_choosing(
+    world, package, client, django_capture_on_commit_callbacks
+):
     admin = world["users"]["enterprise_admin"]
     client.force_login(admin)
     page = client.get(reverse("card_imports:new")).content.decode()
     assert 'type="hidden" name="enterprise"' in page
     assert str(world["enterprise_same_province"].public_id) not in page
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("card_imports:new"),
-                               {"enterprise": str(world["enterprise"].public_id), "file": upload(csv_bytes([row(1)]))})
+        response = client.post(
+            reverse("card_imports:new"),
+            {"enterprise": str(world["enterprise"].public_id), "file": upload(csv_bytes([row(1)]))},
+        )
     assert response.status_code == 302
     assert Card.objects.get().enterprise == world["enterprise"]
     # Tampering with the hidden field does not reach another enterprise.
-    response = client.post(reverse("card_imports:new"), {"enterprise": str(world["enterprise_same_province"].public_id),
-                                                         "file": upload(csv_bytes([row(2)]))})
+    response = client.post(
+        reverse("card_imports:new"),
+        {"enterprise": str(world["enterprise_same_province"].public_id), "file": upload(csv_bytes([row(2)]))},
+    )
     assert response.status_code == 200
     assert CardImport.objects.count() == 1
 
@@ -424,16 +441,18 @@ def test_page_upload_of_a_bad_file_shows_the_error_on_the_form(world, package, c
 
 def test_page_upload_without_a_file(world, package, client):
     client.force_login(world["users"]["account_manager"])
-    response = client.post(reverse("card_imports:new"), {"enterprise": str(world["enterprise"].public_id)},
-                           HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        reverse("card_imports:new"), {"enterprise": str(world["enterprise"].public_id)}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.status_code == 200
     assert "Choose a card file" in response.content.decode()
 
 
 def test_status_page_of_a_successful_import_links_to_the_card_list(world, good_import, client):
     client.force_login(world["users"]["account_manager"])
-    page = client.get(reverse("card_imports:detail", kwargs={"public_id": good_import.public_id}),
-                      HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    page = client.get(
+        reverse("card_imports:detail", kwargs={"public_id": good_import.public_id}), HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
     assert 'value="100"' in page
     assert "2 cards were imported" in page
     assert 'id="import-cards-link"' in page and 'href="/cards/"' in page
@@ -442,8 +461,9 @@ def test_status_page_of_a_successful_import_links_to_the_card_list(world, good_i
 
 def test_status_page_of_a_failed_import_shows_the_errors_and_the_report(world, bad_import, client):
     client.force_login(world["users"]["enterprise_admin"])
-    page = client.get(reverse("card_imports:detail", kwargs={"public_id": bad_import.public_id}),
-                      HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    page = client.get(
+        reverse("card_imports:detail", kwargs={"public_id": bad_import.public_id}), HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
     assert "2 errors were found in the file." in page
     assert "Nothing was imported" in page
     assert "invalid_iccid_checksum" in page and "unknown_package" in page
@@ -454,8 +474,9 @@ def test_status_page_of_a_failed_import_shows_the_errors_and_the_report(world, b
 def test_status_page_shows_only_the_first_100_errors(world, finished_import, client):
     job = finished_import(csv_bytes([row(n, msisdn="0") for n in range(1, 131)]))
     client.force_login(world["users"]["account_manager"])
-    page = client.get(reverse("card_imports:detail", kwargs={"public_id": job.public_id}),
-                      HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    page = client.get(
+        reverse("card_imports:detail", kwargs={"public_id": job.public_id}), HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
     table = page.split('id="import-errors"', 1)[1].split("</table>", 1)[0]
     assert table.count("<tr>") == 101  # the header and 100 errors
     assert "The first 100 of 130 errors are shown here" in page
@@ -481,7 +502,10 @@ def test_status_page_of_a_running_import_polls_the_api(world, package, client, d
 
 def test_pages_render_in_chinese(world, bad_import, client):
     client.force_login(world["users"]["account_manager"])
-    for url in (reverse("card_imports:new"), reverse("card_imports:detail", kwargs={"public_id": bad_import.public_id})):
+    for url in (
+        reverse("card_imports:new"),
+        reverse("card_imports:detail", kwargs={"public_id": bad_import.public_id}),
+    ):
         response = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
         assert response.status_code == 200
         assert '<html lang="zh-hans">' in response.content.decode()
@@ -489,6 +513,9 @@ def test_pages_render_in_chinese(world, bad_import, client):
 
 def test_import_pages_are_not_cached(world, bad_import, client):
     client.force_login(world["users"]["account_manager"])
-    for url in (reverse("card_imports:new"), reverse("card_imports:detail", kwargs={"public_id": bad_import.public_id}),
-                reverse("card_imports:errors_csv", kwargs={"public_id": bad_import.public_id})):
+    for url in (
+        reverse("card_imports:new"),
+        reverse("card_imports:detail", kwargs={"public_id": bad_import.public_id}),
+        reverse("card_imports:errors_csv", kwargs={"public_id": bad_import.public_id}),
+    ):
         assert "no-store" in client.get(url)["Cache-Control"], url

@@ -49,8 +49,9 @@ def _card_users(*, count: int, id_number: str, world, scripted_face_engine):
     for i in range(count):
         ent = world["enterprise"] if i % 2 == 0 else world["enterprise_same_province"]
         card = factories.card(enterprise=ent)
-        verification = factories.card_user_registration(actor=manager, enterprise=ent, cards=[card],
-                                                        id_number=id_number)
+        verification = factories.card_user_registration(
+            actor=manager, enterprise=ent, cards=[card], id_number=id_number
+        )
         pairs.append((verification.card_user, card))
     assert not CardBinding.objects.exists()
     return pairs
@@ -97,10 +98,12 @@ def test_U6_twenty_concurrent_binds_of_one_id_exactly_five_succeed(world, script
 
 
 def test_U6_binds_of_different_ids_do_not_wait_for_each_other(world, scripted_face_engine):
-    (user_a, card_a), = _card_users(count=1, id_number=idgen.resident_id(), world=world,
-                                    scripted_face_engine=scripted_face_engine)
-    (user_b, card_b), = _card_users(count=1, id_number=idgen.resident_id(), world=world,
-                                    scripted_face_engine=scripted_face_engine)
+    ((user_a, card_a),) = _card_users(
+        count=1, id_number=idgen.resident_id(), world=world, scripted_face_engine=scripted_face_engine
+    )
+    ((user_b, card_b),) = _card_users(
+        count=1, id_number=idgen.resident_id(), world=world, scripted_face_engine=scripted_face_engine
+    )
     holding, release = threading.Event(), threading.Event()
     done: dict[str, float] = {}
     errors: list[str] = []

@@ -168,8 +168,9 @@ def orders(world):
     am, am_gd = world["users"]["account_manager"], world["users"]["account_manager_other_province"]
 
     def make(actor, enterprise):
-        return factories.order(actor=actor, enterprise=enterprise, business_type=BusinessType.NEW_INSTALLATION,
-                               cards=stock(enterprise))
+        return factories.order(
+            actor=actor, enterprise=enterprise, business_type=BusinessType.NEW_INSTALLATION, cards=stock(enterprise)
+        )
 
     made = {
         "own": make(am, world["enterprise"]),
@@ -242,8 +243,10 @@ def test_page_wizard_start(client, world, orders, role):
     c = page_client(client, world, role)
     assert c.get(reverse("orders:new")).status_code == PAGE_WIZARD_GET[role]
     card = stock(world["enterprise"])[0]
-    response = c.post(reverse("orders:new"), {"business_type": "cancellation",
-                                              "enterprise": str(world["enterprise"].public_id), "cards": card.iccid})
+    response = c.post(
+        reverse("orders:new"),
+        {"business_type": "cancellation", "enterprise": str(world["enterprise"].public_id), "cards": card.iccid},
+    )
     assert response.status_code == PAGE_WIZARD_POST_OWN[role]
 
 
@@ -259,8 +262,10 @@ def test_page_wizard_session_of_one_enterprise_does_not_carry_to_another_user(cl
     """Step data lives in the user's own session: another user starts empty."""
     c = page_client(client, world, "account_manager")
     card = stock(world["enterprise"])[0]
-    c.post(reverse("orders:new"), {"business_type": "cancellation", "enterprise": str(world["enterprise"].public_id),
-                                   "cards": card.iccid})
+    c.post(
+        reverse("orders:new"),
+        {"business_type": "cancellation", "enterprise": str(world["enterprise"].public_id), "cards": card.iccid},
+    )
     c.post(reverse("orders:new_handler"), {"handler_id_type": "resident_id", "handler_id_number": idgen.resident_id()})
     other = page_client(client.__class__(), world, "account_manager_other_province")
     assert other.get(reverse("orders:new_details"))["Location"] == reverse("orders:new")
@@ -322,6 +327,7 @@ def test_api_create(world, orders, role):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_api_retake(world, orders, role):
-    response = api_client(world, role).post(f"/api/v1/orders/{orders['own'].public_id}/live-photo/", {},
-                                            format="multipart")
+    response = api_client(world, role).post(
+        f"/api/v1/orders/{orders['own'].public_id}/live-photo/", {}, format="multipart"
+    )
     assert response.status_code == API_RETAKE_OWN[role]

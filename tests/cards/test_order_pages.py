@@ -43,8 +43,14 @@ def fresh_photos() -> dict:
 
 
 def start(client, enterprise, business_type, cards):
-    return client.post(NEW, {"business_type": business_type, "enterprise": str(enterprise.public_id),
-                             "cards": "\n".join(c.iccid for c in cards)})
+    return client.post(
+        NEW,
+        {
+            "business_type": business_type,
+            "enterprise": str(enterprise.public_id),
+            "cards": "\n".join(c.iccid for c in cards),
+        },
+    )
 
 
 def handler_step(client, number, id_type="resident_id"):
@@ -71,13 +77,16 @@ def test_wizard_new_installation_end_to_end_with_a_new_handler(am_client, world)
     # Nothing of the ID number in the clear in the session store either.
     assert all(number not in str(s.get_decoded()) for s in Session.objects.all())
 
-    response = am_client.post(DETAILS, {
-        "handler_name": "王五",
-        "handler_id_address": "北京市西城区金融街3号",
-        "handler_id_photo": jpeg_upload("id.jpg"),
-        "handler_live_photo": jpeg_upload("live.jpg"),
-        "credential_photo": jpeg_upload("cred.jpg"),
-    })
+    response = am_client.post(
+        DETAILS,
+        {
+            "handler_name": "王五",
+            "handler_id_address": "北京市西城区金融街3号",
+            "handler_id_photo": jpeg_upload("id.jpg"),
+            "handler_live_photo": jpeg_upload("live.jpg"),
+            "credential_photo": jpeg_upload("cred.jpg"),
+        },
+    )
     order = Order.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("orders:detail", args=[order.public_id])
     assert order.status == OrderStatus.AWAITING_VERIFICATION
@@ -102,8 +111,13 @@ def test_wizard_new_installation_end_to_end_with_a_new_handler(am_client, world)
 def test_wizard_returning_handler_only_gives_a_fresh_id_photo(am_client, world):
     ent = world["enterprise"]
     number = idgen.resident_id()
-    factories.order(actor=world["users"]["account_manager"], enterprise=ent, business_type=BusinessType.CANCELLATION,
-                    cards=stock(ent), handler=factories.handler_data(id_number=number, name="老经办人"))
+    factories.order(
+        actor=world["users"]["account_manager"],
+        enterprise=ent,
+        business_type=BusinessType.CANCELLATION,
+        cards=stock(ent),
+        handler=factories.handler_data(id_number=number, name="老经办人"),
+    )
     start(am_client, ent, BusinessType.CANCELLATION, stock(ent))
     handler_step(am_client, number)
     html = am_client.get(DETAILS).content.decode()
@@ -123,8 +137,9 @@ def test_wizard_gated_order_without_live_photo_is_refused_with_nothing_written(a
     start(am_client, ent, BusinessType.NEW_INSTALLATION, stock(ent))
     handler_step(am_client, idgen.resident_id())
     before = counts()
-    response = am_client.post(DETAILS, {"handler_name": "王五", "handler_id_address": "北京",
-                                        "handler_id_photo": jpeg_upload("id.jpg")})
+    response = am_client.post(
+        DETAILS, {"handler_name": "王五", "handler_id_address": "北京", "handler_id_photo": jpeg_upload("id.jpg")}
+    )
     assert response.status_code == 200
     assert "handler_live_photo" in response.context["form"].errors
     assert counts() == before
@@ -137,8 +152,9 @@ def test_wizard_step1_refuses_a_card_of_another_enterprise(am_client, world):
     assert response.status_code == 200
     assert response.context["form"].errors["cards"]
     assert foreign.iccid in response.content.decode()
-    response = am_client.post(NEW, {"business_type": "cancellation", "enterprise": str(ent.public_id),
-                                    "cards": "not-an-iccid"})
+    response = am_client.post(
+        NEW, {"business_type": "cancellation", "enterprise": str(ent.public_id), "cards": "not-an-iccid"}
+    )
     assert response.status_code == 200 and response.context["form"].errors["cards"]
 
 
@@ -148,8 +164,9 @@ def test_wizard_offers_only_the_users_enterprises(client, world):
     assert world["enterprise"].name in html
     assert world["enterprise_same_province"].name not in html and world["enterprise_other"].name not in html
     # Posting another enterprise's id is a form error, not a way in.
-    response = start(client, world["enterprise_same_province"], BusinessType.CANCELLATION,
-                     stock(world["enterprise_same_province"]))
+    response = start(
+        client, world["enterprise_same_province"], BusinessType.CANCELLATION, stock(world["enterprise_same_province"])
+    )
     assert response.status_code == 200 and "enterprise" in response.context["form"].errors
 
 
@@ -180,14 +197,32 @@ def test_wizard_replacement_asks_a_new_iccid_per_card(am_client, world):
     assert 'name="target_enterprise"' not in html and 'name="action"' not in html
     new = [factories.iccid(), factories.iccid()]
     replacements = Order.objects.filter(business_type=BusinessType.CARD_REPLACEMENT)
-    bad = am_client.post(DETAILS, {"handler_name": "王五", "handler_id_address": "北京",
-                                   "handler_id_photo": jpeg_upload(), "handler_live_photo": jpeg_upload(),
-                                   "new_iccid_0": new[0], "new_iccid_1": "8986000000000000001", **fresh_photos()})
+    bad = am_client.post(
+        DETAILS,
+        {
+            "handler_name": "王五",
+            "handler_id_address": "北京",
+            "handler_id_photo": jpeg_upload(),
+            "handler_live_photo": jpeg_upload(),
+            "new_iccid_0": new[0],
+            "new_iccid_1": "8986000000000000001",
+            **fresh_photos(),
+        },
+    )
     assert bad.status_code == 200 and bad.context["form"].non_field_errors()
     assert not replacements.exists()
-    response = am_client.post(DETAILS, {"handler_name": "王五", "handler_id_address": "北京",
-                                        "handler_id_photo": jpeg_upload(), "handler_live_photo": jpeg_upload(),
-                                        "new_iccid_0": new[0], "new_iccid_1": new[1], **fresh_photos()})
+    response = am_client.post(
+        DETAILS,
+        {
+            "handler_name": "王五",
+            "handler_id_address": "北京",
+            "handler_id_photo": jpeg_upload(),
+            "handler_live_photo": jpeg_upload(),
+            "new_iccid_0": new[0],
+            "new_iccid_1": new[1],
+            **fresh_photos(),
+        },
+    )
     assert response.status_code == 302
     order = replacements.get()
     assert order.parameters == {"new_iccids": {cards[0].iccid: new[0], cards[1].iccid: new[1]}}
@@ -207,8 +242,16 @@ def test_wizard_service_change_refusal_explains_the_rule(am_client, world):
     start(am_client, ent, BusinessType.SERVICE_CHANGE, [card])
     handler_step(am_client, idgen.resident_id())
     before = Order.objects.count()
-    response = am_client.post(DETAILS, {"handler_name": "王五", "handler_id_address": "北京",
-                                        "handler_id_photo": jpeg_upload(), "sms": "non_directed", **fresh_photos()})
+    response = am_client.post(
+        DETAILS,
+        {
+            "handler_name": "王五",
+            "handler_id_address": "北京",
+            "handler_id_photo": jpeg_upload(),
+            "sms": "non_directed",
+            **fresh_photos(),
+        },
+    )
     assert response.status_code == 200
     assert "U2" in response.content.decode()
     assert Order.objects.count() == before
@@ -218,16 +261,24 @@ def test_wizard_service_change_refusal_explains_the_rule(am_client, world):
 @pytest.mark.zh
 def test_order_detail_shows_rejection_and_retake(am_client, world):
     ent = world["enterprise"]
-    order = factories.order(actor=world["users"]["account_manager"], enterprise=ent,
-                            business_type=BusinessType.NEW_INSTALLATION, cards=stock(ent))
-    verification_record_result(verification=verification_of(order), outcome="rejected",
-                               reasons=[{"code": "no_face", "zh": "未检测到人脸", "en": "No face found in the live photo"}])
+    order = factories.order(
+        actor=world["users"]["account_manager"],
+        enterprise=ent,
+        business_type=BusinessType.NEW_INSTALLATION,
+        cards=stock(ent),
+    )
+    verification_record_result(
+        verification=verification_of(order),
+        outcome="rejected",
+        reasons=[{"code": "no_face", "zh": "未检测到人脸", "en": "No face found in the live photo"}],
+    )
     url = reverse("orders:detail", args=[order.public_id])
     html = am_client.get(url).content.decode()
     assert 'name="handler_live_photo"' in html and "未检测到人脸" in html
     assert "data-order-poll" not in html  # nothing changes until a new photo is taken
-    response = am_client.post(reverse("orders:retake", args=[order.public_id]),
-                              {"handler_live_photo": jpeg_upload("again.jpg")})
+    response = am_client.post(
+        reverse("orders:retake", args=[order.public_id]), {"handler_live_photo": jpeg_upload("again.jpg")}
+    )
     assert response.status_code == 302
     assert Verification.objects.filter(order=order).count() == 2
     assert "data-order-poll" in am_client.get(url).content.decode()  # the new comparison runs
@@ -235,8 +286,12 @@ def test_order_detail_shows_rejection_and_retake(am_client, world):
 
 def test_order_photo_is_served_privately_and_logged(client, world):
     ent = world["enterprise"]
-    order = factories.order(actor=world["users"]["account_manager"], enterprise=ent,
-                            business_type=BusinessType.CANCELLATION, cards=stock(ent))
+    order = factories.order(
+        actor=world["users"]["account_manager"],
+        enterprise=ent,
+        business_type=BusinessType.CANCELLATION,
+        cards=stock(ent),
+    )
     client.force_login(world["users"]["account_manager"])
     response = client.get(reverse("orders:photo", args=[order.public_id, "id"]))
     assert response.status_code == 200
@@ -307,8 +362,11 @@ def test_api_create_then_poll_until_the_comparison_passes(api, world):
     assert response["Cache-Control"] == "no-store, private"
     assert data["status"] == "awaiting_verification" and data["face_gated"] is True
     assert data["verification"]["status"] == "pending" and data["verification"]["gate_open"] is False
-    assert data["handler"] == {"name": "王五", "id_type": "resident_id",
-                               "id_number_masked": number[:6] + "********" + number[-4:]}
+    assert data["handler"] == {
+        "name": "王五",
+        "id_type": "resident_id",
+        "id_number_masked": number[:6] + "********" + number[-4:],
+    }
     assert [c["iccid"] for c in data["cards"]] == [c.iccid for c in cards]
     assert number not in json.dumps(data)
     order = Order.objects.get(public_id=data["public_id"])
@@ -326,8 +384,9 @@ def test_api_declined_order_shows_the_reason(api, world):
     from verification.services import verification_review
 
     verification = verification_record_result(verification=verification_of(order), outcome="fail", distance=0.9)
-    verification_review(verification=verification, actor=world["users"]["provincial_approver"], approve=False,
-                        comment="不是同一人")
+    verification_review(
+        verification=verification, actor=world["users"]["provincial_approver"], approve=False, comment="不是同一人"
+    )
     data = api.get(data["url"]).json()
     assert (data["status"], data["rejection_reason"]) == ("rejected", "不是同一人")
     assert data["verification"]["status"] == "declined"
@@ -338,8 +397,13 @@ def test_api_replacement_with_json_parameters_and_cards_as_lines(api, world):
     new = {cards[0].iccid: factories.iccid(), cards[1].iccid: factories.iccid()}
     response = api.post(
         "/api/v1/orders/",
-        payload(world, [], business_type="card_replacement", cards="\n".join(c.iccid for c in cards),
-                parameters=json.dumps({"new_iccids": new})),
+        payload(
+            world,
+            [],
+            business_type="card_replacement",
+            cards="\n".join(c.iccid for c in cards),
+            parameters=json.dumps({"new_iccids": new}),
+        ),
         format="multipart",
     )
     assert response.status_code == 201, response.content
@@ -351,8 +415,12 @@ def test_api_replacement_with_json_parameters_and_cards_as_lines(api, world):
     "overrides, status, code, field",
     [
         ({"parameters": "{not json"}, 400, "invalid", "parameters"),
-        ({"business_type": "cancellation", "parameters": json.dumps({"action": "suspend"})}, 400,
-         "unexpected_parameter", "action"),
+        (
+            {"business_type": "cancellation", "parameters": json.dumps({"action": "suspend"})},
+            400,
+            "unexpected_parameter",
+            "action",
+        ),
         ({"handler_id_number": "110105198507120000"}, 400, "invalid_checksum", "handler_id_number"),
         ({"handler_id_type": "library_card"}, 400, "invalid_choice", "handler_id_type"),
         ({"cards": ["8986"]}, 400, "invalid_iccid", "cards"),
@@ -376,8 +444,13 @@ def test_api_service_change_needing_realname_is_409_with_the_decision(api, world
     card = active(world["enterprise"], segment_149=True)[0]
     response = api.post(
         "/api/v1/orders/",
-        payload(world, [card], business_type="service_change", handler_live_photo=None,
-                parameters=json.dumps({"voice": "non_directed"})),
+        payload(
+            world,
+            [card],
+            business_type="service_change",
+            handler_live_photo=None,
+            parameters=json.dumps({"voice": "non_directed"}),
+        ),
         format="multipart",
     )
     assert response.status_code == 409
@@ -389,12 +462,22 @@ def test_api_service_change_needing_realname_is_409_with_the_decision(api, world
 
 def test_api_returning_handler_needs_only_the_id_and_a_fresh_photo(api, world):
     number = idgen.resident_id()
-    first = api.post("/api/v1/orders/", payload(world, stock(world["enterprise"]), business_type="cancellation",
-                                                handler_id_number=number), format="multipart")
+    first = api.post(
+        "/api/v1/orders/",
+        payload(world, stock(world["enterprise"]), business_type="cancellation", handler_id_number=number),
+        format="multipart",
+    )
     second = api.post(
         "/api/v1/orders/",
-        payload(world, stock(world["enterprise"]), business_type="cancellation", handler_id_number=number,
-                handler_name=None, handler_id_address=None, handler_live_photo=None),
+        payload(
+            world,
+            stock(world["enterprise"]),
+            business_type="cancellation",
+            handler_id_number=number,
+            handler_name=None,
+            handler_id_address=None,
+            handler_live_photo=None,
+        ),
         format="multipart",
     )
     assert (first.status_code, second.status_code) == (201, 201)

@@ -159,8 +159,11 @@ def test_search_uses_plain_columns_only(ops_client, records):
         assert ops_client.get(changelist(model), {"q": "北京"}).status_code == 200
 
 
-@pytest.mark.parametrize("model", [Enterprise, Document, ChangeRequest, RecordVersion, Province, PiiAccessLog, AuditEvent],
-                         ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "model",
+    [Enterprise, Document, ChangeRequest, RecordVersion, Province, PiiAccessLog, AuditEvent],
+    ids=lambda m: m.__name__,
+)
 def test_real_name_records_and_logs_are_view_only_even_for_superusers(records, world, model):
     superuser = User.objects.create_superuser("root", password=factories.PASSWORD)
     client = Client()

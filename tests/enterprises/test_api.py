@@ -151,8 +151,13 @@ def test_register_returns_201_with_masked_numbers_only(lone_api, lone_manager):
 
 
 def test_register_official_letter_has_no_number(lone_api):
-    response = register(lone_api, credential_type="official_letter", credential_number="", unit_kind="party_government",
-                        credential_files=[pdf_upload()])
+    response = register(
+        lone_api,
+        credential_type="official_letter",
+        credential_number="",
+        unit_kind="party_government",
+        credential_files=[pdf_upload()],
+    )
 
     assert response.status_code == 201, response.content
     body = response.json()
@@ -165,8 +170,13 @@ def test_register_official_letter_has_no_number(lone_api):
 
 def test_register_official_letter_refuses_a_number(lone_api):
     before = row_counts()
-    response = register(lone_api, credential_type="official_letter", credential_number=idgen.uscc(),
-                        unit_kind="party_government", credential_files=[pdf_upload()])
+    response = register(
+        lone_api,
+        credential_type="official_letter",
+        credential_number=idgen.uscc(),
+        unit_kind="party_government",
+        credential_files=[pdf_upload()],
+    )
     assert_error(response, 400, field="credential_number", code="number_not_allowed")
     assert row_counts() == before
 
@@ -193,7 +203,9 @@ def test_register_p1_without_authorisation_letter_writes_nothing(lone_api):
 
 
 def test_register_p1_with_authorisation_letter(lone_api):
-    response = register(lone_api, responsible_is_legal_representative="false", authorisation_letter_files=[pdf_upload("a.pdf")])
+    response = register(
+        lone_api, responsible_is_legal_representative="false", authorisation_letter_files=[pdf_upload("a.pdf")]
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["responsible_person"]["is_legal_representative"] is False
@@ -231,9 +243,16 @@ def test_register_duplicate_credential_is_409(api, world):
         ({"credential_files": "not a file"}, "credential_files", "invalid"),
         ({"responsible_id_files": None}, "responsible_id_files", "required"),
         ({"responsible_id_number": "1101\x0005"}, "responsible_id_number", "null_characters_not_allowed"),
-        ({"credential_files": [SimpleUploadedFile("e.jpg", b"", content_type="image/jpeg")]}, "credential_files", "empty"),
-        ({"credential_files": [SimpleUploadedFile("x.gif", b"GIF89a....", content_type="image/gif")]},
-         "credential_files", "unsupported_type"),
+        (
+            {"credential_files": [SimpleUploadedFile("e.jpg", b"", content_type="image/jpeg")]},
+            "credential_files",
+            "empty",
+        ),
+        (
+            {"credential_files": [SimpleUploadedFile("x.gif", b"GIF89a....", content_type="image/gif")]},
+            "credential_files",
+            "unsupported_type",
+        ),
     ],
 )
 def test_register_shape_errors_are_400_with_field_and_code(lone_api, overrides, field, code):
@@ -362,8 +381,9 @@ def test_lookup_outside_scope_or_unknown_is_404(api, world):
         response = api.post(f"{API}/enterprises/lookup/", {"credential_number": number}, format="json")
         assert_error(response, 404, field=None, code="not_found")
     # Another province's record: an account manager is told who keeps it (issue 7 §1.6).
-    response = api.post(f"{API}/enterprises/lookup/", {"credential_number": world["enterprise_other"].credential_number},
-                        format="json")
+    response = api.post(
+        f"{API}/enterprises/lookup/", {"credential_number": world["enterprise_other"].credential_number}, format="json"
+    )
     assert_error(response, 409, field="credential_number", code="registered_in_other_province")
 
 
@@ -419,7 +439,9 @@ def test_upload_without_files_or_with_a_bad_file_writes_nothing(api, world):
     url = f"{API}/enterprises/{world['enterprise'].public_id}/documents/"
     before, files = row_counts(), stored_files()
     assert_error(api.post(url, {}, format="multipart"), 400, field="credential_files", code="required")
-    response = api.post(url, {"credential_files": [jpeg_upload()], "responsible_id_files": [truncated_jpeg()]}, format="multipart")
+    response = api.post(
+        url, {"credential_files": [jpeg_upload()], "responsible_id_files": [truncated_jpeg()]}, format="multipart"
+    )
     assert_error(response, 400, field="responsible_id_files", code="corrupt")
     assert row_counts() == before and stored_files() == files
 
@@ -573,9 +595,15 @@ def test_second_change_request_for_the_same_target_is_409(api, world):
         ({"target": "enterprise", "files": [jpeg_upload()]}, "name", "required"),
         ({"target": "responsible_person", "files": [jpeg_upload()]}, "responsible_is_legal_representative", "required"),
         (
-            {"target": "responsible_person", "responsible_is_legal_representative": "false", "responsible_name": "王五",
-             "responsible_id_type": "resident_id", "responsible_id_number": "110105198507120011",
-             "responsible_id_address": "北京", "files": [jpeg_upload()]},
+            {
+                "target": "responsible_person",
+                "responsible_is_legal_representative": "false",
+                "responsible_name": "王五",
+                "responsible_id_type": "resident_id",
+                "responsible_id_number": "110105198507120011",
+                "responsible_id_address": "北京",
+                "files": [jpeg_upload()],
+            },
             "responsible_id_number",
             None,
         ),
@@ -618,7 +646,9 @@ def test_p4_not_legal_representative_needs_the_letter(api, world):
 def test_token_auth(world):
     manager = world["users"]["account_manager"]
     client = APIClient()
-    token = client.post(f"{API}/auth/token/", {"username": manager.username, "password": factories.PASSWORD}, format="json")
+    token = client.post(
+        f"{API}/auth/token/", {"username": manager.username, "password": factories.PASSWORD}, format="json"
+    )
     assert token.status_code == 200, token.content
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.json()['token']}")
     response = client.get(f"{API}/me/")
@@ -637,7 +667,9 @@ def test_bad_token_is_refused():
 
 def test_wrong_password_gets_no_token(world):
     response = APIClient().post(
-        f"{API}/auth/token/", {"username": world["users"]["account_manager"].username, "password": "wrong"}, format="json"
+        f"{API}/auth/token/",
+        {"username": world["users"]["account_manager"].username, "password": "wrong"},
+        format="json",
     )
     assert response.status_code == 400 and "token" not in response.json()
 
@@ -674,14 +706,42 @@ def test_malformed_or_unknown_ids_are_json_404(lone_api, method, template, body)
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        ("account_manager", {"role": "account_manager", "province": "11", "enterprise": None,
-                             "permissions": {"can_register": True, "can_view_full_pii": True}}),
-        ("enterprise_admin", {"role": "enterprise_admin", "province": None, "enterprise": "own",
-                              "permissions": {"can_register": False, "can_view_full_pii": False}}),
-        ("provincial_approver_other_province", {"role": "provincial_approver", "province": "44", "enterprise": None,
-                                                "permissions": {"can_register": False, "can_view_full_pii": True}}),
-        ("ops", {"role": "ops", "province": None, "enterprise": None,
-                 "permissions": {"can_register": False, "can_view_full_pii": False}}),
+        (
+            "account_manager",
+            {
+                "role": "account_manager",
+                "province": "11",
+                "enterprise": None,
+                "permissions": {"can_register": True, "can_view_full_pii": True},
+            },
+        ),
+        (
+            "enterprise_admin",
+            {
+                "role": "enterprise_admin",
+                "province": None,
+                "enterprise": "own",
+                "permissions": {"can_register": False, "can_view_full_pii": False},
+            },
+        ),
+        (
+            "provincial_approver_other_province",
+            {
+                "role": "provincial_approver",
+                "province": "44",
+                "enterprise": None,
+                "permissions": {"can_register": False, "can_view_full_pii": True},
+            },
+        ),
+        (
+            "ops",
+            {
+                "role": "ops",
+                "province": None,
+                "enterprise": None,
+                "permissions": {"can_register": False, "can_view_full_pii": False},
+            },
+        ),
     ],
 )
 def test_me(world, role, expected):

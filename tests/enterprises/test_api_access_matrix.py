@@ -51,79 +51,79 @@ ROLES = [
 # GET detail, GET documents, GET change-requests, GET change-request detail,
 # POST lookup: visibility decides.
 READ = {
-    "anonymous":                          (ANON, ANON, ANON),
-    "account_manager":                    (200, 200, 404),
-    "account_manager_other_province":     (404, 404, 200),
-    "enterprise_admin":                   (200, 404, 404),
-    "enterprise_admin_other_enterprise":  (404, 200, 404),
-    "provincial_approver":                (200, 200, 404),
+    "anonymous": (ANON, ANON, ANON),
+    "account_manager": (200, 200, 404),
+    "account_manager_other_province": (404, 404, 200),
+    "enterprise_admin": (200, 404, 404),
+    "enterprise_admin_other_enterprise": (404, 200, 404),
+    "provincial_approver": (200, 200, 404),
     "provincial_approver_other_province": (404, 404, 200),
-    "group_approver":                     (200, 200, 200),
-    "ops":                                (200, 200, 200),
+    "group_approver": (200, 200, 200),
+    "ops": (200, 200, 200),
 }
 
 # POST lookup differs from the reads in one place: an account manager asking for another
 # province's number is told that province keeps it (409, issue 7 §1.6); everyone else gets 404.
 LOOKUP = {
     **READ,
-    "account_manager":                    (200, 200, 409),
-    "account_manager_other_province":     (409, 409, 200),
+    "account_manager": (200, 200, 409),
+    "account_manager_other_province": (409, 409, 200),
 }
 
 # GET document download: visible, and policy.can_download_documents (full-PII roles and
 # the enterprise's own admin). Ops list documents but may not open them: ID photos are
 # personal data in the clear.
 DOWNLOAD = {
-    "anonymous":                          (ANON, ANON, ANON),
-    "account_manager":                    (200, 200, 404),
-    "account_manager_other_province":     (404, 404, 200),
-    "enterprise_admin":                   (200, 404, 404),
-    "enterprise_admin_other_enterprise":  (404, 200, 404),
-    "provincial_approver":                (200, 200, 404),
+    "anonymous": (ANON, ANON, ANON),
+    "account_manager": (200, 200, 404),
+    "account_manager_other_province": (404, 404, 200),
+    "enterprise_admin": (200, 404, 404),
+    "enterprise_admin_other_enterprise": (404, 200, 404),
+    "provincial_approver": (200, 200, 404),
     "provincial_approver_other_province": (404, 404, 200),
-    "group_approver":                     (200, 200, 200),
-    "ops":                                (403, 403, 403),
+    "group_approver": (200, 200, 200),
+    "ops": (403, 403, 403),
 }
 
 # PATCH detail (policy.can_edit: account managers of the province).
 EDIT = {
-    "anonymous":                          (ANON, ANON, ANON),
-    "account_manager":                    (200, 200, 404),
-    "account_manager_other_province":     (404, 404, 200),
-    "enterprise_admin":                   (403, 404, 404),
-    "enterprise_admin_other_enterprise":  (404, 403, 404),
-    "provincial_approver":                (403, 403, 404),
+    "anonymous": (ANON, ANON, ANON),
+    "account_manager": (200, 200, 404),
+    "account_manager_other_province": (404, 404, 200),
+    "enterprise_admin": (403, 404, 404),
+    "enterprise_admin_other_enterprise": (404, 403, 404),
+    "provincial_approver": (403, 403, 404),
     "provincial_approver_other_province": (404, 404, 403),
-    "group_approver":                     (403, 403, 403),
-    "ops":                                (403, 403, 403),
+    "group_approver": (403, 403, 403),
+    "ops": (403, 403, 403),
 }
 
 # POST documents and POST change-requests (policy.can_upload_documents /
 # can_request_change: account managers of the province, the enterprise's own admin).
 UPLOAD = {
-    "anonymous":                          (ANON, ANON, ANON),
-    "account_manager":                    (201, 201, 404),
-    "account_manager_other_province":     (404, 404, 201),
-    "enterprise_admin":                   (201, 404, 404),
-    "enterprise_admin_other_enterprise":  (404, 201, 404),
-    "provincial_approver":                (403, 403, 404),
+    "anonymous": (ANON, ANON, ANON),
+    "account_manager": (201, 201, 404),
+    "account_manager_other_province": (404, 404, 201),
+    "enterprise_admin": (201, 404, 404),
+    "enterprise_admin_other_enterprise": (404, 201, 404),
+    "provincial_approver": (403, 403, 404),
     "provincial_approver_other_province": (404, 404, 403),
-    "group_approver":                     (403, 403, 403),
-    "ops":                                (403, 403, 403),
+    "group_approver": (403, 403, 403),
+    "ops": (403, 403, 403),
 }
 CHANGE_REQUEST = UPLOAD
 
 # POST reveal (accounts.access.can_view_full_pii, on a visible enterprise).
 REVEAL = {
-    "anonymous":                          (ANON, ANON, ANON),
-    "account_manager":                    (200, 200, 404),
-    "account_manager_other_province":     (404, 404, 200),
-    "enterprise_admin":                   (403, 404, 404),
-    "enterprise_admin_other_enterprise":  (404, 403, 404),
-    "provincial_approver":                (200, 200, 404),
+    "anonymous": (ANON, ANON, ANON),
+    "account_manager": (200, 200, 404),
+    "account_manager_other_province": (404, 404, 200),
+    "enterprise_admin": (403, 404, 404),
+    "enterprise_admin_other_enterprise": (404, 403, 404),
+    "provincial_approver": (200, 200, 404),
     "provincial_approver_other_province": (404, 404, 200),
-    "group_approver":                     (200, 200, 200),
-    "ops":                                (403, 403, 403),
+    "group_approver": (200, 200, 200),
+    "ops": (403, 403, 403),
 }
 
 # Endpoints without an object: POST register (policy.can_register), GET me, GET list.
@@ -141,15 +141,15 @@ REGISTER = {
 ME = {role: 200 for role in ROLES} | {"anonymous": ANON}
 # GET list: the status, and which of the three enterprises it shows.
 LIST = {
-    "anonymous":                          (ANON, set()),
-    "account_manager":                    (200, {OWN, SAME}),
-    "account_manager_other_province":     (200, {OTHER}),
-    "enterprise_admin":                   (200, {OWN}),
-    "enterprise_admin_other_enterprise":  (200, {SAME}),
-    "provincial_approver":                (200, {OWN, SAME}),
+    "anonymous": (ANON, set()),
+    "account_manager": (200, {OWN, SAME}),
+    "account_manager_other_province": (200, {OTHER}),
+    "enterprise_admin": (200, {OWN}),
+    "enterprise_admin_other_enterprise": (200, {SAME}),
+    "provincial_approver": (200, {OWN, SAME}),
     "provincial_approver_other_province": (200, {OTHER}),
-    "group_approver":                     (200, {OWN, SAME, OTHER}),
-    "ops":                                (200, {OWN, SAME, OTHER}),
+    "group_approver": (200, {OWN, SAME, OTHER}),
+    "ops": (200, {OWN, SAME, OTHER}),
 }
 
 READ_ENDPOINTS = ["detail", "documents", "change_requests", "change_request_detail", "lookup"]
@@ -188,7 +188,9 @@ def expected_table(table, role, endpoints) -> dict:
 def open_change_request(world, enterprise):
     """A pending change request on `enterprise`, filed by its province's account manager."""
     users = world["users"]
-    actor = users["account_manager_other_province"] if enterprise == world["enterprise_other"] else users["account_manager"]
+    actor = (
+        users["account_manager_other_province"] if enterprise == world["enterprise_other"] else users["account_manager"]
+    )
     return services.change_request_submit(
         actor=actor,
         enterprise=enterprise,
@@ -307,8 +309,12 @@ def reveal(client, world, enterprise):
     return response, PiiAccessLog.objects.count() == count + 1
 
 
-WRITES = {"patch": (patch_notes, EDIT), "upload": (upload, UPLOAD), "change_request": (submit_change, CHANGE_REQUEST),
-          "reveal": (reveal, REVEAL)}
+WRITES = {
+    "patch": (patch_notes, EDIT),
+    "upload": (upload, UPLOAD),
+    "change_request": (submit_change, CHANGE_REQUEST),
+    "reveal": (reveal, REVEAL),
+}
 
 
 @pytest.mark.parametrize("role", ROLES)

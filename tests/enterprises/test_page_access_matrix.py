@@ -52,105 +52,117 @@ USERS = (
 # Pages without an object.                       list   create  create  return  return  mine
 #                                                 GET    GET     POST    GET     POST    GET
 PAGES = {
-    "anonymous":                          dict(list=LOGIN, create_get=LOGIN, create_post=LOGIN, returning_get=LOGIN, returning_post=LOGIN, mine=LOGIN),  # noqa: E501
-    "account_manager":                    dict(list=200, create_get=200, create_post=302, returning_get=200, returning_post=302, mine=404),  # noqa: E501
+    "anonymous": dict(
+        list=LOGIN, create_get=LOGIN, create_post=LOGIN, returning_get=LOGIN, returning_post=LOGIN, mine=LOGIN
+    ),  # noqa: E501
+    "account_manager": dict(list=200, create_get=200, create_post=302, returning_get=200, returning_post=302, mine=404),  # noqa: E501
     # The Guangdong manager may search, but cannot find a Beijing enterprise: the form says "not found".
-    "account_manager_other_province":     dict(list=200, create_get=200, create_post=302, returning_get=200, returning_post=200, mine=404),  # noqa: E501
+    "account_manager_other_province": dict(
+        list=200, create_get=200, create_post=302, returning_get=200, returning_post=200, mine=404
+    ),  # noqa: E501
     # Enterprise admins are sent from the list to their own enterprise.
-    "enterprise_admin":                   dict(list=302, create_get=403, create_post=403, returning_get=403, returning_post=403, mine=302),  # noqa: E501
-    "enterprise_admin_other_enterprise":  dict(list=302, create_get=403, create_post=403, returning_get=403, returning_post=403, mine=302),  # noqa: E501
-    "provincial_approver":                dict(list=200, create_get=403, create_post=403, returning_get=403, returning_post=403, mine=404),  # noqa: E501
-    "provincial_approver_other_province": dict(list=200, create_get=403, create_post=403, returning_get=403, returning_post=403, mine=404),  # noqa: E501
-    "group_approver":                     dict(list=200, create_get=403, create_post=403, returning_get=403, returning_post=403, mine=404),  # noqa: E501
-    "ops":                                dict(list=200, create_get=403, create_post=403, returning_get=403, returning_post=403, mine=404),  # noqa: E501
+    "enterprise_admin": dict(
+        list=302, create_get=403, create_post=403, returning_get=403, returning_post=403, mine=302
+    ),  # noqa: E501
+    "enterprise_admin_other_enterprise": dict(
+        list=302, create_get=403, create_post=403, returning_get=403, returning_post=403, mine=302
+    ),  # noqa: E501
+    "provincial_approver": dict(
+        list=200, create_get=403, create_post=403, returning_get=403, returning_post=403, mine=404
+    ),  # noqa: E501
+    "provincial_approver_other_province": dict(
+        list=200, create_get=403, create_post=403, returning_get=403, returning_post=403, mine=404
+    ),  # noqa: E501
+    "group_approver": dict(list=200, create_get=403, create_post=403, returning_get=403, returning_post=403, mine=404),  # noqa: E501
+    "ops": dict(list=200, create_get=403, create_post=403, returning_get=403, returning_post=403, mine=404),  # noqa: E501
 }
 
 #                                        own    same_province  other_province
 DETAIL = {
-    "anonymous":                          (LOGIN, LOGIN, LOGIN),
-    "account_manager":                    (200,   200,   404),
-    "account_manager_other_province":     (404,   404,   200),
-    "enterprise_admin":                   (200,   404,   404),
-    "enterprise_admin_other_enterprise":  (404,   200,   404),
-    "provincial_approver":                (200,   200,   404),
-    "provincial_approver_other_province": (404,   404,   200),
-    "group_approver":                     (200,   200,   200),
-    "ops":                                (200,   200,   200),
+    "anonymous": (LOGIN, LOGIN, LOGIN),
+    "account_manager": (200, 200, 404),
+    "account_manager_other_province": (404, 404, 200),
+    "enterprise_admin": (200, 404, 404),
+    "enterprise_admin_other_enterprise": (404, 200, 404),
+    "provincial_approver": (200, 200, 404),
+    "provincial_approver_other_province": (404, 404, 200),
+    "group_approver": (200, 200, 200),
+    "ops": (200, 200, 200),
 }
 
 # Full view of a number: needs accounts.view_full_pii (not enterprise admins, not ops).
 REVEAL = {
-    "anonymous":                          (LOGIN, LOGIN, LOGIN),
-    "account_manager":                    (200,   200,   404),
-    "account_manager_other_province":     (404,   404,   200),
-    "enterprise_admin":                   (403,   404,   404),
-    "enterprise_admin_other_enterprise":  (404,   403,   404),
-    "provincial_approver":                (200,   200,   404),
-    "provincial_approver_other_province": (404,   404,   200),
-    "group_approver":                     (200,   200,   200),
-    "ops":                                (403,   403,   403),
+    "anonymous": (LOGIN, LOGIN, LOGIN),
+    "account_manager": (200, 200, 404),
+    "account_manager_other_province": (404, 404, 200),
+    "enterprise_admin": (403, 404, 404),
+    "enterprise_admin_other_enterprise": (404, 403, 404),
+    "provincial_approver": (200, 200, 404),
+    "provincial_approver_other_province": (404, 404, 200),
+    "group_approver": (200, 200, 200),
+    "ops": (403, 403, 403),
 }
 
 # Edit notes / account manager: account managers of the enterprise's province only (policy.can_edit).
 EDIT_GET = {
-    "anonymous":                          (LOGIN, LOGIN, LOGIN),
-    "account_manager":                    (200,   200,   404),
-    "account_manager_other_province":     (404,   404,   200),
-    "enterprise_admin":                   (403,   404,   404),
-    "enterprise_admin_other_enterprise":  (404,   403,   404),
-    "provincial_approver":                (403,   403,   404),
-    "provincial_approver_other_province": (404,   404,   403),
-    "group_approver":                     (403,   403,   403),
-    "ops":                                (403,   403,   403),
+    "anonymous": (LOGIN, LOGIN, LOGIN),
+    "account_manager": (200, 200, 404),
+    "account_manager_other_province": (404, 404, 200),
+    "enterprise_admin": (403, 404, 404),
+    "enterprise_admin_other_enterprise": (404, 403, 404),
+    "provincial_approver": (403, 403, 404),
+    "provincial_approver_other_province": (404, 404, 403),
+    "group_approver": (403, 403, 403),
+    "ops": (403, 403, 403),
 }
 EDIT_POST = {
-    "anonymous":                          (LOGIN, LOGIN, LOGIN),
-    "account_manager":                    (302,   302,   404),
-    "account_manager_other_province":     (404,   404,   302),
-    "enterprise_admin":                   (403,   404,   404),
-    "enterprise_admin_other_enterprise":  (404,   403,   404),
-    "provincial_approver":                (403,   403,   404),
-    "provincial_approver_other_province": (404,   404,   403),
-    "group_approver":                     (403,   403,   403),
-    "ops":                                (403,   403,   403),
+    "anonymous": (LOGIN, LOGIN, LOGIN),
+    "account_manager": (302, 302, 404),
+    "account_manager_other_province": (404, 404, 302),
+    "enterprise_admin": (403, 404, 404),
+    "enterprise_admin_other_enterprise": (404, 403, 404),
+    "provincial_approver": (403, 403, 404),
+    "provincial_approver_other_province": (404, 404, 403),
+    "group_approver": (403, 403, 403),
+    "ops": (403, 403, 403),
 }
 
 # Upload documents and request changes: account managers of the province and the enterprise's own admin.
 UPLOAD_GET = CHANGE_REQUEST_GET = {
-    "anonymous":                          (LOGIN, LOGIN, LOGIN),
-    "account_manager":                    (200,   200,   404),
-    "account_manager_other_province":     (404,   404,   200),
-    "enterprise_admin":                   (200,   404,   404),
-    "enterprise_admin_other_enterprise":  (404,   200,   404),
-    "provincial_approver":                (403,   403,   404),
-    "provincial_approver_other_province": (404,   404,   403),
-    "group_approver":                     (403,   403,   403),
-    "ops":                                (403,   403,   403),
+    "anonymous": (LOGIN, LOGIN, LOGIN),
+    "account_manager": (200, 200, 404),
+    "account_manager_other_province": (404, 404, 200),
+    "enterprise_admin": (200, 404, 404),
+    "enterprise_admin_other_enterprise": (404, 200, 404),
+    "provincial_approver": (403, 403, 404),
+    "provincial_approver_other_province": (404, 404, 403),
+    "group_approver": (403, 403, 403),
+    "ops": (403, 403, 403),
 }
 UPLOAD_POST = CHANGE_REQUEST_POST = {
-    "anonymous":                          (LOGIN, LOGIN, LOGIN),
-    "account_manager":                    (302,   302,   404),
-    "account_manager_other_province":     (404,   404,   302),
-    "enterprise_admin":                   (302,   404,   404),
-    "enterprise_admin_other_enterprise":  (404,   302,   404),
-    "provincial_approver":                (403,   403,   404),
-    "provincial_approver_other_province": (404,   404,   403),
-    "group_approver":                     (403,   403,   403),
-    "ops":                                (403,   403,   403),
+    "anonymous": (LOGIN, LOGIN, LOGIN),
+    "account_manager": (302, 302, 404),
+    "account_manager_other_province": (404, 404, 302),
+    "enterprise_admin": (302, 404, 404),
+    "enterprise_admin_other_enterprise": (404, 302, 404),
+    "provincial_approver": (403, 403, 404),
+    "provincial_approver_other_province": (404, 404, 403),
+    "group_approver": (403, 403, 403),
+    "ops": (403, 403, 403),
 }
 
 # Documents are images of IDs: roles that see personal data in full, and the enterprise's own admin.
 # Ops see the list of documents but may not open them (they see personal data masked only).
 DOWNLOAD = {
-    "anonymous":                          (LOGIN, LOGIN, LOGIN),
-    "account_manager":                    (200,   200,   404),
-    "account_manager_other_province":     (404,   404,   200),
-    "enterprise_admin":                   (200,   404,   404),
-    "enterprise_admin_other_enterprise":  (404,   200,   404),
-    "provincial_approver":                (200,   200,   404),
-    "provincial_approver_other_province": (404,   404,   200),
-    "group_approver":                     (200,   200,   200),
-    "ops":                                (403,   403,   403),
+    "anonymous": (LOGIN, LOGIN, LOGIN),
+    "account_manager": (200, 200, 404),
+    "account_manager_other_province": (404, 404, 200),
+    "enterprise_admin": (200, 404, 404),
+    "enterprise_admin_other_enterprise": (404, 200, 404),
+    "provincial_approver": (200, 200, 404),
+    "provincial_approver_other_province": (404, 404, 200),
+    "group_approver": (200, 200, 200),
+    "ops": (403, 403, 403),
 }
 
 
@@ -236,7 +248,9 @@ PAGE_ACTIONS = {
     ),
     "returning_get": Page(lambda c, w, e: c.get(reverse("enterprises:returning"))),
     "returning_post": Page(
-        lambda c, w, e: c.post(reverse("enterprises:returning"), {"credential_number": w["enterprise"].credential_number}),
+        lambda c, w, e: c.post(
+            reverse("enterprises:returning"), {"credential_number": w["enterprise"].credential_number}
+        ),
         success=302,
         redirect_to=lambda w, u, e: _url("enterprises:upload", w["enterprise"]),
     ),

@@ -112,7 +112,10 @@ def test_e1_register_through_the_form_shows_only_masked_numbers(manager_client):
 
 def test_e1_official_letter_path_needs_no_number_and_takes_a_pdf(manager_client):
     payload = register_payload(
-        name="某市人民政府办公室", credential_type="official_letter", credential_number="", unit_kind="party_government",
+        name="某市人民政府办公室",
+        credential_type="official_letter",
+        credential_number="",
+        unit_kind="party_government",
         credential_files=[pdf_upload()],
     )
 
@@ -129,8 +132,9 @@ def test_e1_official_letter_path_needs_no_number_and_takes_a_pdf(manager_client)
 
 def test_e1_official_letter_refuses_a_number(manager_client):
     before, files_before = counts(), private_files()
-    payload = register_payload(credential_type="official_letter", unit_kind="party_government",
-                               credential_files=[pdf_upload()])
+    payload = register_payload(
+        credential_type="official_letter", unit_kind="party_government", credential_files=[pdf_upload()]
+    )
 
     response = manager_client.post(reverse("enterprises:create"), payload)
 
@@ -159,7 +163,9 @@ def test_p1_not_legal_representative_without_letter_writes_nothing(manager_clien
 
 
 def test_p1_not_legal_representative_with_letter_is_registered(manager_client):
-    payload = register_payload(responsible_is_legal_representative=None, authorisation_letter_files=[pdf_upload("auth.pdf")])
+    payload = register_payload(
+        responsible_is_legal_representative=None, authorisation_letter_files=[pdf_upload("auth.pdf")]
+    )
 
     response = manager_client.post(reverse("enterprises:create"), payload)
 
@@ -243,14 +249,20 @@ def test_e2_returning_customer_found_by_post_then_upload_adds_version_2(manager_
 
     response = manager_client.post(
         upload_url,
-        {"credential_files": [jpeg_upload()], "responsible_id_files": [jpeg_upload("id.jpg")], "business_reference": "ORD-2026-1"},
+        {
+            "credential_files": [jpeg_upload()],
+            "responsible_id_files": [jpeg_upload("id.jpg")],
+            "business_reference": "ORD-2026-1",
+        },
     )
 
     assert response.status_code == 302
     credential = enterprise.documents.get(kind=DocumentKind.CREDENTIAL, version=2)
     assert credential.purpose == DocumentPurpose.LATER_BUSINESS
     assert credential.business_reference == "ORD-2026-1"
-    assert enterprise.documents.get(kind=DocumentKind.RESPONSIBLE_ID, version=2).purpose == DocumentPurpose.LATER_BUSINESS
+    assert (
+        enterprise.documents.get(kind=DocumentKind.RESPONSIBLE_ID, version=2).purpose == DocumentPurpose.LATER_BUSINESS
+    )
     assert enterprise.documents.filter(kind=DocumentKind.CREDENTIAL, version=1).exists()  # kept
 
 
@@ -348,7 +360,12 @@ def test_reveal_shows_the_number_once_logs_it_and_is_not_cached(manager_client, 
     assert enterprise.credential_number in response.content.decode()
     assert "no-store" in response["Cache-Control"]
     log = PiiAccessLog.objects.get()
-    assert (log.actor, log.field, log.object_id, log.ip_address) == (manager, "credential_number", str(enterprise.pk), "127.0.0.1")
+    assert (log.actor, log.field, log.object_id, log.ip_address) == (
+        manager,
+        "credential_number",
+        str(enterprise.pk),
+        "127.0.0.1",
+    )
     # The ID number stays masked on that render, and the plain detail page shows nothing in full.
     assert enterprise.responsible_person.id_number not in response.content.decode()
     assert enterprise.credential_number not in manager_client.get(detail_url(enterprise)).content.decode()
@@ -367,8 +384,12 @@ def test_page_reveals_share_the_api_budget_and_are_throttled(manager_client, wor
     enterprise = world["enterprise"]
     api = APIClient()
     api.force_authenticate(world["users"]["account_manager"])
-    assert api.post(f"/api/v1/enterprises/{enterprise.public_id}/reveal/", {"field": "credential_number"},
-                    format="json").status_code == 200
+    assert (
+        api.post(
+            f"/api/v1/enterprises/{enterprise.public_id}/reveal/", {"field": "credential_number"}, format="json"
+        ).status_code
+        == 200
+    )
     url = reverse("enterprises:reveal", args=[enterprise.public_id])
     assert manager_client.post(url, {"field": "credential_number"}).status_code == 200
 
@@ -394,7 +415,9 @@ def test_reveal_is_post_only_and_refuses_unknown_fields(manager_client, world):
 @pytest.mark.parametrize("role", ["enterprise_admin", "ops"])
 def test_reveal_is_forbidden_without_the_permission(client, world, role):
     client.force_login(world["users"][role])
-    response = client.post(reverse("enterprises:reveal", args=[world["enterprise"].public_id]), {"field": "credential_number"})
+    response = client.post(
+        reverse("enterprises:reveal", args=[world["enterprise"].public_id]), {"field": "credential_number"}
+    )
     assert response.status_code == 403
     assert PiiAccessLog.objects.count() == 0
     detail = client.get(detail_url(world["enterprise"])).content.decode()

@@ -102,9 +102,7 @@ def approve(request, *, by):
 
 
 def events_for(obj, action=None):
-    qs = AuditEvent.objects.filter(
-        content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk)
-    )
+    qs = AuditEvent.objects.filter(content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk))
     return qs.filter(action=action) if action else qs
 
 
@@ -178,7 +176,9 @@ def test_E1_registration_stores_the_record_in_the_actors_province(manager, provi
     ],
 )
 def test_E1_each_credential_type_is_accepted(manager, credential_type, number):
-    record = register(manager, enterprise=factories.enterprise_data(credential_type=credential_type, credential_number=number))
+    record = register(
+        manager, enterprise=factories.enterprise_data(credential_type=credential_type, credential_number=number)
+    )
     record.refresh_from_db()
     assert record.credential_type == credential_type
     assert record.credential_number == number
@@ -200,7 +200,9 @@ def test_E1_each_credential_type_is_accepted(manager, credential_type, number):
 def test_E1_invalid_number_is_refused_on_credential_number(manager, credential_type, number):
     before = (row_counts(), stored_files())
     with pytest.raises(ValidationFailed) as exc:
-        register(manager, enterprise=factories.enterprise_data(credential_type=credential_type, credential_number=number))
+        register(
+            manager, enterprise=factories.enterprise_data(credential_type=credential_type, credential_number=number)
+        )
     assert exc.value.field == "credential_number"
     assert (row_counts(), stored_files()) == before
 
@@ -217,7 +219,9 @@ def test_E1_official_letter_without_number_is_accepted_as_a_document(manager):
     assert (letter.version, letter.purpose, letter.content_type) == (1, DocumentPurpose.REGISTRATION, "application/pdf")
     assert not record.documents.filter(kind=DocumentKind.CREDENTIAL).exists()
     # Several units without a number do not collide on the (null) index.
-    other = register(manager, enterprise=factories.enterprise_data(credential_type="official_letter", credential_number=""))
+    other = register(
+        manager, enterprise=factories.enterprise_data(credential_type="official_letter", credential_number="")
+    )
     assert other.pk != record.pk
 
 
@@ -349,7 +353,9 @@ def test_E2_returning_enterprise_is_found_by_its_credential_number(manager):
 
 def test_E2_organisation_code_is_found_with_or_without_hyphen(manager):
     code = idgen.organisation_code("MA01X3K7")
-    record = register(manager, enterprise=factories.enterprise_data(credential_type="organisation_code", credential_number=code))
+    record = register(
+        manager, enterprise=factories.enterprise_data(credential_type="organisation_code", credential_number=code)
+    )
     assert selectors.enterprise_by_credential_number(manager, f"{code[:8]}-{code[8]}") == record
 
 
@@ -403,7 +409,9 @@ def test_E2_later_business_only_adds_new_versions(manager):
 
 
 def test_E2_official_letter_enterprise_uploads_a_fresh_letter(manager):
-    record = register(manager, enterprise=factories.enterprise_data(credential_type="official_letter", credential_number=""))
+    record = register(
+        manager, enterprise=factories.enterprise_data(credential_type="official_letter", credential_number="")
+    )
     created = services.enterprise_upload_documents(actor=manager, enterprise=record, credential_files=[pdf_upload()])
     assert [(d.kind, d.version, d.content_type) for d in created] == [
         (DocumentKind.OFFICIAL_LETTER, 2, "application/pdf")
@@ -435,7 +443,9 @@ def test_E2_who_may_upload_later_business_documents(world, role, allowed):
     actor = world["users"][role]
     before = (enterprise.documents.count(), stored_files())
     if allowed:
-        created = services.enterprise_upload_documents(actor=actor, enterprise=enterprise, credential_files=[jpeg_upload()])
+        created = services.enterprise_upload_documents(
+            actor=actor, enterprise=enterprise, credential_files=[jpeg_upload()]
+        )
         assert [(d.version, d.uploaded_by) for d in created] == [(2, actor)]
     else:
         with pytest.raises(PermissionDenied):
@@ -469,7 +479,11 @@ def test_E3_change_request_stays_pending_and_the_record_is_unchanged(manager):
     assert request.proposed_values["credential_number"] == new_number  # normalised
     assert request.reason == "更名"
     document = request.documents.get()
-    assert (document.kind, document.version, document.purpose) == (DocumentKind.CREDENTIAL, 2, DocumentPurpose.CHANGE_REQUEST)
+    assert (document.kind, document.version, document.purpose) == (
+        DocumentKind.CREDENTIAL,
+        2,
+        DocumentPurpose.CHANGE_REQUEST,
+    )
 
     after = snapshot(record)
     assert after.pop("status") == EnterpriseStatus.CHANGE_PENDING
@@ -710,7 +724,11 @@ def test_P1_authorisation_letter_is_stored(manager, letter, content_type):
     record = register(manager, responsible=person, authorisation_letter_files=[letter()])
     assert record.responsible_person.is_legal_representative is False
     document = record.documents.get(kind=DocumentKind.AUTHORISATION_LETTER)
-    assert (document.version, document.purpose, document.content_type) == (1, DocumentPurpose.REGISTRATION, content_type)
+    assert (document.version, document.purpose, document.content_type) == (
+        1,
+        DocumentPurpose.REGISTRATION,
+        content_type,
+    )
     assert document.file.storage.exists(document.file.name)
 
 
@@ -799,13 +817,17 @@ def test_P3_later_business_uploads_only_a_fresh_id_photo(world):
     person_before = snapshot(enterprise.responsible_person)
     enterprise_before = snapshot(enterprise)
 
-    created = services.enterprise_upload_documents(actor=admin, enterprise=enterprise, responsible_id_files=[jpeg_upload("id2.jpg")])
+    created = services.enterprise_upload_documents(
+        actor=admin, enterprise=enterprise, responsible_id_files=[jpeg_upload("id2.jpg")]
+    )
 
     assert [(d.kind, d.version, d.purpose) for d in created] == [
         (DocumentKind.RESPONSIBLE_ID, 2, DocumentPurpose.LATER_BUSINESS)
     ]
     assert list(
-        enterprise.documents.filter(kind=DocumentKind.RESPONSIBLE_ID).order_by("version").values_list("version", flat=True)
+        enterprise.documents.filter(kind=DocumentKind.RESPONSIBLE_ID)
+        .order_by("version")
+        .values_list("version", flat=True)
     ) == [1, 2]
     assert enterprise.documents.filter(kind=DocumentKind.CREDENTIAL).count() == 1
     assert snapshot(enterprise.responsible_person) == person_before

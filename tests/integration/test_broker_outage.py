@@ -45,16 +45,20 @@ SWEEPERS = (
 
 
 def _register(client, enterprise, card):
-    return client.post("/api/v1/card-users/", {
-        "enterprise": str(enterprise.public_id),
-        "cards": [card.iccid],
-        "name": "周九",
-        "id_type": "resident_id",
-        "id_number": idgen.resident_id(),
-        "id_photo": jpeg_upload("id.jpg"),
-        "live_photo": jpeg_upload("live.jpg"),
-        "biometric_consent": "true",
-    }, format="multipart")
+    return client.post(
+        "/api/v1/card-users/",
+        {
+            "enterprise": str(enterprise.public_id),
+            "cards": [card.iccid],
+            "name": "周九",
+            "id_type": "resident_id",
+            "id_number": idgen.resident_id(),
+            "id_photo": jpeg_upload("id.jpg"),
+            "live_photo": jpeg_upload("live.jpg"),
+            "biometric_consent": "true",
+        },
+        format="multipart",
+    )
 
 
 def _timed(call):
@@ -70,20 +74,26 @@ def own_redis():
     server.kill()
 
 
-def test_7_4_1_every_piece_of_work_finishes_after_the_broker_returns(world, own_redis, shared_private_root,
-                                                                   settings, scripted_face_engine):
+def test_7_4_1_every_piece_of_work_finishes_after_the_broker_returns(
+    world, own_redis, shared_private_root, settings, scripted_face_engine
+):
     users, enterprise = world["users"], world["enterprise"]
     for role in ("provincial_approver", "account_manager"):
         users[role].email = f"{role}@example.cn"
         users[role].save(update_fields=["email"])
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": own_redis.url(1),
-                                   "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": own_redis.url(1),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
     Package.objects.create(code="IOT-BASIC", name="物联网基础套餐")
     manager = APIClient()
     manager.force_authenticate(users["account_manager"])
-    revealed = factories.verified_card_user(actor=users["account_manager"], enterprise=enterprise,
-                                            cards=[factories.card(enterprise=enterprise)])
+    revealed = factories.verified_card_user(
+        actor=users["account_manager"], enterprise=enterprise, cards=[factories.card(enterprise=enterprise)]
+    )
     reveal = f"/api/v1/card-users/{revealed.public_id}/reveal/"
     work = Verification.objects.exclude(card_user=revealed)
     worker = None
@@ -98,17 +108,24 @@ def test_7_4_1_every_piece_of_work_finishes_after_the_broker_returns(world, own_
 
             own_redis.kill()
 
-            during, took = _timed(lambda: _register(manager, enterprise,
-                                                    factories.card(enterprise=enterprise, data="non_directed")))
+            during, took = _timed(
+                lambda: _register(manager, enterprise, factories.card(enterprise=enterprise, data="non_directed"))
+            )
             assert during.status_code == 201 and took < 8, (during.status_code, took)
-            uploaded, took = _timed(lambda: manager.post(
-                "/api/v1/card-imports/",
-                {"enterprise": str(enterprise.public_id),
-                 "file": SimpleUploadedFile("cards.csv", csv_bytes([row(1), row(2)]))},
-                format="multipart"))
+            uploaded, took = _timed(
+                lambda: manager.post(
+                    "/api/v1/card-imports/",
+                    {
+                        "enterprise": str(enterprise.public_id),
+                        "file": SimpleUploadedFile("cards.csv", csv_bytes([row(1), row(2)])),
+                    },
+                    format="multipart",
+                )
+            )
             assert uploaded.status_code == 202 and took < 8, (uploaded.status_code, took)
-            approval_services.exemption_decide(request=exemption, actor=users["provincial_approver"],
-                                               level="province", approve=True)
+            approval_services.exemption_decide(
+                request=exemption, actor=users["provincial_approver"], level="province", approve=True
+            )
             refused = manager.post(reveal, {"field": "id_number"}, format="json")
             assert refused.status_code == 503 and refused.json()["code"] == "service_unavailable"
             assert int(refused["Retry-After"]) > 0
@@ -118,15 +135,19 @@ def test_7_4_1_every_piece_of_work_finishes_after_the_broker_returns(world, own_
 
             own_redis.start()  # back, and empty
             assert manager.post(reveal, {"field": "id_number"}, format="json").status_code == 200
-            worker = WorkerProcess(private_root=shared_private_root, name="outage", extra_env={
-                "REDIS_URL": own_redis.url(0),
-                "CACHE_URL": own_redis.url(1),
-                "FACE_ENGINE": "verification.engine.ScriptedEngine",
-                "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-                # Everything pending is stale at once, so the tasks are also sent again while the
-                # first ones are queued or running: the work must still be done once.
-                "WORK_REQUEUE_AFTER": "0",
-            })
+            worker = WorkerProcess(
+                private_root=shared_private_root,
+                name="outage",
+                extra_env={
+                    "REDIS_URL": own_redis.url(0),
+                    "CACHE_URL": own_redis.url(1),
+                    "FACE_ENGINE": "verification.engine.ScriptedEngine",
+                    "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+                    # Everything pending is stale at once, so the tasks are also sent again while the
+                    # first ones are queued or running: the work must still be done once.
+                    "WORK_REQUEUE_AFTER": "0",
+                },
+            )
             for _round in range(3):
                 for name in SWEEPERS:
                     app.send_task(name)  # as celery beat does
@@ -141,8 +162,11 @@ def test_7_4_1_every_piece_of_work_finishes_after_the_broker_returns(world, own_
             wait_for(finished, timeout=120, message="every verification, import and email to finish")
             for name in SWEEPERS:
                 app.send_task(name)
-            wait_for(lambda: worker.log_path.read_bytes().count(b"requeue_unsent_notifications") >= 8, timeout=60,
-                     message="the last sweep")
+            wait_for(
+                lambda: worker.log_path.read_bytes().count(b"requeue_unsent_notifications") >= 8,
+                timeout=60,
+                message="the last sweep",
+            )
             time.sleep(2)  # anything sent by the last sweep would now have run
         finally:
             if worker is not None:

@@ -97,8 +97,12 @@ def test_verification_survives_its_worker_being_killed(world, faces_dir, package
     card = _card(world["enterprise"], package, 10)
     verification = _register(world, faces_dir, PAIRS[1], card)
 
-    wait_for(lambda: b"run_verification" in first.log_path.read_bytes() and b"received" in first.log_path.read_bytes(),
-             timeout=60, interval=0.02, message="the first worker to take the task")
+    wait_for(
+        lambda: b"run_verification" in first.log_path.read_bytes() and b"received" in first.log_path.read_bytes(),
+        timeout=60,
+        interval=0.02,
+        message="the first worker to take the task",
+    )
     first.kill()
     verification.refresh_from_db()
     assert verification.status == VerificationStatus.PENDING, "the comparison finished before the worker was killed"
@@ -117,6 +121,9 @@ def test_verification_survives_its_worker_being_killed(world, faces_dir, package
     assert done.status == VerificationStatus.PASSED, done.reasons
     assert done.attempts == 1
     # The worker writes the row before it logs the task's end: wait for the line, don't race it.
-    wait_for(lambda: b"succeeded" in second.log_path.read_bytes(), timeout=30,
-             message="the second worker to log the task as succeeded")
+    wait_for(
+        lambda: b"succeeded" in second.log_path.read_bytes(),
+        timeout=30,
+        message="the second worker to log the task as succeeded",
+    )
     assert CardBinding.objects.filter(card=card, ended_at__isnull=True).count() == 1

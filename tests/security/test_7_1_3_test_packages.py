@@ -57,8 +57,14 @@ def levels(card: Card) -> tuple[str, str, str]:
 
 def service_change(am, ent, cards, **parameters):
     """A service-change order (H2): the way business changes a card's package or services."""
-    return factories.order(actor=am, enterprise=ent, business_type=BusinessType.SERVICE_CHANGE, cards=cards,
-                           live_photo=False, parameters=parameters)
+    return factories.order(
+        actor=am,
+        enterprise=ent,
+        business_type=BusinessType.SERVICE_CHANGE,
+        cards=cards,
+        live_photo=False,
+        parameters=parameters,
+    )
 
 
 def trial(code="IOT-TRIAL", *, days=90, data="none", voice="none", sms="none") -> Package:
@@ -67,8 +73,13 @@ def trial(code="IOT-TRIAL", *, days=90, data="none", voice="none", sms="none") -
 
 def on_trial(ent, package: Package | None = None, *, segment_149=True, activate=False) -> Card:
     package = package or trial()
-    card = services.card_create(actor=None, enterprise=ent, iccid=idgen.iccid(),
-                                msisdn=factories.msisdn(segment_149=segment_149), package=package)
+    card = services.card_create(
+        actor=None,
+        enterprise=ent,
+        iccid=idgen.iccid(),
+        msisdn=factories.msisdn(segment_149=segment_149),
+        package=package,
+    )
     if activate:
         factories.card_transition("activate", card, actor=None)
     return fresh(card)
@@ -125,14 +136,26 @@ def test_7_1_3_U4_attack_import_row_on_the_test_package_with_other_services_is_a
     am, ent, django_capture_on_commit_callbacks
 ):
     factories.iot_test_package()  # defines none / none / none
-    rows = [[idgen.iccid(), factories.msisdn(segment_149=True), "", "IOT-TEST", "non_directed", "non_directed",
-             "non_directed"]]
+    rows = [
+        [
+            idgen.iccid(),
+            factories.msisdn(segment_149=True),
+            "",
+            "IOT-TEST",
+            "non_directed",
+            "non_directed",
+            "non_directed",
+        ]
+    ]
     job = import_job(am, ent, rows, django_capture_on_commit_callbacks)
     assert job.status == ImportStatus.FAILED
     assert not Card.objects.exists()
     errors = {(e["row"], e["column"], e["code"]) for e in job.errors}
-    assert errors == {(2, "data", "test_package_services"), (2, "voice", "test_package_services"),
-                      (2, "sms", "test_package_services")}
+    assert errors == {
+        (2, "data", "test_package_services"),
+        (2, "voice", "test_package_services"),
+        (2, "sms", "test_package_services"),
+    }
     report = importing.error_report_csv(job).decode("utf-8-sig")
     assert "test_package_services" in report and "IOT-TEST" in report
 
@@ -167,8 +190,14 @@ def test_7_1_3_U4_card_created_on_a_test_package_gets_the_package_services(ent):
     assert (card.realname_rules, card.has_been_commercial) == ("U4", False)
     assert card.test_period_ends_at == card.test_period_started_at + timedelta(days=60)
     with pytest.raises(ValidationFailed) as caught:
-        services.card_create(actor=None, enterprise=ent, iccid=idgen.iccid(), msisdn=factories.msisdn(),
-                             package=package, voice="non_directed")
+        services.card_create(
+            actor=None,
+            enterprise=ent,
+            iccid=idgen.iccid(),
+            msisdn=factories.msisdn(),
+            package=package,
+            voice="non_directed",
+        )
     assert (caught.value.code, caught.value.field) == ("test_package_services", "voice_service")
     assert Card.objects.count() == 1
 
@@ -181,8 +210,9 @@ def test_7_1_3_card_created_on_a_commercial_package_is_marked_commercial(ent):
 # --- only an in-stock card that was never active and never commercial ------------------------
 
 
-@pytest.mark.parametrize("history", ["active", "suspended", "commercial_in_stock", "awaiting_realname",
-                                     "was_commercial_then_test"])
+@pytest.mark.parametrize(
+    "history", ["active", "suspended", "commercial_in_stock", "awaiting_realname", "was_commercial_then_test"]
+)
 def test_7_1_3_U4_only_an_in_stock_never_active_card_goes_onto_a_test_package(am, ent, history):
     other_trial = trial("IOT-TRIAL-2")
     if history in ("active", "suspended"):
@@ -244,7 +274,9 @@ def test_7_1_3_U4_moving_onto_a_test_package_sets_its_services(am, ent):
     """The services page posts the card's current levels with the new package: they are replaced."""
     card = on_trial(ent, trial("IOT-TRIAL", data="directed"))
     second = trial("IOT-TRIAL-2", data="non_directed", sms="non_directed")
-    factories.card_transition("change_services", card, actor=am, package=second, data="directed", voice="none", sms="none")
+    factories.card_transition(
+        "change_services", card, actor=am, package=second, data="directed", voice="none", sms="none"
+    )
     assert levels(fresh(card)) == ("non_directed", "none", "non_directed")
     # A level that asks for something else than the package's is refused, not ignored.
     third = trial("IOT-TRIAL-3")
@@ -312,11 +344,21 @@ def test_7_1_3_U4_after_the_test_period_the_card_is_not_used_again_on_the_test_p
     assert fresh(in_stock).status == CardStatus.IN_STOCK
     # Moved to a commercial package (U0 here: no services), the card is used again.
     service_change(am, ent, [ended], package=factories.package(code="IOT-STD").code)
-    factories.order(actor=am, enterprise=ent, business_type=BusinessType.SUSPEND_RESUME, cards=[ended],
-                    live_photo=False, parameters={"action": "resume"})
+    factories.order(
+        actor=am,
+        enterprise=ent,
+        business_type=BusinessType.SUSPEND_RESUME,
+        cards=[ended],
+        live_photo=False,
+        parameters={"action": "resume"},
+    )
     ended = fresh(ended)
     assert (ended.status, ended.package.code, ended.test_period_ends_at, ended.has_been_commercial) == (
-        CardStatus.ACTIVE, "IOT-STD", None, True)
+        CardStatus.ACTIVE,
+        "IOT-STD",
+        None,
+        True,
+    )
 
 
 def test_7_1_3_U4_the_beat_schedule_runs_the_task():
@@ -351,8 +393,15 @@ def test_7_1_3_U4_test_to_commercial_on_an_active_card_needs_the_real_name_the_r
 
 
 def package_fields(**overrides):
-    values = dict(code="IOT-NEWTEST", name="新测试卡套餐", is_test_package=True, test_period_days=180,
-                  data_service="non_directed", voice_service="none", sms_service="directed")
+    values = dict(
+        code="IOT-NEWTEST",
+        name="新测试卡套餐",
+        is_test_package=True,
+        test_period_days=180,
+        data_service="non_directed",
+        voice_service="none",
+        sms_service="directed",
+    )
     values.update(overrides)
     return values
 
@@ -376,8 +425,10 @@ def test_7_1_3_U4_model_validation_bounds_the_test_period(overrides, field):
     Package(**package_fields()).full_clean()
 
 
-@pytest.mark.parametrize("overrides", [{"test_period_days": 181}, {"test_period_days": None},
-                                       {"is_test_package": False}, {"data_service": ""}])
+@pytest.mark.parametrize(
+    "overrides",
+    [{"test_period_days": 181}, {"test_period_days": None}, {"is_test_package": False}, {"data_service": ""}],
+)
 def test_7_1_3_U4_database_check_constraint_bounds_the_test_period(overrides):
     with pytest.raises(IntegrityError), transaction.atomic():
         Package.objects.create(**package_fields(**overrides))
@@ -423,9 +474,16 @@ def ops_client(client, world):
 
 
 def admin_form(**overrides):
-    values = {"code": "IOT-NEWTEST", "name": "新测试卡套餐", "is_test_package": "on", "is_active": "on",
-              "test_period_days": "180", "data_service": "non_directed", "voice_service": "none",
-              "sms_service": "none"}
+    values = {
+        "code": "IOT-NEWTEST",
+        "name": "新测试卡套餐",
+        "is_test_package": "on",
+        "is_active": "on",
+        "test_period_days": "180",
+        "data_service": "non_directed",
+        "voice_service": "none",
+        "sms_service": "none",
+    }
     values.update(overrides)
     return {k: v for k, v in values.items() if v is not None}
 
@@ -433,13 +491,15 @@ def admin_form(**overrides):
 def test_7_1_3_U4_admin_ops_define_a_test_package_of_at_most_180_days(ops_client):
     from accounts.models import AuditEvent
 
-    response = ops_client.post("/admin/cards/package/add/", admin_form(test_period_days="181"),
-                               HTTP_ACCEPT_LANGUAGE="en")
+    response = ops_client.post(
+        "/admin/cards/package/add/", admin_form(test_period_days="181"), HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.status_code == 200
     assert "The test period is at most 180 days (rule U4)." in response.content.decode()
     assert not Package.objects.filter(code="IOT-NEWTEST").exists()
-    response = ops_client.post("/admin/cards/package/add/", admin_form(test_period_days="", sms_service=""),
-                               HTTP_ACCEPT_LANGUAGE="en")
+    response = ops_client.post(
+        "/admin/cards/package/add/", admin_form(test_period_days="", sms_service=""), HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.status_code == 200
     page = response.content.decode()
     assert "An IoT test-card package needs a test period" in page
@@ -455,8 +515,11 @@ def test_7_1_3_U4_admin_ops_define_a_test_package_of_at_most_180_days(ops_client
 def test_7_1_3_U4_admin_refuses_to_switch_the_test_flag_of_a_package_with_cards(ops_client, ent):
     package = factories.package(code="IOT-PLAIN")
     factories.card(enterprise=ent, pkg=package)
-    response = ops_client.post(f"/admin/cards/package/{package.pk}/change/",
-                               admin_form(code="IOT-PLAIN", name=package.name), HTTP_ACCEPT_LANGUAGE="en")
+    response = ops_client.post(
+        f"/admin/cards/package/{package.pk}/change/",
+        admin_form(code="IOT-PLAIN", name=package.name),
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert response.status_code == 200
     assert "holds cards" in response.content.decode()
     package.refresh_from_db()
@@ -521,14 +584,20 @@ def test_7_1_3_U4_data_migration_fills_the_facts_and_ends_trials_entered_by_the_
     # The hole, as it was: a U2 card moved onto the test package and activated.
     escaped = factories.card(enterprise=ent, segment_149=True, sms="non_directed")
     Card.objects.filter(pk=escaped.pk).update(package=test_package, realname_required=False, realname_rules="U4")
-    CardEvent.objects.create(card=escaped, action="services_changed", from_status="in_stock", to_status="in_stock",
-                             data={"before": {"package": "IOT-STD"}, "after": {"package": "IOT-TEST"}})
+    CardEvent.objects.create(
+        card=escaped,
+        action="services_changed",
+        from_status="in_stock",
+        to_status="in_stock",
+        data={"before": {"package": "IOT-STD"}, "after": {"package": "IOT-TEST"}},
+    )
     Card.objects.filter(pk=escaped.pk).update(status=CardStatus.ACTIVE)
     CardEvent.objects.create(card=escaped, action="activated", from_status="in_stock", to_status="active")
     trial_card = on_trial(ent, test_package)
     plain = factories.card(enterprise=ent)
-    Card.objects.update(first_activated_at=None, has_been_commercial=False, test_period_started_at=None,
-                        test_period_ends_at=None)
+    Card.objects.update(
+        first_activated_at=None, has_been_commercial=False, test_period_started_at=None, test_period_ends_at=None
+    )
 
     migration.fill_card_facts(apps, None)
 

@@ -76,8 +76,10 @@ def test_7_2_1_ops_cannot_set_an_approvers_password(ops_client, world):
 
 def test_7_2_1_not_even_a_superuser_types_a_password_for_someone_else(super_client, world):
     approver = world["users"]["provincial_approver"]
-    response = super_client.post(f"/admin/accounts/user/{approver.pk}/password/",
-                                 {"password1": "Chosen-by-root-1!", "password2": "Chosen-by-root-1!"})
+    response = super_client.post(
+        f"/admin/accounts/user/{approver.pk}/password/",
+        {"password1": "Chosen-by-root-1!", "password2": "Chosen-by-root-1!"},
+    )
     assert response.status_code in (403, 404)
     approver.refresh_from_db()
     assert approver.check_password(factories.PASSWORD)
@@ -94,25 +96,42 @@ def test_7_2_1_the_change_form_offers_no_password_form(ops_client, world):
 
 @pytest.mark.parametrize("role", [Role.ACCOUNT_MANAGER, Role.PROVINCIAL_APPROVER, Role.GROUP_APPROVER])
 def test_7_2_1_ops_cannot_create_a_user_who_sees_data_in_full_or_decides(ops_client, world, role):
-    response = ops_client.post(reverse("admin:accounts_user_add"), {
-        "username": "mole", "full_name": "内鬼", "email": "mole@example.com", "role": role,
-        "province": world["enterprise"].province_id,
-        "password1": "Mole-pass-2026!", "password2": "Mole-pass-2026!",
-    })
+    response = ops_client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "username": "mole",
+            "full_name": "内鬼",
+            "email": "mole@example.com",
+            "role": role,
+            "province": world["enterprise"].province_id,
+            "password1": "Mole-pass-2026!",
+            "password2": "Mole-pass-2026!",
+        },
+    )
     assert response.status_code == 200  # the form again, with the refusal
     assert "role grant" in response.content.decode()
     assert not User.objects.filter(username="mole").exists()
 
 
-def test_7_2_1_ops_create_an_enterprise_admin_who_sets_their_own_password(ops_client, world, settings,
-                                                                        django_capture_on_commit_callbacks):
+def test_7_2_1_ops_create_an_enterprise_admin_who_sets_their_own_password(
+    ops_client, world, settings, django_capture_on_commit_callbacks
+):
     settings.PORTAL_BASE_URL = "https://portal.example.com"
     with django_capture_on_commit_callbacks(execute=True):
-        response = ops_client.post(reverse("admin:accounts_user_add"), {
-            "username": "new_admin", "full_name": "新管理员", "email": "new_admin@example.com",
-            "role": Role.ENTERPRISE_ADMIN, "enterprise": world["enterprise"].pk,
-            "password1": "Chosen-by-ops-1!", "password2": "Chosen-by-ops-1!", "is_staff": "on", "is_superuser": "on",
-        })
+        response = ops_client.post(
+            reverse("admin:accounts_user_add"),
+            {
+                "username": "new_admin",
+                "full_name": "新管理员",
+                "email": "new_admin@example.com",
+                "role": Role.ENTERPRISE_ADMIN,
+                "enterprise": world["enterprise"].pk,
+                "password1": "Chosen-by-ops-1!",
+                "password2": "Chosen-by-ops-1!",
+                "is_staff": "on",
+                "is_superuser": "on",
+            },
+        )
     assert response.status_code == 302, response.content.decode()[:2000]
     user = User.objects.get(username="new_admin")
     assert not user.has_usable_password()  # nobody typed a password for them
@@ -147,8 +166,9 @@ def test_7_2_1_the_set_password_link_expires(world, settings, monkeypatch, djang
     settings.PASSWORD_RESET_TIMEOUT = 3600
     settings.PORTAL_BASE_URL = "https://portal.example.com"
     with django_capture_on_commit_callbacks(execute=True):
-        user = user_invite(actor=world["users"]["ops"], username="late", role=Role.OPS, email="late@example.com",
-                           request=None)
+        user = user_invite(
+            actor=world["users"]["ops"], username="late", role=Role.OPS, email="late@example.com", request=None
+        )
     link = _link_from(mail.outbox[-1])
     real_now = default_token_generator._now
     monkeypatch.setattr(default_token_generator, "_now", lambda: real_now() + timedelta(hours=2))
@@ -164,8 +184,12 @@ def test_7_2_1_the_set_password_link_expires(world, settings, monkeypatch, djang
 
 def _change_data(user, **overrides):
     data = {
-        "username": user.username, "full_name": user.full_name, "email": user.email, "role": user.role,
-        "province": user.province_id or "", "enterprise": user.enterprise_id or "",
+        "username": user.username,
+        "full_name": user.full_name,
+        "email": user.email,
+        "role": user.role,
+        "province": user.province_id or "",
+        "enterprise": user.enterprise_id or "",
         "is_active": "on" if user.is_active else "",
     }
     data.update(overrides)
@@ -195,8 +219,16 @@ def test_7_2_1_ops_cannot_grant_staff_superuser_groups_or_permissions(ops_client
     url = reverse("admin:accounts_user_change", args=[target.pk])
     pii = Permission.objects.get(codename="view_full_pii")
     approver_group = Group.objects.get(name=Role.PROVINCIAL_APPROVER)
-    response = ops_client.post(url, {**_change_data(target), "is_staff": "on", "is_superuser": "on",
-                                     "user_permissions": [pii.pk], "groups": [approver_group.pk]})
+    response = ops_client.post(
+        url,
+        {
+            **_change_data(target),
+            "is_staff": "on",
+            "is_superuser": "on",
+            "user_permissions": [pii.pk],
+            "groups": [approver_group.pk],
+        },
+    )
     assert response.status_code == 302
     target.refresh_from_db()
     assert not target.is_staff and not target.is_superuser
@@ -246,10 +278,15 @@ def test_7_2_1_bulk_actions_send_links_and_never_delete(ops_client, world, djang
 def test_7_2_1_a_role_grant_filed_by_ops_is_approved_by_a_superuser(ops_client, super_client, world, superuser):
     ops = world["users"]["ops"]
     candidate = factories.user(role="ops", username="to_promote", is_staff=True)
-    add = ops_client.post(reverse("admin:accounts_rolegrant_add"), {
-        "user": candidate.pk, "role": Role.PROVINCIAL_APPROVER, "province": world["enterprise"].province_id,
-        "reason": "新任北京审批人",
-    })
+    add = ops_client.post(
+        reverse("admin:accounts_rolegrant_add"),
+        {
+            "user": candidate.pk,
+            "role": Role.PROVINCIAL_APPROVER,
+            "province": world["enterprise"].province_id,
+            "reason": "新任北京审批人",
+        },
+    )
     assert add.status_code == 302, add.content.decode()[:3000]
     grant = RoleGrant.objects.get()
     assert (grant.requested_by, grant.status) == (ops, "pending")
@@ -303,15 +340,22 @@ def test_7_2_1_ops_cannot_file_a_grant_for_themselves(world):
 
     ops = world["users"]["ops"]
     with pytest.raises(PermissionDenied):
-        role_grant_file(actor=ops, user=ops, role=Role.ACCOUNT_MANAGER, province=world["enterprise"].province,
-                        reason="我自己")
+        role_grant_file(
+            actor=ops, user=ops, role=Role.ACCOUNT_MANAGER, province=world["enterprise"].province, reason="我自己"
+        )
 
 
 def test_7_2_1_a_superuser_creates_an_approver_directly_and_it_is_audited(super_client, world, superuser):
-    response = super_client.post(reverse("admin:accounts_user_add"), {
-        "username": "direct_approver", "full_name": "直接", "email": "d@example.com",
-        "role": Role.PROVINCIAL_APPROVER, "province": world["enterprise"].province_id,
-    })
+    response = super_client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "username": "direct_approver",
+            "full_name": "直接",
+            "email": "d@example.com",
+            "role": Role.PROVINCIAL_APPROVER,
+            "province": world["enterprise"].province_id,
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     user = User.objects.get(username="direct_approver")
     assert user.role == Role.PROVINCIAL_APPROVER and not user.has_usable_password()

@@ -30,14 +30,23 @@ def records(world, scripted_face_engine):
     manager = world["users"]["account_manager"]
     enterprise = world["enterprise"]
     card = factories.card(enterprise=enterprise)
-    verification = factories.card_user_registration(actor=manager, enterprise=enterprise, cards=[card],
-                                                    name=CARD_USER_NAME)
+    verification = factories.card_user_registration(
+        actor=manager, enterprise=enterprise, cards=[card], name=CARD_USER_NAME
+    )
     factories.face_result(verification, "pass")
-    order = factories.order_done(business_type="supplementary_registration", cards=[factories.card(
-        enterprise=enterprise)], actor=manager, handler=factories.handler_data(name=HANDLER_NAME))
+    order = factories.order_done(
+        business_type="supplementary_registration",
+        cards=[factories.card(enterprise=enterprise)],
+        actor=manager,
+        handler=factories.handler_data(name=HANDLER_NAME),
+    )
     assert CardBinding.objects.filter(card=card, ended_at__isnull=True).exists()
-    return {"enterprise": enterprise, "card_user": CardUser.objects.get(name=CARD_USER_NAME),
-            "handler": Handler.objects.get(name=HANDLER_NAME), "order": order}
+    return {
+        "enterprise": enterprise,
+        "card_user": CardUser.objects.get(name=CARD_USER_NAME),
+        "handler": Handler.objects.get(name=HANDLER_NAME),
+        "order": order,
+    }
 
 
 def _pages(records) -> dict[str, str]:
@@ -64,8 +73,7 @@ def test_admin_shows_card_users_handlers_and_responsible_persons_masked(world, r
         response = client.get(url)
         assert response.status_code == 200, label
         html = response.content.decode()
-        for secret in (CARD_USER_NAME, HANDLER_NAME, person.name, person.id_address,
-                       records["handler"].id_address):
+        for secret in (CARD_USER_NAME, HANDLER_NAME, person.name, person.id_address, records["handler"].id_address):
             assert secret not in html, (label, secret)
     lists = client.get(_pages(records)["card users"]).content.decode()
     assert mask_name(CARD_USER_NAME) in lists

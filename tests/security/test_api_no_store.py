@@ -25,8 +25,13 @@ def assert_no_store(response) -> None:
 
 def test_7_3_api_lists_are_no_store(world):
     api = _api(world["users"]["account_manager"])
-    for url in ("/api/v1/enterprises/", "/api/v1/cards/", "/api/v1/card-users/", "/api/v1/orders/",
-                "/api/v1/exemptions/"):
+    for url in (
+        "/api/v1/enterprises/",
+        "/api/v1/cards/",
+        "/api/v1/card-users/",
+        "/api/v1/orders/",
+        "/api/v1/exemptions/",
+    ):
         response = api.get(url)
         assert response.status_code == 200, (url, response.status_code)
         assert_no_store(response)

@@ -21,8 +21,9 @@ API = "/api/v1"
 
 
 def _obtain(user) -> dict:
-    response = APIClient().post(f"{API}/auth/token/", {"username": user.username, "password": factories.PASSWORD},
-                                format="json")
+    response = APIClient().post(
+        f"{API}/auth/token/", {"username": user.username, "password": factories.PASSWORD}, format="json"
+    )
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -126,13 +127,16 @@ def test_7_2_3_unauthenticated_calls_stay_401_with_the_token_challenge(world):
 
 def test_7_2_3_the_schema_documents_the_token_endpoints(world):
     schema = APIClient().get("/api/schema/?format=json").json()
-    assert {"/api/v1/auth/token/", "/api/v1/auth/logout/", "/api/v1/auth/tokens/",
-            "/api/v1/auth/tokens/{key}/"} <= set(schema["paths"])
+    assert {"/api/v1/auth/token/", "/api/v1/auth/logout/", "/api/v1/auth/tokens/", "/api/v1/auth/tokens/{key}/"} <= set(
+        schema["paths"]
+    )
     token_response = schema["paths"]["/api/v1/auth/token/"]["post"]["responses"]["200"]
     ref = token_response["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert {"token", "expires_at"} <= set(schema["components"]["schemas"][ref]["properties"])
-    assert any(scheme.get("scheme") == "bearer" or scheme.get("in") == "header"
-               for scheme in schema["components"]["securitySchemes"].values())
+    assert any(
+        scheme.get("scheme") == "bearer" or scheme.get("in") == "header"
+        for scheme in schema["components"]["securitySchemes"].values()
+    )
 
 
 def test_7_2_3_the_migration_drops_the_plain_token_table_of_an_existing_database(world):
@@ -142,11 +146,13 @@ def test_7_2_3_the_migration_drops_the_plain_token_table_of_an_existing_database
     migration = importlib.import_module("accounts.migrations.0005_drop_plain_api_tokens")
     user = world["users"]["account_manager"]
     with connection.cursor() as cursor:
-        cursor.execute('CREATE TABLE "authtoken_token" ("key" varchar(40) PRIMARY KEY, "user_id" bigint, '
-                       '"created" varchar(40))')
+        cursor.execute(
+            'CREATE TABLE "authtoken_token" ("key" varchar(40) PRIMARY KEY, "user_id" bigint, "created" varchar(40))'
+        )
         cursor.execute('INSERT INTO "authtoken_token" VALUES (%s, %s, %s)', ["a" * 40, user.pk, "2026-01-01"])
-        cursor.execute("INSERT INTO django_migrations (app, name, applied) VALUES ('authtoken', '0001_initial', "
-                       "CURRENT_TIMESTAMP)")
+        cursor.execute(
+            "INSERT INTO django_migrations (app, name, applied) VALUES ('authtoken', '0001_initial', CURRENT_TIMESTAMP)"
+        )
 
     class Editor:
         def __init__(self):

@@ -82,8 +82,9 @@ def test_7_4_1_card_user_registered_while_the_broker_is_down_is_answered_201_and
     number = idgen.resident_id()
     started = time.monotonic()
     with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
-        response = _api(manager).post(f"{API}/card-users/", _register_body(enterprise, card, number),
-                                      format="multipart")
+        response = _api(manager).post(
+            f"{API}/card-users/", _register_body(enterprise, card, number), format="multipart"
+        )
     took = time.monotonic() - started
 
     assert response.status_code == 201, response.content
@@ -117,8 +118,9 @@ def test_7_4_1_a_decision_taken_while_the_broker_is_down_keeps_its_email_in_the_
     request, _card = file_for_combo(world, "U1")
     Notification.objects.all().delete()
     with celery_broker(f"redis://127.0.0.1:{free_port()}/0"), django_capture_on_commit_callbacks(execute=True):
-        decided = approval_services.exemption_decide(request=request, actor=world["users"]["provincial_approver"],
-                                                     level="province", approve=True)
+        decided = approval_services.exemption_decide(
+            request=request, actor=world["users"]["provincial_approver"], level="province", approve=True
+        )
     assert decided.status == RequestStatus.APPROVED
     note = Notification.objects.get()
     assert note.sent_at is None and note.queued_at is None and note.address == "account_manager@example.cn"
@@ -147,8 +149,9 @@ def test_7_4_1_a_mail_outage_leaves_the_email_unsent_and_it_is_sent_again(
     with monkeypatch.context() as patch:
         patch.setattr("approvals.notifications.get_connection", lambda: Broken())
         with django_capture_on_commit_callbacks(execute=True):
-            approval_services.exemption_decide(request=request, actor=world["users"]["provincial_approver"],
-                                               level="province", approve=True)
+            approval_services.exemption_decide(
+                request=request, actor=world["users"]["provincial_approver"], level="province", approve=True
+            )
     note = Notification.objects.get()
     assert note.sent_at is None and note.attempts == 1 and note.last_error == "OSError"
     settings.WORK_REQUEUE_AFTER = 0
@@ -164,11 +167,14 @@ def test_7_4_1_the_beat_task_finishes_pending_verifications_and_imports_once(
     Package.objects.create(code="IOT-BASIC", name="物联网基础套餐")
     card = factories.card(enterprise=enterprise, data="non_directed")
     with celery_broker(f"redis://127.0.0.1:{free_port()}/0"), django_capture_on_commit_callbacks(execute=True):
-        registered = _api(manager).post(f"{API}/card-users/",
-                                        _register_body(enterprise, card, idgen.resident_id()), format="multipart")
-        uploaded = _api(manager).post(f"{API}/card-imports/",
-                                      {"enterprise": str(enterprise.public_id), "file": upload(csv_bytes([row(1)]))},
-                                      format="multipart")
+        registered = _api(manager).post(
+            f"{API}/card-users/", _register_body(enterprise, card, idgen.resident_id()), format="multipart"
+        )
+        uploaded = _api(manager).post(
+            f"{API}/card-imports/",
+            {"enterprise": str(enterprise.public_id), "file": upload(csv_bytes([row(1)]))},
+            format="multipart",
+        )
     assert (registered.status_code, uploaded.status_code) == (201, 202)
     verification = Verification.objects.get()
     job = CardImport.objects.get()
@@ -197,8 +203,9 @@ def test_7_4_1_a_second_message_for_an_import_in_flight_does_nothing(world, pack
     task must not import it twice. A redelivery of the running task itself (worker lost) still runs."""
     from cards import importing
 
-    job = importing.card_import_create(actor=world["users"]["account_manager"], enterprise=world["enterprise"],
-                                       upload=upload(csv_bytes([row(1)])))
+    job = importing.card_import_create(
+        actor=world["users"]["account_manager"], enterprise=world["enterprise"], upload=upload(csv_bytes([row(1)]))
+    )
     CardImport.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, task_id="first-task")
     assert card_import_run(import_id=job.pk, task_id="second-task") == "nothing_to_do"
     assert Card.objects.count() == 0
@@ -225,10 +232,12 @@ def cache_down(settings):
 
 def test_7_4_1_api_reveal_fails_closed_with_503_when_the_cache_is_down(world, cache_down):
     manager, enterprise = world["users"]["account_manager"], world["enterprise"]
-    card_user = factories.verified_card_user(actor=manager, enterprise=enterprise,
-                                             cards=[factories.card(enterprise=enterprise)])
-    response = _api(manager).post(f"{API}/card-users/{card_user.public_id}/reveal/", {"field": "id_number"},
-                                  format="json")
+    card_user = factories.verified_card_user(
+        actor=manager, enterprise=enterprise, cards=[factories.card(enterprise=enterprise)]
+    )
+    response = _api(manager).post(
+        f"{API}/card-users/{card_user.public_id}/reveal/", {"field": "id_number"}, format="json"
+    )
     assert response.status_code == 503, response.content
     assert int(response["Retry-After"]) > 0
     body = response.json()
@@ -239,8 +248,9 @@ def test_7_4_1_api_reveal_fails_closed_with_503_when_the_cache_is_down(world, ca
 @pytest.mark.zh
 def test_7_4_1_page_reveal_fails_closed_with_a_chinese_503_page_when_the_cache_is_down(world, cache_down, client):
     manager, enterprise = world["users"]["account_manager"], world["enterprise"]
-    card_user = factories.verified_card_user(actor=manager, enterprise=enterprise,
-                                             cards=[factories.card(enterprise=enterprise)])
+    card_user = factories.verified_card_user(
+        actor=manager, enterprise=enterprise, cards=[factories.card(enterprise=enterprise)]
+    )
     client.force_login(manager)
     response = client.post(f"/cards/card-users/{card_user.public_id}/reveal/", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert response.status_code == 503
@@ -262,8 +272,9 @@ def test_notifications_are_written_with_the_decision_not_after(world, emails):
     request, _card = file_for_combo(world, "U1")
     before = Notification.objects.count()
     with pytest.raises(RuntimeError), transaction.atomic():
-        approval_services.exemption_decide(request=request, actor=world["users"]["provincial_approver"],
-                                           level="province", approve=True)
+        approval_services.exemption_decide(
+            request=request, actor=world["users"]["provincial_approver"], level="province", approve=True
+        )
         assert Notification.objects.count() == before + 1
         raise RuntimeError("roll back")
     assert Notification.objects.count() == before

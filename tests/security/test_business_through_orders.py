@@ -103,7 +103,12 @@ def test_7_1_2_the_order_business_records_the_handler_on_every_card_event(ent, m
     factories.cancel(card, actor=manager)
     events = CardEvent.objects.filter(card=card).exclude(action="created")
     assert [e.action for e in events.order_by("at", "id")] == [
-        "activated", "suspended", "resumed", "services_changed", "cancelled"]
+        "activated",
+        "suspended",
+        "resumed",
+        "services_changed",
+        "cancelled",
+    ]
     for event in events:
         assert event.order is not None and event.order.handler_id is not None, event.action
 
@@ -130,8 +135,9 @@ def _card_in(state, ent):
 
 
 @pytest.mark.parametrize("action, state, body, business_type, order_action", API_ACTIONS)
-def test_7_1_2_direct_card_actions_of_the_api_answer_order_required(ent, manager, action, state, body,
-                                                                    business_type, order_action):
+def test_7_1_2_direct_card_actions_of_the_api_answer_order_required(
+    ent, manager, action, state, body, business_type, order_action
+):
     card = _card_in(state, ent)
     events = CardEvent.objects.filter(card=card).count()
     api = APIClient()
@@ -190,19 +196,26 @@ def test_7_1_2_the_card_page_opens_orders_instead_of_changing_the_card(ent, mana
     assert reverse("cards:services", args=[card.iccid]) not in page
     # ... the buttons are links into the order wizard, pre-filled.
     wizard = reverse("orders:new")
-    assert f'{wizard}?business_type=suspend_resume&amp;enterprise={ent.public_id}&amp;cards={card.iccid}&amp;action=suspend' in page
-    assert f'{wizard}?business_type=service_change&amp;enterprise={ent.public_id}&amp;cards={card.iccid}' in page
-    assert f'{wizard}?business_type=cancellation&amp;enterprise={ent.public_id}&amp;cards={card.iccid}' in page
+    assert (
+        f"{wizard}?business_type=suspend_resume&amp;enterprise={ent.public_id}&amp;cards={card.iccid}&amp;action=suspend"
+        in page
+    )
+    assert f"{wizard}?business_type=service_change&amp;enterprise={ent.public_id}&amp;cards={card.iccid}" in page
+    assert f"{wizard}?business_type=cancellation&amp;enterprise={ent.public_id}&amp;cards={card.iccid}" in page
 
 
-@pytest.mark.parametrize("action, state, business_type, order_action", [
-    ("activate", "stock", "new_installation", None),
-    ("suspend", "active", "suspend_resume", "suspend"),
-    ("resume", "suspended", "suspend_resume", "resume"),
-    ("cancel", "active", "cancellation", None),
-])
+@pytest.mark.parametrize(
+    "action, state, business_type, order_action",
+    [
+        ("activate", "stock", "new_installation", None),
+        ("suspend", "active", "suspend_resume", "suspend"),
+        ("resume", "suspended", "suspend_resume", "resume"),
+        ("cancel", "active", "cancellation", None),
+    ],
+)
 def test_7_1_2_a_stale_post_to_a_card_action_opens_the_order_wizard_and_changes_nothing(
-        ent, manager, action, state, business_type, order_action):
+    ent, manager, action, state, business_type, order_action
+):
     card = _card_in(state, ent)
     events = CardEvent.objects.filter(card=card).count()
     response = _portal(manager).post(reverse("cards:action", args=[card.iccid, action]))
@@ -218,8 +231,10 @@ def test_7_1_2_a_stale_post_to_a_card_action_opens_the_order_wizard_and_changes_
 def test_7_1_2_the_services_page_opens_a_service_change_order(ent, manager):
     card = factories.active_card(enterprise=ent)
     client = _portal(manager)
-    for response in (client.get(reverse("cards:services", args=[card.iccid])),
-                     client.post(reverse("cards:services", args=[card.iccid]), {"data": "non_directed"})):
+    for response in (
+        client.get(reverse("cards:services", args=[card.iccid])),
+        client.post(reverse("cards:services", args=[card.iccid]), {"data": "non_directed"}),
+    ):
         assert response.status_code in (302, 303)
         assert _wizard_query(response["Location"])["business_type"] == "service_change"
     card.refresh_from_db()
@@ -229,15 +244,21 @@ def test_7_1_2_the_services_page_opens_a_service_change_order(ent, manager):
 def test_7_1_2_the_wizard_takes_the_suspend_action_from_the_card_page_link(ent, manager):
     card = factories.active_card(enterprise=ent)
     client = _portal(manager)
-    link = (f"{reverse('orders:new')}?business_type=suspend_resume&enterprise={ent.public_id}"
-            f"&cards={card.iccid}&action=suspend")
+    link = (
+        f"{reverse('orders:new')}?business_type=suspend_resume&enterprise={ent.public_id}"
+        f"&cards={card.iccid}&action=suspend"
+    )
     page = client.get(link).content.decode()
     assert card.iccid in page
-    response = client.post(link, {"business_type": "suspend_resume", "enterprise": str(ent.public_id),
-                                  "cards": card.iccid, "action": "suspend"})
+    response = client.post(
+        link,
+        {"business_type": "suspend_resume", "enterprise": str(ent.public_id), "cards": card.iccid, "action": "suspend"},
+    )
     assert response.status_code == 302
-    client.post(reverse("orders:new_handler"), {"handler_id_type": "resident_id",
-                                                "handler_id_number": factories.handler_data().id_number})
+    client.post(
+        reverse("orders:new_handler"),
+        {"handler_id_type": "resident_id", "handler_id_number": factories.handler_data().id_number},
+    )
     page = client.get(reverse("orders:new_details")).content.decode()
     suspend_input = re.search(r'<input[^>]*value="suspend"[^>]*>', page).group(0)
     assert "checked" in suspend_input
@@ -270,8 +291,9 @@ def test_7_1_2_a_card_awaiting_realname_activates_under_its_order_once_its_exemp
     card = factories.card(enterprise=ent, data="non_directed")
     order = factories.activate(card, actor=manager)
     request = file_request(actor=manager, enterprise=ent, cards=[card], levels=["province"])
-    exemption_decide(request=request, actor=world["users"]["provincial_approver"], level="province",
-                     approve=True, comment="同意")
+    exemption_decide(
+        request=request, actor=world["users"]["provincial_approver"], level="province", approve=True, comment="同意"
+    )
     card.refresh_from_db()
     assert card.status == CardStatus.ACTIVE
     event = CardEvent.objects.filter(card=card, action="activated").get()
@@ -290,8 +312,12 @@ def test_7_1_2_a_transferred_card_waits_and_returns_to_its_state_under_the_trans
     card = factories.card(enterprise=ent, data="non_directed")
     factories.verified_card_user(actor=manager, enterprise=ent, cards=[card])
     factories.activate(card, actor=manager)
-    transfer = factories.order_done(business_type="ownership_transfer", cards=card, actor=manager,
-                                    parameters={"target_enterprise": str(target.public_id)})
+    transfer = factories.order_done(
+        business_type="ownership_transfer",
+        cards=card,
+        actor=manager,
+        parameters={"target_enterprise": str(target.public_id)},
+    )
     card.refresh_from_db()
     assert (card.enterprise, card.status) == (target, CardStatus.AWAITING_REALNAME)
     factories.verified_card_user(actor=manager, enterprise=target, cards=[card])

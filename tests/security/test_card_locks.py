@@ -167,13 +167,16 @@ def test_7_4_3_two_orders_with_the_same_cards_in_opposite_orders_filed_at_once_b
 
     def file(spec):
         cards, parameters = spec
-        factories.order(actor=manager, enterprise=ent, business_type=BusinessType.SERVICE_CHANGE, cards=cards,
-                        parameters=parameters)
+        factories.order(
+            actor=manager, enterprise=ent, business_type=BusinessType.SERVICE_CHANGE, cards=cards, parameters=parameters
+        )
 
     errors = _run_both(file, [([first, second], {"sms": "directed"}), ([second, first], {"voice": "directed"})])
     assert not errors, errors  # e.g. "deadlock detected"
     assert list(Order.objects.filter(business_type=BusinessType.SERVICE_CHANGE).values_list("status", flat=True)) == [
-        OrderStatus.COMPLETED, OrderStatus.COMPLETED]
+        OrderStatus.COMPLETED,
+        OrderStatus.COMPLETED,
+    ]
     _assert_both_changed([first, second])
 
 
@@ -188,11 +191,21 @@ def test_7_4_3_two_waiting_orders_with_the_same_cards_in_opposite_orders_complet
         # portal files no second order for cards that are in a waiting one; A is hidden from that
         # check while B is filed, to have two waiting orders that share cards.
         filing.setattr("cards.orders.order_complete", lambda *, order, actor: order)
-        order_a = factories.order(actor=manager, enterprise=ent, business_type=BusinessType.SERVICE_CHANGE,
-                                  cards=[first, second], parameters={"sms": "directed"})
+        order_a = factories.order(
+            actor=manager,
+            enterprise=ent,
+            business_type=BusinessType.SERVICE_CHANGE,
+            cards=[first, second],
+            parameters={"sms": "directed"},
+        )
         Order.objects.filter(pk=order_a.pk).update(status=OrderStatus.REJECTED)
-        order_b = factories.order(actor=manager, enterprise=ent, business_type=BusinessType.SERVICE_CHANGE,
-                                  cards=[second, first], parameters={"voice": "directed"})
+        order_b = factories.order(
+            actor=manager,
+            enterprise=ent,
+            business_type=BusinessType.SERVICE_CHANGE,
+            cards=[second, first],
+            parameters={"voice": "directed"},
+        )
         Order.objects.filter(pk=order_a.pk).update(status=OrderStatus.AWAITING_VERIFICATION)
     assert [line.card_id for line in orders.order_lines(order_b)] == [second.pk, first.pk]
 
@@ -209,5 +222,6 @@ def test_7_4_3_two_waiting_orders_with_the_same_cards_in_opposite_orders_complet
     errors = _run_both(lambda order: orders.order_complete(order=order, actor=None), [order_a, order_b])
     assert not errors, errors  # e.g. "deadlock detected"
     assert set(Order.objects.filter(pk__in=[order_a.pk, order_b.pk]).values_list("status", flat=True)) == {
-        OrderStatus.COMPLETED}
+        OrderStatus.COMPLETED
+    }
     _assert_both_changed([first, second])

@@ -51,7 +51,9 @@ def test_7_2_5_the_pii_access_log_records_the_address_behind_the_proxy(world, se
     settings.TRUSTED_PROXIES = ["10.0.0.1"]
     request = _request("10.0.0.1", "203.0.113.66, 198.51.100.23")
     enterprise_services.enterprise_reveal_field(
-        actor=world["users"]["account_manager"], enterprise=world["enterprise"], field="credential_number",
+        actor=world["users"]["account_manager"],
+        enterprise=world["enterprise"],
+        field="credential_number",
         request=request,
     )
     assert PiiAccessLog.objects.get().ip_address == "198.51.100.23"
@@ -61,7 +63,9 @@ def test_7_2_5_the_pii_access_log_ignores_a_spoofed_header(world, settings):
     settings.TRUSTED_PROXIES = []
     request = _request("198.51.100.9", "203.0.113.66")
     enterprise_services.enterprise_reveal_field(
-        actor=world["users"]["account_manager"], enterprise=world["enterprise"], field="credential_number",
+        actor=world["users"]["account_manager"],
+        enterprise=world["enterprise"],
+        field="credential_number",
         request=request,
     )
     assert PiiAccessLog.objects.get().ip_address == "198.51.100.9"
@@ -143,10 +147,13 @@ def test_7_2_5_the_token_endpoint_is_throttled_the_same_way_and_answers_json(pro
     api = APIClient(REMOTE_ADDR="203.0.113.66")
     for _ in range(settings.AXES_FAILURE_LIMIT):
         api.post("/api/v1/auth/token/", {"username": user.username, "password": "wrong"}, format="json")
-    locked = api.post("/api/v1/auth/token/", {"username": user.username, "password": factories.PASSWORD},
-                      format="json")
+    locked = api.post("/api/v1/auth/token/", {"username": user.username, "password": factories.PASSWORD}, format="json")
     assert locked.status_code == 429
     assert locked.json()["code"] == "locked_out" and int(locked["Retry-After"]) > 0
     other = APIClient(REMOTE_ADDR="198.51.100.7")
-    assert other.post("/api/v1/auth/token/", {"username": user.username, "password": factories.PASSWORD},
-                      format="json").status_code == 200
+    assert (
+        other.post(
+            "/api/v1/auth/token/", {"username": user.username, "password": factories.PASSWORD}, format="json"
+        ).status_code
+        == 200
+    )

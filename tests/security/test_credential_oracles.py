@@ -99,9 +99,7 @@ def test_7_1_6_the_pages_agree(client, world, beijing_number):
     answers = []
     for response in (returning, created, listed):
         assert response.status_code == 200
-        errors = response.context[
-            "number_form" if response is listed else "form"
-        ].errors.as_data()["credential_number"]
+        errors = response.context["number_form" if response is listed else "form"].errors.as_data()["credential_number"]
         answers.append([(e.code, str(e.message)) for e in errors])
     assert answers[0] == answers[1] == answers[2]
     assert answers[0][0][0] == "registered_in_other_province"
@@ -131,9 +129,15 @@ def test_7_1_6_a_managers_change_request_to_another_provinces_number_gets_the_sa
     manager_gd = world["users"]["account_manager_other_province"]
     with pytest.raises(Conflict) as excinfo:
         services.change_request_submit(
-            actor=manager_gd, enterprise=world["enterprise_other"], target="enterprise",
-            values={"name": "广东物联网络有限公司", "credential_type": "business_licence",
-                    "credential_number": beijing_number, "credential_address": "广州市"},
+            actor=manager_gd,
+            enterprise=world["enterprise_other"],
+            target="enterprise",
+            values={
+                "name": "广东物联网络有限公司",
+                "credential_type": "business_licence",
+                "credential_number": beijing_number,
+                "credential_address": "广州市",
+            },
             files=[jpeg_upload()],
         )
     assert excinfo.value.code == "registered_in_other_province"
@@ -165,9 +169,15 @@ def test_7_2_7_an_admins_lookup_answers_alike_for_other_tenants_and_unregistered
 def _submit_by_api(api, enterprise, number):
     return api.post(
         f"{API}/enterprises/{enterprise.public_id}/change-requests/",
-        {"target": "enterprise", "name": enterprise.name, "credential_type": "business_licence",
-         "credential_number": number, "credential_address": "北京市朝阳区建国路1号", "files": [jpeg_upload()],
-         "reason": "换证"},
+        {
+            "target": "enterprise",
+            "name": enterprise.name,
+            "credential_type": "business_licence",
+            "credential_number": number,
+            "credential_address": "北京市朝阳区建国路1号",
+            "files": [jpeg_upload()],
+            "reason": "换证",
+        },
         format="multipart",
     )
 
@@ -183,9 +193,7 @@ def test_7_2_7_an_admins_change_request_answers_alike_for_other_tenants_and_unre
         answers[label] = (response.status_code, body.get("code"), shape(body))
         # Withdrawn, so the next one is not refused as "a change is already pending".
         if response.status_code == 201:
-            change_request_withdraw(
-                change_request=ChangeRequest.objects.get(public_id=body["public_id"]), actor=admin
-            )
+            change_request_withdraw(change_request=ChangeRequest.objects.get(public_id=body["public_id"]), actor=admin)
     assert answers["other_province"] == answers["unregistered"] == answers["same_province_other_enterprise"]
     assert answers["unregistered"][0] == 201
 
@@ -197,10 +205,18 @@ def test_7_2_7_an_admins_change_request_page_answers_alike(client, world, number
     url = reverse("enterprises:change_request", args=[enterprise.public_id]) + "?target=enterprise"
     answers = {}
     for label, number in numbers.items():
-        response = client.post(url, {"name": enterprise.name, "unit_kind": "enterprise",
-                                     "credential_type": "business_licence", "credential_number": number,
-                                     "credential_address": "北京市朝阳区建国路1号", "files": [jpeg_upload()],
-                                     "reason": "换证"})
+        response = client.post(
+            url,
+            {
+                "name": enterprise.name,
+                "unit_kind": "enterprise",
+                "credential_type": "business_licence",
+                "credential_number": number,
+                "credential_address": "北京市朝阳区建国路1号",
+                "files": [jpeg_upload()],
+                "reason": "换证",
+            },
+        )
         answers[label] = (response.status_code, response.get("Location"))
         pending = ChangeRequest.objects.filter(enterprise=enterprise, status=ChangeRequestStatus.SUBMITTED).first()
         if pending is not None:
@@ -213,9 +229,15 @@ def test_7_2_7_the_clash_is_the_approvers_to_see_when_deciding(world, numbers):
     admin = world["users"]["enterprise_admin"]
     enterprise = world["enterprise"]
     change = services.change_request_submit(
-        actor=admin, enterprise=enterprise, target="enterprise",
-        values={"name": enterprise.name, "credential_type": "business_licence",
-                "credential_number": numbers["other_province"], "credential_address": "北京市"},
+        actor=admin,
+        enterprise=enterprise,
+        target="enterprise",
+        values={
+            "name": enterprise.name,
+            "credential_type": "business_licence",
+            "credential_number": numbers["other_province"],
+            "credential_address": "北京市",
+        },
         files=[jpeg_upload()],
     )
     approver = world["users"]["provincial_approver"]
@@ -226,8 +248,9 @@ def test_7_2_7_the_clash_is_the_approvers_to_see_when_deciding(world, numbers):
     enterprise.refresh_from_db()
     assert change.status == ChangeRequestStatus.SUBMITTED and not change.decisions.exists()
     assert enterprise.credential_number != numbers["other_province"]
-    rejected = change_request_decide(change_request=change, actor=approver, approve=False,
-                                     comment="证件号码有误，请核实")
+    rejected = change_request_decide(
+        change_request=change, actor=approver, approve=False, comment="证件号码有误，请核实"
+    )
     assert rejected.status == ChangeRequestStatus.REJECTED
 
 
@@ -235,8 +258,13 @@ def test_7_2_7_an_admins_rename_of_a_letter_unit_answers_alike(world):
     manager = world["users"]["account_manager"]
 
     def letter_unit(name):
-        return factories.enterprise(actor=manager, name=name, credential_type="official_letter",
-                                    credential_number="", unit_kind="party_government")
+        return factories.enterprise(
+            actor=manager,
+            name=name,
+            credential_type="official_letter",
+            credential_number="",
+            unit_kind="party_government",
+        )
 
     letter_unit("北京市水务局")
     own = letter_unit("北京市园林绿化局")
@@ -246,15 +274,22 @@ def test_7_2_7_an_admins_rename_of_a_letter_unit_answers_alike(world):
     for name in ("北京市水务局", "北京市从未登记局"):
         response = api.post(
             f"{API}/enterprises/{own.public_id}/change-requests/",
-            {"target": "enterprise", "name": name, "unit_kind": "party_government",
-             "credential_type": "official_letter", "credential_number": "", "credential_address": "北京市",
-             "files": [pdf_upload()]},
+            {
+                "target": "enterprise",
+                "name": name,
+                "unit_kind": "party_government",
+                "credential_type": "official_letter",
+                "credential_number": "",
+                "credential_address": "北京市",
+                "files": [pdf_upload()],
+            },
             format="multipart",
         )
         answers.append((response.status_code, response.json().get("code"), shape(response.json())))
         if response.status_code == 201:
-            change_request_withdraw(change_request=ChangeRequest.objects.get(public_id=response.json()["public_id"]),
-                                    actor=admin)
+            change_request_withdraw(
+                change_request=ChangeRequest.objects.get(public_id=response.json()["public_id"]), actor=admin
+            )
     assert answers[0] == answers[1] and answers[0][0] == 201
 
 

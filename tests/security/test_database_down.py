@@ -68,11 +68,12 @@ def answers(tmp_path_factory):
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:{_closed_port()}/portal",
         "PRIVATE_MEDIA_ROOT": str(tmp / "private"),
     }
-    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT")), None)
     assert line, done.stdout[-3000:] + done.stderr[-3000:]
-    return json.loads(line[len("RESULT"):])
+    return json.loads(line[len("RESULT") :])
 
 
 @pytest.mark.parametrize("debug", ["True", "False"])

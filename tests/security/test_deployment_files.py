@@ -13,8 +13,11 @@ from tests.conftest import REPO
 
 def _instructions(text: str) -> list[tuple[str, str]]:
     joined = re.sub(r"\\\n\s*", " ", text)
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
-            for line in (raw.strip() for raw in joined.splitlines()) if line and not line.startswith("#")]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
+        for line in (raw.strip() for raw in joined.splitlines())
+        if line and not line.startswith("#")
+    ]
 
 
 def test_7_5_the_image_runs_as_a_non_root_user():
@@ -34,8 +37,11 @@ def test_7_5_the_image_defaults_to_production_settings():
 
 
 def test_7_5_the_build_context_leaves_secrets_and_local_state_out():
-    ignored = {line.strip().rstrip("/") for line in (REPO / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    ignored = {
+        line.strip().rstrip("/")
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     for entry in (".env", "var", ".venv", ".git", ".pytest_cache"):
         assert entry in ignored, entry
 

@@ -252,13 +252,18 @@ def test_7_1_4_a_change_of_kind_is_applied_with_the_change(world):
 
     enterprise = world["enterprise"]
     change = services.change_request_submit(
-        actor=world["users"]["account_manager"], enterprise=enterprise, target="enterprise",
-        values=change_values(name="北京市某委员会", unit_kind="party_government"), files=[pdf_upload()],
+        actor=world["users"]["account_manager"],
+        enterprise=enterprise,
+        target="enterprise",
+        values=change_values(name="北京市某委员会", unit_kind="party_government"),
+        files=[pdf_upload()],
     )
     change_request_decide(change_request=change, actor=world["users"]["provincial_approver"], approve=True)
     enterprise.refresh_from_db()
     assert (enterprise.unit_kind.code, enterprise.credential_type, enterprise.credential_number_index) == (
-        "party_government", "official_letter", None
+        "party_government",
+        "official_letter",
+        None,
     )
     assert enterprise.name_index == unit_name_index("北京市某委员会")
     assert enterprise.versions.get().previous_values["unit_kind"] == "enterprise"
@@ -314,8 +319,14 @@ def test_7_1_4_the_database_holds_one_letter_unit_per_name_and_province(manager)
     first = register(manager, letter_data())
     with pytest.raises(IntegrityError), transaction.atomic():
         Enterprise.objects.create(
-            name=first.name, unit_kind=first.unit_kind, credential_type="official_letter", credential_number="",
-            credential_address="x", province=first.province, account_manager=manager, created_by=manager,
+            name=first.name,
+            unit_kind=first.unit_kind,
+            credential_type="official_letter",
+            credential_number="",
+            credential_address="x",
+            province=first.province,
+            account_manager=manager,
+            created_by=manager,
             name_index=first.name_index,
         )
 
@@ -370,8 +381,9 @@ def test_7_1_4_the_api_lookup_finds_a_letter_unit_by_name(manager):
     response = api.post(f"{API}/enterprises/lookup/", {"unit_name": "北京市水务局。"}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["public_id"] == str(record.public_id)
-    both = api.post(f"{API}/enterprises/lookup/", {"unit_name": WATER, "credential_number": idgen.uscc()},
-                    format="json")
+    both = api.post(
+        f"{API}/enterprises/lookup/", {"unit_name": WATER, "credential_number": idgen.uscc()}, format="json"
+    )
     assert both.status_code == 400
     neither = api.post(f"{API}/enterprises/lookup/", {}, format="json")
     assert neither.status_code == 400
@@ -383,8 +395,11 @@ def test_7_1_4_a_renamed_letter_unit_is_found_by_its_new_name(world):
     manager = world["users"]["account_manager"]
     record = register(manager, letter_data())
     change = services.change_request_submit(
-        actor=manager, enterprise=record, target="enterprise",
-        values=change_values(name="北京市水务局（新）", unit_kind="party_government"), files=[pdf_upload()],
+        actor=manager,
+        enterprise=record,
+        target="enterprise",
+        values=change_values(name="北京市水务局（新）", unit_kind="party_government"),
+        files=[pdf_upload()],
     )
     change_request_decide(change_request=change, actor=world["users"]["provincial_approver"], approve=True)
     assert selectors.enterprise_by_unit_name(manager, "北京市水务局新") == record
@@ -398,8 +413,11 @@ def test_7_1_4_a_change_request_to_a_name_another_letter_unit_holds_is_refused_f
     other = register(manager, letter_data(name="北京市园林绿化局"))
     with pytest.raises(Conflict) as excinfo:
         services.change_request_submit(
-            actor=manager, enterprise=other, target="enterprise",
-            values=change_values(name=" 北京市水务局", unit_kind="party_government"), files=[pdf_upload()],
+            actor=manager,
+            enterprise=other,
+            target="enterprise",
+            values=change_values(name=" 北京市水务局", unit_kind="party_government"),
+            files=[pdf_upload()],
         )
     assert (excinfo.value.code, excinfo.value.field) == ("already_registered", "name")
 
@@ -414,8 +432,14 @@ def test_7_1_4_ops_manage_the_kinds_in_admin(client, world):
     assert listing.status_code == 200 and "党政机关" in listing.content.decode()
     added = client.post(
         reverse("admin:enterprises_unitkind_add"),
-        {"code": "foreign_mission", "name": "驻华机构", "name_en": "Foreign mission", "cannot_hold_credential": "on",
-         "is_active": "on", "sort_order": "80"},
+        {
+            "code": "foreign_mission",
+            "name": "驻华机构",
+            "name_en": "Foreign mission",
+            "cannot_hold_credential": "on",
+            "is_active": "on",
+            "sort_order": "80",
+        },
     )
     assert added.status_code == 302, added.content.decode()[:2000]
     kind = UnitKind.objects.get(code="foreign_mission")
@@ -430,8 +454,16 @@ def test_7_1_4_a_kind_that_letter_units_hold_stays_marked(client, world):
     kind = UnitKind.objects.get(code="party_government")
     client.force_login(world["users"]["ops"])
     url = reverse("admin:enterprises_unitkind_change", args=[kind.pk])
-    client.post(url, {"code": kind.code, "name": kind.name, "name_en": kind.name_en, "is_active": "on",
-                      "sort_order": kind.sort_order})
+    client.post(
+        url,
+        {
+            "code": kind.code,
+            "name": kind.name,
+            "name_en": kind.name_en,
+            "is_active": "on",
+            "sort_order": kind.sort_order,
+        },
+    )
     kind.refresh_from_db()
     assert kind.cannot_hold_credential
     kind.cannot_hold_credential = False

@@ -39,9 +39,14 @@ def test_7_1_4_existing_records_get_a_kind_and_duplicate_letter_units_are_kept_a
 
         def make(name, credential_type, province=beijing, number=""):
             return Enterprise.objects.create(
-                name=name, credential_type=credential_type, credential_number=number,
+                name=name,
+                credential_type=credential_type,
+                credential_number=number,
                 credential_number_index=credential_index(number) if number else None,
-                credential_address="北京市", province=province, account_manager=manager, created_by=manager,
+                credential_address="北京市",
+                province=province,
+                account_manager=manager,
+                created_by=manager,
             ).pk
 
         licence = make("北京物联科技有限公司", "business_licence", number="91110105MA01ABCD5F")
@@ -66,5 +71,7 @@ def test_7_1_4_existing_records_get_a_kind_and_duplicate_letter_units_are_kept_a
     assert "重名" in records[water_again].notes
     UnitKind = new.get_model("enterprises", "UnitKind")
     assert set(UnitKind.objects.filter(cannot_hold_credential=True).values_list("code", flat=True)) == {
-        "party_government", "military", "armed_police"
+        "party_government",
+        "military",
+        "armed_police",
     }

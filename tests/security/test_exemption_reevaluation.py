@@ -28,8 +28,9 @@ DESK = "approvals_admin"
 def became_u2(world):
     """A U3 request (group), whose card has since been given non-directed voice: U2."""
     card = factories.card(enterprise=world["enterprise"], segment_149=True, voice="directed")
-    request = file_request(actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card],
-                           levels=["group"])
+    request = file_request(
+        actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card], levels=["group"]
+    )
     Card.objects.filter(pk=card.pk).update(voice_service="non_directed")
     return request, card, world["users"]["group_approver"], "group"
 
@@ -37,8 +38,9 @@ def became_u2(world):
 def became_u1_u3(world):
     """A U1 request (province) for a 149 card, which has since been given directed SMS: U1+U3."""
     card = factories.card(enterprise=world["enterprise"], segment_149=True, data="non_directed")
-    request = file_request(actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card],
-                           levels=["province"])
+    request = file_request(
+        actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card], levels=["province"]
+    )
     assert request.required_levels == ["province"]
     Card.objects.filter(pk=card.pk).update(sms_service="directed")
     return request, card, world["users"]["provincial_approver"], "province"
@@ -73,20 +75,21 @@ def test_7_1_7_approving_is_refused_with_the_rules_reason(world, case):
 @pytest.mark.parametrize("case", CASES)
 def test_7_1_7_rejecting_such_a_request_stays_possible(world, case):
     request, _card, approver, level = CASES[case][0](world)
-    decided = services.exemption_decide(request=request, actor=approver, level=level, approve=False,
-                                        comment="卡的业务已变更，需重新申请")
+    decided = services.exemption_decide(
+        request=request, actor=approver, level=level, approve=False, comment="卡的业务已变更，需重新申请"
+    )
     assert decided.status == RequestStatus.REJECTED
 
 
 def test_7_1_7_a_u1_u3_request_whose_card_became_u2_is_refused_at_the_second_level_too(world):
     card = factories.card(enterprise=world["enterprise"], segment_149=True, data="non_directed", sms="directed")
     request = file_request(actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card])
-    services.exemption_decide(request=request, actor=world["users"]["provincial_approver"], level="province",
-                              approve=True)
+    services.exemption_decide(
+        request=request, actor=world["users"]["provincial_approver"], level="province", approve=True
+    )
     Card.objects.filter(pk=card.pk).update(sms_service="non_directed")
     with pytest.raises(DomainError) as excinfo:
-        services.exemption_decide(request=request, actor=world["users"]["group_approver"], level="group",
-                                  approve=True)
+        services.exemption_decide(request=request, actor=world["users"]["group_approver"], level="group", approve=True)
     assert excinfo.value.code == "exemption_impossible"
     request.refresh_from_db()
     assert request.status == RequestStatus.SUBMITTED
@@ -98,8 +101,11 @@ def test_7_1_7_the_portal_page_refuses_it(client, world, case):
     make, code, words = CASES[case]
     request, card, approver, level = make(world)
     client.force_login(approver)
-    response = client.post(reverse("approvals:exemption_decide", args=[request.public_id]),
-                           {"decision": "approve", "comment": "同意", "level": level}, follow=True)
+    response = client.post(
+        reverse("approvals:exemption_decide", args=[request.public_id]),
+        {"decision": "approve", "comment": "同意", "level": level},
+        follow=True,
+    )
     messages = [str(m) for m in response.context["messages"]]
     assert any(card.iccid in m and words[0] in m for m in messages), messages
     assert_undecided(request)
@@ -111,8 +117,11 @@ def test_7_1_7_the_api_refuses_it(world, case):
     request, card, approver, level = make(world)
     api = APIClient()
     api.force_authenticate(approver)
-    response = api.post(f"/api/v1/exemptions/{request.public_id}/decide/",
-                        {"approve": True, "comment": "同意", "level": level}, format="json")
+    response = api.post(
+        f"/api/v1/exemptions/{request.public_id}/decide/",
+        {"approve": True, "comment": "同意", "level": level},
+        format="json",
+    )
     assert response.status_code in (400, 409), response.content
     body = response.json()
     assert body["code"] == code and card.iccid in body["detail"] and words[0] in body["detail"]

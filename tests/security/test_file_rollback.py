@@ -50,8 +50,9 @@ def test_7_3_failed_card_user_registration_leaves_no_photo(world, scripted_face_
     before = private_files()
     fail_on(monkeypatch, "verification.services.audit_record")
     with pytest.raises(OperationalError):
-        factories.card_user_registration(actor=world["users"]["account_manager"], enterprise=world["enterprise"],
-                                         cards=[card])
+        factories.card_user_registration(
+            actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card]
+        )
     assert private_files() == before
     assert not CardUser.objects.exists() and not Verification.objects.exists()
 
@@ -66,8 +67,9 @@ def test_7_3_card_user_refused_by_the_five_card_check_leaves_no_photo(world, scr
     factories.verified_card_user(actor=manager, enterprise=world["enterprise"], cards=cards[:5], id_number=number)
     before = private_files()
     with pytest.raises(DomainError) as refused:
-        factories.card_user_registration(actor=manager, enterprise=world["enterprise"], cards=[cards[5]],
-                                         id_number=number)
+        factories.card_user_registration(
+            actor=manager, enterprise=world["enterprise"], cards=[cards[5]], id_number=number
+        )
     assert refused.value.code
     assert private_files() == before
     assert CardUser.objects.count() == 1
@@ -84,8 +86,13 @@ def test_7_3_failed_verification_leaves_no_photo(world):
     clean = sanitize_upload(jpeg_upload())
     before = private_files()
     with pytest.raises(IntegrityError):
-        verification_create(actor=None, purpose=VerificationPurpose.CARD_USER, enterprise=world["enterprise"],
-                            id_photo=clean, live_photo=clean)
+        verification_create(
+            actor=None,
+            purpose=VerificationPurpose.CARD_USER,
+            enterprise=world["enterprise"],
+            id_photo=clean,
+            live_photo=clean,
+        )
     assert private_files() == before
 
 
@@ -102,9 +109,14 @@ def test_7_3_failed_order_leaves_no_photo_and_no_document(world, monkeypatch):
 
     monkeypatch.setattr("cards.orders.order_complete", broken)
     with pytest.raises(OperationalError):
-        factories.order(actor=manager, enterprise=world["enterprise"], business_type="cancellation", cards=[card],
-                        credential_photo=[jpeg_upload("fresh-licence.jpg")],
-                        responsible_id_photo=[jpeg_upload("fresh-id.jpg")])
+        factories.order(
+            actor=manager,
+            enterprise=world["enterprise"],
+            business_type="cancellation",
+            cards=[card],
+            credential_photo=[jpeg_upload("fresh-licence.jpg")],
+            responsible_id_photo=[jpeg_upload("fresh-id.jpg")],
+        )
     assert private_files() == before
     assert Document.objects.count() == documents and not Order.objects.exists()
 
@@ -114,8 +126,12 @@ def test_7_3_failed_face_gated_order_leaves_no_photo(world, scripted_face_engine
     before = private_files()
     fail_on(monkeypatch, "cards.orders.audit_record", "order.awaiting_verification")
     with pytest.raises(OperationalError):
-        factories.order(actor=world["users"]["account_manager"], enterprise=world["enterprise"],
-                        business_type="new_installation", cards=[card])
+        factories.order(
+            actor=world["users"]["account_manager"],
+            enterprise=world["enterprise"],
+            business_type="new_installation",
+            cards=[card],
+        )
     assert private_files() == before
 
 
@@ -129,8 +145,12 @@ def test_7_3_failed_registration_and_documents_leave_no_file(world, monkeypatch)
         factories.enterprise(actor=manager)
     assert private_files() == before
     with pytest.raises(OperationalError):
-        enterprise_upload_documents(actor=manager, enterprise=world["enterprise"], credential_files=[jpeg_upload()],
-                                    responsible_id_files=[jpeg_upload()])
+        enterprise_upload_documents(
+            actor=manager,
+            enterprise=world["enterprise"],
+            credential_files=[jpeg_upload()],
+            responsible_id_files=[jpeg_upload()],
+        )
     assert private_files() == before
 
 
@@ -142,9 +162,15 @@ def test_7_3_failed_change_request_leaves_no_file(world, monkeypatch):
     fail_on(monkeypatch, "enterprises.services.audit_record", "change_request.submitted")
     with pytest.raises(OperationalError):
         change_request_submit(
-            actor=world["users"]["account_manager"], enterprise=world["enterprise"], target="enterprise",
-            values={"name": "新名称", "credential_type": "business_licence", "credential_number": idgen.uscc(),
-                    "credential_address": "北京市西城区1号"},
+            actor=world["users"]["account_manager"],
+            enterprise=world["enterprise"],
+            target="enterprise",
+            values={
+                "name": "新名称",
+                "credential_type": "business_licence",
+                "credential_number": idgen.uscc(),
+                "credential_address": "北京市西城区1号",
+            },
             files=[jpeg_upload()],
         )
     assert private_files() == before
@@ -157,8 +183,13 @@ def test_7_3_failed_exemption_leaves_no_attachment(world, monkeypatch):
     before = private_files()
     fail_on(monkeypatch, "approvals.services.audit_record", "exemption.submitted")
     with pytest.raises(OperationalError):
-        exemption_file(actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card],
-                       reason="无人值守设备", attachments=attachments_for(["province"]))
+        exemption_file(
+            actor=world["users"]["account_manager"],
+            enterprise=world["enterprise"],
+            cards=[card],
+            reason="无人值守设备",
+            attachments=attachments_for(["province"]),
+        )
     assert private_files() == before
 
 
@@ -172,8 +203,11 @@ def test_7_3_failed_card_import_leaves_no_file(world, monkeypatch):
         f"{factories.iccid()},1064000000001,,IOT-STD,none,none,none\r\n"
     )
     with pytest.raises(OperationalError):
-        card_import_create(actor=world["users"]["account_manager"], enterprise=world["enterprise"],
-                           upload=SimpleUploadedFile("cards.csv", content.encode()))
+        card_import_create(
+            actor=world["users"]["account_manager"],
+            enterprise=world["enterprise"],
+            upload=SimpleUploadedFile("cards.csv", content.encode()),
+        )
     assert private_files() == before
 
 

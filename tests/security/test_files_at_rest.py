@@ -63,18 +63,30 @@ def everything(world, scripted_face_engine):
 
     manager = world["users"]["account_manager"]
     enterprise = world["enterprise"]
-    letter_unit = factories.enterprise(actor=manager, credential_type="official_letter", credential_number="",
-                                       responsible={"is_legal_representative": False})
+    letter_unit = factories.enterprise(
+        actor=manager,
+        credential_type="official_letter",
+        credential_number="",
+        responsible={"is_legal_representative": False},
+    )
     card = factories.card(enterprise=enterprise, data="non_directed")
     verification = factories.card_user_registration(actor=manager, enterprise=enterprise, cards=[card])
     stock = factories.order_stock_card(enterprise=enterprise)
     order = factories.order(actor=manager, enterprise=enterprise, business_type="new_installation", cards=[stock])
-    exemption = file_request(actor=manager, enterprise=enterprise, cards=[factories.card(enterprise=enterprise,
-                                                                                         data="non_directed")],
-                             levels=["province"])
+    exemption = file_request(
+        actor=manager,
+        enterprise=enterprise,
+        cards=[factories.card(enterprise=enterprise, data="non_directed")],
+        levels=["province"],
+    )
     job = card_import_create(actor=manager, enterprise=enterprise, upload=SimpleUploadedFile("cards.csv", CARD_FILE))
-    return {"letter_unit": letter_unit, "verification": verification, "order": order, "exemption": exemption,
-            "import": job}
+    return {
+        "letter_unit": letter_unit,
+        "verification": verification,
+        "order": order,
+        "exemption": exemption,
+        "import": job,
+    }
 
 
 def test_7_3_every_stored_file_is_encrypted_on_disk(everything):
@@ -93,8 +105,12 @@ def test_7_3_every_stored_file_is_encrypted_on_disk(everything):
         assert len(content) == document.size
         assert_encrypted((private_root() / document.file.name).read_bytes(), content)
     card_user = CardUser.objects.get()
-    for field in (card_user.id_photo, card_user.live_photo, everything["order"].handler_id_photo,
-                  everything["verification"].live_photo):
+    for field in (
+        card_user.id_photo,
+        card_user.live_photo,
+        everything["order"].handler_id_photo,
+        everything["verification"].live_photo,
+    ):
         with field.open("rb") as handle:
             content = handle.read()
         assert content.startswith(b"\xff\xd8\xff")
@@ -241,9 +257,17 @@ def test_7_3_the_private_storages_are_the_encrypted_one():
     assert settings.STORAGES["private"]["BACKEND"] == "core.storage.EncryptedFileSystemStorage"
     assert settings.STORAGES["default"]["BACKEND"] == "core.storage.EncryptedFileSystemStorage"
     assert isinstance(storages["private"], EncryptedFileSystemStorage)
-    for model, field in [(Document, "file"), (CardUser, "id_photo"), (CardUser, "live_photo"),
-                         (Verification, "id_photo"), (Verification, "live_photo"), (Order, "handler_id_photo"),
-                         (Order, "handler_live_photo"), (ExemptionAttachment, "file"), (CardImport, "file")]:
+    for model, field in [
+        (Document, "file"),
+        (CardUser, "id_photo"),
+        (CardUser, "live_photo"),
+        (Verification, "id_photo"),
+        (Verification, "live_photo"),
+        (Order, "handler_id_photo"),
+        (Order, "handler_live_photo"),
+        (ExemptionAttachment, "file"),
+        (CardImport, "file"),
+    ]:
         # The fields' storage is looked up per use (enterprises.models.private_storage).
         storage = model._meta.get_field(field).storage
         assert isinstance(storage.save.__self__, EncryptedFileSystemStorage), (model, field)
@@ -261,4 +285,3 @@ def test_7_3_writing_through_open_is_refused(tmp_path):
 def test_7_3_uploads_never_touch_the_disk_in_the_clear():
     """Django spools big uploads to a plaintext temp file; every accepted body fits in memory instead."""
     assert settings.FILE_UPLOAD_MAX_MEMORY_SIZE >= settings.REQUEST_MAX_BYTES
-

@@ -54,21 +54,30 @@ def rejected_exemption(world):
     exemption, _card = file_for_combo(world, "U1")
     type(exemption).objects.filter(pk=exemption.pk).update(reason=TEXT)
     exemption.refresh_from_db()
-    exemption_decide(request=exemption, actor=world["users"]["provincial_approver"], level="province",
-                     approve=False, comment=TEXT)
+    exemption_decide(
+        request=exemption, actor=world["users"]["provincial_approver"], level="province", approve=False, comment=TEXT
+    )
     return exemption
 
 
 @pytest.fixture
 def decided_change(world):
     change = change_request_submit(
-        actor=world["users"]["account_manager"], enterprise=world["enterprise"], target="enterprise",
-        values={"name": "新名称有限公司", "credential_type": "business_licence", "credential_number": idgen.uscc(),
-                "credential_address": "北京市"},
-        files=[jpeg_upload()], reason=TEXT,
+        actor=world["users"]["account_manager"],
+        enterprise=world["enterprise"],
+        target="enterprise",
+        values={
+            "name": "新名称有限公司",
+            "credential_type": "business_licence",
+            "credential_number": idgen.uscc(),
+            "credential_address": "北京市",
+        },
+        files=[jpeg_upload()],
+        reason=TEXT,
     )
-    change_request_decide(change_request=change, actor=world["users"]["provincial_approver"], approve=False,
-                          comment=TEXT)
+    change_request_decide(
+        change_request=change, actor=world["users"]["provincial_approver"], approve=False, comment=TEXT
+    )
     change.refresh_from_db()
     return change
 
@@ -77,8 +86,9 @@ def test_7_2_8_exemption_reason_and_decision_comment(world, rejected_exemption):
     manager, approver, ops = (world["users"][r] for r in ("account_manager", "provincial_approver", "ops"))
     pages = [
         _client(manager).get(reverse("approvals:exemption_detail", args=[rejected_exemption.public_id])),
-        _client(approver).get(reverse("approvals_admin:approvals_exemptionrequest_change",
-                                      args=[rejected_exemption.pk])),
+        _client(approver).get(
+            reverse("approvals_admin:approvals_exemptionrequest_change", args=[rejected_exemption.pk])
+        ),
         _client(ops).get(reverse("admin:approvals_exemptionrequest_change", args=[rejected_exemption.pk])),
         _client(ops).get(reverse("admin:approvals_decision_change", args=[rejected_exemption.decisions.get().pk])),
         _api(manager).get(f"/api/v1/exemptions/{rejected_exemption.public_id}/"),
@@ -110,16 +120,18 @@ def test_7_2_8_review_comments(world, no_engine):  # noqa: F811
 
     approver = world["users"]["provincial_approver"]
     card = card_for(world["enterprise"], "U1")
-    verification = put_in_review(factories.card_user_registration(
-        actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card]))
+    verification = put_in_review(
+        factories.card_user_registration(
+            actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=[card]
+        )
+    )
     review_decide_many(verifications=[verification], actor=approver, approve=False, comment=TEXT)
     verification.refresh_from_db()
     assert verification.review_comment == TEXT  # stored as written; masked on display
     pages = [
         _client(approver).get(reverse("approvals:review_detail", args=[verification.public_id])),
         _client(approver).get(reverse("approvals_admin:verification_verification_change", args=[verification.pk])),
-        _client(world["users"]["ops"]).get(reverse("admin:verification_verification_change",
-                                                   args=[verification.pk])),
+        _client(world["users"]["ops"]).get(reverse("admin:verification_verification_change", args=[verification.pk])),
         _api(approver).get(f"/api/v1/reviews/{verification.public_id}/"),
     ]
     for response in pages:
@@ -131,8 +143,10 @@ def test_7_2_8_audit_event_data_in_the_operations_admin(world, rejected_exemptio
     ops = _client(world["users"]["ops"])
     event = AuditEvent.objects.get(action="exemption.decided")
     assert event.data["comment"] == TEXT
-    for response in (ops.get(reverse("admin:accounts_auditevent_change", args=[event.pk])),
-                     ops.get(reverse("admin:accounts_auditevent_changelist"))):
+    for response in (
+        ops.get(reverse("admin:accounts_auditevent_change", args=[event.pk])),
+        ops.get(reverse("admin:accounts_auditevent_changelist")),
+    ):
         assert response.status_code == 200
         html = response.content.decode()
         assert ID not in html and USCC not in html

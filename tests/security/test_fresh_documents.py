@@ -51,8 +51,10 @@ def written() -> tuple:
 
 
 def versions(enterprise) -> dict:
-    return {kind: Document.objects.filter(enterprise=enterprise, kind=kind).count()
-            for kind in (DocumentKind.CREDENTIAL, DocumentKind.OFFICIAL_LETTER, DocumentKind.RESPONSIBLE_ID)}
+    return {
+        kind: Document.objects.filter(enterprise=enterprise, kind=kind).count()
+        for kind in (DocumentKind.CREDENTIAL, DocumentKind.OFFICIAL_LETTER, DocumentKind.RESPONSIBLE_ID)
+    }
 
 
 def first_order(enterprise, manager):
@@ -62,24 +64,40 @@ def first_order(enterprise, manager):
 
 
 def suspend_order(manager, enterprise, card, **photos):
-    return factories.order(actor=manager, enterprise=enterprise, business_type=BusinessType.SUSPEND_RESUME,
-                           cards=[card], parameters={"action": "suspend"}, live_photo=False, **photos)
+    return factories.order(
+        actor=manager,
+        enterprise=enterprise,
+        business_type=BusinessType.SUSPEND_RESUME,
+        cards=[card],
+        parameters={"action": "suspend"},
+        live_photo=False,
+        **photos,
+    )
 
 
 def test_7_1_5_the_first_order_is_the_registration_business_and_needs_no_fresh_photos(ent, manager):
     card = factories.card(enterprise=ent)
     before = versions(ent)
-    order = factories.order(actor=manager, enterprise=ent, business_type=BusinessType.NEW_INSTALLATION,
-                            cards=[card], credential_photo=None, responsible_id_photo=None)
+    order = factories.order(
+        actor=manager,
+        enterprise=ent,
+        business_type=BusinessType.NEW_INSTALLATION,
+        cards=[card],
+        credential_photo=None,
+        responsible_id_photo=None,
+    )
     assert order.pk is not None
     assert versions(ent) == before
 
 
-@pytest.mark.parametrize("missing, field", [
-    ({"credential_photo": None}, "credential_photo"),
-    ({"responsible_id_photo": None}, "responsible_id_photo"),
-    ({"credential_photo": None, "responsible_id_photo": None}, "credential_photo"),
-])
+@pytest.mark.parametrize(
+    "missing, field",
+    [
+        ({"credential_photo": None}, "credential_photo"),
+        ({"responsible_id_photo": None}, "responsible_id_photo"),
+        ({"credential_photo": None, "responsible_id_photo": None}, "credential_photo"),
+    ],
+)
 def test_7_1_5_a_later_suspend_order_without_the_fresh_photos_is_refused(ent, manager, missing, field):
     card = first_order(ent, manager)
     before = written()
@@ -108,22 +126,36 @@ def test_7_1_5_a_rejected_first_order_still_makes_the_next_one_a_later_business(
     from verification.models import Verification
     from verification.services import verification_record_result, verification_review
 
-    order = factories.order(actor=manager, enterprise=ent, business_type=BusinessType.NEW_INSTALLATION,
-                            cards=[factories.card(enterprise=ent)], credential_photo=None, responsible_id_photo=None)
-    verification = verification_record_result(verification=Verification.objects.get(order=order), outcome="fail",
-                                              distance=0.8)
-    verification_review(verification=verification, actor=world["users"]["provincial_approver"], approve=False,
-                        comment="不是本人")
+    order = factories.order(
+        actor=manager,
+        enterprise=ent,
+        business_type=BusinessType.NEW_INSTALLATION,
+        cards=[factories.card(enterprise=ent)],
+        credential_photo=None,
+        responsible_id_photo=None,
+    )
+    verification = verification_record_result(
+        verification=Verification.objects.get(order=order), outcome="fail", distance=0.8
+    )
+    verification_review(
+        verification=verification, actor=world["users"]["provincial_approver"], approve=False, comment="不是本人"
+    )
     assert Order.objects.get(pk=order.pk).status == OrderStatus.REJECTED
     with pytest.raises(ValidationFailed) as caught:
-        factories.order(actor=manager, enterprise=ent, business_type=BusinessType.NEW_INSTALLATION,
-                        cards=[factories.card(enterprise=ent)], credential_photo=None)
+        factories.order(
+            actor=manager,
+            enterprise=ent,
+            business_type=BusinessType.NEW_INSTALLATION,
+            cards=[factories.card(enterprise=ent)],
+            credential_photo=None,
+        )
     assert caught.value.field == "credential_photo"
 
 
 def test_7_1_5_a_letter_unit_brings_a_fresh_letter(manager):
-    unit = factories.enterprise(actor=manager, name="北京市测试局", credential_type="official_letter",
-                                credential_number="")
+    unit = factories.enterprise(
+        actor=manager, name="北京市测试局", credential_type="official_letter", credential_number=""
+    )
     card = first_order(unit, manager)
     with pytest.raises(ValidationFailed) as caught:
         suspend_order(manager, unit, card, credential_photo=None)
@@ -140,10 +172,16 @@ def api_post(manager, ent, card, **photos):
     api = APIClient()
     api.force_authenticate(manager)
     body = {
-        "enterprise": str(ent.public_id), "business_type": "suspend_resume", "cards": [card.iccid],
-        "handler_id_type": "resident_id", "handler_id_number": idgen.resident_id(), "handler_name": "王五",
-        "handler_id_address": "北京市西城区金融街3号", "handler_id_photo": jpeg_upload("h.jpg"),
-        "parameters": '{"action": "suspend"}', **photos,
+        "enterprise": str(ent.public_id),
+        "business_type": "suspend_resume",
+        "cards": [card.iccid],
+        "handler_id_type": "resident_id",
+        "handler_id_number": idgen.resident_id(),
+        "handler_name": "王五",
+        "handler_id_address": "北京市西城区金融街3号",
+        "handler_id_photo": jpeg_upload("h.jpg"),
+        "parameters": '{"action": "suspend"}',
+        **photos,
     }
     return api.post("/api/v1/orders/", body, format="multipart")
 
@@ -158,8 +196,9 @@ def test_7_1_5_api_refuses_a_later_order_without_the_fresh_photos(ent, manager):
     assert (response.json()["code"], response.json()["field"]) == ("fresh_photo_required", "responsible_id_photo")
     assert written() == before
     versions_before = versions(ent)
-    response = api_post(manager, ent, card, credential_photo=jpeg_upload("c.jpg"),
-                        responsible_id_photo=jpeg_upload("r.jpg"))
+    response = api_post(
+        manager, ent, card, credential_photo=jpeg_upload("c.jpg"), responsible_id_photo=jpeg_upload("r.jpg")
+    )
     assert response.status_code == 201, response.content
     assert versions(ent)[DocumentKind.CREDENTIAL] == versions_before[DocumentKind.CREDENTIAL] + 1
     assert versions(ent)[DocumentKind.RESPONSIBLE_ID] == versions_before[DocumentKind.RESPONSIBLE_ID] + 1
@@ -192,17 +231,31 @@ def test_7_1_5_the_wizard_asks_for_both_fresh_photos_and_refuses_without_them(cl
         tag = html.split(f'name="{name}"')[1].split(">")[0]
         assert "required" in tag, name
     before = written()
-    response = client.post(DETAILS, {"handler_name": "王五", "handler_id_address": "北京市西城区金融街3号",
-                                     "handler_id_photo": jpeg_upload("h.jpg"), "action": "suspend"})
+    response = client.post(
+        DETAILS,
+        {
+            "handler_name": "王五",
+            "handler_id_address": "北京市西城区金融街3号",
+            "handler_id_photo": jpeg_upload("h.jpg"),
+            "action": "suspend",
+        },
+    )
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert "credential_photo" in errors and "responsible_id_photo" in errors
     assert "E2" in errors["credential_photo"][0] and "P3" in errors["responsible_id_photo"][0]
     assert written() == before
-    response = client.post(DETAILS, {"handler_name": "王五", "handler_id_address": "北京市西城区金融街3号",
-                                     "handler_id_photo": jpeg_upload("h.jpg"), "action": "suspend",
-                                     "credential_photo": jpeg_upload("c.jpg"),
-                                     "responsible_id_photo": jpeg_upload("r.jpg")})
+    response = client.post(
+        DETAILS,
+        {
+            "handler_name": "王五",
+            "handler_id_address": "北京市西城区金融街3号",
+            "handler_id_photo": jpeg_upload("h.jpg"),
+            "action": "suspend",
+            "credential_photo": jpeg_upload("c.jpg"),
+            "responsible_id_photo": jpeg_upload("r.jpg"),
+        },
+    )
     assert response.status_code == 302
     assert Order.objects.filter(business_type="suspend_resume", status=OrderStatus.COMPLETED).count() == 1
 

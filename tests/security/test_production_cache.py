@@ -29,8 +29,12 @@ def runs(tmp_path_factory):
     for case, overrides in CASES.items():
         tmp_dir = tmp_path_factory.mktemp(f"cache_{case}")
         started[case] = subprocess.Popen(
-            [sys.executable, "manage.py", "check"], cwd=REPO, env=production_env(tmp_dir, **overrides),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "manage.py", "check"],
+            cwd=REPO,
+            env=production_env(tmp_dir, **overrides),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
     return {case: (p.wait(timeout=120), *p.communicate()) for case, p in started.items()}
 

@@ -49,10 +49,18 @@ def lost_race(*, manager, ent, approver, first_cards: int = 3, second_cards: int
     """Registration A waits in review; registration B of the same ID passes and takes the slots;
     the reviewer then approves A. Returns (A's verification, B's verification)."""
     number = idgen.resident_id()
-    first = factories.card_user_registration(actor=manager, enterprise=ent, id_number=number,
-                                             cards=[factories.card(enterprise=ent) for _ in range(first_cards)])
-    second = factories.card_user_registration(actor=manager, enterprise=ent, id_number=number,
-                                              cards=[factories.card(enterprise=ent) for _ in range(second_cards)])
+    first = factories.card_user_registration(
+        actor=manager,
+        enterprise=ent,
+        id_number=number,
+        cards=[factories.card(enterprise=ent) for _ in range(first_cards)],
+    )
+    second = factories.card_user_registration(
+        actor=manager,
+        enterprise=ent,
+        id_number=number,
+        cards=[factories.card(enterprise=ent) for _ in range(second_cards)],
+    )
     first = factories.face_result(first, "review", distance=0.52)
     assert first.status == VerificationStatus.IN_REVIEW
     second = factories.face_result(second, "pass")
@@ -137,16 +145,18 @@ def test_7_1_8_a_card_bound_to_someone_else_meanwhile_is_not_bound(manager, ent,
     ],
 )
 def test_7_1_8_every_comparison_result_moves_the_registration(manager, ent, outcome, expected):
-    verification = factories.card_user_registration(actor=manager, enterprise=ent,
-                                                    cards=[factories.card(enterprise=ent)])
+    verification = factories.card_user_registration(
+        actor=manager, enterprise=ent, cards=[factories.card(enterprise=ent)]
+    )
     if outcome:
         factories.face_result(verification, outcome)
     assert CardUser.objects.get(pk=verification.card_user_id).registration_status == expected
 
 
 def test_7_1_8_a_declined_review_is_declined(manager, ent, approver):
-    verification = factories.card_user_registration(actor=manager, enterprise=ent,
-                                                    cards=[factories.card(enterprise=ent)])
+    verification = factories.card_user_registration(
+        actor=manager, enterprise=ent, cards=[factories.card(enterprise=ent)]
+    )
     factories.face_result(verification, "review")
     verification_review(verification=verification, actor=approver, approve=False, comment="不是本人")
     card_user = CardUser.objects.get(pk=verification.card_user_id)
@@ -172,7 +182,9 @@ def test_7_1_8_concurrent_approvals_of_one_id_bind_five_cards_and_say_not_bound_
     pending = []
     for _ in range(4):
         verification = factories.card_user_registration(
-            actor=manager, enterprise=world["enterprise"], id_number=number,
+            actor=manager,
+            enterprise=world["enterprise"],
+            id_number=number,
             cards=[factories.card(enterprise=world["enterprise"]) for _ in range(2)],
         )
         pending.append(factories.face_result(verification, "review", distance=0.52))
@@ -198,8 +210,9 @@ def test_7_1_8_concurrent_approvals_of_one_id_bind_five_cards_and_say_not_bound_
     states = sorted(CardUser.objects.values_list("registration_status", flat=True))
     assert states == ["not_bound_card_limit", "not_bound_card_limit", "registered", "registered"]
     assert CardBinding.objects.filter(ended_at__isnull=True).count() == 4
-    assert AuditEvent.objects.filter(action="card_user.registration_status",
-                                     data__to="not_bound_card_limit").count() == 2
+    assert (
+        AuditEvent.objects.filter(action="card_user.registration_status", data__to="not_bound_card_limit").count() == 2
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -214,15 +227,18 @@ def test_7_1_8_the_data_migration_gives_existing_registrations_their_state(world
     number = idgen.resident_id()
     made = {}
     for name, outcome in [("pending", None), ("review", "review"), ("rejected", "rejected"), ("bound", "pass")]:
-        verification = factories.card_user_registration(actor=manager, enterprise=ent,
-                                                        cards=[factories.card(enterprise=ent)])
+        verification = factories.card_user_registration(
+            actor=manager, enterprise=ent, cards=[factories.card(enterprise=ent)]
+        )
         if outcome:
             factories.face_result(verification, outcome)
         made[name] = verification.card_user_id
-    first = factories.card_user_registration(actor=manager, enterprise=ent, id_number=number,
-                                             cards=[factories.card(enterprise=ent) for _ in range(3)])
-    second = factories.card_user_registration(actor=manager, enterprise=ent, id_number=number,
-                                              cards=[factories.card(enterprise=ent) for _ in range(3)])
+    first = factories.card_user_registration(
+        actor=manager, enterprise=ent, id_number=number, cards=[factories.card(enterprise=ent) for _ in range(3)]
+    )
+    second = factories.card_user_registration(
+        actor=manager, enterprise=ent, id_number=number, cards=[factories.card(enterprise=ent) for _ in range(3)]
+    )
     factories.face_result(first, "pass")
     factories.face_result(second, "pass")
     made["lost"] = second.card_user_id
@@ -234,6 +250,9 @@ def test_7_1_8_the_data_migration_gives_existing_registrations_their_state(world
     executor.migrate([("cards", "0009_card_user_registration_status")])
     states = dict(CardUser.objects.filter(pk__in=made.values()).values_list("pk", "registration_status"))
     assert {name: states[pk] for name, pk in made.items()} == {
-        "pending": "submitted", "review": "in_review", "rejected": "needs_new_photo", "bound": "registered",
+        "pending": "submitted",
+        "review": "in_review",
+        "rejected": "needs_new_photo",
+        "bound": "registered",
         "lost": "not_bound_card_limit",
     }

@@ -48,8 +48,14 @@ def _api(user) -> APIClient:
 def test_7_3_api_body_over_the_limit_is_413_before_it_is_read(world, settings):
     settings.REQUEST_MAX_BYTES = 1024
     api = _api(world["users"]["account_manager"])
-    response = api.generic("POST", "/api/v1/rules/evaluate/", b"", content_type="application/json",
-                           CONTENT_LENGTH="5000000", **{"wsgi.input": Unreadable()})
+    response = api.generic(
+        "POST",
+        "/api/v1/rules/evaluate/",
+        b"",
+        content_type="application/json",
+        CONTENT_LENGTH="5000000",
+        **{"wsgi.input": Unreadable()},
+    )
     assert response.status_code == 413
     body = response.json()
     assert body["code"] == "request_too_large" and "MB" in body["detail"]
@@ -60,8 +66,14 @@ def test_7_3_api_body_over_the_limit_is_413_before_it_is_read(world, settings):
 def test_7_3_page_body_over_the_limit_is_a_413_page_in_chinese(world, client, settings):
     settings.REQUEST_MAX_BYTES = 1024
     client.force_login(world["users"]["account_manager"])
-    response = client.generic("POST", reverse("enterprises:create"), b"", content_type="multipart/form-data",
-                              CONTENT_LENGTH=str(80 * 1024 * 1024), **{"wsgi.input": Unreadable()})
+    response = client.generic(
+        "POST",
+        reverse("enterprises:create"),
+        b"",
+        content_type="multipart/form-data",
+        CONTENT_LENGTH=str(80 * 1024 * 1024),
+        **{"wsgi.input": Unreadable()},
+    )
     assert response.status_code == 413
     html = response.content.decode()
     with translation.override("zh-hans"):
@@ -73,8 +85,15 @@ def test_7_3_chunked_body_over_the_limit_is_counted_and_refused(world, settings)
     settings.REQUEST_MAX_BYTES = 1024
     api = _api(world["users"]["account_manager"])
     big = b'{"msisdn": "' + b"1" * 4000 + b'"}'
-    response = api.generic("POST", "/api/v1/rules/evaluate/", b"", content_type="application/json",
-                           CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked", **{"wsgi.input": io.BytesIO(big)})
+    response = api.generic(
+        "POST",
+        "/api/v1/rules/evaluate/",
+        b"",
+        content_type="application/json",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+        **{"wsgi.input": io.BytesIO(big)},
+    )
     assert response.status_code == 413
     assert response.json()["code"] == "request_too_large"
 
@@ -83,16 +102,26 @@ def test_7_3_chunked_body_under_the_limit_is_read(world, settings):
     settings.REQUEST_MAX_BYTES = 4096
     api = _api(world["users"]["account_manager"])
     body = b'{"msisdn": "14912345678", "data": "none", "voice": "non_directed", "sms": "none"}'
-    response = api.generic("POST", "/api/v1/rules/evaluate/", b"", content_type="application/json",
-                           CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked", **{"wsgi.input": io.BytesIO(body)})
+    response = api.generic(
+        "POST",
+        "/api/v1/rules/evaluate/",
+        b"",
+        content_type="application/json",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+        **{"wsgi.input": io.BytesIO(body)},
+    )
     assert response.status_code == 200, response.content
     assert "U2" in response.json()["rules"]
 
 
 def test_7_3_a_body_within_the_limit_passes(world, settings):
     api = _api(world["users"]["account_manager"])
-    response = api.post("/api/v1/rules/evaluate/", {"msisdn": "14912345678", "data": "none", "voice": "none",
-                                                    "sms": "none"}, format="json")
+    response = api.post(
+        "/api/v1/rules/evaluate/",
+        {"msisdn": "14912345678", "data": "none", "voice": "none", "sms": "none"},
+        format="json",
+    )
     assert response.status_code == 200
 
 
@@ -114,8 +143,12 @@ def test_7_3_images_of_one_request_share_one_pixel_budget(world, settings, scrip
     card = factories.card(enterprise=enterprise, data="non_directed")
     api = _api(world["users"]["account_manager"])
     body = {
-        "enterprise": str(enterprise.public_id), "cards": [card.iccid], "name": "周九", "id_type": "resident_id",
-        "id_number": idgen.resident_id(), "biometric_consent": "true",
+        "enterprise": str(enterprise.public_id),
+        "cards": [card.iccid],
+        "name": "周九",
+        "id_type": "resident_id",
+        "id_number": idgen.resident_id(),
+        "biometric_consent": "true",
         "id_photo": jpeg_upload("id.jpg", size=(900, 600)),  # 540,000 pixels each
         "live_photo": jpeg_upload("live.jpg", size=(900, 600)),
     }

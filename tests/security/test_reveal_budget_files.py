@@ -42,10 +42,18 @@ def files(world, scripted_face_engine):
     enterprise = world["enterprise"]
     card = factories.card(enterprise=enterprise, data="non_directed")
     card_user_check = factories.card_user_registration(actor=manager, enterprise=enterprise, cards=[card])
-    order = factories.order(actor=manager, enterprise=enterprise, business_type="new_installation",
-                            cards=[factories.order_stock_card(enterprise=enterprise)])
-    exemption = file_request(actor=manager, enterprise=enterprise,
-                             cards=[factories.card(enterprise=enterprise, data="non_directed")], levels=["province"])
+    order = factories.order(
+        actor=manager,
+        enterprise=enterprise,
+        business_type="new_installation",
+        cards=[factories.order_stock_card(enterprise=enterprise)],
+    )
+    exemption = file_request(
+        actor=manager,
+        enterprise=enterprise,
+        cards=[factories.card(enterprise=enterprise, data="non_directed")],
+        levels=["province"],
+    )
     return {
         "document": Document.objects.filter(enterprise=enterprise).first(),
         "card_user": card_user_check.card_user,

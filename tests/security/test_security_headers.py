@@ -94,8 +94,12 @@ def test_7_5_the_camera_is_allowed_where_the_live_photo_is_taken(world, no_engin
     assert "microphone=()" in page["Permissions-Policy"]
 
     # The order page, where a declined comparison's live photo is retaken (H3).
-    order = factories.order(actor=manager, enterprise=world["enterprise"], business_type="new_installation",
-                            cards=[factories.order_stock_card(enterprise=world["enterprise"])])
+    order = factories.order(
+        actor=manager,
+        enterprise=world["enterprise"],
+        business_type="new_installation",
+        cards=[factories.order_stock_card(enterprise=world["enterprise"])],
+    )
     detail = client.get(f"/orders/{order.public_id}/")
     assert detail.status_code == 200
     assert _camera(detail) == "(self)"

@@ -71,7 +71,9 @@ def test_7_2_4_the_idle_timeout_applies_to_the_api_with_a_session_too(world, mon
     assert client.get("/api/v1/me/").status_code == 401
 
 
-@pytest.mark.parametrize("role", ["account_manager", "enterprise_admin", "provincial_approver", "group_approver", "ops"])
+@pytest.mark.parametrize(
+    "role", ["account_manager", "enterprise_admin", "provincial_approver", "group_approver", "ops"]
+)
 def test_7_2_4_every_role_has_a_password_change_page_linked_in_the_header(world, role):
     client = _logged_in(world["users"][role])
     home = client.get(reverse("home")).content.decode()
@@ -89,9 +91,14 @@ def test_7_2_4_changing_the_password_ends_the_other_sessions_and_revokes_tokens(
     api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert api.get("/api/v1/me/").status_code == 200
 
-    response = here.post(reverse("password_change"), {
-        "old_password": factories.PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD,
-    })
+    response = here.post(
+        reverse("password_change"),
+        {
+            "old_password": factories.PASSWORD,
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+        },
+    )
     assert response.status_code == 302
     assert here.get(reverse("home")).status_code == 200  # this session goes on
     assert elsewhere.get(reverse("home")).status_code == 302  # the other one is over

@@ -126,8 +126,11 @@ def test_missing_pkg_resources_raises_engine_unavailable(fresh_import, monkeypat
 def test_missing_model_files_raise_engine_unavailable(monkeypatch, tmp_path):
     import face_recognition_models
 
-    monkeypatch.setattr(face_recognition_models, "face_recognition_model_location",
-                        lambda: str(tmp_path / "dlib_face_recognition_resnet_model_v1.dat"))
+    monkeypatch.setattr(
+        face_recognition_models,
+        "face_recognition_model_location",
+        lambda: str(tmp_path / "dlib_face_recognition_resnet_model_v1.dat"),
+    )
     with pytest.raises(EngineUnavailable, match="dlib_face_recognition_resnet_model_v1.dat"):
         load_face_recognition()
 
@@ -232,16 +235,19 @@ def test_different_people_fail(faces_dir, real_engine, id_photo, live_photo):
 
 @pytest.mark.faces
 def test_two_people_in_the_live_photo_are_rejected(faces_dir, real_engine):
-    result = real_engine.compare(john(faces_dir, "John_Simm", 0).read_bytes(),
-                                 (faces_dir / "two_people.jpg").read_bytes())
+    result = real_engine.compare(
+        john(faces_dir, "John_Simm", 0).read_bytes(), (faces_dir / "two_people.jpg").read_bytes()
+    )
     assert result.outcome == "rejected"
     assert result.distance is None
-    assert result.reasons == [{
-        "code": "multiple_faces",
-        "photo": "live",
-        "zh": "照片中有多张人脸，请确保画面中只有本人后重新拍摄",
-        "en": "More than one face in the photo: make sure only you are in the picture and take it again",
-    }]
+    assert result.reasons == [
+        {
+            "code": "multiple_faces",
+            "photo": "live",
+            "zh": "照片中有多张人脸，请确保画面中只有本人后重新拍摄",
+            "en": "More than one face in the photo: make sure only you are in the picture and take it again",
+        }
+    ]
 
 
 @pytest.mark.faces
@@ -288,10 +294,14 @@ def test_truncated_jpeg_is_rejected_as_unreadable(faces_dir, real_engine):
     whole = (faces_dir / "kit_harington" / "kit2.jpg").read_bytes()
     result = real_engine.compare(john(faces_dir, "John_Simm", 0).read_bytes(), whole[: len(whole) // 2])
     assert result.outcome == "rejected"
-    assert result.reasons == [{
-        "code": "unreadable", "photo": "live", "zh": "现场照片无法读取，请重新拍摄",
-        "en": "The live photo cannot be read: take it again",
-    }]
+    assert result.reasons == [
+        {
+            "code": "unreadable",
+            "photo": "live",
+            "zh": "现场照片无法读取，请重新拍摄",
+            "en": "The live photo cannot be read: take it again",
+        }
+    ]
     assert result.live_phash == ""
 
 

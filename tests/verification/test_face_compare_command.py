@@ -70,9 +70,19 @@ def test_an_unreadable_path_exits_2(tmp_path):
 
 
 def _run(*args) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}
-    return subprocess.run([sys.executable, "manage.py", "face_compare", *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", "face_compare", *map(str, args)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.slow

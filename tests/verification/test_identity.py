@@ -88,7 +88,23 @@ def code_of(func, *args) -> str:
 def test_reference_helpers_match_hand_checked_literals():
     # Standard GB 11643 weights.
     assert [2 ** (17 - i) % 11 for i in range(17)] == [
-        7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2,
+        7,
+        9,
+        10,
+        5,
+        8,
+        4,
+        2,
+        1,
+        6,
+        3,
+        7,
+        9,
+        10,
+        5,
+        8,
+        4,
+        2,
     ]
     # Example from the python-stdnum cn.ric doctest.
     assert id18("36042619910101007") == "360426199101010071"
@@ -118,8 +134,7 @@ VALID_SHENZHEN = id18("44030519851231456")
 VALID_SHANGHAI = id18("31010120000229002")  # leap day
 # Search a sequence number whose check digit is X.
 ENDS_IN_X = next(
-    n for n in (id18(f"110105198805{d:02d}{s:03d}") for d in range(1, 29) for s in range(1000))
-    if n.endswith("X")
+    n for n in (id18(f"110105198805{d:02d}{s:03d}") for d in range(1, 29) for s in range(1000)) if n.endswith("X")
 )
 
 
@@ -412,7 +427,7 @@ def test_uscc_digit_leading_codes_are_accepted(raw, expected):
 
 def _with_char(first17_pos: int, ch: str, base: str = "91110000600037341") -> str:
     """Replace one character and recompute a correct final check char."""
-    first17 = base[:first17_pos] + ch + base[first17_pos + 1:]
+    first17 = base[:first17_pos] + ch + base[first17_pos + 1 :]
     return first17 + uscc_check(first17)
 
 

@@ -122,7 +122,10 @@ def test_a_record_already_decided_is_left_alone(submit, scripted_face_engine):
     after = Verification.objects.get(pk=verification.pk)
     assert ScriptedEngine.calls == 0
     assert (after.outcome, after.distance, after.attempts, after.engine) == (
-        before.outcome, before.distance, before.attempts, before.engine
+        before.outcome,
+        before.distance,
+        before.attempts,
+        before.engine,
     )
 
 

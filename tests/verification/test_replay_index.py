@@ -78,9 +78,17 @@ class _BarrierEngine:
     def compare(self, id_image_bytes: bytes, live_image_bytes: bytes) -> ComparisonResult:
         type(self).barrier.wait(timeout=30)
         t_pass, t_fail = thresholds()
-        return ComparisonResult(outcome=PASS, distance=0.3, reasons=[], timings_ms={}, threshold_pass=t_pass,
-                                threshold_fail=t_fail, engine=self.name, engine_version=self.version,
-                                live_phash=SAME_PHOTO_HASH)
+        return ComparisonResult(
+            outcome=PASS,
+            distance=0.3,
+            reasons=[],
+            timings_ms={},
+            threshold_pass=t_pass,
+            threshold_fail=t_fail,
+            engine=self.name,
+            engine_version=self.version,
+            live_phash=SAME_PHOTO_HASH,
+        )
 
 
 @pytest.mark.postgres

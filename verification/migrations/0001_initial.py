@@ -10,53 +10,161 @@ import enterprises.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('cards', '0001_initial'),
-        ('enterprises', '0001_initial'),
+        ("cards", "0001_initial"),
+        ("enterprises", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Verification',
+            name="Verification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('purpose', models.CharField(choices=[('handler', 'Handler face comparison (H3)'), ('card_user', 'Card-user real-name (U5)')], max_length=16, verbose_name='purpose')),
-                ('id_photo', models.FileField(max_length=200, storage=enterprises.models.private_storage, upload_to='verifications/')),
-                ('live_photo', models.FileField(max_length=200, storage=enterprises.models.private_storage, upload_to='verifications/')),
-                ('status', models.CharField(choices=[('pending', 'Comparing'), ('passed', 'Passed'), ('in_review', 'Awaiting manual review'), ('approved', 'Approved by a reviewer'), ('declined', 'Declined by a reviewer'), ('rejected', 'Photo unusable: take it again')], default='pending', max_length=16, verbose_name='status')),
-                ('outcome', models.CharField(blank=True, choices=[('pass', 'Match'), ('review', 'Borderline: manual review'), ('fail', 'No match'), ('rejected', 'Photo unusable')], max_length=16, verbose_name='outcome')),
-                ('distance', models.FloatField(blank=True, null=True, verbose_name='distance')),
-                ('threshold_pass', models.FloatField(blank=True, null=True)),
-                ('threshold_fail', models.FloatField(blank=True, null=True)),
-                ('engine', models.CharField(blank=True, max_length=32)),
-                ('engine_version', models.CharField(blank=True, max_length=32)),
-                ('timings_ms', models.JSONField(blank=True, default=dict)),
-                ('reasons', models.JSONField(blank=True, default=list)),
-                ('live_photo_phash', models.CharField(blank=True, db_index=True, max_length=16)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('review_comment', models.TextField(blank=True, verbose_name='review comment')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('card_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='verifications', to='cards.carduser')),
-                ('cards', models.ManyToManyField(blank=True, related_name='verifications', to='cards.card')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('enterprise', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='verifications', to='enterprises.enterprise')),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='verifications', to='cards.order')),
-                ('replay_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='verification.verification')),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "purpose",
+                    models.CharField(
+                        choices=[
+                            ("handler", "Handler face comparison (H3)"),
+                            ("card_user", "Card-user real-name (U5)"),
+                        ],
+                        max_length=16,
+                        verbose_name="purpose",
+                    ),
+                ),
+                (
+                    "id_photo",
+                    models.FileField(
+                        max_length=200, storage=enterprises.models.private_storage, upload_to="verifications/"
+                    ),
+                ),
+                (
+                    "live_photo",
+                    models.FileField(
+                        max_length=200, storage=enterprises.models.private_storage, upload_to="verifications/"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Comparing"),
+                            ("passed", "Passed"),
+                            ("in_review", "Awaiting manual review"),
+                            ("approved", "Approved by a reviewer"),
+                            ("declined", "Declined by a reviewer"),
+                            ("rejected", "Photo unusable: take it again"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("pass", "Match"),
+                            ("review", "Borderline: manual review"),
+                            ("fail", "No match"),
+                            ("rejected", "Photo unusable"),
+                        ],
+                        max_length=16,
+                        verbose_name="outcome",
+                    ),
+                ),
+                ("distance", models.FloatField(blank=True, null=True, verbose_name="distance")),
+                ("threshold_pass", models.FloatField(blank=True, null=True)),
+                ("threshold_fail", models.FloatField(blank=True, null=True)),
+                ("engine", models.CharField(blank=True, max_length=32)),
+                ("engine_version", models.CharField(blank=True, max_length=32)),
+                ("timings_ms", models.JSONField(blank=True, default=dict)),
+                ("reasons", models.JSONField(blank=True, default=list)),
+                ("live_photo_phash", models.CharField(blank=True, db_index=True, max_length=16)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("review_comment", models.TextField(blank=True, verbose_name="review comment")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "card_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="verifications",
+                        to="cards.carduser",
+                    ),
+                ),
+                ("cards", models.ManyToManyField(blank=True, related_name="verifications", to="cards.card")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "enterprise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="verifications",
+                        to="enterprises.enterprise",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="verifications",
+                        to="cards.order",
+                    ),
+                ),
+                (
+                    "replay_of",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="verification.verification",
+                    ),
+                ),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'face verification',
-                'verbose_name_plural': 'face verifications',
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['status', 'enterprise'], name='verificatio_status_d73c95_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('purpose', 'handler'), ('order__isnull', False)), models.Q(('purpose', 'card_user'), ('card_user__isnull', False)), _connector='OR'), name='verification_has_subject')],
+                "verbose_name": "face verification",
+                "verbose_name_plural": "face verifications",
+                "ordering": ["-created_at"],
+                "indexes": [models.Index(fields=["status", "enterprise"], name="verificatio_status_d73c95_idx")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("purpose", "handler"), ("order__isnull", False)),
+                            models.Q(("purpose", "card_user"), ("card_user__isnull", False)),
+                            _connector="OR",
+                        ),
+                        name="verification_has_subject",
+                    )
+                ],
             },
         ),
     ]

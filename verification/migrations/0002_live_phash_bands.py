@@ -18,55 +18,54 @@ def fill_bands(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cards', '0003_drop_redundant_card_indexes'),
-        ('enterprises', '0001_initial'),
-        ('verification', '0001_initial'),
+        ("cards", "0003_drop_redundant_card_indexes"),
+        ("enterprises", "0001_initial"),
+        ("verification", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='verification',
-            name='live_phash_band0',
+            model_name="verification",
+            name="live_phash_band0",
             field=models.PositiveIntegerField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='verification',
-            name='live_phash_band1',
+            model_name="verification",
+            name="live_phash_band1",
             field=models.PositiveIntegerField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='verification',
-            name='live_phash_band2',
+            model_name="verification",
+            name="live_phash_band2",
             field=models.PositiveIntegerField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='verification',
-            name='live_phash_band3',
+            model_name="verification",
+            name="live_phash_band3",
             field=models.PositiveIntegerField(blank=True, editable=False, null=True),
         ),
         migrations.AlterField(
-            model_name='verification',
-            name='live_photo_phash',
+            model_name="verification",
+            name="live_photo_phash",
             field=models.CharField(blank=True, max_length=16),
         ),
         migrations.AddIndex(
-            model_name='verification',
-            index=models.Index(fields=['live_phash_band0'], name='verification_phash_band0'),
+            model_name="verification",
+            index=models.Index(fields=["live_phash_band0"], name="verification_phash_band0"),
         ),
         migrations.AddIndex(
-            model_name='verification',
-            index=models.Index(fields=['live_phash_band1'], name='verification_phash_band1'),
+            model_name="verification",
+            index=models.Index(fields=["live_phash_band1"], name="verification_phash_band1"),
         ),
         migrations.AddIndex(
-            model_name='verification',
-            index=models.Index(fields=['live_phash_band2'], name='verification_phash_band2'),
+            model_name="verification",
+            index=models.Index(fields=["live_phash_band2"], name="verification_phash_band2"),
         ),
         migrations.AddIndex(
-            model_name='verification',
-            index=models.Index(fields=['live_phash_band3'], name='verification_phash_band3'),
+            model_name="verification",
+            index=models.Index(fields=["live_phash_band3"], name="verification_phash_band3"),
         ),
         migrations.RunPython(fill_bands, migrations.RunPython.noop),
     ]

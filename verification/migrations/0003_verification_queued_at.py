@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('verification', '0002_live_phash_bands'),
+        ("verification", "0002_live_phash_bands"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='verification',
-            name='queued_at',
+            model_name="verification",
+            name="queued_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
     ]

@@ -26,6 +26,8 @@ class Command(BaseCommand):
         except PrivateFileUnreadable as exc:
             raise CommandError(str(exc)) from exc
         verb = "would encrypt" if dry_run else "encrypted"
-        self.stdout.write(self.style.SUCCESS(
-            f"Private files: {verb} {counts['encrypted']} plaintext file(s); {counts['checked']} already encrypted."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Private files: {verb} {counts['encrypted']} plaintext file(s); {counts['checked']} already encrypted."
+            )
+        )

@@ -70,11 +70,13 @@ class Command(BaseCommand):
         except PrivateFileUnreadable as exc:
             raise CommandError(str(exc)) from exc
         if dry_run:
-            self.stdout.write(f"private files: would rotate {files['rotated']}, would encrypt {files['encrypted']} "
-                              "plaintext file(s)")
+            self.stdout.write(
+                f"private files: would rotate {files['rotated']}, would encrypt {files['encrypted']} plaintext file(s)"
+            )
         else:
-            self.stdout.write(f"private files: rotated {files['rotated']}, encrypted {files['encrypted']} "
-                              "plaintext file(s)")
+            self.stdout.write(
+                f"private files: rotated {files['rotated']}, encrypted {files['encrypted']} plaintext file(s)"
+            )
 
     def _rotate_model(self, model, fields, *, dry_run: bool, batch_size: int) -> int:
         manager = model._base_manager
@@ -88,9 +90,9 @@ class Command(BaseCommand):
                 if last_pk is not None:
                     rows = rows.filter(pk__gt=last_pk)
                 batch = list(
-                    rows.annotate(**{alias: _raw(field) for alias, field in aliases.items()}).values(
-                        "pk", *aliases
-                    )[:batch_size]
+                    rows.annotate(**{alias: _raw(field) for alias, field in aliases.items()}).values("pk", *aliases)[
+                        :batch_size
+                    ]
                 )
                 if not batch:
                     return rotated

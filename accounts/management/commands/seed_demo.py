@@ -49,22 +49,34 @@ DEMO_ENTERPRISES = [
     {
         "key": "bj_tech",
         "manager": "manager_bj",
-        "enterprise": EnterpriseData("北京智联物联网科技有限公司", "business_licence", "91110105MA01ABCD5F", "北京市朝阳区望京街10号"),
-        "responsible": ResponsiblePersonData("张伟", "resident_id", "11010519850712001X", "北京市朝阳区望京街10号", True),
+        "enterprise": EnterpriseData(
+            "北京智联物联网科技有限公司", "business_licence", "91110105MA01ABCD5F", "北京市朝阳区望京街10号"
+        ),
+        "responsible": ResponsiblePersonData(
+            "张伟", "resident_id", "11010519850712001X", "北京市朝阳区望京街10号", True
+        ),
         "face": "obama/obama1.jpg",
     },
     {
         "key": "bj_water",
         "manager": "manager_bj",
-        "enterprise": EnterpriseData("北京市水务局", "official_letter", "", "北京市海淀区玉渊潭南路5号", "party_government"),
-        "responsible": ResponsiblePersonData("刘洋", "resident_id", "110108197803150031", "北京市海淀区玉渊潭南路5号", False),
+        "enterprise": EnterpriseData(
+            "北京市水务局", "official_letter", "", "北京市海淀区玉渊潭南路5号", "party_government"
+        ),
+        "responsible": ResponsiblePersonData(
+            "刘洋", "resident_id", "110108197803150031", "北京市海淀区玉渊潭南路5号", False
+        ),
         "face": "biden/biden1.jpg",
     },
     {
         "key": "gd_logistics",
         "manager": "manager_gd",
-        "enterprise": EnterpriseData("广州速达物流有限公司", "business_licence", "91440101MA5CXY122T", "广州市天河区天河路385号"),
-        "responsible": ResponsiblePersonData("陈静", "resident_id", "440106199001010021", "广州市天河区天河路385号", True),
+        "enterprise": EnterpriseData(
+            "广州速达物流有限公司", "business_licence", "91440101MA5CXY122T", "广州市天河区天河路385号"
+        ),
+        "responsible": ResponsiblePersonData(
+            "陈静", "resident_id", "440106199001010021", "广州市天河区天河路385号", True
+        ),
         "face": "kit_harington/kit1.jpg",
     },
 ]
@@ -137,7 +149,9 @@ class Command(BaseCommand):
                     self._user(username, role, None, enterprises[enterprise_key], full_name)
             superuser = User.objects.filter(username="superuser").first()
             if superuser is None:
-                superuser = user_create(username="superuser", password=DEMO_PASSWORD, role=Role.OPS, full_name="超级管理员")
+                superuser = user_create(
+                    username="superuser", password=DEMO_PASSWORD, role=Role.OPS, full_name="超级管理员"
+                )
                 User.objects.filter(pk=superuser.pk).update(is_superuser=True, is_staff=True)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Every demo user's password: {DEMO_PASSWORD}"))
 
@@ -168,11 +182,14 @@ class Command(BaseCommand):
             credential = _document_image("单位介绍信", [data.name, "兹介绍我单位办理物联网卡业务", "（公章）"])
         else:
             credential = _document_image(
-                "营业执照", [f"名称 {data.name}", f"统一社会信用代码 {data.credential_number}", f"住所 {data.credential_address}"]
+                "营业执照",
+                [f"名称 {data.name}", f"统一社会信用代码 {data.credential_number}", f"住所 {data.credential_address}"],
             )
         letters = []
         if not person.is_legal_representative:
-            letters = [_document_image("责任人授权书", [data.name, f"兹授权 {person.name} 为物联网卡业务责任人", "（公章）"])]
+            letters = [
+                _document_image("责任人授权书", [data.name, f"兹授权 {person.name} 为物联网卡业务责任人", "（公章）"])
+            ]
         return enterprise_register(
             actor=manager,
             enterprise=data,
@@ -187,8 +204,13 @@ class Command(BaseCommand):
 # --- cards (issue 3): packages and ~20 demo cards per demo enterprise --------------------------------
 
 # The IoT test-card package (U4) is a trial: a test period and the services its cards have.
-DEMO_TEST_PACKAGE = {"is_test_package": True, "test_period_days": 90, "data_service": "non_directed",
-                     "voice_service": "none", "sms_service": "non_directed"}
+DEMO_TEST_PACKAGE = {
+    "is_test_package": True,
+    "test_period_days": 90,
+    "data_service": "non_directed",
+    "voice_service": "none",
+    "sms_service": "non_directed",
+}
 DEMO_PACKAGES = [
     # code, name, what makes it an IoT test-card package (U4), or None
     ("IOT-STD", "物联网标准套餐", None),
@@ -251,8 +273,14 @@ def seed_demo_cards(stdout=None) -> int:
                     continue
                 msisdn = f"149{enterprise_no}{serial:07d}" if segment_149 else f"1440{enterprise_no}{serial:08d}"
                 card_create(
-                    actor=manager, enterprise=enterprise, iccid=iccid, msisdn=msisdn, package=packages[code],
-                    data=data_level, voice=voice, sms=sms,
+                    actor=manager,
+                    enterprise=enterprise,
+                    iccid=iccid,
+                    msisdn=msisdn,
+                    package=packages[code],
+                    data=data_level,
+                    voice=voice,
+                    sms=sms,
                 )
                 created += 1
     if stdout is not None:
@@ -266,8 +294,12 @@ def seed_demo_cards(stdout=None) -> int:
 DEMO_HANDLERS = {
     "bj_tech": ("赵刚", "110102198703150057", "北京市西城区金融街3号", ("obama/obama1.jpg", "obama/obama3.jpg")),
     "bj_water": ("钱敏", "11010819900620004X", "北京市海淀区玉渊潭南路5号", ("biden/biden1.jpg", "biden/biden2.jpg")),
-    "gd_logistics": ("孙丽", "440106198501010031", "广州市天河区天河路385号",
-                     ("kit_harington/kit1.jpg", "kit_harington/kit2.jpg")),
+    "gd_logistics": (
+        "孙丽",
+        "440106198501010031",
+        "广州市天河区天河路385号",
+        ("kit_harington/kit1.jpg", "kit_harington/kit2.jpg"),
+    ),
 }
 
 
@@ -304,20 +336,26 @@ def seed_demo_activations(stdout=None) -> list[str]:
         manager = User.objects.filter(username=spec["manager"]).first()
         if enterprise is None or manager is None:
             continue
-        cards = list(Card.objects.filter(enterprise=enterprise, status=CardStatus.IN_STOCK, realname_required=False)
-                     .order_by("iccid"))
+        cards = list(
+            Card.objects.filter(enterprise=enterprise, status=CardStatus.IN_STOCK, realname_required=False).order_by(
+                "iccid"
+            )
+        )
         if not cards or OrderCard.objects.filter(card__in=cards).exists():
             continue
         name, id_number, address, (id_face, live_face) = DEMO_HANDLERS[spec["key"]]
         order_create(
-            actor=manager, enterprise=enterprise, business_type="new_installation", cards=cards,
+            actor=manager,
+            enterprise=enterprise,
+            business_type="new_installation",
+            cards=cards,
             handler=HandlerData(name=name, id_type="resident_id", id_number=id_number, id_address=address),
-            handler_id_photo=_photo(faces, id_face), handler_live_photo=_photo(faces, live_face),
+            handler_id_photo=_photo(faces, id_face),
+            handler_live_photo=_photo(faces, live_face),
             **_fresh_documents(spec, enterprise),
         )
         done.append(f"a new-installation order for {len(cards)} cards of {enterprise.name}")
     return done
-
 
 
 # --- work in progress (issue 4): orders, card users, exemptions, a change request -------------
@@ -370,18 +408,33 @@ def seed_demo_workflows(stdout=None) -> list[str]:
             (17, {"province": province_form, "group": group_form}, "车载终端由企业统一管理"),
         ]:
             with transaction.atomic():
-                exemption_file(actor=manager, enterprise=enterprise, cards=[card(serial)], reason=reason,
-                               attachments=attachments)
+                exemption_file(
+                    actor=manager, enterprise=enterprise, cards=[card(serial)], reason=reason, attachments=attachments
+                )
         done.append("3 exemption requests")
     if not ChangeRequest.objects.filter(enterprise=enterprise).exists():
         data = spec["enterprise"]
         with transaction.atomic():
             change_request_submit(
-                actor=admin, enterprise=enterprise, target="enterprise",
-                values={"name": data.name, "credential_type": data.credential_type,
-                        "credential_number": data.credential_number, "credential_address": "北京市朝阳区望京街18号"},
-                files=[_document_image("营业执照", [f"名称 {data.name}", f"统一社会信用代码 {data.credential_number}",
-                                                   "住所 北京市朝阳区望京街18号"])],
+                actor=admin,
+                enterprise=enterprise,
+                target="enterprise",
+                values={
+                    "name": data.name,
+                    "credential_type": data.credential_type,
+                    "credential_number": data.credential_number,
+                    "credential_address": "北京市朝阳区望京街18号",
+                },
+                files=[
+                    _document_image(
+                        "营业执照",
+                        [
+                            f"名称 {data.name}",
+                            f"统一社会信用代码 {data.credential_number}",
+                            "住所 北京市朝阳区望京街18号",
+                        ],
+                    )
+                ],
                 reason="公司搬迁，住所变更",
             )
         done.append("a change request")
@@ -395,10 +448,15 @@ def seed_demo_workflows(stdout=None) -> list[str]:
         # Cards that need their users' real-name: the order completes and they wait for it (U5); a card
         # user verified below activates card 10 under this order.
         order_create(
-            actor=manager, enterprise=enterprise, business_type="new_installation", cards=[card(6), card(10), card(11)],
-            handler=HandlerData(name="王五", id_type="resident_id", id_number="110101199003070038",
-                                id_address="北京市东城区东长安街1号"),
-            handler_id_photo=_photo(faces, HANDLER_PAIR[0]), handler_live_photo=_photo(faces, HANDLER_PAIR[1]),
+            actor=manager,
+            enterprise=enterprise,
+            business_type="new_installation",
+            cards=[card(6), card(10), card(11)],
+            handler=HandlerData(
+                name="王五", id_type="resident_id", id_number="110101199003070038", id_address="北京市东城区东长安街1号"
+            ),
+            handler_id_photo=_photo(faces, HANDLER_PAIR[0]),
+            handler_live_photo=_photo(faces, HANDLER_PAIR[1]),
             **_fresh_documents(spec, enterprise),
         )
         done.append("a new-installation order")
@@ -408,10 +466,15 @@ def seed_demo_workflows(stdout=None) -> list[str]:
             ("周强", "110106197905050012", BORDERLINE, 11),
         ]:
             card_user_register(
-                actor=manager, enterprise=enterprise, name=name, id_type="resident_id", id_number=id_number,
-                id_photo=_photo(faces, pair[0]), live_photo=_photo(faces, pair[1]), biometric_consent=True,
+                actor=manager,
+                enterprise=enterprise,
+                name=name,
+                id_type="resident_id",
+                id_number=id_number,
+                id_photo=_photo(faces, pair[0]),
+                live_photo=_photo(faces, pair[1]),
+                biometric_consent=True,
                 cards=[card(serial)],
             )
         done.append("2 card users (one verified, one in manual review)")
     return done
-

@@ -34,8 +34,9 @@ class Command(BaseCommand):
             try:
                 photos[key] = path.read_bytes()
             except OSError as exc:
-                raise CommandError(f"cannot read {key.replace('_', ' ')} {str(path)!r}: {exc.strerror or exc}",
-                                   returncode=2) from None
+                raise CommandError(
+                    f"cannot read {key.replace('_', ' ')} {str(path)!r}: {exc.strerror or exc}", returncode=2
+                ) from None
         try:
             engine = get_engine()
         except EngineUnavailable as exc:
