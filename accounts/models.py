@@ -80,6 +80,9 @@ class PiiAccessLog(models.Model):
         verbose_name_plural = _("personal data accesses")
         indexes = [models.Index(fields=["content_type", "object_id"])]
 
+    def __str__(self) -> str:
+        return f"{self.field} #{self.object_id}"
+
 
 class AuditEvent(models.Model):
     """Who did what, when, to which record. `data` never holds personal data in the clear."""
@@ -98,6 +101,9 @@ class AuditEvent(models.Model):
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
         indexes = [models.Index(fields=["content_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} #{self.object_id}"
 
 
 class RoleGrantStatus(models.TextChoices):

@@ -9,12 +9,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts import users
-from core.errors import NotFound
 from accounts.roles import Role
 from approvals import selectors as approval_selectors
 from approvals.models import RequestStatus
 from cards.models import CardStatus, OrderStatus
 from cards.selectors import cards_visible_to, orders_visible_to
+from core.errors import NotFound
 from enterprises.selectors import enterprises_visible_to
 
 

@@ -140,7 +140,8 @@ def measure(root: Path, *, verbose: bool = True) -> dict:
     }
     if verbose:
         print(
-            f"images encoded: {report['images']}; same-person pairs {len(same)}, different-person pairs {len(different)}"
+            f"images encoded: {report['images']}; same-person pairs {len(same)}, "
+            f"different-person pairs {len(different)}"
         )
         print("largest same-person distances:")
         for distance, a, b in same[-5:]:
@@ -258,8 +259,8 @@ def _copies(data: bytes, img, box, card, region):
                 _encoded(portrait.resize((portrait.width * scale, portrait.height * scale), lanczos), quality=85),
             )
         )
-    l, t, r, b = region
-    wide = card.crop((l - 20, t - 20, min(card.width, r + 20), b + 20))
+    left, top, right, bottom = region
+    wide = card.crop((left - 20, top - 20, min(card.width, right + 20), bottom + 20))
     made.append(
         ("card: portrait+margin x2", "card", _encoded(wide.resize((wide.width * 2, wide.height * 2), lanczos), "PNG"))
     )
@@ -529,7 +530,8 @@ def run(results: dict) -> None:
     best = _e2e(pairs, rounds=2)
     small = [i for i, (a, _b) in enumerate(pairs) if "johns" in a.parts]
 
-    def per_pair(kind, indexes=range(len(pairs))):
+    def per_pair(kind, indexes=None):
+        indexes = range(len(pairs)) if indexes is None else indexes
         return 1000 * sum(best[kind][i] for i in indexes) / len(indexes)
 
     bare = per_pair("bare")

@@ -247,6 +247,9 @@ class CardEvent(models.Model):
         verbose_name_plural = _("card events")
         indexes = [models.Index(fields=["card", "-at"])]
 
+    def __str__(self) -> str:
+        return f"{self.action} → {self.to_status}" if self.to_status else self.action
+
 
 class ImportStatus(models.TextChoices):
     PENDING = "pending", _("Waiting")
@@ -287,6 +290,9 @@ class CardImport(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("card import")
         verbose_name_plural = _("card imports")
+
+    def __str__(self) -> str:
+        return f"{self.file_format.upper()} {str(self.public_id)[:8]}"
 
     @property
     def progress_percent(self) -> int:
@@ -406,6 +412,9 @@ class OrderCard(models.Model):
         verbose_name_plural = _("cards of the order")
         constraints = [models.UniqueConstraint(fields=["order", "card"], name="order_card_unique")]
 
+    def __str__(self) -> str:
+        return self.card.iccid
+
 
 class RegistrationStatus(models.TextChoices):
     """Where one card-user registration stands (U5, U6); only cards.card_users sets it.
@@ -482,6 +491,10 @@ class IdentitySlotLock(models.Model):
 
     id_number_index = models.CharField(max_length=64, primary_key=True)
 
+    def __str__(self) -> str:
+        # The blind index names no one; its head is enough to tell rows apart.
+        return self.id_number_index[:12]
+
 
 class CardBinding(models.Model):
     """A card bound to its registered user. A live binding has no `ended_at` (U6 counts these)."""
@@ -504,3 +517,6 @@ class CardBinding(models.Model):
         indexes = [
             models.Index(fields=["id_number_index"], condition=Q(ended_at__isnull=True), name="binding_live_idx")
         ]
+
+    def __str__(self) -> str:
+        return self.card.iccid

@@ -1,7 +1,8 @@
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from csp.decorators import csp_update
 from django.urls import include, path, reverse_lazy
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
@@ -64,8 +65,6 @@ urlpatterns = [
     path("api/docs/", SWAGGER_POLICY(SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),
     path("api/redoc/", REDOC_POLICY(SpectacularRedocView.as_view(url_name="api-schema")), name="api-redoc"),
 ]
-
-from django.utils.translation import gettext_lazy as _
 
 # A database outage met outside a view is a 503 too (issue 7 §4.2).
 handler500 = "core.middleware.server_error"

@@ -288,6 +288,13 @@ class RecordVersion(models.Model):
         verbose_name = _("replaced record version")
         verbose_name_plural = _("replaced record versions")
 
+    def __str__(self) -> str:
+        return (
+            f"{self.get_target_display()} ({self.replaced_at:%Y-%m-%d})"
+            if self.replaced_at
+            else self.get_target_display()
+        )
+
     @property
     def previous_values(self) -> dict:
         return json.loads(self.previous_values_encrypted or "{}")

@@ -394,7 +394,8 @@ def change_request_create(request, public_id):
                 messages.success(
                     request,
                     _(
-                        "The change request was submitted and is pending approval. The record changes once it is approved."
+                        "The change request was submitted and is pending approval. "
+                        "The record changes once it is approved."
                     ),
                 )
                 return redirect("enterprises:detail", public_id=enterprise.public_id)

@@ -64,8 +64,8 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if os.environ.get("REQUIRE_SERVICE_TESTS") == "1" and _skipped_service_tests:
         terminalreporter.write_line(
-            f"FAILED: {len(_skipped_service_tests)} test(s) needing PostgreSQL, Redis, face data or chromium were skipped "
-            "under REQUIRE_SERVICE_TESTS=1:",
+            f"FAILED: {len(_skipped_service_tests)} test(s) needing PostgreSQL, Redis, face data or chromium "
+            "were skipped under REQUIRE_SERVICE_TESTS=1:",
             red=True,
         )
         for nodeid in _skipped_service_tests:
@@ -224,3 +224,11 @@ def scripted_face_engine(settings):
 
     choose.engine = ScriptedEngine
     return choose()
+
+
+@pytest.fixture
+def no_engine(monkeypatch):
+    """Verifications are created without the real engine; tests record the result themselves."""
+    queued: list[int] = []
+    monkeypatch.setattr("verification.services.enqueue_verification", queued.append)
+    return queued

@@ -24,7 +24,7 @@ def resident_id(area: str = "110105", birth: str = "19850712", seq: str | None =
 
 
 def organisation_code(body8: str) -> str:
-    total = sum(int(c, 36) * w for c, w in zip(body8, _ORG_WEIGHTS))
+    total = sum(int(c, 36) * w for c, w in zip(body8, _ORG_WEIGHTS, strict=True))
     check = 11 - total % 11
     return body8 + {10: "X", 11: "0"}.get(check, str(check))
 
@@ -32,7 +32,7 @@ def organisation_code(body8: str) -> str:
 def uscc(prefix: str = "91", area: str = "110105", body8: str | None = None) -> str:
     body8 = body8 or f"{next(_serial):08d}"
     first17 = prefix + area + organisation_code(body8)
-    total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS))
+    total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
     return first17 + _USCC_ALPHABET[(31 - total % 31) % 31]
 
 

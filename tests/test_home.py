@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from tests import factories
-from tests.approvals import file_for_combo, no_engine, put_in_review  # noqa: F401 - no_engine is a fixture
+from tests.approvals import file_for_combo, put_in_review
 
 pytestmark = pytest.mark.django_db
 

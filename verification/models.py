@@ -107,6 +107,9 @@ class Verification(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return str(self.public_id)[:8]
+
     @property
     def gate_open(self) -> bool:
         return self.status in GATE_OPEN_STATUSES

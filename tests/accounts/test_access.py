@@ -196,7 +196,7 @@ def test_role_groups_carry_the_listed_permissions(db, role):
 def test_every_listed_permission_exists(db):
     from django.contrib.auth.models import Permission
 
-    for role, names in ROLE_PERMISSIONS.items():
+    for names in ROLE_PERMISSIONS.values():
         for name in names:
             app_label, codename = name.split(".")
             assert Permission.objects.filter(content_type__app_label=app_label, codename=codename).exists(), name

@@ -255,7 +255,7 @@ def test_rotate_field_keys_re_encrypts_every_value_under_the_new_key(settings, m
 
     # The old key can go: everything reads under the new key alone.
     settings.FIELD_ENCRYPTION_KEYS = [key_b]
-    for record, number in zip(records, numbers):
+    for record, number in zip(records, numbers, strict=True):
         stored = Enterprise.objects.get(pk=record.pk)
         assert stored.credential_number == number
         assert stored.responsible_person.id_number

@@ -6,8 +6,6 @@ per rule combination; requests are filed through approvals.services.
 
 from __future__ import annotations
 
-import pytest
-
 from tests import factories
 from tests.images import jpeg_upload, pdf_upload
 
@@ -83,14 +81,6 @@ def file_for_combo(world, combo: str, *, actor=None):
         levels=COMBO_LEVELS[combo],
     )
     return request, card
-
-
-@pytest.fixture
-def no_engine(monkeypatch):
-    """Verifications are created without the real engine; tests record the result themselves."""
-    queued: list[int] = []
-    monkeypatch.setattr("verification.services.enqueue_verification", queued.append)
-    return queued
 
 
 def put_in_review(verification, distance: float = 0.55):

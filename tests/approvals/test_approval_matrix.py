@@ -160,7 +160,7 @@ def test_filing(world, combo, role):
         )
         assert request.status == RequestStatus.SUBMITTED
         assert request.required_levels == expected
-        assert request.rules == [r for r in COMBO_RULES[combo]]
+        assert request.rules == list(COMBO_RULES[combo])
         assert sorted(a.level for a in request.attachments.all()) == sorted(expected)
         assert list(request.cards.all()) == [card]
     else:

@@ -10,7 +10,7 @@ from approvals.models import RequestStatus
 from enterprises.models import ChangeRequestStatus
 from enterprises.services import change_request_submit
 from tests import factories, idgen
-from tests.approvals import attachments_for, card_for, file_for_combo, no_engine, put_in_review  # noqa: F401
+from tests.approvals import attachments_for, card_for, file_for_combo, put_in_review
 from tests.images import jpeg_upload
 from verification.models import VerificationStatus
 

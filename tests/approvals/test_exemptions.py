@@ -16,13 +16,12 @@ from approvals.models import ExemptionAttachment, ExemptionRequest, RequestStatu
 from cards.models import CardStatus
 from core.errors import DomainError
 from tests import factories, idgen
-from tests.approvals import (  # noqa: F401 - no_engine is a fixture
+from tests.approvals import (
     assert_refused,
     attachments_for,
     card_for,
     file_for_combo,
     file_request,
-    no_engine,
 )
 from tests.images import pdf_upload
 

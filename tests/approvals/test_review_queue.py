@@ -17,7 +17,7 @@ from approvals import selectors
 from cards.models import CardStatus
 from core.errors import DomainError
 from tests import factories
-from tests.approvals import ROLES, assert_refused, card_for, no_engine, put_in_review  # noqa: F401
+from tests.approvals import ROLES, assert_refused, card_for, put_in_review
 from verification.models import Verification, VerificationStatus
 from verification.services import verification_record_result, verification_review
 

@@ -109,7 +109,7 @@ REGISTER_FORM_FOR_CARD = {
     "provincial_approver_other_province": (403, 403, 403),
 }
 # Which targets' cards each user sees in the lists.
-VISIBLE = {user: {t for t, s in zip(TARGETS, READ_API[user]) if s == 200} for user in USERS}
+VISIBLE = {user: {t for t, s in zip(TARGETS, READ_API[user], strict=True) if s == 200} for user in USERS}
 
 
 def test_the_tables_cover_every_user_of_the_world(world):

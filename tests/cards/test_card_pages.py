@@ -13,11 +13,11 @@ from django.urls import reverse
 
 from accounts.models import PiiAccessLog
 from accounts.pii import mask_identifier
-from verification.identity import mask_name
 from cards.models import CardBinding, CardStatus, CardUser
 from cards.rules import REASONS
 from tests import factories, idgen
 from tests.images import jpeg_upload
+from verification.identity import mask_name
 from verification.models import Verification
 
 pytestmark = pytest.mark.django_db

@@ -70,7 +70,8 @@ def csv_bytes(rows, *, header=HEADER, encoding="utf-8", bom=False) -> bytes:
     return text.encode(encoding)
 
 
-def xlsx_bytes(rows, header=HEADER.split(",")) -> bytes:
+def xlsx_bytes(rows, header: list[str] | None = None) -> bytes:
+    header = header or HEADER.split(",")
     workbook = Workbook()
     sheet = workbook.active
     sheet.append(header)

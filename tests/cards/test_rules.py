@@ -359,7 +359,7 @@ def test_required_iff_exemption_not_none():
 def test_reasons_present_in_both_languages_for_each_fired_rule(facts):
     d = evaluate(facts)
     assert len(d.reasons) == len(d.rules) >= 1
-    for rule, reason in zip(d.rules, d.reasons):
+    for rule, reason in zip(d.rules, d.reasons, strict=True):
         assert isinstance(reason, RuleReason)
         assert reason.rule == rule
         assert isinstance(reason.zh, str) and reason.zh.strip()

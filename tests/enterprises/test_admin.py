@@ -170,8 +170,8 @@ def test_real_name_records_and_logs_are_view_only_even_for_superusers(records, w
     client.force_login(superuser)
     obj = instance_of(model, records, world)
     info = (model._meta.app_label, model._meta.model_name)
-    assert client.get(reverse("admin:%s_%s_add" % info)).status_code == 403
-    assert client.get(reverse("admin:%s_%s_delete" % info, args=[obj.pk])).status_code == 403
+    assert client.get(reverse("admin:{}_{}_add".format(*info))).status_code == 403
+    assert client.get(reverse("admin:{}_{}_delete".format(*info), args=[obj.pk])).status_code == 403
     before = model.objects.count()
     response = client.post(change_form(obj), {"name": "changed", "notes": "changed"})
     assert response.status_code == 403

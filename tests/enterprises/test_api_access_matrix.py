@@ -138,7 +138,7 @@ REGISTER = {
     "group_approver": 403,
     "ops": 403,
 }
-ME = {role: 200 for role in ROLES} | {"anonymous": ANON}
+ME = dict.fromkeys(ROLES, 200) | {"anonymous": ANON}
 # GET list: the status, and which of the three enterprises it shows.
 LIST = {
     "anonymous": (ANON, set()),
@@ -182,7 +182,11 @@ def snapshot() -> tuple:
 
 
 def expected_table(table, role, endpoints) -> dict:
-    return {(endpoint, target): status for endpoint in endpoints for target, status in zip(TARGETS, table[role])}
+    return {
+        (endpoint, target): status
+        for endpoint in endpoints
+        for target, status in zip(TARGETS, table[role], strict=True)
+    }
 
 
 def open_change_request(world, enterprise):
@@ -322,7 +326,7 @@ def test_writes(world, role):
     client = client_for(world["users"][role])
     actual, expected = {}, {}
     for endpoint, (call, table) in WRITES.items():
-        for target, status in zip(TARGETS, table[role]):
+        for target, status in zip(TARGETS, table[role], strict=True):
             before = snapshot()
             response, written = call(client, world, world[TARGETS[target]])
             allowed = status in (200, 201)

@@ -17,8 +17,8 @@ world["enterprise_same_province"] (Beijing, "enterprise_admin_other_enterprise"'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pytest
 from django.db import transaction

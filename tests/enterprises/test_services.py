@@ -31,7 +31,7 @@ from enterprises.models import (
 )
 from tests import factories, idgen
 from tests.images import jpeg_bytes, jpeg_upload, pdf_upload
-from verification.identity import validate_credential_number
+from verification.identity import IdentityError, validate_credential_number
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +125,7 @@ def test_idgen_organisation_code_is_valid():
     assert len(code) == 9
     assert validate_credential_number("organisation_code", code) == code
     wrong = _wrong_check(code)
-    with pytest.raises(Exception):
+    with pytest.raises(IdentityError):
         validate_credential_number("organisation_code", wrong)
 
 

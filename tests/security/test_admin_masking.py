@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from cards.models import CardBinding, CardUser, Handler, Order
+from cards.models import CardBinding, CardUser, Handler
 from tests import factories
 from verification.identity import mask_address, mask_name
 

@@ -192,7 +192,7 @@ def test_7_1_2_the_card_page_opens_orders_instead_of_changing_the_card(ent, mana
     card = factories.active_card(enterprise=ent)
     page = _portal(manager).get(reverse("cards:detail", args=[card.iccid])).content.decode()
     # No form posts to a direct card action any more ...
-    assert 'method="post" action="%s' % reverse("cards:action", args=[card.iccid, "suspend"]) not in page
+    assert 'method="post" action="{}'.format(reverse("cards:action", args=[card.iccid, "suspend"])) not in page
     assert reverse("cards:services", args=[card.iccid]) not in page
     # ... the buttons are links into the order wizard, pre-filled.
     wizard = reverse("orders:new")

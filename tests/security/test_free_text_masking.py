@@ -13,7 +13,7 @@ from accounts.models import AuditEvent
 from approvals.services import change_request_decide, exemption_decide
 from enterprises.services import change_request_submit
 from tests import factories, idgen
-from tests.approvals import file_for_combo, no_engine, put_in_review  # noqa: F401
+from tests.approvals import file_for_combo, put_in_review
 from tests.images import jpeg_upload
 from verification.identity import mask_identifier, mask_numbers_in_text
 

@@ -13,7 +13,6 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent
-from cards import services
 from cards.models import CardBinding, CardUser, RegistrationStatus
 from tests import factories, idgen
 from verification.models import VerificationStatus

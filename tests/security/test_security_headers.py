@@ -8,7 +8,6 @@ import re
 import pytest
 from django.test import Client
 
-from tests.approvals import no_engine  # noqa: F401 - a fixture
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.django_db

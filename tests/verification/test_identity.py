@@ -53,14 +53,14 @@ _USCC_W = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
 
 def uscc_check(first17: str) -> str:
     total = 0
-    for ch, w in zip(first17, _USCC_W):
+    for ch, w in zip(first17, _USCC_W, strict=True):
         total += _ALPHABET31.index(ch) * w
     return _ALPHABET31[(31 - total % 31) % 31]
 
 
 def org_check(body8: str) -> str:
     values = {c: i for i, c in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")}
-    total = sum(values[c] * w for c, w in zip(body8, [3, 7, 9, 10, 5, 8, 4, 2]))
+    total = sum(values[c] * w for c, w in zip(body8, [3, 7, 9, 10, 5, 8, 4, 2], strict=True))
     c = 11 - total % 11
     return {10: "X", 11: "0"}.get(c, str(c))
 
