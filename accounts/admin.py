@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import users
 from accounts.models import AuditEvent, PiiAccessLog, Province, RoleGrant, User
 from core.errors import DomainError
-from verification.identity import mask_numbers_in_text
+from core.identity import mask_numbers_in_text
 
 
 class ReadOnlyAdminMixin:

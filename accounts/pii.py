@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
 from core.crypto import field_fernet
-from verification.identity import mask_identifier, normalize_unit_name
+from core.identity import mask_identifier, normalize_unit_name
 
 __all__ = [
     "EncryptedTextField",

@@ -41,8 +41,8 @@ from approvals.models import (
 )
 from core.errors import DomainError
 from core.http import no_store
+from core.identity import mask_numbers_in_text
 from enterprises.models import ChangeRequest, ChangeRequestStatus
-from verification.identity import mask_numbers_in_text
 from verification.models import Verification, VerificationPurpose, VerificationStatus
 
 # --- the approval desk -----------------------------------------------------------

@@ -25,12 +25,12 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.roles import Role
 from approvals.models import ApprovalLevel, ExemptionRequest, Notification, RequestStatus
-from verification.identity import mask_numbers_in_text
+from core.identity import mask_numbers_in_text
 
 logger = logging.getLogger(__name__)
 
 SUBJECT_PREFIX = "[IoT real-name] "
-# Free text made safe to email; the same function masks it on every page (verification.identity).
+# Free text made safe to email; the same function masks it on every page (core.identity).
 scrub = mask_numbers_in_text
 
 

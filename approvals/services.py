@@ -47,13 +47,13 @@ from core.errors import (
     ValidationFailed,
 )
 from core.files import atomic_with_files
+from core.uploads import CleanUpload, UploadRejected, sanitize_upload
 from enterprises.models import (
     ChangeRequest,
     ChangeRequestStatus,
     Enterprise,
     EnterpriseStatus,
 )
-from verification.uploads import CleanUpload, UploadRejected, sanitize_upload
 
 MAX_CARDS_PER_REQUEST = 1000
 MAX_FILES_PER_LEVEL = 5

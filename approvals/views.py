@@ -508,8 +508,8 @@ VALUE_LABELS = {
 
 
 def _masked_values(values: dict) -> list[tuple[str, str]]:
+    from core.identity import mask_identifier
     from enterprises.models import UnitKind
-    from verification.identity import mask_identifier
 
     out = []
     for key, value in values.items():

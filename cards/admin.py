@@ -34,7 +34,7 @@ from cards.models import (
 from cards.packages import PACKAGE_FIELDS, package_check_in_use, package_create, package_update
 from core.errors import DomainError
 from core.forms import add_domain_error
-from verification.identity import mask_address, mask_name
+from core.identity import mask_address, mask_name
 
 ADMIN_COUNT_CAP = 10_000
 

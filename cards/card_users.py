@@ -23,10 +23,10 @@ from cards.models import (
 from cards.services import ONE_ID_CARD_LIMIT, card_limit_refusal, card_user_bind, live_card_count
 from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.files import atomic_with_files
-from verification.identity import IdentityError, validate_personal_id
+from core.identity import IdentityError, validate_personal_id
+from core.uploads import UploadRejected, sanitize_upload
 from verification.models import Verification, VerificationPurpose, VerificationStatus
 from verification.services import verification_create
-from verification.uploads import UploadRejected, sanitize_upload
 
 
 def _clean_photo(upload, field: str):

@@ -9,8 +9,8 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from cards.models import CardStatus, CardUser, Package
+from core.identity import PersonalIdType
 from enterprises.selectors import enterprises_visible_to
-from verification.identity import PersonalIdType
 
 CONSENT_TEXT = _(
     "The card user explicitly consents to the processing of their biometric data: their live photo and the "

@@ -20,8 +20,8 @@ from cards.orders import (
     is_face_gated,
     parse_iccid_list,
 )
+from core.identity import PersonalIdType
 from enterprises.selectors import enterprises_visible_to
-from verification.identity import PersonalIdType
 
 NUMBER_ATTRS = {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters", "autocorrect": "off"}
 ID_PHOTO_ATTRS = {"accept": "image/*", "capture": "environment"}

@@ -19,7 +19,7 @@ from accounts.pii import personal_id_index
 from accounts.services import audit_record
 from cards.models import Handler
 from core.errors import ValidationFailed
-from verification.identity import IdentityError, PersonalIdType, validate_personal_id
+from core.identity import IdentityError, PersonalIdType, validate_personal_id
 
 NAME_MAX = Handler._meta.get_field("name").max_length
 ADDRESS_MAX = Handler._meta.get_field("id_address").max_length

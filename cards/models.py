@@ -12,8 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.pii import EncryptedTextField, mask_identifier
 from cards.rules import CardFacts, Decision, ServiceLevel, evaluate, is_149_segment
-from enterprises.models import private_storage
-from verification.identity import PersonalIdType, mask_name
+from core.identity import PersonalIdType, mask_name
+from core.storage import private_storage
 
 
 class ServiceLevelChoices(models.TextChoices):

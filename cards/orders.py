@@ -69,10 +69,10 @@ from core.errors import (
     ValidationFailed,
 )
 from core.files import StoredFiles, atomic_with_files
+from core.uploads import CleanUpload, UploadRejected, sanitize_upload
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
 from verification.models import Verification, VerificationPurpose, VerificationStatus
-from verification.uploads import CleanUpload, UploadRejected, sanitize_upload
 
 ORDER_MAX_CARDS = 1000
 SERVICE_LEVELS = frozenset(level.value for level in ServiceLevel)

@@ -19,7 +19,7 @@ from cards.presentation import registration_status_body
 from cards.rules import Exemption
 from cards.validation import validate_card_msisdn
 from core.errors import ValidationFailed
-from verification.identity import PersonalIdType
+from core.identity import PersonalIdType
 from verification.models import GATE_OPEN_STATUSES, Verification, VerificationStatus
 
 EVENT_LABELS = {

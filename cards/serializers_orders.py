@@ -16,7 +16,7 @@ from cards.handlers import ADDRESS_MAX, NAME_MAX
 from cards.models import BusinessType, Order, OrderCard, OrderStatus
 from cards.orders import ORDER_MAX_CARDS, order_latest_verification, parse_iccid_list
 from core.api import MaskedTextField
-from verification.identity import PersonalIdType
+from core.identity import PersonalIdType
 from verification.models import Verification, VerificationOutcome, VerificationStatus
 
 

@@ -50,7 +50,7 @@ from cards.selectors import orders_visible_to
 from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store
-from verification.identity import PersonalIdType
+from core.identity import PersonalIdType
 from verification.models import VerificationStatus
 
 PAGE_SIZE = 25

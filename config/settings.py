@@ -223,7 +223,7 @@ STORAGES = {
 }
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
-# All images one request may make the server decode, together (verification.uploads): many small
+# All images one request may make the server decode, together (core.uploads): many small
 # files that each decode to UPLOAD_MAX_PIXELS would otherwise cost minutes of CPU and gigabytes.
 UPLOAD_MAX_REQUEST_PIXELS = env.int("UPLOAD_MAX_REQUEST_PIXELS", default=3 * UPLOAD_MAX_PIXELS)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES * 6
@@ -364,8 +364,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "EnterpriseStatusEnum": "enterprises.models.EnterpriseStatus",
         "ChangeRequestStatusEnum": "enterprises.models.ChangeRequestStatus",
-        "CredentialTypeEnum": "verification.identity.CredentialType",
-        "PersonalIdTypeEnum": "verification.identity.PersonalIdType",
+        "CredentialTypeEnum": "core.identity.CredentialType",
+        "PersonalIdTypeEnum": "core.identity.PersonalIdType",
         "EnterpriseRevealFieldEnum": "enterprises.serializers.REVEAL_FIELD_CHOICES",
         "ServiceLevelEnum": "cards.models.ServiceLevelChoices",
         "CardStatusEnum": "cards.models.CardStatus",

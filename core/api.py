@@ -9,8 +9,8 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import DomainError, RetryLater, ValidationFailed
-from verification.identity import IdentityError, mask_numbers_in_text
-from verification.uploads import UploadRejected
+from core.identity import IdentityError, mask_numbers_in_text
+from core.uploads import UploadRejected
 
 
 def error_payload(exc: DomainError | IdentityError | UploadRejected, field: str | None = None) -> dict:

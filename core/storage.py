@@ -32,8 +32,8 @@ from cryptography.fernet import InvalidToken
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage
-from django.utils.functional import cached_property
+from django.core.files.storage import FileSystemStorage, storages
+from django.utils.functional import LazyObject, cached_property
 
 from core.crypto import field_fernet
 
@@ -201,3 +201,26 @@ def reencrypt_private_files(*, rotate: bool, dry_run: bool = False) -> Counter:
         for name in storage.stored_names():
             counts[storage.reencrypt(name, rotate=rotate, dry_run=dry_run)] += 1
     return counts
+
+
+class _PrivateStorage(LazyObject):
+    """`storages["private"]`, looked up on every use.
+
+    A FileField calls a callable storage once, when the model class is built;
+    returning `storages["private"]` itself would pin the STORAGES of import
+    time, so a later change (tests/conftest.py gives every test its own
+    folder) would be ignored and files would land in the real private folder.
+    """
+
+    def _setup(self):
+        self._wrapped = storages["private"]
+
+    def __getattr__(self, name):
+        return getattr(storages["private"], name)
+
+
+_private_storage = _PrivateStorage()
+
+
+def private_storage():
+    return _private_storage

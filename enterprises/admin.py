@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from core.errors import DomainError
+from core.identity import mask_address, mask_name, mask_numbers_in_text
 from enterprises.models import (
     ChangeRequest,
     Document,
@@ -32,7 +33,6 @@ from enterprises.models import (
 )
 from enterprises.serializers import masked_proposed_values
 from enterprises.services import unit_kind_check, unit_kind_save
-from verification.identity import mask_address, mask_name, mask_numbers_in_text
 
 
 def _masked_values_html(target: str, values: dict):

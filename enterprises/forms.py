@@ -14,10 +14,10 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import Role
+from core.identity import CredentialType, PersonalIdType
 from enterprises.models import ChangeTarget, EnterpriseStatus, UnitKind
 from enterprises.selectors import unit_kinds_offered
 from enterprises.services import EnterpriseData, ResponsiblePersonData
-from verification.identity import CredentialType, PersonalIdType
 
 MAX_FILES_PER_FIELD = 10
 

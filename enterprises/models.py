@@ -4,37 +4,16 @@ import json
 import uuid
 
 from django.conf import settings
-from django.core.files.storage import storages
 from django.db import models
 from django.db.models import Q
-from django.utils.functional import LazyObject
 from django.utils.translation import gettext_lazy as _
 
 from accounts.pii import EncryptedTextField, mask_identifier
-from verification.identity import CredentialType, PersonalIdType, mask_name
+from core.identity import CredentialType, PersonalIdType, mask_name
+from core.storage import private_storage as core_private_storage
 
-
-class _PrivateStorage(LazyObject):
-    """`storages["private"]`, looked up on every use.
-
-    A FileField calls a callable storage once, when the model class is built;
-    returning `storages["private"]` itself would pin the STORAGES of import
-    time, so a later change (tests/conftest.py gives every test its own
-    folder) would be ignored and files would land in the real private folder.
-    """
-
-    def _setup(self):
-        self._wrapped = storages["private"]
-
-    def __getattr__(self, name):
-        return getattr(storages["private"], name)
-
-
-_private_storage = _PrivateStorage()
-
-
-def private_storage():
-    return _private_storage
+# Old migrations name the storage here; the fields use core.storage.private_storage.
+private_storage = core_private_storage
 
 
 class UnitKind(models.Model):
@@ -191,7 +170,7 @@ class Document(models.Model):
     change_request = models.ForeignKey(
         "ChangeRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="documents"
     )
-    file = models.FileField(storage=private_storage, upload_to=document_upload_to, max_length=200)
+    file = models.FileField(storage=core_private_storage, upload_to=document_upload_to, max_length=200)
     extension = models.CharField(max_length=8, editable=False)
     content_type = models.CharField(max_length=64)
     size = models.PositiveIntegerField()

@@ -35,13 +35,13 @@ from django.utils.translation import gettext_lazy as _
 from accounts.pii import credential_index
 from accounts.roles import Role
 from core.errors import Conflict
-from enterprises.models import Enterprise
-from verification.identity import (
+from core.identity import (
     CredentialType,
     IdentityError,
     credential_requires_number,
     normalize_credential_number,
 )
+from enterprises.models import Enterprise
 
 __all__ = [
     "already_registered",

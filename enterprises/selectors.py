@@ -10,9 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from accounts.access import scoped
 from accounts.pii import unit_name_index
 from core.errors import NotFound, PermissionDenied, ValidationFailed
+from core.identity import CredentialType, normalize_unit_name
 from enterprises import policy, registry
 from enterprises.models import ChangeRequest, Document, Enterprise, UnitKind
-from verification.identity import CredentialType, normalize_unit_name
 
 ENTERPRISE_NOT_FOUND = _("The enterprise does not exist or you have no access to it.")
 

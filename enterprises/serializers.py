@@ -20,6 +20,7 @@ from accounts.models import User
 from accounts.pii import mask_identifier
 from accounts.roles import Role
 from core.api import MaskedTextField
+from core.identity import CredentialType, PersonalIdType
 from enterprises.models import (
     ChangeRequest,
     ChangeTarget,
@@ -29,7 +30,6 @@ from enterprises.models import (
     ResponsiblePerson,
     UnitKind,
 )
-from verification.identity import CredentialType, PersonalIdType
 
 # Lengths of the model columns, so an over-long value is a 400, never a database error.
 NAME_MAX = Enterprise._meta.get_field("name").max_length

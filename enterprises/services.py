@@ -24,6 +24,15 @@ from accounts.roles import Role
 from accounts.services import audit_record, pii_view_log
 from core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from core.files import StoredFiles, atomic_with_files
+from core.identity import (
+    CredentialType,
+    IdentityError,
+    credential_requires_number,
+    normalize_unit_name,
+    validate_credential_number,
+    validate_personal_id,
+)
+from core.uploads import CleanUpload, UploadRejected, sanitize_upload
 from enterprises import policy, registry
 from enterprises.models import (
     ChangeRequest,
@@ -38,15 +47,6 @@ from enterprises.models import (
     ResponsiblePerson,
     UnitKind,
 )
-from verification.identity import (
-    CredentialType,
-    IdentityError,
-    credential_requires_number,
-    normalize_unit_name,
-    validate_credential_number,
-    validate_personal_id,
-)
-from verification.uploads import CleanUpload, UploadRejected, sanitize_upload
 
 # Kinds that may be a scanned PDF rather than a photo.
 PDF_ALLOWED_KINDS = {DocumentKind.OFFICIAL_LETTER, DocumentKind.AUTHORISATION_LETTER}

@@ -1,6 +1,6 @@
 """Valid test identifiers, computed from the published check formulas.
 
-Written apart from verification.identity so the tests do not check the code
+Written apart from core.identity so the tests do not check the code
 against itself.
 """
 

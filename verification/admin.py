@@ -99,6 +99,6 @@ class VerificationOpsAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("review comment"))
     def review_comment_scrubbed(self, obj):
-        from verification.identity import mask_numbers_in_text
+        from core.identity import mask_numbers_in_text
 
         return mask_numbers_in_text(obj.review_comment)

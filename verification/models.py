@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from enterprises.models import private_storage
+from core.storage import private_storage
 
 
 class VerificationPurpose(models.TextChoices):

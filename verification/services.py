@@ -19,13 +19,13 @@ from accounts.models import User
 from accounts.services import audit_record
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.files import atomic_with_files
+from core.uploads import CleanUpload
 from verification.models import (
     Verification,
     VerificationOutcome,
     VerificationPurpose,
     VerificationStatus,
 )
-from verification.uploads import CleanUpload
 
 OUTCOME_TO_STATUS = {
     VerificationOutcome.PASS: VerificationStatus.PASSED,

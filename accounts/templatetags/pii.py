@@ -1,12 +1,12 @@
 """Template filters for personal data.
 
 `{{ text|masked_text }}`: free text people wrote (comments, reasons), with anything shaped like an ID or
-credential number masked (verification.identity.mask_numbers_in_text). Autoescaping still applies.
+credential number masked (core.identity.mask_numbers_in_text). Autoescaping still applies.
 """
 
 from django import template
 
-from verification.identity import mask_numbers_in_text
+from core.identity import mask_numbers_in_text
 
 register = template.Library()
 

@@ -15,9 +15,9 @@ from accounts.models import PiiAccessLog
 from accounts.pii import mask_identifier
 from cards.models import CardBinding, CardStatus, CardUser
 from cards.rules import REASONS
+from core.identity import mask_name
 from tests import factories, idgen
 from tests.images import jpeg_upload
-from verification.identity import mask_name
 from verification.models import Verification
 
 pytestmark = pytest.mark.django_db

@@ -17,6 +17,7 @@ from stdnum.cn import uscc as stdnum_uscc
 from accounts.models import AuditEvent
 from accounts.pii import credential_index, personal_id_index
 from core.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from core.identity import IdentityError, validate_credential_number
 from enterprises import selectors, services
 from enterprises.models import (
     ChangeRequest,
@@ -31,7 +32,6 @@ from enterprises.models import (
 )
 from tests import factories, idgen
 from tests.images import jpeg_bytes, jpeg_upload, pdf_upload
-from verification.identity import IdentityError, validate_credential_number
 
 pytestmark = pytest.mark.django_db
 

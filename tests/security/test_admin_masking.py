@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 
 from cards.models import CardBinding, CardUser, Handler
+from core.identity import mask_address, mask_name
 from tests import factories
-from verification.identity import mask_address, mask_name
 
 pytestmark = pytest.mark.django_db
 

@@ -16,11 +16,11 @@ from rest_framework.test import APIClient
 
 from accounts.pii import unit_name_index
 from core.errors import Conflict, ValidationFailed
+from core.identity import normalize_unit_name
 from enterprises import selectors, services
 from enterprises.models import ChangeRequest, Document, Enterprise, UnitKind
 from tests import factories, idgen
 from tests.images import jpeg_upload, pdf_upload
-from verification.identity import normalize_unit_name
 
 pytestmark = pytest.mark.django_db
 

@@ -79,9 +79,9 @@ def test_7_3_failed_verification_leaves_no_photo(world):
     """The row is refused by the database (a check constraint: no subject) after its photos were written."""
     from django.db import IntegrityError
 
+    from core.uploads import sanitize_upload
     from verification.models import VerificationPurpose
     from verification.services import verification_create
-    from verification.uploads import sanitize_upload
 
     clean = sanitize_upload(jpeg_upload())
     before = private_files()

@@ -11,11 +11,11 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent
 from approvals.services import change_request_decide, exemption_decide
+from core.identity import mask_identifier, mask_numbers_in_text
 from enterprises.services import change_request_submit
 from tests import factories, idgen
 from tests.approvals import file_for_combo, put_in_review
 from tests.images import jpeg_upload
-from verification.identity import mask_identifier, mask_numbers_in_text
 
 pytestmark = pytest.mark.django_db
 

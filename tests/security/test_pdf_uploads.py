@@ -16,7 +16,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from pikepdf import Array, Dictionary, Name, String
 
-from verification.uploads import UploadRejected, sanitize_upload
+from core.uploads import UploadRejected, sanitize_upload
 
 
 def _pdf(build=None) -> bytes:

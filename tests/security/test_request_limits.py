@@ -166,7 +166,7 @@ def test_7_3_images_of_one_request_share_one_pixel_budget(world, settings, scrip
 
 def test_7_3_the_pixel_budget_is_per_request(settings):
     from core.limits import pixel_budget
-    from verification.uploads import UploadRejected, sanitize_upload
+    from core.uploads import UploadRejected, sanitize_upload
 
     settings.UPLOAD_MAX_REQUEST_PIXELS = 100_000
     photo = jpeg_upload(size=(300, 200)).read()  # 60,000 pixels

@@ -1,4 +1,4 @@
-"""Tests for verification.uploads.sanitize_upload (no database, no settings needed)."""
+"""Tests for core.uploads.sanitize_upload (no database, no settings needed)."""
 
 import hashlib
 import io
@@ -12,9 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import translation
 from PIL import Image, ImageCms, ImageFile, PngImagePlugin, features
 
+from core import uploads
+from core.uploads import CleanUpload, UploadRejected, sanitize_upload
 from tests.images import pdf_bytes
-from verification import uploads
-from verification.uploads import CleanUpload, UploadRejected, sanitize_upload
 
 RED = (255, 0, 0)
 BLUE = (0, 0, 255)

@@ -1,4 +1,4 @@
-"""Tests for verification.identity.
+"""Tests for core.identity.
 
 Expected check characters are computed by the helpers in this file (written
 from the published formulas, independently of the module under test) or are
@@ -11,7 +11,7 @@ import datetime
 import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
-from verification.identity import (
+from core.identity import (
     CredentialType,
     IdentityError,
     PersonalIdType,
