@@ -5,3 +5,13 @@ from django.utils.translation import gettext_lazy as _
 class ApprovalsConfig(AppConfig):
     name = "approvals"
     verbose_name = _("Approvals")
+
+    def ready(self) -> None:
+        # The seams this app fills on lower floors (core.hooks).
+        from approvals.notifications import change_request_submitted as notify_change_request
+        from approvals.selectors import exemption_covering_card
+        from cards.hooks import exemption_covering
+        from enterprises.hooks import change_request_submitted
+
+        exemption_covering.connect(exemption_covering_card)
+        change_request_submitted.connect(notify_change_request)

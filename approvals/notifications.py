@@ -245,3 +245,8 @@ def queue(function, object_id: int) -> int:
     """Write a notification's messages to the outbox now, in the caller's transaction (they are
     sent once it commits). Returns how many messages were written."""
     return function(object_id)
+
+
+def change_request_submitted(*, change_request) -> int:
+    """Receiver of enterprises.hooks.change_request_submitted: the province's approvers are told."""
+    return queue(change_request_filed, change_request.pk)

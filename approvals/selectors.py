@@ -176,6 +176,18 @@ def exemptions_filed_by(user) -> QuerySet[ExemptionRequest]:
     return queryset.filter(submitted_by=user)
 
 
+def exemption_covering_card(*, card, decision) -> ExemptionRequest | None:
+    """Answers cards.hooks.exemption_covering: an approved exemption of the card's current owner whose
+    levels cover what the card's decision needs now (an ownership transfer leaves the old ones behind)."""
+    requests = ExemptionRequest.objects.filter(
+        cards=card, enterprise_id=card.enterprise_id, status=RequestStatus.APPROVED
+    ).order_by("pk")
+    for request in requests:
+        if decision.approvers <= set(request.required_levels):
+            return request
+    return None
+
+
 def open_exemptions_for_cards(cards) -> QuerySet[ExemptionRequest]:
     return ExemptionRequest.objects.filter(cards__in=cards, status=RequestStatus.SUBMITTED).distinct()
 

@@ -178,3 +178,11 @@ def card_user_registration_settle(*, actor: User | None, verification: Verificat
             data["code"] = refusal.code
         audit_record(actor=actor, action="card_user.registration_status", obj=card_user, data=data)
     return refusal
+
+
+def card_user_verification_settled(*, verification: Verification, actor: User | None) -> DomainError | None:
+    """Receiver of verification.hooks.verification_settled: a card user's comparison moves the
+    registration (U5) and, once it passes, binds the cards (U6). Returns the bind's refusal, if any."""
+    if verification.purpose != VerificationPurpose.CARD_USER:
+        return None
+    return card_user_registration_settle(actor=actor, verification=verification)

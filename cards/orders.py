@@ -867,6 +867,17 @@ def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo) ->
     return verification
 
 
+def order_verification_settled(*, verification: Verification, actor: User | None) -> None:
+    """Receiver of verification.hooks.verification_settled: the handler's comparison decides its order (H3)."""
+    if verification.purpose != VerificationPurpose.HANDLER:
+        return None
+    if verification.gate_open:
+        order_handler_verified(order=verification.order, verification=verification, actor=actor)
+    elif verification.status == VerificationStatus.DECLINED:
+        order_handler_declined(order=verification.order, verification=verification, actor=actor)
+    return None
+
+
 __all__ = [
     "ALLOWED_CARD_STATUSES",
     "MSG_LIVE_PHOTO_REQUIRED",
@@ -889,5 +900,6 @@ __all__ = [
     "order_lines",
     "order_resolve_cards",
     "order_retake_live_photo",
+    "order_verification_settled",
     "parse_iccid_list",
 ]

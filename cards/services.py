@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.pii import mask_identifier
-from approvals.models import ExemptionRequest, RequestStatus
+from cards import hooks
 from cards.errors import CardLimitReached, OrderRequired, RealnameRequired
 from cards.locks import lock_card, lock_cards
 from cards.models import (
@@ -54,18 +54,12 @@ def decision_cache_fields(decision: Decision) -> dict:
     }
 
 
-def exemption_covering(card: Card, decision: Decision) -> ExemptionRequest | None:
-    """An approved exemption for this card whose approvals satisfy the decision as it is now."""
+def exemption_covering(card: Card, decision: Decision):
+    """An approved exemption for this card whose approvals satisfy the decision as it is now, or None.
+    The approvals floor keeps exemptions; it answers through the cards.hooks seam."""
     if not decision.exemptable:
         return None
-    # Only the card's current owner's exemptions count: an ownership transfer leaves the old ones behind.
-    requests = ExemptionRequest.objects.filter(
-        cards=card, enterprise_id=card.enterprise_id, status=RequestStatus.APPROVED
-    )
-    for request in requests:
-        if decision.approvers <= set(request.required_levels):
-            return request
-    return None
+    return hooks.exemption_covering.ask(card=card, decision=decision)
 
 
 def realname_satisfied(card: Card, decision: Decision | None = None) -> tuple[bool, str]:

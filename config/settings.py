@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "cards",
     "verification",
     "approvals",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -114,7 +115,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "accounts.context_processors.navigation",
+                "portal.context_processors.navigation",
             ],
         },
     },

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from accounts import api as account_api
 from accounts import views as account_views
 from approvals.admin import approvals_site
+from portal import views as portal_views
 
 # The API docs pages come from their libraries: the split Swagger view serves its start-up script
 # as a file, but both UIs style elements inline and use data: images; ReDoc also loads Google
@@ -36,7 +37,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
+    path("", portal_views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", account_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", account_views.PasswordChangeView.as_view(), name="password_change"),

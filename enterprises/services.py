@@ -33,7 +33,7 @@ from core.identity import (
     validate_personal_id,
 )
 from core.uploads import CleanUpload, UploadRejected, sanitize_upload
-from enterprises import policy, registry
+from enterprises import hooks, policy, registry
 from enterprises.models import (
     ChangeRequest,
     ChangeRequestStatus,
@@ -484,9 +484,7 @@ def change_request_submit(
             locked.status = EnterpriseStatus.CHANGE_PENDING
             locked.save(update_fields=["status", "updated_at"])
             audit_record(actor=actor, action="change_request.submitted", obj=request, data={"target": target})
-            from approvals.notifications import change_request_filed, queue
-
-            queue(change_request_filed, request.pk)
+            hooks.change_request_submitted.send(change_request=request)
     except IntegrityError as exc:
         raise Conflict(
             _("A change of this data is already pending for this enterprise."), code="change_pending", field="target"

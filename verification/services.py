@@ -20,10 +20,10 @@ from accounts.services import audit_record
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.files import atomic_with_files
 from core.uploads import CleanUpload
+from verification import hooks
 from verification.models import (
     Verification,
     VerificationOutcome,
-    VerificationPurpose,
     VerificationStatus,
 )
 
@@ -153,26 +153,13 @@ def verification_review(*, verification: Verification, actor: User, approve: boo
 
 
 def _result_settled(record: Verification, *, actor: User | None) -> None:
-    """The comparison has a new status: let the business it guards go on, in the same transaction.
-
-    H3: a passed comparison completes the handler's order, a declined one rejects it. U5: the
-    card user's registration follows every status, and a passed comparison binds the cards.
-    """
-    if record.purpose == VerificationPurpose.HANDLER:
-        if record.gate_open:
-            from cards.orders import order_handler_verified
-
-            order_handler_verified(order=record.order, verification=record, actor=actor)
-        elif record.status == VerificationStatus.DECLINED:
-            from cards.orders import order_handler_declined
-
-            order_handler_declined(order=record.order, verification=record, actor=actor)
-        return
-    from cards.card_users import card_user_registration_settle
-
-    refusal = card_user_registration_settle(actor=actor, verification=record)
-    if refusal is not None:
-        # The person is verified, but the cards are not bound: the registration says so
-        # (not_bound_card_limit / not_bound), and the comparison's reasons keep the refusal's text.
-        record.reasons = [*record.reasons, {"code": refusal.code, "message": str(refusal.message)}]
+    """The comparison has a new status: the business it guards goes on, in the same transaction,
+    through the `verification_settled` hook (cards connects it: H3, a passed comparison completes
+    the handler's order and a declined one rejects it; U5, the card user's registration follows
+    every status, and a passed comparison binds the cards)."""
+    refusals = [refusal for refusal in hooks.verification_settled.send(verification=record, actor=actor) if refusal]
+    if refusals:
+        # The person is verified, but the business could not go on (e.g. the cards are not bound: the
+        # registration says not_bound_card_limit / not_bound); the comparison's reasons keep the refusal's text.
+        record.reasons = [*record.reasons, *({"code": r.code, "message": str(r.message)} for r in refusals)]
         record.save(update_fields=["reasons"])

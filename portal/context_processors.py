@@ -1,4 +1,4 @@
-from accounts.navigation import menu_for
+from portal.navigation import menu_for
 
 
 def navigation(request):
