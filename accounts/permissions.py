@@ -1,0 +1,240 @@
+"""Who may do what: one table, role → capability → scope rule (after Sentry's role and scope map).
+
+Every question "may this actor do X to that record?" in the portal is asked here: pages, the REST API,
+both admin sites, services, tasks. The apps hold no `can_*` predicates of their own.
+
+- A *capability* names one kind of action (`Capability`).
+- A *scope rule* says where a role holds it: in its own enterprise, in its own province, or nationwide.
+- An *actor* is anyone who acts: a user of a role today, later a self-service link holder or a platform API
+  key (issues 9 and 10). An actor has a `role`, a `province_id` and an `enterprise_id`, and may carry
+  `capability_limit`, a set that narrows what its role allows (an API key's scopes). New kinds of actor are new
+  rows of the table, not new predicates.
+
+Who checks: **services authorise their actor** (`require(...)` first, then the writes), so every channel gets
+the same answer. Pages and the API ask `can(...)` only to decide what to offer (a button, a form), and read
+through selectors that scope every queryset with `scope_filter(...)`, where "does not exist" and "no access"
+give the same answer. The Django model permissions of each role's group (accounts.roles.ROLE_PERMISSIONS) are
+derived from the same table for the admin sites.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.roles import Role
+from core.errors import PermissionDenied
+
+NOTHING = Q(pk__in=[])
+
+
+class Capability(enum.StrEnum):
+    # Reading records at all (the selectors' scope).
+    VIEW = "view"
+    # An ID or credential number, an ID photo, a face photo or a document image in full (each view is
+    # logged and counted against the reveal budget).
+    VIEW_FULL_PII = "view_full_pii"
+    # Enterprise records (E1-E3, P1-P4).
+    ENTERPRISE_REGISTER = "enterprise.register"
+    ENTERPRISE_EDIT = "enterprise.edit"
+    ENTERPRISE_UPLOAD_DOCUMENTS = "enterprise.upload_documents"
+    CHANGE_REQUEST_FILE = "enterprise.file_change_request"
+    # The files of an enterprise's own documents, approval forms and handler photos: who sees personal data
+    # in full, and the enterprise's own admin, who uploads them.
+    ENTERPRISE_FILES_OPEN = "enterprise.open_files"
+    # Cards and the business done on them (H1-H3, U0-U6).
+    CARDS_MANAGE = "cards.manage"
+    CARDS_IMPORT = "cards.import"
+    ORDERS_FILE = "orders.file"
+    CARD_USERS_REGISTER = "card_users.register"
+    EXEMPTIONS_FILE = "exemptions.file"
+    # Decisions.
+    DECIDE_PROVINCE = "approvals.decide_province"  # provincial exemptions, change requests
+    DECIDE_GROUP = "approvals.decide_group"  # group exemptions
+    FACE_REVIEW = "verification.review"  # borderline and failed face comparisons
+    # Reference data and people (ops, in Django admin).
+    PACKAGES_MANAGE = "cards.manage_packages"
+    UNIT_KINDS_MANAGE = "enterprises.manage_unit_kinds"
+    USERS_MANAGE = "accounts.manage_users"  # accounts of roles that see nothing in full and decide nothing
+    ROLES_GRANT = "accounts.grant_roles"  # the roles that do (a superuser's, directly or by approving a grant)
+
+
+class Scope(enum.Enum):
+    OWN_ENTERPRISE = "own_enterprise"
+    OWN_PROVINCE = "own_province"
+    NATIONWIDE = "nationwide"
+
+
+C, S = Capability, Scope
+
+# The table. A capability absent from a role's row is not held at all.
+ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = {
+    Role.ACCOUNT_MANAGER: {
+        C.VIEW: S.OWN_PROVINCE,
+        C.VIEW_FULL_PII: S.OWN_PROVINCE,
+        C.ENTERPRISE_REGISTER: S.OWN_PROVINCE,
+        C.ENTERPRISE_EDIT: S.OWN_PROVINCE,
+        C.ENTERPRISE_UPLOAD_DOCUMENTS: S.OWN_PROVINCE,
+        C.CHANGE_REQUEST_FILE: S.OWN_PROVINCE,
+        C.ENTERPRISE_FILES_OPEN: S.OWN_PROVINCE,
+        C.CARDS_MANAGE: S.OWN_PROVINCE,
+        C.CARDS_IMPORT: S.OWN_PROVINCE,
+        C.ORDERS_FILE: S.OWN_PROVINCE,
+        C.CARD_USERS_REGISTER: S.OWN_PROVINCE,
+        C.EXEMPTIONS_FILE: S.OWN_PROVINCE,
+    },
+    Role.ENTERPRISE_ADMIN: {
+        C.VIEW: S.OWN_ENTERPRISE,
+        C.ENTERPRISE_UPLOAD_DOCUMENTS: S.OWN_ENTERPRISE,
+        C.CHANGE_REQUEST_FILE: S.OWN_ENTERPRISE,
+        C.ENTERPRISE_FILES_OPEN: S.OWN_ENTERPRISE,
+        C.CARDS_MANAGE: S.OWN_ENTERPRISE,
+        C.CARDS_IMPORT: S.OWN_ENTERPRISE,
+        C.ORDERS_FILE: S.OWN_ENTERPRISE,
+        C.CARD_USERS_REGISTER: S.OWN_ENTERPRISE,
+        C.EXEMPTIONS_FILE: S.OWN_ENTERPRISE,
+    },
+    Role.PROVINCIAL_APPROVER: {
+        C.VIEW: S.OWN_PROVINCE,
+        C.VIEW_FULL_PII: S.OWN_PROVINCE,
+        C.ENTERPRISE_FILES_OPEN: S.OWN_PROVINCE,
+        C.DECIDE_PROVINCE: S.OWN_PROVINCE,
+        C.FACE_REVIEW: S.OWN_PROVINCE,
+    },
+    Role.GROUP_APPROVER: {
+        C.VIEW: S.NATIONWIDE,
+        C.VIEW_FULL_PII: S.NATIONWIDE,
+        C.ENTERPRISE_FILES_OPEN: S.NATIONWIDE,
+        C.DECIDE_GROUP: S.NATIONWIDE,
+    },
+    Role.OPS: {
+        C.VIEW: S.NATIONWIDE,
+        C.PACKAGES_MANAGE: S.NATIONWIDE,
+        C.UNIT_KINDS_MANAGE: S.NATIONWIDE,
+        C.USERS_MANAGE: S.NATIONWIDE,
+    },
+}
+
+# A superuser holds their role's row and these on top (Django superusers are the operator's own admins).
+SUPERUSER_CAPABILITIES: Mapping[Capability, Scope] = {
+    C.VIEW: S.NATIONWIDE,
+    C.VIEW_FULL_PII: S.NATIONWIDE,
+    C.ENTERPRISE_FILES_OPEN: S.NATIONWIDE,
+    C.PACKAGES_MANAGE: S.NATIONWIDE,
+    C.UNIT_KINDS_MANAGE: S.NATIONWIDE,
+    C.USERS_MANAGE: S.NATIONWIDE,
+    C.ROLES_GRANT: S.NATIONWIDE,
+}
+
+
+class Actor(Protocol):
+    """Anyone who acts. A User is one; a link holder or an API key will be others."""
+
+    role: str
+    province_id: int | None
+    enterprise_id: int | None
+    is_active: bool
+    is_authenticated: bool
+
+
+def _is_actor(actor: Any) -> bool:
+    return bool(actor is not None and getattr(actor, "is_authenticated", False) and getattr(actor, "is_active", False))
+
+
+def capabilities_of(actor: Any) -> dict[Capability, Scope]:
+    """What the actor holds, and where: its role's row (plus a superuser's), narrowed by its limit."""
+    if not _is_actor(actor):
+        return {}
+    held = dict(ROLE_CAPABILITIES.get(getattr(actor, "role", ""), {}))
+    if getattr(actor, "is_superuser", False):
+        held.update(SUPERUSER_CAPABILITIES)
+    limit = getattr(actor, "capability_limit", None)
+    if limit is not None:
+        held = {capability: scope for capability, scope in held.items() if capability in limit}
+    # A scope bound to a province or an enterprise the actor lacks is no scope at all.
+    if getattr(actor, "province_id", None) is None:
+        held = {c: s for c, s in held.items() if s != S.OWN_PROVINCE}
+    if getattr(actor, "enterprise_id", None) is None:
+        held = {c: s for c, s in held.items() if s != S.OWN_ENTERPRISE}
+    return held
+
+
+def scope_of(actor: Any, capability: Capability) -> Scope | None:
+    return capabilities_of(actor).get(capability)
+
+
+def may_somewhere(actor: Any, capability: Capability) -> bool:
+    """The actor holds the capability for at least one enterprise (what to put in the navigation)."""
+    return scope_of(actor, capability) is not None
+
+
+def _enterprise_facts(target: Any) -> tuple[int | None, int | None]:
+    """(enterprise id, province id) of an enterprise, or of a record that belongs to one."""
+    if target is None:
+        return None, None
+    if hasattr(target, "province_id") and hasattr(target, "credential_type"):  # an Enterprise
+        return target.pk, target.province_id
+    enterprise = getattr(target, "enterprise", None)
+    if enterprise is not None:
+        return enterprise.pk, enterprise.province_id
+    raise TypeError(f"{type(target).__name__} is neither an enterprise nor a record of one")
+
+
+def can(actor: Any, capability: Capability, target: Any = None) -> bool:
+    """Whether the actor may do `capability` to `target` (an enterprise, or a record of one).
+
+    Without a target: whether it may do it anywhere at all (e.g. register an enterprise in its province).
+    """
+    scope = scope_of(actor, capability)
+    if scope is None:
+        return False
+    if target is None or scope == S.NATIONWIDE:
+        return True
+    enterprise_id, province_id = _enterprise_facts(target)
+    if scope == S.OWN_PROVINCE:
+        return province_id is not None and province_id == actor.province_id
+    return enterprise_id is not None and enterprise_id == actor.enterprise_id
+
+
+def scope_filter(actor: Any, capability: Capability = C.VIEW, *, path: str = "") -> Q:
+    """The filter on an enterprise-owned model for where the actor holds `capability`.
+
+    `path` leads from the model to its enterprise: "" on Enterprise itself, "enterprise__" on a record of one.
+    """
+    scope = scope_of(actor, capability)
+    if scope is None:
+        return NOTHING
+    if scope == S.NATIONWIDE:
+        return Q()
+    if scope == S.OWN_PROVINCE:
+        return Q(**{f"{path}province_id": actor.province_id})
+    return Q(**{f"{path}pk" if not path else f"{path}id": actor.enterprise_id})
+
+
+MSG_DENIED = _("Your role may not do this here.")
+
+
+def require(actor: Any, capability: Capability, target: Any = None, *, message=None, code: str | None = None) -> None:
+    """A service's first line: refuse with PermissionDenied unless `can(...)`."""
+    if not can(actor, capability, target):
+        raise PermissionDenied(message or MSG_DENIED, code=code)
+
+
+__all__ = [
+    "Actor",
+    "Capability",
+    "NOTHING",
+    "ROLE_CAPABILITIES",
+    "SUPERUSER_CAPABILITIES",
+    "Scope",
+    "can",
+    "capabilities_of",
+    "may_somewhere",
+    "require",
+    "scope_filter",
+    "scope_of",
+]
