@@ -16,7 +16,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A .env file is read only when asked (READ_DOT_ENV=1): a stray file must not change a deployment.
+if environ.Env.bool(env, "READ_DOT_ENV", default=False):
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 APP_ENV = env.str("APP_ENV", default="development")
 PRODUCTION = APP_ENV == "production"
@@ -231,6 +233,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES * 6
 # Bulk card import (cards.importing): the largest card file, and the most rows in one file.
 CARD_IMPORT_MAX_BYTES = env.int("CARD_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 CARD_IMPORT_MAX_ROWS = env.int("CARD_IMPORT_MAX_ROWS", default=300_000)
+# Row errors kept on an import (and shown in its report); the count of all errors is kept regardless.
+CARD_IMPORT_MAX_STORED_ERRORS = env.int("CARD_IMPORT_MAX_STORED_ERRORS", default=1000)
+# U6, one ID, five cards: the live cards one identity document may be the registered user of. The
+# operator's rule, not a tuning knob: no environment variable. Read at call time (tests may change it).
+ONE_ID_CARD_LIMIT = 5
 # The largest request body, refused with 413 before it is read (core.middleware.RequestLimitsMiddleware);
 # the proxy in front should refuse larger bodies itself (README, production).
 REQUEST_MAX_BYTES = env.int(
