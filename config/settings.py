@@ -94,9 +94,10 @@ MIDDLEWARE = [
     "core.middleware.RequestLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
-    # Innermost, so their process_exception sees a view's error first: the 503 before the error pages.
+    # Innermost, so their process_exception sees a view's error first: a domain error (its page, 503 for an
+    # outage) before the DEBUG error pages.
     "core.middleware.PortalErrorPagesMiddleware",
-    "core.middleware.ServiceUnavailableMiddleware",
+    "core.middleware.DomainErrorMiddleware",
 ]
 # Retry-After of a 503 answered while the database (or another service) is down (core.middleware).
 SERVICE_UNAVAILABLE_RETRY_AFTER = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER", default=30)

@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import DomainError, RetryLater, ValidationFailed
-from core.identity import IdentityError, mask_numbers_in_text
-from core.uploads import UploadRejected
-
-
-def error_payload(exc: DomainError | IdentityError | UploadRejected, field: str | None = None) -> dict:
-    body = {"code": exc.code, "detail": str(exc.message)}
-    field = field or getattr(exc, "field", None)
-    if field:
-        body["field"] = field
-    return body
+from core.errors import DomainError, ValidationFailed
+from core.identity import mask_numbers_in_text
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, RetryLater):
-        return Response(error_payload(exc), status=exc.status_code, headers={"Retry-After": str(exc.retry_after)})
+    """The API's one mapping of errors: a domain error answers with its status, body and headers."""
     if isinstance(exc, DomainError):
-        return Response(error_payload(exc), status=exc.status_code)
-    if isinstance(exc, (IdentityError, UploadRejected)):
-        return Response(error_payload(exc), status=status.HTTP_400_BAD_REQUEST)
+        return Response(exc.body(), status=exc.status_code, headers=exc.headers())
     response = drf_exception_handler(exc, context)
     # DRF's own errors (authentication, throttling, parsing, routing) get their code too, so every
     # error body has one: {"code": "not_authenticated", "detail": "..."}.

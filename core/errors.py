@@ -1,11 +1,17 @@
-"""Typed domain errors.
+"""Typed domain errors, and what they carry.
 
-Services raise these; views, forms and the API turn them into user-facing
-errors in one place (core.api.exception_handler, core.forms.add_domain_error).
-Messages must never contain personal data in the clear.
+Services raise these; they are turned into answers in one place each: the API's exception handler
+(core.api.exception_handler), the pages' middleware (core.middleware.DomainErrorMiddleware) and, on a
+form, core.forms.add_domain_error. An error carries its HTTP status, a stable `code`, a translated
+`message`, the `field` it is about, and `extra`: more of the answer's body (e.g. the rule decision behind
+a refusal), so no caller has to catch one kind of error to say more about it.
+Messages and `extra` must never contain personal data in the clear.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 
 class DomainError(Exception):
@@ -14,12 +20,37 @@ class DomainError(Exception):
     status_code = 400
     default_code = "invalid"
 
-    def __init__(self, message, *, code: str | None = None, field: str | None = None, params: dict | None = None):
+    def __init__(
+        self,
+        message,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        params: dict | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ):
         super().__init__(str(message))
         self.message = message
         self.code = code or self.default_code
         self.field = field
         self.params = params or {}
+        self._extra = dict(extra or {})
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """More of the answer's body; subclasses may compute it when it is rendered (its language)."""
+        return self._extra
+
+    def body(self) -> dict[str, Any]:
+        """The error as the API answers it: {"code", "detail", "field"?, ...extra}."""
+        body: dict[str, Any] = {"code": self.code, "detail": str(self.message)}
+        if self.field:
+            body["field"] = self.field
+        body.update(self.extra)
+        return body
+
+    def headers(self) -> dict[str, str]:
+        return {}
 
 
 class ValidationFailed(DomainError):
@@ -52,6 +83,9 @@ class RetryLater(DomainError):
     def __init__(self, message, *, retry_after: int, **kwargs):
         super().__init__(message, **kwargs)
         self.retry_after = max(1, int(retry_after))
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ServiceUnavailable(RetryLater):

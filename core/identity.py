@@ -25,6 +25,8 @@ from stdnum import numdb
 from stdnum.cn import ric as stdnum_ric
 from stdnum.iso7064 import mod_11_2
 
+from core.errors import ValidationFailed
+
 __all__ = [
     "IdentityError",
     "PersonalIdType",
@@ -42,7 +44,7 @@ __all__ = [
 ]
 
 
-class IdentityError(ValueError):
+class IdentityError(ValidationFailed, ValueError):
     """A document or credential number failed validation.
 
     ``code`` is a short snake_case string (``invalid_format``,
@@ -52,9 +54,7 @@ class IdentityError(ValueError):
     """
 
     def __init__(self, code: str, message):
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
     def __str__(self) -> str:
         # Forcing a lazy translation needs configured settings; fall back to

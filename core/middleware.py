@@ -1,8 +1,13 @@
-"""What people see when something fails: a 503 while a service is down, the portal's own error pages.
+"""What people see when something fails: the pages' one mapping of domain errors, a 503 while a service
+is down, the portal's own error pages.
 
-ServiceUnavailableMiddleware turns a lost database connection (issue 7 §4.2) and a
-core.errors.ServiceUnavailable (e.g. the reveal counter's cache is down) into 503 with
-Retry-After: JSON on the API, a page that needs no database on the portal. Never a stack trace.
+DomainErrorMiddleware is the page side of the one error mapping (the API's is core.api.exception_handler):
+a core.errors.DomainError that a page view lets through becomes its page with its status: 404 and 403 the
+portal's own, 429 (a spent budget) and 503 (a service down, e.g. the reveal counter's cache) with
+Retry-After, any other refusal the error page with its message. Views therefore catch a domain error only
+where they show it on a form (core.forms.add_domain_error). It also turns a lost database connection
+(issue 7 §4.2) into 503 with Retry-After: JSON on the API, a page that needs no database on the portal.
+Never a stack trace.
 
 PortalErrorPagesMiddleware keeps the portal's own 403, 404 and 500 pages under DEBUG (`make run`),
 where Django would show its technical pages (the URL list, settings, tracebacks) in English.
@@ -16,8 +21,6 @@ by counting while it reads it (Django itself would read such a body as empty).
 It also gives the request its pixel budget (core.limits). ApiNoStoreMiddleware
 marks every API response `Cache-Control: no-store`: most carry names, addresses
 or ID numbers, and an error is no exception (it may echo what was sent).
-ServiceUnavailableMiddleware also turns a spent budget (core.errors.Throttled) raised by a
-page view into the 429 page; the API renders both itself (core.api).
 """
 
 from __future__ import annotations
@@ -33,10 +36,11 @@ from django.db import InterfaceError, OperationalError, connections
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import defaults
 
-from core.errors import ServiceUnavailable, Throttled
+from core.errors import DomainError, ServiceUnavailable
 from core.http import no_store
 from core.limits import pixel_budget
 
@@ -92,7 +96,32 @@ class OutageGuardMiddleware:
         return response
 
 
-class ServiceUnavailableMiddleware:
+ERROR_TEMPLATES = {403: "403.html", 404: "404.html", 429: "429.html"}
+
+
+def _back_url(request) -> str | None:
+    referer = request.META.get("HTTP_REFERER", "")
+    if referer and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}):
+        return referer
+    return None
+
+
+def domain_error_response(request, error: DomainError) -> HttpResponse:
+    """A domain error a page view let through, as the page its status calls for."""
+    if isinstance(error, ServiceUnavailable):
+        return service_unavailable_response(request, message=error.message, retry_after=error.retry_after)
+    if request.path_info.startswith(API_PREFIX):  # a plain view under /api/ (DRF views answer themselves)
+        response: HttpResponse = JsonResponse(error.body(), status=error.status_code)
+    else:
+        template = ERROR_TEMPLATES.get(error.status_code, "error.html")
+        context = {"exception": error.message, "detail": error.message, "back_url": _back_url(request)}
+        response = render(request, template, context, status=error.status_code)
+    for name, value in error.headers().items():
+        response[name] = value
+    return no_store(response)
+
+
+class DomainErrorMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -100,12 +129,8 @@ class ServiceUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, Throttled):
-            response = render(request, "429.html", {"detail": exception.message}, status=429)
-            response["Retry-After"] = str(exception.retry_after)
-            return no_store(response)
-        if isinstance(exception, ServiceUnavailable):
-            return service_unavailable_response(request, message=exception.message, retry_after=exception.retry_after)
+        if isinstance(exception, DomainError):
+            return domain_error_response(request, exception)
         if is_database_outage(exception):
             # The class only: the message can hold the database host and user.
             logger.error("database unavailable (%s) on %s %s", type(exception).__name__, request.method, request.path)

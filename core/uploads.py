@@ -39,6 +39,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from core.errors import ValidationFailed
 from core.limits import spend_pixels
 
 __all__ = [
@@ -100,7 +101,7 @@ _MSG_PDF_ENCRYPTED = _("The PDF is password-protected. Upload it without a passw
 _MSG_PDF_NO_PAGES = _("The PDF file has no pages.")
 
 
-class UploadRejected(ValueError):
+class UploadRejected(ValidationFailed, ValueError):
     """The upload cannot be accepted.
 
     ``code`` is a stable machine-readable reason ('empty', 'too_large',
@@ -109,9 +110,7 @@ class UploadRejected(ValueError):
     """
 
     def __init__(self, code: str, message):
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
     def __str__(self) -> str:
         try:

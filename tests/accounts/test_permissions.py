@@ -72,7 +72,11 @@ EXPECTED = {
 
 @pytest.fixture
 def targets(world):
-    return {"own": world["enterprise"], "province": world["enterprise_same_province"], "other": world["enterprise_other"]}
+    return {
+        "own": world["enterprise"],
+        "province": world["enterprise_same_province"],
+        "other": world["enterprise_other"],
+    }
 
 
 @pytest.mark.parametrize("role", sorted(EXPECTED))
@@ -99,8 +103,9 @@ def test_anonymous_inactive_and_unscoped_actors_hold_nothing(world, targets):
     manager.is_active = False
     assert capabilities_of(manager) == {}
     # An account manager bound to no province holds nothing that is scoped to a province.
-    lost = SimpleNamespace(is_authenticated=True, is_active=True, role="account_manager", province_id=None,
-                           enterprise_id=None)
+    lost = SimpleNamespace(
+        is_authenticated=True, is_active=True, role="account_manager", province_id=None, enterprise_id=None
+    )
     assert capabilities_of(lost) == {}
     assert not may_somewhere(lost, C.ORDERS_FILE)
 
@@ -115,8 +120,14 @@ def test_a_superuser_adds_full_views_and_user_management_to_its_role(world, targ
 def test_a_capability_limit_narrows_the_role_as_an_api_key_will(world, targets):
     """Issue 10: a platform key acts as its enterprise's admin, less what its scopes leave out."""
     admin = world["users"]["enterprise_admin"]
-    key = SimpleNamespace(is_authenticated=True, is_active=True, role=admin.role, province_id=admin.province_id,
-                          enterprise_id=admin.enterprise_id, capability_limit={C.VIEW, C.CARD_USERS_REGISTER})
+    key = SimpleNamespace(
+        is_authenticated=True,
+        is_active=True,
+        role=admin.role,
+        province_id=admin.province_id,
+        enterprise_id=admin.enterprise_id,
+        capability_limit={C.VIEW, C.CARD_USERS_REGISTER},
+    )
     assert can(key, C.CARD_USERS_REGISTER, targets["own"]) and not can(key, C.ORDERS_FILE, targets["own"])
     assert not can(key, C.CARD_USERS_REGISTER, targets["province"])
 
