@@ -6,7 +6,7 @@ MANAGE := $(UV) run --frozen python manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate seed bench messages worker clean
+.PHONY: run test lint format install migrate seed bench messages worker clean
 
 $(CURDIR)/var/tools/bin/uv:
 	mkdir -p var
@@ -30,8 +30,19 @@ seed: migrate
 run: seed
 	$(MANAGE) runserver $(HOST):$(PORT)
 
+# In parallel here, not in pytest's addopts: a single test run by hand starts no workers.
 test: install
-	$(UV) run --frozen pytest $(PYTEST_ARGS)
+	$(UV) run --frozen pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+
+# The floors (import-linter), style (ruff) and types (mypy); `make format` rewrites what ruff can.
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports
+
+format: install
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
 
 bench: install
 	$(UV) run --frozen python -m bench $(BENCH_ARGS)
