@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from approvals import selectors, services
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
-from cards.selectors import enterprise_cards_for_user
+from cards.inventory.selectors import enterprise_cards_for_user
 from core.api import E401, MaskedTextField, error_response, validated
 from core.errors import PermissionDenied, ValidationFailed
 from core.http import no_store

@@ -11,10 +11,10 @@ Who decides:
 * nobody decides their own request, and every rejection says why.
 
 An approved exemption covers its cards for as long as their rule decision
-needs no more approvals than it got (cards.services.exemption_covering), so
+needs no more approvals than it got (cards.inventory.services.exemption_covering), so
 a new-installation order activates them (U5); a card that such an order left
 awaiting its user's real-name activates under that order once the exemption
-is approved (cards.services.cards_realname_resolved).
+is approved (cards.inventory.services.cards_realname_resolved).
 """
 
 from __future__ import annotations
@@ -289,7 +289,7 @@ def exemption_file(
                 code="exemption_pending",
                 field="cards",
             )
-        from cards.services import exemption_covering
+        from cards.inventory.services import exemption_covering
 
         covered = [a.card.iccid for a in assessments if exemption_covering(a.card, a.decision)]
         if covered:
@@ -439,7 +439,7 @@ def exemption_decide(
             if locked.status != previous:
                 locked.save(update_fields=["status"])
             if locked.status == RequestStatus.APPROVED:
-                from cards.services import cards_realname_resolved
+                from cards.inventory.services import cards_realname_resolved
 
                 # U5: a card that an order left awaiting this exemption goes on under that order.
                 cards_realname_resolved(actor=actor, cards=locked.cards.all())

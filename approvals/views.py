@@ -31,8 +31,8 @@ from accounts.services import history_for
 from approvals import selectors, services
 from approvals.forms import DecisionForm, ExemptionFileForm
 from approvals.models import ApprovalLevel, RequestStatus
+from cards.inventory.selectors import cards_visible_to
 from cards.models import LIVE_CARD_STATUSES, CardStatus
-from cards.selectors import cards_visible_to
 from core import errors
 from core.forms import add_domain_error
 from core.http import no_store

@@ -148,7 +148,7 @@ def _copy_baseline(valid, enterprise_id: int, import_id: int, *, shape: str = "f
     """
     from django.db import connection, transaction
 
-    from cards import importing
+    from cards.imports import copy_writer as import_copy_writer
     from cards.models import Card
 
     table = connection.ops.quote_name(Card._meta.db_table)
@@ -166,11 +166,11 @@ def _copy_baseline(valid, enterprise_id: int, import_id: int, *, shape: str = "f
             )
             for (definition,) in cursor.fetchall():
                 cursor.execute(f"ALTER TABLE bench_copy_cards ADD {definition}")
-    stream = importing.copy_stream(valid, enterprise_id=enterprise_id, import_id=import_id)
-    sql = importing.copy_sql().replace(f"COPY {table} ", "COPY bench_copy_cards ", 1)
+    stream = import_copy_writer.copy_stream(valid, enterprise_id=enterprise_id, import_id=import_id)
+    sql = import_copy_writer.copy_sql().replace(f"COPY {table} ", "COPY bench_copy_cards ", 1)
     start = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
-        importing.copy_into(cursor, sql, stream)
+        import_copy_writer.copy_into(cursor, sql, stream)
     elapsed = time.perf_counter() - start
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_copy_cards")
@@ -192,7 +192,9 @@ def _measure() -> dict:
     from django.db import connection
 
     import bench
-    from cards import importing
+    from cards.imports import parsing as import_parsing
+    from cards.imports import services as import_services
+    from cards.imports import validation as import_validation
     from cards.management.commands.make_card_file import card_csv
     from cards.models import Card, CardImport, ImportStatus
 
@@ -202,8 +204,8 @@ def _measure() -> dict:
 
     # The rows as COPY text, for the baseline: a placeholder import owns them.
     placeholder = CardImport.objects.create(enterprise=enterprise, file_format="csv", created_by=manager)
-    parsed = importing.parse_file(content)
-    valid, errors = importing.validate_rows(parsed, importing._packages())
+    parsed = import_parsing.parse_file(content)
+    valid, errors = import_validation.validate_rows(parsed, import_services._packages())
     assert not errors and len(valid) == ROWS, errors[:3]
 
     copy_times, bare_times, index_times, import_times = [], [], [], []
@@ -214,7 +216,7 @@ def _measure() -> dict:
         _reset_cards()
         upload = SimpleUploadedFile("cards.csv", content, content_type="text/csv")
         start = time.perf_counter()
-        job = importing.card_import_create(actor=manager, enterprise=enterprise, upload=upload)
+        job = import_services.card_import_create(actor=manager, enterprise=enterprise, upload=upload)
         job.refresh_from_db()
         elapsed = time.perf_counter() - start
         if job.status != ImportStatus.SUCCEEDED:

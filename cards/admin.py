@@ -1,8 +1,8 @@
-"""Django admin for ops: the package catalogue (editable, through cards.packages: a test package
+"""Django admin for ops: the package catalogue (editable, through cards.inventory.packages: a test package
 has a test period of at most 180 days and fixed services, U4); cards, card users, orders, handlers
 and imports (read-only, masked).
 
-Cards change only through cards.services (the rules U0-U6 guard every
+Cards change only through cards.inventory.services (the rules U0-U6 guard every
 transition), so cards, their history, card users and bindings are view-only
 here, for superusers too. Card users show a masked ID number; the encrypted
 number, its blind index and the photos are never in a list or a form (an
@@ -19,6 +19,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
+from cards.inventory.packages import PACKAGE_FIELDS, package_check_in_use, package_create, package_update
 from cards.models import (
     TEST_PERIOD_MAX_DAYS,
     Card,
@@ -31,7 +32,6 @@ from cards.models import (
     OrderCard,
     Package,
 )
-from cards.packages import PACKAGE_FIELDS, package_check_in_use, package_create, package_update
 from core.errors import DomainError
 from core.forms import add_domain_error
 from core.identity import mask_address, mask_name
@@ -62,7 +62,7 @@ class IccidSearchMixin:
 
 class PackageAdminForm(forms.ModelForm):
     """Model validation bounds the test period (1-180 days) and asks a test package for its services;
-    cards.packages refuses a change of what the cards on the package took from it (U4)."""
+    cards.inventory.packages refuses a change of what the cards on the package took from it (U4)."""
 
     class Meta:
         model = Package
@@ -105,7 +105,7 @@ class PackageAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # Imports and orders name packages by code. The kind and services are refused in the form
-        # with a reason (cards.packages), rather than hidden.
+        # with a reason (cards.inventory.packages), rather than hidden.
         if obj is not None and obj.cards.exists():
             return ("code",)
         return ()

@@ -8,8 +8,8 @@ class CardsConfig(AppConfig):
 
     def ready(self) -> None:
         # The seams this app fills on a lower floor (core.hooks).
-        from cards.card_users import card_user_verification_settled
-        from cards.orders import order_verification_settled
+        from cards.card_users.services import card_user_verification_settled
+        from cards.orders.services import order_verification_settled
         from verification.hooks import verification_settled
 
         verification_settled.connect(order_verification_settled)

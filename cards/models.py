@@ -29,7 +29,7 @@ _LEVELS = [level.value for level in ServiceLevel]
 
 class Package(models.Model):
     """A package of the catalogue. An IoT test-card package (U4) also fixes the services of its
-    cards and the length of their trial; ops define it (cards.packages)."""
+    cards and the length of their trial; ops define it (cards.inventory.packages)."""
 
     code = models.CharField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)

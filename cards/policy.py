@@ -1,4 +1,4 @@
-"""Who may do what to cards and card users. Visibility is checked first by cards.selectors.
+"""Who may do what to cards and card users. Visibility is checked first by cards.inventory.selectors.
 
 Account managers of the enterprise's province and the admin of the owning
 enterprise manage cards and register card users. Approvers and ops read only.

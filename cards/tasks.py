@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.utils import timezone
+
+from cards.imports.services import card_import_run
+from cards.inventory.services import card_end_test_period
+from cards.models import Card, CardImport, CardStatus, ImportStatus
+from core.queueing import requeue_stale
 
 # A large XLSX file is slow to read; the import itself is one transaction at the end.
 IMPORT_SOFT_TIME_LIMIT = 600
@@ -18,9 +24,7 @@ IMPORT_TIME_LIMIT = 660
     max_retries=0,
 )
 def run_card_import(self, import_id: int) -> str:
-    """Run one card import. A second delivery of a finished import does nothing (cards.importing)."""
-    from cards.importing import card_import_run
-
+    """Run one card import. A second delivery of a finished import does nothing (cards.imports.services)."""
     return card_import_run(import_id=import_id, task_id=self.request.id)
 
 
@@ -32,14 +36,9 @@ TEST_PERIOD_BATCH = 500
 def end_test_periods() -> int:
     """Celery beat: suspend the active cards whose trial on a test package has ended (U4).
 
-    Safe to repeat: cards.services.card_end_test_period re-reads each card under its lock and skips
+    Safe to repeat: cards.inventory.services.card_end_test_period re-reads each card under its lock and skips
     one that is suspended already or moved to a commercial package. Returns how many it suspended.
     """
-    from django.utils import timezone
-
-    from cards.models import Card, CardStatus
-    from cards.services import card_end_test_period
-
     now = timezone.now()
     due = Card.objects.filter(status=CardStatus.ACTIVE, package__is_test_package=True, test_period_ends_at__lte=now)
     suspended = 0
@@ -57,7 +56,4 @@ def end_test_periods() -> int:
 def requeue_pending_imports() -> int:
     """Beat: send again the imports still pending long after their task was sent (issue 7 §4.1).
     A second message for an import finds it taken (card_import_run) and does nothing."""
-    from cards.models import CardImport, ImportStatus
-    from core.queueing import requeue_stale
-
     return requeue_stale(CardImport.objects.filter(status=ImportStatus.PENDING), run_card_import, what="card import")

@@ -231,7 +231,7 @@ UPLOAD_MAX_PIXELS = env.int("UPLOAD_MAX_PIXELS", default=40_000_000)
 # files that each decode to UPLOAD_MAX_PIXELS would otherwise cost minutes of CPU and gigabytes.
 UPLOAD_MAX_REQUEST_PIXELS = env.int("UPLOAD_MAX_REQUEST_PIXELS", default=3 * UPLOAD_MAX_PIXELS)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES * 6
-# Bulk card import (cards.importing): the largest card file, and the most rows in one file.
+# Bulk card import (cards.imports): the largest card file, and the most rows in one file.
 CARD_IMPORT_MAX_BYTES = env.int("CARD_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 CARD_IMPORT_MAX_ROWS = env.int("CARD_IMPORT_MAX_ROWS", default=300_000)
 # Row errors kept on an import (and shown in its report); the count of all errors is kept regardless.

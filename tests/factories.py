@@ -86,16 +86,16 @@ TRANSITION_BUSINESS = {
 
 
 def card_transition(name: str, card, *, actor: User | None = None, **kwargs):
-    """One card transition (cards.services.card_<name>) called on its own, inside an order made for
+    """One card transition (cards.inventory.services.card_<name>) called on its own, inside an order made for
     it that ends completed whatever the transition did: for tests of the transition's own checks."""
     from django.utils import timezone
 
-    from cards import services
+    from cards.inventory import services as card_services
     from cards.models import Order, OrderStatus
 
     made = order_in_progress(TRANSITION_BUSINESS[name], card, actor=actor)
     try:
-        return getattr(services, f"card_{name}")(actor=actor, card=card, order=made, **kwargs)
+        return getattr(card_services, f"card_{name}")(actor=actor, card=card, order=made, **kwargs)
     finally:
         Order.objects.filter(pk=made.pk).update(status=OrderStatus.COMPLETED, completed_at=timezone.now())
 
@@ -109,9 +109,9 @@ def iccid(prefix: str = "8986011") -> str:
 
 
 def order_stock_card(*, enterprise, segment_149: bool = False, test_package: bool = False, **services):
-    """A card in stock for an order test, made through cards.services.card_create."""
+    """A card in stock for an order test, made through cards.inventory.services.card_create."""
+    from cards.inventory.services import card_create
     from cards.models import Package
-    from cards.services import card_create
 
     if test_package:
         package = iot_test_package(**services)
@@ -123,7 +123,7 @@ def order_stock_card(*, enterprise, segment_149: bool = False, test_package: boo
 
 
 def handler_data(**overrides):
-    from cards.handlers import HandlerData
+    from cards.orders.handlers import HandlerData
 
     values = dict(id_type="resident_id", id_number=idgen.resident_id(), name="王五", id_address="北京市西城区金融街3号")
     values.update(overrides)
@@ -136,7 +136,7 @@ def order(*, actor: User, enterprise, business_type: str, cards, handler=None, l
     The enterprise's fresh credential and responsible-person photos (E2, P3) are sent unless the
     test says otherwise (`credential_photo=None`): every order after the enterprise's first needs them.
     """
-    from cards.orders import order_create
+    from cards.orders.services import order_create
 
     letter_unit = not enterprise.requires_number
     return order_create(
@@ -197,7 +197,7 @@ def order_in_progress(business_type: str, cards, *, actor: User | None = None):
     cards = [cards] if isinstance(cards, Card) else list(cards)
     enterprise = cards[0].enterprise
     actor = actor or order_filer(enterprise)
-    from cards.handlers import handler_clean, handler_get_or_create
+    from cards.orders.handlers import handler_clean, handler_get_or_create
 
     handler_row, _created = handler_get_or_create(
         actor=actor, enterprise=enterprise, clean=handler_clean(enterprise=enterprise, data=handler_data())
@@ -317,9 +317,9 @@ def card(
     iccid: str | None = None,
     number: str | None = None,
 ):
-    """A card in stock, through cards.services.card_create. With `test`, on the test package whose
+    """A card in stock, through cards.inventory.services.card_create. With `test`, on the test package whose
     services are the ones asked for (U4: a test package fixes them)."""
-    from cards.services import card_create
+    from cards.inventory.services import card_create
 
     chosen = pkg or (iot_test_package(data=data, voice=voice, sms=sms) if test else package())
     return card_create(
@@ -345,7 +345,7 @@ def card_user_registration(
     **kwargs,
 ):
     """Register a card user (cards.card_users.card_user_register); returns the pending Verification."""
-    from cards.card_users import card_user_register
+    from cards.card_users.services import card_user_register
 
     return card_user_register(
         actor=actor,

@@ -21,7 +21,7 @@ from django.urls import URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from cards import importing
+from cards.imports import services as import_services
 from cards.management.commands.make_card_file import card_csv
 from enterprises.services import change_request_submit
 from tests import factories, idgen
@@ -136,7 +136,7 @@ def objects(world, monkeypatch):
         reason="单位更名",
     )
     package = factories.package(code="IOT-ROBUST")
-    job = importing.card_import_create(
+    job = import_services.card_import_create(
         actor=manager,
         enterprise=enterprise,
         upload=SimpleUploadedFile("cards.csv", card_csv(2, package_code=package.code), content_type="text/csv"),

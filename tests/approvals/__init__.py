@@ -1,6 +1,6 @@
 """Helpers shared by the approvals tests (exemptions U1-U3, change requests E3/P4, manual review).
 
-Cards are made through cards.services.card_create (tests.factories.card), one
+Cards are made through cards.inventory.services.card_create (tests.factories.card), one
 per rule combination; requests are filed through approvals.services.
 """
 

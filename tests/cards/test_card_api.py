@@ -1,4 +1,4 @@
-"""REST API for cards, the rule engine, card users and verification status (cards.api).
+"""REST API for cards, the rule engine, card users and verification status (cards.inventory.api).
 
 Who may call what is in test_card_access_matrix.py; this file checks shapes,
 masking, error codes, and that refused requests write nothing.

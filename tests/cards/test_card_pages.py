@@ -1,4 +1,4 @@
-"""The card and card-user pages (cards.views) driven through the test client.
+"""The card and card-user pages (cards.inventory.views) driven through the test client.
 
 Who may open which page is in test_card_access_matrix.py; this file checks
 what the pages show and do.
@@ -127,9 +127,9 @@ def test_list_page_query_count_is_pinned_and_does_not_grow(am, ent, django_asser
 
 
 def test_list_count_is_capped(am, ent, monkeypatch):
-    from cards import views
+    from cards.inventory import views as card_views
 
-    monkeypatch.setattr(views.CappedPaginator, "cap", 3)
+    monkeypatch.setattr(card_views.CappedPaginator, "cap", 3)
     for _ in range(5):
         factories.card(enterprise=ent)
     response = am.get(reverse("cards:list"))
@@ -456,7 +456,7 @@ def test_admin_card_users_are_masked_without_photos(ops_client, manager, ent):
 def test_admin_orders_handlers_and_imports_are_read_only_and_masked(ops_client, manager, ent):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from cards import importing
+    from cards.imports import services as import_services
     from cards.management.commands.make_card_file import card_csv
 
     number = idgen.resident_id()
@@ -468,7 +468,7 @@ def test_admin_orders_handlers_and_imports_are_read_only_and_masked(ops_client, 
         handler=factories.handler_data(id_number=number),
     )
     package = factories.package(code="IOT-ADMIN")
-    job = importing.card_import_create(
+    job = import_services.card_import_create(
         actor=manager,
         enterprise=ent,
         upload=SimpleUploadedFile("cards.csv", card_csv(3, package_code=package.code), content_type="text/csv"),

@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from cards import selectors
+from cards.inventory import selectors as card_selectors
 from cards.models import Card
 from tests import factories
 
@@ -135,13 +135,13 @@ def test_card_lists_with_a_million_cards(world, million):
     assert not slow, f"slow with {TOTAL} cards: {slow} (all: {timings})"
 
     # The plans use the indexes, never a sequential scan of the card table.
-    scoped = selectors.cards_visible_to(admin)
+    scoped = card_selectors.cards_visible_to(admin)
     for queryset in (
         scoped.filter(status="active").order_by("iccid")[:51],
         scoped.filter(iccid__startswith="898600000000005").order_by("iccid")[:51],
         scoped.filter(package_id=million["test"].pk).order_by("iccid")[:51],
         scoped.filter(status="active", iccid__gt="89860000000050000").order_by("iccid")[:51],
-        selectors.cards_visible_to(manager).filter(status="suspended").order_by("iccid")[:51],
+        card_selectors.cards_visible_to(manager).filter(status="suspended").order_by("iccid")[:51],
     ):
         plan = _plan(queryset)
         assert "Index" in plan, plan

@@ -1,4 +1,4 @@
-"""Card lifecycle and the real-name rules that guard it (cards.services): U0-U6 against the database.
+"""Card lifecycle and the real-name rules that guard it (cards.inventory.services): U0-U6 against the database.
 
 Every business on a card is an order with its handler (H2): the tests do it as users do, through
 cards.orders (tests.factories.order_done and its shorthands activate, suspend, resume, cancel,
@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 
 from accounts.pii import mask_identifier
-from cards import services
+from cards.card_users import services as card_user_services
 from cards.errors import CardLimitReached, RealnameRequired
+from cards.inventory import services as card_services
 from cards.models import CardBinding, CardEvent, CardStatus, CardUser
 from cards.rules import Exemption
 from core.errors import InvalidTransition, ValidationFailed
@@ -108,11 +109,11 @@ def test_U2_149_non_directed_sms_has_no_exemption_whatever_is_approved(ent, mana
     # refusal as the card's outcome; here is the message it carries).
     order = factories.order(actor=manager, enterprise=ent, business_type="new_installation", cards=[card])
     with pytest.raises(RealnameRequired) as caught:
-        services.card_activate(actor=manager, card=card, order=order)
+        card_services.card_activate(actor=manager, card=card, order=order)
     assert caught.value.decision.exemption is Exemption.NONE_POSSIBLE
     assert caught.value.status_code == 409
     assert "No exemption is possible" in str(caught.value.message)
-    assert services.exemption_covering(card, card.realname_decision) is None
+    assert card_services.exemption_covering(card, card.realname_decision) is None
 
 
 def test_U2_149_non_directed_voice_also_has_no_exemption(ent):
@@ -151,7 +152,7 @@ def test_U5_activation_blocked_without_realname(ent, manager):
     card = factories.card(enterprise=ent, data="non_directed")
     order = factories.order(actor=manager, enterprise=ent, business_type="new_installation", cards=[card])
     with pytest.raises(RealnameRequired) as caught:
-        services.card_activate(actor=manager, card=card, order=order)
+        card_services.card_activate(actor=manager, card=card, order=order)
     assert caught.value.code == "realname_required"
     assert caught.value.decision.rules == ("U1",)
     # The refusal is recorded: the card now awaits its user's real-name.
@@ -159,7 +160,7 @@ def test_U5_activation_blocked_without_realname(ent, manager):
     assert CardEvent.objects.filter(card=card, action="awaiting_realname", actor=manager, order=order).exists()
     # Refused again from there, with no second status change.
     with pytest.raises(RealnameRequired):
-        services.card_activate(actor=manager, card=card, order=order)
+        card_services.card_activate(actor=manager, card=card, order=order)
     assert CardEvent.objects.filter(card=card, action="awaiting_realname").count() == 1
 
 
@@ -172,7 +173,7 @@ def test_U5_activation_allowed_after_the_face_comparison_passes(ent, manager):
     factories.face_result(verification, "pass")
     binding = CardBinding.objects.get(card=card, ended_at__isnull=True)
     assert binding.card_user == verification.card_user
-    assert services.realname_satisfied(fresh(card)) == (True, "user_realname_complete")
+    assert card_services.realname_satisfied(fresh(card)) == (True, "user_realname_complete")
     # The card that waited activates under the order that left it waiting (H2, U5).
     assert fresh(card).status == CardStatus.ACTIVE
 
@@ -210,7 +211,7 @@ def test_U5_activation_allowed_with_an_exemption_covering_the_card(ent, manager)
     )
     assert activation(card, manager)[0] == "awaiting_realname"
     factories.exemption(enterprise=ent, cards=[card], levels=["province", "group"], submitted_by=manager)
-    assert services.realname_satisfied(fresh(card)) == (True, "exemption_approved")
+    assert card_services.realname_satisfied(fresh(card)) == (True, "exemption_approved")
     assert activation(card, manager)[0] == "activated"
     assert fresh(card).status == CardStatus.ACTIVE
 
@@ -320,7 +321,7 @@ def test_U5_transfer_ends_the_binding_and_rechecks(world, ent, manager):
     assert binding.ended_at is not None and binding.end_reason == "ownership_transfer"
     # The new owner's user has not done real-name: the card waits for it.
     assert card.status == CardStatus.AWAITING_REALNAME
-    assert services.realname_satisfied(card) == (False, "missing")
+    assert card_services.realname_satisfied(card) == (False, "missing")
     assert CardEvent.objects.filter(card=card, action="transferred").exists()
 
 
@@ -413,7 +414,7 @@ def test_a_transition_checks_the_state_again_under_its_lock(ent, manager):
 
     Card.objects.filter(pk=card.pk).update(status=CardStatus.CANCELLED)  # changed meanwhile
     with pytest.raises(InvalidTransition):
-        services.card_activate(actor=manager, card=card, order=order)
+        card_services.card_activate(actor=manager, card=card, order=order)
 
 
 def test_a_cancelled_card_cannot_change_services(ent, manager):
@@ -431,7 +432,7 @@ def test_U6_sixth_card_refused(ent, manager):
     number = idgen.resident_id()
     cards = [factories.card(enterprise=ent, data="non_directed") for _ in range(6)]
     factories.verified_card_user(actor=manager, enterprise=ent, cards=cards[:5], id_number=number)
-    assert services.live_card_count(CardUser.objects.get().id_number_index) == 5
+    assert card_user_services.live_card_count(CardUser.objects.get().id_number_index) == 5
     # Refused early, when the user is registered for a sixth card ...
     with pytest.raises(CardLimitReached) as caught:
         factories.card_user_registration(actor=manager, enterprise=ent, cards=[cards[5]], id_number=number)
@@ -445,7 +446,7 @@ def test_U6_sixth_card_refused(ent, manager):
     # ... and at the binding itself, under the lock.
     card_user = CardUser.objects.get()
     with pytest.raises(CardLimitReached) as caught:
-        services.card_user_bind(actor=manager, card_user=card_user, cards=[cards[5]])
+        card_user_services.card_user_bind(actor=manager, card_user=card_user, cards=[cards[5]])
     assert number not in str(caught.value.message)
     assert not CardBinding.objects.filter(card=cards[5]).exists()
 
@@ -548,12 +549,12 @@ def test_bind_refuses_cards_of_another_enterprise_and_cancelled_cards(world, ent
     card_user = factories.verified_card_user(actor=manager, enterprise=ent, cards=[factories.card(enterprise=ent)])
     other = factories.card(enterprise=world["enterprise_same_province"])
     with pytest.raises(ValidationFailed) as caught:
-        services.card_user_bind(actor=manager, card_user=card_user, cards=[other])
+        card_user_services.card_user_bind(actor=manager, card_user=card_user, cards=[other])
     assert caught.value.code == "wrong_enterprise"
     cancelled = factories.card(enterprise=ent)
     factories.cancel(cancelled, actor=manager)
     with pytest.raises(InvalidTransition):
-        services.card_user_bind(actor=manager, card_user=card_user, cards=[cancelled])
+        card_user_services.card_user_bind(actor=manager, card_user=card_user, cards=[cancelled])
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,10 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook
 
-from cards import importing
+from cards.imports import report as import_report
+from cards.imports import selectors as import_selectors
+from cards.imports import services as import_services
+from cards.imports import validation as import_validation
 from cards.models import Card, CardEvent, CardImport, CardStatus, ImportStatus, Package
 from cards.tasks import run_card_import
 from core.errors import PermissionDenied, ValidationFailed
@@ -115,7 +118,7 @@ def do_import(world, manager, packages, django_capture_on_commit_callbacks):
 
     def run(content: bytes, name="cards.csv", *, actor=None, enterprise=None) -> CardImport:
         with django_capture_on_commit_callbacks(execute=True):
-            job = importing.card_import_create(
+            job = import_services.card_import_create(
                 actor=actor or manager, enterprise=enterprise or world["enterprise"], upload=upload(content, name)
             )
         job.refresh_from_db()
@@ -360,7 +363,7 @@ def test_stored_errors_are_capped_but_counted(do_import, settings):
     assert job.error_count == 12
     assert len(job.errors) == 5
     assert "12" in job.failure_message
-    report = importing.error_report_csv(job).decode("utf-8-sig")
+    report = import_report.error_report_csv(job).decode("utf-8-sig")
     assert report.strip().splitlines()[-1].split(",")[3] == "truncated"
 
 
@@ -477,7 +480,7 @@ def test_only_managing_roles_may_import(world, packages):
         "enterprise_admin_other_enterprise",
     ):
         with pytest.raises(PermissionDenied):
-            importing.card_import_create(
+            import_services.card_import_create(
                 actor=world["users"][role], enterprise=world["enterprise"], upload=upload(csv_bytes([row(1)]))
             )
     assert CardImport.objects.count() == 0
@@ -495,7 +498,7 @@ def test_enterprise_admin_imports_for_their_own_enterprise(do_import, world):
 def test_error_report_csv_has_a_bom_and_one_line_per_error(do_import):
     job = do_import(csv_bytes([row(1, icc=bad_check_digit(iccid(1))), row(2, data="=HYPERLINK(1)")]))
     failed(job)
-    content = importing.error_report_csv(job)
+    content = import_report.error_report_csv(job)
     assert content.startswith(b"\xef\xbb\xbf")
     lines = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     assert len(lines) == 3
@@ -508,7 +511,7 @@ def test_error_report_is_in_the_readers_language(do_import):
 
     job = do_import(csv_bytes([row(1, icc="123")]))
     with translation.override("en"):
-        english = importing.error_report_csv(job).decode("utf-8-sig")
+        english = import_report.error_report_csv(job).decode("utf-8-sig")
     assert "Row" in english and "19 or 20 digits" in english
 
 
@@ -536,7 +539,7 @@ def test_a_failed_import_is_not_run_again(do_import):
 
 
 def test_a_redelivered_task_of_an_import_left_running_finishes_it_once(world, manager, packages):
-    job = importing.card_import_create(
+    job = import_services.card_import_create(
         actor=manager, enterprise=world["enterprise"], upload=upload(csv_bytes([row(1)]))
     )
     CardImport.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, processed_rows=1)  # worker died
@@ -551,7 +554,7 @@ def test_an_unknown_import_id_is_ignored(db):
 
 def test_the_task_is_queued_only_after_commit(world, manager, packages, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        job = importing.card_import_create(
+        job = import_services.card_import_create(
             actor=manager, enterprise=world["enterprise"], upload=upload(csv_bytes([row(1)]))
         )
     assert len(callbacks) == 1
@@ -566,16 +569,16 @@ def test_task_options():
 
 
 def test_progress_is_saved_as_it_goes_and_reaches_100(do_import, monkeypatch):
-    monkeypatch.setattr(importing, "PROGRESS_EVERY", 10)
+    monkeypatch.setattr(import_validation, "PROGRESS_EVERY", 10)
     seen = []
-    real = importing._save_progress
+    real = import_services._save_progress
 
     def spy(import_id, processed):
         real(import_id, processed)
         job = CardImport.objects.get(pk=import_id)
-        seen.append((job.status, job.processed_rows, job.total_rows, importing.progress_percent(job)))
+        seen.append((job.status, job.processed_rows, job.total_rows, import_selectors.progress_percent(job)))
 
-    monkeypatch.setattr(importing, "_save_progress", spy)
+    monkeypatch.setattr(import_services, "_save_progress", spy)
     job = do_import(csv_bytes([row(n) for n in range(1, 36)]))
 
     assert [s[1] for s in seen] == [10, 20, 30, 35]
@@ -583,11 +586,11 @@ def test_progress_is_saved_as_it_goes_and_reaches_100(do_import, monkeypatch):
     assert [s[3] for s in seen] == [28, 57, 85, 99]  # never 100 % before the cards are written
     assert job.status == ImportStatus.SUCCEEDED
     assert job.processed_rows == job.total_rows == 35
-    assert importing.progress_percent(job) == 100 == job.progress_percent
+    assert import_selectors.progress_percent(job) == 100 == job.progress_percent
 
 
 def test_cards_added_meanwhile_make_the_import_fail_whole(do_import, monkeypatch, world, packages):
-    real = importing.validate_rows
+    real = import_validation.validate_rows
 
     def late(*args, **kwargs):
         result = real(*args, **kwargs)
@@ -597,7 +600,7 @@ def test_cards_added_meanwhile_make_the_import_fail_whole(do_import, monkeypatch
         )
         return result
 
-    monkeypatch.setattr(importing, "validate_rows", late)
+    monkeypatch.setattr(import_services, "validate_rows", late)
     job = do_import(csv_bytes([row(1), row(2), row(3)]))
     assert job.status == ImportStatus.FAILED
     assert codes(job.errors) == {(3, "iccid", "already_registered")}
@@ -615,7 +618,7 @@ def test_an_internal_error_fails_the_import_without_a_crash(do_import, monkeypat
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(importing, "_write_cards", boom)
+    monkeypatch.setattr(import_services, "_write_cards", boom)
     job = do_import(csv_bytes([row(1)]))
     assert job.status == ImportStatus.FAILED
     assert "disk" not in job.failure_message
@@ -627,7 +630,7 @@ def test_an_internal_error_fails_the_import_without_a_crash(do_import, monkeypat
 
 
 def test_csv_template_is_the_header_with_a_bom():
-    content = importing.template_csv()
+    content = import_report.template_csv()
     assert content.startswith(b"\xef\xbb\xbf")
     assert content.decode("utf-8-sig").strip() == HEADER
 
@@ -635,7 +638,7 @@ def test_csv_template_is_the_header_with_a_bom():
 def test_xlsx_template_has_the_header_and_text_columns():
     from openpyxl import load_workbook
 
-    workbook = load_workbook(io.BytesIO(importing.template_xlsx()))
+    workbook = load_workbook(io.BytesIO(import_report.template_xlsx()))
     sheet = workbook.worksheets[0]
     assert [c.value for c in sheet[1]] == HEADER.split(",")
     assert sheet["A2"].number_format == "@"
@@ -645,7 +648,7 @@ def test_xlsx_template_has_the_header_and_text_columns():
 def test_a_filled_in_xlsx_template_imports(do_import):
     from openpyxl import load_workbook
 
-    workbook = load_workbook(io.BytesIO(importing.template_xlsx()))
+    workbook = load_workbook(io.BytesIO(import_report.template_xlsx()))
     sheet = workbook.worksheets[0]
     for index, value in enumerate(row(1), start=1):
         sheet.cell(row=2, column=index, value=value)

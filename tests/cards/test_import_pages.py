@@ -14,7 +14,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from cards import importing
+from cards.imports import parsing as import_parsing
+from cards.imports import services as import_services
 from cards.models import Card, CardImport, ImportStatus, Package
 from tests.cards.test_import import HEADER, bad_check_digit, csv_bytes, iccid, row, xlsx_bytes
 from tests.images import jpeg_bytes
@@ -85,7 +86,7 @@ def upload(content: bytes, name="cards.csv") -> SimpleUploadedFile:
 def finished_import(world, package, django_capture_on_commit_callbacks):
     def make(content: bytes, name="cards.csv") -> CardImport:
         with django_capture_on_commit_callbacks(execute=True):
-            job = importing.card_import_create(
+            job = import_services.card_import_create(
                 actor=world["users"]["account_manager"], enterprise=world["enterprise"], upload=upload(content, name)
             )
         job.refresh_from_db()
@@ -198,7 +199,7 @@ def test_access_matrix_upload_page(world, package, client, role, django_capture_
 @pytest.mark.parametrize("role", ROLES)
 def test_access_matrix_list_api(world, good_import, finished_import, role):
     other_manager = world["users"]["account_manager_other_province"]
-    importing.card_import_create(
+    import_services.card_import_create(
         actor=other_manager, enterprise=world["enterprise_other"], upload=upload(csv_bytes([row(50)]))
     )
     response = api_client(world["users"][role]).get(API)
@@ -382,7 +383,7 @@ def test_schema_documents_the_import_and_its_columns(db):
     post = paths["/api/v1/card-imports/"]["post"]
     assert set(post["requestBody"]["content"]) == {"multipart/form-data"}
     assert "202" in post["responses"] and "400" in post["responses"]
-    for column in importing.COLUMNS:
+    for column in import_parsing.COLUMNS:
         assert f"`{column}`" in post["description"]
 
 
@@ -392,7 +393,7 @@ def test_schema_documents_the_import_and_its_columns(db):
 def test_upload_page_documents_the_columns_and_offers_the_templates(world, package, client):
     client.force_login(world["users"]["account_manager"])
     page = client.get(reverse("card_imports:new"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    for column in importing.COLUMNS:
+    for column in import_parsing.COLUMNS:
         assert f'<td class="mono">{column}</td>' in page
     assert reverse("card_imports:template_csv") in page and reverse("card_imports:template_xlsx") in page
     # The account manager picks one of the province's enterprises, not another province's.
@@ -486,7 +487,7 @@ def test_status_page_shows_only_the_first_100_errors(world, finished_import, cli
 
 def test_status_page_of_a_running_import_polls_the_api(world, package, client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        job = importing.card_import_create(
+        job = import_services.card_import_create(
             actor=world["users"]["account_manager"], enterprise=world["enterprise"], upload=upload(csv_bytes([row(1)]))
         )
     client.force_login(world["users"]["account_manager"])

@@ -14,9 +14,9 @@ import pytest
 from django.db import close_old_connections, connection, connections, transaction
 
 from accounts.pii import mask_identifier
+from cards.card_users.services import ONE_ID_CARD_LIMIT, _lock_identity, card_user_bind
 from cards.errors import CardLimitReached
 from cards.models import CardBinding, CardUser
-from cards.services import ONE_ID_CARD_LIMIT, _lock_identity, card_user_bind
 from tests import factories, idgen
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -1,6 +1,6 @@
 """Orders and their handlers: rules H1-H3 and the effects of each business on the cards.
 
-Everything goes through cards.orders (and cards.services for the setup). The
+Everything goes through cards.orders (and cards.inventory.services for the setup). The
 face comparison itself belongs to the verification engine; here its result is
 fed in with verification.services.verification_record_result, the test double
 the issue allows in unit tests, and the task queueing is switched off.
@@ -18,10 +18,8 @@ from django.db import connection
 
 from accounts.models import AuditEvent
 from accounts.pii import personal_id_index
-from cards import orders
-from cards.card_users import card_user_register
+from cards.card_users.services import card_user_bind, card_user_register, live_card_count
 from cards.errors import CardLimitReached, RealnameRequired
-from cards.handlers import HandlerData
 from cards.models import (
     FACE_GATED_BUSINESS_TYPES,
     BusinessType,
@@ -35,7 +33,9 @@ from cards.models import (
     OrderStatus,
     Package,
 )
-from cards.services import card_user_bind, live_card_count
+from cards.orders import policy as order_policy
+from cards.orders import services as order_services
+from cards.orders.handlers import HandlerData
 from core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from enterprises.models import Document, DocumentKind, DocumentPurpose
 from tests import factories, idgen
@@ -409,10 +409,10 @@ def test_H3_unusable_live_photo_is_taken_again(world, am, ent):
         reasons=[{"code": "no_face", "zh": "未检测到人脸", "en": "No face found"}],
     )
     assert Order.objects.get(pk=order.pk).status == OrderStatus.AWAITING_VERIFICATION
-    second = orders.order_retake_live_photo(actor=am, order=order, handler_live_photo=jpeg_upload("again.jpg"))
+    second = order_services.order_retake_live_photo(actor=am, order=order, handler_live_photo=jpeg_upload("again.jpg"))
     assert second.status == VerificationStatus.PENDING and second.order_id == order.pk
     with pytest.raises(InvalidTransition):  # only after a refusal as unusable
-        orders.order_retake_live_photo(actor=am, order=order, handler_live_photo=jpeg_upload("again.jpg"))
+        order_services.order_retake_live_photo(actor=am, order=order, handler_live_photo=jpeg_upload("again.jpg"))
     assert passed(order).status == OrderStatus.COMPLETED
 
 
@@ -978,16 +978,16 @@ def test_the_enterprise_admin_files_an_order_for_their_enterprise(world, ent):
 
 def test_order_enterprises_for_each_role(world):
     users = world["users"]
-    names = lambda who: set(orders.order_enterprises_for(users[who]).values_list("pk", flat=True))  # noqa: E731
+    names = lambda who: set(order_policy.order_enterprises_for(users[who]).values_list("pk", flat=True))  # noqa: E731
     assert names("account_manager") == {world["enterprise"].pk, world["enterprise_same_province"].pk}
     assert names("enterprise_admin") == {world["enterprise"].pk}
     for who in ("provincial_approver", "group_approver", "ops", "anonymous"):
-        assert orders.order_enterprises_for(users[who]).count() == 0 if users[who] else True
+        assert order_policy.order_enterprises_for(users[who]).count() == 0 if users[who] else True
 
 
 def test_parse_iccid_list():
-    assert orders.parse_iccid_list("8986 1,2；3\n4、5，6;7") == ["8986", "1", "2", "3", "4", "5", "6", "7"]
-    assert orders.parse_iccid_list("") == []
+    assert order_services.parse_iccid_list("8986 1,2；3\n4、5，6;7") == ["8986", "1", "2", "3", "4", "5", "6", "7"]
+    assert order_services.parse_iccid_list("") == []
 
 
 def test_H3_through_the_task_with_the_scripted_engine(

@@ -10,7 +10,7 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from cards.card_users import card_user_register
+from cards.card_users.services import card_user_register
 from cards.models import Card, CardBinding, CardStatus, Package
 from tests import factories, idgen
 from tests.workers import wait_for

@@ -22,8 +22,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cards import importing, services
 from cards.errors import RealnameRequired
+from cards.imports import parsing as import_parsing
+from cards.imports import report as import_report
+from cards.imports import services as import_services
+from cards.inventory import services as card_services
 from cards.models import BusinessType, Card, CardEvent, CardImport, CardStatus, ImportStatus, Order, Package
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from tests import factories, idgen
@@ -73,7 +76,7 @@ def trial(code="IOT-TRIAL", *, days=90, data="none", voice="none", sms="none") -
 
 def on_trial(ent, package: Package | None = None, *, segment_149=True, activate=False) -> Card:
     package = package or trial()
-    card = services.card_create(
+    card = card_services.card_create(
         actor=None,
         enterprise=ent,
         iccid=idgen.iccid(),
@@ -123,11 +126,11 @@ def test_7_1_3_U4_attack_refused_by_the_card_service_itself_in_every_channel(am,
 def import_job(actor, enterprise, rows, django_capture_on_commit_callbacks) -> CardImport:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(importing.COLUMNS)
+    writer.writerow(import_parsing.COLUMNS)
     writer.writerows(rows)
     upload = SimpleUploadedFile("cards.csv", out.getvalue().encode(), content_type="text/csv")
     with django_capture_on_commit_callbacks(execute=True):
-        job = importing.card_import_create(actor=actor, enterprise=enterprise, upload=upload)
+        job = import_services.card_import_create(actor=actor, enterprise=enterprise, upload=upload)
     job.refresh_from_db()
     return job
 
@@ -156,7 +159,7 @@ def test_7_1_3_U4_attack_import_row_on_the_test_package_with_other_services_is_a
         (2, "voice", "test_package_services"),
         (2, "sms", "test_package_services"),
     }
-    report = importing.error_report_csv(job).decode("utf-8-sig")
+    report = import_report.error_report_csv(job).decode("utf-8-sig")
     assert "test_package_services" in report and "IOT-TEST" in report
 
 
@@ -190,7 +193,7 @@ def test_7_1_3_U4_card_created_on_a_test_package_gets_the_package_services(ent):
     assert (card.realname_rules, card.has_been_commercial) == ("U4", False)
     assert card.test_period_ends_at == card.test_period_started_at + timedelta(days=60)
     with pytest.raises(ValidationFailed) as caught:
-        services.card_create(
+        card_services.card_create(
             actor=None,
             enterprise=ent,
             iccid=idgen.iccid(),
@@ -315,7 +318,7 @@ def test_7_1_3_U4_beat_task_suspends_cards_whose_test_period_ended_and_is_idempo
 
     assert end_test_periods() == 0
     assert CardEvent.objects.filter(action="test_period_ended").count() == 1
-    assert services.card_end_test_period(card=ended) is False
+    assert card_services.card_end_test_period(card=ended) is False
 
 
 def test_7_1_3_U4_beat_task_pages_through_every_due_card(ent, monkeypatch):
@@ -435,7 +438,7 @@ def test_7_1_3_U4_database_check_constraint_bounds_the_test_period(overrides):
 
 
 def test_7_1_3_U4_only_ops_define_test_packages(world):
-    from cards.packages import package_create
+    from cards.inventory.packages import package_create
 
     fields = package_fields()
     for role in ("account_manager", "enterprise_admin", "provincial_approver", "group_approver"):
@@ -451,7 +454,7 @@ def test_7_1_3_U4_only_ops_define_test_packages(world):
 
 @pytest.mark.parametrize("start_as_test", [True, False])
 def test_7_1_3_U4_a_package_that_holds_cards_cannot_change_its_test_flag(world, ent, start_as_test):
-    from cards.packages import package_update
+    from cards.inventory.packages import package_update
 
     ops = world["users"]["ops"]
     package = trial() if start_as_test else factories.package(code="IOT-PLAIN")

@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 from approvals import services as approval_services
 from approvals.models import Notification, RequestStatus
 from approvals.tasks import requeue_unsent_notifications, send_notification
-from cards.importing import card_import_run
+from cards.imports.services import card_import_run
 from cards.models import Card, CardImport, ImportStatus, Package
 from cards.tasks import requeue_pending_imports
 from tests import factories, idgen
@@ -201,9 +201,9 @@ def test_7_4_1_the_beat_task_finishes_pending_verifications_and_imports_once(
 def test_7_4_1_a_second_message_for_an_import_in_flight_does_nothing(world, packages_basic):
     """The beat task may send an import again while its first task is still running: the second
     task must not import it twice. A redelivery of the running task itself (worker lost) still runs."""
-    from cards import importing
+    from cards.imports import services as import_services
 
-    job = importing.card_import_create(
+    job = import_services.card_import_create(
         actor=world["users"]["account_manager"], enterprise=world["enterprise"], upload=upload(csv_bytes([row(1)]))
     )
     CardImport.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, task_id="first-task")

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from cards import services
+from cards.inventory import services as card_services
 from cards.models import CardEvent, CardStatus, Order
 from tests import factories
 
@@ -56,7 +56,7 @@ def _kwargs(name, world):
 
 @pytest.mark.parametrize("name", sorted(TRANSITIONS))
 def test_7_1_2_every_card_transition_requires_its_order_as_a_keyword_without_default(name):
-    parameter = inspect.signature(getattr(services, name)).parameters.get("order")
+    parameter = inspect.signature(getattr(card_services, name)).parameters.get("order")
     assert parameter is not None and parameter.kind is inspect.Parameter.KEYWORD_ONLY
     assert parameter.default is inspect.Parameter.empty, f"{name}(order=...) has a default"
 
@@ -68,7 +68,7 @@ def test_7_1_2_a_card_transition_without_an_order_is_refused_and_changes_nothing
         factories.suspend(card)
     before = (card.__class__.objects.get(pk=card.pk).status, CardEvent.objects.filter(card=card).count())
     with pytest.raises(Exception) as caught:
-        getattr(services, name)(actor=manager, card=card, order=None, **_kwargs(name, world))
+        getattr(card_services, name)(actor=manager, card=card, order=None, **_kwargs(name, world))
     assert getattr(caught.value, "code", None) == "order_required", caught.value
     card.refresh_from_db()
     assert (card.status, CardEvent.objects.filter(card=card).count()) == before
@@ -87,7 +87,7 @@ def test_7_1_2_a_transition_refuses_an_order_of_another_business_without_the_car
     ]
     for target, order in attempts:
         with pytest.raises(Exception) as caught:
-            services.card_suspend(actor=manager, card=target, order=order)
+            card_services.card_suspend(actor=manager, card=target, order=order)
         assert getattr(caught.value, "code", None) == "order_required"
     for target in (card, other):
         target.refresh_from_db()

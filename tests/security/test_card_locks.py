@@ -15,8 +15,9 @@ import threading
 import pytest
 from django.db import close_old_connections, connection, connections, transaction
 
-from cards import orders
 from cards.models import BusinessType, Card, Order, OrderStatus
+from cards.orders import selectors as order_selectors
+from cards.orders import services as order_services
 from tests import factories
 from verification.models import Verification
 
@@ -157,13 +158,13 @@ def test_7_4_3_two_orders_with_the_same_cards_in_opposite_orders_filed_at_once_b
     first, second = factories.active_card(enterprise=ent), factories.active_card(enterprise=ent)
     # Both filings meet once their lines are written, just before completing (or after 3 s).
     barrier, seen = threading.Barrier(2, timeout=3), set()
-    real_complete = orders.order_complete
+    real_complete = order_services.order_complete
 
     def meet_then_complete(*, order, actor):
         _meet_once(barrier, seen, order.pk)
         return real_complete(order=order, actor=actor)
 
-    monkeypatch.setattr("cards.orders.order_complete", meet_then_complete)
+    monkeypatch.setattr("cards.orders.services.order_complete", meet_then_complete)
 
     def file(spec):
         cards, parameters = spec
@@ -190,7 +191,7 @@ def test_7_4_3_two_waiting_orders_with_the_same_cards_in_opposite_orders_complet
         # Filed and left to complete later, as a face-gated order waits for its comparison. The
         # portal files no second order for cards that are in a waiting one; A is hidden from that
         # check while B is filed, to have two waiting orders that share cards.
-        filing.setattr("cards.orders.order_complete", lambda *, order, actor: order)
+        filing.setattr("cards.orders.services.order_complete", lambda *, order, actor: order)
         order_a = factories.order(
             actor=manager,
             enterprise=ent,
@@ -207,19 +208,19 @@ def test_7_4_3_two_waiting_orders_with_the_same_cards_in_opposite_orders_complet
             parameters={"voice": "directed"},
         )
         Order.objects.filter(pk=order_a.pk).update(status=OrderStatus.AWAITING_VERIFICATION)
-    assert [line.card_id for line in orders.order_lines(order_b)] == [second.pk, first.pk]
+    assert [line.card_id for line in order_selectors.order_lines(order_b)] == [second.pk, first.pk]
 
     # Each completion stops after its first card until the other has done its first card too (or 3 s
     # have passed): without the up-front lock, A would then hold card 1 and B card 2.
     barrier, seen = threading.Barrier(2, timeout=3), set()
-    real_apply = orders._apply
+    real_apply = order_services._apply
 
     def apply_then_meet(line, order, actor):
         real_apply(line, order, actor)
         _meet_once(barrier, seen, order.pk)
 
-    monkeypatch.setattr("cards.orders._apply", apply_then_meet)
-    errors = _run_both(lambda order: orders.order_complete(order=order, actor=None), [order_a, order_b])
+    monkeypatch.setattr("cards.orders.services._apply", apply_then_meet)
+    errors = _run_both(lambda order: order_services.order_complete(order=order, actor=None), [order_a, order_b])
     assert not errors, errors  # e.g. "deadlock detected"
     assert set(Order.objects.filter(pk__in=[order_a.pk, order_b.pk]).values_list("status", flat=True)) == {
         OrderStatus.COMPLETED

@@ -107,7 +107,7 @@ def test_7_3_failed_order_leaves_no_photo_and_no_document(world, monkeypatch):
     def broken(**kwargs):
         raise OperationalError("injected after the files were written")
 
-    monkeypatch.setattr("cards.orders.order_complete", broken)
+    monkeypatch.setattr("cards.orders.services.order_complete", broken)
     with pytest.raises(OperationalError):
         factories.order(
             actor=manager,
@@ -124,7 +124,7 @@ def test_7_3_failed_order_leaves_no_photo_and_no_document(world, monkeypatch):
 def test_7_3_failed_face_gated_order_leaves_no_photo(world, scripted_face_engine, monkeypatch):
     card = factories.order_stock_card(enterprise=world["enterprise"])
     before = private_files()
-    fail_on(monkeypatch, "cards.orders.audit_record", "order.awaiting_verification")
+    fail_on(monkeypatch, "cards.orders.services.audit_record", "order.awaiting_verification")
     with pytest.raises(OperationalError):
         factories.order(
             actor=world["users"]["account_manager"],
@@ -194,10 +194,10 @@ def test_7_3_failed_exemption_leaves_no_attachment(world, monkeypatch):
 
 
 def test_7_3_failed_card_import_leaves_no_file(world, monkeypatch):
-    from cards.importing import card_import_create
+    from cards.imports.services import card_import_create
 
     before = private_files()
-    fail_on(monkeypatch, "cards.importing.audit_record", "card_import.created")
+    fail_on(monkeypatch, "cards.imports.services.audit_record", "card_import.created")
     content = (
         "iccid,msisdn,imsi,package_code,data,voice,sms\r\n"
         f"{factories.iccid()},1064000000001,,IOT-STD,none,none,none\r\n"
@@ -214,10 +214,10 @@ def test_7_3_failed_card_import_leaves_no_file(world, monkeypatch):
 def test_7_3_one_helper_for_files_in_a_transaction():
     """The three copies of _atomic_with_files are gone: every service uses core.files."""
     import approvals.services
-    import cards.orders
+    import cards.orders.services
     import enterprises.services
 
-    for module in (approvals.services, cards.orders, enterprises.services):
+    for module in (approvals.services, cards.orders.services, enterprises.services):
         assert not hasattr(module, "_atomic_with_files"), module.__name__
 
 

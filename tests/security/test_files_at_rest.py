@@ -59,7 +59,7 @@ def everything(world, scripted_face_engine):
     an order's handler photos, an exemption's approval forms and a card file."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from cards.importing import card_import_create
+    from cards.imports.services import card_import_create
 
     manager = world["users"]["account_manager"]
     enterprise = world["enterprise"]

@@ -1,0 +1,247 @@
+"""REST API for card users and the verification status of their registration (/api/v1/).
+
+Thin views: reads go through cards.card_users.selectors (scoped: invisible means 404), writes
+through cards.card_users.services; full personal data is throttled and needs the PII permission."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from knox.auth import TokenAuthentication
+from rest_framework import generics, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.access import can_view_full_pii
+from accounts.reveals import personal_file_response
+from accounts.services import pii_view_log
+from accounts.throttling import PiiRevealThrottle
+from cards import policy
+from cards.card_users import selectors
+from cards.card_users.serializers import (
+    CardUserDetailSerializer,
+    CardUserListSerializer,
+    CardUserRegisteredSerializer,
+    CardUserRegisterSerializer,
+    RevealResponseSerializer,
+    RevealSerializer,
+    VerificationStatusSerializer,
+    verification_status_body,
+)
+from cards.card_users.services import card_user_register
+from cards.inventory import selectors as card_selectors
+from cards.inventory.api import E400, E403, E404, READ_ERRORS, CardsApiView
+from cards.inventory.presentation import current_language
+from cards.models import CardUser
+from core.api import E401, error_response, is_schema_view, validated
+from core.errors import NotFound, PermissionDenied
+from core.http import no_store
+from enterprises.selectors import enterprise_for_user
+from verification.selectors import verifications_visible_to
+
+MSG_REGISTER_DENIED = _("Your role may not register card users for this enterprise.")
+MSG_PII_DENIED = _("You do not have the permission to view personal data in full.")
+MSG_VERIFICATION_NOT_FOUND = _("The verification does not exist or you have no access to it.")
+E409 = error_response(
+    "The card's state does not allow this (code invalid_transition), or one ID, five cards (code one_id_five_cards)."
+)
+E429 = error_response("Too many full views of personal data; retry after the `Retry-After` header's seconds.")
+CARD_USER_ID = OpenApiParameter(
+    "public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The card user's public_id."
+)
+
+
+# --- card users ----------------------------------------------------------------------
+
+
+class CardUserPagination(CursorPagination):
+    ordering = "-created_at"
+    page_size = 50
+    page_size_query_param = None
+
+
+class CardUserListCreateView(CardsApiView, generics.ListAPIView):
+    queryset = CardUser.objects.none()
+    serializer_class = CardUserListSerializer
+    pagination_class = CardUserPagination
+    parser_classes = [MultiPartParser]
+
+    def get_queryset(self):
+        if is_schema_view(self):
+            return CardUser.objects.none()
+        return selectors.card_users_visible_to(self.request.user)
+
+    @extend_schema(
+        tags=["card users"],
+        summary="The card users the user can see; ID numbers masked",
+        responses={200: CardUserListSerializer(many=True), 401: E401},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["card users"],
+        summary="Register a card user for cards of an enterprise (U5, U6; channels C1 and C3)",
+        description=(
+            "multipart/form-data. Records the identity, the ID photo, the live photo and the explicit consent to "
+            "biometric processing, and starts the face comparison. The cards are bound once it passes; poll "
+            "`verification_url`. Refused with 409 one_id_five_cards when the ID would hold more than five live "
+            "cards across all enterprises."
+        ),
+        request=CardUserRegisterSerializer,
+        responses={201: CardUserRegisteredSerializer, 400: E400, 401: E401, 403: E403, 404: E404, 409: E409},
+    )
+    def post(self, request, *args, **kwargs):
+        data = validated(CardUserRegisterSerializer(data=request.data))
+        enterprise = enterprise_for_user(request.user, data["enterprise"])
+        if not policy.can_register_card_user(request.user, enterprise):
+            raise PermissionDenied(MSG_REGISTER_DENIED)
+        cards = card_selectors.enterprise_cards_for_user(request.user, enterprise, data["cards"])
+        verification = card_user_register(
+            actor=request.user,
+            enterprise=enterprise,
+            name=data["name"],
+            id_type=data["id_type"],
+            id_number=data["id_number"],
+            id_photo=data["id_photo"],
+            live_photo=data["live_photo"],
+            biometric_consent=data["biometric_consent"],
+            cards=cards,
+            channel="api" if isinstance(request.successful_authenticator, TokenAuthentication) else "internal",
+        )
+        verification.refresh_from_db()
+        url = reverse("api:verification-detail", kwargs={"public_id": verification.public_id})
+        body = {
+            "card_user": CardUserListSerializer(verification.card_user, context={"request": request}).data,
+            "verification": VerificationStatusSerializer(
+                verification_status_body(verification, current_language())
+            ).data,
+            "verification_url": request.build_absolute_uri(url),
+        }
+        return no_store(Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["verification_url"]}))
+
+
+class CardUserDetailView(CardsApiView, APIView):
+    @extend_schema(
+        tags=["card users"],
+        summary="A card user, masked, with bindings and face comparisons",
+        parameters=[CARD_USER_ID],
+        responses={200: CardUserDetailSerializer, **READ_ERRORS},
+    )
+    def get(self, request, public_id):
+        card_user = selectors.card_user_for_user(request.user, public_id)
+        context = {
+            "request": request,
+            "language": current_language(),
+            "bindings": list(selectors.card_user_bindings(card_user)),
+            "verifications": list(card_user.verifications.order_by("-created_at")[:20]),
+            "can_view_photos": policy.can_view_card_user_photos(request.user, card_user),
+        }
+        return no_store(Response(CardUserDetailSerializer(card_user, context=context).data))
+
+
+class CardUserRevealView(CardsApiView, APIView):
+    parser_classes = [JSONParser]
+    throttle_classes = [PiiRevealThrottle]
+
+    @extend_schema(
+        tags=["card users"],
+        summary="Show the card user's ID number in full (logged)",
+        description="Needs the view_full_pii permission. Each call is logged with actor, time, object and IP. "
+        "The response must not be cached.",
+        parameters=[CARD_USER_ID],
+        request=RevealSerializer,
+        responses={200: RevealResponseSerializer, 400: E400, 401: E401, 403: E403, 404: E404, 429: E429},
+    )
+    def post(self, request, public_id):
+        card_user = selectors.card_user_for_user(request.user, public_id)
+        if not can_view_full_pii(request.user):
+            raise PermissionDenied(MSG_PII_DENIED)
+        data = validated(RevealSerializer(data=request.data))
+        pii_view_log(actor=request.user, obj=card_user, field=data["field"], request=request)
+        return no_store(Response({"field": data["field"], "value": card_user.id_number}))
+
+
+PHOTO_KINDS = ("id_photo", "live_photo")
+
+
+def card_user_photo_response(request, card_user: CardUser, kind: str, *, as_attachment: bool):
+    """The stored photo: a full view of personal data, budgeted and logged, never cached."""
+    if kind not in PHOTO_KINDS:
+        raise NotFound(_("There is no such photo."))
+    if not policy.can_view_card_user_photos(request.user, card_user):
+        raise PermissionDenied(MSG_PII_DENIED)
+    photo = getattr(card_user, kind)
+    extension = photo.name.rsplit(".", 1)[-1].lower() if "." in photo.name else "jpg"
+    content_type = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(
+        extension, "application/octet-stream"
+    )
+    return personal_file_response(
+        request,
+        obj=card_user,
+        field=kind,
+        field_file=photo,
+        content_type=content_type,
+        as_attachment=as_attachment,
+        filename=f"card-user-{kind.replace('_', '-')}.{extension}",
+    )
+
+
+class CardUserPhotoView(CardsApiView, APIView):
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        tags=["card users"],
+        summary="The card user's ID photo or live photo (logged)",
+        description="kind is id_photo or live_photo. Needs the view_full_pii permission. Each download is a "
+        "logged full view and spends the reveal budget (scope pii_reveal); served with Cache-Control: no-store.",
+        parameters=[
+            CARD_USER_ID,
+            OpenApiParameter("kind", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(PHOTO_KINDS)),
+        ],
+        responses={
+            (200, "image/jpeg"): OpenApiTypes.BINARY,
+            (200, "image/png"): OpenApiTypes.BINARY,
+            401: E401,
+            403: E403,
+            404: E404,
+            429: E429,
+        },
+    )
+    def get(self, request, public_id, kind):
+        card_user = selectors.card_user_for_user(request.user, public_id)
+        return card_user_photo_response(request, card_user, kind, as_attachment=True)
+
+
+# --- verification status (polled by the card-user page and customer platforms) ----------
+
+
+class VerificationStatusView(CardsApiView, APIView):
+    @extend_schema(
+        tags=["verifications"],
+        summary="Where a face comparison stands (poll this)",
+        description="`final` is true once the status will not change by itself; `passed` once the gate is open.",
+        parameters=[OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={200: VerificationStatusSerializer, **READ_ERRORS},
+    )
+    def get(self, request, public_id):
+        key = selectors._parse_uuid(public_id)
+        verification = verifications_visible_to(request.user).filter(public_id=key).first() if key else None
+        if verification is None:
+            raise NotFound(MSG_VERIFICATION_NOT_FOUND)
+        body = VerificationStatusSerializer(verification_status_body(verification, current_language())).data
+        return no_store(Response(body))
+
+
+__all__ = [
+    "CardUserDetailView",
+    "CardUserListCreateView",
+    "CardUserPhotoView",
+    "CardUserRevealView",
+    "VerificationStatusView",
+]

@@ -1,0 +1,72 @@
+"""How a card user's registration status (U5, U6) reads on pages and in the API."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from cards.card_users.services import ONE_ID_CARD_LIMIT, live_card_count
+from cards.models import FINAL_REGISTRATION_STATUSES, CardUser, RegistrationStatus
+
+# --- a card user's registration: one sentence that says what happened and what to do ---------------
+
+REGISTRATION_TEXTS = {
+    RegistrationStatus.SUBMITTED: _("The photos are being compared; this page updates by itself."),
+    RegistrationStatus.IN_REVIEW: _(
+        "The face comparison awaits a reviewer; the cards are bound to this user once it is approved."
+    ),
+    RegistrationStatus.REGISTERED: _("Real-name registration is complete: the cards are bound to this user."),
+    RegistrationStatus.NEEDS_NEW_PHOTO: _(
+        "The photos could not be used (see the reasons below): register the card user again with a new photo."
+    ),
+    RegistrationStatus.DECLINED: _(
+        "A reviewer declined the face comparison, so no card was bound: register again with photos of the "
+        "card user in person."
+    ),
+    RegistrationStatus.NOT_BOUND: _(
+        "Verified, but not bound: a requested card was cancelled or registered to another user meanwhile, so "
+        "register the user again for cards that are still available."
+    ),
+}
+
+
+def registration_status_body(card_user: CardUser, verification=None) -> dict:
+    """The registration's state as the page and the API show it: a stable code, its label, whether it
+    is final, one sentence saying what to do and, when no card was bound, how many cards were asked for
+    (and, for one-ID-five-cards, how many of the ID's slots are free now)."""
+    status = RegistrationStatus(card_user.registration_status)
+    cards_requested = slots_free = None
+    if status in (RegistrationStatus.NOT_BOUND, RegistrationStatus.NOT_BOUND_CARD_LIMIT):
+        if verification is None:
+            verification = card_user.verifications.order_by("-created_at", "-pk").first()
+        cards_requested = verification.cards.count() if verification is not None else 0
+    if status == RegistrationStatus.NOT_BOUND_CARD_LIMIT:
+        slots_free = max(0, ONE_ID_CARD_LIMIT - live_card_count(card_user.id_number_index))
+        params = {"requested": cards_requested, "free": slots_free, "limit": ONE_ID_CARD_LIMIT}
+        if slots_free:
+            detail = (
+                _(
+                    "Verified, but not bound (one ID, five cards): this registration asked for %(requested)s cards "
+                    "and %(free)s of the ID's %(limit)s slots are free now, so cancel cards the ID no longer uses or "
+                    "register it again for at most %(free)s cards."
+                )
+                % params
+            )
+        else:
+            detail = (
+                _(
+                    "Verified, but not bound (one ID, five cards): this registration asked for %(requested)s cards "
+                    "and all %(limit)s of the ID's slots are taken, so cancel cards the ID no longer uses before "
+                    "registering it again."
+                )
+                % params
+            )
+    else:
+        detail = REGISTRATION_TEXTS[status]
+    return {
+        "code": status.value,
+        "label": str(status.label),
+        "final": status in FINAL_REGISTRATION_STATUSES,
+        "detail": str(detail),
+        "cards_requested": cards_requested,
+        "slots_free": slots_free,
+    }

@@ -1,0 +1,35 @@
+"""Scoped reads of card users and their bindings: nothing here returns what the user may not see."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from accounts.access import scoped
+from cards.models import CardBinding, CardUser
+from core.errors import NotFound
+
+
+def card_users_visible_to(user) -> QuerySet[CardUser]:
+    return scoped(CardUser.objects.all(), user, path="enterprise__").select_related("enterprise")
+
+
+def _parse_uuid(value):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def card_user_for_user(user, public_id) -> CardUser:
+    key = _parse_uuid(public_id)
+    card_user = card_users_visible_to(user).filter(public_id=key).first() if key else None
+    if card_user is None:
+        raise NotFound(_("The card user does not exist or you have no access to it."))
+    return card_user
+
+
+def card_user_bindings(card_user: CardUser) -> QuerySet[CardBinding]:
+    return card_user.bindings.select_related("card").order_by("ended_at", "-bound_at")

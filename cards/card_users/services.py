@@ -1,0 +1,266 @@
+"""Card-user real-name (U5): the identity, its photos and consent, then the face comparison."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from accounts.pii import mask_identifier, personal_id_index
+from accounts.services import audit_record
+from cards.errors import CardLimitReached
+from cards.inventory.services import _event, cards_realname_resolved
+from cards.locks import lock_cards
+from cards.models import (
+    FINAL_REGISTRATION_STATUSES,
+    LIVE_CARD_STATUSES,
+    Card,
+    CardBinding,
+    CardUser,
+    IdentitySlotLock,
+    RegistrationStatus,
+)
+from core.errors import DomainError, InvalidTransition, ValidationFailed
+from core.files import atomic_with_files
+from core.identity import IdentityError, validate_personal_id
+from core.uploads import UploadRejected, sanitize_upload
+from verification.models import Verification, VerificationPurpose, VerificationStatus
+from verification.services import verification_create
+
+ONE_ID_CARD_LIMIT = getattr(settings, "ONE_ID_CARD_LIMIT", 5)
+
+
+# --- U6: one ID, five cards -------------------------------------------------
+
+
+def live_card_count(id_number_index: str) -> int:
+    return CardBinding.objects.filter(id_number_index=id_number_index, ended_at__isnull=True).count()
+
+
+def _lock_identity(id_number_index: str) -> None:
+    """Serialise binds of one ID document, on every process: a row lock on its blind index.
+
+    Binds of different documents lock different rows and do not wait on each other.
+    """
+    IdentitySlotLock.objects.get_or_create(id_number_index=id_number_index)
+    IdentitySlotLock.objects.select_for_update(of=("self",)).get(id_number_index=id_number_index)
+
+
+def card_limit_refusal(card_user: CardUser, held: int) -> CardLimitReached:
+    return CardLimitReached(
+        _(
+            "One ID, five cards: the ID %(id)s is already the registered user of %(held)s live cards; "
+            "the limit is %(limit)s across all enterprises."
+        )
+        % {"id": mask_identifier(card_user.id_number), "held": held, "limit": ONE_ID_CARD_LIMIT},
+        field="id_number",
+        params={"held": held, "limit": ONE_ID_CARD_LIMIT},
+    )
+
+
+def card_user_bind(
+    *, actor: User | None, card_user: CardUser, cards: Iterable[Card], verification=None
+) -> list[CardBinding]:
+    """Bind cards to a verified card user, never beyond the U6 limit, under concurrency."""
+    cards = list(cards)
+    if not cards:
+        raise ValidationFailed(_("Choose at least one card."), code="required", field="cards")
+    with transaction.atomic():
+        _lock_identity(card_user.id_number_index)
+        held = live_card_count(card_user.id_number_index)
+        locked_cards = lock_cards(cards)
+        for card in locked_cards:
+            if card.status not in LIVE_CARD_STATUSES:
+                raise InvalidTransition(_("A cancelled card cannot be bound to a user."), field="cards")
+            if card.enterprise_id != card_user.enterprise_id:
+                raise ValidationFailed(
+                    _("The card belongs to another enterprise."), code="wrong_enterprise", field="cards"
+                )
+            if CardBinding.objects.filter(card=card, ended_at__isnull=True).exists():
+                raise ValidationFailed(
+                    _("Card %(iccid)s already has a registered user.") % {"iccid": card.iccid},
+                    code="already_bound",
+                    field="cards",
+                )
+        if held + len(locked_cards) > ONE_ID_CARD_LIMIT:
+            raise card_limit_refusal(card_user, held)
+        bindings = [
+            CardBinding.objects.create(card=card, card_user=card_user, id_number_index=card_user.id_number_index)
+            for card in locked_cards
+        ]
+        for card in locked_cards:
+            _event(
+                card,
+                actor=actor,
+                action="user_bound",
+                from_status=card.status,
+                data={
+                    "card_user": str(card_user.public_id),
+                    "verification": str(verification.public_id) if verification else None,
+                },
+            )
+        cards_realname_resolved(actor=actor, cards=locked_cards)
+    return bindings
+
+
+def _clean_photo(upload, field: str):
+    if not upload:
+        raise ValidationFailed(_("This photo is required."), code="required", field=field)
+    try:
+        return sanitize_upload(upload)
+    except UploadRejected as exc:
+        raise ValidationFailed(exc.message, code=exc.code, field=field) from exc
+
+
+def card_user_register(
+    *,
+    actor: User | None,
+    enterprise,
+    name: str,
+    id_type: str,
+    id_number: str,
+    id_photo,
+    live_photo,
+    biometric_consent: bool,
+    cards: Sequence[Card],
+    channel: str = "internal",
+) -> Verification:
+    """Record a card user and start the face comparison that completes their real-name.
+
+    The cards are bound only when the comparison passes (verification.services);
+    the five-card limit is checked now to fail early and again, under a lock, at binding.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed(_("The card user's name is required."), code="required", field="name")
+    if len(name) > CardUser._meta.get_field("name").max_length:
+        raise ValidationFailed(_("The name is too long."), code="max_length", field="name")
+    try:
+        number = validate_personal_id(id_type, id_number or "")
+    except IdentityError as exc:
+        raise ValidationFailed(exc.message, code=exc.code, field="id_number") from exc
+    if not biometric_consent:
+        raise ValidationFailed(
+            _("Face recognition needs the card user's explicit consent to process biometric data."),
+            code="consent_required",
+            field="biometric_consent",
+        )
+    cards = list(cards)
+    if not cards:
+        raise ValidationFailed(_("Choose at least one card."), code="required", field="cards")
+    for card in cards:
+        if card.enterprise_id != enterprise.pk or card.status not in LIVE_CARD_STATUSES:
+            raise ValidationFailed(
+                _("Card %(iccid)s cannot be registered for this enterprise.") % {"iccid": card.iccid},
+                code="invalid_card",
+                field="cards",
+            )
+    bound = CardBinding.objects.filter(card__in=cards, ended_at__isnull=True).select_related("card").first()
+    if bound is not None:
+        raise ValidationFailed(
+            _("Card %(iccid)s already has a registered user.") % {"iccid": bound.card.iccid},
+            code="already_bound",
+            field="cards",
+        )
+    id_clean = _clean_photo(id_photo, "id_photo")
+    live_clean = _clean_photo(live_photo, "live_photo")
+    index = personal_id_index(id_type, number)
+
+    with atomic_with_files() as stored:
+        card_user = CardUser(
+            enterprise=enterprise,
+            name=name,
+            id_type=id_type,
+            id_number=number,
+            id_number_index=index,
+            biometric_consent_at=timezone.now(),
+            channel=channel,
+            created_by=actor if actor and actor.is_authenticated else None,
+        )
+        held = live_card_count(index)
+        if held + len(cards) > ONE_ID_CARD_LIMIT:
+            raise card_limit_refusal(card_user, held)
+        stored.save(card_user.id_photo, f"id{id_clean.extension}", id_clean.content)
+        stored.save(card_user.live_photo, f"live{live_clean.extension}", live_clean.content)
+        card_user.save()
+        audit_record(
+            actor=actor,
+            action="card_user.registered",
+            obj=card_user,
+            data={"channel": channel, "cards": [c.iccid for c in cards]},
+        )
+        return verification_create(
+            actor=actor,
+            purpose=VerificationPurpose.CARD_USER,
+            enterprise=enterprise,
+            id_photo=id_clean,
+            live_photo=live_clean,
+            card_user=card_user,
+            cards=cards,
+        )
+
+
+# The registration while its comparison has not opened the gate (PASSED and APPROVED bind the cards).
+_STATUS_OF_COMPARISON = {
+    VerificationStatus.PENDING: RegistrationStatus.SUBMITTED,
+    VerificationStatus.IN_REVIEW: RegistrationStatus.IN_REVIEW,
+    VerificationStatus.REJECTED: RegistrationStatus.NEEDS_NEW_PHOTO,
+    VerificationStatus.DECLINED: RegistrationStatus.DECLINED,
+}
+
+
+def card_user_registration_settle(*, actor: User | None, verification: Verification) -> DomainError | None:
+    """Move the registration on from its face comparison's new status; bind the cards once it passed.
+
+    Called by verification.services in the transaction that stores the comparison's result or
+    review, so the state and the bindings commit together. A passed comparison whose cards cannot
+    be bound (U6: the slots were taken meanwhile; a card cancelled or bound to someone else) ends
+    as "verified, but not bound": the refusal is returned for the comparison's reasons.
+    """
+    with transaction.atomic():
+        card_user = CardUser.objects.select_for_update(of=("self",)).get(pk=verification.card_user_id)
+        before = card_user.registration_status
+        refusal: DomainError | None = None
+        if verification.gate_open:
+            try:
+                with transaction.atomic():  # a refused bind leaves no binding behind
+                    card_user_bind(
+                        actor=actor,
+                        card_user=card_user,
+                        cards=list(verification.cards.all()),
+                        verification=verification,
+                    )
+            except CardLimitReached as exc:
+                refusal, after = exc, RegistrationStatus.NOT_BOUND_CARD_LIMIT
+            except DomainError as exc:
+                refusal, after = exc, RegistrationStatus.NOT_BOUND
+            else:
+                after = RegistrationStatus.REGISTERED
+        else:
+            after = _STATUS_OF_COMPARISON[VerificationStatus(verification.status)]
+        if after == before:
+            return refusal
+        if before in FINAL_REGISTRATION_STATUSES:
+            raise InvalidTransition(
+                _("This registration is already settled (%(status)s).")
+                % {"status": card_user.get_registration_status_display()}
+            )
+        card_user.registration_status = after
+        card_user.save(update_fields=["registration_status"])
+        data = {"from": before, "to": after, "verification": str(verification.public_id)}
+        if refusal is not None:
+            data["code"] = refusal.code
+        audit_record(actor=actor, action="card_user.registration_status", obj=card_user, data=data)
+    return refusal
+
+
+def card_user_verification_settled(*, verification: Verification, actor: User | None) -> DomainError | None:
+    """Receiver of verification.hooks.verification_settled: a card user's comparison moves the
+    registration (U5) and, once it passes, binds the cards (U6). Returns the bind's refusal, if any."""
+    if verification.purpose != VerificationPurpose.CARD_USER:
+        return None
+    return card_user_registration_settle(actor=actor, verification=verification)

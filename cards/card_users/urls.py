@@ -1,0 +1,13 @@
+"""Portal pages of card users under /cards/card-users/; included by cards.urls into the "cards" namespace."""
+
+from django.urls import path
+
+from cards.card_users import views
+
+urlpatterns = [
+    path("card-users/", views.card_user_list, name="card_user_list"),
+    path("card-users/new/", views.card_user_create, name="card_user_create"),
+    path("card-users/<uuid:public_id>/", views.card_user_detail, name="card_user_detail"),
+    path("card-users/<uuid:public_id>/reveal/", views.card_user_reveal, name="card_user_reveal"),
+    path("card-users/<uuid:public_id>/photos/<str:kind>/", views.card_user_photo, name="card_user_photo"),
+]

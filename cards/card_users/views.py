@@ -1,0 +1,192 @@
+"""Server-rendered pages for card users (U5, U6, C1): the list, registration, the detail with its
+bindings, the throttled reveal of the ID number and the photos."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import (
+    require_POST,
+    require_safe,
+)
+
+from accounts.access import can_view_full_pii
+from accounts.services import pii_view_log
+from accounts.throttling import page_reveal_wait, reveal_wait_message
+from cards import policy
+from cards.card_users import forms, selectors
+from cards.card_users.api import card_user_photo_response
+from cards.card_users.presentation import registration_status_body
+from cards.card_users.serializers import FINAL_VERIFICATION_STATUSES, verification_status_body
+from cards.card_users.services import card_user_register
+from cards.inventory import selectors as card_selectors
+from cards.inventory.presentation import current_language
+from cards.inventory.views import COUNT_CAP, PAGE_SIZE, CappedPaginator, _card, _raise_http, require_form_methods
+from core import errors
+from core.forms import add_domain_error
+from core.http import camera_allowed, no_store
+
+
+def _card_user(user, public_id):
+    try:
+        return selectors.card_user_for_user(user, public_id)
+    except errors.DomainError as exc:
+        _raise_http(exc)
+        raise
+
+
+# --- card users ---------------------------------------------------------------------
+
+
+@login_required
+@never_cache
+@require_safe
+def card_user_list(request):
+    user = request.user
+    queryset = (
+        selectors.card_users_visible_to(user)
+        .annotate(live_cards=Count("bindings", filter=Q(bindings__ended_at__isnull=True)))
+        .order_by("-created_at", "-pk")
+    )
+    page = CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "cards/card_user_list.html",
+        {
+            "page_obj": page,
+            "card_users": page.object_list,
+            "can_register": policy.may_manage_cards_somewhere(user),
+            "count_cap": COUNT_CAP,
+        },
+    )
+
+
+@login_required
+@never_cache
+@require_form_methods
+@camera_allowed  # the card user's live photo is taken here
+def card_user_create(request):
+    user = request.user
+    if not policy.may_manage_cards_somewhere(user):
+        raise PermissionDenied(str(_("Your role may not register card users.")))
+    status = 200
+    if request.method == "POST":
+        status = 400
+        form = forms.CardUserRegisterForm(request.POST, request.FILES, user=user)
+        if form.is_valid():
+            data = form.cleaned_data
+            enterprise = data["enterprise"]
+            if not policy.can_register_card_user(user, enterprise):
+                raise PermissionDenied(str(_("Your role may not register card users for this enterprise.")))
+            try:
+                verification = card_user_register(
+                    actor=user,
+                    enterprise=enterprise,
+                    name=data["name"],
+                    id_type=data["id_type"],
+                    id_number=data["id_number"],
+                    id_photo=data["id_photo"],
+                    live_photo=data["live_photo"],
+                    biometric_consent=data["biometric_consent"],
+                    cards=card_selectors.enterprise_cards_for_user(user, enterprise, data["iccids"]),
+                )
+            except errors.DomainError as exc:
+                _raise_http(exc)
+                status = exc.status_code
+                if exc.field == "cards":
+                    form.add_error("iccids", exc.message)
+                else:
+                    add_domain_error(form, exc)
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "The card user is recorded. The face comparison is running; the cards are registered "
+                        "to the user once it passes."
+                    ),
+                )
+                return redirect("cards:card_user_detail", public_id=verification.card_user.public_id)
+    else:
+        initial = {}
+        iccid = request.GET.get("card", "")
+        if iccid:
+            card = _card(user, iccid)
+            if not policy.can_register_card_user(user, card.enterprise):
+                raise PermissionDenied(str(_("Your role may not register card users for this enterprise.")))
+            initial = {"enterprise": card.enterprise.public_id, "iccids": card.iccid}
+        form = forms.CardUserRegisterForm(initial=initial, user=user)
+    return render(request, "cards/card_user_create.html", {"form": form}, status=status)
+
+
+def _render_card_user(request, card_user, *, revealed: str | None = None, reveal_error=None, status: int = 200):
+    user = request.user
+    language = current_language()
+    verifications = [
+        {"record": v, "status": verification_status_body(v, language)}
+        for v in card_user.verifications.order_by("-created_at")[:20]
+    ]
+    latest = verifications[0] if verifications else None
+    context = {
+        "card_user": card_user,
+        "registration": registration_status_body(card_user, latest["record"] if latest else None),
+        "bindings": list(selectors.card_user_bindings(card_user)),
+        "verifications": verifications,
+        "latest": latest,
+        "latest_final": latest is None or latest["record"].status in FINAL_VERIFICATION_STATUSES,
+        "can_view_full_pii": can_view_full_pii(user),
+        "can_view_photos": policy.can_view_card_user_photos(user, card_user),
+        "revealed": revealed,
+        "reveal_error": reveal_error,
+    }
+    response = render(request, "cards/card_user_detail.html", context, status=status)
+    no_store(response)
+    return response
+
+
+@login_required
+@never_cache
+@require_safe
+def card_user_detail(request, public_id):
+    return _render_card_user(request, _card_user(request.user, public_id))
+
+
+@login_required
+@never_cache
+@require_POST
+def card_user_reveal(request, public_id):
+    card_user = _card_user(request.user, public_id)
+    if not can_view_full_pii(request.user):
+        raise PermissionDenied(str(_("You do not have the permission to view personal data in full.")))
+    wait = page_reveal_wait(request)
+    if wait is not None:
+        response = _render_card_user(request, card_user, reveal_error=reveal_wait_message(wait), status=429)
+        response["Retry-After"] = str(wait)
+        return response
+    pii_view_log(actor=request.user, obj=card_user, field="id_number", request=request)
+    return _render_card_user(request, card_user, revealed=card_user.id_number)
+
+
+@login_required
+@never_cache
+@require_safe
+def card_user_photo(request, public_id, kind):
+    card_user = _card_user(request.user, public_id)
+    try:
+        return card_user_photo_response(request, card_user, kind, as_attachment=False)
+    except errors.DomainError as exc:
+        _raise_http(exc)
+        raise
+
+
+__all__ = [
+    "card_user_create",
+    "card_user_detail",
+    "card_user_list",
+    "card_user_photo",
+    "card_user_reveal",
+]

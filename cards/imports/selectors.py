@@ -1,0 +1,58 @@
+"""Scoped reads of card imports, and the enterprises a user may import cards for."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from accounts.access import scoped
+from accounts.roles import Role
+from cards.imports.policy import may_upload_any
+from cards.models import CardImport, ImportStatus
+from core.errors import NotFound
+from enterprises.models import Enterprise
+
+MSG_IMPORT_NOT_FOUND = _("The card import does not exist or you have no access to it.")
+
+
+def enterprises_for_import(user) -> QuerySet:
+    """The enterprises the user may import cards for: their province's (account manager) or their own."""
+    if not may_upload_any(user):
+        return Enterprise.objects.none()
+    if user.role == Role.ACCOUNT_MANAGER:
+        return Enterprise.objects.filter(province_id=user.province_id).order_by("name", "pk")
+    return Enterprise.objects.filter(pk=user.enterprise_id)
+
+
+def card_imports_visible_to(user) -> QuerySet[CardImport]:
+    """Imports the user may see: scoped like the enterprise (approvers and ops read only)."""
+    return scoped(CardImport.objects.all(), user, path="enterprise__").select_related("enterprise", "created_by")
+
+
+def card_import_for_user(user, public_id) -> CardImport:
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        key = None
+    job = card_imports_visible_to(user).filter(public_id=key).first() if key else None
+    if job is None:
+        raise NotFound(MSG_IMPORT_NOT_FOUND)
+    return job
+
+
+def progress_percent(job: CardImport) -> int:
+    """Like CardImport.progress_percent, but a running import never shows 100 % before it is written."""
+    if job.status == ImportStatus.SUCCEEDED:
+        return 100
+    percent = job.progress_percent
+    return min(percent, 99) if job.status in (ImportStatus.RUNNING, ImportStatus.PENDING) else percent
+
+
+__all__ = [
+    "card_imports_visible_to",
+    "card_import_for_user",
+    "enterprises_for_import",
+    "progress_percent",
+]

@@ -1,0 +1,165 @@
+"""Portal pages of the bulk card import, under /cards/imports/ (namespace "card_imports").
+
+The upload form (account managers pick one of their province's enterprises;
+enterprise admins import for their own), the status page with a progress bar
+that polls the API (static/js/import_progress.js), the error report and the
+templates. Reads are scoped by cards.imports (invisible: 404); approvers and
+ops may look at imports but not upload (403).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_safe
+
+from accounts.roles import Role
+from cards.imports import parsing, policy, report, selectors, services
+from cards.models import ImportStatus
+from core import errors
+from core.forms import add_domain_error
+from core.http import no_store
+
+RECENT_IMPORTS = 10
+CSV_TYPE = "text/csv; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class CardImportForm(forms.Form):
+    enterprise = forms.ModelChoiceField(
+        label=_("Enterprise"),
+        queryset=None,
+        to_field_name="public_id",
+        empty_label=_("Choose an enterprise"),
+        error_messages={"invalid_choice": _("Choose one of the enterprises listed.")},
+    )
+    file = forms.FileField(
+        label=_("Card file"),
+        help_text=_("CSV (UTF-8 or GBK) or Excel workbook (.xlsx), at most %(limit)s MB."),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+        ),
+        error_messages={"empty": _("The file is empty."), "required": _("Choose a card file (CSV or XLSX).")},
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        queryset = selectors.enterprises_for_import(user)
+        self.fields["enterprise"].queryset = queryset
+        self.fields["file"].help_text = self.fields["file"].help_text % {"limit": parsing._mb(parsing.max_bytes())}
+        if user.role == Role.ENTERPRISE_ADMIN:
+            # Their own enterprise only: nothing to choose.
+            own = queryset.first()
+            self.fields["enterprise"].widget = forms.HiddenInput()
+            self.fields["enterprise"].initial = own.public_id if own else None
+        self.own_enterprise = queryset.first() if user.role == Role.ENTERPRISE_ADMIN else None
+
+
+def _load(user, public_id):
+    try:
+        return selectors.card_import_for_user(user, public_id)
+    except errors.NotFound as exc:
+        raise Http404(str(exc.message)) from exc
+
+
+def cards_list_url() -> str:
+    try:
+        return reverse("cards:list")
+    except NoReverseMatch:
+        return "/cards/"
+
+
+def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    no_store(response)
+    return response
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def import_new(request):
+    """The upload form and the latest imports; roles that may not upload see the list only."""
+    user = request.user
+    may_upload = policy.may_upload_any(user)
+    if not may_upload and request.method == "POST":
+        raise PermissionDenied(str(services.MSG_NOT_ALLOWED))
+    recent = selectors.card_imports_visible_to(user).order_by("-created_at", "-pk")[:RECENT_IMPORTS]
+    form = None
+    if may_upload:
+        initial = {}
+        if request.method == "GET" and request.GET.get("enterprise"):
+            initial["enterprise"] = request.GET["enterprise"]
+        form = CardImportForm(request.POST or None, request.FILES or None, user=user, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            try:
+                job = services.card_import_create(
+                    actor=user, enterprise=form.cleaned_data["enterprise"], upload=form.cleaned_data["file"]
+                )
+            except errors.PermissionDenied as exc:
+                raise PermissionDenied(str(exc.message)) from exc
+            except errors.NotFound as exc:
+                raise Http404(str(exc.message)) from exc
+            except errors.DomainError as exc:
+                add_domain_error(form, exc)
+            else:
+                return redirect("card_imports:detail", public_id=job.public_id)
+    return render(
+        request,
+        "cards/import_new.html",
+        {
+            "form": form,
+            "columns": parsing.COLUMN_DOCS,
+            "recent": recent,
+            "max_mb": parsing._mb(parsing.max_bytes()),
+        },
+    )
+
+
+@login_required
+@never_cache
+@require_safe
+def import_detail(request, public_id):
+    job = _load(request.user, public_id)
+    finished = job.status in (ImportStatus.SUCCEEDED, ImportStatus.FAILED)
+    return render(
+        request,
+        "cards/import_detail.html",
+        {
+            "job": job,
+            "finished": finished,
+            "progress": selectors.progress_percent(job),
+            "errors_shown": report.error_rows(job, limit=report.ERRORS_SHOWN),
+            "errors_limit": report.ERRORS_SHOWN,
+            "status_url": reverse("api:card-import-detail", kwargs={"public_id": job.public_id}),
+            "cards_url": cards_list_url(),
+            "may_upload": policy.may_import(request.user, job.enterprise),
+        },
+    )
+
+
+@login_required
+@require_safe
+def import_errors_csv(request, public_id):
+    job = _load(request.user, public_id)
+    return _download(report.error_report_csv(job), CSV_TYPE, f"card-import-errors-{str(job.public_id)[:8]}.csv")
+
+
+@login_required
+@require_safe
+def template_csv(request):
+    return _download(report.template_csv(), CSV_TYPE, "card-import-template.csv")
+
+
+@login_required
+@require_safe
+def template_xlsx(request):
+    return _download(report.template_xlsx(), XLSX_TYPE, "card-import-template.xlsx")

@@ -1,0 +1,67 @@
+"""The card list's filter form. It checks shapes; the rules are enforced by cards.inventory.services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
+
+from cards.models import CardStatus, Package
+from enterprises.selectors import enterprises_visible_to
+
+REALNAME_FILTER_CHOICES = [
+    ("", _("Any")),
+    ("yes", _("Needs user real-name")),
+    ("no", _("Does not need user real-name")),
+]
+
+
+class CardFilterForm(forms.Form):
+    iccid = forms.CharField(
+        label=_("ICCID starts with"),
+        required=False,
+        max_length=20,
+        validators=[RegexValidator(r"^\d*$", _("Enter digits only."), code="invalid_iccid_prefix")],
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("All statuses")), *CardStatus.choices]
+    )
+    package = forms.ModelChoiceField(
+        label=_("Package"),
+        required=False,
+        queryset=Package.objects.all(),
+        to_field_name="code",
+        empty_label=_("All packages"),
+    )
+    realname = forms.ChoiceField(label=_("User real-name"), required=False, choices=REALNAME_FILTER_CHOICES)
+    enterprise = forms.ModelChoiceField(
+        label=_("Enterprise"),
+        required=False,
+        queryset=None,
+        to_field_name="public_id",
+        empty_label=_("All enterprises"),
+    )
+
+    def __init__(self, *args, user, single_enterprise: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if single_enterprise:
+            del self.fields["enterprise"]
+        else:
+            self.fields["enterprise"].queryset = (
+                enterprises_visible_to(user).select_related(None).only("pk", "public_id", "name").order_by("name")
+            )
+
+    def apply(self, queryset):
+        data = self.cleaned_data
+        if data.get("enterprise"):
+            queryset = queryset.filter(enterprise_id=data["enterprise"].pk)
+        if data.get("status"):
+            queryset = queryset.filter(status=data["status"])
+        if data.get("package"):
+            queryset = queryset.filter(package_id=data["package"].pk)
+        if data.get("iccid"):
+            queryset = queryset.filter(iccid__startswith=data["iccid"])
+        if data.get("realname") in ("yes", "no"):
+            queryset = queryset.filter(realname_required=data["realname"] == "yes")
+        return queryset

@@ -1,0 +1,44 @@
+"""Scoped reads of cards: nothing here returns what the user may not see."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from accounts.access import scoped
+from cards.models import Card, CardBinding
+from core.errors import NotFound, ValidationFailed
+
+
+def cards_visible_to(user) -> QuerySet[Card]:
+    return scoped(Card.objects.all(), user, path="enterprise__").select_related("package", "enterprise")
+
+
+def card_for_user(user, iccid: str) -> Card:
+    card = cards_visible_to(user).filter(iccid=str(iccid)).first()
+    if card is None:
+        raise NotFound(_("The card does not exist or you have no access to it."))
+    return card
+
+
+def enterprise_cards_for_user(user, enterprise, iccids) -> list[Card]:
+    """The enterprise's cards named by `iccids` (duplicates and blanks around them ignored), as the
+    user may see them. Any ICCID that is not one is refused by name (field "cards", unknown_card)."""
+    wanted = list(dict.fromkeys(str(value).strip() for value in iccids))
+    cards = list(cards_visible_to(user).filter(enterprise=enterprise, iccid__in=wanted))
+    missing = sorted(set(wanted) - {card.iccid for card in cards})
+    if missing:
+        raise ValidationFailed(
+            _("These ICCIDs are not cards of this enterprise: %(iccids)s") % {"iccids": ", ".join(missing[:10])},
+            code="unknown_card",
+            field="cards",
+        )
+    return cards
+
+
+def live_binding(card: Card) -> CardBinding | None:
+    return card.bindings.filter(ended_at__isnull=True).select_related("card_user").first()
+
+
+def card_events(card: Card) -> QuerySet:
+    return card.events.select_related("actor").order_by("-at", "-id")

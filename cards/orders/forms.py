@@ -1,0 +1,247 @@
+"""Forms of the order wizard. They check the shape of the input; cards.orders checks the rules.
+
+Field names match the `field` of the services' errors, so a refusal lands next
+to the right input (core.forms.add_domain_error).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from cards.models import BusinessType, OrderStatus, Package, ServiceLevelChoices
+from cards.orders.handlers import ADDRESS_MAX, NAME_MAX
+from cards.orders.policy import RESUME, SUSPEND, is_face_gated
+from cards.orders.presentation import fresh_credential_message
+from cards.orders.services import MSG_FRESH_RESPONSIBLE, ORDER_MAX_CARDS, parse_iccid_list
+from core.identity import PersonalIdType
+from enterprises.selectors import enterprises_visible_to
+
+NUMBER_ATTRS = {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters", "autocorrect": "off"}
+ID_PHOTO_ATTRS = {"accept": "image/*", "capture": "environment"}
+LIVE_PHOTO_ATTRS = {"accept": "image/*", "capture": "user"}
+IMAGE_OR_PDF_ATTRS = {"accept": "image/*,application/pdf"}
+
+
+class NoEchoTextInput(forms.TextInput):
+    """A text input that never writes its value back into the page (ID numbers)."""
+
+    def format_value(self, value):
+        return None
+
+
+class OrderStartForm(forms.Form):
+    """Step 1: what business, for which enterprise, on which cards."""
+
+    business_type = forms.ChoiceField(label=_("Business type"), choices=BusinessType.choices)
+    enterprise = forms.ModelChoiceField(
+        label=_("Enterprise"), queryset=None, to_field_name="public_id", empty_label=None
+    )
+    cards = forms.CharField(
+        label=_("Cards (ICCIDs)"),
+        max_length=32 * ORDER_MAX_CARDS,
+        widget=forms.Textarea(attrs={"rows": 6, **NUMBER_ATTRS, "class": "mono"}),
+        help_text=_("One ICCID per line, or separated by commas or spaces. The cards must belong to the enterprise."),
+    )
+
+    # Suspension / resumption: which one, when the card page's button said so (step 3 starts with it).
+    action = forms.ChoiceField(
+        choices=[("", ""), (SUSPEND, SUSPEND), (RESUME, RESUME)], required=False, widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args, enterprises, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["enterprise"].queryset = enterprises.order_by("name")
+
+    def clean_cards(self) -> list[str]:
+        iccids = parse_iccid_list(self.cleaned_data["cards"])
+        if not iccids:
+            raise forms.ValidationError(_("Enter at least one ICCID."), code="required")
+        if len(iccids) > ORDER_MAX_CARDS:
+            raise forms.ValidationError(
+                _("An order may list at most %(max)d cards."), code="too_many", params={"max": ORDER_MAX_CARDS}
+            )
+        return iccids
+
+
+class HandlerLookupForm(forms.Form):
+    """Step 2: the handler's ID document first; a returning handler is found by it (H1)."""
+
+    handler_id_type = forms.ChoiceField(
+        label=_("Handler's ID type"), choices=PersonalIdType.choices, initial=PersonalIdType.RESIDENT_ID
+    )
+    handler_id_number = forms.CharField(
+        label=_("Handler's ID number"),
+        max_length=64,
+        widget=NoEchoTextInput(attrs=NUMBER_ATTRS),
+        help_text=_("If this person has handled an order for the enterprise before, nothing else is typed again."),
+    )
+
+
+class OrderDetailsForm(forms.Form):
+    """Step 3: the handler's remaining data and photos, the business parameters, then submit.
+
+    Only what the rules need is asked: name and address only for a new handler,
+    the live photo only where H3 applies (optional elsewhere), the parameters of
+    the chosen business only.
+    """
+
+    handler_name = forms.CharField(label=_("Handler's name"), max_length=NAME_MAX)
+    handler_id_address = forms.CharField(label=_("Handler's ID address"), max_length=ADDRESS_MAX)
+    handler_id_photo = forms.FileField(
+        label=_("Photo of the handler's original ID"),
+        widget=forms.ClearableFileInput(attrs=ID_PHOTO_ATTRS),
+        help_text=_("Every order takes a fresh photo of the ID. On a phone or tablet this opens the camera."),
+    )
+    handler_live_photo = forms.FileField(
+        label=_("Live photo of the handler"),
+        widget=forms.ClearableFileInput(attrs=LIVE_PHOTO_ATTRS),
+    )
+    target_enterprise = forms.ModelChoiceField(
+        label=_("Transfer the cards to"),
+        queryset=None,
+        to_field_name="public_id",
+        empty_label=_("Choose an enterprise"),
+    )
+    data = forms.ChoiceField(label=_("Data"), required=False)
+    voice = forms.ChoiceField(label=_("Voice"), required=False)
+    sms = forms.ChoiceField(label=_("SMS"), required=False)
+    package = forms.ModelChoiceField(
+        label=_("Package"),
+        queryset=Package.objects.none(),
+        to_field_name="code",
+        required=False,
+        empty_label=_("Unchanged"),
+    )
+    action = forms.ChoiceField(
+        label=_("Suspend or resume"),
+        choices=[(SUSPEND, _("Suspend the cards")), (RESUME, _("Resume the cards"))],
+        widget=forms.RadioSelect,
+    )
+    credential_photo = forms.FileField(
+        label=_("Fresh photo of the original credential (optional)"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs=ID_PHOTO_ATTRS),
+    )
+    responsible_id_photo = forms.FileField(
+        label=_("Fresh photo of the responsible person's original ID (optional)"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs=ID_PHOTO_ATTRS),
+    )
+
+    def __init__(
+        self,
+        *args,
+        business_type: str,
+        enterprise,
+        cards,
+        returning_handler: bool,
+        user,
+        fresh_documents_required: bool = False,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self.business_type = business_type
+        self.cards = list(cards)
+        self.gated = is_face_gated(business_type)
+        if returning_handler:
+            del self.fields["handler_name"]
+            del self.fields["handler_id_address"]
+        live = self.fields["handler_live_photo"]
+        live.required = self.gated
+        if self.gated:
+            live.help_text = _(
+                "Required for this business (rule H3): the live photo is compared with the photo of the handler's "
+                "ID, and the order completes only when the comparison passes or a reviewer approves it. On a phone "
+                "or tablet this opens the front camera."
+            )
+        else:
+            live.label = _("Live photo of the handler (optional)")
+            live.help_text = _("Optional for this business: it is stored with the order, and no comparison is made.")
+        credential = self.fields["credential_photo"]
+        responsible = self.fields["responsible_id_photo"]
+        if not enterprise.requires_number:
+            credential.label = _("Fresh unit introduction letter or official letter with seal (optional)")
+            credential.widget.attrs = dict(IMAGE_OR_PDF_ATTRS)
+        self.fresh_documents_required = fresh_documents_required
+        if fresh_documents_required:
+            # E2, P3: a later business of a registered enterprise takes both fresh photos; the service
+            # refuses the order without them, the form says so before anything is sent.
+            credential.required = responsible.required = True
+            credential.label = (
+                _("Fresh photo of the original credential")
+                if enterprise.requires_number
+                else _("Fresh unit introduction letter or official letter with seal")
+            )
+            responsible.label = _("Fresh photo of the responsible person's original ID")
+            credential.error_messages["required"] = fresh_credential_message(enterprise)
+            responsible.error_messages["required"] = MSG_FRESH_RESPONSIBLE
+        self.new_iccid_fields: list[tuple[str, str]] = []
+        self._parameter_fields(business_type, enterprise, user)
+
+    def _parameter_fields(self, business_type, enterprise, user) -> None:
+        keep = set()
+        if business_type == BusinessType.OWNERSHIP_TRANSFER:
+            keep = {"target_enterprise"}
+            self.fields["target_enterprise"].queryset = (
+                enterprises_visible_to(user).exclude(pk=enterprise.pk).order_by("name")
+            )
+        elif business_type == BusinessType.SERVICE_CHANGE:
+            keep = {"data", "voice", "sms", "package"}
+            choices = [("", _("Unchanged")), *ServiceLevelChoices.choices]
+            for name in ("data", "voice", "sms"):
+                self.fields[name].choices = choices
+            self.fields["package"].queryset = Package.objects.filter(is_active=True).order_by("code")
+        elif business_type == BusinessType.SUSPEND_RESUME:
+            keep = {"action"}
+        for name in ("target_enterprise", "data", "voice", "sms", "package", "action"):
+            if name not in keep:
+                del self.fields[name]
+        if business_type == BusinessType.CARD_REPLACEMENT:
+            for index, card in enumerate(self.cards):
+                name = f"new_iccid_{index}"
+                self.fields[name] = forms.CharField(
+                    label=_("New ICCID for card %(iccid)s") % {"iccid": card.iccid},
+                    max_length=32,
+                    widget=forms.TextInput(attrs={**NUMBER_ATTRS, "class": "mono", "inputmode": "numeric"}),
+                )
+                self.new_iccid_fields.append((name, card.iccid))
+
+    def parameter_field_names(self) -> list[str]:
+        names = [n for n in ("target_enterprise", "data", "voice", "sms", "package", "action") if n in self.fields]
+        return names + [name for name, _iccid in self.new_iccid_fields]
+
+    def parameters(self) -> dict:
+        data = self.cleaned_data
+        if self.business_type == BusinessType.OWNERSHIP_TRANSFER:
+            return {"target_enterprise": str(data["target_enterprise"].public_id)}
+        if self.business_type == BusinessType.SERVICE_CHANGE:
+            params = {name: data[name] for name in ("data", "voice", "sms") if data.get(name)}
+            if data.get("package"):
+                params["package"] = data["package"].code
+            return params
+        if self.business_type == BusinessType.SUSPEND_RESUME:
+            return {"action": data["action"]}
+        if self.business_type == BusinessType.CARD_REPLACEMENT:
+            return {"new_iccids": {iccid: data[name] for name, iccid in self.new_iccid_fields}}
+        return {}
+
+
+class LivePhotoRetakeForm(forms.Form):
+    handler_live_photo = forms.FileField(
+        label=_("New live photo of the handler"),
+        widget=forms.ClearableFileInput(attrs=LIVE_PHOTO_ATTRS),
+        help_text=_(
+            "One face, looking at the camera, in good light. On a phone or tablet this opens the front camera."
+        ),
+    )
+
+
+class OrderFilterForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    business_type = forms.ChoiceField(label=_("Business type"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", _("Any status")), *OrderStatus.choices]
+        self.fields["business_type"].choices = [("", _("Any business")), *BusinessType.choices]

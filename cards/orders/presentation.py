@@ -1,0 +1,19 @@
+"""How the order rules read for people: the texts the wizard, the API and the services share."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+MSG_FRESH_CREDENTIAL = _(
+    "The enterprise is already registered: this later business needs a fresh photo of its original credential "
+    "(rule E2). Nothing else is entered again, but that photo is required at every later business."
+)
+MSG_FRESH_LETTER = _(
+    "The enterprise is already registered: this later business needs a fresh photo or scan of its unit "
+    "introduction letter or official letter with the seal (rule E2). Nothing else is entered again, but that "
+    "letter is required at every later business."
+)
+
+
+def fresh_credential_message(enterprise):
+    return MSG_FRESH_CREDENTIAL if enterprise.requires_number else MSG_FRESH_LETTER

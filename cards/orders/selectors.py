@@ -1,0 +1,55 @@
+"""Scoped reads of orders: an order the user may not see does not exist for them."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from accounts.access import scoped
+from cards.models import (
+    Order,
+    OrderCard,
+)
+from core.errors import (
+    NotFound,
+)
+from verification.models import Verification, VerificationPurpose
+
+
+def orders_visible_to(user) -> QuerySet[Order]:
+    return scoped(Order.objects.all(), user, path="enterprise__").select_related("enterprise", "handler")
+
+
+MSG_NOT_FOUND = _("The order does not exist or you have no access to it.")
+
+
+# --- reads ------------------------------------------------------------------
+
+
+def order_for_user(user, public_id) -> Order:
+    """A visible order (else NotFound, also for a malformed id)."""
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        key = None
+    order = orders_visible_to(user).filter(public_id=key).first() if key else None
+    if order is None:
+        raise NotFound(MSG_NOT_FOUND)
+    return order
+
+
+def order_latest_verification(order: Order) -> Verification | None:
+    return order.verifications.filter(purpose=VerificationPurpose.HANDLER).order_by("-created_at", "-pk").first()
+
+
+def order_lines(order: Order) -> QuerySet[OrderCard]:
+    return OrderCard.objects.filter(order=order).select_related("card", "card__package").order_by("pk")
+
+
+__all__ = [
+    "order_for_user",
+    "order_latest_verification",
+    "order_lines",
+]
