@@ -8,8 +8,9 @@ from django.shortcuts import render
 from accounts.roles import Role
 from approvals import selectors as approval_selectors
 from approvals.models import RequestStatus
+from cards.inventory.selectors import cards_visible_to
 from cards.models import CardStatus, OrderStatus
-from cards.selectors import cards_visible_to, orders_visible_to
+from cards.orders.selectors import orders_visible_to
 from enterprises.selectors import enterprises_visible_to
 
 

@@ -249,9 +249,9 @@ def seed_demo_cards(stdout=None) -> int:
 
     Idempotent: packages are matched by code and cards by ICCID.
     """
+    from cards.inventory.packages import package_create
+    from cards.inventory.services import card_create
     from cards.models import Card, Package
-    from cards.packages import package_create
-    from cards.services import card_create
 
     packages = {}
     for code, name, test in DEMO_PACKAGES:
@@ -305,7 +305,7 @@ DEMO_HANDLERS = {
 
 def _fresh_documents(spec: dict, enterprise: Enterprise) -> dict:
     """E2, P3: an order after the enterprise's first brings fresh photos of the originals."""
-    from cards.orders import order_needs_fresh_documents
+    from cards.orders.policy import order_needs_fresh_documents
 
     if not order_needs_fresh_documents(enterprise):
         return {}
@@ -321,9 +321,9 @@ def seed_demo_activations(stdout=None) -> list[str]:
     """With the face photos: a new-installation order per demo enterprise for its cards in stock that
     need no user real-name. The comparison runs (in-process in the embedded mode) and the order
     completes once it passes. Made once: skipped when such a card is already part of an order."""
-    from cards.handlers import HandlerData
     from cards.models import Card, CardStatus, OrderCard
-    from cards.orders import order_create
+    from cards.orders.handlers import HandlerData
+    from cards.orders.services import order_create
 
     faces = _faces_dir()
     if faces is None:
@@ -379,10 +379,10 @@ def seed_demo_workflows(stdout=None) -> list[str]:
     face photos also a completed new-installation order, a verified card user and one in review."""
     from approvals.models import ExemptionRequest
     from approvals.services import exemption_file
-    from cards.card_users import card_user_register
-    from cards.handlers import HandlerData
+    from cards.card_users.services import card_user_register
     from cards.models import Card, CardUser, OrderCard
-    from cards.orders import order_create
+    from cards.orders.handlers import HandlerData
+    from cards.orders.services import order_create
     from enterprises.models import ChangeRequest
     from enterprises.services import change_request_submit
 
