@@ -330,7 +330,9 @@ class EnterpriseDocumentsView(JsonOnly, generics.ListAPIView):
         responses={201: DocumentSerializer(many=True), 400: E400, **READ_ERRORS},
     )
     def post(self, request, public_id):
-        enterprise = selectors.enterprise_for_action(request.user, public_id, capability=Capability.ENTERPRISE_UPLOAD_DOCUMENTS)
+        enterprise = selectors.enterprise_for_action(
+            request.user, public_id, capability=Capability.ENTERPRISE_UPLOAD_DOCUMENTS
+        )
         data = validated(DocumentUploadSerializer(data=request.data))
         created = services.enterprise_upload_documents(
             actor=request.user,
