@@ -1,4 +1,4 @@
-"""Scoping: every queryset a view sees goes through here.
+"""Scoping: every queryset a view sees goes through here, by the capability table (accounts.permissions).
 
 An account manager and a provincial approver see their own province, an
 enterprise admin their own enterprise, group approvers and ops everything
@@ -7,33 +7,19 @@ enterprise admin their own enterprise, group approvers and ops everything
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from accounts.roles import VIEW_FULL_PII, Role
-
-NOTHING = Q(pk__in=[])
-
-
-def enterprise_scope(user, *, path: str = "") -> Q:
-    """The filter on an enterprise-owned model; `path` leads to the enterprise ("" or "enterprise__")."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return NOTHING
-    if user.is_superuser or user.role in {Role.OPS, Role.GROUP_APPROVER}:
-        return Q()
-    if user.role in {Role.ACCOUNT_MANAGER, Role.PROVINCIAL_APPROVER}:
-        if user.province_id is None:
-            return NOTHING
-        return Q(**{f"{path}province_id": user.province_id})
-    if user.role == Role.ENTERPRISE_ADMIN:
-        if user.enterprise_id is None:
-            return NOTHING
-        return Q(**{f"{path}pk" if not path else f"{path}id": user.enterprise_id})
-    return NOTHING
+from accounts.permissions import NOTHING, Capability, can, scope_filter
 
 
 def scoped(queryset: QuerySet, user, *, path: str = "") -> QuerySet:
-    return queryset.filter(enterprise_scope(user, path=path))
+    """`queryset` narrowed to where `user` may view; `path` leads to the enterprise ("" or "enterprise__")."""
+    return queryset.filter(scope_filter(user, Capability.VIEW, path=path))
 
 
 def can_view_full_pii(user) -> bool:
-    return bool(user and user.is_authenticated and user.has_perm(VIEW_FULL_PII))
+    # Kept only until the cards app asks the table itself (issue 8, after the cards split).
+    return can(user, Capability.VIEW_FULL_PII)
+
+
+__all__ = ["NOTHING", "can_view_full_pii", "scoped"]

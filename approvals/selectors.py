@@ -16,13 +16,14 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import NOTHING, can_view_full_pii, scoped
+from accounts.permissions import Capability, can
 from accounts.roles import Role
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
 from cards import policy as card_policy
 from core.errors import NotFound
 from enterprises.models import ChangeRequest, ChangeRequestStatus
 from verification.models import Verification, VerificationPurpose, VerificationStatus
-from verification.selectors import can_review, verifications_visible_to
+from verification.selectors import verifications_visible_to
 
 EXEMPTION_NOT_FOUND = _("The exemption request does not exist or you have no access to it.")
 CHANGE_REQUEST_NOT_FOUND = _("The change request does not exist or you have no access to it.")
@@ -256,7 +257,7 @@ def review_queue(user) -> QuerySet[Verification]:
 def verification_for_reviewer(user, public_id) -> Verification:
     key = _parse_uuid(public_id)
     verification = reviews_in_scope(user).filter(public_id=key).first() if key else None
-    if verification is None or not can_review(user, verification):
+    if verification is None or not can(user, Capability.FACE_REVIEW, verification):
         raise NotFound(REVIEW_NOT_FOUND)
     return verification
 
@@ -265,7 +266,7 @@ def may_open_verification_photos(user, verification: Verification) -> bool:
     """Its reviewers, and whoever may open the photos it compares, by the rule of where they come from:
     a card user's (cards.policy.can_view_card_user_photos: only roles with full views, so not the
     enterprise's admin) or an order's handler's (can_view_handler_photos: the enterprise's admin too)."""
-    if can_review(user, verification):
+    if can(user, Capability.FACE_REVIEW, verification):
         return True
     if verification.purpose == VerificationPurpose.CARD_USER:
         return card_policy.can_view_card_user_photos(user, verification.card_user)

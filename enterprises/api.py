@@ -2,8 +2,8 @@
 
 Thin views: every read goes through enterprises.selectors (scoped to the
 user: invisible means 404), every write through enterprises.services, and
-the per-action permission comes from enterprises.policy /
-accounts.access.can_view_full_pii (visible but not allowed means 403), checked
+the per-action permission comes from the capability table in accounts.permissions
+(visible but not allowed means 403), checked
 before the request body is even parsed. Errors are DomainErrors, turned into
 `{code, detail, field}` JSON by core.api.exception_handler; serializer errors
 are turned into the same shape here.
@@ -27,14 +27,14 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.access import can_view_full_pii
 from accounts.models import User
+from accounts.permissions import Capability, can
 from accounts.reveals import personal_file_response
 from accounts.throttling import PiiRevealThrottle
 from core.api import E401, error_response, is_schema_view, validated
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.http import no_store
-from enterprises import policy, selectors, services
+from enterprises import selectors, services
 from enterprises.models import ChangeRequest, Document, Enterprise
 from enterprises.serializers import (
     ChangeRequestSerializer,
@@ -190,7 +190,7 @@ class EnterpriseListCreateView(JsonOnly, generics.ListAPIView):
         responses={201: EnterpriseDetailSerializer, 400: E400, 401: E401, 403: E403, 409: E409},
     )
     def post(self, request, *args, **kwargs):
-        if not policy.can_register(request.user):
+        if not can(request.user, Capability.ENTERPRISE_REGISTER):
             raise PermissionDenied(MSG_REGISTER_DENIED)
         data = validated(EnterpriseRegisterSerializer(data=request.data))
         record = services.enterprise_register(
@@ -287,7 +287,7 @@ class EnterpriseDetailView(JsonOnly, generics.GenericAPIView):
         responses={200: EnterpriseDetailSerializer, 400: E400, **READ_ERRORS},
     )
     def patch(self, request, public_id):
-        enterprise = selectors.enterprise_for_action(request.user, public_id, check=policy.can_edit)
+        enterprise = selectors.enterprise_for_action(request.user, public_id, capability=Capability.ENTERPRISE_EDIT)
         data = validated(EnterpriseUpdateSerializer(data=request.data))
         manager = _account_manager_by_username(data["account_manager"]) if "account_manager" in data else None
         services.enterprise_update(
@@ -330,7 +330,9 @@ class EnterpriseDocumentsView(JsonOnly, generics.ListAPIView):
         responses={201: DocumentSerializer(many=True), 400: E400, **READ_ERRORS},
     )
     def post(self, request, public_id):
-        enterprise = selectors.enterprise_for_action(request.user, public_id, check=policy.can_upload_documents)
+        enterprise = selectors.enterprise_for_action(
+            request.user, public_id, capability=Capability.ENTERPRISE_UPLOAD_DOCUMENTS
+        )
         data = validated(DocumentUploadSerializer(data=request.data))
         created = services.enterprise_upload_documents(
             actor=request.user,
@@ -371,7 +373,7 @@ class DocumentDownloadView(JsonOnly, generics.GenericAPIView):
     )
     def get(self, request, public_id):
         document = selectors.document_for_user(request.user, public_id)
-        if not policy.can_download_documents(request.user, document.enterprise):
+        if not can(request.user, Capability.ENTERPRISE_FILES_OPEN, document.enterprise):
             raise PermissionDenied(MSG_DOCUMENT_DENIED)
         # A document image shows the ID or credential in full: a budgeted, logged full view.
         return personal_file_response(
@@ -402,7 +404,7 @@ class EnterpriseRevealView(JsonOnly, generics.GenericAPIView):
     )
     def post(self, request, public_id):
         enterprise = selectors.enterprise_for_user(request.user, public_id)
-        if not can_view_full_pii(request.user):
+        if not can(request.user, Capability.VIEW_FULL_PII):
             raise PermissionDenied(MSG_PII_DENIED)
         data = validated(EnterpriseRevealSerializer(data=request.data))
         value = services.enterprise_reveal_field(
@@ -445,7 +447,7 @@ class EnterpriseChangeRequestsView(JsonOnly, generics.ListAPIView):
         responses={201: ChangeRequestSerializer, 400: E400, **READ_ERRORS, 409: E409},
     )
     def post(self, request, public_id):
-        enterprise = selectors.enterprise_for_action(request.user, public_id, check=policy.can_request_change)
+        enterprise = selectors.enterprise_for_action(request.user, public_id, capability=Capability.CHANGE_REQUEST_FILE)
         serializer = ChangeRequestSubmitSerializer(data=request.data)
         data = validated(serializer)
         change_request = services.change_request_submit(
@@ -506,8 +508,8 @@ class MeView(JsonOnly, APIView):
             "province": user.province.code if user.province_id else None,
             "enterprise": user.enterprise.public_id if user.enterprise_id else None,
             "permissions": {
-                "can_register": policy.can_register(user),
-                "can_view_full_pii": can_view_full_pii(user),
+                "can_register": can(user, Capability.ENTERPRISE_REGISTER),
+                "can_view_full_pii": can(user, Capability.VIEW_FULL_PII),
             },
         }
         return Response(MeSerializer(body).data)

@@ -32,8 +32,8 @@ from __future__ import annotations
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from accounts.permissions import Capability, can
 from accounts.pii import credential_index
-from accounts.roles import Role
 from core.errors import Conflict
 from core.identity import (
     CredentialType,
@@ -51,19 +51,15 @@ __all__ = [
     "credential_indexes",
     "letter_unit_already_registered",
     "letter_unit_holder",
-    "may_be_told_of_other_provinces",
     "registered_in_other_province",
+    "told_of_other_provinces",
 ]
 
 
-def may_be_told_of_other_provinces(user) -> bool:
-    """Account managers, who register enterprises: their lookup and registration must agree (§1.6)."""
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.role == Role.ACCOUNT_MANAGER
-        and user.province_id is not None
-    )
+def told_of_other_provinces(user) -> bool:
+    """Who registers enterprises hears that another province keeps a record: their lookup and their
+    registration must agree (§1.6). Anyone else is not told whether another tenant holds it (§2.7)."""
+    return can(user, Capability.ENTERPRISE_REGISTER)
 
 
 def credential_indexes(raw_number: str) -> set[str]:

@@ -8,10 +8,11 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scoped
+from accounts.permissions import Capability, can
 from accounts.pii import unit_name_index
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.identity import CredentialType, normalize_unit_name
-from enterprises import policy, registry
+from enterprises import registry
 from enterprises.models import ChangeRequest, Document, Enterprise, UnitKind
 
 ENTERPRISE_NOT_FOUND = _("The enterprise does not exist or you have no access to it.")
@@ -36,10 +37,10 @@ def enterprise_for_user(user, public_id) -> Enterprise:
     return enterprise
 
 
-def enterprise_for_action(user, public_id, *, check) -> Enterprise:
-    """Load a visible enterprise and require `check(user, enterprise)` (one of enterprises.policy)."""
+def enterprise_for_action(user, public_id, *, capability: Capability) -> Enterprise:
+    """Load a visible enterprise (else 404) on which the user holds `capability` (else 403)."""
     enterprise = enterprise_for_user(user, public_id)
-    if not check(user, enterprise):
+    if not can(user, capability, enterprise):
         raise PermissionDenied(_("Your role may not do this for this enterprise."))
     return enterprise
 
@@ -55,7 +56,7 @@ def enterprise_by_credential_number(user, raw_number: str) -> Enterprise:
     enterprise = enterprises_visible_to(user).filter(credential_number_index__in=indexes).first() if indexes else None
     if enterprise is not None:
         return enterprise
-    if registry.may_be_told_of_other_provinces(user):
+    if registry.told_of_other_provinces(user):
         holder = registry.credential_holder(indexes)
         if holder is not None:
             raise registry.registered_in_other_province(holder)
@@ -120,5 +121,4 @@ __all__ = [
     "documents_visible_to",
     "document_for_user",
     "change_requests_visible_to",
-    "policy",
 ]

@@ -17,12 +17,12 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access import can_view_full_pii
 from accounts.models import User
+from accounts.permissions import Capability, require
 from accounts.pii import credential_index, personal_id_index, unit_name_index
 from accounts.roles import Role
 from accounts.services import audit_record, pii_view_log
-from core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
+from core.errors import Conflict, InvalidTransition, ValidationFailed
 from core.files import StoredFiles, atomic_with_files
 from core.identity import (
     CredentialType,
@@ -33,7 +33,7 @@ from core.identity import (
     validate_personal_id,
 )
 from core.uploads import CleanUpload, UploadRejected, sanitize_upload
-from enterprises import hooks, policy, registry
+from enterprises import hooks, registry
 from enterprises.models import (
     ChangeRequest,
     ChangeRequestStatus,
@@ -246,8 +246,7 @@ def enterprise_register(
     business_reference: str = "",
 ) -> Enterprise:
     """Create a first-time enterprise with its responsible person, in the actor's province."""
-    if not policy.can_register(actor):
-        raise PermissionDenied(_("Only account managers register enterprises."))
+    require(actor, Capability.ENTERPRISE_REGISTER, message=_("Only account managers register enterprises."))
     data = _clean_enterprise_data(enterprise)
     person = _clean_responsible_data(responsible)
 
@@ -339,8 +338,12 @@ def enterprise_upload_documents(
     business_reference: str = "",
 ) -> list[Document]:
     """Add fresh document versions for a later business; no data is re-entered."""
-    if not policy.can_upload_documents(actor, enterprise):
-        raise PermissionDenied(_("Your role may not upload documents for this enterprise."))
+    require(
+        actor,
+        Capability.ENTERPRISE_UPLOAD_DOCUMENTS,
+        enterprise,
+        message=_("Your role may not upload documents for this enterprise."),
+    )
     if not (credential_files or responsible_id_files or authorisation_letter_files):
         raise ValidationFailed(_("Choose at least one file to upload."), code="required", field="credential_files")
     credential_kind = DocumentKind.CREDENTIAL if enterprise.requires_number else DocumentKind.OFFICIAL_LETTER
@@ -388,8 +391,7 @@ def enterprise_update(
     *, actor: User, enterprise: Enterprise, notes: str | None = None, account_manager: User | None = None
 ) -> Enterprise:
     """Edit the fields outside the real-name record; real-name data changes go through E3/P4."""
-    if not policy.can_edit(actor, enterprise):
-        raise PermissionDenied(_("Your role may not edit this enterprise."))
+    require(actor, Capability.ENTERPRISE_EDIT, enterprise, message=_("Your role may not edit this enterprise."))
     changed: dict[str, str] = {}
     with transaction.atomic():
         locked = Enterprise.objects.select_for_update(of=("self",), no_key=True).get(pk=enterprise.pk)
@@ -425,8 +427,12 @@ def change_request_submit(
     reason: str = "",
 ) -> ChangeRequest:
     """File a change of real-name data with the new document; it stays pending until decided."""
-    if not policy.can_request_change(actor, enterprise):
-        raise PermissionDenied(_("Your role may not request changes for this enterprise."))
+    require(
+        actor,
+        Capability.CHANGE_REQUEST_FILE,
+        enterprise,
+        message=_("Your role may not request changes for this enterprise."),
+    )
     if target == ChangeTarget.ENTERPRISE:
         data = _clean_enterprise_data(
             EnterpriseData(**_pick(values, EnterpriseData)), current_kind=enterprise.unit_kind
@@ -438,7 +444,7 @@ def change_request_submit(
             else DocumentKind.OFFICIAL_LETTER
         )
         _require_files(files, "files", _("Upload the new credential."))
-        if registry.may_be_told_of_other_provinces(actor):
+        if registry.told_of_other_provinces(actor):
             # Account managers hear now what the lookup would tell them. Anyone else is not told
             # whether another tenant holds the number or name (§2.7): approving meets the clash.
             _check_not_registered(actor=actor, data=data, province_id=enterprise.province_id, exclude_pk=enterprise.pk)
@@ -612,9 +618,7 @@ def unit_kind_check(unit_kind: UnitKind) -> None:
 
 def unit_kind_save(*, actor: User, unit_kind: UnitKind) -> UnitKind:
     """Ops add or edit a unit kind (Django admin); kinds are retired, never deleted."""
-    permission = "enterprises.change_unitkind" if unit_kind.pk else "enterprises.add_unitkind"
-    if not actor.has_perm(permission):
-        raise PermissionDenied(_("Your role may not edit the unit kinds."))
+    require(actor, Capability.UNIT_KINDS_MANAGE, message=_("Your role may not edit the unit kinds."))
     created = unit_kind.pk is None
     with transaction.atomic():
         if not created:
@@ -641,8 +645,12 @@ REVEALABLE_FIELDS = {"credential_number", "responsible_id_number"}
 
 def enterprise_reveal_field(*, actor: User, enterprise: Enterprise, field: str, request=None) -> str:
     """Return one personal-data field in full, and log the view (DESIGN §3)."""
-    if not can_view_full_pii(actor):
-        raise PermissionDenied(_("You do not have the permission to view personal data in full."))
+    require(
+        actor,
+        Capability.VIEW_FULL_PII,
+        enterprise,
+        message=_("You do not have the permission to view personal data in full."),
+    )
     if field == "credential_number":
         obj, value = enterprise, enterprise.credential_number
     elif field == "responsible_id_number":

@@ -24,7 +24,7 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from accounts.access import can_view_full_pii
+from accounts.permissions import Capability, can
 from accounts.reveals import personal_file_response
 from accounts.roles import Role
 from accounts.services import history_for
@@ -32,7 +32,7 @@ from accounts.throttling import page_reveal_wait, reveal_wait_message
 from core import errors
 from core.forms import add_domain_error
 from core.http import no_store
-from enterprises import forms, policy, selectors, services
+from enterprises import forms, selectors, services
 from enterprises.models import ChangeRequestStatus, ChangeTarget, DocumentKind
 
 PAGE_SIZE = 25
@@ -74,12 +74,12 @@ def _field_error(form, field: str, exc: errors.DomainError) -> None:
     form.add_error(field, ValidationError(exc.message, code=exc.code))
 
 
-def _load(user, public_id, check=None):
-    """A visible enterprise (else 404) that the user may `check` (else 403)."""
+def _load(user, public_id, capability=None):
+    """A visible enterprise (else 404) on which the user holds `capability` (else 403)."""
     try:
-        if check is None:
+        if capability is None:
             return selectors.enterprise_for_user(user, public_id)
-        return selectors.enterprise_for_action(user, public_id, check=check)
+        return selectors.enterprise_for_action(user, public_id, capability=capability)
     except errors.DomainError as exc:
         _raise_http(exc)
         raise
@@ -140,7 +140,7 @@ def enterprise_list(request):
             "number_search": number_search,
             "page_obj": page,
             "enterprises": page.object_list,
-            "can_register": policy.can_register(user),
+            "can_register": can(user, Capability.ENTERPRISE_REGISTER),
         },
     )
 
@@ -159,7 +159,7 @@ def enterprise_mine(request):
 @require_form_methods
 def enterprise_create(request):
     user = request.user
-    if not policy.can_register(user):
+    if not can(user, Capability.ENTERPRISE_REGISTER):
         raise PermissionDenied(str(_("Only account managers register enterprises.")))
     if request.method == "POST":
         form = forms.EnterpriseRegisterForm(request.POST, request.FILES)
@@ -193,7 +193,7 @@ def enterprise_create(request):
 @require_form_methods
 def enterprise_returning(request):
     user = request.user
-    if not policy.can_register(user):
+    if not can(user, Capability.ENTERPRISE_REGISTER):
         raise PermissionDenied(str(_("Only account managers look up returning customers.")))
     form = forms.ReturningCustomerForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -220,7 +220,7 @@ def enterprise_returning(request):
 @require_form_methods
 def enterprise_upload(request, public_id):
     user = request.user
-    enterprise = _load(user, public_id, check=policy.can_upload_documents)
+    enterprise = _load(user, public_id, capability=Capability.ENTERPRISE_UPLOAD_DOCUMENTS)
     if request.method == "POST":
         form = forms.DocumentUploadForm(request.POST, request.FILES, enterprise=enterprise)
         if form.is_valid():
@@ -286,11 +286,11 @@ def _render_detail(request, enterprise, *, revealed: dict | None = None, reveal_
         "person": person,
         "revealed": revealed or {},
         "reveal_error": reveal_error,
-        "can_view_full_pii": can_view_full_pii(user),
-        "can_edit": policy.can_edit(user, enterprise),
-        "can_upload": policy.can_upload_documents(user, enterprise),
-        "can_request_change": policy.can_request_change(user, enterprise),
-        "can_download": policy.can_download_documents(user, enterprise),
+        "can_view_full_pii": can(user, Capability.VIEW_FULL_PII),
+        "can_edit": can(user, Capability.ENTERPRISE_EDIT, enterprise),
+        "can_upload": can(user, Capability.ENTERPRISE_UPLOAD_DOCUMENTS, enterprise),
+        "can_request_change": can(user, Capability.CHANGE_REQUEST_FILE, enterprise),
+        "can_download": can(user, Capability.ENTERPRISE_FILES_OPEN, enterprise),
         "document_groups": _document_groups(user, enterprise),
         "change_requests": selectors.change_requests_visible_to(user).filter(enterprise=enterprise),
         "history": _history(enterprise),
@@ -314,7 +314,7 @@ def enterprise_reveal(request, public_id):
     enterprise = _load(request.user, public_id)
     field = request.POST.get("field", "")
     # Only reveals that would succeed spend the budget; the service refuses the rest.
-    wait = page_reveal_wait(request) if can_view_full_pii(request.user) else None
+    wait = page_reveal_wait(request) if can(request.user, Capability.VIEW_FULL_PII) else None
     if wait is not None:
         response = _render_detail(request, enterprise, reveal_error=reveal_wait_message(wait), status=429)
         response["Retry-After"] = str(wait)
@@ -341,7 +341,7 @@ def enterprise_reveal(request, public_id):
 @require_form_methods
 def enterprise_edit(request, public_id):
     user = request.user
-    enterprise = _load(user, public_id, check=policy.can_edit)
+    enterprise = _load(user, public_id, capability=Capability.ENTERPRISE_EDIT)
     if request.method == "POST":
         form = forms.EnterpriseEditForm(request.POST, enterprise=enterprise)
         if form.is_valid():
@@ -370,7 +370,7 @@ def enterprise_edit(request, public_id):
 @require_form_methods
 def change_request_create(request, public_id):
     user = request.user
-    enterprise = _load(user, public_id, check=policy.can_request_change)
+    enterprise = _load(user, public_id, capability=Capability.CHANGE_REQUEST_FILE)
     target = request.GET.get("target") or ChangeTarget.ENTERPRISE
     if target not in ChangeTarget.values:
         raise Http404(str(_("Choose what to change.")))
@@ -432,7 +432,7 @@ def document_download(request, public_id):
     except errors.DomainError as exc:
         _raise_http(exc)
         raise
-    if not policy.can_download_documents(user, document.enterprise):
+    if not can(user, Capability.ENTERPRISE_FILES_OPEN, document.enterprise):
         raise PermissionDenied(str(_("Your role may not open documents that show personal data.")))
     inline = request.GET.get("inline") == "1" and document.is_image
     try:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.permissions import Capability, require
 from accounts.services import audit_record
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.files import atomic_with_files
@@ -122,15 +123,17 @@ def verification_record_result(
 
 def verification_review(*, verification: Verification, actor: User, approve: bool, comment: str) -> Verification:
     """A reviewer decides a borderline or failed comparison (manual review)."""
-    from verification.selectors import can_review
-
     comment = (comment or "").strip()
     with transaction.atomic():
         record = (
             Verification.objects.select_for_update(of=("self",)).select_related("enterprise").get(pk=verification.pk)
         )
-        if not can_review(actor, record):
-            raise PermissionDenied(_("Only a provincial approver of the enterprise's province may review this."))
+        require(
+            actor,
+            Capability.FACE_REVIEW,
+            record,
+            message=_("Only a provincial approver of the enterprise's province may review this."),
+        )
         if record.created_by_id == actor.pk:
             raise PermissionDenied(_("Nobody may review a comparison they submitted."), code="self_decision")
         if record.status != VerificationStatus.IN_REVIEW:

@@ -8,8 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from accounts.access import NOTHING, can_view_full_pii, enterprise_scope, scoped
+from accounts.access import NOTHING, scoped
 from accounts.models import User
+from accounts.permissions import Capability, can, scope_filter
 from accounts.roles import ROLE_PERMISSIONS, VIEW_FULL_PII, Role
 from accounts.services import user_create
 from core.errors import Conflict, NotFound
@@ -51,7 +52,7 @@ def test_enterprises_each_role_sees(world, who):
     user = world["users"][who]
     expected = VISIBLE[who]
     assert _names(world, scoped(Enterprise.objects.all(), user)) == expected
-    assert _names(world, Enterprise.objects.filter(enterprise_scope(user))) == expected
+    assert _names(world, Enterprise.objects.filter(scope_filter(user))) == expected
     assert _names(world, selectors.enterprises_visible_to(user)) == expected
     for key in (E, SAME, OTHER):
         if key in expected:
@@ -124,7 +125,7 @@ def test_change_requests_each_role_sees(world, who):
 
 def test_anonymous_user_object_sees_nothing(world):
     anonymous = AnonymousUser()
-    assert enterprise_scope(anonymous) == NOTHING
+    assert scope_filter(anonymous) == NOTHING
     assert not selectors.enterprises_visible_to(anonymous).exists()
     assert not selectors.documents_visible_to(anonymous).exists()
 
@@ -134,7 +135,7 @@ def test_an_inactive_user_sees_nothing(world, who):
     user = world["users"][who]
     User.objects.filter(pk=user.pk).update(is_active=False)
     user.refresh_from_db()
-    assert enterprise_scope(user) == NOTHING
+    assert scope_filter(user) == NOTHING
     assert not selectors.enterprises_visible_to(user).exists()
     assert not selectors.documents_visible_to(user).exists()
     assert not selectors.change_requests_visible_to(user).exists()
@@ -216,7 +217,7 @@ def test_who_may_view_personal_data_in_full(world, who, full_pii):
     user = User.objects.get(pk=world["users"][who].pk)  # fresh permission cache
     assert list(user.groups.values_list("name", flat=True)) == [user.role]
     assert user.has_perm(VIEW_FULL_PII) is full_pii
-    assert can_view_full_pii(user) is full_pii
+    assert can(user, Capability.VIEW_FULL_PII) is full_pii
 
 
 def test_ops_permissions_are_view_and_user_admin_only(world):
@@ -224,7 +225,7 @@ def test_ops_permissions_are_view_and_user_admin_only(world):
     assert ops.has_perm("enterprises.view_enterprise")
     assert not ops.has_perm("enterprises.change_enterprise")
     assert not ops.has_perm("enterprises.delete_document")
-    assert not can_view_full_pii(ops)
+    assert not can(ops, Capability.VIEW_FULL_PII)
 
 
 def test_role_change_moves_the_user_to_the_new_group(world):
