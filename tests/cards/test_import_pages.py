@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from cards import importing
 from cards.models import Card, CardImport, ImportStatus, Package
-from tests.cards.test_import import HEADER, bad_check_digit, csv_bytes, iccid, row, xlsx_bytes
+from tests.cards.import_files import HEADER, bad_check_digit, csv_bytes, iccid, row, xlsx_bytes
 from tests.images import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
