@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile
-from openpyxl import Workbook
 
 from cards.imports import report as import_report
 from cards.imports import selectors as import_selectors
@@ -21,72 +19,10 @@ from cards.imports import validation as import_validation
 from cards.models import Card, CardEvent, CardImport, CardStatus, ImportStatus, Package
 from cards.tasks import run_card_import
 from core.errors import PermissionDenied, ValidationFailed
+from tests.cards.import_files import HEADER, bad_check_digit, csv_bytes, iccid, row, upload, xlsx_bytes
 from tests.images import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
-
-HEADER = "iccid,msisdn,imsi,package_code,data,voice,sms"
-
-
-# --- test data, computed apart from the code under test ----------------------------
-
-
-def luhn_complete(body: str) -> str:
-    """Append the Luhn check digit (written from the ISO/IEC 7812 definition)."""
-    digits = [int(c) for c in body + "0"]
-    total = 0
-    for position, digit in enumerate(reversed(digits)):
-        if position % 2 == 1:
-            digit = digit * 2 - 9 if digit * 2 > 9 else digit * 2
-        total += digit
-    return body + str((10 - total % 10) % 10)
-
-
-def iccid(n: int) -> str:
-    return luhn_complete(f"8986031{n:012d}")
-
-
-def bad_check_digit(value: str) -> str:
-    return value[:-1] + str((int(value[-1]) + 1) % 10)
-
-
-def row(n: int, *, package="IOT-BASIC", data="none", voice="none", sms="none", msisdn=None, imsi=None, icc=None):
-    return [
-        icc if icc is not None else iccid(n),
-        msisdn if msisdn is not None else f"1064{n:09d}",
-        imsi if imsi is not None else f"46011{n:010d}",
-        package,
-        data,
-        voice,
-        sms,
-    ]
-
-
-def csv_bytes(rows, *, header=HEADER, encoding="utf-8", bom=False) -> bytes:
-    out = io.StringIO()
-    out.write(header + "\r\n")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerows(rows)
-    text = out.getvalue()
-    if bom:
-        text = "\ufeff" + text
-    return text.encode(encoding)
-
-
-def xlsx_bytes(rows, header: list[str] | None = None) -> bytes:
-    header = header or HEADER.split(",")
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.append(header)
-    for r in rows:
-        sheet.append(r)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
-
-def upload(content: bytes, name="cards.csv") -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, content, content_type="application/octet-stream")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from cards.imports import parsing as import_parsing
 from cards.imports import services as import_services
 from cards.models import Card, CardImport, ImportStatus, Package
-from tests.cards.test_import import HEADER, bad_check_digit, csv_bytes, iccid, row, xlsx_bytes
+from tests.cards.import_files import HEADER, bad_check_digit, csv_bytes, iccid, row, xlsx_bytes
 from tests.images import jpeg_bytes
 
 pytestmark = pytest.mark.django_db

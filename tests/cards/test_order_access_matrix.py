@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from cards.models import BusinessType, Order
 from tests import factories, idgen
-from tests.cards.test_orders import stock, verification_of
+from tests.cards.order_helpers import stock, verification_of
 from tests.images import jpeg_upload
 from verification.services import verification_record_result
 

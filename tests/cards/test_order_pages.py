@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from accounts.models import PiiAccessLog
 from cards.models import BusinessType, Card, CardStatus, Handler, Order, OrderStatus
 from tests import factories, idgen
-from tests.cards.test_orders import active, counts, passed, stock, verification_of
+from tests.cards.order_helpers import active, counts, passed, stock, verification_of
 from tests.images import jpeg_upload
 from verification.models import Verification
 from verification.services import verification_record_result

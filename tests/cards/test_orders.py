@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from accounts.models import AuditEvent
@@ -39,6 +37,7 @@ from cards.orders.handlers import HandlerData
 from core.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from enterprises.models import Document, DocumentKind, DocumentPurpose
 from tests import factories, idgen
+from tests.cards.order_helpers import active, counts, passed, private_files, stock, verification_of
 from tests.images import jpeg_upload
 from verification.models import Verification, VerificationPurpose, VerificationStatus
 from verification.services import enqueue_verification as REAL_ENQUEUE
@@ -66,42 +65,6 @@ def am(world):
 @pytest.fixture
 def ent(world):
     return world["enterprise"]
-
-
-def stock(enterprise, n=1, **kwargs) -> list[Card]:
-    return [factories.order_stock_card(enterprise=enterprise, **kwargs) for _ in range(n)]
-
-
-def active(enterprise, n=1, **kwargs) -> list[Card]:
-    cards = stock(enterprise, n, **kwargs)
-    factories.activate(cards)  # a new-installation order (H2), its comparison fed in as passed
-    return [Card.objects.get(pk=c.pk) for c in cards]
-
-
-def private_files() -> set[Path]:
-    root = Path(settings.PRIVATE_MEDIA_ROOT)
-    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
-
-
-def counts() -> dict:
-    return {
-        "orders": Order.objects.count(),
-        "order_cards": OrderCard.objects.count(),
-        "handlers": Handler.objects.count(),
-        "verifications": Verification.objects.count(),
-        "documents": Document.objects.count(),
-        "card_events": CardEvent.objects.count(),
-        "files": len(private_files()),
-    }
-
-
-def verification_of(order) -> Verification:
-    return Verification.objects.filter(order=order).latest("created_at")
-
-
-def passed(order) -> Order:
-    verification_record_result(verification=verification_of(order), outcome="pass", distance=0.3)
-    return Order.objects.get(pk=order.pk)
 
 
 def params_for(business_type, world, cards) -> dict:

@@ -25,7 +25,7 @@ from cards.models import CardBinding, CardImport, ImportStatus, Package
 from tests import factories, idgen
 from tests.approvals import file_for_combo
 from tests.brokers import OwnRedis, celery_broker
-from tests.cards.test_import import csv_bytes, row
+from tests.cards.import_files import csv_bytes, row
 from tests.images import jpeg_upload
 from tests.workers import WorkerProcess, wait_for
 from verification.models import Verification, VerificationStatus

@@ -28,7 +28,7 @@ from cards.tasks import requeue_pending_imports
 from tests import factories, idgen
 from tests.approvals import file_for_combo
 from tests.brokers import celery_broker, free_port
-from tests.cards.test_import import csv_bytes, row, upload
+from tests.cards.import_files import csv_bytes, row, upload
 from tests.images import jpeg_upload
 from verification.models import Verification, VerificationStatus
 from verification.tasks import requeue_pending_verifications

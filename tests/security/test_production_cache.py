@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from tests.conftest import REPO
-from tests.test_settings import production_env
+from tests.production_env import production_env
 
 CASES = {
     "absent": {"CACHE_URL": None},
