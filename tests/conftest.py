@@ -60,7 +60,9 @@ def pytest_collection_modifyitems(config, items):
             )
         if "liveness" in item.keywords and liveness is None:
             item.add_marker(
-                pytest.mark.skip(reason="liveness frames not found at ../shared/testdata/liveness or $LIVENESS_TESTDATA")
+                pytest.mark.skip(
+                    reason="liveness frames not found at ../shared/testdata/liveness or $LIVENESS_TESTDATA"
+                )
             )
 
 
@@ -77,8 +79,8 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if os.environ.get("REQUIRE_SERVICE_TESTS") == "1" and _skipped_service_tests:
         terminalreporter.write_line(
-            f"FAILED: {len(_skipped_service_tests)} test(s) needing PostgreSQL, Redis, face or liveness data or chromium "
-            "were skipped under REQUIRE_SERVICE_TESTS=1:",
+            f"FAILED: {len(_skipped_service_tests)} test(s) needing PostgreSQL, Redis, face or liveness data "
+            "or chromium were skipped under REQUIRE_SERVICE_TESTS=1:",
             red=True,
         )
         for nodeid in _skipped_service_tests:
