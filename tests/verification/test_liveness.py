@@ -73,6 +73,12 @@ def test_turning_and_coming_back_passes_both_moves_in_order():
     assert "move_missing" in codes(check(files, ["left", "right"]))
 
 
+def test_straight_is_a_frontal_frame_in_its_place():
+    files = _files("turn_left_intel_female")  # +0.28 -> +0.06 (frontal) -> -0.32
+    assert check(files, ["straight", "left"]).outcome == "pass"
+    assert "move_missing" in codes(check(files, ["left", "straight"]))
+
+
 @pytest.mark.parametrize("sequence", ["static_intel_male", "static_liveportrait_d18"])
 @pytest.mark.parametrize("asked", [["left"], ["right"], ["left", "right"]])
 def test_a_static_sequence_never_passes_a_turn(sequence, asked):
