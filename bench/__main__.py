@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 
 # Each is bench/<name>.py with run(results: dict) -> None. A module not written yet is skipped.
-MODULES = ["faces", "cards_import", "replay"]
+MODULES = ["faces", "cards_import", "replay", "liveness"]
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = BASE_DIR / "var" / "bench.json"

@@ -469,3 +469,22 @@ FACE_REPLAY_MAX_DISTANCE = env.int("FACE_REPLAY_MAX_DISTANCE", default=6)  # per
 FACE_COPY_MAX_IMAGE_BITS = env.int("FACE_COPY_MAX_IMAGE_BITS", default=4)
 FACE_COPY_MAX_FACE_BITS = env.int("FACE_COPY_MAX_FACE_BITS", default=32)
 FACE_MATCH_COPY_FLOOR = env.float("FACE_MATCH_COPY_FLOOR", default=0.12)
+
+# Active liveness check (verification/liveness.py, issue 9 §3). Measured on ../shared/testdata/liveness
+# (yaw proxy = nose tip against the outer eye corners over their distance; figures in its SOURCES.md and
+# `python -m bench --only liveness`): static sequences span 0.033 and 0.043, real turns 0.34 to 0.89.
+LIVENESS_MIN_FRAMES = env.int("LIVENESS_MIN_FRAMES", default=8)  # the page takes 8-15 frames
+LIVENESS_MAX_FRAMES = env.int("LIVENESS_MAX_FRAMES", default=20)  # a cap on CPU per check, above the page's 15
+LIVENESS_MAX_IMAGE_PX = env.int("LIVENESS_MAX_IMAGE_PX", default=640)  # frames downscaled: ~0.1 s per frame
+LIVENESS_TURN_MARGIN = env.float("LIVENESS_TURN_MARGIN", default=0.15)  # 3.5x the stills' noise, < half a real turn
+LIVENESS_STRAIGHT_MAX_YAW = env.float("LIVENESS_STRAIGHT_MAX_YAW", default=0.10)  # frontal frames: |yaw| <= 0.054
+# Largest landmark movement (in eye distances) below which the frames are one still picture: JPEG noise on a
+# repeated frame measured 0.0; the static real clips 0.08 and 0.36.
+LIVENESS_MIN_LANDMARK_MOTION = env.float("LIVENESS_MIN_LANDMARK_MOTION", default=0.02)
+# Largest encoding distance between neighbouring frames: one person turning measured 0.29-0.45 (the turn
+# itself moves the encoding), a spliced second person 0.74-0.79 (bench/liveness.py prints both).
+LIVENESS_IDENTITY_TOLERANCE = env.float("LIVENESS_IDENTITY_TOLERANCE", default=0.60)
+LIVENESS_MIN_FRAME_GAP_S = env.float("LIVENESS_MIN_FRAME_GAP_S", default=0.03)  # faster than 30 fps: not captured
+LIVENESS_MAX_FRAME_GAP_S = env.float("LIVENESS_MAX_FRAME_GAP_S", default=2.0)
+LIVENESS_MIN_SPAN_S = env.float("LIVENESS_MIN_SPAN_S", default=0.4)  # test turns take 0.67-2.0 s
+LIVENESS_MAX_SPAN_S = env.float("LIVENESS_MAX_SPAN_S", default=20.0)

@@ -1,7 +1,7 @@
 """Shared fixtures, and the rule that CI never silently skips service tests.
 
 Under CI (`REQUIRE_SERVICE_TESTS=1`, set by .ci/run) a skipped test marked
-`postgres`, `redis`, `faces` or `browser` fails the run.
+`postgres`, `redis`, `faces`, `liveness` or `browser` fails the run.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from django.db import connection
 
 pytest_plugins = ["tests.workers"]
 
-SERVICE_MARKERS = ("postgres", "redis", "faces", "browser")
+SERVICE_MARKERS = ("postgres", "redis", "faces", "liveness", "browser")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 _skipped_service_tests: list[str] = []
 
@@ -29,10 +29,19 @@ def face_testdata_dir() -> Path | None:
     return None
 
 
+def liveness_testdata_dir() -> Path | None:
+    candidates = [os.environ.get("LIVENESS_TESTDATA"), REPO.parent / "shared" / "testdata" / "liveness"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
     is_postgres = connection.vendor == "postgresql"
     redis_url = os.environ.get("REDIS_URL", "")
     faces = face_testdata_dir()
+    liveness = liveness_testdata_dir()
     for item in items:
         if "redis" in item.keywords:
             # Tests that use the real broker share its queues: run them on one xdist worker.
@@ -49,6 +58,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(
                 pytest.mark.skip(reason="face photos not found at ../shared/testdata/faces or $FACE_TESTDATA")
             )
+        if "liveness" in item.keywords and liveness is None:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="liveness frames not found at ../shared/testdata/liveness or $LIVENESS_TESTDATA"
+                )
+            )
 
 
 def pytest_runtest_logreport(report):
@@ -64,8 +79,8 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if os.environ.get("REQUIRE_SERVICE_TESTS") == "1" and _skipped_service_tests:
         terminalreporter.write_line(
-            f"FAILED: {len(_skipped_service_tests)} test(s) needing PostgreSQL, Redis, face data or chromium "
-            "were skipped under REQUIRE_SERVICE_TESTS=1:",
+            f"FAILED: {len(_skipped_service_tests)} test(s) needing PostgreSQL, Redis, face or liveness data "
+            "or chromium were skipped under REQUIRE_SERVICE_TESTS=1:",
             red=True,
         )
         for nodeid in _skipped_service_tests:

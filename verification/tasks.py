@@ -42,3 +42,20 @@ def requeue_pending_verifications() -> int:
     return requeue_stale(
         Verification.objects.filter(status=VerificationStatus.PENDING), run_verification, what="verification"
     )
+
+
+@shared_task(queue="faces", acks_late=True, max_retries=0, soft_time_limit=60, time_limit=90)
+def run_liveness_check(frame_paths: list[str], timestamps: list[float] | None, challenge: list[str]) -> dict:
+    """The active liveness check (issue 9 §3) on frames already stored; the caller records the result.
+
+    Thin: paths in storage, not image bytes, travel through the broker; the check is verification.liveness.
+    """
+    from django.core.files.storage import default_storage
+
+    from verification.liveness import check_liveness
+
+    frames = []
+    for path in frame_paths:
+        with default_storage.open(path, "rb") as fh:
+            frames.append(fh.read())
+    return check_liveness(frames, timestamps, challenge).as_dict()
