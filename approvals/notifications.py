@@ -39,7 +39,7 @@ def _link(url_name: str, *args) -> str:
         path = reverse(url_name, args=args)
     except NoReverseMatch:
         return ""
-    return f"{getattr(settings, 'PORTAL_BASE_URL', '').rstrip('/')}{path}"
+    return f"{settings.PORTAL_BASE_URL.rstrip('/')}{path}"
 
 
 def _to_outbox(recipients: Iterable[User], subject: str, body: str, *, ref: str) -> int:

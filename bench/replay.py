@@ -110,7 +110,7 @@ def _measure() -> dict:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # what autovacuum does to a table that grew this much
             cursor.execute("ANALYZE verification_verification")
-    limit = int(getattr(settings, "FACE_REPLAY_MAX_DISTANCE", 6))
+    limit = settings.FACE_REPLAY_MAX_DISTANCE
     queries = []
     for index in range(LOOKUPS):
         if index % 3 == 0:

@@ -239,6 +239,12 @@ CARD_IMPORT_MAX_STORED_ERRORS = env.int("CARD_IMPORT_MAX_STORED_ERRORS", default
 # U6, one ID, five cards: the live cards one identity document may be the registered user of. The
 # operator's rule, not a tuning knob: no environment variable. Read at call time (tests may change it).
 ONE_ID_CARD_LIMIT = 5
+# verification.engine.ScriptedEngine, the stand-in face engine of other apps' tests, answers what these say
+# (tests set them through the scripted_face_engine fixture). Unused by the real engine.
+FACE_SCRIPTED_OUTCOME = ""  # "" gives the engine's own default, "pass"
+FACE_SCRIPTED_DISTANCE: float | None = 0.3
+FACE_SCRIPTED_REASONS: list | None = None
+FACE_SCRIPTED_PHASH = ""
 # The largest request body, refused with 413 before it is read (core.middleware.RequestLimitsMiddleware);
 # the proxy in front should refuse larger bodies itself (README, production).
 REQUEST_MAX_BYTES = env.int(

@@ -25,7 +25,7 @@ def _networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
 
 
 def trusted_networks() -> tuple[Network, ...]:
-    return _networks(tuple(getattr(settings, "TRUSTED_PROXIES", ()) or ()))
+    return _networks(tuple(settings.TRUSTED_PROXIES))
 
 
 def _parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -170,9 +170,9 @@ def thresholds() -> tuple[float, float]:
 def copy_limits() -> dict:
     """The copy check's limits (settings; see copy_check for the figures behind the defaults)."""
     limits = {
-        "image_bits": int(getattr(settings, "FACE_COPY_MAX_IMAGE_BITS", 4)),
-        "face_bits": int(getattr(settings, "FACE_COPY_MAX_FACE_BITS", 32)),
-        "floor": float(getattr(settings, "FACE_MATCH_COPY_FLOOR", 0.12)),
+        "image_bits": settings.FACE_COPY_MAX_IMAGE_BITS,
+        "face_bits": settings.FACE_COPY_MAX_FACE_BITS,
+        "floor": settings.FACE_MATCH_COPY_FLOOR,
     }
     if limits["floor"] >= float(settings.FACE_MATCH_PASS_THRESHOLD):
         raise ImproperlyConfigured("FACE_MATCH_COPY_FLOOR must be below FACE_MATCH_PASS_THRESHOLD")
@@ -229,7 +229,7 @@ _engines_lock = threading.Lock()
 
 def get_engine() -> FaceEngine:
     """The engine named by settings.FACE_ENGINE, built once per process."""
-    path = getattr(settings, "FACE_ENGINE", "") or DEFAULT_ENGINE
+    path = settings.FACE_ENGINE or DEFAULT_ENGINE
     engine = _engines.get(path)
     if engine is None:
         with _engines_lock:
@@ -273,7 +273,7 @@ def decode_image(data: bytes, *, max_side: int, max_pixels: int | None = None) -
     if not data:
         raise ImageUnreadable("empty")
     if max_pixels is None:
-        max_pixels = int(getattr(settings, "UPLOAD_MAX_PIXELS", 40_000_000))
+        max_pixels = settings.UPLOAD_MAX_PIXELS
     fp = _EOFTrackingBytesIO(data)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -334,7 +334,7 @@ def perceptual_hash(img: Image.Image, side: int = 8) -> str:
 def perceptual_hash_bytes(data: bytes) -> str:
     """The live photo's hash from its bytes; "" when it cannot be decoded."""
     try:
-        return perceptual_hash(decode_image(data, max_side=int(getattr(settings, "FACE_MAX_IMAGE_PX", 1024))))
+        return perceptual_hash(decode_image(data, max_side=settings.FACE_MAX_IMAGE_PX))
     except ImageUnreadable:
         return ""
 
@@ -417,10 +417,10 @@ class FaceRecognitionEngine:
     @staticmethod
     def config() -> dict:
         return {
-            "max_side": int(getattr(settings, "FACE_MAX_IMAGE_PX", 1024)),
-            "min_live_face": int(getattr(settings, "FACE_MIN_LIVE_FACE_PX", 60)),
-            "min_id_face": int(getattr(settings, "FACE_MIN_ID_FACE_PX", 20)),
-            "id_upsample_below": int(getattr(settings, "FACE_ID_UPSAMPLE_BELOW_PX", 80)),
+            "max_side": settings.FACE_MAX_IMAGE_PX,
+            "min_live_face": settings.FACE_MIN_LIVE_FACE_PX,
+            "min_id_face": settings.FACE_MIN_ID_FACE_PX,
+            "id_upsample_below": settings.FACE_ID_UPSAMPLE_BELOW_PX,
         }
 
     def detect(self, img: Image.Image, upsample: int) -> list[tuple[int, int, int, int]]:
@@ -592,11 +592,11 @@ class ScriptedEngine:
 
     def compare(self, id_image_bytes: bytes, live_image_bytes: bytes) -> ComparisonResult:
         type(self).calls += 1
-        outcome = getattr(settings, "FACE_SCRIPTED_OUTCOME", None) or self.outcome
+        outcome = settings.FACE_SCRIPTED_OUTCOME or self.outcome
         if outcome not in OUTCOMES:
             raise ImproperlyConfigured(f"FACE_SCRIPTED_OUTCOME must be one of {OUTCOMES}")
-        distance = getattr(settings, "FACE_SCRIPTED_DISTANCE", self.distance)
-        reasons = getattr(settings, "FACE_SCRIPTED_REASONS", None) or self.reasons
+        distance = settings.FACE_SCRIPTED_DISTANCE
+        reasons = settings.FACE_SCRIPTED_REASONS or self.reasons
         if outcome == REJECTED:
             distance = None
             reasons = reasons or [reason("no_face", "live")]
@@ -610,5 +610,5 @@ class ScriptedEngine:
             threshold_fail=t_fail,
             engine=self.name,
             engine_version=self.version,
-            live_phash=getattr(settings, "FACE_SCRIPTED_PHASH", None) or self.phash,
+            live_phash=settings.FACE_SCRIPTED_PHASH or self.phash,
         )

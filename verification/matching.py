@@ -161,7 +161,7 @@ def find_replay(phash: str, *, exclude_pk: int | None = None) -> Verification | 
     (pigeonhole), so only the rows that share such a band with ``phash`` are read, through
     the band indexes (17 values per band for d <= 7), and their full distance checked.
     """
-    limit = int(getattr(settings, "FACE_REPLAY_MAX_DISTANCE", 6))
+    limit = settings.FACE_REPLAY_MAX_DISTANCE
     radius = limit // BANDS
     bands = phash_bands(phash)
     near_a_band = reduce(or_, (Q(**{f"{column}__in": _within(value, radius)}) for column, value in bands.items()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from cards.card_users.services import ONE_ID_CARD_LIMIT, live_card_count
+from cards.card_users.services import live_card_count, one_id_card_limit
 from cards.models import FINAL_REGISTRATION_STATUSES, CardUser, RegistrationStatus
 
 # --- a card user's registration: one sentence that says what happened and what to do ---------------
@@ -40,8 +40,9 @@ def registration_status_body(card_user: CardUser, verification=None) -> dict:
             verification = card_user.verifications.order_by("-created_at", "-pk").first()
         cards_requested = verification.cards.count() if verification is not None else 0
     if status == RegistrationStatus.NOT_BOUND_CARD_LIMIT:
-        slots_free = max(0, ONE_ID_CARD_LIMIT - live_card_count(card_user.id_number_index))
-        params = {"requested": cards_requested, "free": slots_free, "limit": ONE_ID_CARD_LIMIT}
+        limit = one_id_card_limit()
+        slots_free = max(0, limit - live_card_count(card_user.id_number_index))
+        params = {"requested": cards_requested, "free": slots_free, "limit": limit}
         if slots_free:
             detail = (
                 _(

@@ -31,7 +31,10 @@ from core.uploads import UploadRejected, sanitize_upload
 from verification.models import Verification, VerificationPurpose, VerificationStatus
 from verification.services import verification_create
 
-ONE_ID_CARD_LIMIT = getattr(settings, "ONE_ID_CARD_LIMIT", 5)
+
+def one_id_card_limit() -> int:
+    """U6: read at call time, so that a test (or a change of the operator's rule) can set it."""
+    return settings.ONE_ID_CARD_LIMIT
 
 
 # --- U6: one ID, five cards -------------------------------------------------
@@ -56,9 +59,9 @@ def card_limit_refusal(card_user: CardUser, held: int) -> CardLimitReached:
             "One ID, five cards: the ID %(id)s is already the registered user of %(held)s live cards; "
             "the limit is %(limit)s across all enterprises."
         )
-        % {"id": mask_identifier(card_user.id_number), "held": held, "limit": ONE_ID_CARD_LIMIT},
+        % {"id": mask_identifier(card_user.id_number), "held": held, "limit": one_id_card_limit()},
         field="id_number",
-        params={"held": held, "limit": ONE_ID_CARD_LIMIT},
+        params={"held": held, "limit": one_id_card_limit()},
     )
 
 
@@ -86,7 +89,7 @@ def card_user_bind(
                     code="already_bound",
                     field="cards",
                 )
-        if held + len(locked_cards) > ONE_ID_CARD_LIMIT:
+        if held + len(locked_cards) > one_id_card_limit():
             raise card_limit_refusal(card_user, held)
         bindings = [
             CardBinding.objects.create(card=card, card_user=card_user, id_number_index=card_user.id_number_index)
@@ -182,7 +185,7 @@ def card_user_register(
             created_by=actor if actor and actor.is_authenticated else None,
         )
         held = live_card_count(index)
-        if held + len(cards) > ONE_ID_CARD_LIMIT:
+        if held + len(cards) > one_id_card_limit():
             raise card_limit_refusal(card_user, held)
         stored.save(card_user.id_photo, f"id{id_clean.extension}", id_clean.content)
         stored.save(card_user.live_photo, f"live{live_clean.extension}", live_clean.content)

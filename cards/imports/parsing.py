@@ -103,18 +103,16 @@ LEVEL_ALIASES: dict[str, str] = {
     "非定向": ServiceLevel.NON_DIRECTED.value,
 }
 
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-DEFAULT_MAX_ROWS = 300_000
 # An XLSX file is a zip: refuse one that unpacks to far more than the upload limit.
 XLSX_MAX_UNPACKED_FACTOR = 15
 
 
 def max_bytes() -> int:
-    return int(getattr(settings, "CARD_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
+    return settings.CARD_IMPORT_MAX_BYTES
 
 
 def _max_rows() -> int:
-    return int(getattr(settings, "CARD_IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS))
+    return settings.CARD_IMPORT_MAX_ROWS
 
 
 # --- messages -----------------------------------------------------------------

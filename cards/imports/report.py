@@ -15,12 +15,11 @@ from cards.imports.parsing import COLUMN_DOCS, COLUMNS
 from cards.imports.rows import RowError
 from cards.models import CardImport, ImportStatus
 
-DEFAULT_MAX_STORED_ERRORS = 1000
 ERRORS_SHOWN = 100
 
 
 def _max_stored_errors() -> int:
-    return int(getattr(settings, "CARD_IMPORT_MAX_STORED_ERRORS", DEFAULT_MAX_STORED_ERRORS))
+    return settings.CARD_IMPORT_MAX_STORED_ERRORS
 
 
 # Row-level errors, by code. Several msgids are the ones cards.validation uses.

@@ -14,7 +14,7 @@ import pytest
 from django.db import close_old_connections, connection, connections, transaction
 
 from accounts.pii import mask_identifier
-from cards.card_users.services import ONE_ID_CARD_LIMIT, _lock_identity, card_user_bind
+from cards.card_users.services import _lock_identity, card_user_bind, one_id_card_limit
 from cards.errors import CardLimitReached
 from cards.models import CardBinding, CardUser
 from tests import factories, idgen
@@ -87,7 +87,7 @@ def test_U6_twenty_concurrent_binds_of_one_id_exactly_five_succeed(world, script
 
     outcomes = [kind for kind, _message in results]
     assert outcomes.count("error") == 0, results
-    assert outcomes.count("bound") == ONE_ID_CARD_LIMIT == 5
+    assert outcomes.count("bound") == one_id_card_limit() == 5
     assert outcomes.count("refused") == THREADS - 5
     index = CardUser.objects.first().id_number_index
     assert CardBinding.objects.filter(id_number_index=index, ended_at__isnull=True).count() == 5
