@@ -36,7 +36,7 @@ from cards.card_users.services import card_user_register
 from cards.inventory import selectors as card_selectors
 from cards.inventory.api import E400, E403, E404, READ_ERRORS, CardsApiView
 from cards.inventory.presentation import current_language
-from cards.models import CardUser
+from cards.models import CardUser, Channel
 from core.api import E401, error_response, is_schema_view, validated
 from core.errors import NotFound, PermissionDenied
 from core.http import no_store
@@ -111,7 +111,9 @@ class CardUserListCreateView(CardsApiView, generics.ListAPIView):
             live_photo=data["live_photo"],
             biometric_consent=data["biometric_consent"],
             cards=cards,
-            channel="api" if isinstance(request.successful_authenticator, TokenAuthentication) else "internal",
+            channel=Channel.API
+            if isinstance(request.successful_authenticator, TokenAuthentication)
+            else Channel.INTERNAL,
         )
         verification.refresh_from_db()
         url = reverse("api:verification-detail", kwargs={"public_id": verification.public_id})

@@ -21,6 +21,7 @@ from cards.models import (
     Card,
     CardBinding,
     CardUser,
+    Channel,
     IdentitySlotLock,
     RegistrationStatus,
 )
@@ -130,7 +131,7 @@ def card_user_register(
     live_photo,
     biometric_consent: bool,
     cards: Sequence[Card],
-    channel: str = "internal",
+    channel: Channel = Channel.INTERNAL,
 ) -> Verification:
     """Record a card user and start the face comparison that completes their real-name.
 
