@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.contenttypes.models import ContentType
@@ -8,6 +10,9 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Role
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class Province(models.Model):
@@ -60,7 +65,7 @@ class User(AbstractUser):
         return self.full_name or self.username
 
     @property
-    def role_label(self) -> str:
+    def role_label(self) -> StrOrPromise:
         return Role(self.role).label
 
 

@@ -9,13 +9,15 @@ malformed id is a JSON 404 like an id the user may not see.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from approvals import selectors, services
@@ -32,7 +34,7 @@ from verification.models import Verification
 
 
 class JsonOnly:
-    renderer_classes = [JSONRenderer]
+    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer]
 
 
 E400 = error_response("Invalid input or a business rule refused it (see `code`).")

@@ -45,7 +45,7 @@ def _link(url_name: str, *args) -> str:
 def _to_outbox(recipients: Iterable[User], subject: str, body: str, *, ref: str) -> int:
     """Write one outbox message per recipient (approvers do not see each other's addresses);
     each is sent by a task after the transaction commits."""
-    by_address = {}
+    by_address: dict[str, User] = {}
     for user in recipients:
         if user.email:
             by_address.setdefault(user.email, user)

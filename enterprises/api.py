@@ -15,6 +15,7 @@ id the user may not see.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -23,7 +24,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser, MultiPartParser
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -116,7 +117,7 @@ class JsonOnly:
     the explorer, and one renderer is one less surface that shows personal data.
     """
 
-    renderer_classes = [JSONRenderer]
+    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer]
 
 
 # --- schema helpers -----------------------------------------------------------
