@@ -76,6 +76,11 @@ class InvalidTransition(Conflict):
     default_code = "invalid_transition"
 
 
+# Refusals about the page itself rather than what was entered on it: a page that catches a domain
+# error to show it on its form lets these through to core.middleware, which renders 404 or 403.
+PAGE_ERRORS: tuple[type[DomainError], ...] = (NotFound, PermissionDenied)
+
+
 class RetryLater(DomainError):
     """Refused for now: try again in `retry_after` seconds. Both answers carry Retry-After
     (core.api for the API, core.middleware for pages)."""

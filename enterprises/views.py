@@ -52,19 +52,6 @@ OPEN_CHANGE_STATUSES = [ChangeRequestStatus.DRAFT, ChangeRequestStatus.SUBMITTED
 # --- helpers ------------------------------------------------------------------
 
 
-def _raise_http(exc: errors.DomainError) -> None:
-    """NotFound and PermissionDenied become 404 and 403; other errors are the caller's."""
-    if isinstance(exc, errors.NotFound):
-        raise Http404(str(exc.message)) from exc
-    if isinstance(exc, errors.PermissionDenied):
-        raise PermissionDenied(str(exc.message)) from exc
-
-
-def _show_error(form, exc: errors.DomainError) -> None:
-    _raise_http(exc)
-    add_domain_error(form, exc)
-
-
 def _upload_limit_mb() -> str:
     megabytes = settings.UPLOAD_MAX_BYTES / (1024 * 1024)
     return f"{megabytes:g}"
@@ -75,14 +62,10 @@ def _field_error(form, field: str, exc: errors.DomainError) -> None:
 
 
 def _load(user, public_id, capability=None):
-    """A visible enterprise (else 404) on which the user holds `capability` (else 403)."""
-    try:
-        if capability is None:
-            return selectors.enterprise_for_user(user, public_id)
-        return selectors.enterprise_for_action(user, public_id, capability=capability)
-    except errors.DomainError as exc:
-        _raise_http(exc)
-        raise
+    """A visible enterprise (else NotFound: 404) on which the user holds `capability` (else PermissionDenied: 403)."""
+    if capability is None:
+        return selectors.enterprise_for_user(user, public_id)
+    return selectors.enterprise_for_action(user, public_id, capability=capability)
 
 
 def _is_enterprise_admin(user) -> bool:
@@ -176,7 +159,7 @@ def enterprise_create(request):
                     business_reference=data["business_reference"],
                 )
             except errors.DomainError as exc:
-                _show_error(form, exc)
+                add_domain_error(form, exc)
             else:
                 messages.success(request, _("The enterprise %(name)s is registered.") % {"name": enterprise.name})
                 return redirect("enterprises:detail", public_id=enterprise.public_id)
@@ -235,7 +218,7 @@ def enterprise_upload(request, public_id):
                     business_reference=data["business_reference"],
                 )
             except errors.DomainError as exc:
-                _show_error(form, exc)
+                add_domain_error(form, exc)
             else:
                 messages.success(
                     request,
@@ -325,7 +308,8 @@ def enterprise_reveal(request, public_id):
             actor=request.user, enterprise=enterprise, field=field, request=request
         )
     except errors.DomainError as exc:
-        _raise_http(exc)
+        if isinstance(exc, errors.PAGE_ERRORS):
+            raise
         response = _render_detail(request, enterprise, reveal_error=exc.message, status=400)
     else:
         response = _render_detail(request, enterprise, revealed={field: value})
@@ -353,7 +337,7 @@ def enterprise_edit(request, public_id):
                     account_manager=form.cleaned_data["account_manager"],
                 )
             except errors.DomainError as exc:
-                _show_error(form, exc)
+                add_domain_error(form, exc)
             else:
                 messages.success(request, _("The changes were saved."))
                 return redirect("enterprises:detail", public_id=enterprise.public_id)
@@ -389,7 +373,7 @@ def change_request_create(request, public_id):
                     reason=form.cleaned_data["reason"],
                 )
             except errors.DomainError as exc:
-                _show_error(form, exc)
+                add_domain_error(form, exc)
             else:
                 messages.success(
                     request,
@@ -427,29 +411,21 @@ def change_request_create(request, public_id):
 @require_safe
 def document_download(request, public_id):
     user = request.user
-    try:
-        document = selectors.document_for_user(user, public_id)
-    except errors.DomainError as exc:
-        _raise_http(exc)
-        raise
+    document = selectors.document_for_user(user, public_id)
     if not can(user, Capability.ENTERPRISE_FILES_OPEN, document.enterprise):
         raise PermissionDenied(str(_("Your role may not open documents that show personal data.")))
     inline = request.GET.get("inline") == "1" and document.is_image
-    try:
-        # A document image shows the ID or credential in full: a budgeted, logged full view.
-        return personal_file_response(
-            request,
-            obj=document,
-            field="file",
-            field_file=document.file,
-            content_type=document.content_type,
-            as_attachment=not inline,
-            # Neutral: no names or numbers in the file name.
-            filename=f"document-{document.kind}-v{document.version}{document.extension}",
-        )
-    except errors.DomainError as exc:
-        _raise_http(exc)
-        raise
+    # A document image shows the ID or credential in full: a budgeted, logged full view.
+    return personal_file_response(
+        request,
+        obj=document,
+        field="file",
+        field_file=document.file,
+        content_type=document.content_type,
+        as_attachment=not inline,
+        # Neutral: no names or numbers in the file name.
+        filename=f"document-{document.kind}-v{document.version}{document.extension}",
+    )
 
 
 __all__ = [
