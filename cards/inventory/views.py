@@ -14,37 +14,27 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import (
-    require_http_methods,
-    require_POST,
-    require_safe,
-)
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.roles import Role
 from cards import policy
 from cards.inventory import forms, selectors
+from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator, card_for_page
 from cards.inventory.presentation import decision_view
 from cards.inventory.serializers import event_label
 from cards.models import LIVE_CARD_STATUSES, CardStatus
-from core import errors
+from core.http import require_form_methods
 
-PAGE_SIZE = 25
 MSG_THROUGH_AN_ORDER = _(
     "Every business on a card is done through an order that records its handler (rule H2). "
     "The order is pre-filled for this card: continue with the handler."
 )
-COUNT_CAP = 10_000
 HISTORY_LIMIT = 100
-
-require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
 
 # H2: every business on a card is an order with its handler. The card page's buttons open the order
 # wizard pre-filled with the business (and, for suspend/resume, the action); each entry says in which
@@ -68,42 +58,6 @@ def order_wizard_url(card, name: str) -> str:
     if action:
         query["action"] = action
     return f"{reverse('orders:new')}?{urlencode(query)}"
-
-
-class CappedPaginator(Paginator):
-    """Counts at most COUNT_CAP + 1 rows (COUNT over a LIMIT subquery), so a page stays cheap with
-    millions of cards; beyond the cap the page says "more than" and asks for filters."""
-
-    cap = COUNT_CAP
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list[: self.cap + 1].count()
-
-    @property
-    def capped(self) -> bool:
-        return self.count > self.cap
-
-
-# --- helpers ------------------------------------------------------------------
-
-
-def _raise_http(exc: errors.DomainError) -> None:
-    if isinstance(exc, errors.NotFound):
-        raise Http404(str(exc.message)) from exc
-    if isinstance(exc, errors.PermissionDenied):
-        raise PermissionDenied(str(exc.message)) from exc
-
-
-def _card(user, iccid: str, *, manage: bool = False):
-    try:
-        card = selectors.card_for_user(user, iccid)
-    except errors.DomainError as exc:
-        _raise_http(exc)
-        raise
-    if manage and not policy.can_manage_card(user, card):
-        raise PermissionDenied(str(_("Your role may look at this card but not change it.")))
-    return card
 
 
 def _single_enterprise(user) -> bool:
@@ -170,7 +124,7 @@ def _render_card_detail(request, card):
 @never_cache
 @require_safe
 def card_detail(request, iccid):
-    return _render_card_detail(request, _card(request.user, iccid))
+    return _render_card_detail(request, card_for_page(request.user, iccid))
 
 
 # The former direct actions: a bookmarked link or a page still open from before gets the order wizard,
@@ -184,7 +138,7 @@ LEGACY_ACTIONS = {"activate": "activate", "suspend": "suspend", "resume": "resum
 def card_action(request, iccid, action):
     if action not in LEGACY_ACTIONS:
         raise Http404(str(_("There is no such action.")))
-    card = _card(request.user, iccid, manage=True)
+    card = card_for_page(request.user, iccid, manage=True)
     messages.info(request, MSG_THROUGH_AN_ORDER)
     return redirect(order_wizard_url(card, LEGACY_ACTIONS[action]))
 
@@ -193,7 +147,7 @@ def card_action(request, iccid, action):
 @never_cache
 @require_form_methods
 def card_services(request, iccid):
-    card = _card(request.user, iccid, manage=True)
+    card = card_for_page(request.user, iccid, manage=True)
     messages.info(request, MSG_THROUGH_AN_ORDER)
     return redirect(order_wizard_url(card, "services"))
 

@@ -16,14 +16,9 @@ from cards.models import BusinessType, Order, OrderCard, OrderStatus
 from cards.orders.handlers import ADDRESS_MAX, NAME_MAX
 from cards.orders.selectors import order_latest_verification
 from cards.orders.services import ORDER_MAX_CARDS, parse_iccid_list
-from core.api import MaskedTextField
+from core.api import MaskedTextField, absolute_url
 from core.identity import PersonalIdType
 from verification.models import Verification, VerificationOutcome, VerificationStatus
-
-
-def _absolute(request, url: str) -> str:
-    return request.build_absolute_uri(url) if request is not None else url
-
 
 # --- read shapes ------------------------------------------------------------------
 
@@ -128,13 +123,15 @@ class OrderListSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, order: Order) -> str:
-        return _absolute(
+        return absolute_url(
             self.context.get("request"), reverse("api:order-detail", kwargs={"public_id": order.public_id})
         )
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_page_url(self, order: Order) -> str:
-        return _absolute(self.context.get("request"), reverse("orders:detail", kwargs={"public_id": order.public_id}))
+        return absolute_url(
+            self.context.get("request"), reverse("orders:detail", kwargs={"public_id": order.public_id})
+        )
 
 
 class OrderDetailSerializer(OrderListSerializer):

@@ -577,16 +577,15 @@ def _apply(line: OrderCard, order: Order, actor) -> None:
     params = order.parameters or {}
     detail: dict = {}
     if business == BusinessType.NEW_INSTALLATION:
-        try:
-            card = card_services.card_activate(actor=actor, card=card, order=order)
+        card, refusal = card_services.card_activate_or_await(actor=actor, card=card, order=order)
+        if refusal is None:
             outcome = "activated"
-        except RealnameRequired as exc:
+        else:
             # U5: the card waits for its user's real-name; the order itself is done.
-            card = Card.objects.get(pk=card.pk)
             outcome = "awaiting_realname"
             detail = {
-                "rules": list(exc.decision.rules),
-                "exemption": exc.decision.exemption.value if exc.decision.exemption else None,
+                "rules": list(refusal.decision.rules),
+                "exemption": refusal.decision.exemption.value if refusal.decision.exemption else None,
             }
     elif business == BusinessType.OWNERSHIP_TRANSFER:
         target = Enterprise.objects.get(public_id=params["target_enterprise"])

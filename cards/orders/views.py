@@ -27,16 +27,12 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import (
-    require_http_methods,
-    require_POST,
-    require_safe,
-)
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.pii import decrypt, encrypt, mask_identifier
 from accounts.reveals import personal_file_response
 from cards import policy
-from cards.errors import RealnameRequired
+from cards.inventory.pages import PAGE_SIZE
 from cards.models import BusinessType, OrderStatus
 from cards.orders import policy as order_policy
 from cards.orders import selectors, services
@@ -45,15 +41,12 @@ from cards.orders.handlers import HandlerData, handler_find, handler_identity
 from cards.orders.selectors import orders_visible_to
 from core import errors
 from core.forms import add_domain_error
-from core.http import camera_allowed, no_store
+from core.http import camera_allowed, no_store, require_form_methods
 from core.identity import PersonalIdType
 from verification.models import VerificationStatus
 
-PAGE_SIZE = 25
 SESSION_KEY = "order_wizard"
 PHOTO_FIELDS = {"id": "handler_id_photo", "live": "handler_live_photo"}
-
-require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
 
 OUTCOME_LABELS = {
     "activated": _("Activated"),
@@ -70,18 +63,6 @@ OUTCOME_LABELS = {
 
 
 # --- helpers ------------------------------------------------------------------
-
-
-def _raise_http(exc: errors.DomainError) -> None:
-    if isinstance(exc, errors.NotFound):
-        raise Http404(str(exc.message)) from exc
-    if isinstance(exc, errors.PermissionDenied):
-        raise PermissionDenied(str(exc.message)) from exc
-
-
-def _show_error(form, exc: errors.DomainError) -> None:
-    _raise_http(exc)
-    add_domain_error(form, exc)
 
 
 def _require_filer(user) -> None:
@@ -178,7 +159,7 @@ def order_new(request):
                     enterprise=enterprise, business_type=business_type, cards=form.cleaned_data["cards"]
                 )
             except errors.DomainError as exc:
-                _show_error(form, exc)
+                add_domain_error(form, exc)
             else:
                 previous = _wizard(request)
                 data = {
@@ -225,7 +206,7 @@ def order_new_handler(request):
                 id_type=form.cleaned_data["handler_id_type"], id_number=form.cleaned_data["handler_id_number"]
             )
         except errors.DomainError as exc:
-            _show_error(form, exc)
+            add_domain_error(form, exc)
         else:
             # Kept encrypted in the session, never in the page or the URL.
             data["handler"] = {"id_type": identity.id_type, "id_number": encrypt(identity.id_number)}
@@ -289,11 +270,10 @@ def order_new_details(request):
                     credential_photo=cleaned.get("credential_photo"),
                     responsible_id_photo=cleaned.get("responsible_id_photo"),
                 )
-            except RealnameRequired as exc:
-                refusal = exc
-                add_domain_error(form, exc)
             except errors.DomainError as exc:
-                _show_error(form, exc)
+                add_domain_error(form, exc)
+                # A refusal by the rules (RealnameRequired) carries its decision: the page explains it.
+                refusal = exc if "decision" in exc.extra else None
             else:
                 _clear_wizard(request)
                 if order.status == OrderStatus.AWAITING_VERIFICATION:
@@ -356,14 +336,6 @@ def order_list(request):
     )
 
 
-def _load_order(user, public_id):
-    try:
-        return selectors.order_for_user(user, public_id)
-    except errors.DomainError as exc:
-        _raise_http(exc)
-        raise
-
-
 def _render_detail(request, order, *, retake_form=None, status: int = 200):
     user = request.user
     verification = selectors.order_latest_verification(order)
@@ -400,7 +372,7 @@ def _render_detail(request, order, *, retake_form=None, status: int = 200):
 @require_safe
 @camera_allowed  # a declined comparison's live photo is retaken here
 def order_detail(request, public_id):
-    return _render_detail(request, _load_order(request.user, public_id))
+    return _render_detail(request, selectors.order_for_user(request.user, public_id))
 
 
 @login_required
@@ -409,7 +381,7 @@ def order_detail(request, public_id):
 @camera_allowed
 def order_retake(request, public_id):
     user = request.user
-    order = _load_order(user, public_id)
+    order = selectors.order_for_user(user, public_id)
     if not order_policy.can_create_order(user, order.enterprise):
         raise PermissionDenied(str(order_policy.PermissionText.CHANGE))
     form = LivePhotoRetakeForm(request.POST, request.FILES)
@@ -419,7 +391,7 @@ def order_retake(request, public_id):
                 actor=user, order=order, handler_live_photo=form.cleaned_data["handler_live_photo"]
             )
         except errors.DomainError as exc:
-            _show_error(form, exc)
+            add_domain_error(form, exc)
         else:
             messages.success(request, _("The new live photo is being compared with the handler's ID photo."))
             return redirect("orders:detail", public_id=order.public_id)
@@ -430,7 +402,7 @@ def order_retake(request, public_id):
 @require_safe
 def order_photo(request, public_id, kind):
     user = request.user
-    order = _load_order(user, public_id)
+    order = selectors.order_for_user(user, public_id)
     field = PHOTO_FIELDS.get(kind)
     if field is None:
         raise Http404(str(_("There is no such photo.")))
@@ -441,18 +413,15 @@ def order_photo(request, public_id, kind):
         raise Http404(str(_("There is no such photo.")))
     extension = os.path.splitext(photo.name)[1].lower()
     content_type = {".png": "image/png", ".webp": "image/webp"}.get(extension, "image/jpeg")
-    try:
-        return personal_file_response(
-            request,
-            obj=order,
-            field=field,
-            field_file=photo,
-            content_type=content_type,
-            filename=f"order-{kind}{extension}",
-            as_attachment=False,
-        )
-    except errors.NotFound as exc:
-        raise Http404(str(exc.message)) from exc
+    return personal_file_response(
+        request,
+        obj=order,
+        field=field,
+        field_file=photo,
+        content_type=content_type,
+        filename=f"order-{kind}{extension}",
+        as_attachment=False,
+    )
 
 
 __all__ = [
