@@ -18,6 +18,7 @@ from cards import hooks
 from cards.errors import OrderRequired, RealnameRequired
 from cards.locks import lock_card, lock_cards
 from cards.models import (
+    BUSINESSES,
     LIVE_CARD_STATUSES,
     BusinessType,
     Card,
@@ -527,7 +528,7 @@ def card_replace(*, actor: User | None, card: Card, new_iccid: str, order: Order
 # then; when the card user's face comparison binds the card, or an exemption for it is approved, the
 # card goes on under that same order, with no second order and no direct action.
 
-AWAITING_BUSINESSES = (BusinessType.NEW_INSTALLATION, BusinessType.OWNERSHIP_TRANSFER)
+AWAITING_BUSINESSES = tuple(business.type for business in BUSINESSES.values() if business.awaits_realname)
 
 
 def awaiting_order_line(card: Card) -> OrderCard | None:

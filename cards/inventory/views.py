@@ -27,7 +27,7 @@ from cards.inventory import forms, selectors
 from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator, card_for_page
 from cards.inventory.presentation import decision_view
 from cards.inventory.serializers import event_label
-from cards.models import LIVE_CARD_STATUSES, CardStatus
+from cards.models import BUSINESSES, LIVE_CARD_STATUSES, RESUME, SUSPEND, BusinessType, CardStatus
 from core.http import require_form_methods
 
 MSG_THROUGH_AN_ORDER = _(
@@ -37,24 +37,33 @@ MSG_THROUGH_AN_ORDER = _(
 HISTORY_LIMIT = 100
 
 # H2: every business on a card is an order with its handler. The card page's buttons open the order
-# wizard pre-filled with the business (and, for suspend/resume, the action); each entry says in which
-# card states the business applies (cards.orders checks it again when the order is filed).
+# wizard pre-filled with the business (and, for suspend/resume, the action); a button shows in the card
+# states the business (or its action) starts from (cards.models.BUSINESSES; checked again when filed).
 BUSINESS_LINKS = {
-    "activate": ("new_installation", None, {CardStatus.IN_STOCK, CardStatus.AWAITING_REALNAME}),
-    "suspend": ("suspend_resume", "suspend", {CardStatus.ACTIVE}),
-    "resume": ("suspend_resume", "resume", {CardStatus.SUSPENDED}),
-    "services": ("service_change", None, set(LIVE_CARD_STATUSES)),
-    "transfer": ("ownership_transfer", None, set(LIVE_CARD_STATUSES)),
-    "replace": ("card_replacement", None, set(LIVE_CARD_STATUSES)),
-    "supplementary": ("supplementary_registration", None, set(LIVE_CARD_STATUSES)),
-    "cancel": ("cancellation", None, set(LIVE_CARD_STATUSES)),
+    "activate": (BusinessType.NEW_INSTALLATION, None),
+    "suspend": (BusinessType.SUSPEND_RESUME, SUSPEND),
+    "resume": (BusinessType.SUSPEND_RESUME, RESUME),
+    "services": (BusinessType.SERVICE_CHANGE, None),
+    "transfer": (BusinessType.OWNERSHIP_TRANSFER, None),
+    "replace": (BusinessType.CARD_REPLACEMENT, None),
+    "supplementary": (BusinessType.SUPPLEMENTARY_REGISTRATION, None),
+    "cancel": (BusinessType.CANCELLATION, None),
 }
+
+
+def _link_statuses(business_type: str, action: str | None) -> frozenset[str]:
+    business = BUSINESSES[business_type]
+    return business.actions[action] if action else business.card_statuses
 
 
 def order_wizard_url(card, name: str) -> str:
     """The order wizard's first step, pre-filled for this card and business."""
-    business_type, action, _statuses = BUSINESS_LINKS[name]
-    query = {"business_type": business_type, "enterprise": str(card.enterprise.public_id), "cards": card.iccid}
+    business_type, action = BUSINESS_LINKS[name]
+    query = {
+        "business_type": str(business_type.value),
+        "enterprise": str(card.enterprise.public_id),
+        "cards": card.iccid,
+    }
     if action:
         query["action"] = action
     return f"{reverse('orders:new')}?{urlencode(query)}"
@@ -101,8 +110,8 @@ def _render_card_detail(request, card):
     ]
     businesses = {
         name: order_wizard_url(card, name)
-        for name, (_type, _action, statuses) in BUSINESS_LINKS.items()
-        if can_manage and card.status in statuses
+        for name, (business_type, action) in BUSINESS_LINKS.items()
+        if can_manage and card.status in _link_statuses(business_type, action)
     }
     context = {
         "card": card,

@@ -33,7 +33,7 @@ from accounts.pii import decrypt, encrypt, mask_identifier
 from accounts.reveals import personal_file_response
 from cards import policy
 from cards.inventory.pages import PAGE_SIZE
-from cards.models import BusinessType, OrderStatus
+from cards.models import BUSINESSES, BusinessType, OrderStatus
 from cards.orders import policy as order_policy
 from cards.orders import selectors, services
 from cards.orders.forms import HandlerLookupForm, LivePhotoRetakeForm, OrderDetailsForm, OrderFilterForm, OrderStartForm
@@ -47,6 +47,8 @@ from verification.models import VerificationStatus
 
 SESSION_KEY = "order_wizard"
 PHOTO_FIELDS = {"id": "handler_id_photo", "live": "handler_live_photo"}
+# The actions a link from the card page may pre-select (cards.inventory.views.BUSINESS_LINKS).
+SUSPEND_RESUME_ACTIONS = BUSINESSES[BusinessType.SUSPEND_RESUME].actions
 
 OUTCOME_LABELS = {
     "activated": _("Activated"),
@@ -129,11 +131,11 @@ def _handler_step(request, data: dict, enterprise):
 
 
 def _summary(data: dict, enterprise, cards) -> dict:
-    business_type = data["business_type"]
+    business = BUSINESSES[data["business_type"]]
     return {
-        "business_type": business_type,
-        "business_label": BusinessType(business_type).label,
-        "gated": order_policy.is_face_gated(business_type),
+        "business_type": data["business_type"],
+        "business_label": business.label,
+        "gated": business.face_gated,
         "enterprise": enterprise,
         "cards": cards,
     }
@@ -169,7 +171,7 @@ def order_new(request):
                 }
                 if previous.get("enterprise") == data["enterprise"] and previous.get("handler"):
                     data["handler"] = previous["handler"]  # same enterprise: the handler still holds
-                if form.cleaned_data.get("action") and business_type == BusinessType.SUSPEND_RESUME:
+                if form.cleaned_data.get("action") and BUSINESSES[business_type].actions:
                     data["action"] = form.cleaned_data["action"]
                 _save_wizard(request, data)
                 return redirect("orders:new_handler")
@@ -180,7 +182,7 @@ def order_new(request):
             "enterprise": request.GET.get("enterprise") or data.get("enterprise"),
             "cards": request.GET.get("cards") or "\n".join(data.get("iccids", [])),
             "action": next(
-                (a for a in (request.GET.get("action"), data.get("action")) if a in order_policy.ACTIONS), ""
+                (a for a in (request.GET.get("action"), data.get("action")) if a in SUSPEND_RESUME_ACTIONS), ""
             ),
         }
         form = OrderStartForm(initial=initial, enterprises=enterprises)
