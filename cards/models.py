@@ -4,6 +4,7 @@ import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,6 +18,9 @@ from accounts.pii import EncryptedTextField, mask_identifier
 from cards.rules import CardFacts, Decision, ServiceLevel, evaluate, is_149_segment
 from core.identity import PersonalIdType, mask_name
 from core.storage import private_storage
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class ServiceLevelChoices(models.TextChoices):
@@ -377,7 +381,7 @@ class Business:
     awaits_realname: bool = False
 
     @property
-    def label(self) -> str:
+    def label(self) -> StrOrPromise:
         return self.type.label
 
 
