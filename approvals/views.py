@@ -20,7 +20,6 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
-    require_http_methods,
     require_POST,
     require_safe,
 )
@@ -35,7 +34,7 @@ from cards.inventory.selectors import cards_visible_to
 from cards.models import LIVE_CARD_STATUSES, CardStatus
 from core import errors
 from core.forms import add_domain_error
-from core.http import no_store
+from core.http import no_store, require_form_methods
 from enterprises.models import ChangeRequestStatus
 from enterprises.selectors import documents_visible_to, enterprises_visible_to
 from verification.models import Verification
@@ -43,45 +42,26 @@ from verification.models import Verification
 PAGE_SIZE = 25
 MAX_CARDS_ON_FILING_PAGE = 300
 
-require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
-
 
 # --- helpers ------------------------------------------------------------------
 
 
-def _raise_http(exc: errors.DomainError) -> None:
-    if isinstance(exc, errors.NotFound):
-        raise Http404(str(exc.message)) from exc
-    if isinstance(exc, errors.PermissionDenied):
-        raise PermissionDenied(str(exc.message)) from exc
-
-
-def _load(loader, user, public_id):
-    try:
-        return loader(user, public_id)
-    except errors.DomainError as exc:
-        _raise_http(exc)
-        raise
-
-
 def _private_file(request, obj, field: str, *, content_type: str | None, filename: str, inline: bool) -> FileResponse:
     """A stored file that shows personal data: a budgeted, logged full view (accounts.reveals)."""
-    try:
-        return personal_file_response(
-            request,
-            obj=obj,
-            field=field,
-            field_file=getattr(obj, field),
-            content_type=content_type,
-            filename=filename,
-            as_attachment=not inline,
-        )
-    except errors.NotFound as exc:
-        raise Http404(str(exc.message)) from exc
+    return personal_file_response(
+        request,
+        obj=obj,
+        field=field,
+        field_file=getattr(obj, field),
+        content_type=content_type,
+        filename=filename,
+        as_attachment=not inline,
+    )
 
 
 def _show_domain_error(request, exc: errors.DomainError) -> None:
-    _raise_http(exc)
+    if isinstance(exc, errors.PAGE_ERRORS):
+        raise exc
     messages.error(request, exc.message)
 
 
@@ -197,7 +177,7 @@ def exemption_new(request):
         return render(request, "approvals/choose_enterprise.html", {"enterprises": enterprises})
     from enterprises.selectors import enterprise_for_user
 
-    enterprise = _load(enterprise_for_user, user, enterprise_id)
+    enterprise = enterprise_for_user(user, enterprise_id)
     if not selectors.can_file_exemption(user, enterprise):
         raise PermissionDenied(str(services.MSG_FILE_DENIED))
 
@@ -225,7 +205,6 @@ def exemption_new(request):
                     attachments=form.attachments(),
                 )
             except errors.DomainError as exc:
-                _raise_http(exc)
                 add_domain_error(form, exc)
             else:
                 messages.success(request, _("The exemption request was filed and awaits approval."))
@@ -267,7 +246,7 @@ def card_rows(exemption, request, *, limit: int = 500) -> list[dict]:
 @require_safe
 def exemption_detail(request, public_id):
     user = request.user
-    exemption = _load(selectors.exemption_for_user, user, public_id)
+    exemption = selectors.exemption_for_user(user, public_id)
     levels = selectors.levels_to_decide(user, exemption)
     context = {
         "exemption": exemption,
@@ -289,7 +268,7 @@ def exemption_detail(request, public_id):
 @require_POST
 def exemption_decide(request, public_id):
     user = request.user
-    exemption = _load(selectors.exemption_for_user, user, public_id)
+    exemption = selectors.exemption_for_user(user, public_id)
     form = DecisionForm(request.POST)
     level = request.POST.get("level") or selectors.approver_level(user) or ""
     if not form.is_valid():
@@ -313,7 +292,7 @@ def exemption_decide(request, public_id):
 @require_POST
 def exemption_withdraw(request, public_id):
     user = request.user
-    exemption = _load(selectors.exemption_for_user, user, public_id)
+    exemption = selectors.exemption_for_user(user, public_id)
     try:
         services.exemption_withdraw(request=exemption, actor=user)
     except errors.DomainError as exc:
@@ -327,7 +306,7 @@ def exemption_withdraw(request, public_id):
 @require_safe
 def attachment_download(request, public_id, pk):
     user = request.user
-    exemption = _load(selectors.exemption_for_user, user, public_id)
+    exemption = selectors.exemption_for_user(user, public_id)
     if not selectors.may_open_files(user, exemption.enterprise):
         raise PermissionDenied(str(_("Your role may not open approval forms.")))
     attachment = exemption.attachments.filter(pk=pk).first()
@@ -368,7 +347,7 @@ def review_detail(request, public_id):
     from verification.services import verification_review
 
     user = request.user
-    verification = _load(selectors.verification_for_reviewer, user, public_id)
+    verification = selectors.verification_for_reviewer(user, public_id)
     form = DecisionForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -376,7 +355,6 @@ def review_detail(request, public_id):
                 verification=verification, actor=user, approve=form.approve, comment=form.cleaned_data["comment"]
             )
         except errors.DomainError as exc:
-            _raise_http(exc)
             add_domain_error(form, exc)
         else:
             messages.success(
@@ -412,7 +390,7 @@ def verification_photo(request, public_id, which):
     user = request.user
     if which not in ("id", "live"):
         raise Http404(str(_("The file is not available.")))
-    verification: Verification = _load(selectors.verification_for_photos, user, public_id)
+    verification: Verification = selectors.verification_for_photos(user, public_id)
     field = "id_photo" if which == "id" else "live_photo"
     field_file = getattr(verification, field)
     if not field_file:
@@ -455,7 +433,7 @@ def change_request_detail(request, public_id):
     from approvals.selectors import change_request_for_user
 
     user = request.user
-    change_request = _load(change_request_for_user, user, public_id)
+    change_request = change_request_for_user(user, public_id)
     form = DecisionForm(request.POST if request.method == "POST" and "decision" in request.POST else None)
     if request.method == "POST":
         try:
@@ -473,7 +451,8 @@ def change_request_detail(request, public_id):
                 messages.success(request, _("Your decision was recorded."))
                 return redirect("approvals:change_request_detail", public_id=change_request.public_id)
         except errors.DomainError as exc:
-            _raise_http(exc)
+            if isinstance(exc, errors.PAGE_ERRORS):
+                raise
             if form.is_bound:
                 add_domain_error(form, exc)
             else:

@@ -1,16 +1,25 @@
 from __future__ import annotations
 
+from typing import Any
+
+from cards.decisions import decision_body
 from core.errors import Conflict, DomainError
 
 
 class RealnameRequired(Conflict):
-    """U5: the card's user real-name is not complete and no approved exemption covers it."""
+    """U5: the card's user real-name is not complete and no approved exemption covers it.
+
+    Its body carries the rule decision behind the refusal, rendered in the language of the answer."""
 
     default_code = "realname_required"
 
     def __init__(self, message, *, decision, **kwargs):
         super().__init__(message, **kwargs)
         self.decision = decision
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return {**super().extra, "decision": decision_body(self.decision)}
 
 
 class CardLimitReached(DomainError):

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,6 +18,9 @@ from accounts.pii import EncryptedTextField, mask_identifier
 from cards.rules import CardFacts, Decision, ServiceLevel, evaluate, is_149_segment
 from core.identity import PersonalIdType, mask_name
 from core.storage import private_storage
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class ServiceLevelChoices(models.TextChoices):
@@ -352,15 +359,76 @@ class BusinessType(models.TextChoices):
     CANCELLATION = "cancellation", _("Cancellation")
 
 
-# H3: these need the handler's live photo and a passing face comparison.
-FACE_GATED_BUSINESS_TYPES = frozenset(
-    {
-        BusinessType.NEW_INSTALLATION,
-        BusinessType.OWNERSHIP_TRANSFER,
-        BusinessType.SUPPLEMENTARY_REGISTRATION,
-        BusinessType.CARD_REPLACEMENT,
-    }
-)
+SUSPEND, RESUME = "suspend", "resume"
+
+
+@dataclass(frozen=True)
+class Business:
+    """What one business type is. The wizard, the order API and the H3 gate read only BUSINESSES
+    (README, "How to add a business type"); what completing it does to a card is written in
+    cards.orders.services.order_complete."""
+
+    type: BusinessType
+    # H3: the order waits for the handler's live photo to pass the face comparison.
+    face_gated: bool
+    # The card states the business may start from.
+    card_statuses: frozenset[str]
+    # The parameters it takes; anything else is refused, so a typo is never ignored.
+    parameters: tuple[str, ...] = ()
+    # A business with a choice of action (suspension / resumption): each action's card states.
+    actions: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+    # U5: a card may come out awaiting its user's real-name and go on under the same order later.
+    awaits_realname: bool = False
+
+    @property
+    def label(self) -> StrOrPromise:
+        return self.type.label
+
+
+_LIVE = frozenset(LIVE_CARD_STATUSES)
+
+BUSINESSES: dict[str, Business] = {
+    business.type: business
+    for business in (
+        Business(
+            BusinessType.NEW_INSTALLATION,
+            face_gated=True,
+            card_statuses=frozenset({CardStatus.IN_STOCK, CardStatus.AWAITING_REALNAME}),
+            awaits_realname=True,
+        ),
+        Business(
+            BusinessType.OWNERSHIP_TRANSFER,
+            face_gated=True,
+            card_statuses=_LIVE,
+            parameters=("target_enterprise",),
+            awaits_realname=True,
+        ),
+        Business(BusinessType.SUPPLEMENTARY_REGISTRATION, face_gated=True, card_statuses=_LIVE),
+        Business(BusinessType.CARD_REPLACEMENT, face_gated=True, card_statuses=_LIVE, parameters=("new_iccids",)),
+        Business(
+            BusinessType.SERVICE_CHANGE,
+            face_gated=False,
+            card_statuses=_LIVE,
+            parameters=("data", "voice", "sms", "package"),
+        ),
+        Business(
+            BusinessType.SUSPEND_RESUME,
+            face_gated=False,
+            card_statuses=frozenset({CardStatus.ACTIVE, CardStatus.SUSPENDED}),
+            parameters=("action",),
+            actions={SUSPEND: frozenset({CardStatus.ACTIVE}), RESUME: frozenset({CardStatus.SUSPENDED})},
+        ),
+        Business(BusinessType.CANCELLATION, face_gated=False, card_statuses=_LIVE),
+    )
+}
+# The order wizard's and the order API's choice of business, in the table's order.
+BUSINESS_CHOICES = [(business.type.value, business.label) for business in BUSINESSES.values()]
+
+
+def is_face_gated(business_type: str) -> bool:
+    """H3: whether an order of this business waits for the handler's face comparison."""
+    business = BUSINESSES.get(business_type)
+    return business is not None and business.face_gated
 
 
 class OrderStatus(models.TextChoices):
@@ -402,7 +470,7 @@ class Order(models.Model):
 
     @property
     def is_face_gated(self) -> bool:
-        return self.business_type in FACE_GATED_BUSINESS_TYPES
+        return is_face_gated(self.business_type)
 
 
 class OrderCard(models.Model):

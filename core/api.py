@@ -64,6 +64,11 @@ def error_response(description: str) -> OpenApiResponse:
 E401 = error_response("Not authenticated: no or an invalid token or session. Sent with `WWW-Authenticate: Token`.")
 
 
+def absolute_url(request, url: str) -> str:
+    """The URL with scheme and host when there is a request (a serializer may run without one)."""
+    return request.build_absolute_uri(url) if request is not None else url
+
+
 def is_schema_view(view) -> bool:
     """True while drf-spectacular builds the schema (no real request, no URL kwargs)."""
     return getattr(view, "swagger_fake_view", False)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import FileResponse
+from django.views.decorators.http import require_http_methods
 from django_permissions_policy.decorators import permissions_policy_override
 
 NO_STORE = "no-store, private"
+
+# A page with a form: shown by GET (and HEAD), sent by POST.
+require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
 
 
 def no_store(response):

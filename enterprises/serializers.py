@@ -19,7 +19,7 @@ from rest_framework.fields import empty
 from accounts.models import User
 from accounts.pii import mask_identifier
 from accounts.roles import Role
-from core.api import MaskedTextField
+from core.api import MaskedTextField, absolute_url
 from core.identity import CredentialType, PersonalIdType
 from enterprises.models import (
     ChangeRequest,
@@ -77,10 +77,6 @@ class UserRefSerializer(serializers.Serializer):
     full_name = serializers.CharField(read_only=True)
 
 
-def _absolute(request, url: str) -> str:
-    return request.build_absolute_uri(url) if request is not None else url
-
-
 class DocumentSerializer(serializers.ModelSerializer):
     """One stored document version; the file itself only through `download_url`."""
 
@@ -110,7 +106,7 @@ class DocumentSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.URI)
     def get_download_url(self, document: Document) -> str:
         url = reverse("api:document-download", kwargs={"public_id": document.public_id})
-        return _absolute(self.context.get("request"), url)
+        return absolute_url(self.context.get("request"), url)
 
 
 class ResponsiblePersonSerializer(serializers.ModelSerializer):
@@ -134,7 +130,7 @@ class ChangeRequestSummarySerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, change_request: ChangeRequest) -> str:
         url = reverse("api:change-request-detail", kwargs={"public_id": change_request.public_id})
-        return _absolute(self.context.get("request"), url)
+        return absolute_url(self.context.get("request"), url)
 
 
 class UnitKindSerializer(serializers.ModelSerializer):
@@ -176,7 +172,7 @@ class EnterpriseListSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, enterprise: Enterprise) -> str:
         url = reverse("api:enterprise-detail", kwargs={"public_id": enterprise.public_id})
-        return _absolute(self.context.get("request"), url)
+        return absolute_url(self.context.get("request"), url)
 
 
 class EnterpriseDetailSerializer(EnterpriseListSerializer):

@@ -19,7 +19,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
-    require_http_methods,
     require_POST,
     require_safe,
 )
@@ -31,13 +30,12 @@ from accounts.services import history_for
 from accounts.throttling import page_reveal_wait, reveal_wait_message
 from core import errors
 from core.forms import add_domain_error
-from core.http import no_store
+from core.http import no_store, require_form_methods
 from enterprises import forms, selectors, services
 from enterprises.models import ChangeRequestStatus, ChangeTarget, DocumentKind
 
 PAGE_SIZE = 25
 
-require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
 
 HISTORY_LABELS = {
     "enterprise.registered": _("Registered"),

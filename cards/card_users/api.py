@@ -33,9 +33,9 @@ from cards.card_users.serializers import (
     verification_status_body,
 )
 from cards.card_users.services import card_user_register
+from cards.decisions import current_language
 from cards.inventory import selectors as card_selectors
-from cards.inventory.api import E400, E403, E404, READ_ERRORS, CardsApiView
-from cards.inventory.presentation import current_language
+from cards.inventory.api_base import E400, E403, E404, READ_ERRORS, CardsApiView
 from cards.models import CardUser, Channel
 from core.api import E401, error_response, is_schema_view, validated
 from core.errors import NotFound, PermissionDenied

@@ -11,8 +11,8 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from cards.card_users.presentation import registration_status_body
-from cards.inventory.serializers import _absolute
 from cards.models import CardUser, RegistrationStatus
+from core.api import absolute_url
 from core.identity import PersonalIdType
 from verification.models import GATE_OPEN_STATUSES, Verification, VerificationStatus
 
@@ -120,7 +120,7 @@ class CardUserListSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, card_user: CardUser) -> str:
         url = reverse("api:card-user-detail", kwargs={"public_id": card_user.public_id})
-        return _absolute(self.context.get("request"), url)
+        return absolute_url(self.context.get("request"), url)
 
 
 class BindingSerializer(serializers.Serializer):
@@ -173,7 +173,7 @@ class CardUserDetailSerializer(CardUserListSerializer):
             return None
         request = self.context.get("request")
         return {
-            kind: _absolute(
+            kind: absolute_url(
                 request, reverse("api:card-user-photo", kwargs={"public_id": card_user.public_id, "kind": kind})
             )
             for kind in ("id_photo", "live_photo")

@@ -13,7 +13,7 @@ from accounts.models import User
 from accounts.pii import mask_identifier, personal_id_index
 from accounts.services import audit_record
 from cards.errors import CardLimitReached
-from cards.inventory.services import _event, cards_realname_resolved
+from cards.inventory.services import card_event, cards_realname_resolved
 from cards.locks import lock_cards
 from cards.models import (
     FINAL_REGISTRATION_STATUSES,
@@ -97,7 +97,7 @@ def card_user_bind(
             for card in locked_cards
         ]
         for card in locked_cards:
-            _event(
+            card_event(
                 card,
                 actor=actor,
                 action="user_bound",

@@ -24,21 +24,12 @@ from cards.card_users.api import card_user_photo_response
 from cards.card_users.presentation import registration_status_body
 from cards.card_users.serializers import FINAL_VERIFICATION_STATUSES, verification_status_body
 from cards.card_users.services import card_user_register
+from cards.decisions import current_language
 from cards.inventory import selectors as card_selectors
-from cards.inventory.presentation import current_language
-from cards.inventory.views import COUNT_CAP, PAGE_SIZE, CappedPaginator, _card, _raise_http, require_form_methods
+from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator, card_for_page
 from core import errors
 from core.forms import add_domain_error
-from core.http import camera_allowed, no_store
-
-
-def _card_user(user, public_id):
-    try:
-        return selectors.card_user_for_user(user, public_id)
-    except errors.DomainError as exc:
-        _raise_http(exc)
-        raise
-
+from core.http import camera_allowed, no_store, require_form_methods
 
 # --- card users ---------------------------------------------------------------------
 
@@ -96,7 +87,8 @@ def card_user_create(request):
                     cards=card_selectors.enterprise_cards_for_user(user, enterprise, data["iccids"]),
                 )
             except errors.DomainError as exc:
-                _raise_http(exc)
+                if isinstance(exc, errors.PAGE_ERRORS):
+                    raise
                 status = exc.status_code
                 if exc.field == "cards":
                     form.add_error("iccids", exc.message)
@@ -115,7 +107,7 @@ def card_user_create(request):
         initial = {}
         iccid = request.GET.get("card", "")
         if iccid:
-            card = _card(user, iccid)
+            card = card_for_page(user, iccid)
             if not policy.can_register_card_user(user, card.enterprise):
                 raise PermissionDenied(str(_("Your role may not register card users for this enterprise.")))
             initial = {"enterprise": card.enterprise.public_id, "iccids": card.iccid}
@@ -152,14 +144,14 @@ def _render_card_user(request, card_user, *, revealed: str | None = None, reveal
 @never_cache
 @require_safe
 def card_user_detail(request, public_id):
-    return _render_card_user(request, _card_user(request.user, public_id))
+    return _render_card_user(request, selectors.card_user_for_user(request.user, public_id))
 
 
 @login_required
 @never_cache
 @require_POST
 def card_user_reveal(request, public_id):
-    card_user = _card_user(request.user, public_id)
+    card_user = selectors.card_user_for_user(request.user, public_id)
     if not can_view_full_pii(request.user):
         raise PermissionDenied(str(_("You do not have the permission to view personal data in full.")))
     wait = page_reveal_wait(request)
@@ -175,12 +167,8 @@ def card_user_reveal(request, public_id):
 @never_cache
 @require_safe
 def card_user_photo(request, public_id, kind):
-    card_user = _card_user(request.user, public_id)
-    try:
-        return card_user_photo_response(request, card_user, kind, as_attachment=False)
-    except errors.DomainError as exc:
-        _raise_http(exc)
-        raise
+    card_user = selectors.card_user_for_user(request.user, public_id)
+    return card_user_photo_response(request, card_user, kind, as_attachment=False)
 
 
 __all__ = [

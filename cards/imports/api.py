@@ -26,7 +26,7 @@ from rest_framework.response import Response
 
 from cards.imports import parsing, policy, report, selectors, services
 from cards.models import CardImport
-from core.api import E401, error_response
+from core.api import E401, absolute_url, error_response
 from core.errors import PermissionDenied, ValidationFailed
 from core.http import no_store
 from enterprises import selectors as enterprise_selectors
@@ -89,9 +89,7 @@ class CardImportSerializer(serializers.Serializer):
         ).data
 
     def _url(self, name: str, job: CardImport) -> str:
-        url = reverse(name, kwargs={"public_id": job.public_id})
-        request = self.context.get("request")
-        return request.build_absolute_uri(url) if request is not None else url
+        return absolute_url(self.context.get("request"), reverse(name, kwargs={"public_id": job.public_id}))
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_status_url(self, job: CardImport) -> str:

@@ -4,7 +4,7 @@ Two steps, two entry points:
 
 * :func:`card_import_create` (the page and the API call it) checks the role,
   the size, the file type, the text encoding and the header row, stores the
-  file in private storage and queues :func:`cards.tasks.run_card_import` once
+  file in private storage and queues :func:`cards.imports.tasks.run_card_import` once
   the row is committed. A file that fails these checks is refused at once
   with a ValidationFailed on ``file``; no row and no file are kept.
 * :func:`card_import_run` (the Celery task calls it; safe to repeat) reads
@@ -95,9 +95,9 @@ def card_import_create(*, actor: User, enterprise, upload) -> CardImport:
 
 def _queue(import_id: int) -> bool:
     """Queue the import. With the broker down it stays pending and the upload is still answered 202;
-    cards.tasks.requeue_pending_imports sends it again later."""
-    # Here, not at the top: cards.tasks imports this module to run the import.
-    from cards.tasks import run_card_import
+    cards.imports.tasks.requeue_pending_imports sends it again later."""
+    # Here, not at the top: cards.imports.tasks imports this module to run the import.
+    from cards.imports.tasks import run_card_import
 
     return enqueue(run_card_import, import_id, model=CardImport, what="card import")
 

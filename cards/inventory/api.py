@@ -23,13 +23,14 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import generics, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cards import policy
+from cards.decisions import decision_body
 from cards.inventory import selectors
-from cards.inventory.presentation import current_language, decision_view, exemption_text
+from cards.inventory.api_base import E400, E403, E404, READ_ERRORS, CardsApiView
+from cards.inventory.presentation import decision_view
 from cards.inventory.serializers import (
     CardDetailSerializer,
     CardFilterSerializer,
@@ -41,7 +42,7 @@ from cards.inventory.serializers import (
 )
 from cards.models import Card, CardStatus, Package
 from cards.rules import CardFacts, ServiceLevel, evaluate, is_149_segment
-from core.api import E401, error_response, is_schema_view, validated
+from core.api import E401, is_schema_view, validated
 from core.errors import PermissionDenied, ValidationFailed
 
 HISTORY_LIMIT = 100
@@ -52,18 +53,7 @@ MSG_MANAGE_DENIED = _("Your role may look at this card but not change it.")
 # --- helpers ------------------------------------------------------------------
 
 
-E400 = error_response("Invalid input: `field` names the request field, `code` the reason.")
-E403 = error_response("Authenticated, and the object is visible, but the role may not do this.")
-E404 = error_response("No such object, a malformed id, or an object outside the user's scope.")
-READ_ERRORS = {401: E401, 404: E404}
-
 ICCID = OpenApiParameter("iccid", OpenApiTypes.STR, OpenApiParameter.PATH, description="The card's ICCID.")
-
-
-class CardsApiView:
-    """JSON only."""
-
-    renderer_classes = [JSONRenderer]
 
 
 def _card_for_action(user, iccid: str) -> Card:
@@ -262,9 +252,7 @@ class RuleEvaluateView(CardsApiView, APIView):
                 test_package=data["test_package"],
             )
         )
-        body = decision.as_dict(current_language())
-        body["exemption_text"] = exemption_text(decision)
-        return Response(body)
+        return Response(decision_body(decision))
 
 
 __all__ = [

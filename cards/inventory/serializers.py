@@ -16,6 +16,7 @@ from rest_framework import serializers
 from cards.models import Card, CardEvent, CardStatus, ServiceLevelChoices
 from cards.rules import Exemption
 from cards.validation import validate_card_msisdn
+from core.api import absolute_url
 from core.errors import ValidationFailed
 
 EVENT_LABELS = {
@@ -35,10 +36,6 @@ EVENT_LABELS = {
 }
 
 BASIS_CHOICES = ["not_required", "user_realname_complete", "exemption_approved", "missing"]
-
-
-def _absolute(request, url: str) -> str:
-    return request.build_absolute_uri(url) if request is not None else url
 
 
 def event_label(action: str) -> str:
@@ -169,7 +166,7 @@ class CardListSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, card: Card) -> str:
-        return _absolute(self.context.get("request"), reverse("api:card-detail", kwargs={"iccid": card.iccid}))
+        return absolute_url(self.context.get("request"), reverse("api:card-detail", kwargs={"iccid": card.iccid}))
 
 
 class CardEventSerializer(serializers.ModelSerializer):

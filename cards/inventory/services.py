@@ -18,6 +18,7 @@ from cards import hooks
 from cards.errors import OrderRequired, RealnameRequired
 from cards.locks import lock_card, lock_cards
 from cards.models import (
+    BUSINESSES,
     LIVE_CARD_STATUSES,
     BusinessType,
     Card,
@@ -209,7 +210,7 @@ def card_create(
         for field, value in decision_cache_fields(evaluate(card.facts)).items():
             setattr(card, field, value)
         card.save()
-        _event(card, actor=actor, action="created", data={"rules": card.realname_rules.split(",")})
+        card_event(card, actor=actor, action="created", data={"rules": card.realname_rules.split(",")})
     return card
 
 
@@ -241,7 +242,8 @@ def _require_order(card: Card, order, business_type: str, *, status: str = Order
         raise _order_required(business_type)
 
 
-def _event(card: Card, *, actor: User | None, action: str, from_status: str = "", order=None, data=None) -> None:
+def card_event(card: Card, *, actor: User | None, action: str, from_status: str = "", order=None, data=None) -> None:
+    """One line of the card's history; the card's status is its new one (the card users' binds write here too)."""
     CardEvent.objects.create(
         card=card,
         actor=actor,
@@ -264,10 +266,20 @@ def _require_status(card: Card, allowed: Iterable[str], action) -> None:
 
 def card_activate(*, actor: User | None, card: Card, order: Order) -> Card:
     """Activate a card, as part of a new-installation order. U5: blocked until user real-name is
-    complete or an exemption covers it; the card then awaits it (see card_realname_completed)."""
+    complete or an exemption covers it; the card then awaits it (see card_realname_completed) and
+    RealnameRequired is raised."""
+    card, refusal = card_activate_or_await(actor=actor, card=card, order=order)
+    if refusal is not None:
+        raise refusal
+    return card
+
+
+def card_activate_or_await(*, actor: User | None, card: Card, order: Order) -> tuple[Card, RealnameRequired | None]:
+    """card_activate for a new-installation order, where a card left awaiting its user's real-name
+    (U5) is an outcome, not an error: the card as it is now, and the refusal when it awaits."""
     _require_order(card, order, BusinessType.NEW_INSTALLATION)
-    # A refused activation still records that the card now awaits real-name, so the
-    # refusal is raised after the transaction commits.
+    # A refused activation still records that the card now awaits real-name: the refusal is
+    # returned, so card_activate raises it only after the transaction commits.
     with transaction.atomic():
         card = lock_card(card)
         _require_status(card, [CardStatus.IN_STOCK, CardStatus.AWAITING_REALNAME], _("activated"))
@@ -279,7 +291,7 @@ def card_activate(*, actor: User | None, card: Card, order: Order) -> Card:
                 previous = card.status
                 card.status = CardStatus.AWAITING_REALNAME
                 card.save(update_fields=["status", "updated_at"])
-                _event(
+                card_event(
                     card,
                     actor=actor,
                     action="awaiting_realname",
@@ -287,16 +299,14 @@ def card_activate(*, actor: User | None, card: Card, order: Order) -> Card:
                     order=order,
                     data={"rules": list(decision.rules)},
                 )
-            refusal = _refusal(decision)
-        else:
-            previous = card.status
-            card.status = CardStatus.ACTIVE
-            # U4: a card that was ever active never goes onto a test package.
-            card.first_activated_at = card.first_activated_at or timezone.now()
-            card.save(update_fields=["status", "first_activated_at", "updated_at"])
-            _event(card, actor=actor, action="activated", from_status=previous, order=order, data={"basis": why})
-            return card
-    raise refusal
+            return card, _refusal(decision)
+        previous = card.status
+        card.status = CardStatus.ACTIVE
+        # U4: a card that was ever active never goes onto a test package.
+        card.first_activated_at = card.first_activated_at or timezone.now()
+        card.save(update_fields=["status", "first_activated_at", "updated_at"])
+        card_event(card, actor=actor, action="activated", from_status=previous, order=order, data={"basis": why})
+    return card, None
 
 
 def card_suspend(*, actor: User | None, card: Card, order: Order) -> Card:
@@ -307,7 +317,7 @@ def card_suspend(*, actor: User | None, card: Card, order: Order) -> Card:
         _require_status(card, [CardStatus.ACTIVE], _("suspended"))
         card.status = CardStatus.SUSPENDED
         card.save(update_fields=["status", "updated_at"])
-        _event(card, actor=actor, action="suspended", from_status=CardStatus.ACTIVE, order=order)
+        card_event(card, actor=actor, action="suspended", from_status=CardStatus.ACTIVE, order=order)
     return card
 
 
@@ -325,7 +335,9 @@ def card_resume(*, actor: User | None, card: Card, order: Order) -> Card:
             raise _refusal(decision)
         card.status = CardStatus.ACTIVE
         card.save(update_fields=["status", "updated_at"])
-        _event(card, actor=actor, action="resumed", from_status=CardStatus.SUSPENDED, order=order, data={"basis": why})
+        card_event(
+            card, actor=actor, action="resumed", from_status=CardStatus.SUSPENDED, order=order, data={"basis": why}
+        )
     return card
 
 
@@ -340,7 +352,9 @@ def card_cancel(*, actor: User | None, card: Card, order: Order) -> Card:
         ended = _end_bindings(card, reason="card_cancelled")
         card.status = CardStatus.CANCELLED
         card.save(update_fields=["status", "updated_at"])
-        _event(card, actor=actor, action="cancelled", from_status=previous, order=order, data={"bindings_ended": ended})
+        card_event(
+            card, actor=actor, action="cancelled", from_status=previous, order=order, data={"bindings_ended": ended}
+        )
     return card
 
 
@@ -414,7 +428,7 @@ def card_change_services(
             "sms": card.sms_service,
             "package": card.package.code,
         }
-        _event(
+        card_event(
             card,
             actor=actor,
             action="services_changed",
@@ -439,7 +453,7 @@ def card_end_test_period(*, card: Card, now: datetime | None = None) -> bool:
             return False
         card.status = CardStatus.SUSPENDED
         card.save(update_fields=["status", "updated_at"])
-        _event(
+        card_event(
             card,
             actor=None,
             action="test_period_ended",
@@ -471,7 +485,7 @@ def card_transfer(*, actor: User | None, card: Card, target_enterprise, order: O
         if card.status in (CardStatus.ACTIVE, CardStatus.SUSPENDED) and not realname_satisfied(card, decision)[0]:
             card.status = CardStatus.AWAITING_REALNAME
         card.save()
-        _event(
+        card_event(
             card,
             actor=actor,
             action="transferred",
@@ -497,7 +511,7 @@ def card_replace(*, actor: User | None, card: Card, new_iccid: str, order: Order
         previous = card.iccid
         card.iccid = new_iccid
         card.save(update_fields=["iccid", "updated_at"])
-        _event(
+        card_event(
             card,
             actor=actor,
             action="replaced",
@@ -514,7 +528,7 @@ def card_replace(*, actor: User | None, card: Card, new_iccid: str, order: Order
 # then; when the card user's face comparison binds the card, or an exemption for it is approved, the
 # card goes on under that same order, with no second order and no direct action.
 
-AWAITING_BUSINESSES = (BusinessType.NEW_INSTALLATION, BusinessType.OWNERSHIP_TRANSFER)
+AWAITING_BUSINESSES = tuple(business.type for business in BUSINESSES.values() if business.awaits_realname)
 
 
 def awaiting_order_line(card: Card) -> OrderCard | None:
@@ -557,7 +571,7 @@ def card_realname_completed(*, actor: User | None, card: Card, order: Order) -> 
         if target == CardStatus.ACTIVE:
             card.first_activated_at = card.first_activated_at or timezone.now()
         card.save(update_fields=["status", "first_activated_at", "updated_at"])
-        _event(
+        card_event(
             card,
             actor=actor,
             action="activated" if target == CardStatus.ACTIVE else "realname_completed",

@@ -14,96 +14,59 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import (
-    require_http_methods,
-    require_POST,
-    require_safe,
-)
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.roles import Role
 from cards import policy
 from cards.inventory import forms, selectors
+from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator, card_for_page
 from cards.inventory.presentation import decision_view
 from cards.inventory.serializers import event_label
-from cards.models import LIVE_CARD_STATUSES, CardStatus
-from core import errors
+from cards.models import BUSINESSES, LIVE_CARD_STATUSES, RESUME, SUSPEND, BusinessType, CardStatus
+from core.http import require_form_methods
 
-PAGE_SIZE = 25
 MSG_THROUGH_AN_ORDER = _(
     "Every business on a card is done through an order that records its handler (rule H2). "
     "The order is pre-filled for this card: continue with the handler."
 )
-COUNT_CAP = 10_000
 HISTORY_LIMIT = 100
 
-require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
-
 # H2: every business on a card is an order with its handler. The card page's buttons open the order
-# wizard pre-filled with the business (and, for suspend/resume, the action); each entry says in which
-# card states the business applies (cards.orders checks it again when the order is filed).
+# wizard pre-filled with the business (and, for suspend/resume, the action); a button shows in the card
+# states the business (or its action) starts from (cards.models.BUSINESSES; checked again when filed).
 BUSINESS_LINKS = {
-    "activate": ("new_installation", None, {CardStatus.IN_STOCK, CardStatus.AWAITING_REALNAME}),
-    "suspend": ("suspend_resume", "suspend", {CardStatus.ACTIVE}),
-    "resume": ("suspend_resume", "resume", {CardStatus.SUSPENDED}),
-    "services": ("service_change", None, set(LIVE_CARD_STATUSES)),
-    "transfer": ("ownership_transfer", None, set(LIVE_CARD_STATUSES)),
-    "replace": ("card_replacement", None, set(LIVE_CARD_STATUSES)),
-    "supplementary": ("supplementary_registration", None, set(LIVE_CARD_STATUSES)),
-    "cancel": ("cancellation", None, set(LIVE_CARD_STATUSES)),
+    "activate": (BusinessType.NEW_INSTALLATION, None),
+    "suspend": (BusinessType.SUSPEND_RESUME, SUSPEND),
+    "resume": (BusinessType.SUSPEND_RESUME, RESUME),
+    "services": (BusinessType.SERVICE_CHANGE, None),
+    "transfer": (BusinessType.OWNERSHIP_TRANSFER, None),
+    "replace": (BusinessType.CARD_REPLACEMENT, None),
+    "supplementary": (BusinessType.SUPPLEMENTARY_REGISTRATION, None),
+    "cancel": (BusinessType.CANCELLATION, None),
 }
+
+
+def _link_statuses(business_type: str, action: str | None) -> frozenset[str]:
+    business = BUSINESSES[business_type]
+    return business.actions[action] if action else business.card_statuses
 
 
 def order_wizard_url(card, name: str) -> str:
     """The order wizard's first step, pre-filled for this card and business."""
-    business_type, action, _statuses = BUSINESS_LINKS[name]
-    query = {"business_type": business_type, "enterprise": str(card.enterprise.public_id), "cards": card.iccid}
+    business_type, action = BUSINESS_LINKS[name]
+    query = {
+        "business_type": str(business_type.value),
+        "enterprise": str(card.enterprise.public_id),
+        "cards": card.iccid,
+    }
     if action:
         query["action"] = action
     return f"{reverse('orders:new')}?{urlencode(query)}"
-
-
-class CappedPaginator(Paginator):
-    """Counts at most COUNT_CAP + 1 rows (COUNT over a LIMIT subquery), so a page stays cheap with
-    millions of cards; beyond the cap the page says "more than" and asks for filters."""
-
-    cap = COUNT_CAP
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list[: self.cap + 1].count()
-
-    @property
-    def capped(self) -> bool:
-        return self.count > self.cap
-
-
-# --- helpers ------------------------------------------------------------------
-
-
-def _raise_http(exc: errors.DomainError) -> None:
-    if isinstance(exc, errors.NotFound):
-        raise Http404(str(exc.message)) from exc
-    if isinstance(exc, errors.PermissionDenied):
-        raise PermissionDenied(str(exc.message)) from exc
-
-
-def _card(user, iccid: str, *, manage: bool = False):
-    try:
-        card = selectors.card_for_user(user, iccid)
-    except errors.DomainError as exc:
-        _raise_http(exc)
-        raise
-    if manage and not policy.can_manage_card(user, card):
-        raise PermissionDenied(str(_("Your role may look at this card but not change it.")))
-    return card
 
 
 def _single_enterprise(user) -> bool:
@@ -147,8 +110,8 @@ def _render_card_detail(request, card):
     ]
     businesses = {
         name: order_wizard_url(card, name)
-        for name, (_type, _action, statuses) in BUSINESS_LINKS.items()
-        if can_manage and card.status in statuses
+        for name, (business_type, action) in BUSINESS_LINKS.items()
+        if can_manage and card.status in _link_statuses(business_type, action)
     }
     context = {
         "card": card,
@@ -170,7 +133,7 @@ def _render_card_detail(request, card):
 @never_cache
 @require_safe
 def card_detail(request, iccid):
-    return _render_card_detail(request, _card(request.user, iccid))
+    return _render_card_detail(request, card_for_page(request.user, iccid))
 
 
 # The former direct actions: a bookmarked link or a page still open from before gets the order wizard,
@@ -184,7 +147,7 @@ LEGACY_ACTIONS = {"activate": "activate", "suspend": "suspend", "resume": "resum
 def card_action(request, iccid, action):
     if action not in LEGACY_ACTIONS:
         raise Http404(str(_("There is no such action.")))
-    card = _card(request.user, iccid, manage=True)
+    card = card_for_page(request.user, iccid, manage=True)
     messages.info(request, MSG_THROUGH_AN_ORDER)
     return redirect(order_wizard_url(card, LEGACY_ACTIONS[action]))
 
@@ -193,7 +156,7 @@ def card_action(request, iccid, action):
 @never_cache
 @require_form_methods
 def card_services(request, iccid):
-    card = _card(request.user, iccid, manage=True)
+    card = card_for_page(request.user, iccid, manage=True)
     messages.info(request, MSG_THROUGH_AN_ORDER)
     return redirect(order_wizard_url(card, "services"))
 

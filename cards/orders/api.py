@@ -20,8 +20,6 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from cards.errors import RealnameRequired
-from cards.inventory.presentation import refusal_body
 from cards.models import Order
 from cards.orders import policy, selectors, services
 from cards.orders.handlers import HandlerData
@@ -56,10 +54,6 @@ def _detail(request, order: Order, *, status_code=status.HTTP_200_OK) -> Respons
     response = Response(OrderDetailSerializer(order, context={"request": request}).data, status=status_code)
     no_store(response)
     return response
-
-
-def _refused_realname(exc: RealnameRequired) -> Response:
-    return Response(refusal_body(exc), status=exc.status_code)
 
 
 class OrderListCreateView(generics.ListAPIView):
@@ -121,26 +115,23 @@ class OrderListCreateView(generics.ListAPIView):
         if not policy.can_create_order(user, enterprise):
             raise PermissionDenied(policy.PermissionText.CREATE)
         data = validated(OrderCreateSerializer(data=request.data))
-        try:
-            order = services.order_create(
-                actor=user,
-                enterprise=enterprise,
-                business_type=data["business_type"],
-                cards=data["cards"],
-                handler=HandlerData(
-                    id_type=data["handler_id_type"],
-                    id_number=data["handler_id_number"],
-                    name=data.get("handler_name", ""),
-                    id_address=data.get("handler_id_address", ""),
-                ),
-                handler_id_photo=data["handler_id_photo"],
-                handler_live_photo=data.get("handler_live_photo"),
-                parameters=data.get("parameters") or {},
-                credential_photo=data.get("credential_photo"),
-                responsible_id_photo=data.get("responsible_id_photo"),
-            )
-        except RealnameRequired as exc:
-            return _refused_realname(exc)
+        order = services.order_create(
+            actor=user,
+            enterprise=enterprise,
+            business_type=data["business_type"],
+            cards=data["cards"],
+            handler=HandlerData(
+                id_type=data["handler_id_type"],
+                id_number=data["handler_id_number"],
+                name=data.get("handler_name", ""),
+                id_address=data.get("handler_id_address", ""),
+            ),
+            handler_id_photo=data["handler_id_photo"],
+            handler_live_photo=data.get("handler_live_photo"),
+            parameters=data.get("parameters") or {},
+            credential_photo=data.get("credential_photo"),
+            responsible_id_photo=data.get("responsible_id_photo"),
+        )
         return _detail(request, order, status_code=status.HTTP_201_CREATED)
 
 

@@ -9,9 +9,18 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cards.models import BusinessType, OrderStatus, Package, ServiceLevelChoices
+from cards.models import (
+    BUSINESS_CHOICES,
+    BUSINESSES,
+    RESUME,
+    SUSPEND,
+    BusinessType,
+    OrderStatus,
+    Package,
+    ServiceLevelChoices,
+    is_face_gated,
+)
 from cards.orders.handlers import ADDRESS_MAX, NAME_MAX
-from cards.orders.policy import RESUME, SUSPEND, is_face_gated
 from cards.orders.presentation import fresh_credential_message
 from cards.orders.services import MSG_FRESH_RESPONSIBLE, ORDER_MAX_CARDS, parse_iccid_list
 from core.identity import PersonalIdType
@@ -21,6 +30,11 @@ NUMBER_ATTRS = {"autocomplete": "off", "spellcheck": "false", "autocapitalize": 
 ID_PHOTO_ATTRS = {"accept": "image/*", "capture": "environment"}
 LIVE_PHOTO_ATTRS = {"accept": "image/*", "capture": "user"}
 IMAGE_OR_PDF_ATTRS = {"accept": "image/*,application/pdf"}
+
+# The declared fields of the business parameters (cards.models.Business.parameters), in page order;
+# new_iccids is one field per card.
+SERVICE_FIELDS = ("data", "voice", "sms")
+PARAMETER_FIELDS = ("target_enterprise", *SERVICE_FIELDS, "package", "action")
 
 
 class NoEchoTextInput(forms.TextInput):
@@ -33,7 +47,7 @@ class NoEchoTextInput(forms.TextInput):
 class OrderStartForm(forms.Form):
     """Step 1: what business, for which enterprise, on which cards."""
 
-    business_type = forms.ChoiceField(label=_("Business type"), choices=BusinessType.choices)
+    business_type = forms.ChoiceField(label=_("Business type"), choices=BUSINESS_CHOICES)
     enterprise = forms.ModelChoiceField(
         label=_("Enterprise"), queryset=None, to_field_name="public_id", empty_label=None
     )
@@ -46,7 +60,9 @@ class OrderStartForm(forms.Form):
 
     # Suspension / resumption: which one, when the card page's button said so (step 3 starts with it).
     action = forms.ChoiceField(
-        choices=[("", ""), (SUSPEND, SUSPEND), (RESUME, RESUME)], required=False, widget=forms.HiddenInput
+        choices=[("", ""), *((action, action) for action in BUSINESSES[BusinessType.SUSPEND_RESUME].actions)],
+        required=False,
+        widget=forms.HiddenInput,
     )
 
     def __init__(self, *args, enterprises, **kwargs):
@@ -180,24 +196,23 @@ class OrderDetailsForm(forms.Form):
         self._parameter_fields(business_type, enterprise, user)
 
     def _parameter_fields(self, business_type, enterprise, user) -> None:
-        keep = set()
-        if business_type == BusinessType.OWNERSHIP_TRANSFER:
-            keep = {"target_enterprise"}
+        """The fields of the parameters the business takes (cards.models.BUSINESSES); the others go."""
+        self.parameter_keys = BUSINESSES[business_type].parameters
+        keep = set(self.parameter_keys)
+        if "target_enterprise" in keep:
             self.fields["target_enterprise"].queryset = (
                 enterprises_visible_to(user).exclude(pk=enterprise.pk).order_by("name")
             )
-        elif business_type == BusinessType.SERVICE_CHANGE:
-            keep = {"data", "voice", "sms", "package"}
-            choices = [("", _("Unchanged")), *ServiceLevelChoices.choices]
-            for name in ("data", "voice", "sms"):
+        choices = [("", _("Unchanged")), *ServiceLevelChoices.choices]
+        for name in SERVICE_FIELDS:
+            if name in keep:
                 self.fields[name].choices = choices
+        if "package" in keep:
             self.fields["package"].queryset = Package.objects.filter(is_active=True).order_by("code")
-        elif business_type == BusinessType.SUSPEND_RESUME:
-            keep = {"action"}
-        for name in ("target_enterprise", "data", "voice", "sms", "package", "action"):
+        for name in PARAMETER_FIELDS:
             if name not in keep:
                 del self.fields[name]
-        if business_type == BusinessType.CARD_REPLACEMENT:
+        if "new_iccids" in keep:
             for index, card in enumerate(self.cards):
                 name = f"new_iccid_{index}"
                 self.fields[name] = forms.CharField(
@@ -208,23 +223,27 @@ class OrderDetailsForm(forms.Form):
                 self.new_iccid_fields.append((name, card.iccid))
 
     def parameter_field_names(self) -> list[str]:
-        names = [n for n in ("target_enterprise", "data", "voice", "sms", "package", "action") if n in self.fields]
+        names = [n for n in PARAMETER_FIELDS if n in self.fields]
         return names + [name for name, _iccid in self.new_iccid_fields]
 
     def parameters(self) -> dict:
+        """The business's parameters, as the service takes them."""
         data = self.cleaned_data
-        if self.business_type == BusinessType.OWNERSHIP_TRANSFER:
-            return {"target_enterprise": str(data["target_enterprise"].public_id)}
-        if self.business_type == BusinessType.SERVICE_CHANGE:
-            params = {name: data[name] for name in ("data", "voice", "sms") if data.get(name)}
-            if data.get("package"):
-                params["package"] = data["package"].code
-            return params
-        if self.business_type == BusinessType.SUSPEND_RESUME:
-            return {"action": data["action"]}
-        if self.business_type == BusinessType.CARD_REPLACEMENT:
-            return {"new_iccids": {iccid: data[name] for name, iccid in self.new_iccid_fields}}
-        return {}
+        params: dict = {}
+        for key in self.parameter_keys:
+            if key == "target_enterprise":
+                params[key] = str(data[key].public_id)
+            elif key in SERVICE_FIELDS:
+                if data.get(key):
+                    params[key] = data[key]
+            elif key == "package":
+                if data.get(key):
+                    params[key] = data[key].code
+            elif key == "new_iccids":
+                params[key] = {iccid: data[name] for name, iccid in self.new_iccid_fields}
+            else:
+                params[key] = data[key]
+        return params
 
 
 class LivePhotoRetakeForm(forms.Form):

@@ -12,18 +12,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from cards.models import BusinessType, Order, OrderCard, OrderStatus
+from cards.models import BUSINESS_CHOICES, BUSINESSES, BusinessType, Order, OrderCard, OrderStatus
 from cards.orders.handlers import ADDRESS_MAX, NAME_MAX
 from cards.orders.selectors import order_latest_verification
 from cards.orders.services import ORDER_MAX_CARDS, parse_iccid_list
-from core.api import MaskedTextField
+from core.api import MaskedTextField, absolute_url
 from core.identity import PersonalIdType
 from verification.models import Verification, VerificationOutcome, VerificationStatus
-
-
-def _absolute(request, url: str) -> str:
-    return request.build_absolute_uri(url) if request is not None else url
-
 
 # --- read shapes ------------------------------------------------------------------
 
@@ -128,13 +123,15 @@ class OrderListSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, order: Order) -> str:
-        return _absolute(
+        return absolute_url(
             self.context.get("request"), reverse("api:order-detail", kwargs={"public_id": order.public_id})
         )
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_page_url(self, order: Order) -> str:
-        return _absolute(self.context.get("request"), reverse("orders:detail", kwargs={"public_id": order.public_id}))
+        return absolute_url(
+            self.context.get("request"), reverse("orders:detail", kwargs={"public_id": order.public_id})
+        )
 
 
 class OrderDetailSerializer(OrderListSerializer):
@@ -179,12 +176,16 @@ class IccidListField(serializers.ListField):
         return flat
 
 
+_GATED_TYPES = [business.type.value for business in BUSINESSES.values() if business.face_gated]
+_GATED = ", ".join(_GATED_TYPES[:-1]) + " and " + _GATED_TYPES[-1]
+
+
 class OrderCreateSerializer(serializers.Serializer):
     """multipart/form-data. H1: a returning handler (found by the ID document within the enterprise)
     needs only handler_id_type, handler_id_number and a fresh handler_id_photo."""
 
     enterprise = serializers.CharField(max_length=64, help_text="public_id of the enterprise.")
-    business_type = serializers.ChoiceField(choices=BusinessType.choices)
+    business_type = serializers.ChoiceField(choices=BUSINESS_CHOICES)
     cards = IccidListField(help_text="ICCIDs of the enterprise's cards (repeat the field, or one per line).")
     handler_id_type = serializers.ChoiceField(choices=PersonalIdType.choices)
     handler_id_number = serializers.CharField(max_length=64)
@@ -200,8 +201,8 @@ class OrderCreateSerializer(serializers.Serializer):
     handler_id_photo = serializers.FileField(help_text="Photo of the handler's original ID (every order).")
     handler_live_photo = serializers.FileField(
         required=False,
-        help_text="Live photo of the handler. Required (H3) for new_installation, ownership_transfer, "
-        "supplementary_registration and card_replacement; compared with the ID photo before the order completes.",
+        help_text=f"Live photo of the handler. Required (H3) for {_GATED}; compared with the ID photo before the "
+        "order completes.",
     )
     credential_photo = serializers.FileField(
         required=False,

@@ -40,6 +40,9 @@ from cards.inventory import services as card_services
 from cards.inventory.services import realname_satisfied
 from cards.locks import lock_cards
 from cards.models import (
+    BUSINESSES,
+    RESUME,
+    SUSPEND,
     BusinessType,
     Card,
     CardStatus,
@@ -47,18 +50,10 @@ from cards.models import (
     OrderCard,
     OrderStatus,
     Package,
+    is_face_gated,
 )
 from cards.orders.handlers import CleanHandler, HandlerData, handler_clean, handler_get_or_create
-from cards.orders.policy import (
-    ALLOWED_CARD_STATUSES,
-    PARAMETER_KEYS,
-    RESUME,
-    SUSPEND,
-    PermissionText,
-    can_create_order,
-    is_face_gated,
-    order_needs_fresh_documents,
-)
+from cards.orders.policy import PermissionText, can_create_order, order_needs_fresh_documents
 from cards.orders.presentation import fresh_credential_message
 from cards.orders.selectors import order_latest_verification, order_lines
 from cards.rules import CardFacts, Exemption, ServiceLevel, evaluate, is_149_segment
@@ -104,7 +99,7 @@ def parse_iccid_list(text: str) -> list[str]:
 
 
 def _business_type(value: str) -> str:
-    if value not in BusinessType.values:
+    if not isinstance(value, str) or value not in BUSINESSES:
         raise ValidationFailed(_("Choose a business type."), code="invalid_business_type", field="business_type")
     return value
 
@@ -154,15 +149,15 @@ def order_resolve_cards(*, enterprise, business_type: str, cards: Iterable) -> l
         for card in Card.objects.filter(enterprise=enterprise, iccid__in=wanted).select_related("package", "enterprise")
     }
     result = []
-    allowed = ALLOWED_CARD_STATUSES[business_type]
+    business = BUSINESSES[business_type]
     for iccid in wanted:
         card = found.get(iccid)
         if card is None:
             raise _not_in_enterprise(iccid)
-        if card.status not in allowed:
+        if card.status not in business.card_statuses:
             raise ValidationFailed(
                 _("Card %(iccid)s is %(status)s: it cannot be part of a %(business)s order.")
-                % {"iccid": iccid, "status": card.get_status_display(), "business": BusinessType(business_type).label},
+                % {"iccid": iccid, "status": card.get_status_display(), "business": business.label},
                 code="invalid_card_status",
                 field="cards",
             )
@@ -328,11 +323,11 @@ def _clean_service_change(cards: Sequence[Card], params: dict) -> CleanParameter
 
 def _clean_suspend_resume(cards: Sequence[Card], params: dict) -> CleanParameters:
     action = params.get("action")
-    if action not in (SUSPEND, RESUME):
+    actions = BUSINESSES[BusinessType.SUSPEND_RESUME].actions
+    if not isinstance(action, str) or action not in actions:
         raise ValidationFailed(_("Choose suspend or resume."), code="invalid_action", field="action")
-    needed = CardStatus.ACTIVE if action == SUSPEND else CardStatus.SUSPENDED
     for card in cards:
-        if card.status != needed:
+        if card.status not in actions[action]:
             message = (
                 _("Card %(iccid)s is %(status)s: only an active card can be suspended.")
                 if action == SUSPEND
@@ -359,7 +354,7 @@ def order_clean_parameters(
     if not isinstance(parameters, dict):
         raise ValidationFailed(_("The parameters must be an object."), code="invalid", field="parameters")
     for key in parameters:
-        if key not in PARAMETER_KEYS[business_type] and parameters[key] not in (None, "", {}, []):
+        if key not in BUSINESSES[business_type].parameters and parameters[key] not in (None, "", {}, []):
             raise ValidationFailed(
                 _("%(name)s is not a parameter of this business.") % {"name": str(key)[:40]},
                 code="unexpected_parameter",
@@ -577,16 +572,15 @@ def _apply(line: OrderCard, order: Order, actor) -> None:
     params = order.parameters or {}
     detail: dict = {}
     if business == BusinessType.NEW_INSTALLATION:
-        try:
-            card = card_services.card_activate(actor=actor, card=card, order=order)
+        card, refusal = card_services.card_activate_or_await(actor=actor, card=card, order=order)
+        if refusal is None:
             outcome = "activated"
-        except RealnameRequired as exc:
+        else:
             # U5: the card waits for its user's real-name; the order itself is done.
-            card = Card.objects.get(pk=card.pk)
             outcome = "awaiting_realname"
             detail = {
-                "rules": list(exc.decision.rules),
-                "exemption": exc.decision.exemption.value if exc.decision.exemption else None,
+                "rules": list(refusal.decision.rules),
+                "exemption": refusal.decision.exemption.value if refusal.decision.exemption else None,
             }
     elif business == BusinessType.OWNERSHIP_TRANSFER:
         target = Enterprise.objects.get(public_id=params["target_enterprise"])

@@ -27,17 +27,13 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import (
-    require_http_methods,
-    require_POST,
-    require_safe,
-)
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.pii import decrypt, encrypt, mask_identifier
 from accounts.reveals import personal_file_response
 from cards import policy
-from cards.errors import RealnameRequired
-from cards.models import BusinessType, OrderStatus
+from cards.inventory.pages import PAGE_SIZE
+from cards.models import BUSINESSES, BusinessType, OrderStatus
 from cards.orders import policy as order_policy
 from cards.orders import selectors, services
 from cards.orders.forms import HandlerLookupForm, LivePhotoRetakeForm, OrderDetailsForm, OrderFilterForm, OrderStartForm
@@ -45,15 +41,14 @@ from cards.orders.handlers import HandlerData, handler_find, handler_identity
 from cards.orders.selectors import orders_visible_to
 from core import errors
 from core.forms import add_domain_error
-from core.http import camera_allowed, no_store
+from core.http import camera_allowed, no_store, require_form_methods
 from core.identity import PersonalIdType
 from verification.models import VerificationStatus
 
-PAGE_SIZE = 25
 SESSION_KEY = "order_wizard"
 PHOTO_FIELDS = {"id": "handler_id_photo", "live": "handler_live_photo"}
-
-require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
+# The actions a link from the card page may pre-select (cards.inventory.views.BUSINESS_LINKS).
+SUSPEND_RESUME_ACTIONS = BUSINESSES[BusinessType.SUSPEND_RESUME].actions
 
 OUTCOME_LABELS = {
     "activated": _("Activated"),
@@ -70,18 +65,6 @@ OUTCOME_LABELS = {
 
 
 # --- helpers ------------------------------------------------------------------
-
-
-def _raise_http(exc: errors.DomainError) -> None:
-    if isinstance(exc, errors.NotFound):
-        raise Http404(str(exc.message)) from exc
-    if isinstance(exc, errors.PermissionDenied):
-        raise PermissionDenied(str(exc.message)) from exc
-
-
-def _show_error(form, exc: errors.DomainError) -> None:
-    _raise_http(exc)
-    add_domain_error(form, exc)
 
 
 def _require_filer(user) -> None:
@@ -148,11 +131,11 @@ def _handler_step(request, data: dict, enterprise):
 
 
 def _summary(data: dict, enterprise, cards) -> dict:
-    business_type = data["business_type"]
+    business = BUSINESSES[data["business_type"]]
     return {
-        "business_type": business_type,
-        "business_label": BusinessType(business_type).label,
-        "gated": order_policy.is_face_gated(business_type),
+        "business_type": data["business_type"],
+        "business_label": business.label,
+        "gated": business.face_gated,
         "enterprise": enterprise,
         "cards": cards,
     }
@@ -178,7 +161,7 @@ def order_new(request):
                     enterprise=enterprise, business_type=business_type, cards=form.cleaned_data["cards"]
                 )
             except errors.DomainError as exc:
-                _show_error(form, exc)
+                add_domain_error(form, exc)
             else:
                 previous = _wizard(request)
                 data = {
@@ -188,7 +171,7 @@ def order_new(request):
                 }
                 if previous.get("enterprise") == data["enterprise"] and previous.get("handler"):
                     data["handler"] = previous["handler"]  # same enterprise: the handler still holds
-                if form.cleaned_data.get("action") and business_type == BusinessType.SUSPEND_RESUME:
+                if form.cleaned_data.get("action") and BUSINESSES[business_type].actions:
                     data["action"] = form.cleaned_data["action"]
                 _save_wizard(request, data)
                 return redirect("orders:new_handler")
@@ -199,7 +182,7 @@ def order_new(request):
             "enterprise": request.GET.get("enterprise") or data.get("enterprise"),
             "cards": request.GET.get("cards") or "\n".join(data.get("iccids", [])),
             "action": next(
-                (a for a in (request.GET.get("action"), data.get("action")) if a in order_policy.ACTIONS), ""
+                (a for a in (request.GET.get("action"), data.get("action")) if a in SUSPEND_RESUME_ACTIONS), ""
             ),
         }
         form = OrderStartForm(initial=initial, enterprises=enterprises)
@@ -225,7 +208,7 @@ def order_new_handler(request):
                 id_type=form.cleaned_data["handler_id_type"], id_number=form.cleaned_data["handler_id_number"]
             )
         except errors.DomainError as exc:
-            _show_error(form, exc)
+            add_domain_error(form, exc)
         else:
             # Kept encrypted in the session, never in the page or the URL.
             data["handler"] = {"id_type": identity.id_type, "id_number": encrypt(identity.id_number)}
@@ -289,11 +272,10 @@ def order_new_details(request):
                     credential_photo=cleaned.get("credential_photo"),
                     responsible_id_photo=cleaned.get("responsible_id_photo"),
                 )
-            except RealnameRequired as exc:
-                refusal = exc
-                add_domain_error(form, exc)
             except errors.DomainError as exc:
-                _show_error(form, exc)
+                add_domain_error(form, exc)
+                # A refusal by the rules (RealnameRequired) carries its decision: the page explains it.
+                refusal = exc if "decision" in exc.extra else None
             else:
                 _clear_wizard(request)
                 if order.status == OrderStatus.AWAITING_VERIFICATION:
@@ -356,14 +338,6 @@ def order_list(request):
     )
 
 
-def _load_order(user, public_id):
-    try:
-        return selectors.order_for_user(user, public_id)
-    except errors.DomainError as exc:
-        _raise_http(exc)
-        raise
-
-
 def _render_detail(request, order, *, retake_form=None, status: int = 200):
     user = request.user
     verification = selectors.order_latest_verification(order)
@@ -400,7 +374,7 @@ def _render_detail(request, order, *, retake_form=None, status: int = 200):
 @require_safe
 @camera_allowed  # a declined comparison's live photo is retaken here
 def order_detail(request, public_id):
-    return _render_detail(request, _load_order(request.user, public_id))
+    return _render_detail(request, selectors.order_for_user(request.user, public_id))
 
 
 @login_required
@@ -409,7 +383,7 @@ def order_detail(request, public_id):
 @camera_allowed
 def order_retake(request, public_id):
     user = request.user
-    order = _load_order(user, public_id)
+    order = selectors.order_for_user(user, public_id)
     if not order_policy.can_create_order(user, order.enterprise):
         raise PermissionDenied(str(order_policy.PermissionText.CHANGE))
     form = LivePhotoRetakeForm(request.POST, request.FILES)
@@ -419,7 +393,7 @@ def order_retake(request, public_id):
                 actor=user, order=order, handler_live_photo=form.cleaned_data["handler_live_photo"]
             )
         except errors.DomainError as exc:
-            _show_error(form, exc)
+            add_domain_error(form, exc)
         else:
             messages.success(request, _("The new live photo is being compared with the handler's ID photo."))
             return redirect("orders:detail", public_id=order.public_id)
@@ -430,7 +404,7 @@ def order_retake(request, public_id):
 @require_safe
 def order_photo(request, public_id, kind):
     user = request.user
-    order = _load_order(user, public_id)
+    order = selectors.order_for_user(user, public_id)
     field = PHOTO_FIELDS.get(kind)
     if field is None:
         raise Http404(str(_("There is no such photo.")))
@@ -441,18 +415,15 @@ def order_photo(request, public_id, kind):
         raise Http404(str(_("There is no such photo.")))
     extension = os.path.splitext(photo.name)[1].lower()
     content_type = {".png": "image/png", ".webp": "image/webp"}.get(extension, "image/jpeg")
-    try:
-        return personal_file_response(
-            request,
-            obj=order,
-            field=field,
-            field_file=photo,
-            content_type=content_type,
-            filename=f"order-{kind}{extension}",
-            as_attachment=False,
-        )
-    except errors.NotFound as exc:
-        raise Http404(str(exc.message)) from exc
+    return personal_file_response(
+        request,
+        obj=order,
+        field=field,
+        field_file=photo,
+        content_type=content_type,
+        filename=f"order-{kind}{extension}",
+        as_attachment=False,
+    )
 
 
 __all__ = [

@@ -19,7 +19,7 @@ from accounts.pii import personal_id_index
 from cards.card_users.services import card_user_bind, card_user_register, live_card_count
 from cards.errors import CardLimitReached, RealnameRequired
 from cards.models import (
-    FACE_GATED_BUSINESS_TYPES,
+    BUSINESSES,
     BusinessType,
     Card,
     CardBinding,
@@ -45,7 +45,7 @@ from verification.services import verification_record_result, verification_revie
 
 pytestmark = pytest.mark.django_db
 
-GATED = sorted(FACE_GATED_BUSINESS_TYPES)
+GATED = sorted(business.type for business in BUSINESSES.values() if business.face_gated)
 NOT_GATED = [BusinessType.SERVICE_CHANGE, BusinessType.SUSPEND_RESUME, BusinessType.CANCELLATION]
 
 
@@ -280,6 +280,16 @@ def test_order_numbers_are_unique(world, am, ent):
 
 
 # --- H3: the handler face gate ----------------------------------------------------------
+
+
+def test_H3_the_business_table_has_one_entry_per_business_type_and_gates_the_four_of_the_text():
+    assert list(BUSINESSES) == BusinessType.values
+    assert {business.type for business in BUSINESSES.values() if business.face_gated} == {
+        BusinessType.NEW_INSTALLATION,
+        BusinessType.OWNERSHIP_TRANSFER,
+        BusinessType.SUPPLEMENTARY_REGISTRATION,
+        BusinessType.CARD_REPLACEMENT,
+    }
 
 
 @pytest.mark.parametrize("business_type", GATED)
