@@ -30,6 +30,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
+from accounts.permissions import Capability, can
 from accounts.roles import Role
 from approvals import selectors, services
 from approvals.forms import BulkDecisionForm, DecisionForm
@@ -306,7 +307,7 @@ class ExemptionDeskAdmin(DeskAdmin):
             "cards": cards,
             "card_total": obj.cards.count(),
             "attachments": list(obj.attachments.all()),
-            "may_open_files": selectors.may_open_files(request.user, obj.enterprise),
+            "can_open_files": can(request.user, Capability.ENTERPRISE_FILES_OPEN, obj.enterprise),
             "decisions": list(obj.decisions.all()),
             "levels_to_decide": [ApprovalLevel(level).label for level in levels],
             "may_decide": bool(levels),
@@ -360,7 +361,8 @@ class ChangeRequestDeskAdmin(DeskAdmin):
             "proposed": _masked_values(obj.proposed_values),
             "documents": documents_visible_to(request.user).filter(change_request=obj),
             "decisions": list(obj.decisions.select_related("decided_by")),
-            "may_decide": selectors.can_decide_change_request(request.user, obj),
+            "may_decide": selectors.change_request_open_to(request.user, obj)
+            and can(request.user, Capability.DECIDE_PROVINCE, obj.enterprise),
             "self_filed": obj.submitted_by_id == request.user.pk,
             "is_open": obj.status == ChangeRequestStatus.SUBMITTED,
         }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from accounts.roles import Role
+from accounts.permissions import Capability, scope_filter
 from cards.models import (
     FACE_GATED_BUSINESS_TYPES,
     LIVE_CARD_STATUSES,
@@ -14,7 +14,6 @@ from cards.models import (
     CardStatus,
     Order,
 )
-from cards.policy import can_manage_enterprise_cards
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
 
@@ -58,25 +57,9 @@ def is_face_gated(business_type: str) -> bool:
 # --- who may file orders ----------------------------------------------------
 
 
-def can_create_order(user, enterprise) -> bool:
-    """Account managers of the enterprise's province and the enterprise's own admin."""
-    return can_manage_enterprise_cards(user, enterprise)
-
-
 def order_enterprises_for(user) -> QuerySet[Enterprise]:
-    """The enterprises the user may file orders for (the wizard's choice)."""
-    queryset = enterprises_visible_to(user)
-    if user is None or not user.is_authenticated or not user.is_active:
-        return queryset.none()
-    if user.role == Role.ACCOUNT_MANAGER and user.province_id is not None:
-        return queryset.filter(province_id=user.province_id)
-    if user.role == Role.ENTERPRISE_ADMIN and user.enterprise_id is not None:
-        return queryset.filter(pk=user.enterprise_id)
-    return queryset.none()
-
-
-def may_file_orders_somewhere(user) -> bool:
-    return order_enterprises_for(user).exists()
+    """The enterprises the user may file orders for (the wizard's choice; none: no wizard at all)."""
+    return enterprises_visible_to(user).filter(scope_filter(user, Capability.ORDERS_FILE))
 
 
 # --- E2, P3: the fresh enterprise photos of a later business -----------------
@@ -90,9 +73,7 @@ def order_needs_fresh_documents(enterprise) -> bool:
 __all__ = [
     "ALLOWED_CARD_STATUSES",
     "PermissionText",
-    "can_create_order",
     "is_face_gated",
-    "may_file_orders_somewhere",
     "order_needs_fresh_documents",
     "order_enterprises_for",
 ]

@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.permissions import Capability, require
 from accounts.services import audit_record
 from cards.errors import RealnameRequired
 from cards.inventory import services as card_services
@@ -55,7 +56,6 @@ from cards.orders.policy import (
     RESUME,
     SUSPEND,
     PermissionText,
-    can_create_order,
     is_face_gated,
     order_needs_fresh_documents,
 )
@@ -67,7 +67,6 @@ from core.errors import (
     Conflict,
     DomainError,
     InvalidTransition,
-    PermissionDenied,
     ValidationFailed,
 )
 from core.files import StoredFiles, atomic_with_files
@@ -455,8 +454,7 @@ def order_create(
     new document version that names the order number.
     """
 
-    if not can_create_order(actor, enterprise):
-        raise PermissionDenied(PermissionText.CREATE)
+    require(actor, Capability.ORDERS_FILE, enterprise, message=PermissionText.CREATE)
     business_type = _business_type(business_type)
     gated = is_face_gated(business_type)
     card_list = order_resolve_cards(enterprise=enterprise, business_type=business_type, cards=cards)
@@ -702,8 +700,7 @@ def order_handler_declined(*, order: Order, verification: Verification, actor: U
 def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo) -> Verification:
     """A comparison refused the live photo as unusable (no face, several faces...): take it again."""
 
-    if not can_create_order(actor, order.enterprise):
-        raise PermissionDenied(PermissionText.CHANGE)
+    require(actor, Capability.ORDERS_FILE, order.enterprise, message=PermissionText.CHANGE)
     photos = _files(handler_live_photo)
     if not photos:
         raise ValidationFailed(MSG_LIVE_PHOTO_REQUIRED, code="live_photo_required", field="handler_live_photo")
