@@ -11,10 +11,16 @@ both admin sites, services, tasks. The apps hold no `can_*` predicates of their 
   rows of the table, not new predicates.
 
 Who checks: **services authorise their actor** (`require(...)` first, then the writes), so every channel gets
-the same answer. Pages and the API ask `can(...)` only to decide what to offer (a button, a form), and read
-through selectors that scope every queryset with `scope_filter(...)`, where "does not exist" and "no access"
-give the same answer. The Django model permissions of each role's group (accounts.roles.ROLE_PERMISSIONS) are
-derived from the same table for the admin sites.
+the same answer. Pages and the API ask `can(...)` (or `may_somewhere(...)`, for a menu or a page with no
+record yet) only to decide what to offer (a button, a form), and read through selectors that scope every
+queryset with `scope_filter(...)`, where "does not exist" and "no access" give the same answer. What is a fact
+of the record rather than of the role (its status; nobody decides what they filed) is checked beside the
+table, by the service and the selectors, never in it.
+
+The admin sites: the Django model permissions of each role's group (`ROLE_PERMISSIONS`) are derived from the
+table through `ADMIN_PERMISSIONS` (capability -> the model permissions it needs there). The operations admin
+asks the table and then those model permissions (accounts.admin.CapabilityAdminMixin); the approval desk asks
+the table alone (approvals.admin.DeskAdmin), because both levels' groups hold the same desk models.
 """
 
 from __future__ import annotations
