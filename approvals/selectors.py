@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import NOTHING, scoped
-from accounts.permissions import Capability, can, may_somewhere
+from accounts.permissions import Capability, can, may_somewhere, scope_filter
 from accounts.roles import Role
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
 from core.errors import NotFound
@@ -105,14 +105,11 @@ def exemption_for_user(user, public_id) -> ExemptionRequest:
 def exemptions_in_scope_of_approver(user) -> QuerySet[ExemptionRequest]:
     """Every request (any status) at the approver's level and in their scope: their desk."""
     level = approver_level(user)
-    queryset = exemptions_visible_to(user)
-    if level == ApprovalLevel.PROVINCE:
-        return queryset.filter(
-            json_list_has("required_levels", ApprovalLevel.PROVINCE), enterprise__province_id=user.province_id
-        )
-    if level == ApprovalLevel.GROUP:
-        return queryset.filter(json_list_has("required_levels", ApprovalLevel.GROUP))
-    return queryset.none()
+    if level is None:
+        return ExemptionRequest.objects.none()
+    return exemptions_visible_to(user).filter(
+        json_list_has("required_levels", level), scope_filter(user, DECIDES[level], path="enterprise__")
+    )
 
 
 def exemptions_pending_for(user) -> QuerySet[ExemptionRequest]:
@@ -160,11 +157,9 @@ def open_exemptions_for_cards(cards) -> QuerySet[ExemptionRequest]:
 
 def change_requests_decidable_by(user) -> QuerySet[ChangeRequest]:
     """Change requests of the provincial approver's province (any status); nobody else decides them."""
-    if approver_level(user) != ApprovalLevel.PROVINCE:
-        return ChangeRequest.objects.none()
     return (
         scoped(ChangeRequest.objects.all(), user, path="enterprise__")
-        .filter(enterprise__province_id=user.province_id)
+        .filter(scope_filter(user, Capability.DECIDE_PROVINCE, path="enterprise__"))
         .select_related("enterprise", "enterprise__province", "submitted_by", "decided_by")
     )
 
@@ -201,9 +196,7 @@ def change_request_open_to(user, change_request: ChangeRequest) -> bool:
 
 def reviews_in_scope(user) -> QuerySet[Verification]:
     """Every verification the user may review (any status): provincial approvers, their province."""
-    if approver_level(user) != ApprovalLevel.PROVINCE:
-        return Verification.objects.none()
-    return verifications_visible_to(user).filter(enterprise__province_id=user.province_id)
+    return verifications_visible_to(user).filter(scope_filter(user, Capability.FACE_REVIEW, path="enterprise__"))
 
 
 def review_queue(user) -> QuerySet[Verification]:
