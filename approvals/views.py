@@ -353,7 +353,7 @@ def attachment_download(request, public_id, pk):
 @require_safe
 def review_queue(request):
     user = request.user
-    if selectors.approver_level(user) != ApprovalLevel.PROVINCE:
+    if not may_somewhere(user, Capability.FACE_REVIEW):
         raise PermissionDenied(str(_("Manual face reviews are done by the provincial approvers.")))
     page = Paginator(selectors.review_queue(user), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "approvals/review_queue.html", {"page_obj": page, "verifications": page.object_list})
