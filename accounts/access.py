@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from accounts.permissions import NOTHING, Capability, can, scope_filter
+from accounts.permissions import NOTHING, Capability, scope_filter
 
 
 def scoped(queryset: QuerySet, user, *, path: str = "") -> QuerySet:
@@ -17,9 +17,4 @@ def scoped(queryset: QuerySet, user, *, path: str = "") -> QuerySet:
     return queryset.filter(scope_filter(user, Capability.VIEW, path=path))
 
 
-def can_view_full_pii(user) -> bool:
-    # Kept only until the cards app asks the table itself (issue 8, after the cards split).
-    return can(user, Capability.VIEW_FULL_PII)
-
-
-__all__ = ["NOTHING", "can_view_full_pii", "scoped"]
+__all__ = ["NOTHING", "scoped"]

@@ -1,9 +1,11 @@
 """Django admin for ops: users, role grants; provinces and the logs read-only.
 
-Ops (role "ops", is_staff) hold view permissions through their role group
-(accounts.roles.ROLE_PERMISSIONS) plus add/change on users and add on role
-grants. Every user change goes through accounts.users, which decides what ops
-may do alone and what needs a superuser (issue 7 §2.1). Personal data is
+Ops (role "ops", is_staff) may use these pages by the capability table
+(accounts.permissions: USERS_MANAGE, OPS_ADMIN_VIEW) and hold the model
+permissions derived from it through their role group (ROLE_PERMISSIONS): view
+permissions plus add/change on users and add on role grants. Every user
+change goes through accounts.users, which decides what ops may do alone and
+what needs a superuser (issue 7 §2.1). Personal data is
 never shown here in full; see enterprises/admin.py for the masked records.
 """
 
@@ -21,12 +23,43 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import users
 from accounts.models import AuditEvent, PiiAccessLog, Province, RoleGrant, User
+from accounts.permissions import Capability, can
 from core.errors import DomainError
 from core.identity import mask_numbers_in_text
 
 
+class CapabilityAdminMixin:
+    """A model admin of the operations admin that asks the capability table (accounts.permissions) first.
+
+    The table says who uses the page at all, its superuser row and an actor's capability_limit included.
+    Django's model permissions, which each role's group gets from the same table (ROLE_PERMISSIONS), then
+    say view, add or change per model: the table has no per-model split (ops add users but only view the
+    audit events), and a group is only as fresh as its last sync (post_migrate), so both are asked.
+    """
+
+    capability: Capability
+
+    def _holds(self, request) -> bool:
+        return can(request.user, self.capability)
+
+    def has_module_permission(self, request):
+        return self._holds(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._holds(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args):
+        return self._holds(request) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return self._holds(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._holds(request) and super().has_delete_permission(request, obj)
+
+
 class ReadOnlyAdminMixin:
-    """View only, for everyone including superusers: these records change through services."""
+    """View only, for everyone including superusers: a fact of these records, which change through services."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -93,11 +126,12 @@ class UserChangeForm(forms.ModelForm):
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(CapabilityAdminMixin, admin.ModelAdmin):
     """Users are created and changed through accounts.users. A plain ModelAdmin, not Django's UserAdmin:
     no "<id>/password/" page (nobody types a password for someone else), no deletion (deactivate instead,
     so the history keeps its actors); role changes that need a superuser go by role grant."""
 
+    capability = Capability.USERS_MANAGE
     list_display = ("username", "full_name", "role", "province", "enterprise", "is_staff", "is_active", "last_login")
     list_filter = ("role", "province", "is_staff", "is_active")
     search_fields = ("username", "full_name", "email")
@@ -150,9 +184,10 @@ class UserAdmin(admin.ModelAdmin):
         return _("Not set yet: the user sets it through the emailed link.")
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        return False  # a fact of the record: deactivated, never deleted, so the history keeps its actors
 
     def has_change_permission(self, request, obj=None):
+        # A fact of the record: a superuser's account is a superuser's to change.
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
         return super().has_change_permission(request, obj)
@@ -241,8 +276,10 @@ class RoleGrantRejectForm(forms.Form):
 
 
 @admin.register(RoleGrant)
-class RoleGrantAdmin(admin.ModelAdmin):
+class RoleGrantAdmin(CapabilityAdminMixin, admin.ModelAdmin):
     """Ops file role grants here; a superuser (not the one who filed it) approves or rejects them."""
+
+    capability = Capability.USERS_MANAGE
 
     list_display = (
         "user",
@@ -289,13 +326,14 @@ class RoleGrantAdmin(admin.ModelAdmin):
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
-        if not request.user.is_superuser:
+        if not can(request.user, Capability.ROLES_GRANT):
             actions.pop("approve_grants", None)
             actions.pop("reject_grants", None)
         return actions
 
+    # Facts of the record: a grant changes only by its decision, and stays as history.
     def has_change_permission(self, request, obj=None):
-        return False  # a grant changes only by its decision
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -356,13 +394,15 @@ class RoleGrantAdmin(admin.ModelAdmin):
 
 
 @admin.register(Province)
-class ProvinceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ProvinceAdmin(CapabilityAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    capability = Capability.OPS_ADMIN_VIEW
     list_display = ("code", "name", "name_en")
     search_fields = ("code", "name", "name_en")
 
 
 @admin.register(PiiAccessLog)
-class PiiAccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PiiAccessLogAdmin(CapabilityAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    capability = Capability.OPS_ADMIN_VIEW
     list_display = ("at", "actor", "field", "content_type", "object_id", "ip_address")
     list_filter = ("field", "content_type", "at")
     search_fields = ("actor__username", "object_id", "ip_address")
@@ -373,7 +413,8 @@ class PiiAccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditEventAdmin(CapabilityAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    capability = Capability.OPS_ADMIN_VIEW
     list_display = ("at", "actor", "action", "content_type", "object_id")
     list_filter = ("action", "content_type", "at")
     search_fields = ("action", "actor__username", "object_id")

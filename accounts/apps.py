@@ -11,7 +11,7 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from accounts.middleware import stamp_login
-        from accounts.roles import sync_role_groups
+        from accounts.permissions import sync_role_groups
 
         user_logged_in.connect(stamp_login, dispatch_uid="accounts.stamp_login")
 

@@ -11,10 +11,16 @@ both admin sites, services, tasks. The apps hold no `can_*` predicates of their 
   rows of the table, not new predicates.
 
 Who checks: **services authorise their actor** (`require(...)` first, then the writes), so every channel gets
-the same answer. Pages and the API ask `can(...)` only to decide what to offer (a button, a form), and read
-through selectors that scope every queryset with `scope_filter(...)`, where "does not exist" and "no access"
-give the same answer. The Django model permissions of each role's group (accounts.roles.ROLE_PERMISSIONS) are
-derived from the same table for the admin sites.
+the same answer. Pages and the API ask `can(...)` (or `may_somewhere(...)`, for a menu or a page with no
+record yet) only to decide what to offer (a button, a form), and read through selectors that scope every
+queryset with `scope_filter(...)`, where "does not exist" and "no access" give the same answer. What is a fact
+of the record rather than of the role (its status; nobody decides what they filed) is checked beside the
+table, by the service and the selectors, never in it.
+
+The admin sites: the Django model permissions of each role's group (`ROLE_PERMISSIONS`) are derived from the
+table through `ADMIN_PERMISSIONS` (capability -> the model permissions it needs there). The operations admin
+asks the table and then those model permissions (accounts.admin.CapabilityAdminMixin); the approval desk asks
+the table alone (approvals.admin.DeskAdmin), because both levels' groups hold the same desk models.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any, Protocol
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.roles import Role
+from accounts.roles import VIEW_FULL_PII, Role
 from core.errors import PermissionDenied
 
 NOTHING = Q(pk__in=[])
@@ -57,6 +63,7 @@ class Capability(enum.StrEnum):
     DECIDE_GROUP = "approvals.decide_group"  # group exemptions
     FACE_REVIEW = "verification.review"  # borderline and failed face comparisons
     # Reference data and people (ops, in Django admin).
+    OPS_ADMIN_VIEW = "admin.view"  # every record, masked, in the operations admin (read-only there)
     PACKAGES_MANAGE = "cards.manage_packages"
     UNIT_KINDS_MANAGE = "enterprises.manage_unit_kinds"
     USERS_MANAGE = "accounts.manage_users"  # accounts of roles that see nothing in full and decide nothing
@@ -113,6 +120,7 @@ ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = {
     },
     Role.OPS: {
         C.VIEW: S.NATIONWIDE,
+        C.OPS_ADMIN_VIEW: S.NATIONWIDE,
         C.PACKAGES_MANAGE: S.NATIONWIDE,
         C.UNIT_KINDS_MANAGE: S.NATIONWIDE,
         C.USERS_MANAGE: S.NATIONWIDE,
@@ -124,11 +132,89 @@ SUPERUSER_CAPABILITIES: Mapping[Capability, Scope] = {
     C.VIEW: S.NATIONWIDE,
     C.VIEW_FULL_PII: S.NATIONWIDE,
     C.ENTERPRISE_FILES_OPEN: S.NATIONWIDE,
+    C.OPS_ADMIN_VIEW: S.NATIONWIDE,
     C.PACKAGES_MANAGE: S.NATIONWIDE,
     C.UNIT_KINDS_MANAGE: S.NATIONWIDE,
     C.USERS_MANAGE: S.NATIONWIDE,
     C.ROLES_GRANT: S.NATIONWIDE,
 }
+
+
+# The Django model permissions ("app_label.codename") each capability needs in the admin sites. A role's
+# group gets the union over its row (ROLE_PERMISSIONS), so `has_perm` and Django admin's own checks agree
+# with the table. A capability absent here needs none: its pages and services ask the table itself.
+_DESK = (
+    "approvals.view_exemptionrequest",
+    "approvals.change_exemptionrequest",
+    "approvals.view_decision",
+    "enterprises.view_changerequest",
+    "enterprises.change_changerequest",
+    "verification.view_verification",
+    "verification.change_verification",
+)
+ADMIN_PERMISSIONS: Mapping[Capability, tuple[str, ...]] = {
+    C.VIEW_FULL_PII: (VIEW_FULL_PII,),
+    # The approval desk (approvals.admin.approvals_site) is one site for both levels: each level's group
+    # holds every desk model, and the desk asks the table which level decides what ("change" is "decide").
+    C.DECIDE_PROVINCE: _DESK,
+    C.DECIDE_GROUP: _DESK,
+    C.FACE_REVIEW: ("verification.view_verification", "verification.change_verification"),
+    # Ops see records masked and change nothing there but reference data and people: everything else
+    # changes through the services.
+    C.OPS_ADMIN_VIEW: (
+        "accounts.view_province",
+        "accounts.view_piiaccesslog",
+        "accounts.view_auditevent",
+        "enterprises.view_enterprise",
+        "enterprises.view_responsibleperson",
+        "enterprises.view_document",
+        "enterprises.view_changerequest",
+        "enterprises.view_recordversion",
+        "approvals.view_exemptionrequest",
+        "approvals.view_decision",
+        "verification.view_verification",
+        "cards.view_card",
+        "cards.view_cardevent",
+        "cards.view_carduser",
+        "cards.view_cardbinding",
+        "cards.view_cardimport",
+        "cards.view_order",
+        "cards.view_ordercard",
+        "cards.view_handler",
+    ),
+    C.PACKAGES_MANAGE: ("cards.view_package", "cards.add_package", "cards.change_package"),
+    C.UNIT_KINDS_MANAGE: ("enterprises.view_unitkind", "enterprises.add_unitkind", "enterprises.change_unitkind"),
+    C.USERS_MANAGE: (
+        "accounts.view_user",
+        "accounts.add_user",
+        "accounts.change_user",
+        "accounts.view_rolegrant",
+        "accounts.add_rolegrant",
+    ),
+}
+
+
+def _derived_permissions(row: Mapping[Capability, Scope]) -> list[str]:
+    return sorted({name for capability in row for name in ADMIN_PERMISSIONS.get(capability, ())})
+
+
+# The model permissions of each role's group, derived from its row of the table.
+ROLE_PERMISSIONS: Mapping[str, list[str]] = {role: _derived_permissions(row) for role, row in ROLE_CAPABILITIES.items()}
+
+
+def sync_role_groups(sender=None, **kwargs) -> None:
+    """Give each role's group exactly ROLE_PERMISSIONS (after every migration: later apps' permissions)."""
+    from django.contrib.auth.models import Group, Permission
+
+    for role, perm_names in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        perms = []
+        for name in perm_names:
+            app_label, codename = name.split(".")
+            perm = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if perm is not None:
+                perms.append(perm)
+        group.permissions.set(perms)
 
 
 class Actor(Protocol):
@@ -225,10 +311,12 @@ def require(actor: Any, capability: Capability, target: Any = None, *, message=N
 
 
 __all__ = [
+    "ADMIN_PERMISSIONS",
     "Actor",
     "Capability",
     "NOTHING",
     "ROLE_CAPABILITIES",
+    "ROLE_PERMISSIONS",
     "SUPERUSER_CAPABILITIES",
     "Scope",
     "can",
@@ -237,4 +325,5 @@ __all__ = [
     "require",
     "scope_filter",
     "scope_of",
+    "sync_role_groups",
 ]

@@ -29,8 +29,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
-from accounts.roles import Role
+from accounts.admin import CapabilityAdminMixin, ReadOnlyAdminMixin, ReadOnlyInlineMixin
+from accounts.permissions import Capability, can, may_somewhere
 from approvals import selectors, services
 from approvals.forms import BulkDecisionForm, DecisionForm
 from approvals.models import (
@@ -82,9 +82,14 @@ class DeskAdmin(admin.ModelAdmin):
     decide_template = ""
     actions = ["approve_selected", "reject_selected"]
 
-    # Permissions follow the role; the querysets do the scoping.
+    # The desk asks the table directly, not the model permissions derived from it: both levels' groups
+    # hold every desk model (accounts.permissions.ADMIN_PERMISSIONS), while the table says which level
+    # decides what (a group approver decides no change request and reviews no face comparison). The
+    # querysets do the scoping.
+    deciding: tuple[Capability, ...] = (Capability.DECIDE_PROVINCE, Capability.DECIDE_GROUP)
+
     def _allowed(self, request) -> bool:
-        return selectors.is_approver(request.user)
+        return any(may_somewhere(request.user, capability) for capability in self.deciding)
 
     def has_module_permission(self, request):
         return self._allowed(request)
@@ -96,6 +101,8 @@ class DeskAdmin(admin.ModelAdmin):
         # "Change" here means "decide"; no field is ever edited.
         return self._allowed(request)
 
+    # Facts of the records: a request is filed and a comparison made through the services, and a decision
+    # is history, so nobody adds or deletes one here.
     def has_add_permission(self, request):
         return False
 
@@ -306,7 +313,7 @@ class ExemptionDeskAdmin(DeskAdmin):
             "cards": cards,
             "card_total": obj.cards.count(),
             "attachments": list(obj.attachments.all()),
-            "may_open_files": selectors.may_open_files(request.user, obj.enterprise),
+            "can_open_files": can(request.user, Capability.ENTERPRISE_FILES_OPEN, obj.enterprise),
             "decisions": list(obj.decisions.all()),
             "levels_to_decide": [ApprovalLevel(level).label for level in levels],
             "may_decide": bool(levels),
@@ -337,9 +344,7 @@ class ChangeRequestDeskAdmin(DeskAdmin):
     search_fields = ("enterprise__name",)
     ordering = ("-submitted_at",)
     decide_template = "admin/approvals/change_request_decide.html"
-
-    def _allowed(self, request):
-        return selectors.approver_level(request.user) == ApprovalLevel.PROVINCE
+    deciding = (Capability.DECIDE_PROVINCE,)
 
     def get_queryset(self, request):
         return selectors.change_requests_decidable_by(request.user)
@@ -360,7 +365,8 @@ class ChangeRequestDeskAdmin(DeskAdmin):
             "proposed": _masked_values(obj.proposed_values),
             "documents": documents_visible_to(request.user).filter(change_request=obj),
             "decisions": list(obj.decisions.select_related("decided_by")),
-            "may_decide": selectors.can_decide_change_request(request.user, obj),
+            "may_decide": selectors.change_request_open_to(request.user, obj)
+            and can(request.user, Capability.DECIDE_PROVINCE, obj.enterprise),
             "self_filed": obj.submitted_by_id == request.user.pk,
             "is_open": obj.status == ChangeRequestStatus.SUBMITTED,
         }
@@ -392,9 +398,7 @@ class ReviewDeskAdmin(DeskAdmin):
     search_fields = ("enterprise__name",)
     ordering = ("completed_at",)
     decide_template = "admin/approvals/review_decide.html"
-
-    def _allowed(self, request):
-        return selectors.approver_level(request.user) == ApprovalLevel.PROVINCE
+    deciding = (Capability.FACE_REVIEW,)
 
     def get_queryset(self, request):
         return selectors.reviews_in_scope(request.user).select_related("enterprise", "order")
@@ -446,18 +450,10 @@ approvals_site.register(Verification, ReviewDeskAdmin)
 # --- the operations admin: read-only, masked ------------------------------------
 
 
-class OpsReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OpsReadOnlyAdmin(CapabilityAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Ops look, never decide: deciding is the approvers' job, on the desk."""
 
-    def _is_ops(self, request) -> bool:
-        user = request.user
-        return bool(user.is_active and user.is_staff and (user.is_superuser or user.role == Role.OPS))
-
-    def has_module_permission(self, request):
-        return self._is_ops(request) and super().has_module_permission(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._is_ops(request) and super().has_view_permission(request, obj)
+    capability = Capability.OPS_ADMIN_VIEW
 
 
 class AttachmentOpsInline(ReadOnlyInlineMixin, admin.TabularInline):

@@ -20,6 +20,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from accounts.permissions import Capability, can
 from approvals import selectors, services
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
 from cards.inventory.selectors import enterprise_cards_for_user
@@ -117,7 +118,7 @@ class ExemptionSerializer(serializers.Serializer):
         return ExemptionCardSerializer(out, many=True).data
 
     def get_attachments(self, obj) -> list[dict]:
-        may_open = selectors.may_open_files(self._user(), obj.enterprise)
+        may_open = can(self._user(), Capability.ENTERPRISE_FILES_OPEN, obj.enterprise)
         return AttachmentSerializer(
             [
                 {
@@ -285,7 +286,7 @@ class ExemptionListCreateView(JsonOnly, generics.GenericAPIView):
         user = request.user
         data = validated(ExemptionFileSerializer(data=request.data))
         enterprise = enterprise_for_user(user, data["enterprise"])
-        if not selectors.can_file_exemption(user, enterprise):
+        if not can(user, Capability.EXEMPTIONS_FILE, enterprise):
             # Checked before the cards are looked up; the service checks again.
             raise PermissionDenied(services.MSG_FILE_DENIED)
         cards = enterprise_cards_for_user(user, enterprise, data["cards"])

@@ -15,11 +15,10 @@ import uuid
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access import NOTHING, can_view_full_pii, scoped
-from accounts.permissions import Capability, can
+from accounts.access import NOTHING, scoped
+from accounts.permissions import Capability, can, may_somewhere, scope_filter
 from accounts.roles import Role
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
-from cards import policy as card_policy
 from core.errors import NotFound
 from enterprises.models import ChangeRequest, ChangeRequestStatus
 from verification.models import Verification, VerificationPurpose, VerificationStatus
@@ -56,44 +55,20 @@ def json_list_has(field: str, value: str, *, length: int = 2) -> Q:
 # --- who decides what --------------------------------------------------------
 
 
+# The capability that decides each level (accounts.permissions): who holds it, and where, is the table's.
+DECIDES: dict[str, Capability] = {
+    ApprovalLevel.PROVINCE: Capability.DECIDE_PROVINCE,
+    ApprovalLevel.GROUP: Capability.DECIDE_GROUP,
+}
+
+
 def approver_level(user) -> str | None:
-    """The level this user decides at: "province", "group", or None."""
-    if not _active(user):
-        return None
-    if user.role == Role.PROVINCIAL_APPROVER and user.province_id is not None:
-        return ApprovalLevel.PROVINCE
-    if user.role == Role.GROUP_APPROVER:
-        return ApprovalLevel.GROUP
-    return None
+    """The level this user decides at: "province", "group", or None (no role holds both)."""
+    return next((level for level in LEVEL_ORDER if may_somewhere(user, DECIDES[level])), None)
 
 
 def is_approver(user) -> bool:
     return approver_level(user) is not None
-
-
-def has_authority(user, enterprise, level: str) -> bool:
-    """Province level: a provincial approver of the enterprise's province. Group level: a group approver."""
-    if not _active(user):
-        return False
-    if level == ApprovalLevel.PROVINCE:
-        return (
-            user.role == Role.PROVINCIAL_APPROVER
-            and user.province_id is not None
-            and user.province_id == enterprise.province_id
-        )
-    if level == ApprovalLevel.GROUP:
-        return user.role == Role.GROUP_APPROVER
-    return False
-
-
-def can_file_exemption(user, enterprise) -> bool:
-    """Those who manage the enterprise's cards file requests for them: account managers of its
-    province and its own admin."""
-    return card_policy.can_manage_enterprise_cards(user, enterprise)
-
-
-def may_file_somewhere(user) -> bool:
-    return card_policy.may_manage_cards_somewhere(user)
 
 
 def levels_to_decide(user, request: ExemptionRequest) -> list[str]:
@@ -104,21 +79,8 @@ def levels_to_decide(user, request: ExemptionRequest) -> list[str]:
     return [
         level
         for level in LEVEL_ORDER
-        if level in request.required_levels and level not in decided and has_authority(user, request.enterprise, level)
+        if level in request.required_levels and level not in decided and can(user, DECIDES[level], request.enterprise)
     ]
-
-
-def may_open_files(user, enterprise) -> bool:
-    """Approval forms and change-request documents: roles that may see personal data in full, or the
-    enterprise's admin. Face photos follow may_open_verification_photos.
-
-    Ops see personal data masked only, so they get the metadata but not the files.
-    """
-    if not _active(user):
-        return False
-    if can_view_full_pii(user):
-        return True
-    return user.role == Role.ENTERPRISE_ADMIN and user.enterprise_id == enterprise.pk
 
 
 # --- exemption requests ------------------------------------------------------
@@ -143,14 +105,11 @@ def exemption_for_user(user, public_id) -> ExemptionRequest:
 def exemptions_in_scope_of_approver(user) -> QuerySet[ExemptionRequest]:
     """Every request (any status) at the approver's level and in their scope: their desk."""
     level = approver_level(user)
-    queryset = exemptions_visible_to(user)
-    if level == ApprovalLevel.PROVINCE:
-        return queryset.filter(
-            json_list_has("required_levels", ApprovalLevel.PROVINCE), enterprise__province_id=user.province_id
-        )
-    if level == ApprovalLevel.GROUP:
-        return queryset.filter(json_list_has("required_levels", ApprovalLevel.GROUP))
-    return queryset.none()
+    if level is None:
+        return ExemptionRequest.objects.none()
+    return exemptions_visible_to(user).filter(
+        json_list_has("required_levels", level), scope_filter(user, DECIDES[level], path="enterprise__")
+    )
 
 
 def exemptions_pending_for(user) -> QuerySet[ExemptionRequest]:
@@ -198,11 +157,9 @@ def open_exemptions_for_cards(cards) -> QuerySet[ExemptionRequest]:
 
 def change_requests_decidable_by(user) -> QuerySet[ChangeRequest]:
     """Change requests of the provincial approver's province (any status); nobody else decides them."""
-    if approver_level(user) != ApprovalLevel.PROVINCE:
-        return ChangeRequest.objects.none()
     return (
         scoped(ChangeRequest.objects.all(), user, path="enterprise__")
-        .filter(enterprise__province_id=user.province_id)
+        .filter(scope_filter(user, Capability.DECIDE_PROVINCE, path="enterprise__"))
         .select_related("enterprise", "enterprise__province", "submitted_by", "decided_by")
     )
 
@@ -226,11 +183,11 @@ def change_request_for_user(user, public_id) -> ChangeRequest:
     return change_request
 
 
-def can_decide_change_request(user, change_request: ChangeRequest) -> bool:
-    return (
-        change_request.status == ChangeRequestStatus.SUBMITTED
-        and change_request.submitted_by_id != getattr(user, "pk", None)
-        and has_authority(user, change_request.enterprise, ApprovalLevel.PROVINCE)
+def change_request_open_to(user, change_request: ChangeRequest) -> bool:
+    """Whether the request still awaits a decision that `user` did not file: facts of the request. Whether
+    their role decides it is the table's (Capability.DECIDE_PROVINCE)."""
+    return change_request.status == ChangeRequestStatus.SUBMITTED and change_request.submitted_by_id != getattr(
+        user, "pk", None
     )
 
 
@@ -239,9 +196,7 @@ def can_decide_change_request(user, change_request: ChangeRequest) -> bool:
 
 def reviews_in_scope(user) -> QuerySet[Verification]:
     """Every verification the user may review (any status): provincial approvers, their province."""
-    if approver_level(user) != ApprovalLevel.PROVINCE:
-        return Verification.objects.none()
-    return verifications_visible_to(user).filter(enterprise__province_id=user.province_id)
+    return verifications_visible_to(user).filter(scope_filter(user, Capability.FACE_REVIEW, path="enterprise__"))
 
 
 def review_queue(user) -> QuerySet[Verification]:
@@ -262,24 +217,21 @@ def verification_for_reviewer(user, public_id) -> Verification:
     return verification
 
 
-def may_open_verification_photos(user, verification: Verification) -> bool:
-    """Its reviewers, and whoever may open the photos it compares, by the rule of where they come from:
-    a card user's (cards.policy.can_view_card_user_photos: only roles with full views, so not the
-    enterprise's admin) or an order's handler's (can_view_handler_photos: the enterprise's admin too)."""
-    if can(user, Capability.FACE_REVIEW, verification):
-        return True
-    if verification.purpose == VerificationPurpose.CARD_USER:
-        return card_policy.can_view_card_user_photos(user, verification.card_user)
-    return card_policy.can_view_handler_photos(user, verification.order)
-
-
 def verification_for_photos(user, public_id) -> Verification:
-    """A verification whose photos the user may open (may_open_verification_photos)."""
+    """A verification whose photos the user may open: its reviewers, and whoever may open the photos it
+    compares, by the rule of where they come from. A card user's photos are a full view of personal data
+    (VIEW_FULL_PII, so not the enterprise's admin); an order's handler's are the enterprise's files
+    (ENTERPRISE_FILES_OPEN: the enterprise's admin, who took them, too)."""
     key = _parse_uuid(public_id)
     verification = verifications_visible_to(user).filter(public_id=key).first() if key else None
     if verification is None:
         raise NotFound(REVIEW_NOT_FOUND)
-    if not may_open_verification_photos(user, verification):
+    source = (
+        Capability.VIEW_FULL_PII
+        if verification.purpose == VerificationPurpose.CARD_USER
+        else Capability.ENTERPRISE_FILES_OPEN
+    )
+    if not (can(user, Capability.FACE_REVIEW, verification) or can(user, source, verification)):
         from core.errors import PermissionDenied
 
         raise PermissionDenied(_("Your role may not open photos that show personal data."))
@@ -288,8 +240,8 @@ def verification_for_photos(user, public_id) -> Verification:
 
 __all__ = [
     "approver_level",
-    "can_decide_change_request",
-    "can_file_exemption",
+    "DECIDES",
+    "change_request_open_to",
     "change_request_for_user",
     "change_requests_decidable_by",
     "change_requests_pending_for",
@@ -298,12 +250,8 @@ __all__ = [
     "exemptions_in_scope_of_approver",
     "exemptions_pending_for",
     "exemptions_visible_to",
-    "has_authority",
     "is_approver",
     "levels_to_decide",
-    "may_file_somewhere",
-    "may_open_files",
-    "may_open_verification_photos",
     "open_exemptions_for_cards",
     "review_queue",
     "reviews_in_scope",

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.permissions import Capability, require
 from accounts.services import audit_record
 from approvals import notifications, selectors
 from approvals.models import (
@@ -226,8 +227,7 @@ def exemption_file(
     approval form of every needed level must be attached.
     """
     actor = _require_user(actor)
-    if not selectors.can_file_exemption(actor, enterprise):
-        raise PermissionDenied(MSG_FILE_DENIED)
+    require(actor, Capability.EXEMPTIONS_FILE, enterprise, message=MSG_FILE_DENIED)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(_("Say why the card users cannot be registered."), code="required", field="reason")
@@ -330,12 +330,11 @@ def exemption_file(
 
 
 def _check_decision_authority(actor: User, request: ExemptionRequest, level: str) -> None:
-    if not selectors.has_authority(actor, request.enterprise, level):
-        if level == ApprovalLevel.PROVINCE:
-            message = _("Only a provincial approver of the enterprise's province may decide at the provincial level.")
-        else:
-            message = _("Only a group approver may decide at the group level.")
-        raise PermissionDenied(message)
+    if level == ApprovalLevel.PROVINCE:
+        message = _("Only a provincial approver of the enterprise's province may decide at the provincial level.")
+    else:
+        message = _("Only a group approver may decide at the group level.")
+    require(actor, selectors.DECIDES[level], request.enterprise, message=message)
     if request.submitted_by_id == actor.pk:
         raise PermissionDenied(_("Nobody may decide a request they filed themselves."), code="self_decision")
 
@@ -545,10 +544,12 @@ def change_request_decide(
         locked = (
             ChangeRequest.objects.select_for_update(of=("self",)).select_related("enterprise").get(pk=change_request.pk)
         )
-        if not selectors.has_authority(actor, locked.enterprise, ApprovalLevel.PROVINCE):
-            raise PermissionDenied(
-                _("Only a provincial approver of the enterprise's province may decide its change requests.")
-            )
+        require(
+            actor,
+            Capability.DECIDE_PROVINCE,
+            locked.enterprise,
+            message=_("Only a provincial approver of the enterprise's province may decide its change requests."),
+        )
         if locked.submitted_by_id == actor.pk:
             raise PermissionDenied(_("Nobody may decide a request they filed themselves."), code="self_decision")
         if locked.status != ChangeRequestStatus.SUBMITTED:

@@ -24,6 +24,7 @@ from django.views.decorators.http import (
     require_safe,
 )
 
+from accounts.permissions import Capability, can, may_somewhere, scope_filter
 from accounts.reveals import personal_file_response
 from accounts.roles import Role
 from accounts.services import history_for
@@ -107,7 +108,7 @@ def my_requests(request):
             "exemptions": page.object_list,
             "status": status,
             "statuses": RequestStatus.choices,
-            "may_file": selectors.may_file_somewhere(user),
+            "can_file": may_somewhere(user, Capability.EXEMPTIONS_FILE),
         },
     )
 
@@ -165,20 +166,18 @@ def _assessment_rows(assessments, request) -> list[dict]:
 def exemption_new(request):
     """File an exemption request for selected cards of one enterprise, seeing each card's decision."""
     user = request.user
-    if not selectors.may_file_somewhere(user):
+    if not may_somewhere(user, Capability.EXEMPTIONS_FILE):
         raise PermissionDenied(str(services.MSG_FILE_DENIED))
     enterprise_id = request.GET.get("enterprise") or request.POST.get("enterprise")
     if not enterprise_id and user.role == Role.ENTERPRISE_ADMIN:
         enterprise_id = str(user.enterprise.public_id)
     if not enterprise_id:
-        enterprises = [
-            e for e in enterprises_visible_to(user).order_by("name")[:500] if selectors.can_file_exemption(user, e)
-        ]
-        return render(request, "approvals/choose_enterprise.html", {"enterprises": enterprises})
+        choice = enterprises_visible_to(user).filter(scope_filter(user, Capability.EXEMPTIONS_FILE)).order_by("name")
+        return render(request, "approvals/choose_enterprise.html", {"enterprises": list(choice[:500])})
     from enterprises.selectors import enterprise_for_user
 
     enterprise = enterprise_for_user(user, enterprise_id)
-    if not selectors.can_file_exemption(user, enterprise):
+    if not can(user, Capability.EXEMPTIONS_FILE, enterprise):
         raise PermissionDenied(str(services.MSG_FILE_DENIED))
 
     q = (request.GET.get("q") or "").strip()[:20]
@@ -254,7 +253,7 @@ def exemption_detail(request, public_id):
         "card_total": exemption.cards.count(),
         "attachments": list(exemption.attachments.all()),
         "decisions": list(exemption.decisions.all()),
-        "may_open_files": selectors.may_open_files(user, exemption.enterprise),
+        "can_open_files": can(user, Capability.ENTERPRISE_FILES_OPEN, exemption.enterprise),
         "levels_to_decide": [(level, ApprovalLevel(level).label) for level in levels],
         "may_withdraw": exemption.status == RequestStatus.SUBMITTED and exemption.submitted_by_id == user.pk,
         "form": DecisionForm(),
@@ -307,7 +306,7 @@ def exemption_withdraw(request, public_id):
 def attachment_download(request, public_id, pk):
     user = request.user
     exemption = selectors.exemption_for_user(user, public_id)
-    if not selectors.may_open_files(user, exemption.enterprise):
+    if not can(user, Capability.ENTERPRISE_FILES_OPEN, exemption.enterprise):
         raise PermissionDenied(str(_("Your role may not open approval forms.")))
     attachment = exemption.attachments.filter(pk=pk).first()
     if attachment is None:
@@ -333,7 +332,7 @@ def attachment_download(request, public_id, pk):
 @require_safe
 def review_queue(request):
     user = request.user
-    if selectors.approver_level(user) != ApprovalLevel.PROVINCE:
+    if not may_somewhere(user, Capability.FACE_REVIEW):
         raise PermissionDenied(str(_("Manual face reviews are done by the provincial approvers.")))
     page = Paginator(selectors.review_queue(user), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "approvals/review_queue.html", {"page_obj": page, "verifications": page.object_list})
@@ -462,10 +461,11 @@ def change_request_detail(request, public_id):
         "change_request": change_request,
         "proposed": _masked_values(change_request.proposed_values),
         "documents": documents_visible_to(user).filter(change_request=change_request),
-        "may_decide": selectors.can_decide_change_request(user, change_request),
+        "may_decide": selectors.change_request_open_to(user, change_request)
+        and can(user, Capability.DECIDE_PROVINCE, change_request.enterprise),
         "may_withdraw": change_request.status == ChangeRequestStatus.SUBMITTED
         and change_request.submitted_by_id == user.pk,
-        "may_open_files": selectors.may_open_files(user, change_request.enterprise),
+        "can_open_files": can(user, Capability.ENTERPRISE_FILES_OPEN, change_request.enterprise),
         "form": form,
         "decisions": list(change_request.decisions.select_related("decided_by")),
     }

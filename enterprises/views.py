@@ -267,7 +267,7 @@ def _render_detail(request, enterprise, *, revealed: dict | None = None, reveal_
         "person": person,
         "revealed": revealed or {},
         "reveal_error": reveal_error,
-        "can_view_full_pii": can(user, Capability.VIEW_FULL_PII),
+        "full_pii": can(user, Capability.VIEW_FULL_PII),
         "can_edit": can(user, Capability.ENTERPRISE_EDIT, enterprise),
         "can_upload": can(user, Capability.ENTERPRISE_UPLOAD_DOCUMENTS, enterprise),
         "can_request_change": can(user, Capability.CHANGE_REQUEST_FILE, enterprise),

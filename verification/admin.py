@@ -12,7 +12,8 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scoped
-from accounts.roles import Role
+from accounts.admin import CapabilityAdminMixin
+from accounts.permissions import Capability
 from verification.models import Verification
 
 
@@ -21,7 +22,8 @@ def _ref(value) -> str:
 
 
 @admin.register(Verification)
-class VerificationOpsAdmin(admin.ModelAdmin):
+class VerificationOpsAdmin(CapabilityAdminMixin, admin.ModelAdmin):
+    capability = Capability.OPS_ADMIN_VIEW
     list_display = ("reference", "purpose", "enterprise", "status", "outcome", "distance", "engine", "created_at")
     list_filter = ("status", "purpose", "outcome", "engine")
     search_fields = ("enterprise__name",)
@@ -52,21 +54,13 @@ class VerificationOpsAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    def _is_ops(self, request) -> bool:
-        user = request.user
-        return bool(user.is_active and user.is_staff and (user.is_superuser or user.role == Role.OPS))
-
     def get_queryset(self, request):
         return scoped(super().get_queryset(request), request.user, path="enterprise__").select_related(
             "enterprise", "order", "reviewed_by", "created_by"
         )
 
-    def has_module_permission(self, request):
-        return self._is_ops(request) and super().has_module_permission(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._is_ops(request) and super().has_view_permission(request, obj)
-
+    # Facts of the record: a comparison is made and decided through verification.services (reviewers on
+    # the approval desk), never written here.
     def has_add_permission(self, request):
         return False
 

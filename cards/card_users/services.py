@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.permissions import Capability, require
 from accounts.pii import mask_identifier, personal_id_index
 from accounts.services import audit_record
 from cards.errors import CardLimitReached
@@ -31,6 +32,8 @@ from core.identity import IdentityError, validate_personal_id
 from core.uploads import UploadRejected, sanitize_upload
 from verification.models import Verification, VerificationPurpose, VerificationStatus
 from verification.services import verification_create
+
+MSG_REGISTER_DENIED = _("Your role may not register card users for this enterprise.")
 
 
 def one_id_card_limit() -> int:
@@ -138,6 +141,7 @@ def card_user_register(
     The cards are bound only when the comparison passes (verification.services);
     the five-card limit is checked now to fail early and again, under a lock, at binding.
     """
+    require(actor, Capability.CARD_USERS_REGISTER, enterprise, message=MSG_REGISTER_DENIED)
     name = (name or "").strip()
     if not name:
         raise ValidationFailed(_("The card user's name is required."), code="required", field="name")

@@ -15,10 +15,9 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from accounts.access import can_view_full_pii
+from accounts.permissions import Capability, can, may_somewhere
 from accounts.services import pii_view_log
 from accounts.throttling import page_reveal_wait, reveal_wait_message
-from cards import policy
 from cards.card_users import forms, selectors
 from cards.card_users.api import card_user_photo_response
 from cards.card_users.presentation import registration_status_body
@@ -51,7 +50,7 @@ def card_user_list(request):
         {
             "page_obj": page,
             "card_users": page.object_list,
-            "can_register": policy.may_manage_cards_somewhere(user),
+            "can_register": may_somewhere(user, Capability.CARD_USERS_REGISTER),
             "count_cap": COUNT_CAP,
         },
     )
@@ -63,7 +62,7 @@ def card_user_list(request):
 @camera_allowed  # the card user's live photo is taken here
 def card_user_create(request):
     user = request.user
-    if not policy.may_manage_cards_somewhere(user):
+    if not may_somewhere(user, Capability.CARD_USERS_REGISTER):
         raise PermissionDenied(str(_("Your role may not register card users.")))
     status = 200
     if request.method == "POST":
@@ -72,7 +71,7 @@ def card_user_create(request):
         if form.is_valid():
             data = form.cleaned_data
             enterprise = data["enterprise"]
-            if not policy.can_register_card_user(user, enterprise):
+            if not can(user, Capability.CARD_USERS_REGISTER, enterprise):
                 raise PermissionDenied(str(_("Your role may not register card users for this enterprise.")))
             try:
                 verification = card_user_register(
@@ -108,7 +107,7 @@ def card_user_create(request):
         iccid = request.GET.get("card", "")
         if iccid:
             card = card_for_page(user, iccid)
-            if not policy.can_register_card_user(user, card.enterprise):
+            if not can(user, Capability.CARD_USERS_REGISTER, card.enterprise):
                 raise PermissionDenied(str(_("Your role may not register card users for this enterprise.")))
             initial = {"enterprise": card.enterprise.public_id, "iccids": card.iccid}
         form = forms.CardUserRegisterForm(initial=initial, user=user)
@@ -130,8 +129,7 @@ def _render_card_user(request, card_user, *, revealed: str | None = None, reveal
         "verifications": verifications,
         "latest": latest,
         "latest_final": latest is None or latest["record"].status in FINAL_VERIFICATION_STATUSES,
-        "can_view_full_pii": can_view_full_pii(user),
-        "can_view_photos": policy.can_view_card_user_photos(user, card_user),
+        "full_pii": can(user, Capability.VIEW_FULL_PII, card_user),
         "revealed": revealed,
         "reveal_error": reveal_error,
     }
@@ -152,7 +150,7 @@ def card_user_detail(request, public_id):
 @require_POST
 def card_user_reveal(request, public_id):
     card_user = selectors.card_user_for_user(request.user, public_id)
-    if not can_view_full_pii(request.user):
+    if not can(request.user, Capability.VIEW_FULL_PII, card_user):
         raise PermissionDenied(str(_("You do not have the permission to view personal data in full.")))
     wait = page_reveal_wait(request)
     if wait is not None:

@@ -24,7 +24,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from cards.imports import parsing, policy, report, selectors, services
+from accounts.permissions import Capability, may_somewhere
+from cards.imports import parsing, report, selectors, services
 from cards.models import CardImport
 from core.api import E401, absolute_url, error_response
 from core.errors import PermissionDenied, ValidationFailed
@@ -165,7 +166,7 @@ class CardImportListCreateView(JsonOnly, generics.ListAPIView):
         responses={202: CardImportSerializer, 400: E400, 401: E401, 403: E403, 404: E404},
     )
     def post(self, request, *args, **kwargs):
-        if not policy.may_upload_any(request.user):
+        if not may_somewhere(request.user, Capability.CARDS_IMPORT):
             raise PermissionDenied(services.MSG_NOT_ALLOWED)
         enterprise_id = request.data.get("enterprise")
         if not enterprise_id:

@@ -8,8 +8,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scoped
-from accounts.roles import Role
-from cards.imports.policy import may_upload_any
+from accounts.permissions import Capability, scope_filter
 from cards.models import CardImport, ImportStatus
 from core.errors import NotFound
 from enterprises.models import Enterprise
@@ -19,11 +18,7 @@ MSG_IMPORT_NOT_FOUND = _("The card import does not exist or you have no access t
 
 def enterprises_for_import(user) -> QuerySet:
     """The enterprises the user may import cards for: their province's (account manager) or their own."""
-    if not may_upload_any(user):
-        return Enterprise.objects.none()
-    if user.role == Role.ACCOUNT_MANAGER:
-        return Enterprise.objects.filter(province_id=user.province_id).order_by("name", "pk")
-    return Enterprise.objects.filter(pk=user.enterprise_id)
+    return Enterprise.objects.filter(scope_filter(user, Capability.CARDS_IMPORT)).order_by("name", "pk")
 
 
 def card_imports_visible_to(user) -> QuerySet[CardImport]:

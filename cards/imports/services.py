@@ -42,15 +42,15 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.permissions import Capability, require
 from accounts.services import audit_record
 from cards.imports.copy_writer import _write_cards
 from cards.imports.parsing import inspect_file, parse_file, read_upload
-from cards.imports.policy import may_import
 from cards.imports.report import _error_dicts, _max_stored_errors
 from cards.imports.rows import RowError
 from cards.imports.validation import database_duplicates, validate_rows
 from cards.models import CardImport, ImportStatus, Package
-from core.errors import PermissionDenied, ValidationFailed
+from core.errors import ValidationFailed
 from core.files import atomic_with_files
 from core.queueing import enqueue
 
@@ -70,8 +70,7 @@ MSG_TIMEOUT = _("The import took too long and was stopped. Nothing was imported.
 
 def card_import_create(*, actor: User, enterprise, upload) -> CardImport:
     """Accept a card file for an enterprise and queue its import. Bad files are refused here, whole."""
-    if not may_import(actor, enterprise):
-        raise PermissionDenied(MSG_NOT_ALLOWED)
+    require(actor, Capability.CARDS_IMPORT, enterprise, message=MSG_NOT_ALLOWED)
     if upload is None:
         raise ValidationFailed(_("Choose a card file (CSV or XLSX)."), code="required", field="file")
     content = read_upload(upload)

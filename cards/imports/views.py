@@ -19,8 +19,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from accounts.permissions import Capability, can, may_somewhere
 from accounts.roles import Role
-from cards.imports import parsing, policy, report, selectors, services
+from cards.imports import parsing, report, selectors, services
 from cards.models import ImportStatus
 from core import errors
 from core.forms import add_domain_error
@@ -89,7 +90,7 @@ def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
 def import_new(request):
     """The upload form and the latest imports; roles that may not upload see the list only."""
     user = request.user
-    may_upload = policy.may_upload_any(user)
+    may_upload = may_somewhere(user, Capability.CARDS_IMPORT)
     if not may_upload and request.method == "POST":
         raise PermissionDenied(str(services.MSG_NOT_ALLOWED))
     recent = selectors.card_imports_visible_to(user).order_by("-created_at", "-pk")[:RECENT_IMPORTS]
@@ -141,7 +142,7 @@ def import_detail(request, public_id):
             "errors_limit": report.ERRORS_SHOWN,
             "status_url": reverse("api:card-import-detail", kwargs={"public_id": job.public_id}),
             "cards_url": cards_list_url(),
-            "may_upload": policy.may_import(request.user, job.enterprise),
+            "may_upload": can(request.user, Capability.CARDS_IMPORT, job.enterprise),
         },
     )
 

@@ -2,7 +2,7 @@
 
 Thin views: reads go through cards.inventory.selectors (scoped: invisible means 404),
 writes through cards.card_users, and the per-action permission comes from
-cards.policy (visible but not allowed means 403). Domain errors become
+the capability table, accounts.permissions (visible but not allowed means 403). Domain errors become
 `{code, detail, field}` JSON (core.api.exception_handler). A card changes only
 through an order (H2, cards.orders.api): the former direct card actions answer
 410 order_required, naming the order to file.
@@ -26,7 +26,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cards import policy
+from accounts.permissions import Capability, can
 from cards.decisions import decision_body
 from cards.inventory import selectors
 from cards.inventory.api_base import E400, E403, E404, READ_ERRORS, CardsApiView
@@ -58,7 +58,7 @@ ICCID = OpenApiParameter("iccid", OpenApiTypes.STR, OpenApiParameter.PATH, descr
 
 def _card_for_action(user, iccid: str) -> Card:
     card = selectors.card_for_user(user, iccid)
-    if not policy.can_manage_card(user, card):
+    if not can(user, Capability.CARDS_MANAGE, card):
         raise PermissionDenied(MSG_MANAGE_DENIED)
     return card
 

@@ -1,8 +1,8 @@
 """The package catalogue: ops' reference data. Only these functions write packages.
 
 U4: an IoT test-card package is a trial, not a way out of U1-U3. Only ops define one: the
-permissions cards.add_package / cards.change_package belong to the ops role alone (and
-superusers), here and in the Django admin that calls these functions. A test package has a test
+capability PACKAGES_MANAGE (accounts.permissions) belongs to the ops role alone (and superusers),
+here and in the Django admin that calls these functions. A test package has a test
 period of 1 to 180 days and fixes the services of its cards (model validation and the database
 check constraints in cards.models say so too). A package that holds cards keeps its kind and, when
 it is a test package, its services: the cards on it took them, and their rule decision follows.
@@ -15,9 +15,10 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.permissions import Capability, require
 from accounts.services import audit_record
 from cards.models import Package
-from core.errors import PermissionDenied, ValidationFailed
+from core.errors import ValidationFailed
 
 PACKAGE_FIELDS = (
     "code",
@@ -43,13 +44,10 @@ MSG_SERVICES_FIXED = _(
 MSG_CODE_FIXED = _("This package holds cards: its code cannot change.")
 
 
-def may_define_packages(user: User | None, *, create: bool) -> bool:
-    """None is the system (seed_demo, commands run on the server)."""
-    if user is None:
-        return True
-    if not (user.is_authenticated and user.is_active):
-        return False
-    return user.has_perm("cards.add_package" if create else "cards.change_package")
+def _require_definer(actor: User | None) -> None:
+    # None is the system (seed_demo, commands run on the server), which acts for no role.
+    if actor is not None:
+        require(actor, Capability.PACKAGES_MANAGE, message=MSG_NOT_ALLOWED)
 
 
 def package_check_in_use(*, package: Package | None, values: dict) -> None:
@@ -89,8 +87,7 @@ def _values(values: dict) -> dict:
 
 
 def package_create(*, actor: User | None, **values) -> Package:
-    if not may_define_packages(actor, create=True):
-        raise PermissionDenied(MSG_NOT_ALLOWED)
+    _require_definer(actor)
     package = Package(**_values(values))
     _validated(package)
     with transaction.atomic():
@@ -109,8 +106,7 @@ def package_create(*, actor: User | None, **values) -> Package:
 
 
 def package_update(*, actor: User | None, package: Package, **values) -> Package:
-    if not may_define_packages(actor, create=False):
-        raise PermissionDenied(MSG_NOT_ALLOWED)
+    _require_definer(actor)
     values = _values(values)
     with transaction.atomic():
         locked = Package.objects.select_for_update().get(pk=package.pk)
@@ -135,7 +131,6 @@ def package_update(*, actor: User | None, package: Package, **values) -> Package
 
 __all__ = [
     "PACKAGE_FIELDS",
-    "may_define_packages",
     "package_check_in_use",
     "package_create",
     "package_update",

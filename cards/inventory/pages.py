@@ -13,7 +13,7 @@ from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from cards import policy
+from accounts.permissions import Capability, can
 from cards.inventory import selectors
 
 PAGE_SIZE = 25
@@ -38,6 +38,6 @@ class CappedPaginator(Paginator):
 def card_for_page(user, iccid: str, *, manage: bool = False):
     """A card the user can see (else NotFound) and, with `manage`, may change (else PermissionDenied)."""
     card = selectors.card_for_user(user, iccid)
-    if manage and not policy.can_manage_card(user, card):
+    if manage and not can(user, Capability.CARDS_MANAGE, card):
         raise PermissionDenied(str(_("Your role may look at this card but not change it.")))
     return card

@@ -1,7 +1,10 @@
 """Card lifecycle and the real-name rules that guard it (U0–U6). Only these functions write cards.
 
 Each transition locks the card row, checks the current state, sets the new
-one and writes a CardEvent, in one transaction.
+one and writes a CardEvent, in one transaction. A transition is a step of an
+order (H2): the order's service authorised its actor when the order was filed
+(Capability.ORDERS_FILE), and a step may run later as the reviewer or the system
+when a face comparison is decided, so the transitions do not ask the table again.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.permissions import Capability, require
 from cards import hooks
 from cards.errors import OrderRequired, RealnameRequired
 from cards.locks import lock_card, lock_cards
@@ -177,7 +181,11 @@ def card_create(
     """Put one card in stock for an enterprise, with its rule decision stored for list filters.
 
     A service left out is none, or on a test package the package's; a test package refuses any
-    other (U4). (The bulk import writes many at once with the same fields.)"""
+    other (U4). (The bulk import writes many at once with the same fields.) `actor` None is the system.
+    """
+    if actor is not None:
+        # Putting a card in stock is what an import does, one card at a time.
+        require(actor, Capability.CARDS_IMPORT, enterprise)
     iccid = validate_iccid(iccid)
     msisdn = validate_card_msisdn(msisdn)
     imsi = validate_imsi(imsi)

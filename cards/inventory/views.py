@@ -2,7 +2,7 @@
 
 Views translate HTTP into service calls: objects come through cards.inventory.selectors
 (scoped by role: invisible is 404), the per-action permission from
-cards.policy (visible but not allowed is 403), writes go through
+the capability table, accounts.permissions (visible but not allowed is 403), writes go through
 cards.card_users, and domain errors become form errors or alerts. A card
 changes only through an order (H2): the card page links into the order
 wizard (cards.orders.views), pre-filled. No personal number is ever put in a URL.
@@ -21,8 +21,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from accounts.permissions import Capability, can
 from accounts.roles import Role
-from cards import policy
 from cards.inventory import forms, selectors
 from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator, card_for_page
 from cards.inventory.presentation import decision_view
@@ -96,7 +96,7 @@ def card_list(request):
 def _render_card_detail(request, card):
     user = request.user
     view = decision_view(card)
-    can_manage = policy.can_manage_card(user, card)
+    may_change = can(user, Capability.CARDS_MANAGE, card)
     binding = selectors.live_binding(card)
     status_labels = dict(CardStatus.choices)
     events = [
@@ -111,19 +111,19 @@ def _render_card_detail(request, card):
     businesses = {
         name: order_wizard_url(card, name)
         for name, (business_type, action) in BUSINESS_LINKS.items()
-        if can_manage and card.status in _link_statuses(business_type, action)
+        if may_change and card.status in _link_statuses(business_type, action)
     }
     context = {
         "card": card,
         "decision": view,
         "binding": binding,
         "events": events,
-        "can_manage": can_manage,
+        "may_change": may_change,
         "businesses": businesses,
         "can_register_user": (
             binding is None
             and card.status in LIVE_CARD_STATUSES
-            and policy.can_register_card_user(user, card.enterprise)
+            and can(user, Capability.CARD_USERS_REGISTER, card.enterprise)
         ),
     }
     return render(request, "cards/card_detail.html", context)

@@ -20,6 +20,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from accounts.permissions import Capability, can
 from cards.models import Order
 from cards.orders import policy, selectors, services
 from cards.orders.handlers import HandlerData
@@ -112,7 +113,7 @@ class OrderListCreateView(generics.ListAPIView):
         if not raw_enterprise:
             raise ValidationFailed("This field is required.", code="required", field="enterprise")
         enterprise = enterprise_for_user(user, raw_enterprise)
-        if not policy.can_create_order(user, enterprise):
+        if not can(user, Capability.ORDERS_FILE, enterprise):
             raise PermissionDenied(policy.PermissionText.CREATE)
         data = validated(OrderCreateSerializer(data=request.data))
         order = services.order_create(
@@ -165,7 +166,7 @@ class OrderLivePhotoView(generics.GenericAPIView):
     )
     def post(self, request, public_id):
         order = selectors.order_for_user(request.user, public_id)
-        if not policy.can_create_order(request.user, order.enterprise):
+        if not can(request.user, Capability.ORDERS_FILE, order.enterprise):
             raise PermissionDenied(policy.PermissionText.CHANGE)
         data = validated(LivePhotoSerializer(data=request.data))
         services.order_retake_live_photo(actor=request.user, order=order, handler_live_photo=data["handler_live_photo"])

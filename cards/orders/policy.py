@@ -6,9 +6,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from accounts.roles import Role
+from accounts.permissions import Capability, scope_filter
 from cards.models import Order
-from cards.policy import can_manage_enterprise_cards
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
 
@@ -23,25 +22,9 @@ class PermissionText:
 # --- who may file orders ----------------------------------------------------
 
 
-def can_create_order(user, enterprise) -> bool:
-    """Account managers of the enterprise's province and the enterprise's own admin."""
-    return can_manage_enterprise_cards(user, enterprise)
-
-
 def order_enterprises_for(user) -> QuerySet[Enterprise]:
-    """The enterprises the user may file orders for (the wizard's choice)."""
-    queryset = enterprises_visible_to(user)
-    if user is None or not user.is_authenticated or not user.is_active:
-        return queryset.none()
-    if user.role == Role.ACCOUNT_MANAGER and user.province_id is not None:
-        return queryset.filter(province_id=user.province_id)
-    if user.role == Role.ENTERPRISE_ADMIN and user.enterprise_id is not None:
-        return queryset.filter(pk=user.enterprise_id)
-    return queryset.none()
-
-
-def may_file_orders_somewhere(user) -> bool:
-    return order_enterprises_for(user).exists()
+    """The enterprises the user may file orders for (the wizard's choice; none: no wizard at all)."""
+    return enterprises_visible_to(user).filter(scope_filter(user, Capability.ORDERS_FILE))
 
 
 # --- E2, P3: the fresh enterprise photos of a later business -----------------
@@ -54,8 +37,6 @@ def order_needs_fresh_documents(enterprise) -> bool:
 
 __all__ = [
     "PermissionText",
-    "can_create_order",
-    "may_file_orders_somewhere",
     "order_needs_fresh_documents",
     "order_enterprises_for",
 ]

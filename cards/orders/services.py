@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.permissions import Capability, require
 from accounts.services import audit_record
 from cards.errors import RealnameRequired
 from cards.inventory import services as card_services
@@ -53,7 +54,7 @@ from cards.models import (
     is_face_gated,
 )
 from cards.orders.handlers import CleanHandler, HandlerData, handler_clean, handler_get_or_create
-from cards.orders.policy import PermissionText, can_create_order, order_needs_fresh_documents
+from cards.orders.policy import PermissionText, order_needs_fresh_documents
 from cards.orders.presentation import fresh_credential_message
 from cards.orders.selectors import order_latest_verification, order_lines
 from cards.rules import CardFacts, Exemption, ServiceLevel, evaluate, is_149_segment
@@ -62,7 +63,6 @@ from core.errors import (
     Conflict,
     DomainError,
     InvalidTransition,
-    PermissionDenied,
     ValidationFailed,
 )
 from core.files import StoredFiles, atomic_with_files
@@ -450,8 +450,7 @@ def order_create(
     new document version that names the order number.
     """
 
-    if not can_create_order(actor, enterprise):
-        raise PermissionDenied(PermissionText.CREATE)
+    require(actor, Capability.ORDERS_FILE, enterprise, message=PermissionText.CREATE)
     business_type = _business_type(business_type)
     gated = is_face_gated(business_type)
     card_list = order_resolve_cards(enterprise=enterprise, business_type=business_type, cards=cards)
@@ -696,8 +695,7 @@ def order_handler_declined(*, order: Order, verification: Verification, actor: U
 def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo) -> Verification:
     """A comparison refused the live photo as unusable (no face, several faces...): take it again."""
 
-    if not can_create_order(actor, order.enterprise):
-        raise PermissionDenied(PermissionText.CHANGE)
+    require(actor, Capability.ORDERS_FILE, order.enterprise, message=PermissionText.CHANGE)
     photos = _files(handler_live_photo)
     if not photos:
         raise ValidationFailed(MSG_LIVE_PHOTO_REQUIRED, code="live_photo_required", field="handler_live_photo")

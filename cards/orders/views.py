@@ -29,9 +29,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from accounts.permissions import Capability, can
 from accounts.pii import decrypt, encrypt, mask_identifier
 from accounts.reveals import personal_file_response
-from cards import policy
 from cards.inventory.pages import PAGE_SIZE
 from cards.models import BUSINESSES, BusinessType, OrderStatus
 from cards.orders import policy as order_policy
@@ -68,7 +68,7 @@ OUTCOME_LABELS = {
 
 
 def _require_filer(user) -> None:
-    if not order_policy.may_file_orders_somewhere(user):
+    if not order_policy.order_enterprises_for(user).exists():
         raise PermissionDenied(str(order_policy.PermissionText.CREATE))
 
 
@@ -333,7 +333,7 @@ def order_list(request):
             "filters": filters,
             "page_obj": page,
             "orders": page.object_list,
-            "can_file": order_policy.may_file_orders_somewhere(user),
+            "can_file": order_policy.order_enterprises_for(user).exists(),
         },
     )
 
@@ -345,7 +345,7 @@ def _render_detail(request, order, *, retake_form=None, status: int = 200):
         {"line": line, "outcome_label": OUTCOME_LABELS.get(line.outcome, line.outcome)}
         for line in selectors.order_lines(order)
     ]
-    can_change = order_policy.can_create_order(user, order.enterprise)
+    can_change = can(user, Capability.ORDERS_FILE, order.enterprise)
     can_retake = bool(
         can_change
         and order.status == OrderStatus.AWAITING_VERIFICATION
@@ -359,7 +359,7 @@ def _render_detail(request, order, *, retake_form=None, status: int = 200):
         "verification": verification,
         "can_retake": can_retake,
         "retake_form": retake_form or (LivePhotoRetakeForm() if can_retake else None),
-        "can_view_photos": policy.can_view_handler_photos(user, order),
+        "can_view_photos": can(user, Capability.ENTERPRISE_FILES_OPEN, order),
         # While the comparison runs or waits for a reviewer; a photo refused as unusable waits for a retake.
         "polling": order.status == OrderStatus.AWAITING_VERIFICATION
         and not (verification is not None and verification.status == VerificationStatus.REJECTED),
@@ -384,7 +384,7 @@ def order_detail(request, public_id):
 def order_retake(request, public_id):
     user = request.user
     order = selectors.order_for_user(user, public_id)
-    if not order_policy.can_create_order(user, order.enterprise):
+    if not can(user, Capability.ORDERS_FILE, order.enterprise):
         raise PermissionDenied(str(order_policy.PermissionText.CHANGE))
     form = LivePhotoRetakeForm(request.POST, request.FILES)
     if form.is_valid():
@@ -408,7 +408,8 @@ def order_photo(request, public_id, kind):
     field = PHOTO_FIELDS.get(kind)
     if field is None:
         raise Http404(str(_("There is no such photo.")))
-    if not policy.can_view_handler_photos(user, order):
+    # The handler's photos are the enterprise's files: its own admin, who took them, opens them too.
+    if not can(user, Capability.ENTERPRISE_FILES_OPEN, order):
         raise PermissionDenied(str(_("Your role may not open photos that show personal data.")))
     photo = getattr(order, field)
     if not photo:

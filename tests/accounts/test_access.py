@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from accounts.access import NOTHING, scoped
 from accounts.models import User
-from accounts.permissions import Capability, can, scope_filter
-from accounts.roles import ROLE_PERMISSIONS, VIEW_FULL_PII, Role
+from accounts.permissions import ROLE_PERMISSIONS, Capability, can, scope_filter
+from accounts.roles import VIEW_FULL_PII, Role
 from accounts.services import user_create
 from core.errors import Conflict, NotFound
 from enterprises import selectors

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.permissions import Capability, can
 from approvals import selectors, services
 from approvals.models import Decision, ExemptionRequest, RequestStatus
 from cards.models import CardStatus
@@ -369,7 +370,7 @@ def test_nobody_decides_their_own_request(world, provinces):
     request, _card = file_for_combo(world, "U1", actor=filer)
     filer.role = "provincial_approver"
     filer.save(update_fields=["role"])
-    assert selectors.has_authority(filer, world["enterprise"], "province")
+    assert can(filer, Capability.DECIDE_PROVINCE, world["enterprise"])
     with pytest.raises(DomainError) as excinfo:
         services.exemption_decide(request=request, actor=filer, level="province", approve=True, comment="")
     assert_refused(excinfo, "self_decision")

@@ -211,7 +211,7 @@ def test_the_review_pages_show_both_photos_and_decide(client, world):
         ("provincial_approver", 200),
         ("account_manager", 200),  # sees the enterprise and may view personal data in full
         # A card user's photos are for roles with full views only, as on the card-user photo route
-        # (cards.policy.can_view_card_user_photos; issue 7 §2.2): not the enterprise's own admin.
+        # (Capability.VIEW_FULL_PII; issue 7 §2.2): not the enterprise's own admin.
         ("enterprise_admin", 403),
         ("group_approver", 200),
         ("ops", 403),  # ops see personal data masked only

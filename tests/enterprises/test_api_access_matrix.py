@@ -113,7 +113,7 @@ UPLOAD = {
 }
 CHANGE_REQUEST = UPLOAD
 
-# POST reveal (accounts.access.can_view_full_pii, on a visible enterprise).
+# POST reveal (Capability.VIEW_FULL_PII in accounts.permissions, on a visible enterprise).
 REVEAL = {
     "anonymous": (ANON, ANON, ANON),
     "account_manager": (200, 200, 404),

@@ -10,7 +10,7 @@ the API 429 JSON `throttled`, both with Retry-After.
 
 And the routes agree on who may open card-user photos: the face-review photo route
 served them to the enterprise's admin (`admin_bj`), whom the card-user photo route
-refuses (cards.policy.can_view_card_user_photos: only roles that may see personal
+refuses (Capability.VIEW_FULL_PII: only roles that may see personal
 data in full).
 """
 
