@@ -6,11 +6,15 @@ Under CI (`REQUIRE_SERVICE_TESTS=1`, set by .ci/run) a skipped test marked
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 pytest_plugins = ["tests.workers"]
 
@@ -37,7 +41,31 @@ def liveness_testdata_dir() -> Path | None:
     return None
 
 
+def _uses_transactions(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return bool(
+        {"transactional_db", "live_server", "django_db_serialized_rollback"} & set(item.fixturenames)
+        or (marker is not None and (marker.kwargs.get("transaction") or marker.kwargs.get("serialized_rollback")))
+    )
+
+
+def _build_world_once_per_module(items) -> None:
+    """`world` is built once per module (ModuleData) wherever that is safe: in modules with no
+    transactional test, unless the module or test is marked `world_per_test`."""
+    transactional_modules = {item.module for item in items if _uses_transactions(item)}
+    for item in items:
+        if (
+            "world" in item.fixturenames
+            and "module_data" not in item.fixturenames
+            and item.module not in transactional_modules
+            and item.get_closest_marker("world_per_test") is None
+        ):
+            # First: the module's transaction must be open before the test's own (pytest-django's `db`).
+            item.fixturenames.insert(0, "module_data")
+
+
 def pytest_collection_modifyitems(config, items):
+    _build_world_once_per_module(items)
     is_postgres = connection.vendor == "postgresql"
     redis_url = os.environ.get("REDIS_URL", "")
     faces = face_testdata_dir()
@@ -87,6 +115,38 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             terminalreporter.write_line(f"  {nodeid}", red=True)
 
 
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def own_cache() -> dict:
+    return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}}
+
+
+def private_storage_settings(location: Path) -> dict:
+    from django.conf import settings
+
+    backend = {
+        "BACKEND": "core.storage.EncryptedFileSystemStorage",
+        "OPTIONS": {"location": str(location), "base_url": None},
+    }
+    # "default" too: it shares the private folder, and nothing may reach the real var/private.
+    return {"PRIVATE_MEDIA_ROOT": location, "STORAGES": {**settings.STORAGES, "default": backend, "private": backend}}
+
+
+@contextlib.contextmanager
+def _fresh_storages():
+    """Storages are cached per alias: drop them on entry and exit so each side gets its own location."""
+    from django.core.files.storage import storages
+
+    for alias in ("default", "private"):
+        storages._storages.pop(alias, None)
+    try:
+        yield
+    finally:
+        for alias in ("default", "private"):
+            storages._storages.pop(alias, None)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _tasks_in_process():
     """Unit tests run Celery tasks in-process even when REDIS_URL is set (as under CI).
@@ -116,36 +176,23 @@ def _english_unless_marked_zh(request, settings):
 def _own_cache(settings):
     """Each test counts throttles in a cache of its own: user ids repeat across the parallel
     test databases, so a shared Redis cache would mix their counters."""
-    import uuid
-
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
-    }
+    settings.CACHES = own_cache()
 
 
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
 
 
 @pytest.fixture(autouse=True)
-def _private_media(tmp_path, settings):
-    """Every test writes documents into its own private folder, encrypted as in production."""
-    from django.core.files.storage import storages
-
-    location = tmp_path / "private"
-    settings.PRIVATE_MEDIA_ROOT = location
-    backend = {
-        "BACKEND": "core.storage.EncryptedFileSystemStorage",
-        "OPTIONS": {"location": str(location), "base_url": None},
-    }
-    # "default" too: it shares the private folder, and nothing may reach the real var/private.
-    settings.STORAGES = {**settings.STORAGES, "default": backend, "private": backend}
-    for alias in ("default", "private"):
-        storages._storages.pop(alias, None)
-    yield
-    for alias in ("default", "private"):
-        storages._storages.pop(alias, None)
+def _private_media(request, tmp_path, settings):
+    """Every test writes documents into its own private folder, encrypted as in production; tests of a
+    module with module_data share the module's folder, where its rows' files are."""
+    location = request.getfixturevalue("module_data").private_root if "module_data" in request.fixturenames else None
+    for name, value in private_storage_settings(location or tmp_path / "private").items():
+        setattr(settings, name, value)
+    with _fresh_storages():
+        yield
 
 
 @pytest.fixture
@@ -171,13 +218,13 @@ def _restore_unit_kinds() -> None:
             )
 
 
-@pytest.fixture
-def provinces(db):
+def reference_data() -> dict:
+    """The provinces and unit kinds, which data migrations write: transactional tests flush the tables,
+    data migrations included, so they are put back where missing. Returns two provinces by name."""
     import importlib
 
     from accounts.models import Province
 
-    # Transactional tests flush the tables, data migrations included: put the provinces back.
     if not Province.objects.exists():
         for code, name, name_en in importlib.import_module("accounts.migrations.0003_provinces").PROVINCES:
             Province.objects.create(code=code, name=name, name_en=name_en)
@@ -186,7 +233,11 @@ def provinces(db):
 
 
 @pytest.fixture
-def world(db, provinces):
+def provinces(db):
+    return reference_data()
+
+
+def build_world(provinces) -> dict:
     """A user of every role, and an enterprise in each of two provinces."""
     from tests import factories
 
@@ -210,6 +261,69 @@ def world(db, provinces):
         "ops": factories.user(role="ops", username="ops", is_staff=True),
     }
     return {"users": users, "enterprise": ent_bj, "enterprise_same_province": ent_bj2, "enterprise_other": ent_gd}
+
+
+class ModuleData:
+    """Rows built once for a whole test module, like Django's setUpTestData.
+
+    They are written inside a transaction that stays open for the module and is rolled back after it;
+    each test runs in a savepoint inside it (pytest-django's `db`), so what a test writes is undone after
+    that test and the module's rows are there for the next one. Only for modules whose tests all use the
+    plain `db` (a transactional test would commit or flush the shared transaction): conftest gives it to
+    every test that asks for `world` there (see _build_world_once_per_module). A module may build more
+    rows once in a module-scoped fixture with `module_data.build(...)`. Tests get deep copies of the objects (as setUpTestData gives), so one test's
+    changes in memory do not reach the next.
+    """
+
+    def __init__(self, blocker, private_root: Path):
+        self._blocker = blocker
+        self.private_root = private_root
+        self.world: dict = {}
+
+    @contextlib.contextmanager
+    def building(self):
+        """What every test gets from the autouse fixtures below, for code that runs outside a test."""
+        from django.test import override_settings
+        from django.utils import translation
+
+        with (
+            self._blocker.unblock(),
+            override_settings(
+                PASSWORD_HASHERS=FAST_PASSWORD_HASHERS,
+                CACHES=own_cache(),
+                **private_storage_settings(self.private_root),
+            ),
+            translation.override("en"),
+            _fresh_storages(),
+        ):
+            yield
+
+    def build(self, make, *args, **kwargs):
+        with self.building():
+            return make(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def module_data(django_db_setup, django_db_blocker, tmp_path_factory, _tasks_in_process):
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+    try:
+        data = ModuleData(django_db_blocker, tmp_path_factory.mktemp("module-private"))
+        data.world = data.build(lambda: build_world(reference_data()))
+        yield data
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+@pytest.fixture
+def world(request, db, provinces):
+    """A user of every role, and an enterprise in each of two provinces (once per module with module_data)."""
+    if "module_data" in request.fixturenames:
+        return copy.deepcopy(request.getfixturevalue("module_data").world)
+    return build_world(provinces)
 
 
 # ---------------------------------------------------------------------------

@@ -13,6 +13,8 @@ province (ent_gd). The statuses are written out, not derived from the code:
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -20,7 +22,8 @@ from rest_framework.test import APIClient
 from tests import factories, idgen
 from tests.images import jpeg_upload
 
-pytestmark = pytest.mark.django_db
+# The world and the objects below are built once for the module (conftest.ModuleData).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("module_data")]
 
 TARGETS = ("own", "other_enterprise", "other_province")
 USERS = (
@@ -116,8 +119,7 @@ def test_the_tables_cover_every_user_of_the_world(world):
     assert set(world["users"]) == set(USERS)
 
 
-@pytest.fixture
-def objects(world):
+def make_objects(world):
     """For each target enterprise: an active card, a card in stock, a verified card user, and `new(state)`
     to make a fresh card for a call that changes it."""
     managers = {
@@ -158,6 +160,16 @@ def objects(world):
             "verification": verification,
         }
     return made
+
+
+@pytest.fixture(scope="module")
+def module_objects(module_data):
+    return module_data.build(make_objects, module_data.world)
+
+
+@pytest.fixture
+def objects(module_objects):
+    return copy.deepcopy(module_objects)
 
 
 def api_client(world, who) -> APIClient:

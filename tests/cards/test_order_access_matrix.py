@@ -9,6 +9,8 @@ WWW-Authenticate challenge), anonymous page requests go to the login page.
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -19,7 +21,8 @@ from tests.cards.order_helpers import stock, verification_of
 from tests.images import jpeg_upload
 from verification.services import verification_record_result
 
-pytestmark = pytest.mark.django_db
+# The world and the three orders are built once for the module (conftest.ModuleData).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("module_data")]
 
 ROLES = [
     "anonymous",
@@ -163,8 +166,7 @@ def no_engine(monkeypatch):
     monkeypatch.setattr("verification.services.enqueue_verification", lambda pk: None)
 
 
-@pytest.fixture
-def orders(world):
+def make_orders(world):
     am, am_gd = world["users"]["account_manager"], world["users"]["account_manager_other_province"]
 
     def make(actor, enterprise):
@@ -172,14 +174,26 @@ def orders(world):
             actor=actor, enterprise=enterprise, business_type=BusinessType.NEW_INSTALLATION, cards=stock(enterprise)
         )
 
-    made = {
-        "own": make(am, world["enterprise"]),
-        "same_province": make(am, world["enterprise_same_province"]),
-        "other": make(am_gd, world["enterprise_other"]),
-    }
-    # The own order's live photo was refused as unusable, so a retake is possible.
-    verification_record_result(verification=verification_of(made["own"]), outcome="rejected")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("verification.services.enqueue_verification", lambda pk: None)
+        made = {
+            "own": make(am, world["enterprise"]),
+            "same_province": make(am, world["enterprise_same_province"]),
+            "other": make(am_gd, world["enterprise_other"]),
+        }
+        # The own order's live photo was refused as unusable, so a retake is possible.
+        verification_record_result(verification=verification_of(made["own"]), outcome="rejected")
     return made
+
+
+@pytest.fixture(scope="module")
+def module_orders(module_data):
+    return module_data.build(make_orders, module_data.world)
+
+
+@pytest.fixture
+def orders(module_orders):
+    return copy.deepcopy(module_orders)
 
 
 def page_client(client, world, role):

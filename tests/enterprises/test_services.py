@@ -33,7 +33,8 @@ from enterprises.models import (
 from tests import factories, idgen
 from tests.images import jpeg_bytes, jpeg_upload, pdf_upload
 
-pytestmark = pytest.mark.django_db
+# Tests here check that nothing at all was written, so no world may stay in the database around them.
+pytestmark = [pytest.mark.django_db, pytest.mark.world_per_test]
 
 
 # --- helpers ----------------------------------------------------------------

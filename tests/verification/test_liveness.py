@@ -14,7 +14,8 @@ from tests.conftest import liveness_testdata_dir
 from verification import liveness
 
 ROOT = liveness_testdata_dir()
-pytestmark = [pytest.mark.liveness, pytest.mark.slow]
+# On one xdist worker, so that the frames cached below are measured once per run, not once per worker.
+pytestmark = [pytest.mark.liveness, pytest.mark.slow, pytest.mark.xdist_group("liveness_frames")]
 
 
 def _files(sequence: str) -> list[Path]:
