@@ -11,7 +11,6 @@ import copy
 import os
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.db import connection, transaction
@@ -271,8 +270,9 @@ class ModuleData:
     that test and the module's rows are there for the next one. Only for modules whose tests all use the
     plain `db` (a transactional test would commit or flush the shared transaction): conftest gives it to
     every test that asks for `world` there (see _build_world_once_per_module). A module may build more
-    rows once in a module-scoped fixture with `module_data.build(...)`. Tests get deep copies of the objects (as setUpTestData gives), so one test's
-    changes in memory do not reach the next.
+    rows once in a module-scoped fixture with `module_data.build(...)`. Tests get deep copies of the
+    objects (as setUpTestData gives), so one test's changes in memory do not reach the next. A module
+    whose tests check that nothing at all was written is marked `world_per_test`.
     """
 
     def __init__(self, blocker, private_root: Path):
