@@ -28,7 +28,8 @@ from tests.approvals import file_request
 from tests.images import jpeg_bytes
 from verification.models import Verification
 
-pytestmark = pytest.mark.django_db
+# The key rotation test re-encrypts every row and file under keys of its own: no world may stay around it.
+pytestmark = [pytest.mark.django_db, pytest.mark.world_per_test]
 
 CARD_FILE = (
     f"iccid,msisdn,imsi,package_code,data,voice,sms\r\n{factories.iccid()},1064000000001,460110000000001,IOT-STD,"
