@@ -12,6 +12,7 @@ view is one) and show them all at once.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import pytest
@@ -112,10 +113,14 @@ QUERIES = [
 ]
 
 
-@pytest.fixture
-def objects(world, monkeypatch):
+def make_objects(world):
     """One real object of each kind the paths name, in the account manager's province."""
-    monkeypatch.setattr("verification.services.enqueue_verification", lambda verification_id: None)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("verification.services.enqueue_verification", lambda verification_id: None)
+        return _objects(world)
+
+
+def _objects(world):
     manager = world["users"]["account_manager"]
     enterprise = world["enterprise"]
     cards = [factories.card(enterprise=enterprise) for _ in range(3)]
@@ -158,13 +163,24 @@ def objects(world, monkeypatch):
     }
 
 
+@pytest.fixture(scope="module")
+def objects(module_data):
+    """Built once for the module: the tests only read them (conftest.ModuleData)."""
+    return module_data.build(make_objects, module_data.world)
+
+
 def _token_key(user) -> str:
     from knox.models import AuthToken
 
     return AuthToken.objects.create(user)[0].token_key
 
 
-def _operations():
+@functools.cache
+def _operations() -> list[tuple[str, str]]:
+    return list(_schema_operations())
+
+
+def _schema_operations():
     schema = SchemaGenerator().get_schema(request=None, public=True)
     for path, item in schema["paths"].items():
         for method in ("get", "post", "patch", "put", "delete"):
@@ -200,19 +216,20 @@ def _call(client: APIClient, method: str, url: str, body_name: str | None):
 ROLES = ("account_manager", "enterprise_admin", "provincial_approver")
 
 
-def test_no_api_input_gives_a_server_error(world, objects):
+# One test per role, so that the parallel workers share them.
+@pytest.mark.parametrize("role", ROLES)
+def test_no_api_input_gives_a_server_error(world, objects, role):
     failures = []
-    for role in ROLES:
-        client = APIClient(raise_request_exception=False)
-        client.force_authenticate(world["users"][role])
-        for path, method in _operations():
-            for url in _urls(path, objects):
-                for body_name in [None] if method == "get" else BODIES:
-                    for response in _call(client, method, url, body_name):
-                        if response.status_code >= 500:
-                            failures.append(
-                                f"{role} {method.upper()} {url[:80]} [{body_name or 'query'}]: {response.status_code}"
-                            )
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(world["users"][role])
+    for path, method in _operations():
+        for url in _urls(path, objects):
+            for body_name in [None] if method == "get" else BODIES:
+                for response in _call(client, method, url, body_name):
+                    if response.status_code >= 500:
+                        failures.append(
+                            f"{role} {method.upper()} {url[:80]} [{body_name or 'query'}]: {response.status_code}"
+                        )
     assert not failures, "\n".join(failures)
 
 
@@ -305,21 +322,19 @@ def _page_urls(route: str, objects: dict) -> list[str]:
     return sorted(set(urls))
 
 
-def test_no_page_input_gives_a_server_error(world, objects):
+@pytest.mark.parametrize("role", ROLES)
+def test_no_page_input_gives_a_server_error(world, objects, role):
     failures = []
-    for role in ROLES:
-        client = Client(raise_request_exception=False)
-        client.force_login(world["users"][role])
-        for route in _page_routes():
-            for url in _page_urls(route, objects):
-                responses = [client.get(url, query) for query in QUERIES]
-                responses.append(client.post(url, {**FORM_JUNK, **_junk_files()}))
-                responses.append(client.post(url, {}))
-                for response in responses:
-                    if response.status_code >= 500:
-                        failures.append(
-                            f"{role} {response.request['REQUEST_METHOD']} {url[:80]}: {response.status_code}"
-                        )
+    client = Client(raise_request_exception=False)
+    client.force_login(world["users"][role])
+    for route in _page_routes():
+        for url in _page_urls(route, objects):
+            responses = [client.get(url, query) for query in QUERIES]
+            responses.append(client.post(url, {**FORM_JUNK, **_junk_files()}))
+            responses.append(client.post(url, {}))
+            for response in responses:
+                if response.status_code >= 500:
+                    failures.append(f"{role} {response.request['REQUEST_METHOD']} {url[:80]}: {response.status_code}")
     assert not failures, "\n".join(failures)
 
 
