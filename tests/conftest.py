@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -185,10 +186,12 @@ def _fast_passwords(settings):
 
 @pytest.fixture(autouse=True)
 def _private_media(request, tmp_path, settings):
-    """Every test writes documents into its own private folder, encrypted as in production; tests of a
-    module with module_data share the module's folder, where its rows' files are."""
-    location = request.getfixturevalue("module_data").private_root if "module_data" in request.fixturenames else None
-    for name, value in private_storage_settings(location or tmp_path / "private").items():
+    """Every test writes documents into its own private folder, encrypted as in production. With
+    module_data, the folder starts as a copy of the module's, where the files of its rows are."""
+    location = tmp_path / "private"
+    if "module_data" in request.fixturenames:
+        shutil.copytree(request.getfixturevalue("module_data").private_root, location)
+    for name, value in private_storage_settings(location).items():
         setattr(settings, name, value)
     with _fresh_storages():
         yield

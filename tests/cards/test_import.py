@@ -22,8 +22,7 @@ from core.errors import PermissionDenied, ValidationFailed
 from tests.cards.import_files import HEADER, bad_check_digit, csv_bytes, iccid, row, upload, xlsx_bytes
 from tests.images import jpeg_bytes
 
-# Tests here check that nothing at all was written, so no world may stay in the database around them.
-pytestmark = [pytest.mark.django_db, pytest.mark.world_per_test]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
