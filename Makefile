@@ -30,9 +30,11 @@ seed: migrate
 run: seed
 	$(MANAGE) runserver $(HOST):$(PORT)
 
-# In parallel here, not in pytest's addopts: a single test run by hand starts no workers.
+# In parallel here, not in pytest's addopts: a single test run by hand starts no workers. Bytecode is
+# cached even where the environment says not to (PYTHONDONTWRITEBYTECODE): each worker would otherwise
+# compile and rewrite every test module on every run.
 test: install
-	$(UV) run --frozen pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(UV) run --frozen pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 # The floors (import-linter), style (ruff) and types (mypy); `make format` rewrites what ruff can.
 lint: install
