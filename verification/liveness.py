@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 
-from verification.engine import ImageUnreadable, decode_image
+from verification.engine import ImageUnreadable, decode_image, load_face_recognition
 
 __all__ = ["MOVES", "FrameMeasure", "LivenessResult", "check_liveness", "parse_challenge", "timestamp_from_name"]
 
@@ -106,11 +106,11 @@ _LIBRARY = None
 
 
 def _library():
+    """face_recognition, loaded through the engine's guard: a bare import would switch Pillow's
+    LOAD_TRUNCATED_IMAGES on for the whole process, and a broken install would quit() it."""
     global _LIBRARY
     if _LIBRARY is None:
-        import face_recognition
-
-        _LIBRARY = face_recognition
+        _LIBRARY, _dlib = load_face_recognition()
     return _LIBRARY
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from io import StringIO
 from pathlib import Path
 
@@ -156,3 +157,16 @@ def test_the_faces_queue_task_reads_stored_frames(settings, tmp_path):
     paths = [default_storage.save(f"liveness/{path.name}", ContentFile(path.read_bytes())) for path in files]
     result = run_liveness_check.delay(paths, [liveness.timestamp_from_name(path.name) for path in files], ["right"])
     assert result.get()["outcome"] == "pass"
+
+
+def test_loading_the_library_leaves_pillows_truncated_image_setting_alone(monkeypatch):
+    # A bare `import face_recognition` switches Pillow's LOAD_TRUNCATED_IMAGES on for the whole process,
+    # and truncated uploads would then be decoded instead of refused.
+    from PIL import ImageFile
+
+    monkeypatch.setattr(liveness, "_LIBRARY", None)
+    for name in [n for n in sys.modules if n == "face_recognition" or n.startswith("face_recognition.")]:
+        monkeypatch.delitem(sys.modules, name)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    liveness._library()
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
