@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.pii import EncryptedTextField, mask_identifier
 from cards.rules import CardFacts, Decision, ServiceLevel, evaluate, is_149_segment
@@ -606,10 +607,10 @@ SELF_SERVICE_LINK_MAX_DAYS = 30
 
 
 class SelfServiceLinkStatus(models.TextChoices):
-    ACTIVE = "active", _("Active")
-    REVOKED = "revoked", _("Revoked")
-    EXPIRED = "expired", _("Expired")
-    EXHAUSTED = "exhausted", _("All uses taken")
+    ACTIVE = "active", pgettext_lazy("self-service link", "Active")
+    REVOKED = "revoked", pgettext_lazy("self-service link", "Revoked")
+    EXPIRED = "expired", pgettext_lazy("self-service link", "Expired")
+    EXHAUSTED = "exhausted", pgettext_lazy("self-service link", "All uses taken")
 
 
 class SelfServiceLink(models.Model):
