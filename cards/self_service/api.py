@@ -79,7 +79,10 @@ class SelfServiceLinkSerializer(serializers.Serializer):
 
 class SelfServiceLinkCreateSerializer(serializers.Serializer):
     enterprise = serializers.CharField(help_text="The enterprise's public_id.")
-    label = serializers.CharField(help_text="What the link is for, at most 100 characters.", allow_blank=True)
+    # The contract's field name; the stubs see Field.label (the field's own label) in it.
+    label = serializers.CharField(  # type: ignore[assignment]
+        help_text="What the link is for, at most 100 characters.", allow_blank=True
+    )
     iccids = serializers.ListField(
         child=serializers.CharField(),
         required=False,

@@ -34,7 +34,8 @@ def link_page_throttle(request) -> None:
     """
     throttle = SelfServiceLinkThrottle()
     try:
-        if throttle.allow_request(request, view=None):
+        # A page, not a DRF view: the throttle reads only the request (as accounts.throttling's does).
+        if throttle.allow_request(request, view=None):  # type: ignore[arg-type]
             return
     except (RedisError, OSError) as exc:
         logger.warning("self-service link throttle unavailable (%s): request let through", type(exc).__name__)
