@@ -277,22 +277,18 @@ def test_status_property(world):
     assert link.status == "revoked"
 
 
-def test_the_public_route_is_rate_limited_per_client_ip(client, world, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"self_service_link": "3/minute"}}
-    from rest_framework.throttling import SimpleRateThrottle
+def test_the_public_route_is_rate_limited_per_client_ip(client, world, monkeypatch):
+    from cards.self_service.throttling import SelfServiceLinkThrottle
 
-    SimpleRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-    try:
-        _link_obj, token = _link(world)
-        statuses = [client.get(f"/s/{token}/", REMOTE_ADDR="203.0.113.7").status_code for _ in range(4)]
-        assert statuses == [200, 200, 200, 429]
-        assert client.get(f"/s/{token}/", REMOTE_ADDR="203.0.113.7").has_header("Retry-After")
-        assert client.get(f"/s/{token}/", REMOTE_ADDR="203.0.113.8").status_code == 200
-    finally:
-        from rest_framework.settings import api_settings
-
-        api_settings.reload()
-        SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    # DRF reads the rates into the class once; the setting itself is checked in config.settings.
+    monkeypatch.setattr(SelfServiceLinkThrottle, "THROTTLE_RATES", {"self_service_link": "3/minute"})
+    _link_obj, token = _link(world)
+    statuses = [client.get(f"/s/{token}/", REMOTE_ADDR="203.0.113.7").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    throttled = client.get(f"/s/{token}/qr.png", REMOTE_ADDR="203.0.113.7")
+    assert throttled.status_code == 429 and throttled.has_header("Retry-After")
+    assert "Too many requests" in throttled.content.decode()
+    assert client.get(f"/s/{token}/", REMOTE_ADDR="203.0.113.8").status_code == 200
 
 
 # --- revoke and renew ----------------------------------------------------------------
