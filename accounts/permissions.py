@@ -58,6 +58,8 @@ class Capability(enum.StrEnum):
     ORDERS_FILE = "orders.file"
     CARD_USERS_REGISTER = "card_users.register"
     EXEMPTIONS_FILE = "exemptions.file"
+    # The self-service links an enterprise sends its card users (C2): create, revoke, renew.
+    SELF_SERVICE_LINKS_MANAGE = "self_service.manage_links"
     # Decisions.
     DECIDE_PROVINCE = "approvals.decide_province"  # provincial exemptions, change requests
     DECIDE_GROUP = "approvals.decide_group"  # group exemptions
@@ -93,6 +95,7 @@ ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = {
         C.ORDERS_FILE: S.OWN_PROVINCE,
         C.CARD_USERS_REGISTER: S.OWN_PROVINCE,
         C.EXEMPTIONS_FILE: S.OWN_PROVINCE,
+        C.SELF_SERVICE_LINKS_MANAGE: S.OWN_PROVINCE,
     },
     Role.ENTERPRISE_ADMIN: {
         C.VIEW: S.OWN_ENTERPRISE,
@@ -104,6 +107,7 @@ ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = {
         C.ORDERS_FILE: S.OWN_ENTERPRISE,
         C.CARD_USERS_REGISTER: S.OWN_ENTERPRISE,
         C.EXEMPTIONS_FILE: S.OWN_ENTERPRISE,
+        C.SELF_SERVICE_LINKS_MANAGE: S.OWN_ENTERPRISE,
     },
     Role.PROVINCIAL_APPROVER: {
         C.VIEW: S.OWN_PROVINCE,

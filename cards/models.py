@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.pii import EncryptedTextField, mask_identifier
 from cards.rules import CardFacts, Decision, ServiceLevel, evaluate, is_149_segment
@@ -597,3 +598,70 @@ class CardBinding(models.Model):
 
     def __str__(self) -> str:
         return self.card.iccid
+
+
+# --- self-service links (C2, issue 9 §1) ------------------------------------------
+
+SELF_SERVICE_LINK_DEFAULT_DAYS = 7
+SELF_SERVICE_LINK_MAX_DAYS = 30
+
+
+class SelfServiceLinkStatus(models.TextChoices):
+    ACTIVE = "active", pgettext_lazy("self-service link", "Active")
+    REVOKED = "revoked", pgettext_lazy("self-service link", "Revoked")
+    EXPIRED = "expired", pgettext_lazy("self-service link", "Expired")
+    EXHAUSTED = "exhausted", pgettext_lazy("self-service link", "All uses taken")
+
+
+class SelfServiceLink(models.Model):
+    """A link (and QR code) an enterprise sends its card users to register themselves (C2).
+
+    Only a keyed hash of the token is stored (cards.self_service.tokens): a database dump yields no usable
+    link, so the URL, its QR code and its poster can be shown only while the token is at hand (at creation,
+    at a renewal that issues a new token, or on a request to the token's own path).
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise",
+        verbose_name=_("enterprise"),
+        on_delete=models.PROTECT,
+        related_name="self_service_links",
+    )
+    label = models.CharField(_("label"), max_length=100)
+    # Without a list the link covers the enterprise's cards that await real-name, whichever they are then.
+    cards = models.ManyToManyField(Card, verbose_name=_("cards"), blank=True, related_name="self_service_links")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    expires_at = models.DateTimeField(_("expires at"))
+    max_uses = models.PositiveIntegerField(_("uses allowed"), validators=[MinValueValidator(1)])
+    uses = models.PositiveIntegerField(_("uses"), default=0)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("self-service link")
+        verbose_name_plural = _("self-service links")
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return SelfServiceLinkStatus.REVOKED
+        if self.expires_at <= timezone.now():
+            return SelfServiceLinkStatus.EXPIRED
+        if self.uses >= self.max_uses:
+            return SelfServiceLinkStatus.EXHAUSTED
+        return SelfServiceLinkStatus.ACTIVE
+
+    def get_status_display(self) -> StrOrPromise:
+        return SelfServiceLinkStatus(self.status).label
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == SelfServiceLinkStatus.ACTIVE

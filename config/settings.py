@@ -351,6 +351,11 @@ PII_REVEAL_RATE = env.str("PII_REVEAL_RATE", default="30/hour")
 if not re.fullmatch(r"[1-9][0-9]*/(s|m|h|d)[a-z]*", PII_REVEAL_RATE):
     raise ImproperlyConfigured("PII_REVEAL_RATE must look like 30/hour (a count per s, m, h or d)")
 
+# Requests to the public self-service link pages (/s/<token>/...) per client IP (cards.self_service.throttling).
+SELF_SERVICE_LINK_RATE = env.str("SELF_SERVICE_LINK_RATE", default="60/minute")
+if not re.fullmatch(r"[1-9][0-9]*/(s|m|h|d)[a-z]*", SELF_SERVICE_LINK_RATE):
+    raise ImproperlyConfigured("SELF_SERVICE_LINK_RATE must look like 60/minute (a count per s, m, h or d)")
+
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate challenge makes an unauthenticated call a 401, on every
     # endpoint alike (with Session first DRF answers 403, since a session sends no challenge).
@@ -363,7 +368,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"pii_reveal": PII_REVEAL_RATE},
+    "DEFAULT_THROTTLE_RATES": {"pii_reveal": PII_REVEAL_RATE, "self_service_link": SELF_SERVICE_LINK_RATE},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "IoT card real-name portal API",

@@ -24,6 +24,7 @@ from rest_framework.test import APIClient
 
 from cards.imports import services as import_services
 from cards.management.commands.make_card_file import card_csv
+from cards.self_service.services import link_create
 from enterprises.services import change_request_submit
 from tests import factories, idgen
 from tests.approvals import file_for_combo
@@ -146,8 +147,12 @@ def _objects(world):
         enterprise=enterprise,
         upload=SimpleUploadedFile("cards.csv", card_csv(2, package_code=package.code), content_type="text/csv"),
     )
+    link, token = link_create(actor=manager, enterprise=enterprise, label="Robust", max_uses=5)
     return {
         "attachment": exemption.attachments.first().pk,
+        "self-service": link.public_id,  # /api/v1/self-service/links/{public_id}/revoke/
+        "self-service-links": link.public_id,
+        "self-service-tokens": token,
         "enterprises": enterprise.public_id,
         "documents": enterprise.documents.first().public_id,
         "cards": cards[2].iccid,
@@ -240,6 +245,9 @@ PAGE_OBJECTS = [
     ("enterprises/", "enterprises"),
     ("documents/", "documents"),
     ("cards/imports/", "card-imports"),
+    ("cards/self-service/enterprise/", "enterprises"),
+    ("cards/self-service/", "self-service-links"),
+    ("s/", "self-service-tokens"),
     ("cards/card-users/", "card-users"),
     ("cards/", "cards"),
     ("orders/", "orders"),

@@ -47,6 +47,7 @@ EXPECTED = {
         C.ORDERS_FILE: PROVINCE,
         C.CARD_USERS_REGISTER: PROVINCE,
         C.EXEMPTIONS_FILE: PROVINCE,
+        C.SELF_SERVICE_LINKS_MANAGE: PROVINCE,
     },
     "enterprise_admin": {
         C.VIEW: OWN,
@@ -58,6 +59,7 @@ EXPECTED = {
         C.ORDERS_FILE: OWN,
         C.CARD_USERS_REGISTER: OWN,
         C.EXEMPTIONS_FILE: OWN,
+        C.SELF_SERVICE_LINKS_MANAGE: OWN,
     },
     "provincial_approver": {
         C.VIEW: PROVINCE,

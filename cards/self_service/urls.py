@@ -1,0 +1,13 @@
+"""Staff pages of self-service links, under /cards/self-service/ (namespace "self_service")."""
+
+from django.urls import path
+
+from cards.self_service import views
+
+app_name = "self_service"
+
+urlpatterns = [
+    path("enterprise/<uuid:public_id>/", views.link_list, name="list"),
+    path("<uuid:public_id>/revoke/", views.link_revoke, name="revoke"),
+    path("<uuid:public_id>/renew/", views.link_renew, name="renew"),
+]
