@@ -397,10 +397,14 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"secret_paths": {"()": "core.http.MaskSecretPaths"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # Request bodies can hold ID numbers; never log them.
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # Request bodies can hold ID numbers; never log them. Paths can hold a link's token: masked.
+    "loggers": {
+        "django.request": {"level": "ERROR", "filters": ["secret_paths"]},
+        "django.server": {"filters": ["secret_paths"]},
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True

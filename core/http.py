@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 from django.conf import settings
 from django.http import FileResponse
 from django.views.decorators.http import require_http_methods
@@ -11,6 +14,30 @@ NO_STORE = "no-store, private"
 
 # A page with a form: shown by GET (and HEAD), sent by POST.
 require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
+
+
+# Paths whose segments are secrets: a self-service link's token (/s/<token>/...) and a set-password link.
+_SECRET_PATHS = (
+    (re.compile(r"^/s/[^/]+"), "/s/<token>"),
+    (re.compile(r"^/accounts/set-password/[^/]+/[^/]+"), "/accounts/set-password/<uid>/<token>"),
+)
+
+
+def loggable_path(path: str) -> str:
+    """The request path as a log line may show it: the secret segments masked."""
+    for pattern, replacement in _SECRET_PATHS:
+        path = pattern.sub(replacement, path, count=1)
+    return path
+
+
+class MaskSecretPaths(logging.Filter):
+    """On Django's request and server loggers (settings.LOGGING): the paths they log ("Internal Server
+    Error: %s", the runserver access line) pass through loggable_path before any handler sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(loggable_path(arg) if isinstance(arg, str) else arg for arg in record.args)
+        return True
 
 
 def no_store(response):

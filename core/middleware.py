@@ -41,7 +41,7 @@ from django.utils.translation import gettext as _
 from django.views import defaults
 
 from core.errors import DomainError, ServiceUnavailable
-from core.http import no_store
+from core.http import loggable_path, no_store
 from core.limits import pixel_budget
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class OutageGuardMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if response.status_code == 500 and database_unreachable():
-            logger.error("database unavailable on %s %s", request.method, request.path)
+            logger.error("database unavailable on %s %s", request.method, loggable_path(request.path))
             return service_unavailable_response(request)
         return response
 
@@ -133,7 +133,12 @@ class DomainErrorMiddleware:
             return domain_error_response(request, exception)
         if is_database_outage(exception):
             # The class only: the message can hold the database host and user.
-            logger.error("database unavailable (%s) on %s %s", type(exception).__name__, request.method, request.path)
+            logger.error(
+                "database unavailable (%s) on %s %s",
+                type(exception).__name__,
+                request.method,
+                loggable_path(request.path),
+            )
             return service_unavailable_response(request)
         return None
 
@@ -173,7 +178,7 @@ class PortalErrorPagesMiddleware:
             return defaults.permission_denied(request, exception)
         if isinstance(exception, (BadRequest, SuspiciousOperation)):
             return defaults.bad_request(request, exception)
-        request_logger.error("Internal Server Error: %s", request.path, exc_info=exception)
+        request_logger.error("Internal Server Error: %s", loggable_path(request.path), exc_info=exception)
         return server_error(request)
 
 
