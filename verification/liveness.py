@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from verification.engine import ImageUnreadable, decode_image, load_face_recognition
 
@@ -34,17 +35,18 @@ __all__ = ["MOVES", "FrameMeasure", "LivenessResult", "check_liveness", "parse_c
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 MOVES = ("left", "right", "straight")
 
+# Said to the person who took the capture, in the language of the answer.
 _MESSAGES = {
-    "too_few_frames": "Too few frames: take the capture again",
-    "too_many_frames": "Too many frames in one capture",
-    "unreadable_frame": "A frame could not be read as an image",
-    "no_face": "No face in some frames: keep your face in the picture",
-    "multiple_faces": "More than one face in a frame: only you should be in the picture",
-    "move_missing": "The requested head move was not seen",
-    "frames_identical": "The frames do not move: a still picture is not a live person",
-    "identity_changed": "The face changes between frames",
-    "timing_implausible": "The frame timing is not plausible for a live capture",
-    "no_timestamps": "The frames carry no capture times",
+    "too_few_frames": _("Too few frames: take the capture again"),
+    "too_many_frames": _("Too many frames in one capture"),
+    "unreadable_frame": _("A frame could not be read as an image"),
+    "no_face": _("No face in some frames: keep your face in the picture"),
+    "multiple_faces": _("More than one face in a frame: only you should be in the picture"),
+    "move_missing": _("The requested head move was not seen"),
+    "frames_identical": _("The frames do not move: a still picture is not a live person"),
+    "identity_changed": _("The face changes between frames"),
+    "timing_implausible": _("The frame timing is not plausible for a live capture"),
+    "no_timestamps": _("The frames carry no capture times"),
 }
 
 _TIME_IN_NAME = re.compile(r"_t(\d+(?:\.\d+)?)\.[A-Za-z]+$")
@@ -99,7 +101,7 @@ class LivenessResult:
 
 
 def _reason(code: str) -> dict:
-    return {"code": code, "message": _MESSAGES[code]}
+    return {"code": code, "message": str(_MESSAGES[code])}
 
 
 _LIBRARY = None

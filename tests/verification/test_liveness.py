@@ -170,3 +170,9 @@ def test_loading_the_library_leaves_pillows_truncated_image_setting_alone(monkey
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
     liveness._library()
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+@pytest.mark.zh
+def test_the_reasons_speak_the_language_of_the_answer():
+    result = check(_files("turn_left_intel_female")[:3], ["left"])
+    assert result.reasons == [{"code": "too_few_frames", "message": "拍摄的画面太少：请重新拍摄"}]
