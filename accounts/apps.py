@@ -8,6 +8,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
+        # In ready(): the app registry is not ready at import time.
         from django.contrib.auth.signals import user_logged_in
 
         from accounts.middleware import stamp_login

@@ -34,6 +34,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import pikepdf
+from django.conf import settings
 from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
@@ -165,8 +166,6 @@ def sanitize_upload(
 def _setting(name: str, default):
     """``getattr(settings, name, default)`` that also works without settings."""
     try:
-        from django.conf import settings
-
         return getattr(settings, name, default)
     except ImproperlyConfigured:
         return default

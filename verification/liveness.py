@@ -108,6 +108,7 @@ _LIBRARY = None
 def _library():
     global _LIBRARY
     if _LIBRARY is None:
+        # Lazy: face_recognition loads dlib's models for seconds; only a liveness check needs it.
         import face_recognition
 
         _LIBRARY = face_recognition
