@@ -34,7 +34,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import pikepdf
-from django.conf import settings
 from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
@@ -166,6 +165,9 @@ def sanitize_upload(
 def _setting(name: str, default):
     """``getattr(settings, name, default)`` that also works without settings."""
     try:
+        # Looked up at each call, not bound at import: a caller may swap django.conf.settings (tests do).
+        from django.conf import settings
+
         return getattr(settings, name, default)
     except ImproperlyConfigured:
         return default
