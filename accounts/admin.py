@@ -18,6 +18,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -193,8 +194,6 @@ class UserAdmin(CapabilityAdminMixin, admin.ModelAdmin):
         return super().has_change_permission(request, obj)
 
     def get_urls(self):
-        from django.urls import path
-
         # Named for what it refuses: "<id>/password/" would otherwise fall through to the change view.
         return [
             path("<id>/password/", self.admin_site.admin_view(self.password_refused), name="accounts_user_password"),

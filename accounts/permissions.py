@@ -29,6 +29,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -208,8 +209,6 @@ ROLE_PERMISSIONS: Mapping[str, list[str]] = {role: _derived_permissions(row) for
 
 def sync_role_groups(sender=None, **kwargs) -> None:
     """Give each role's group exactly ROLE_PERMISSIONS (after every migration: later apps' permissions)."""
-    from django.contrib.auth.models import Group, Permission
-
     for role, perm_names in ROLE_PERMISSIONS.items():
         group, _created = Group.objects.get_or_create(name=role)
         perms = []

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from accounts.models import AuditEvent, PiiAccessLog, User
+from accounts.roles import Role
 from core.net import client_ip  # noqa: F401  (the one function for the client's address, re-exported)
 
 
@@ -35,10 +37,6 @@ def history_for(obj: models.Model):
 
 def user_sync_role_group(*, user: User) -> None:
     """Keep the user in exactly the group of their role, so permissions follow the role."""
-    from django.contrib.auth.models import Group
-
-    from accounts.roles import Role
-
     role_groups = Group.objects.filter(name__in=Role.values)
     user.groups.remove(*role_groups.exclude(name=user.role))
     group, _created = Group.objects.get_or_create(name=user.role)

@@ -29,6 +29,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from accounts.access import scoped
 from accounts.admin import CapabilityAdminMixin, ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from accounts.permissions import Capability, can, may_somewhere
 from approvals import selectors, services
@@ -39,11 +40,14 @@ from approvals.models import (
     ExemptionAttachment,
     ExemptionRequest,
 )
+from approvals.views import card_rows, masked_values, reason_texts
 from core.errors import DomainError
 from core.http import no_store
 from core.identity import mask_numbers_in_text
 from enterprises.models import ChangeRequest, ChangeRequestStatus
+from enterprises.selectors import documents_visible_to
 from verification.models import Verification, VerificationPurpose, VerificationStatus
+from verification.services import verification_review
 
 # --- the approval desk -----------------------------------------------------------
 
@@ -305,8 +309,6 @@ class ExemptionDeskAdmin(DeskAdmin):
         return obj.awaiting
 
     def decide_context(self, request, obj):
-        from approvals.views import card_rows
-
         cards = card_rows(obj, request)
         levels = selectors.levels_to_decide(request.user, obj)
         return {
@@ -358,11 +360,8 @@ class ChangeRequestDeskAdmin(DeskAdmin):
         return obj.enterprise.name
 
     def decide_context(self, request, obj):
-        from approvals.views import _masked_values
-        from enterprises.selectors import documents_visible_to
-
         return {
-            "proposed": _masked_values(obj.proposed_values),
+            "proposed": masked_values(obj.proposed_values),
             "documents": documents_visible_to(request.user).filter(change_request=obj),
             "decisions": list(obj.decisions.select_related("decided_by")),
             "may_decide": selectors.change_request_open_to(request.user, obj)
@@ -420,8 +419,6 @@ class ReviewDeskAdmin(DeskAdmin):
         return obj.replay_of_id is not None
 
     def decide_context(self, request, obj):
-        from approvals.views import reason_texts
-
         return {
             "reason_texts": reason_texts(obj, getattr(request, "LANGUAGE_CODE", "zh-hans")),
             "id_photo_url": reverse("approvals:verification_photo", args=[obj.public_id, "id"]),
@@ -432,8 +429,6 @@ class ReviewDeskAdmin(DeskAdmin):
         }
 
     def decide(self, request, obj, *, approve, comment):
-        from verification.services import verification_review
-
         verification_review(verification=obj, actor=request.user, approve=approve, comment=comment)
 
     def bulk_decide(self, request, queryset, *, approve, comment):
@@ -493,8 +488,6 @@ class ExemptionRequestOpsAdmin(OpsReadOnlyAdmin):
     inlines = [AttachmentOpsInline, DecisionOpsInline]
 
     def get_queryset(self, request):
-        from accounts.access import scoped
-
         return scoped(super().get_queryset(request), request.user, path="enterprise__").select_related(
             "enterprise", "submitted_by"
         )

@@ -27,9 +27,11 @@ from cards.inventory.selectors import enterprise_cards_for_user
 from core.api import E401, MaskedTextField, error_response, validated
 from core.errors import PermissionDenied, ValidationFailed
 from core.http import no_store
+from enterprises.api import change_request_response
 from enterprises.models import ChangeRequest
 from enterprises.selectors import enterprise_for_user
 from verification.models import Verification
+from verification.services import verification_review
 
 # --- helpers ----------------------------------------------------------------
 
@@ -362,8 +364,6 @@ class ExemptionWithdrawView(JsonOnly, generics.GenericAPIView):
 
 
 def _change_request_response(request, change_request):
-    from enterprises.api import change_request_response
-
     return no_store(change_request_response(request, change_request))
 
 
@@ -450,8 +450,6 @@ class ReviewDecideView(JsonOnly, generics.GenericAPIView):
         responses={200: ReviewSerializer, **WRITE_ERRORS},
     )
     def post(self, request, public_id):
-        from verification.services import verification_review
-
         verification = selectors.verification_for_reviewer(request.user, public_id)
         data = validated(DecideSerializer(data=request.data))
         verification = verification_review(

@@ -26,6 +26,8 @@ from accounts.models import User
 from accounts.roles import Role
 from approvals.models import ApprovalLevel, ExemptionRequest, Notification, RequestStatus
 from core.identity import mask_numbers_in_text
+from core.queueing import enqueue
+from enterprises.models import ChangeRequest, ChangeRequestStatus
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +63,8 @@ def _to_outbox(recipients: Iterable[User], subject: str, body: str, *, ref: str)
 
 
 def enqueue_notification(notification_id: int) -> bool:
+    # Inside the function: approvals.tasks imports this module (circular at import time).
     from approvals.tasks import send_notification
-    from core.queueing import enqueue
 
     return enqueue(send_notification, notification_id, model=Notification, what="notification")
 
@@ -177,8 +179,6 @@ def exemption_decided(request_id: int) -> int:
 
 
 def change_request_filed(change_request_id: int) -> int:
-    from enterprises.models import ChangeRequest
-
     change_request = ChangeRequest.objects.select_related("enterprise").filter(pk=change_request_id).first()
     if change_request is None:
         return 0
@@ -202,8 +202,6 @@ def change_request_filed(change_request_id: int) -> int:
 
 
 def change_request_decided(change_request_id: int) -> int:
-    from enterprises.models import ChangeRequest, ChangeRequestStatus
-
     change_request = (
         ChangeRequest.objects.select_related("enterprise", "submitted_by").filter(pk=change_request_id).first()
     )

@@ -19,8 +19,9 @@ from accounts.access import NOTHING, scoped
 from accounts.permissions import Capability, can, may_somewhere, scope_filter
 from accounts.roles import Role
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
-from core.errors import NotFound
+from core.errors import NotFound, PermissionDenied
 from enterprises.models import ChangeRequest, ChangeRequestStatus
+from enterprises.selectors import change_requests_visible_to
 from verification.models import Verification, VerificationPurpose, VerificationStatus
 from verification.selectors import verifications_visible_to
 
@@ -174,8 +175,6 @@ def change_requests_pending_for(user) -> QuerySet[ChangeRequest]:
 
 
 def change_request_for_user(user, public_id) -> ChangeRequest:
-    from enterprises.selectors import change_requests_visible_to
-
     key = _parse_uuid(public_id)
     change_request = change_requests_visible_to(user).filter(public_id=key).first() if key else None
     if change_request is None:
@@ -232,8 +231,6 @@ def verification_for_photos(user, public_id) -> Verification:
         else Capability.ENTERPRISE_FILES_OPEN
     )
     if not (can(user, Capability.FACE_REVIEW, verification) or can(user, source, verification)):
-        from core.errors import PermissionDenied
-
         raise PermissionDenied(_("Your role may not open photos that show personal data."))
     return verification
 

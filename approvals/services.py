@@ -37,6 +37,7 @@ from approvals.models import (
     ExemptionRequest,
     RequestStatus,
 )
+from cards.inventory.services import cards_realname_resolved, exemption_covering
 from cards.locks import lock_cards
 from cards.models import LIVE_CARD_STATUSES, Card, CardBinding
 from cards.rules import Exemption, evaluate
@@ -55,6 +56,8 @@ from enterprises.models import (
     Enterprise,
     EnterpriseStatus,
 )
+from enterprises.services import change_request_apply
+from verification.services import verification_review
 
 MAX_CARDS_PER_REQUEST = 1000
 MAX_FILES_PER_LEVEL = 5
@@ -289,7 +292,6 @@ def exemption_file(
                 code="exemption_pending",
                 field="cards",
             )
-        from cards.inventory.services import exemption_covering
 
         covered = [a.card.iccid for a in assessments if exemption_covering(a.card, a.decision)]
         if covered:
@@ -438,8 +440,6 @@ def exemption_decide(
             if locked.status != previous:
                 locked.save(update_fields=["status"])
             if locked.status == RequestStatus.APPROVED:
-                from cards.inventory.services import cards_realname_resolved
-
                 # U5: a card that an order left awaiting this exemption goes on under that order.
                 cards_realname_resolved(actor=actor, cards=locked.cards.all())
             audit_record(
@@ -535,8 +535,6 @@ def change_request_decide(
     Approved: the change is written into the record in the same transaction and the
     replaced values are kept as a version (enterprises.services.change_request_apply).
     """
-    from enterprises.services import change_request_apply
-
     actor = _require_user(actor)
     comment = _clean_comment(comment)
     approve = bool(approve)
@@ -617,8 +615,6 @@ def change_request_decide_many(
 
 def review_decide_many(*, verifications: Iterable, actor: User, approve: bool, comment: str = "") -> BulkResult:
     """Bulk manual review (admin action): each comparison in its own transaction."""
-    from verification.services import verification_review
-
     result = BulkResult()
     for verification in verifications:
         try:

@@ -31,14 +31,17 @@ from accounts.services import history_for
 from approvals import selectors, services
 from approvals.forms import DecisionForm, ExemptionFileForm
 from approvals.models import ApprovalLevel, RequestStatus
+from approvals.selectors import change_request_for_user
 from cards.inventory.selectors import cards_visible_to
 from cards.models import LIVE_CARD_STATUSES, CardStatus
 from core import errors
 from core.forms import add_domain_error
 from core.http import no_store, require_form_methods
-from enterprises.models import ChangeRequestStatus
-from enterprises.selectors import documents_visible_to, enterprises_visible_to
+from core.identity import mask_identifier
+from enterprises.models import ChangeRequestStatus, UnitKind
+from enterprises.selectors import documents_visible_to, enterprise_for_user, enterprises_visible_to
 from verification.models import Verification
+from verification.services import verification_review
 
 PAGE_SIZE = 25
 MAX_CARDS_ON_FILING_PAGE = 300
@@ -174,7 +177,6 @@ def exemption_new(request):
     if not enterprise_id:
         choice = enterprises_visible_to(user).filter(scope_filter(user, Capability.EXEMPTIONS_FILE)).order_by("name")
         return render(request, "approvals/choose_enterprise.html", {"enterprises": list(choice[:500])})
-    from enterprises.selectors import enterprise_for_user
 
     enterprise = enterprise_for_user(user, enterprise_id)
     if not can(user, Capability.EXEMPTIONS_FILE, enterprise):
@@ -343,8 +345,6 @@ def review_queue(request):
 @require_form_methods
 def review_detail(request, public_id):
     """Both photos side by side, the distance, the thresholds and the reasons; approve or reject."""
-    from verification.services import verification_review
-
     user = request.user
     verification = selectors.verification_for_reviewer(user, public_id)
     form = DecisionForm(request.POST if request.method == "POST" else None)
@@ -429,8 +429,6 @@ def _extension(name: str) -> str:
 @require_form_methods
 def change_request_detail(request, public_id):
     """The proposed change (numbers masked), its documents, and the approver's decision."""
-    from approvals.selectors import change_request_for_user
-
     user = request.user
     change_request = change_request_for_user(user, public_id)
     form = DecisionForm(request.POST if request.method == "POST" and "decision" in request.POST else None)
@@ -459,7 +457,7 @@ def change_request_detail(request, public_id):
         change_request.refresh_from_db()
     context = {
         "change_request": change_request,
-        "proposed": _masked_values(change_request.proposed_values),
+        "proposed": masked_values(change_request.proposed_values),
         "documents": documents_visible_to(user).filter(change_request=change_request),
         "may_decide": selectors.change_request_open_to(user, change_request)
         and can(user, Capability.DECIDE_PROVINCE, change_request.enterprise),
@@ -486,10 +484,7 @@ VALUE_LABELS = {
 }
 
 
-def _masked_values(values: dict) -> list[tuple[str, str]]:
-    from core.identity import mask_identifier
-    from enterprises.models import UnitKind
-
+def masked_values(values: dict) -> list[tuple[str, str]]:
     out = []
     for key, value in values.items():
         if key in MASKED_KEYS:

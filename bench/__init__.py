@@ -31,6 +31,7 @@ def entry(value: float, unit: str, baseline: float | None = None, ratio: float |
 def scratch_database():
     """A freshly migrated throwaway database (Django's test database: in memory on SQLite)
     and a temporary private-storage folder, both removed afterwards."""
+    # Inside the function: every `python -m bench...` imports this package before django.setup().
     from django.conf import settings
     from django.core.files.storage import storages
     from django.db import connection

@@ -14,6 +14,8 @@ import sys
 import traceback
 from pathlib import Path
 
+import django
+
 # Each is bench/<name>.py with run(results: dict) -> None. A module not written yet is skipped.
 MODULES = ["faces", "cards_import", "replay", "liveness"]
 
@@ -35,7 +37,6 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(BASE_DIR))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
 
     django.setup()
 

@@ -32,11 +32,21 @@ touched; without a reachable PostgreSQL the benchmark says so and is skipped.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import django
+import environ
+import psycopg2
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
+
+import bench
+from bench import scratch_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 FALLBACK_URL = "postgres://postgres@127.0.0.1:5432/portal_bench"
@@ -60,9 +70,6 @@ def _postgres_url() -> str:
 
 def _reachable(url: str) -> str | None:
     """None when the server answers (and the fallback database exists), else why not."""
-    import environ
-    import psycopg2
-
     config = environ.Env.db_url_config(url)
     params = {
         "host": config.get("HOST") or "127.0.0.1",
@@ -119,6 +126,7 @@ def run(results: dict) -> None:
 
 
 def _fixtures():
+    # Inside the function: this module runs as a script before django.setup(); the models load after it.
     from accounts.models import Province
     from accounts.services import user_create
     from cards.models import Package
@@ -146,8 +154,7 @@ def _copy_baseline(valid, enterprise_id: int, import_id: int, *, shape: str = "f
     deferred as Django makes them); "indexes": the same without the foreign keys; "bare": the
     columns only (no index, no constraint).
     """
-    from django.db import connection, transaction
-
+    # Inside the function: this module runs as a script before django.setup(); the models load after it.
     from cards.imports import copy_writer as import_copy_writer
     from cards.models import Card
 
@@ -178,8 +185,7 @@ def _copy_baseline(valid, enterprise_id: int, import_id: int, *, shape: str = "f
 
 
 def _reset_cards() -> None:
-    from django.db import connection
-
+    # Inside the function: this module runs as a script before django.setup(); the models load after it.
     from cards.models import Card, CardImport
 
     with connection.cursor() as cursor:
@@ -188,10 +194,7 @@ def _reset_cards() -> None:
 
 
 def _measure() -> dict:
-    from django.core.files.uploadedfile import SimpleUploadedFile
-    from django.db import connection
-
-    import bench
+    # Inside the function: this module runs as a script before django.setup(); the models load after it.
     from cards.imports import parsing as import_parsing
     from cards.imports import services as import_services
     from cards.imports import validation as import_validation
@@ -251,13 +254,10 @@ def _measure() -> dict:
 def child() -> None:
     sys.path.insert(0, str(BASE_DIR))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
 
     django.setup()
-    import logging
 
     logging.disable(logging.INFO)
-    from bench import scratch_database
 
     with scratch_database():
         figures = _measure()

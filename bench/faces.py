@@ -25,7 +25,9 @@ Benchmark figures:
 
 from __future__ import annotations
 
+import io
 import itertools
+import logging
 import multiprocessing
 import os
 import statistics
@@ -33,7 +35,14 @@ import sys
 import time
 from pathlib import Path
 
-from bench import entry
+import django
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.utils import timezone
+from PIL import Image, ImageDraw
+
+from bench import entry, scratch_database
+from verification.engine import copy_limits, decode_image, get_engine
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
@@ -88,10 +97,6 @@ def bench_pairs(root: Path, per_john: int = 2) -> list[tuple[Path, Path]]:
 def measure(root: Path, *, verbose: bool = True) -> dict:
     """Distances of every same-person and different-person pair, each photo taken as the
     engine takes an ID photo (EXIF, downscale, HOG, largest face)."""
-    from django.conf import settings
-
-    from verification.engine import decode_image, get_engine
-
     engine = get_engine()
     cfg = engine.config()
     encodings, live_problems, owner = {}, {}, {}
@@ -186,8 +191,6 @@ COPY_KINDS = (
 
 
 def _encoded(img, fmt: str = "JPEG", **kwargs) -> bytes:
-    import io
-
     buffer = io.BytesIO()
     img.save(buffer, fmt, **kwargs)
     return buffer.getvalue()
@@ -196,8 +199,6 @@ def _encoded(img, fmt: str = "JPEG", **kwargs) -> bytes:
 def id_card_of(img):
     """A synthetic ID card (640x404, text bars, the portrait on the right, at most 200x260 px) and
     the portrait's box on it: the usual ID photo is a whole card with a small portrait."""
-    from PIL import Image, ImageDraw
-
     card = Image.new("RGB", (640, 404), (228, 232, 236))
     draw = ImageDraw.Draw(card)
     for row in range(6):
@@ -211,10 +212,6 @@ def id_card_of(img):
 
 def _copies(data: bytes, img, box, card, region):
     """(kind, ID-photo role "photo" or "card", live bytes) for every copy of one photo."""
-    from PIL import Image
-
-    from verification.engine import decode_image
-
     full = decode_image(data, max_side=4096)
     lanczos = Image.Resampling.LANCZOS
     made = [("same file", "photo", data)]
@@ -271,8 +268,6 @@ def measure_copies(root: Path, *, verbose: bool = True) -> dict:
     """Copies of each test photo (and of a synthetic ID card made from it) against genuine same-person
     pairs of different photos, through the engine's own face() and measure(): the figures behind
     FACE_COPY_MAX_IMAGE_BITS, FACE_COPY_MAX_FACE_BITS and FACE_MATCH_COPY_FLOOR."""
-    from verification.engine import copy_limits, decode_image, get_engine
-
     engine = get_engine()
     cfg = engine.config()
     limits = copy_limits()
@@ -392,11 +387,9 @@ _pool_engine = None
 
 def _pool_init() -> None:
     global _pool_engine
-    import django
 
     if not django.apps.apps.ready:
         django.setup()
-    from verification.engine import get_engine
 
     _pool_engine = get_engine()
 
@@ -435,8 +428,7 @@ def _bare(fr, id_path: Path, live_path: Path) -> float:
 
 def _scratch_subject():
     """An enterprise and a card user to hang verification records on (scratch database only)."""
-    from django.utils import timezone
-
+    # Inside the function: this module runs as a script before django.setup(); the models load after it.
     from accounts.models import Province, User
     from cards.models import CardUser
     from enterprises.models import Enterprise, UnitKind
@@ -466,12 +458,7 @@ def _scratch_subject():
 def _e2e(root_pairs, rounds: int) -> dict[str, list[float]]:
     """Seconds per pair for run_comparison ("e2e"), engine.compare ("engine") and the bare library
     ("bare"), interleaved pair by pair so that a busy moment hits all three; best of `rounds`."""
-    import logging
-
-    from django.core.files.base import ContentFile
-
-    from bench import scratch_database
-    from verification.engine import get_engine
+    # Inside the function: this module runs as a script before django.setup(); the models load after it.
     from verification.matching import run_comparison
     from verification.models import Verification
 
@@ -508,7 +495,6 @@ def run(results: dict) -> None:
     if root is None:
         print("[bench] faces: no face photos at ../shared/testdata/faces or $FACE_TESTDATA, skipped")
         return
-    from verification.engine import get_engine
 
     get_engine()  # loaded before forking, so the pool's processes share it
     pairs = bench_pairs(root)
@@ -552,7 +538,6 @@ def run(results: dict) -> None:
 def main(argv: list[str]) -> int:
     sys.path.insert(0, str(BASE_DIR))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
 
     django.setup()
     root = faces_dir()

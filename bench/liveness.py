@@ -17,6 +17,12 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
+from django.conf import settings
+
+from verification.engine import decode_image
+from verification.liveness import check_liveness, timestamp_from_name
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -28,11 +34,8 @@ def _root() -> Path | None:
 
 
 def _bare(frames: list[bytes]) -> None:
+    # Lazy: face_recognition loads dlib's models for seconds; only the bare-library figure needs it.
     import face_recognition
-    import numpy as np
-    from django.conf import settings
-
-    from verification.engine import decode_image
 
     for data in frames:
         pixels = np.asarray(decode_image(data, max_side=settings.LIVENESS_MAX_IMAGE_PX))
@@ -42,8 +45,6 @@ def _bare(frames: list[bytes]) -> None:
 
 
 def run(results: dict) -> None:
-    from verification.liveness import check_liveness, timestamp_from_name
-
     root = _root()
     if root is None:
         print("[bench] liveness: no frames at ../shared/testdata/liveness or $LIVENESS_TESTDATA, skipped")

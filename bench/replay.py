@@ -17,12 +17,26 @@ on a throwaway copy migrated for the run.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import statistics
 import time
 
 import numpy as np
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+import bench
+from accounts.models import Province
+from accounts.pii import personal_id_index
+from accounts.services import user_create
+from bench import scratch_database
+from cards.models import CardUser
+from enterprises.models import Enterprise, UnitKind
+from verification.matching import find_replay, phash_bands
+from verification.models import Verification
 
 ROWS = int(os.environ.get("BENCH_REPLAY_ROWS", "100000"))
 LOOKUPS = 60
@@ -30,16 +44,6 @@ NAME = "replay_lookup_ms_100k" if ROWS == 100_000 else f"replay_lookup_ms_{ROWS}
 
 
 def _stored_rows(rng: random.Random) -> list[int]:
-    from django.utils import timezone
-
-    from accounts.models import Province
-    from accounts.pii import personal_id_index
-    from accounts.services import user_create
-    from cards.models import CardUser
-    from enterprises.models import Enterprise, UnitKind
-    from verification.matching import phash_bands
-    from verification.models import Verification
-
     manager = user_create(
         username="bench_replay", password=None, role="account_manager", province=Province.objects.get(code="11")
     )
@@ -84,8 +88,6 @@ def _stored_rows(rng: random.Random) -> list[int]:
 
 def _full_scan(phash: str, limit: int) -> int | None:
     """The check before the bands: every stored hash read and compared (numpy popcount)."""
-    from verification.models import Verification
-
     target = np.uint64(int(phash, 16))
     rows = Verification.objects.exclude(live_photo_phash="").order_by("pk").values_list("pk", "live_photo_phash")
     pks, values = [], []
@@ -99,12 +101,6 @@ def _full_scan(phash: str, limit: int) -> int | None:
 
 
 def _measure() -> dict:
-    from django.conf import settings
-    from django.db import connection
-
-    import bench
-    from verification.matching import find_replay
-
     rng = random.Random(2026)
     stored = _stored_rows(rng)
     if connection.vendor == "postgresql":
@@ -142,10 +138,6 @@ def _measure() -> dict:
 
 
 def run(results: dict) -> None:
-    import logging
-
-    from bench import scratch_database
-
     logging.disable(logging.INFO)
     try:
         with scratch_database():

@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from cryptography.fernet import InvalidToken
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.core.files.base import ContentFile
@@ -179,9 +180,6 @@ class EncryptedFileSystemStorage(FileSystemStorage):
 
 def encrypted_storages() -> list[EncryptedFileSystemStorage]:
     """The configured encrypted storages, one per folder ("default" and "private" may share one)."""
-    from django.conf import settings
-    from django.core.files.storage import storages
-
     found: dict[str, EncryptedFileSystemStorage] = {}
     for alias in settings.STORAGES:
         if alias == "staticfiles":

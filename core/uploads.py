@@ -165,6 +165,7 @@ def sanitize_upload(
 def _setting(name: str, default):
     """``getattr(settings, name, default)`` that also works without settings."""
     try:
+        # Looked up at each call, not bound at import: a caller may swap django.conf.settings (tests do).
         from django.conf import settings
 
         return getattr(settings, name, default)

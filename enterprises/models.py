@@ -6,6 +6,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from accounts.pii import EncryptedTextField, mask_identifier
@@ -46,8 +47,6 @@ class UnitKind(models.Model):
     @property
     def label(self) -> str:
         """The name in the active language (the Chinese name is the one every kind has)."""
-        from django.utils.translation import get_language
-
         if self.name_en and not (get_language() or "zh-hans").lower().startswith("zh"):
             return self.name_en
         return self.name

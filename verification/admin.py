@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.access import scoped
 from accounts.admin import CapabilityAdminMixin
 from accounts.permissions import Capability
+from core.identity import mask_numbers_in_text
 from verification.models import Verification
 
 
@@ -93,6 +94,4 @@ class VerificationOpsAdmin(CapabilityAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("review comment"))
     def review_comment_scrubbed(self, obj):
-        from core.identity import mask_numbers_in_text
-
         return mask_numbers_in_text(obj.review_comment)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import io
+import os
 import threading
 import time
 import warnings
@@ -356,12 +357,11 @@ def load_face_recognition():
     with status 0. Import the models first, check their files, and catch
     SystemExit as well.
     """
-    import os
-
     truncated_setting = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pkg_resources' deprecation warning
+            # Lazy, behind the guard: a broken install quits the process on import, and the models take seconds to load.
             import face_recognition_models
 
             locations = [
@@ -373,6 +373,7 @@ def load_face_recognition():
             missing = [os.path.basename(p) for p in locations if not os.path.isfile(p)]
             if missing:
                 raise EngineUnavailable(f"face_recognition_models is missing model files: {', '.join(missing)}")
+            # Lazy: dlib loads its models for seconds; only the engine needs it.
             import dlib
             import face_recognition
     except EngineUnavailable:

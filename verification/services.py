@@ -20,6 +20,7 @@ from accounts.permissions import Capability, require
 from accounts.services import audit_record
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.files import atomic_with_files
+from core.queueing import enqueue
 from core.uploads import CleanUpload
 from verification import hooks
 from verification.models import (
@@ -66,7 +67,7 @@ def verification_create(
 def enqueue_verification(verification_id: int) -> bool:
     """Queue the comparison. With the broker down the record stays pending and the request goes on;
     verification.tasks.requeue_pending_verifications sends it again later."""
-    from core.queueing import enqueue
+    # Inside the function: verification.tasks imports this module, through matching (circular at import).
     from verification.tasks import run_verification
 
     return enqueue(run_verification, verification_id, model=Verification, what="verification")

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError
+
+from core.queueing import requeue_stale
+from verification.liveness import check_liveness
+from verification.matching import run_comparison
+from verification.models import Verification, VerificationStatus
 
 # Transient: storage (OSError, e.g. a network file system or object store hiccup) and the database.
 TRANSIENT_ERRORS = (OSError, OperationalError, InterfaceError)
@@ -23,8 +29,6 @@ TRANSIENT_ERRORS = (OSError, OperationalError, InterfaceError)
     time_limit=90,
 )
 def run_verification(self, verification_id: int) -> str:
-    from verification.matching import run_comparison
-
     return run_comparison(verification_id)
 
 
@@ -36,9 +40,6 @@ def requeue_pending_verifications() -> int:
     run_comparison returns at once for a record no longer pending, and the result is stored
     once, under a row lock (verification_record_result).
     """
-    from core.queueing import requeue_stale
-    from verification.models import Verification, VerificationStatus
-
     return requeue_stale(
         Verification.objects.filter(status=VerificationStatus.PENDING), run_verification, what="verification"
     )
@@ -50,10 +51,6 @@ def run_liveness_check(frame_paths: list[str], timestamps: list[float] | None, c
 
     Thin: paths in storage, not image bytes, travel through the broker; the check is verification.liveness.
     """
-    from django.core.files.storage import default_storage
-
-    from verification.liveness import check_liveness
-
     frames = []
     for path in frame_paths:
         with default_storage.open(path, "rb") as fh:

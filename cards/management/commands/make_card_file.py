@@ -51,6 +51,7 @@ def card_csv(count: int, *, package_code: str, start: int = 0, bom: bool = True)
 
 
 def card_xlsx(count: int, *, package_code: str, start: int = 0) -> bytes:
+    # openpyxl is large; only an XLSX file loads it.
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)

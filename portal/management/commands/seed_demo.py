@@ -18,15 +18,26 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from PIL import Image, ImageDraw, ImageFont
+from stdnum import luhn
 
 from accounts.models import Province, User
 from accounts.pii import credential_index
 from accounts.roles import Role
 from accounts.services import user_create
-from enterprises.models import Enterprise
+from approvals.models import ExemptionRequest
+from approvals.services import exemption_file
+from cards.card_users.services import card_user_register
+from cards.inventory.packages import package_create
+from cards.inventory.services import card_create
+from cards.models import Card, CardStatus, CardUser, OrderCard, Package
+from cards.orders.handlers import HandlerData
+from cards.orders.policy import order_needs_fresh_documents
+from cards.orders.services import order_create
+from enterprises.models import ChangeRequest, Enterprise
 from enterprises.services import (
     EnterpriseData,
     ResponsiblePersonData,
+    change_request_submit,
     enterprise_register,
 )
 
@@ -231,8 +242,6 @@ DEMO_CARD_MIX = [
 
 
 def _demo_iccid(enterprise_no: int, serial: int) -> str:
-    from stdnum import luhn
-
     body = f"898611{enterprise_no:02d}{serial:011d}"
     return body + luhn.calc_check_digit(body)
 
@@ -249,10 +258,6 @@ def seed_demo_cards(stdout=None) -> int:
 
     Idempotent: packages are matched by code and cards by ICCID.
     """
-    from cards.inventory.packages import package_create
-    from cards.inventory.services import card_create
-    from cards.models import Card, Package
-
     packages = {}
     for code, name, test in DEMO_PACKAGES:
         packages[code] = Package.objects.filter(code=code).first() or package_create(
@@ -305,8 +310,6 @@ DEMO_HANDLERS = {
 
 def _fresh_documents(spec: dict, enterprise: Enterprise) -> dict:
     """E2, P3: an order after the enterprise's first brings fresh photos of the originals."""
-    from cards.orders.policy import order_needs_fresh_documents
-
     if not order_needs_fresh_documents(enterprise):
         return {}
     data: EnterpriseData = spec["enterprise"]
@@ -321,10 +324,6 @@ def seed_demo_activations(stdout=None) -> list[str]:
     """With the face photos: a new-installation order per demo enterprise for its cards in stock that
     need no user real-name. The comparison runs (in-process in the embedded mode) and the order
     completes once it passes. Made once: skipped when such a card is already part of an order."""
-    from cards.models import Card, CardStatus, OrderCard
-    from cards.orders.handlers import HandlerData
-    from cards.orders.services import order_create
-
     faces = _faces_dir()
     if faces is None:
         if stdout is not None:
@@ -377,15 +376,6 @@ def _photo(faces: Path, relative: str) -> SimpleUploadedFile:
 def seed_demo_workflows(stdout=None) -> list[str]:
     """Pending exemptions (province, group, both) and a change request for the approvers; with the
     face photos also a completed new-installation order, a verified card user and one in review."""
-    from approvals.models import ExemptionRequest
-    from approvals.services import exemption_file
-    from cards.card_users.services import card_user_register
-    from cards.models import Card, CardUser, OrderCard
-    from cards.orders.handlers import HandlerData
-    from cards.orders.services import order_create
-    from enterprises.models import ChangeRequest
-    from enterprises.services import change_request_submit
-
     spec = DEMO_ENTERPRISES[0]
     enterprise = Enterprise.objects.filter(
         credential_number_index=credential_index(spec["enterprise"].credential_number)
