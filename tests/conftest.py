@@ -66,6 +66,9 @@ def _build_world_once_per_module(items) -> None:
 
 def pytest_collection_modifyitems(config, items):
     _build_world_once_per_module(items)
+    # Slow tests first (a stable sort: the order within each part is kept), so that the parallel workers
+    # end together on short tests instead of one waiting for the other's long one.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     is_postgres = connection.vendor == "postgresql"
     redis_url = os.environ.get("REDIS_URL", "")
     faces = face_testdata_dir()

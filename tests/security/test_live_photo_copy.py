@@ -35,7 +35,7 @@ from verification.engine import (
 )
 from verification.models import Verification, VerificationStatus
 
-pytestmark = pytest.mark.faces
+pytestmark = [pytest.mark.faces, pytest.mark.slow]
 
 COPY_REASON = reason("live_photo_is_id_copy", "live")
 API = "/api/v1"
