@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -65,7 +66,7 @@ class EnterpriseData:
 
 # The kind a credential implies when none is given. The legacy organisation code is held by
 # units of every kind, hence "other"; the letter path has no default.
-DEFAULT_UNIT_KINDS = {
+DEFAULT_UNIT_KINDS: dict[str, str] = {
     CredentialType.BUSINESS_LICENCE: "enterprise",
     CredentialType.PUBLIC_INSTITUTION: "public_institution",
     CredentialType.SOCIAL_ORGANISATION: "social_organisation",
@@ -247,6 +248,8 @@ def enterprise_register(
 ) -> Enterprise:
     """Create a first-time enterprise with its responsible person, in the actor's province."""
     require(actor, Capability.ENTERPRISE_REGISTER, message=_("Only account managers register enterprises."))
+    province_id = actor.province_id
+    assert province_id is not None  # the users table's CHECK: an account manager has a province
     data = _clean_enterprise_data(enterprise)
     person = _clean_responsible_data(responsible)
 
@@ -279,7 +282,7 @@ def enterprise_register(
     )
 
     index = credential_index(data.credential_number) if data.credential_number else None
-    _check_not_registered(actor=actor, data=data, province_id=actor.province_id)
+    _check_not_registered(actor=actor, data=data, province_id=province_id)
     try:
         with atomic_with_files() as stored:
             record = Enterprise.objects.create(
@@ -290,7 +293,7 @@ def enterprise_register(
                 credential_number=data.credential_number,
                 credential_number_index=index,
                 credential_address=data.credential_address,
-                province_id=actor.province_id,
+                province_id=province_id,
                 account_manager=actor,
                 created_by=actor,
             )
@@ -303,7 +306,7 @@ def enterprise_register(
                 id_address=person.id_address,
                 is_legal_representative=person.is_legal_representative,
             )
-            common = dict(
+            common: dict[str, Any] = dict(
                 stored=stored,
                 enterprise=record,
                 actor=actor,
@@ -478,7 +481,7 @@ def change_request_submit(
                 submitted_by=actor,
                 submitted_at=timezone.now(),
             )
-            common = dict(
+            common: dict[str, Any] = dict(
                 stored=stored,
                 enterprise=locked,
                 actor=actor,
@@ -651,6 +654,7 @@ def enterprise_reveal_field(*, actor: User, enterprise: Enterprise, field: str, 
         enterprise,
         message=_("You do not have the permission to view personal data in full."),
     )
+    obj: Enterprise | ResponsiblePerson
     if field == "credential_number":
         obj, value = enterprise, enterprise.credential_number
     elif field == "responsible_id_number":

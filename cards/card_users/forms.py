@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cards.models import CardUser
+from core.columns import max_length
 from core.identity import PersonalIdType
 from enterprises.selectors import enterprises_visible_to
 
@@ -46,7 +47,7 @@ class CardUserRegisterForm(forms.Form):
             "One ID may be the registered user of at most five live cards."
         ),
     )
-    name = forms.CharField(label=_("Card user's name"), max_length=CardUser._meta.get_field("name").max_length)
+    name = forms.CharField(label=_("Card user's name"), max_length=max_length(CardUser, "name"))
     id_type = forms.ChoiceField(label=_("ID type"), choices=PersonalIdType.choices)
     id_number = forms.CharField(
         label=_("ID number"),

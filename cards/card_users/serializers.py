@@ -13,13 +13,14 @@ from rest_framework.fields import empty
 from cards.card_users.presentation import registration_status_body
 from cards.models import CardUser, RegistrationStatus
 from core.api import absolute_url
+from core.columns import max_length
 from core.identity import PersonalIdType
 from verification.models import GATE_OPEN_STATUSES, Verification, VerificationStatus
 
 FINAL_VERIFICATION_STATUSES = frozenset(
     {VerificationStatus.PASSED, VerificationStatus.APPROVED, VerificationStatus.DECLINED, VerificationStatus.REJECTED}
 )
-NAME_MAX = CardUser._meta.get_field("name").max_length
+NAME_MAX = max_length(CardUser, "name")
 MAX_CARDS_PER_REGISTRATION = 50
 
 

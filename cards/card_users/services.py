@@ -26,6 +26,7 @@ from cards.models import (
     IdentitySlotLock,
     RegistrationStatus,
 )
+from core.columns import max_length
 from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.files import atomic_with_files
 from core.identity import IdentityError, validate_personal_id
@@ -145,7 +146,7 @@ def card_user_register(
     name = (name or "").strip()
     if not name:
         raise ValidationFailed(_("The card user's name is required."), code="required", field="name")
-    if len(name) > CardUser._meta.get_field("name").max_length:
+    if len(name) > max_length(CardUser, "name"):
         raise ValidationFailed(_("The name is too long."), code="max_length", field="name")
     try:
         number = validate_personal_id(id_type, id_number or "")

@@ -10,6 +10,8 @@ approvers and ops read only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -21,7 +23,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from accounts.permissions import Capability, may_somewhere
@@ -120,7 +122,7 @@ IMPORT_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PA
 
 
 class JsonOnly:
-    renderer_classes = [JSONRenderer]
+    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer]
 
 
 def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:

@@ -159,6 +159,7 @@ def package_facts(package: Package, now: datetime) -> dict:
     """What a card records when it goes onto `package`: the start and end of a trial, or that it has
     been commercial (then it never goes onto a test package again)."""
     if package.is_test_package:
+        assert package.test_period_days is not None  # the table's CHECK: a test package has a test period
         return {"test_period_started_at": now, "test_period_ends_at": now + timedelta(days=package.test_period_days)}
     return {"has_been_commercial": True, "test_period_started_at": None, "test_period_ends_at": None}
 
@@ -401,9 +402,9 @@ def card_change_services(
                 raise ValidationFailed(_("Choose none, directed or non-directed."), code="invalid_level", field=field)
             requested[field] = str(value)
         moving = package is not None and package.pk != card.package_id
-        if moving and not package.is_active:
+        target = package if package is not None and moving else card.package
+        if moving and not target.is_active:
             raise ValidationFailed(_("This package is no longer offered."), code="package_unavailable", field="package")
-        target = package if moving else card.package
         if target.is_test_package:
             if moving and (
                 card.status != CardStatus.IN_STOCK
@@ -459,6 +460,7 @@ def card_end_test_period(*, card: Card, now: datetime | None = None) -> bool:
         card = lock_card(card)
         if card.status != CardStatus.ACTIVE or not card.test_period_over(now):
             return False
+        assert card.test_period_ends_at is not None  # test_period_over() held, so the trial has an end
         card.status = CardStatus.SUSPENDED
         card.save(update_fields=["status", "updated_at"])
         card_event(
@@ -558,7 +560,9 @@ def card_realname_completed(*, actor: User | None, card: Card, order: Order) -> 
     """The card user's real-name (or an exemption) now covers a card that `order` left awaiting it:
     the card takes the state the order meant, active (a transfer: the state it had before), and the
     CardEvent points at the order."""
-    line = OrderCard.objects.filter(order_id=getattr(order, "pk", None), card_id=card.pk).first()
+    # No order (or an unsaved one) has no lines: order_id is never NULL.
+    order_pk = getattr(order, "pk", None)
+    line = None if order_pk is None else OrderCard.objects.filter(order_id=order_pk, card_id=card.pk).first()
     if line is None or getattr(order, "business_type", None) not in AWAITING_BUSINESSES:
         raise _order_required(BusinessType.NEW_INSTALLATION)
     _require_order(card, order, order.business_type, status=OrderStatus.COMPLETED)
