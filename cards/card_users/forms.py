@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from cards.models import CardUser
 from core.columns import max_length
 from core.identity import PersonalIdType
+from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
 
 CONSENT_TEXT = _(
@@ -38,7 +39,9 @@ class PhotoInput(forms.ClearableFileInput):
 
 
 class CardUserRegisterForm(forms.Form):
-    enterprise = forms.ModelChoiceField(label=_("Enterprise"), queryset=None, to_field_name="public_id")
+    enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
+        label=_("Enterprise"), queryset=None, to_field_name="public_id"
+    )
     iccids = forms.CharField(
         label=_("Cards (ICCIDs)"),
         widget=forms.Textarea(attrs={"rows": 3, "inputmode": "numeric", "autocomplete": "off"}),
