@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -40,6 +41,7 @@ from approvals.models import (
 from cards.inventory.services import cards_realname_resolved, exemption_covering
 from cards.locks import lock_cards
 from cards.models import LIVE_CARD_STATUSES, Card, CardBinding
+from cards.rules import Decision as RuleDecision
 from cards.rules import Exemption, evaluate
 from core.errors import (
     Conflict,
@@ -59,6 +61,9 @@ from enterprises.models import (
 from enterprises.services import change_request_apply
 from verification.services import verification_review
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 MAX_CARDS_PER_REQUEST = 1000
 MAX_FILES_PER_LEVEL = 5
 MAX_REASON_LENGTH = 2000
@@ -68,7 +73,7 @@ MSG_FILE_DENIED = _(
     "Only an account manager of the enterprise's province or the enterprise's own admin may file an exemption request."
 )
 
-ATTACHMENT_LABELS = {
+ATTACHMENT_LABELS: dict[str, StrOrPromise] = {
     ApprovalLevel.PROVINCE: _("the provincial approval form (省内审批单)"),
     ApprovalLevel.GROUP: _("the group approval form (集团审批单)"),
 }
@@ -120,7 +125,7 @@ class CardAssessment:
     """One card's rule decision as the filing page and the service see it."""
 
     card: Card
-    decision: object
+    decision: RuleDecision  # the card rules' decision, not an approval level's
     exemptable: bool
     problem: str  # "" when the card can be exempted; else the code of the refusal
     message: str

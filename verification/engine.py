@@ -279,7 +279,7 @@ def decode_image(data: bytes, *, max_side: int, max_pixels: int | None = None) -
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            img = Image.open(fp, formats=_OPEN_FORMATS)
+            img: Image.Image = Image.open(fp, formats=_OPEN_FORMATS)
             width, height = img.size
             if width <= 0 or height <= 0 or width * height > max_pixels:
                 raise ImageUnreadable("size")
@@ -526,10 +526,11 @@ class FaceRecognitionEngine:
             if problem:
                 reasons.append(problem)
             else:
+                assert box is not None  # locate() gives a box or a problem
                 boxes[photo] = box
 
-        distance = None
-        copy = {}
+        distance: float | None = None
+        copy: dict = {}
         if not reasons:
             t = time.perf_counter()
             live_face = self.face(images["live"], boxes["live"], image_hash=live_phash)
@@ -542,7 +543,8 @@ class FaceRecognitionEngine:
 
         timings["total"] = (time.perf_counter() - started) * 1000
         return ComparisonResult(
-            outcome=REJECTED if reasons else outcome_for(distance, t_pass, t_fail),
+            # No reasons means both faces were measured: a distance.
+            outcome=REJECTED if reasons or distance is None else outcome_for(distance, t_pass, t_fail),
             distance=distance,
             reasons=reasons,
             timings_ms={key: round(value, 1) for key, value in timings.items()},

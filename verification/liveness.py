@@ -194,10 +194,11 @@ def check_liveness(frames: list[bytes], timestamps: list[float] | None, challeng
     figures: dict = {}
     best = None
     if len(usable) >= settings.LIVENESS_MIN_FRAMES:
-        yaws = [m.yaw for m in usable]
-        points = np.stack([m.points for m in usable])
+        # measure_frame() fills yaw, points and encoding of every frame with one face: the filters keep all.
+        yaws = [m.yaw for m in usable if m.yaw is not None]
+        points = np.stack([m.points for m in usable if m.points is not None])
         motion = float(np.abs(points - points[0]).max())
-        encodings = np.stack([m.encoding for m in usable])
+        encodings = np.stack([m.encoding for m in usable if m.encoding is not None])
         # Between neighbouring frames: a turning head changes its encoding gradually, a swapped face at once.
         spread = float(np.linalg.norm(np.diff(encodings, axis=0), axis=1).max())
         figures = {
@@ -211,7 +212,8 @@ def check_liveness(frames: list[bytes], timestamps: list[float] | None, challeng
             failures.append("move_missing")
         if spread > settings.LIVENESS_IDENTITY_TOLERANCE:
             failures.append("identity_changed")
-        best = min((i for i, m in enumerate(measures) if m.faces == 1), key=lambda i: abs(measures[i].yaw))
+        yaw_of = {i: m.yaw for i, m in enumerate(measures) if m.faces == 1 and m.yaw is not None}
+        best = min(yaw_of, key=lambda i: abs(yaw_of[i]))
     elif not failures:
         doubts.append("too_few_frames")
     if timestamps is None:

@@ -230,6 +230,7 @@ def card_user_registration_settle(*, actor: User | None, verification: Verificat
     be bound (U6: the slots were taken meanwhile; a card cancelled or bound to someone else) ends
     as "verified, but not bound": the refusal is returned for the comparison's reasons.
     """
+    assert verification.card_user_id is not None  # a registration's comparison is created with its card user
     with transaction.atomic():
         card_user = CardUser.objects.select_for_update(of=("self",)).get(pk=verification.card_user_id)
         before = card_user.registration_status

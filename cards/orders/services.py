@@ -537,6 +537,7 @@ def order_create(
             },
         )
         if gated:
+            assert live_clean is not None  # a face-gated order was refused above without a live photo
             verification = verification_create(
                 actor=actor,
                 purpose=VerificationPurpose.HANDLER,
@@ -754,6 +755,7 @@ def order_verification_settled(*, verification: Verification, actor: User | None
     """Receiver of verification.hooks.verification_settled: the handler's comparison decides its order (H3)."""
     if verification.purpose != VerificationPurpose.HANDLER:
         return None
+    assert verification.order is not None  # a handler's comparison is created with its order
     if verification.gate_open:
         order_handler_verified(order=verification.order, verification=verification, actor=actor)
     elif verification.status == VerificationStatus.DECLINED:
