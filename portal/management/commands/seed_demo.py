@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import TypedDict
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -55,8 +56,17 @@ DEMO_USERS = [
     ("admin_gd", Role.ENTERPRISE_ADMIN, None, "gd_logistics", "企业管理员（广东物流）"),
 ]
 
+
+class DemoEnterprise(TypedDict):
+    key: str
+    manager: str  # the account manager's username
+    enterprise: EnterpriseData
+    responsible: ResponsiblePersonData
+    face: str  # the responsible person's photo, under the face test data
+
+
 # Valid demo identifiers (check digits computed per GB 32100 / GB 11643).
-DEMO_ENTERPRISES = [
+DEMO_ENTERPRISES: list[DemoEnterprise] = [
     {
         "key": "bj_tech",
         "manager": "manager_bj",
@@ -246,7 +256,7 @@ def _demo_iccid(enterprise_no: int, serial: int) -> str:
     return body + luhn.calc_check_digit(body)
 
 
-def _demo_enterprise(spec: dict) -> Enterprise | None:
+def _demo_enterprise(spec: DemoEnterprise) -> Enterprise | None:
     data: EnterpriseData = spec["enterprise"]
     if data.credential_number:
         return Enterprise.objects.filter(credential_number_index=credential_index(data.credential_number)).first()
@@ -308,7 +318,7 @@ DEMO_HANDLERS = {
 }
 
 
-def _fresh_documents(spec: dict, enterprise: Enterprise) -> dict:
+def _fresh_documents(spec: DemoEnterprise, enterprise: Enterprise) -> dict:
     """E2, P3: an order after the enterprise's first brings fresh photos of the originals."""
     if not order_needs_fresh_documents(enterprise):
         return {}
