@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -30,7 +31,8 @@ from core.columns import max_length
 from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.files import atomic_with_files
 from core.identity import IdentityError, validate_personal_id
-from core.uploads import UploadRejected, sanitize_upload
+from core.uploads import CleanUpload, UploadRejected, sanitize_upload
+from enterprises.models import Enterprise
 from verification.models import Verification, VerificationPurpose, VerificationStatus
 from verification.services import verification_create
 
@@ -71,7 +73,7 @@ def card_limit_refusal(card_user: CardUser, held: int) -> CardLimitReached:
 
 
 def card_user_bind(
-    *, actor: User | None, card_user: CardUser, cards: Iterable[Card], verification=None
+    *, actor: User | None, card_user: CardUser, cards: Iterable[Card], verification: Verification | None = None
 ) -> list[CardBinding]:
     """Bind cards to a verified card user, never beyond the U6 limit, under concurrency."""
     cards = list(cards)
@@ -115,7 +117,7 @@ def card_user_bind(
     return bindings
 
 
-def _clean_photo(upload, field: str):
+def _clean_photo(upload: UploadedFile | None, field: str) -> CleanUpload:
     if not upload:
         raise ValidationFailed(_("This photo is required."), code="required", field=field)
     try:
@@ -127,12 +129,12 @@ def _clean_photo(upload, field: str):
 def card_user_register(
     *,
     actor: User | None,
-    enterprise,
+    enterprise: Enterprise,
     name: str,
     id_type: str,
     id_number: str,
-    id_photo,
-    live_photo,
+    id_photo: UploadedFile | None,
+    live_photo: UploadedFile | None,
     biometric_consent: bool,
     cards: Sequence[Card],
     channel: Channel = Channel.INTERNAL,

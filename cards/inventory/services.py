@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -38,6 +39,10 @@ from cards.models import (
 from cards.rules import Decision, Exemption, ServiceLevel, evaluate
 from cards.validation import validate_card_msisdn, validate_iccid, validate_imsi
 from core.errors import InvalidTransition, ValidationFailed
+from enterprises.models import Enterprise
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 SERVICE_LEVELS = frozenset(level.value for level in ServiceLevel)
 
@@ -45,7 +50,7 @@ SERVICE_LEVELS = frozenset(level.value for level in ServiceLevel)
 # --- rule decision ----------------------------------------------------------
 
 
-def decision_cache_fields(decision: Decision) -> dict:
+def decision_cache_fields(decision: Decision) -> dict[str, Any]:
     """The stored copy of a decision on the card row, for list filters."""
     return {
         "realname_required": decision.user_realname_required,
@@ -54,7 +59,7 @@ def decision_cache_fields(decision: Decision) -> dict:
     }
 
 
-def exemption_covering(card: Card, decision: Decision):
+def exemption_covering(card: Card, decision: Decision) -> Any:  # an approvals ExemptionRequest, or None
     """An approved exemption for this card whose approvals satisfy the decision as it is now, or None.
     The approvals floor keeps exemptions; it answers through the cards.hooks seam."""
     if not decision.exemptable:
@@ -155,7 +160,7 @@ def _refuse_if_test_period_over(card: Card) -> None:
         )
 
 
-def package_facts(package: Package, now: datetime) -> dict:
+def package_facts(package: Package, now: datetime) -> dict[str, Any]:
     """What a card records when it goes onto `package`: the start and end of a trial, or that it has
     been commercial (then it never goes onto a test package again)."""
     if package.is_test_package:
@@ -170,7 +175,7 @@ def package_facts(package: Package, now: datetime) -> dict:
 def card_create(
     *,
     actor: User | None,
-    enterprise,
+    enterprise: Enterprise,
     iccid: str,
     msisdn: str,
     package: Package,
@@ -238,7 +243,9 @@ def _order_required(business_type: str) -> OrderRequired:
     )
 
 
-def _require_order(card: Card, order, business_type: str, *, status: str = OrderStatus.AWAITING_VERIFICATION) -> None:
+def _require_order(
+    card: Card, order: object, business_type: str, *, status: str = OrderStatus.AWAITING_VERIFICATION
+) -> None:
     """H2: the transition runs only as part of `order`: an order of this business, that lists the
     card and is being completed (or, for `status=completed`, was completed)."""
     if (
@@ -251,7 +258,15 @@ def _require_order(card: Card, order, business_type: str, *, status: str = Order
         raise _order_required(business_type)
 
 
-def card_event(card: Card, *, actor: User | None, action: str, from_status: str = "", order=None, data=None) -> None:
+def card_event(
+    card: Card,
+    *,
+    actor: User | None,
+    action: str,
+    from_status: str = "",
+    order: Order | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
     """One line of the card's history; the card's status is its new one (the card users' binds write here too)."""
     CardEvent.objects.create(
         card=card,
@@ -264,7 +279,7 @@ def card_event(card: Card, *, actor: User | None, action: str, from_status: str 
     )
 
 
-def _require_status(card: Card, allowed: Iterable[str], action) -> None:
+def _require_status(card: Card, allowed: Iterable[str], action: StrOrPromise) -> None:
     if card.status not in allowed:
         raise InvalidTransition(
             _("A card that is %(status)s cannot be %(action)s.")
@@ -477,7 +492,7 @@ def card_end_test_period(*, card: Card, now: datetime | None = None) -> bool:
     return True
 
 
-def card_transfer(*, actor: User | None, card: Card, target_enterprise, order: Order) -> Card:
+def card_transfer(*, actor: User | None, card: Card, target_enterprise: Enterprise, order: Order) -> Card:
     """Ownership transfer, as part of a transfer order: the card moves, its user binding ends, and the
     rules are checked again. A live card that now lacks its required real-name waits for it."""
     _require_order(card, order, BusinessType.OWNERSHIP_TRANSFER)
