@@ -156,15 +156,18 @@ class Command(BaseCommand):
         if made:
             self.stdout.write("Demo work in progress: " + ", ".join(made) + ".")
 
-    def seed_people(self):
-        provinces = {p.code: p for p in Province.objects.filter(code__in=["11", "44"])}
+    def seed_people(self) -> None:
+        # Keyed for DEMO_USERS, whose province and enterprise columns may be None.
+        provinces: dict[str | None, Province] = {p.code: p for p in Province.objects.filter(code__in=["11", "44"])}
         users: dict[str, User] = {}
         with transaction.atomic():
             for username, role, province_code, _enterprise_key, full_name in DEMO_USERS:
                 if role == Role.ENTERPRISE_ADMIN:
                     continue
                 users[username] = self._user(username, role, provinces.get(province_code), None, full_name)
-            enterprises = {spec["key"]: self._enterprise(spec, users[spec["manager"]]) for spec in DEMO_ENTERPRISES}
+            enterprises: dict[str | None, Enterprise] = {
+                spec["key"]: self._enterprise(spec, users[spec["manager"]]) for spec in DEMO_ENTERPRISES
+            }
             for username, role, _province_code, enterprise_key, full_name in DEMO_USERS:
                 if role == Role.ENTERPRISE_ADMIN:
                     self._user(username, role, None, enterprises[enterprise_key], full_name)
@@ -190,7 +193,7 @@ class Command(BaseCommand):
             is_staff=role == Role.OPS,
         )
 
-    def _enterprise(self, spec: dict, manager: User) -> Enterprise:
+    def _enterprise(self, spec: DemoEnterprise, manager: User) -> Enterprise:
         data: EnterpriseData = spec["enterprise"]
         person: ResponsiblePersonData = spec["responsible"]
         if data.credential_number:
