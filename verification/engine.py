@@ -30,7 +30,7 @@ import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from django.conf import settings
@@ -348,7 +348,7 @@ def hamming(a: str, b: str) -> int:
 # the face_recognition adapter
 
 
-def load_face_recognition():
+def load_face_recognition() -> tuple[Any, Any]:  # (face_recognition, dlib): no type information
     """Import face_recognition behind a guard that turns a broken install into EngineUnavailable.
 
     face_recognition imports face_recognition_models, which imports

@@ -108,7 +108,7 @@ def _reason(code: str) -> dict[str, Any]:
 _LIBRARY = None
 
 
-def _library() -> Any:  # face_recognition, which has no type information
+def _library() -> Any:  # the library has no type information
     """face_recognition, loaded through the engine's guard: a bare import would switch Pillow's
     LOAD_TRUNCATED_IMAGES on for the whole process, and a broken install would quit() it."""
     global _LIBRARY
