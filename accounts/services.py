@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from accounts.models import AuditEvent, PiiAccessLog, User
+from accounts.models import AuditEvent, PiiAccessLog, Province, User
 from accounts.roles import Role
 from core.net import client_ip  # noqa: F401  (the one function for the client's address, re-exported)
 
 
-def audit_record(*, actor: User | None, action: str, obj: models.Model, data: dict | None = None) -> AuditEvent:
+def audit_record(
+    *, actor: User | None, action: str, obj: models.Model, data: dict[str, Any] | None = None
+) -> AuditEvent:
     return AuditEvent.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
         action=action,
@@ -19,7 +25,7 @@ def audit_record(*, actor: User | None, action: str, obj: models.Model, data: di
     )
 
 
-def pii_view_log(*, actor: User, obj: models.Model, field: str, request=None) -> PiiAccessLog:
+def pii_view_log(*, actor: User, obj: models.Model, field: str, request: HttpRequest | None = None) -> PiiAccessLog:
     return PiiAccessLog.objects.create(
         actor=actor,
         content_type=ContentType.objects.get_for_model(obj, for_concrete_model=True),
@@ -29,7 +35,7 @@ def pii_view_log(*, actor: User, obj: models.Model, field: str, request=None) ->
     )
 
 
-def history_for(obj: models.Model):
+def history_for(obj: models.Model) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(
         content_type=ContentType.objects.get_for_model(obj, for_concrete_model=True), object_id=str(obj.pk)
     ).select_related("actor")
@@ -48,8 +54,8 @@ def user_create(
     username: str,
     password: str | None,
     role: str,
-    province=None,
-    enterprise=None,
+    province: Province | None = None,
+    enterprise: Any = None,  # an enterprises.Enterprise: that floor stands above this one
     full_name: str = "",
     email: str = "",
     is_staff: bool = False,

@@ -10,6 +10,7 @@ malformed id is a JSON 404 like an id the user may not see.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -117,11 +118,12 @@ class ExemptionSerializer(serializers.Serializer):
                     "exemption": decision.exemption.value if decision.exemption else None,
                 }
             )
-        return ExemptionCardSerializer(out, many=True).data
+        # many=True builds a ListSerializer, whose .data is a list; the stubs give the child's ReturnDict.
+        return cast(list[dict], ExemptionCardSerializer(out, many=True).data)
 
     def get_attachments(self, obj) -> list[dict]:
         may_open = can(self._user(), Capability.ENTERPRISE_FILES_OPEN, obj.enterprise)
-        return AttachmentSerializer(
+        listed = AttachmentSerializer(
             [
                 {
                     "id": a.pk,
@@ -133,9 +135,10 @@ class ExemptionSerializer(serializers.Serializer):
             ],
             many=True,
         ).data
+        return cast(list[dict], listed)  # a ListSerializer's .data, as in get_cards
 
     def get_decisions(self, obj) -> list[dict]:
-        return DecisionSerializer(
+        listed = DecisionSerializer(
             [
                 {
                     "level": d.level,
@@ -148,6 +151,7 @@ class ExemptionSerializer(serializers.Serializer):
             ],
             many=True,
         ).data
+        return cast(list[dict], listed)  # a ListSerializer's .data, as in get_cards
 
     def get_levels_you_may_decide(self, obj) -> list[str]:
         return selectors.levels_to_decide(self._user(), obj)

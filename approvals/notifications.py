@@ -12,6 +12,7 @@ goes out masked. A failed send is logged (ids only) and never undoes the decisio
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 
@@ -58,7 +59,7 @@ def _to_outbox(recipients: Iterable[User], subject: str, body: str, *, ref: str)
         for address, user in sorted(by_address.items())
     ]
     for note in notes:
-        transaction.on_commit(lambda pk=note.pk: enqueue_notification(pk))
+        transaction.on_commit(functools.partial(enqueue_notification, note.pk))
     return len(notes)
 
 

@@ -11,6 +11,8 @@ request to a provincial approver.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +21,8 @@ from accounts.access import NOTHING, scoped
 from accounts.permissions import Capability, can, may_somewhere, scope_filter
 from accounts.roles import Role
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
+from cards.models import Card
+from cards.rules import Decision as RuleDecision
 from core.errors import NotFound, PermissionDenied
 from enterprises.models import ChangeRequest, ChangeRequestStatus
 from enterprises.selectors import change_requests_visible_to
@@ -34,11 +38,11 @@ LEVEL_ORDER = (ApprovalLevel.PROVINCE.value, ApprovalLevel.GROUP.value)
 RULES_IN_REQUESTS = ("U1", "U3")
 
 
-def _active(user) -> bool:
+def _active(user: Any) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_active)
 
 
-def _parse_uuid(value) -> uuid.UUID | None:
+def _parse_uuid(value: object) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value))
     except (TypeError, ValueError):
@@ -63,16 +67,16 @@ DECIDES: dict[str, Capability] = {
 }
 
 
-def approver_level(user) -> str | None:
+def approver_level(user: Any) -> str | None:
     """The level this user decides at: "province", "group", or None (no role holds both)."""
     return next((level for level in LEVEL_ORDER if may_somewhere(user, DECIDES[level])), None)
 
 
-def is_approver(user) -> bool:
+def is_approver(user: Any) -> bool:
     return approver_level(user) is not None
 
 
-def levels_to_decide(user, request: ExemptionRequest) -> list[str]:
+def levels_to_decide(user: Any, request: ExemptionRequest) -> list[str]:
     """The levels of `request` that `user` may still decide now (empty when none)."""
     if request.status != RequestStatus.SUBMITTED or request.submitted_by_id == getattr(user, "pk", None):
         return []
@@ -87,7 +91,7 @@ def levels_to_decide(user, request: ExemptionRequest) -> list[str]:
 # --- exemption requests ------------------------------------------------------
 
 
-def exemptions_visible_to(user) -> QuerySet[ExemptionRequest]:
+def exemptions_visible_to(user: Any) -> QuerySet[ExemptionRequest]:
     return (
         scoped(ExemptionRequest.objects.all(), user, path="enterprise__")
         .select_related("enterprise", "enterprise__province", "submitted_by")
@@ -95,7 +99,7 @@ def exemptions_visible_to(user) -> QuerySet[ExemptionRequest]:
     )
 
 
-def exemption_for_user(user, public_id) -> ExemptionRequest:
+def exemption_for_user(user: Any, public_id: object) -> ExemptionRequest:
     key = _parse_uuid(public_id)
     request = exemptions_visible_to(user).filter(public_id=key).first() if key else None
     if request is None:
@@ -103,7 +107,7 @@ def exemption_for_user(user, public_id) -> ExemptionRequest:
     return request
 
 
-def exemptions_in_scope_of_approver(user) -> QuerySet[ExemptionRequest]:
+def exemptions_in_scope_of_approver(user: Any) -> QuerySet[ExemptionRequest]:
     """Every request (any status) at the approver's level and in their scope: their desk."""
     level = approver_level(user)
     if level is None:
@@ -113,7 +117,7 @@ def exemptions_in_scope_of_approver(user) -> QuerySet[ExemptionRequest]:
     )
 
 
-def exemptions_pending_for(user) -> QuerySet[ExemptionRequest]:
+def exemptions_pending_for(user: Any) -> QuerySet[ExemptionRequest]:
     """The approver's queue: submitted requests still waiting for their level, not filed by themselves."""
     level = approver_level(user)
     if level is None:
@@ -127,7 +131,7 @@ def exemptions_pending_for(user) -> QuerySet[ExemptionRequest]:
     )
 
 
-def exemptions_filed_by(user) -> QuerySet[ExemptionRequest]:
+def exemptions_filed_by(user: Any) -> QuerySet[ExemptionRequest]:
     """ "My requests": what the user filed; an enterprise admin also sees every request of their enterprise."""
     if not _active(user):
         return ExemptionRequest.objects.none()
@@ -137,7 +141,7 @@ def exemptions_filed_by(user) -> QuerySet[ExemptionRequest]:
     return queryset.filter(submitted_by=user)
 
 
-def exemption_covering_card(*, card, decision) -> ExemptionRequest | None:
+def exemption_covering_card(*, card: Card, decision: RuleDecision) -> ExemptionRequest | None:
     """Answers cards.hooks.exemption_covering: an approved exemption of the card's current owner whose
     levels cover what the card's decision needs now (an ownership transfer leaves the old ones behind)."""
     requests = ExemptionRequest.objects.filter(
@@ -149,14 +153,14 @@ def exemption_covering_card(*, card, decision) -> ExemptionRequest | None:
     return None
 
 
-def open_exemptions_for_cards(cards) -> QuerySet[ExemptionRequest]:
+def open_exemptions_for_cards(cards: Iterable[Card]) -> QuerySet[ExemptionRequest]:
     return ExemptionRequest.objects.filter(cards__in=cards, status=RequestStatus.SUBMITTED).distinct()
 
 
 # --- change requests (E3, P4) -----------------------------------------------
 
 
-def change_requests_decidable_by(user) -> QuerySet[ChangeRequest]:
+def change_requests_decidable_by(user: Any) -> QuerySet[ChangeRequest]:
     """Change requests of the provincial approver's province (any status); nobody else decides them."""
     return (
         scoped(ChangeRequest.objects.all(), user, path="enterprise__")
@@ -165,7 +169,7 @@ def change_requests_decidable_by(user) -> QuerySet[ChangeRequest]:
     )
 
 
-def change_requests_pending_for(user) -> QuerySet[ChangeRequest]:
+def change_requests_pending_for(user: Any) -> QuerySet[ChangeRequest]:
     return (
         change_requests_decidable_by(user)
         .filter(status=ChangeRequestStatus.SUBMITTED)
@@ -174,7 +178,7 @@ def change_requests_pending_for(user) -> QuerySet[ChangeRequest]:
     )
 
 
-def change_request_for_user(user, public_id) -> ChangeRequest:
+def change_request_for_user(user: Any, public_id: object) -> ChangeRequest:
     key = _parse_uuid(public_id)
     change_request = change_requests_visible_to(user).filter(public_id=key).first() if key else None
     if change_request is None:
@@ -182,7 +186,7 @@ def change_request_for_user(user, public_id) -> ChangeRequest:
     return change_request
 
 
-def change_request_open_to(user, change_request: ChangeRequest) -> bool:
+def change_request_open_to(user: Any, change_request: ChangeRequest) -> bool:
     """Whether the request still awaits a decision that `user` did not file: facts of the request. Whether
     their role decides it is the table's (Capability.DECIDE_PROVINCE)."""
     return change_request.status == ChangeRequestStatus.SUBMITTED and change_request.submitted_by_id != getattr(
@@ -193,12 +197,12 @@ def change_request_open_to(user, change_request: ChangeRequest) -> bool:
 # --- manual face review ------------------------------------------------------
 
 
-def reviews_in_scope(user) -> QuerySet[Verification]:
+def reviews_in_scope(user: Any) -> QuerySet[Verification]:
     """Every verification the user may review (any status): provincial approvers, their province."""
     return verifications_visible_to(user).filter(scope_filter(user, Capability.FACE_REVIEW, path="enterprise__"))
 
 
-def review_queue(user) -> QuerySet[Verification]:
+def review_queue(user: Any) -> QuerySet[Verification]:
     """Comparisons awaiting manual review in the reviewer's province, oldest first."""
     return (
         reviews_in_scope(user)
@@ -208,7 +212,7 @@ def review_queue(user) -> QuerySet[Verification]:
     )
 
 
-def verification_for_reviewer(user, public_id) -> Verification:
+def verification_for_reviewer(user: Any, public_id: object) -> Verification:
     key = _parse_uuid(public_id)
     verification = reviews_in_scope(user).filter(public_id=key).first() if key else None
     if verification is None or not can(user, Capability.FACE_REVIEW, verification):
@@ -216,7 +220,7 @@ def verification_for_reviewer(user, public_id) -> Verification:
     return verification
 
 
-def verification_for_photos(user, public_id) -> Verification:
+def verification_for_photos(user: Any, public_id: object) -> Verification:
     """A verification whose photos the user may open: its reviewers, and whoever may open the photos it
     compares, by the rule of where they come from. A card user's photos are a full view of personal data
     (VIEW_FULL_PII, so not the enterprise's admin); an order's handler's are the enterprise's files

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -40,6 +42,7 @@ from approvals.models import (
 from cards.inventory.services import cards_realname_resolved, exemption_covering
 from cards.locks import lock_cards
 from cards.models import LIVE_CARD_STATUSES, Card, CardBinding
+from cards.rules import Decision as RuleDecision
 from cards.rules import Exemption, evaluate
 from core.errors import (
     Conflict,
@@ -59,6 +62,11 @@ from enterprises.models import (
 from enterprises.services import change_request_apply
 from verification.services import verification_review
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    from verification.models import Verification
+
 MAX_CARDS_PER_REQUEST = 1000
 MAX_FILES_PER_LEVEL = 5
 MAX_REASON_LENGTH = 2000
@@ -68,7 +76,7 @@ MSG_FILE_DENIED = _(
     "Only an account manager of the enterprise's province or the enterprise's own admin may file an exemption request."
 )
 
-ATTACHMENT_LABELS = {
+ATTACHMENT_LABELS: dict[str, StrOrPromise] = {
     ApprovalLevel.PROVINCE: _("the provincial approval form (省内审批单)"),
     ApprovalLevel.GROUP: _("the group approval form (集团审批单)"),
 }
@@ -79,9 +87,10 @@ def attachment_field(level: str) -> str:
     return f"attachment_{level}"
 
 
-def _require_user(actor) -> User:
+def _require_user(actor: Any) -> User:
     if actor is None or not actor.is_authenticated or not actor.is_active:
         raise PermissionDenied(_("Log in to do this."), code="login_required")
+    assert isinstance(actor, User)  # authenticated, so not the AnonymousUser
     return actor
 
 
@@ -120,7 +129,7 @@ class CardAssessment:
     """One card's rule decision as the filing page and the service see it."""
 
     card: Card
-    decision: object
+    decision: RuleDecision  # the card rules' decision, not an approval level's
     exemptable: bool
     problem: str  # "" when the card can be exempted; else the code of the refusal
     message: str
@@ -171,7 +180,9 @@ def assess_card(card: Card) -> CardAssessment:
     return CardAssessment(card, decision, True, "", "")
 
 
-def _clean_attachments(attachments: Mapping | None, required_levels: list[str]) -> dict[str, list[CleanUpload]]:
+def _clean_attachments(
+    attachments: Mapping[str, Sequence[UploadedFile]] | None, required_levels: list[str]
+) -> dict[str, list[CleanUpload]]:
     attachments = dict(attachments or {})
     unknown = [key for key in attachments if key not in ApprovalLevel.values]
     if unknown:
@@ -220,7 +231,7 @@ def exemption_file(
     enterprise: Enterprise,
     cards: Sequence[Card],
     reason: str,
-    attachments: Mapping[str, Sequence] | None = None,
+    attachments: Mapping[str, Sequence[UploadedFile]] | None = None,
 ) -> ExemptionRequest:
     """File an exemption from card-user real-name for some of an enterprise's cards.
 
@@ -460,7 +471,13 @@ def exemption_decide(
     return locked
 
 
-def _withdraw(locked, *, actor: User, statuses, refusal) -> None:
+def _withdraw(
+    locked: ExemptionRequest | ChangeRequest,
+    *,
+    actor: User,
+    statuses: type[RequestStatus] | type[ChangeRequestStatus],
+    refusal: StrOrPromise,
+) -> None:
     """submitted -> withdrawn, by its submitter only; `locked` is the row, locked for update.
 
     `statuses` is the request's status choices, `refusal` the message when it is past submitted."""
@@ -489,7 +506,7 @@ def exemption_withdraw(*, request: ExemptionRequest, actor: User) -> ExemptionRe
 
 @dataclass
 class BulkResult:
-    decided: list = field(default_factory=list)
+    decided: list[ExemptionRequest | ChangeRequest | Verification] = field(default_factory=list)
     errors: list[tuple[object, DomainError]] = field(default_factory=list)
 
 
@@ -613,7 +630,9 @@ def change_request_decide_many(
 # --- manual face review ------------------------------------------------------
 
 
-def review_decide_many(*, verifications: Iterable, actor: User, approve: bool, comment: str = "") -> BulkResult:
+def review_decide_many(
+    *, verifications: Iterable[Verification], actor: User, approve: bool, comment: str = ""
+) -> BulkResult:
     """Bulk manual review (admin action): each comparison in its own transaction."""
     result = BulkResult()
     for verification in verifications:

@@ -15,7 +15,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -383,7 +384,7 @@ def review_detail(request, public_id):
 
 @login_required
 @require_safe
-def verification_photo(request, public_id, which):
+def verification_photo(request: HttpRequest, public_id: str, which: str) -> HttpResponseBase:
     """A verification's ID or live photo, for its reviewers and whoever may open the photos it copies
     (approvals.selectors.verification_for_photos); every view is budgeted and logged."""
     user = request.user

@@ -12,9 +12,12 @@ COUNT(*), a capped count, and search by ICCID prefix on its index.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar, cast
+
 from django import forms
 from django.contrib import admin
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
@@ -36,19 +39,23 @@ from core.errors import DomainError
 from core.forms import add_domain_error
 from core.identity import mask_address, mask_name
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 ADMIN_COUNT_CAP = 10_000
 
 
 class CappedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
-        return self.object_list[: ADMIN_COUNT_CAP + 1].count()
+        # The stubs allow any sequence; the admin's changelists paginate querysets.
+        return cast(QuerySet, self.object_list)[: ADMIN_COUNT_CAP + 1].count()
 
 
 class IccidSearchMixin:
     """Search by ICCID: digits match as a prefix (which covers the exact ICCID), on the pattern index."""
 
-    search_help_text = _("An ICCID, or its first digits.")
+    search_help_text: ClassVar[StrOrPromise | None] = _("An ICCID, or its first digits.")
     iccid_lookup = "iccid"
 
     def get_search_results(self, request, queryset, search_term):

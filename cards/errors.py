@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from cards.decisions import decision_body
+from cards.rules import Decision
 from core.errors import Conflict, DomainError
 
 
@@ -13,7 +14,7 @@ class RealnameRequired(Conflict):
 
     default_code = "realname_required"
 
-    def __init__(self, message, *, decision, **kwargs):
+    def __init__(self, message: Any, *, decision: Decision, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.decision = decision
 

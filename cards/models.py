@@ -451,7 +451,9 @@ class Order(models.Model):
     handler = models.ForeignKey(Handler, verbose_name=_("handler"), on_delete=models.PROTECT, related_name="orders")
     handler_id_photo = models.FileField(storage=private_storage, upload_to="orders/", max_length=200)
     handler_live_photo = models.FileField(storage=private_storage, upload_to="orders/", max_length=200, blank=True)
-    cards = models.ManyToManyField(Card, through="OrderCard", related_name="orders")
+    cards: models.ManyToManyField[Card, OrderCard] = models.ManyToManyField(
+        Card, through="OrderCard", related_name="orders"
+    )
     # Parameters of the business, e.g. {"target_enterprise": uuid} or {"package": code}.
     parameters = models.JSONField(_("parameters"), default=dict, blank=True)
     rejection_reason = models.TextField(_("why it was rejected"), blank=True)

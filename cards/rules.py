@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "ServiceLevel",
@@ -159,7 +160,7 @@ class Decision:
             return frozenset()
         return _APPROVERS[self.exemption]
 
-    def as_dict(self, language: str = "zh-hans") -> dict:
+    def as_dict(self, language: str = "zh-hans") -> dict[str, Any]:
         return {
             "user_realname_required": self.user_realname_required,
             "exemption": self.exemption.value if self.exemption is not None else None,
@@ -257,7 +258,7 @@ def is_149_segment(msisdn: str) -> bool:
     return len(s) == 11 and s.isascii() and s.isdigit() and s.startswith("149")
 
 
-def _level(field: str, value) -> ServiceLevel:
+def _level(field: str, value: ServiceLevel | str) -> ServiceLevel:
     if isinstance(value, ServiceLevel):
         return value
     try:
@@ -267,7 +268,9 @@ def _level(field: str, value) -> ServiceLevel:
         raise ValueError(f"{field}: invalid service level {value!r} (expected one of: {allowed})") from None
 
 
-def facts_for(*, msisdn: str, data, voice, sms, test_package: bool) -> CardFacts:
+def facts_for(
+    *, msisdn: str, data: ServiceLevel | str, voice: ServiceLevel | str, sms: ServiceLevel | str, test_package: bool
+) -> CardFacts:
     """Build CardFacts from an MSISDN and service levels (enum or string value).
 
     Raises MsisdnError for a bad MSISDN and ValueError naming the field for a

@@ -430,7 +430,7 @@ CONTENT_SECURITY_POLICY = {
 }
 # Powerful browser features are off everywhere. The camera is allowed (for this site only) on the
 # pages where a live photo is taken: core.http.camera_allowed on those views.
-PERMISSIONS_POLICY = {
+PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in (
         "accelerometer",

@@ -1,7 +1,7 @@
 from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, reverse_lazy
+from django.urls import URLPattern, URLResolver, include, path, reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
@@ -24,7 +24,7 @@ REDOC_POLICY = csp_update(
     }
 )
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("", include("enterprises.api_urls")),
     path("", include("cards.inventory.api_urls")),
     path("", include("cards.card_users.api_urls")),

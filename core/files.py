@@ -26,6 +26,7 @@ import threading
 from collections.abc import Iterator
 
 from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -37,14 +38,14 @@ class StoredFiles:
     """The files one `atomic_with_files()` block wrote."""
 
     def __init__(self) -> None:
-        self._files: list[tuple[object, str]] = []
+        self._files: list[tuple[Storage, str]] = []
 
     def save(self, field_file, name: str, content: bytes) -> str:
         """Store `content` in a model's FileField (not saving the row) and remember it."""
         field_file.save(name, ContentFile(content), save=False)
         return self.add(field_file.storage, field_file.name)
 
-    def add(self, storage, name: str) -> str:
+    def add(self, storage: Storage, name: str) -> str:
         """Remember a file written straight through a storage."""
         self._files.append((storage, name))
         return name

@@ -71,6 +71,7 @@ def service_unavailable_response(request, *, message=None, retry_after: int | No
     """503 with Retry-After. Renders without the database: no session, no user, no context processors."""
     retry_after = retry_after or settings.SERVICE_UNAVAILABLE_RETRY_AFTER
     message = message or _("The service is temporarily unavailable. Please try again in a moment.")
+    response: HttpResponse
     if request.path.startswith(API_PREFIX):
         response = JsonResponse({"code": "service_unavailable", "detail": str(message)}, status=503)
     else:
@@ -190,6 +191,7 @@ def _too_large(request, limit: int):
     detail = _("The request is too large: at most %(limit)d MB may be sent at once. Send fewer or smaller files.") % {
         "limit": megabytes
     }
+    response: HttpResponse
     if request.path_info.startswith(API_PREFIX):
         response = JsonResponse({"code": "request_too_large", "detail": detail}, status=413)
     else:
@@ -228,7 +230,8 @@ class RequestLimitsMiddleware:
         stream = request.META.get("wsgi.input")
         if stream is None:
             return b""
-        chunks, total = [], 0
+        chunks: list[bytes] = []
+        total = 0
         while True:
             chunk = stream.read(min(_CHUNK, limit + 1 - total))
             if not chunk:

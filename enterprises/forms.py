@@ -117,6 +117,7 @@ class EnterpriseRealNameForm(forms.Form):
             offered = UnitKind.objects.filter(pk__in=offered.values("pk")) | UnitKind.objects.filter(pk=current_kind.pk)
         kinds = list(offered.order_by("sort_order", "code"))
         field = self.fields["unit_kind"]
+        assert isinstance(field, forms.ModelChoiceField)  # self.fields holds any Field
         field.queryset = offered.order_by("sort_order", "code")
         field.initial = current_kind.code if current_kind is not None else "enterprise"
         letter_kinds = [kind for kind in kinds if kind.cannot_hold_credential]
@@ -229,7 +230,7 @@ class EnterpriseChangeRequestForm(EnterpriseRealNameForm):
 
     target = ChangeTarget.ENTERPRISE
 
-    files = MultipleFileField(
+    files = MultipleFileField(  # type: ignore[assignment]  # a field: the metaclass lifts it off the class
         label=_("The new credential"),
         attrs=IMAGE_OR_PDF_ATTRS,
         help_text=_("A photo of the new original credential, or the new official letter (image or PDF)."),
@@ -257,7 +258,7 @@ class ResponsibleChangeRequestForm(ResponsiblePersonRealNameForm):
 
     target = ChangeTarget.RESPONSIBLE_PERSON
 
-    files = MultipleFileField(
+    files = MultipleFileField(  # type: ignore[assignment]  # a field: the metaclass lifts it off the class
         label=_("Photo of the new responsible person's ID"),
         attrs=CAMERA_IMAGE_ATTRS,
         help_text=_("Front and back of the original ID. On a phone or tablet this opens the camera."),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -18,18 +19,18 @@ from enterprises.models import ChangeRequest, Document, Enterprise, UnitKind
 ENTERPRISE_NOT_FOUND = _("The enterprise does not exist or you have no access to it.")
 
 
-def enterprises_visible_to(user) -> QuerySet[Enterprise]:
+def enterprises_visible_to(user: Any) -> QuerySet[Enterprise]:
     return scoped(Enterprise.objects.all(), user).select_related("province", "account_manager", "responsible_person")
 
 
-def _parse_uuid(value) -> uuid.UUID | None:
+def _parse_uuid(value: object) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value))
     except ValueError:
         return None
 
 
-def enterprise_for_user(user, public_id) -> Enterprise:
+def enterprise_for_user(user: Any, public_id: object) -> Enterprise:
     key = _parse_uuid(public_id)
     enterprise = enterprises_visible_to(user).filter(public_id=key).first() if key else None
     if enterprise is None:
@@ -37,7 +38,7 @@ def enterprise_for_user(user, public_id) -> Enterprise:
     return enterprise
 
 
-def enterprise_for_action(user, public_id, *, capability: Capability) -> Enterprise:
+def enterprise_for_action(user: Any, public_id: object, *, capability: Capability) -> Enterprise:
     """Load a visible enterprise (else 404) on which the user holds `capability` (else 403)."""
     enterprise = enterprise_for_user(user, public_id)
     if not can(user, capability, enterprise):
@@ -45,7 +46,7 @@ def enterprise_for_action(user, public_id, *, capability: Capability) -> Enterpr
     return enterprise
 
 
-def enterprise_by_credential_number(user, raw_number: str) -> Enterprise:
+def enterprise_by_credential_number(user: Any, raw_number: str) -> Enterprise:
     """E2: find a returning customer by the blind index of its credential number.
 
     What the user is told when the record is outside their scope follows enterprises.registry:
@@ -63,7 +64,7 @@ def enterprise_by_credential_number(user, raw_number: str) -> Enterprise:
     raise NotFound(_("No enterprise you can access is registered with this credential number."))
 
 
-def enterprise_by_unit_name(user, raw_name: str) -> Enterprise:
+def enterprise_by_unit_name(user: Any, raw_name: str) -> Enterprise:
     """E1/E2: find a returning letter unit by the blind index of its normalised name.
 
     A name identifies a letter unit within its province only: the user's province, or, for
@@ -93,11 +94,11 @@ def unit_kinds_offered() -> QuerySet[UnitKind]:
     return UnitKind.objects.filter(is_active=True).order_by("sort_order", "code")
 
 
-def documents_visible_to(user) -> QuerySet[Document]:
+def documents_visible_to(user: Any) -> QuerySet[Document]:
     return scoped(Document.objects.all(), user, path="enterprise__").select_related("enterprise", "uploaded_by")
 
 
-def document_for_user(user, public_id) -> Document:
+def document_for_user(user: Any, public_id: object) -> Document:
     key = _parse_uuid(public_id)
     document = documents_visible_to(user).filter(public_id=key).first() if key else None
     if document is None:
@@ -105,7 +106,7 @@ def document_for_user(user, public_id) -> Document:
     return document
 
 
-def change_requests_visible_to(user) -> QuerySet[ChangeRequest]:
+def change_requests_visible_to(user: Any) -> QuerySet[ChangeRequest]:
     return scoped(ChangeRequest.objects.all(), user, path="enterprise__").select_related(
         "enterprise", "submitted_by", "decided_by"
     )

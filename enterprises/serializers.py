@@ -20,6 +20,7 @@ from accounts.models import User
 from accounts.pii import mask_identifier
 from accounts.roles import Role
 from core.api import MaskedTextField, absolute_url
+from core.columns import max_length
 from core.identity import CredentialType, PersonalIdType
 from enterprises.models import (
     ChangeRequest,
@@ -32,11 +33,11 @@ from enterprises.models import (
 )
 
 # Lengths of the model columns, so an over-long value is a 400, never a database error.
-NAME_MAX = Enterprise._meta.get_field("name").max_length
-ADDRESS_MAX = Enterprise._meta.get_field("credential_address").max_length
-PERSON_NAME_MAX = ResponsiblePerson._meta.get_field("name").max_length
-PERSON_ADDRESS_MAX = ResponsiblePerson._meta.get_field("id_address").max_length
-REFERENCE_MAX = Document._meta.get_field("business_reference").max_length
+NAME_MAX = max_length(Enterprise, "name")
+ADDRESS_MAX = max_length(Enterprise, "credential_address")
+PERSON_NAME_MAX = max_length(ResponsiblePerson, "name")
+PERSON_ADDRESS_MAX = max_length(ResponsiblePerson, "id_address")
+REFERENCE_MAX = max_length(Document, "business_reference")
 NUMBER_MAX = 64  # longer than any credential or ID number we accept
 NOTES_MAX = 5000
 REASON_MAX = 2000
@@ -323,7 +324,7 @@ class EnterpriseUpdateSerializer(serializers.Serializer):
     """Fields outside the real-name record; the account manager is given by username."""
 
     notes = serializers.CharField(max_length=NOTES_MAX, required=False, allow_blank=True)
-    account_manager = serializers.CharField(max_length=User._meta.get_field("username").max_length, required=False)
+    account_manager = serializers.CharField(max_length=max_length(User, "username"), required=False)
 
 
 class DocumentUploadSerializer(serializers.Serializer):

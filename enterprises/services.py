@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -48,6 +51,9 @@ from enterprises.models import (
     UnitKind,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 # Kinds that may be a scanned PDF rather than a photo.
 PDF_ALLOWED_KINDS = {DocumentKind.OFFICIAL_LETTER, DocumentKind.AUTHORISATION_LETTER}
 
@@ -65,7 +71,7 @@ class EnterpriseData:
 
 # The kind a credential implies when none is given. The legacy organisation code is held by
 # units of every kind, hence "other"; the letter path has no default.
-DEFAULT_UNIT_KINDS = {
+DEFAULT_UNIT_KINDS: dict[str, str] = {
     CredentialType.BUSINESS_LICENCE: "enterprise",
     CredentialType.PUBLIC_INSTITUTION: "public_institution",
     CredentialType.SOCIAL_ORGANISATION: "social_organisation",
@@ -85,7 +91,7 @@ class ResponsiblePersonData:
 # --- validation -------------------------------------------------------------
 
 
-def _required_text(value: str, field: str, label) -> str:
+def _required_text(value: str, field: str, label: StrOrPromise) -> str:
     value = (value or "").strip()
     if not value:
         raise ValidationFailed(_("%(field)s is required.") % {"field": label}, code="required", field=field)
@@ -173,7 +179,7 @@ def _clean_responsible_data(data: ResponsiblePersonData) -> ResponsiblePersonDat
     return ResponsiblePersonData(name, data.id_type, number, address, bool(data.is_legal_representative))
 
 
-def _sanitize_all(files: Iterable, *, kind: str, field: str) -> list[CleanUpload]:
+def _sanitize_all(files: Iterable[UploadedFile], *, kind: str, field: str) -> list[CleanUpload]:
     cleaned = []
     for upload in files or ():
         try:
@@ -183,7 +189,7 @@ def _sanitize_all(files: Iterable, *, kind: str, field: str) -> list[CleanUpload
     return cleaned
 
 
-def _require_files(files: Sequence, field: str, message) -> None:
+def _require_files(files: Sequence[UploadedFile], field: str, message: StrOrPromise) -> None:
     if not files:
         raise ValidationFailed(message, code="required", field=field)
 
@@ -240,13 +246,15 @@ def enterprise_register(
     actor: User,
     enterprise: EnterpriseData,
     responsible: ResponsiblePersonData,
-    credential_files: Sequence = (),
-    responsible_id_files: Sequence = (),
-    authorisation_letter_files: Sequence = (),
+    credential_files: Sequence[UploadedFile] = (),
+    responsible_id_files: Sequence[UploadedFile] = (),
+    authorisation_letter_files: Sequence[UploadedFile] = (),
     business_reference: str = "",
 ) -> Enterprise:
     """Create a first-time enterprise with its responsible person, in the actor's province."""
     require(actor, Capability.ENTERPRISE_REGISTER, message=_("Only account managers register enterprises."))
+    province_id = actor.province_id
+    assert province_id is not None  # the users table's CHECK: an account manager has a province
     data = _clean_enterprise_data(enterprise)
     person = _clean_responsible_data(responsible)
 
@@ -279,7 +287,7 @@ def enterprise_register(
     )
 
     index = credential_index(data.credential_number) if data.credential_number else None
-    _check_not_registered(actor=actor, data=data, province_id=actor.province_id)
+    _check_not_registered(actor=actor, data=data, province_id=province_id)
     try:
         with atomic_with_files() as stored:
             record = Enterprise.objects.create(
@@ -290,7 +298,7 @@ def enterprise_register(
                 credential_number=data.credential_number,
                 credential_number_index=index,
                 credential_address=data.credential_address,
-                province_id=actor.province_id,
+                province_id=province_id,
                 account_manager=actor,
                 created_by=actor,
             )
@@ -303,7 +311,7 @@ def enterprise_register(
                 id_address=person.id_address,
                 is_legal_representative=person.is_legal_representative,
             )
-            common = dict(
+            common: dict[str, Any] = dict(
                 stored=stored,
                 enterprise=record,
                 actor=actor,
@@ -332,9 +340,9 @@ def enterprise_upload_documents(
     *,
     actor: User,
     enterprise: Enterprise,
-    credential_files: Sequence = (),
-    responsible_id_files: Sequence = (),
-    authorisation_letter_files: Sequence = (),
+    credential_files: Sequence[UploadedFile] = (),
+    responsible_id_files: Sequence[UploadedFile] = (),
+    authorisation_letter_files: Sequence[UploadedFile] = (),
     business_reference: str = "",
 ) -> list[Document]:
     """Add fresh document versions for a later business; no data is re-entered."""
@@ -421,9 +429,9 @@ def change_request_submit(
     actor: User,
     enterprise: Enterprise,
     target: str,
-    values: dict,
-    files: Sequence = (),
-    authorisation_letter_files: Sequence = (),
+    values: dict[str, Any],
+    files: Sequence[UploadedFile] = (),
+    authorisation_letter_files: Sequence[UploadedFile] = (),
     reason: str = "",
 ) -> ChangeRequest:
     """File a change of real-name data with the new document; it stays pending until decided."""
@@ -478,7 +486,7 @@ def change_request_submit(
                 submitted_by=actor,
                 submitted_at=timezone.now(),
             )
-            common = dict(
+            common: dict[str, Any] = dict(
                 stored=stored,
                 enterprise=locked,
                 actor=actor,
@@ -498,7 +506,7 @@ def change_request_submit(
     return request
 
 
-def _pick(values: dict, shape) -> dict:
+def _pick(values: dict[str, Any], shape: type[EnterpriseData | ResponsiblePersonData]) -> dict[str, Any]:
     names = shape.__dataclass_fields__.keys()
     return {name: values.get(name, False if name == "is_legal_representative" else "") for name in names}
 
@@ -643,7 +651,9 @@ def unit_kind_save(*, actor: User, unit_kind: UnitKind) -> UnitKind:
 REVEALABLE_FIELDS = {"credential_number", "responsible_id_number"}
 
 
-def enterprise_reveal_field(*, actor: User, enterprise: Enterprise, field: str, request=None) -> str:
+def enterprise_reveal_field(
+    *, actor: User, enterprise: Enterprise, field: str, request: HttpRequest | None = None
+) -> str:
     """Return one personal-data field in full, and log the view (DESIGN §3)."""
     require(
         actor,
@@ -651,6 +661,8 @@ def enterprise_reveal_field(*, actor: User, enterprise: Enterprise, field: str, 
         enterprise,
         message=_("You do not have the permission to view personal data in full."),
     )
+    obj: Enterprise | ResponsiblePerson
+    value: str
     if field == "credential_number":
         obj, value = enterprise, enterprise.credential_number
     elif field == "responsible_id_number":

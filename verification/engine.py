@@ -30,7 +30,7 @@ import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from django.conf import settings
@@ -279,7 +279,7 @@ def decode_image(data: bytes, *, max_side: int, max_pixels: int | None = None) -
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            img = Image.open(fp, formats=_OPEN_FORMATS)
+            img: Image.Image = Image.open(fp, formats=_OPEN_FORMATS)
             width, height = img.size
             if width <= 0 or height <= 0 or width * height > max_pixels:
                 raise ImageUnreadable("size")
@@ -348,7 +348,7 @@ def hamming(a: str, b: str) -> int:
 # the face_recognition adapter
 
 
-def load_face_recognition():
+def load_face_recognition() -> tuple[Any, Any]:  # (face_recognition, dlib): no type information
     """Import face_recognition behind a guard that turns a broken install into EngineUnavailable.
 
     face_recognition imports face_recognition_models, which imports
@@ -526,10 +526,11 @@ class FaceRecognitionEngine:
             if problem:
                 reasons.append(problem)
             else:
+                assert box is not None  # locate() gives a box or a problem
                 boxes[photo] = box
 
-        distance = None
-        copy = {}
+        distance: float | None = None
+        copy: dict = {}
         if not reasons:
             t = time.perf_counter()
             live_face = self.face(images["live"], boxes["live"], image_hash=live_phash)
@@ -542,7 +543,8 @@ class FaceRecognitionEngine:
 
         timings["total"] = (time.perf_counter() - started) * 1000
         return ComparisonResult(
-            outcome=REJECTED if reasons else outcome_for(distance, t_pass, t_fail),
+            # No reasons means both faces were measured: a distance.
+            outcome=REJECTED if reasons or distance is None else outcome_for(distance, t_pass, t_fail),
             distance=distance,
             reasons=reasons,
             timings_ms={key: round(value, 1) for key, value in timings.items()},

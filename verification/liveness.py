@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -73,23 +74,23 @@ class FrameMeasure:
     points: np.ndarray | None = field(default=None, repr=False)  # 68x2, normalised by the eye distance
     encoding: np.ndarray | None = field(default=None, repr=False)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"yaw": None if self.yaw is None else round(self.yaw, 4), "faces": self.faces}
 
 
 @dataclass
 class LivenessResult:
     outcome: str
-    reasons: list[dict]
+    reasons: list[dict[str, Any]]
     frames: list[FrameMeasure]
     best_frame: int | None = None  # index of the most frontal frame, for the ID photo comparison
-    figures: dict = field(default_factory=dict)
+    figures: dict[str, float] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
         return self.outcome == PASS
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
             "outcome": self.outcome,
@@ -100,14 +101,14 @@ class LivenessResult:
         }
 
 
-def _reason(code: str) -> dict:
+def _reason(code: str) -> dict[str, Any]:
     return {"code": code, "message": str(_MESSAGES[code])}
 
 
 _LIBRARY = None
 
 
-def _library():
+def _library() -> Any:  # the library has no type information
     """face_recognition, loaded through the engine's guard: a bare import would switch Pillow's
     LOAD_TRUNCATED_IMAGES on for the whole process, and a broken install would quit() it."""
     global _LIBRARY
@@ -191,13 +192,14 @@ def check_liveness(frames: list[bytes], timestamps: list[float] | None, challeng
     usable = [m for m in measures if m.faces == 1]
     if len(usable) < len(measures):
         doubts.append("no_face")
-    figures: dict = {}
+    figures: dict[str, float] = {}
     best = None
     if len(usable) >= settings.LIVENESS_MIN_FRAMES:
-        yaws = [m.yaw for m in usable]
-        points = np.stack([m.points for m in usable])
+        # measure_frame() fills yaw, points and encoding of every frame with one face: the filters keep all.
+        yaws = [m.yaw for m in usable if m.yaw is not None]
+        points = np.stack([m.points for m in usable if m.points is not None])
         motion = float(np.abs(points - points[0]).max())
-        encodings = np.stack([m.encoding for m in usable])
+        encodings = np.stack([m.encoding for m in usable if m.encoding is not None])
         # Between neighbouring frames: a turning head changes its encoding gradually, a swapped face at once.
         spread = float(np.linalg.norm(np.diff(encodings, axis=0), axis=1).max())
         figures = {
@@ -211,7 +213,8 @@ def check_liveness(frames: list[bytes], timestamps: list[float] | None, challeng
             failures.append("move_missing")
         if spread > settings.LIVENESS_IDENTITY_TOLERANCE:
             failures.append("identity_changed")
-        best = min((i for i, m in enumerate(measures) if m.faces == 1), key=lambda i: abs(measures[i].yaw))
+        yaw_of = {i: m.yaw for i, m in enumerate(measures) if m.faces == 1 and m.yaw is not None}
+        best = min(yaw_of, key=lambda i: abs(yaw_of[i]))
     elif not failures:
         doubts.append("too_few_frames")
     if timestamps is None:

@@ -163,14 +163,13 @@ def find_replay(phash: str, *, exclude_pk: int | None = None) -> Verification | 
     """
     limit = settings.FACE_REPLAY_MAX_DISTANCE
     radius = limit // BANDS
-    bands = phash_bands(phash)
+    # A hash has every band (phash_bands gives None only for no hash, which is never looked up).
+    bands = {column: value for column, value in phash_bands(phash).items() if value is not None}
     near_a_band = reduce(or_, (Q(**{f"{column}__in": _within(value, radius)}) for column, value in bands.items()))
-    candidates = (
-        Verification.objects.filter(near_a_band)
-        .exclude(pk=exclude_pk)
-        .order_by("pk")
-        .values_list("pk", "live_photo_phash")
-    )
+    others = Verification.objects.filter(near_a_band)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    candidates = others.order_by("pk").values_list("pk", "live_photo_phash")
     # A plain query, not .iterator(): PostgreSQL plans a server-side cursor for its first rows and
     # would walk the primary key instead of the band indexes. The candidates are few.
     for pk, value in candidates:

@@ -10,6 +10,7 @@ user's cards are bound (U5, U6).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -42,12 +43,13 @@ def verification_create(
     *,
     actor: User | None,
     purpose: str,
-    enterprise,
+    # The enterprise, order, card user and cards live on floors this one may not import.
+    enterprise: Any,
     id_photo: CleanUpload,
     live_photo: CleanUpload,
-    order=None,
-    card_user=None,
-    cards: Iterable = (),
+    order: Any = None,
+    card_user: Any = None,
+    cards: Iterable[Any] = (),
 ) -> Verification:
     """Store a comparison to run; the task is queued once the transaction commits."""
     with atomic_with_files() as stored:
@@ -78,12 +80,12 @@ def verification_record_result(
     verification: Verification,
     outcome: str,
     distance: float | None = None,
-    reasons: list[dict] | None = None,
+    reasons: list[dict[str, Any]] | None = None,
     threshold_pass: float | None = None,
     threshold_fail: float | None = None,
     engine: str = "",
     engine_version: str = "",
-    timings_ms: dict | None = None,
+    timings_ms: dict[str, float] | None = None,
     live_photo_phash: str = "",
     replay_of: Verification | None = None,
 ) -> Verification:

@@ -8,7 +8,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cards.models import CardUser
+from core.columns import max_length
 from core.identity import PersonalIdType
+from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
 
 CONSENT_TEXT = _(
@@ -37,7 +39,9 @@ class PhotoInput(forms.ClearableFileInput):
 
 
 class CardUserRegisterForm(forms.Form):
-    enterprise = forms.ModelChoiceField(label=_("Enterprise"), queryset=None, to_field_name="public_id")
+    enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
+        label=_("Enterprise"), queryset=None, to_field_name="public_id"
+    )
     iccids = forms.CharField(
         label=_("Cards (ICCIDs)"),
         widget=forms.Textarea(attrs={"rows": 3, "inputmode": "numeric", "autocomplete": "off"}),
@@ -46,7 +50,7 @@ class CardUserRegisterForm(forms.Form):
             "One ID may be the registered user of at most five live cards."
         ),
     )
-    name = forms.CharField(label=_("Card user's name"), max_length=CardUser._meta.get_field("name").max_length)
+    name = forms.CharField(label=_("Card user's name"), max_length=max_length(CardUser, "name"))
     id_type = forms.ChoiceField(label=_("ID type"), choices=PersonalIdType.choices)
     id_number = forms.CharField(
         label=_("ID number"),

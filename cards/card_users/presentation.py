@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext_lazy as _
 
 from cards.card_users.services import live_card_count, one_id_card_limit
 from cards.models import FINAL_REGISTRATION_STATUSES, CardUser, RegistrationStatus
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # --- a card user's registration: one sentence that says what happened and what to do ---------------
 
@@ -39,6 +44,7 @@ def registration_status_body(card_user: CardUser, verification=None) -> dict:
         if verification is None:
             verification = card_user.verifications.order_by("-created_at", "-pk").first()
         cards_requested = verification.cards.count() if verification is not None else 0
+    detail: StrOrPromise
     if status == RegistrationStatus.NOT_BOUND_CARD_LIMIT:
         limit = one_id_card_limit()
         slots_free = max(0, limit - live_card_count(card_user.id_number_index))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -12,18 +13,18 @@ from cards.models import CardBinding, CardUser
 from core.errors import NotFound
 
 
-def card_users_visible_to(user) -> QuerySet[CardUser]:
+def card_users_visible_to(user: Any) -> QuerySet[CardUser]:
     return scoped(CardUser.objects.all(), user, path="enterprise__").select_related("enterprise")
 
 
-def _parse_uuid(value):
+def _parse_uuid(value: object) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value))
     except ValueError:
         return None
 
 
-def card_user_for_user(user, public_id) -> CardUser:
+def card_user_for_user(user: Any, public_id: object) -> CardUser:
     key = _parse_uuid(public_id)
     card_user = card_users_visible_to(user).filter(public_id=key).first() if key else None
     if card_user is None:

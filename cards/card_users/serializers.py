@@ -13,13 +13,14 @@ from rest_framework.fields import empty
 from cards.card_users.presentation import registration_status_body
 from cards.models import CardUser, RegistrationStatus
 from core.api import absolute_url
+from core.columns import max_length
 from core.identity import PersonalIdType
 from verification.models import GATE_OPEN_STATUSES, Verification, VerificationStatus
 
 FINAL_VERIFICATION_STATUSES = frozenset(
     {VerificationStatus.PASSED, VerificationStatus.APPROVED, VerificationStatus.DECLINED, VerificationStatus.REJECTED}
 )
-NAME_MAX = CardUser._meta.get_field("name").max_length
+NAME_MAX = max_length(CardUser, "name")
 MAX_CARDS_PER_REGISTRATION = 50
 
 
@@ -41,7 +42,7 @@ class RegistrationStatusSerializer(serializers.Serializer):
         "(verified, but the ID already holds its five live cards), not_bound (verified, but a card "
         "was cancelled or registered to another user meanwhile).",
     )
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field: the metaclass lifts it off the class
     final = serializers.BooleanField(help_text="True when the state will not change any more.")
     detail = serializers.CharField(help_text="One sentence: what happened and what to do, in the request's language.")
     cards_requested = serializers.IntegerField(
@@ -90,7 +91,9 @@ def verification_status_body(verification: Verification, language: str) -> dict:
         "reasons": reasons,
         "reason_codes": codes,
         "registration_status": (
-            registration_status_body(verification.card_user, verification) if verification.card_user_id else None
+            registration_status_body(verification.card_user, verification)
+            if verification.card_user is not None
+            else None
         ),
         "created_at": verification.created_at,
         "completed_at": verification.completed_at,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -26,10 +27,12 @@ from cards.models import (
     IdentitySlotLock,
     RegistrationStatus,
 )
+from core.columns import max_length
 from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.files import atomic_with_files
 from core.identity import IdentityError, validate_personal_id
-from core.uploads import UploadRejected, sanitize_upload
+from core.uploads import CleanUpload, UploadRejected, sanitize_upload
+from enterprises.models import Enterprise
 from verification.models import Verification, VerificationPurpose, VerificationStatus
 from verification.services import verification_create
 
@@ -70,7 +73,7 @@ def card_limit_refusal(card_user: CardUser, held: int) -> CardLimitReached:
 
 
 def card_user_bind(
-    *, actor: User | None, card_user: CardUser, cards: Iterable[Card], verification=None
+    *, actor: User | None, card_user: CardUser, cards: Iterable[Card], verification: Verification | None = None
 ) -> list[CardBinding]:
     """Bind cards to a verified card user, never beyond the U6 limit, under concurrency."""
     cards = list(cards)
@@ -114,7 +117,7 @@ def card_user_bind(
     return bindings
 
 
-def _clean_photo(upload, field: str):
+def _clean_photo(upload: UploadedFile | None, field: str) -> CleanUpload:
     if not upload:
         raise ValidationFailed(_("This photo is required."), code="required", field=field)
     try:
@@ -126,12 +129,12 @@ def _clean_photo(upload, field: str):
 def card_user_register(
     *,
     actor: User | None,
-    enterprise,
+    enterprise: Enterprise,
     name: str,
     id_type: str,
     id_number: str,
-    id_photo,
-    live_photo,
+    id_photo: UploadedFile | None,
+    live_photo: UploadedFile | None,
     biometric_consent: bool,
     cards: Sequence[Card],
     channel: Channel = Channel.INTERNAL,
@@ -145,7 +148,7 @@ def card_user_register(
     name = (name or "").strip()
     if not name:
         raise ValidationFailed(_("The card user's name is required."), code="required", field="name")
-    if len(name) > CardUser._meta.get_field("name").max_length:
+    if len(name) > max_length(CardUser, "name"):
         raise ValidationFailed(_("The name is too long."), code="max_length", field="name")
     try:
         number = validate_personal_id(id_type, id_number or "")
@@ -229,6 +232,7 @@ def card_user_registration_settle(*, actor: User | None, verification: Verificat
     be bound (U6: the slots were taken meanwhile; a card cancelled or bound to someone else) ends
     as "verified, but not bound": the refusal is returned for the comparison's reasons.
     """
+    assert verification.card_user_id is not None  # a registration's comparison is created with its card user
     with transaction.atomic():
         card_user = CardUser.objects.select_for_update(of=("self",)).get(pk=verification.card_user_id)
         before = card_user.registration_status

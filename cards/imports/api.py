@@ -10,6 +10,9 @@ approvers and ops read only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -21,7 +24,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from accounts.permissions import Capability, may_somewhere
@@ -66,7 +69,7 @@ class CardImportSerializer(serializers.Serializer):
     progress_percent = serializers.SerializerMethodField()
     imported_rows = serializers.IntegerField(read_only=True)
     error_count = serializers.IntegerField(read_only=True, help_text="All errors found, stored or not.")
-    errors = serializers.SerializerMethodField()
+    errors = serializers.SerializerMethodField()  # type: ignore[assignment]  # a field: the metaclass lifts it off the class
     failure_message = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -81,13 +84,15 @@ class CardImportSerializer(serializers.Serializer):
     @extend_schema_field(ImportErrorSerializer(many=True))
     def get_errors(self, job: CardImport) -> list[dict]:
         rows = report.error_rows(job, limit=report.ERRORS_SHOWN)
-        return ImportErrorSerializer(
+        listed = ImportErrorSerializer(
             [
                 {**row, "row": row.get("row") or 0, "column": row.get("column", ""), "value": row.get("value", "")}
                 for row in rows
             ],
             many=True,
         ).data
+        # many=True builds a ListSerializer, whose .data is a list; the stubs give the child's ReturnDict.
+        return cast(list[dict], listed)
 
     def _url(self, name: str, job: CardImport) -> str:
         return absolute_url(self.context.get("request"), reverse(name, kwargs={"public_id": job.public_id}))
@@ -120,7 +125,7 @@ IMPORT_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PA
 
 
 class JsonOnly:
-    renderer_classes = [JSONRenderer]
+    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer]
 
 
 def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:

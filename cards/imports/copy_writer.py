@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.utils import timezone
 
 from cards.imports.rows import ValidRow
 from cards.models import Card, CardStatus
+from core.columns import db_column
 
 BULK_BATCH = 2000
 NULL = "\\N"  # COPY text format
@@ -42,8 +43,8 @@ _CARD_COLUMNS = (
 def _trial_columns(valid: list[ValidRow], now) -> dict:
     """has_been_commercial, test_period_started_at, test_period_ends_at per test period length (U4):
     a card on a test package starts its trial now, one on a commercial package has been commercial."""
-    columns = {None: (True, None, None)}
-    for days in {r.test_period_days for r in valid} - {None}:
+    columns: dict[int | None, tuple[bool, datetime | None, datetime | None]] = {None: (True, None, None)}
+    for days in {r.test_period_days for r in valid if r.test_period_days is not None}:
         columns[days] = (False, now, now + timedelta(days=days))
     return columns
 
@@ -57,7 +58,7 @@ def _write_cards(valid: list[ValidRow], *, enterprise_id: int, import_id: int) -
 
 def copy_sql() -> str:
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(Card._meta.get_field(name).column) for name in _CARD_COLUMNS)
+    columns = ", ".join(quote(db_column(Card, name)) for name in _CARD_COLUMNS)
     return f"COPY {quote(Card._meta.db_table)} ({columns}) FROM STDIN"
 
 

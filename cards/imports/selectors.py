@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -16,17 +17,17 @@ from enterprises.models import Enterprise
 MSG_IMPORT_NOT_FOUND = _("The card import does not exist or you have no access to it.")
 
 
-def enterprises_for_import(user) -> QuerySet:
+def enterprises_for_import(user: Any) -> QuerySet[Enterprise]:
     """The enterprises the user may import cards for: their province's (account manager) or their own."""
     return Enterprise.objects.filter(scope_filter(user, Capability.CARDS_IMPORT)).order_by("name", "pk")
 
 
-def card_imports_visible_to(user) -> QuerySet[CardImport]:
+def card_imports_visible_to(user: Any) -> QuerySet[CardImport]:
     """Imports the user may see: scoped like the enterprise (approvers and ops read only)."""
     return scoped(CardImport.objects.all(), user, path="enterprise__").select_related("enterprise", "created_by")
 
 
-def card_import_for_user(user, public_id) -> CardImport:
+def card_import_for_user(user: Any, public_id: object) -> CardImport:
     try:
         key = uuid.UUID(str(public_id))
     except ValueError:

@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import logging
 import operator
+from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -53,6 +55,10 @@ from cards.models import CardImport, ImportStatus, Package
 from core.errors import ValidationFailed
 from core.files import atomic_with_files
 from core.queueing import enqueue
+from enterprises.models import Enterprise
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 logger = logging.getLogger(__name__)
 MSG_NOT_ALLOWED = _("Your role may not import cards for this enterprise.")
@@ -68,7 +74,7 @@ MSG_TIMEOUT = _("The import took too long and was stopped. Nothing was imported.
 # --- the services ------------------------------------------------------------------
 
 
-def card_import_create(*, actor: User, enterprise, upload) -> CardImport:
+def card_import_create(*, actor: User, enterprise: Enterprise, upload: UploadedFile | None) -> CardImport:
     """Accept a card file for an enterprise and queue its import. Bad files are refused here, whole."""
     require(actor, Capability.CARDS_IMPORT, enterprise, message=MSG_NOT_ALLOWED)
     if upload is None:
@@ -106,7 +112,7 @@ def _save_progress(import_id: int, processed: int) -> None:
     CardImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(processed_rows=processed)
 
 
-def _packages() -> dict[str, tuple]:
+def _packages() -> dict[str, tuple[Any, ...]]:
     """code -> (pk, test package, available, its fixed services or None, code, test period days or None)."""
     rows = Package.objects.values_list(
         "pk", "code", "is_test_package", "is_active", "data_service", "voice_service", "sms_service", "test_period_days"
@@ -118,7 +124,7 @@ def _packages() -> dict[str, tuple]:
 
 
 def _finish_failed(
-    job: CardImport, *, message, errors: list[RowError] | None = None, processed: int | None = None
+    job: CardImport, *, message: StrOrPromise, errors: list[RowError] | None = None, processed: int | None = None
 ) -> str:
     errors = errors or []
     stored = _error_dicts(errors, _max_stored_errors())

@@ -16,6 +16,7 @@ from cards.inventory.services import decision_cache_fields
 from cards.models import Card
 from cards.rules import CardFacts, ServiceLevel, evaluate
 from cards.validation import validate_card_msisdn, validate_iccid, validate_imsi
+from core.columns import db_column
 from core.errors import DomainError
 
 PROGRESS_EVERY = 2000
@@ -127,6 +128,7 @@ def validate_rows(
                 error((row, c_iccid, code, _clip(iccid), {}))
                 bad = True
             else:
+                assert value is not None  # no code, so the validator's value
                 iccid = value
         if not bad:
             first = iccid_first(iccid, row)
@@ -147,6 +149,7 @@ def validate_rows(
                 error((row, c_msisdn, code, _clip(msisdn), {}))
                 msisdn_ok = False
             else:
+                assert value is not None  # no code, so the validator's value
                 msisdn = value
         if msisdn_ok:
             first = msisdn_first(msisdn, row)
@@ -162,6 +165,7 @@ def validate_rows(
                 error((row, c_imsi, code, _clip(imsi), {}))
                 bad = True
             else:
+                assert value is not None  # no code, so the validator's value
                 imsi = value
 
         code_value = cells[p_package].strip()
@@ -178,12 +182,12 @@ def validate_rows(
             error((row, c_package, "package_unavailable", _clip(code_value), {}))
             bad = True
 
-        data = cells[p_data].strip()
-        data = levels_get(data) or levels_get(data.lower())
-        voice = cells[p_voice].strip()
-        voice = levels_get(voice) or levels_get(voice.lower())
-        sms = cells[p_sms].strip()
-        sms = levels_get(sms) or levels_get(sms.lower())
+        data_cell = cells[p_data].strip()
+        data = levels_get(data_cell) or levels_get(data_cell.lower())
+        voice_cell = cells[p_voice].strip()
+        voice = levels_get(voice_cell) or levels_get(voice_cell.lower())
+        sms_cell = cells[p_sms].strip()
+        sms = levels_get(sms_cell) or levels_get(sms_cell.lower())
         if data is None or voice is None or sms is None:
             for value, position, column in ((data, p_data, c_data), (voice, p_voice, c_voice), (sms, p_sms, c_sms)):
                 if value is None:
@@ -207,6 +211,7 @@ def validate_rows(
             continue
         if bad:
             continue
+        assert package is not None  # a missing package made the row bad
         required, rules, exemption = decisions[
             (len(msisdn) == 11 and msisdn.startswith("149"), data, voice, sms, package[1])
         ]
@@ -221,7 +226,7 @@ def _existing_on_postgresql(valid: list[ValidRow]) -> tuple[set[str], set[str]]:
     """One COPY of the file's keys into a temporary table, and one join per column."""
     quote = connection.ops.quote_name
     table = quote(Card._meta.db_table)
-    iccid_col, msisdn_col = (quote(Card._meta.get_field(name).column) for name in ("iccid", "msisdn"))
+    iccid_col, msisdn_col = (quote(db_column(Card, name)) for name in ("iccid", "msisdn"))
     keys = io.StringIO()
     keys.writelines(f"{r.iccid}\t{r.msisdn}\n" for r in valid)
     keys.seek(0)

@@ -26,6 +26,7 @@ from cards.models import ImportStatus
 from core import errors
 from core.forms import add_domain_error
 from core.http import no_store
+from enterprises.models import Enterprise
 
 RECENT_IMPORTS = 10
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -33,7 +34,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class CardImportForm(forms.Form):
-    enterprise = forms.ModelChoiceField(
+    enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
         label=_("Enterprise"),
         queryset=None,
         to_field_name="public_id",

@@ -5,7 +5,9 @@ The card users API stands on these as the inventory's does (cards contract in py
 
 from __future__ import annotations
 
-from rest_framework.renderers import JSONRenderer
+from collections.abc import Sequence
+
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 
 from core.api import E401, error_response
 
@@ -18,4 +20,4 @@ READ_ERRORS = {401: E401, 404: E404}
 class CardsApiView:
     """JSON only."""
 
-    renderer_classes = [JSONRenderer]
+    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer]

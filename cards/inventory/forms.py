@@ -7,6 +7,7 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from cards.models import CardStatus, Package
+from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
 
 REALNAME_FILTER_CHOICES = [
@@ -35,7 +36,7 @@ class CardFilterForm(forms.Form):
         empty_label=_("All packages"),
     )
     realname = forms.ChoiceField(label=_("User real-name"), required=False, choices=REALNAME_FILTER_CHOICES)
-    enterprise = forms.ModelChoiceField(
+    enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
         label=_("Enterprise"),
         required=False,
         queryset=None,
@@ -48,7 +49,9 @@ class CardFilterForm(forms.Form):
         if single_enterprise:
             del self.fields["enterprise"]
         else:
-            self.fields["enterprise"].queryset = (
+            field = self.fields["enterprise"]
+            assert isinstance(field, forms.ModelChoiceField)  # self.fields holds any Field
+            field.queryset = (
                 enterprises_visible_to(user).select_related(None).only("pk", "public_id", "name").order_by("name")
             )
 

@@ -8,8 +8,11 @@ see but not change is PermissionDenied; both are let through, to be rendered as 
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
@@ -28,7 +31,8 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.cap + 1].count()
+        # The stubs allow any sequence; the card list pages a queryset.
+        return cast(QuerySet, self.object_list)[: self.cap + 1].count()
 
     @property
     def capped(self) -> bool:

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scoped
-from cards.models import Card, CardBinding
+from cards.models import Card, CardBinding, CardEvent
 from core.errors import NotFound, ValidationFailed
+from enterprises.models import Enterprise
 
 
-def cards_visible_to(user) -> QuerySet[Card]:
+def cards_visible_to(user: Any) -> QuerySet[Card]:
     return scoped(Card.objects.all(), user, path="enterprise__").select_related("package", "enterprise")
 
 
-def card_for_user(user, iccid: str) -> Card:
+def card_for_user(user: Any, iccid: str) -> Card:
     card = cards_visible_to(user).filter(iccid=str(iccid)).first()
     if card is None:
         raise NotFound(_("The card does not exist or you have no access to it."))
     return card
 
 
-def enterprise_cards_for_user(user, enterprise, iccids) -> list[Card]:
+def enterprise_cards_for_user(user: Any, enterprise: Enterprise, iccids: Iterable[object]) -> list[Card]:
     """The enterprise's cards named by `iccids` (duplicates and blanks around them ignored), as the
     user may see them. Any ICCID that is not one is refused by name (field "cards", unknown_card)."""
     wanted = list(dict.fromkeys(str(value).strip() for value in iccids))
@@ -40,5 +44,5 @@ def live_binding(card: Card) -> CardBinding | None:
     return card.bindings.filter(ended_at__isnull=True).select_related("card_user").first()
 
 
-def card_events(card: Card) -> QuerySet:
+def card_events(card: Card) -> QuerySet[CardEvent]:
     return card.events.select_related("actor").order_by("-at", "-id")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -38,6 +39,10 @@ from cards.models import (
 from cards.rules import Decision, Exemption, ServiceLevel, evaluate
 from cards.validation import validate_card_msisdn, validate_iccid, validate_imsi
 from core.errors import InvalidTransition, ValidationFailed
+from enterprises.models import Enterprise
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 SERVICE_LEVELS = frozenset(level.value for level in ServiceLevel)
 
@@ -45,7 +50,7 @@ SERVICE_LEVELS = frozenset(level.value for level in ServiceLevel)
 # --- rule decision ----------------------------------------------------------
 
 
-def decision_cache_fields(decision: Decision) -> dict:
+def decision_cache_fields(decision: Decision) -> dict[str, Any]:
     """The stored copy of a decision on the card row, for list filters."""
     return {
         "realname_required": decision.user_realname_required,
@@ -54,7 +59,7 @@ def decision_cache_fields(decision: Decision) -> dict:
     }
 
 
-def exemption_covering(card: Card, decision: Decision):
+def exemption_covering(card: Card, decision: Decision) -> Any:  # an approvals ExemptionRequest, or None
     """An approved exemption for this card whose approvals satisfy the decision as it is now, or None.
     The approvals floor keeps exemptions; it answers through the cards.hooks seam."""
     if not decision.exemptable:
@@ -155,10 +160,11 @@ def _refuse_if_test_period_over(card: Card) -> None:
         )
 
 
-def package_facts(package: Package, now: datetime) -> dict:
+def package_facts(package: Package, now: datetime) -> dict[str, Any]:
     """What a card records when it goes onto `package`: the start and end of a trial, or that it has
     been commercial (then it never goes onto a test package again)."""
     if package.is_test_package:
+        assert package.test_period_days is not None  # the table's CHECK: a test package has a test period
         return {"test_period_started_at": now, "test_period_ends_at": now + timedelta(days=package.test_period_days)}
     return {"has_been_commercial": True, "test_period_started_at": None, "test_period_ends_at": None}
 
@@ -169,7 +175,7 @@ def package_facts(package: Package, now: datetime) -> dict:
 def card_create(
     *,
     actor: User | None,
-    enterprise,
+    enterprise: Enterprise,
     iccid: str,
     msisdn: str,
     package: Package,
@@ -237,7 +243,9 @@ def _order_required(business_type: str) -> OrderRequired:
     )
 
 
-def _require_order(card: Card, order, business_type: str, *, status: str = OrderStatus.AWAITING_VERIFICATION) -> None:
+def _require_order(
+    card: Card, order: object, business_type: str, *, status: str = OrderStatus.AWAITING_VERIFICATION
+) -> None:
     """H2: the transition runs only as part of `order`: an order of this business, that lists the
     card and is being completed (or, for `status=completed`, was completed)."""
     if (
@@ -250,7 +258,15 @@ def _require_order(card: Card, order, business_type: str, *, status: str = Order
         raise _order_required(business_type)
 
 
-def card_event(card: Card, *, actor: User | None, action: str, from_status: str = "", order=None, data=None) -> None:
+def card_event(
+    card: Card,
+    *,
+    actor: User | None,
+    action: str,
+    from_status: str = "",
+    order: Order | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
     """One line of the card's history; the card's status is its new one (the card users' binds write here too)."""
     CardEvent.objects.create(
         card=card,
@@ -263,7 +279,7 @@ def card_event(card: Card, *, actor: User | None, action: str, from_status: str 
     )
 
 
-def _require_status(card: Card, allowed: Iterable[str], action) -> None:
+def _require_status(card: Card, allowed: Iterable[str], action: StrOrPromise) -> None:
     if card.status not in allowed:
         raise InvalidTransition(
             _("A card that is %(status)s cannot be %(action)s.")
@@ -401,9 +417,9 @@ def card_change_services(
                 raise ValidationFailed(_("Choose none, directed or non-directed."), code="invalid_level", field=field)
             requested[field] = str(value)
         moving = package is not None and package.pk != card.package_id
-        if moving and not package.is_active:
+        target = package if package is not None and moving else card.package
+        if moving and not target.is_active:
             raise ValidationFailed(_("This package is no longer offered."), code="package_unavailable", field="package")
-        target = package if moving else card.package
         if target.is_test_package:
             if moving and (
                 card.status != CardStatus.IN_STOCK
@@ -459,6 +475,7 @@ def card_end_test_period(*, card: Card, now: datetime | None = None) -> bool:
         card = lock_card(card)
         if card.status != CardStatus.ACTIVE or not card.test_period_over(now):
             return False
+        assert card.test_period_ends_at is not None  # test_period_over() held, so the trial has an end
         card.status = CardStatus.SUSPENDED
         card.save(update_fields=["status", "updated_at"])
         card_event(
@@ -475,7 +492,7 @@ def card_end_test_period(*, card: Card, now: datetime | None = None) -> bool:
     return True
 
 
-def card_transfer(*, actor: User | None, card: Card, target_enterprise, order: Order) -> Card:
+def card_transfer(*, actor: User | None, card: Card, target_enterprise: Enterprise, order: Order) -> Card:
     """Ownership transfer, as part of a transfer order: the card moves, its user binding ends, and the
     rules are checked again. A live card that now lacks its required real-name waits for it."""
     _require_order(card, order, BusinessType.OWNERSHIP_TRANSFER)
@@ -558,7 +575,9 @@ def card_realname_completed(*, actor: User | None, card: Card, order: Order) -> 
     """The card user's real-name (or an exemption) now covers a card that `order` left awaiting it:
     the card takes the state the order meant, active (a transfer: the state it had before), and the
     CardEvent points at the order."""
-    line = OrderCard.objects.filter(order_id=getattr(order, "pk", None), card_id=card.pk).first()
+    # No order (or an unsaved one) has no lines: order_id is never NULL.
+    order_pk = getattr(order, "pk", None)
+    line = None if order_pk is None else OrderCard.objects.filter(order_id=order_pk, card_id=card.pk).first()
     if line is None or getattr(order, "business_type", None) not in AWAITING_BUSINESSES:
         raise _order_required(BusinessType.NEW_INSTALLATION)
     _require_order(card, order, order.business_type, status=OrderStatus.COMPLETED)

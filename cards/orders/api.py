@@ -21,7 +21,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from accounts.permissions import Capability, can
-from cards.models import Order
+from cards.models import Order, OrderStatus
 from cards.orders import policy, selectors, services
 from cards.orders.handlers import HandlerData
 from cards.orders.selectors import orders_visible_to
@@ -79,9 +79,8 @@ class OrderListCreateView(generics.ListAPIView):
         tags=["orders"],
         summary="List the orders the user can see",
         parameters=[
-            OpenApiParameter(
-                "status", OpenApiTypes.STR, enum=[s for s, _label in Order._meta.get_field("status").choices]
-            ),
+            # Order.status takes its choices from OrderStatus.
+            OpenApiParameter("status", OpenApiTypes.STR, enum=OrderStatus.values),
             OpenApiParameter("business_type", OpenApiTypes.STR),
             OpenApiParameter("enterprise", OpenApiTypes.UUID, description="public_id of the enterprise."),
         ],

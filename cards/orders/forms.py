@@ -24,6 +24,7 @@ from cards.orders.handlers import ADDRESS_MAX, NAME_MAX
 from cards.orders.presentation import fresh_credential_message
 from cards.orders.services import MSG_FRESH_RESPONSIBLE, ORDER_MAX_CARDS, parse_iccid_list
 from core.identity import PersonalIdType
+from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
 
 NUMBER_ATTRS = {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters", "autocorrect": "off"}
@@ -48,7 +49,7 @@ class OrderStartForm(forms.Form):
     """Step 1: what business, for which enterprise, on which cards."""
 
     business_type = forms.ChoiceField(label=_("Business type"), choices=BUSINESS_CHOICES)
-    enterprise = forms.ModelChoiceField(
+    enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
         label=_("Enterprise"), queryset=None, to_field_name="public_id", empty_label=None
     )
     cards = forms.CharField(
@@ -113,13 +114,13 @@ class OrderDetailsForm(forms.Form):
         label=_("Live photo of the handler"),
         widget=forms.ClearableFileInput(attrs=LIVE_PHOTO_ATTRS),
     )
-    target_enterprise = forms.ModelChoiceField(
+    target_enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
         label=_("Transfer the cards to"),
         queryset=None,
         to_field_name="public_id",
         empty_label=_("Choose an enterprise"),
     )
-    data = forms.ChoiceField(label=_("Data"), required=False)
+    data = forms.ChoiceField(label=_("Data"), required=False)  # type: ignore[assignment]  # a field: the metaclass lifts it off the class
     voice = forms.ChoiceField(label=_("Voice"), required=False)
     sms = forms.ChoiceField(label=_("SMS"), required=False)
     package = forms.ModelChoiceField(
@@ -200,15 +201,19 @@ class OrderDetailsForm(forms.Form):
         self.parameter_keys = BUSINESSES[business_type].parameters
         keep = set(self.parameter_keys)
         if "target_enterprise" in keep:
-            self.fields["target_enterprise"].queryset = (
-                enterprises_visible_to(user).exclude(pk=enterprise.pk).order_by("name")
-            )
+            target = self.fields["target_enterprise"]
+            assert isinstance(target, forms.ModelChoiceField)  # self.fields holds any Field
+            target.queryset = enterprises_visible_to(user).exclude(pk=enterprise.pk).order_by("name")
         choices = [("", _("Unchanged")), *ServiceLevelChoices.choices]
         for name in SERVICE_FIELDS:
             if name in keep:
-                self.fields[name].choices = choices
+                level = self.fields[name]
+                assert isinstance(level, forms.ChoiceField)  # self.fields holds any Field
+                level.choices = choices
         if "package" in keep:
-            self.fields["package"].queryset = Package.objects.filter(is_active=True).order_by("code")
+            package = self.fields["package"]
+            assert isinstance(package, forms.ModelChoiceField)
+            package.queryset = Package.objects.filter(is_active=True).order_by("code")
         for name in PARAMETER_FIELDS:
             if name not in keep:
                 del self.fields[name]

@@ -18,11 +18,12 @@ from accounts.models import User
 from accounts.pii import personal_id_index
 from accounts.services import audit_record
 from cards.models import Handler
+from core.columns import max_length
 from core.errors import ValidationFailed
 from core.identity import IdentityError, PersonalIdType, validate_personal_id
 
-NAME_MAX = Handler._meta.get_field("name").max_length
-ADDRESS_MAX = Handler._meta.get_field("id_address").max_length
+NAME_MAX = max_length(Handler, "name")
+ADDRESS_MAX = max_length(Handler, "id_address")
 
 
 @dataclass(frozen=True)

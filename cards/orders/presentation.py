@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext_lazy as _
+
+from enterprises.models import Enterprise
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 MSG_FRESH_CREDENTIAL = _(
     "The enterprise is already registered: this later business needs a fresh photo of its original credential "
@@ -15,5 +22,5 @@ MSG_FRESH_LETTER = _(
 )
 
 
-def fresh_credential_message(enterprise):
+def fresh_credential_message(enterprise: Enterprise) -> StrOrPromise:
     return MSG_FRESH_CREDENTIAL if enterprise.requires_number else MSG_FRESH_LETTER

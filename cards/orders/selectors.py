@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -18,7 +19,7 @@ from core.errors import (
 from verification.models import Verification, VerificationPurpose
 
 
-def orders_visible_to(user) -> QuerySet[Order]:
+def orders_visible_to(user: Any) -> QuerySet[Order]:
     return scoped(Order.objects.all(), user, path="enterprise__").select_related("enterprise", "handler")
 
 
@@ -28,7 +29,7 @@ MSG_NOT_FOUND = _("The order does not exist or you have no access to it.")
 # --- reads ------------------------------------------------------------------
 
 
-def order_for_user(user, public_id) -> Order:
+def order_for_user(user: Any, public_id: object) -> Order:
     """A visible order (else NotFound, also for a malformed id)."""
     try:
         key = uuid.UUID(str(public_id))

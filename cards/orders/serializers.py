@@ -7,6 +7,8 @@ masked only.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -166,7 +168,7 @@ class IccidListField(serializers.ListField):
 
     child = serializers.CharField(max_length=32 * ORDER_MAX_CARDS, allow_blank=True)
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> list[str]:
         values = super().to_internal_value(data)
         flat: list[str] = []
         for value in values:

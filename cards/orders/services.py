@@ -28,8 +28,11 @@ import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -57,7 +60,7 @@ from cards.orders.handlers import CleanHandler, HandlerData, handler_clean, hand
 from cards.orders.policy import PermissionText, order_needs_fresh_documents
 from cards.orders.presentation import fresh_credential_message
 from cards.orders.selectors import order_latest_verification, order_lines
-from cards.rules import CardFacts, Exemption, ServiceLevel, evaluate, is_149_segment
+from cards.rules import CardFacts, Decision, Exemption, ServiceLevel, evaluate, is_149_segment
 from cards.validation import validate_iccid
 from core.errors import (
     Conflict,
@@ -113,7 +116,7 @@ def _not_in_enterprise(iccid: str) -> ValidationFailed:
     )
 
 
-def order_resolve_cards(*, enterprise, business_type: str, cards: Iterable) -> list[Card]:
+def order_resolve_cards(*, enterprise: Enterprise, business_type: str, cards: Iterable[Card | str]) -> list[Card]:
     """The order's cards (Card objects or ICCIDs), fresh from the database, in the order given.
 
     They must belong to the enterprise, be in a state the business allows, and not be part of
@@ -183,13 +186,13 @@ def refuse_cards_in_pending_orders(cards: Sequence[Card]) -> None:
 
 @dataclass(frozen=True)
 class CleanParameters:
-    stored: dict  # what Order.parameters keeps (JSON, no personal data)
+    stored: dict[str, Any]  # what Order.parameters keeps (JSON, no personal data)
     target_enterprise: Enterprise | None = None
     package: Package | None = None
-    new_iccids: dict = field(default_factory=dict)
+    new_iccids: dict[str, str] = field(default_factory=dict)
 
 
-def _clean_transfer(actor, enterprise, params: dict) -> CleanParameters:
+def _clean_transfer(actor: User, enterprise: Enterprise, params: dict[str, Any]) -> CleanParameters:
     raw = str(params.get("target_enterprise") or "").strip()
     if not raw:
         raise ValidationFailed(
@@ -215,7 +218,7 @@ def _clean_transfer(actor, enterprise, params: dict) -> CleanParameters:
     return CleanParameters(stored={"target_enterprise": str(target.public_id)}, target_enterprise=target)
 
 
-def _clean_replacement(cards: Sequence[Card], params: dict) -> CleanParameters:
+def _clean_replacement(cards: Sequence[Card], params: dict[str, Any]) -> CleanParameters:
     mapping = params.get("new_iccids")
     if not isinstance(mapping, dict) or not mapping:
         raise ValidationFailed(
@@ -268,7 +271,7 @@ def _clean_replacement(cards: Sequence[Card], params: dict) -> CleanParameters:
     return CleanParameters(stored={"new_iccids": new_iccids}, new_iccids=new_iccids)
 
 
-def _realname_refusal(card: Card, decision) -> RealnameRequired:
+def _realname_refusal(card: Card, decision: Decision) -> RealnameRequired:
     if decision.exemption == Exemption.NONE_POSSIBLE:
         message = _(
             "Card %(iccid)s would need the card user's real-name with face recognition (rules %(rules)s), "
@@ -284,7 +287,7 @@ def _realname_refusal(card: Card, decision) -> RealnameRequired:
     )
 
 
-def _clean_service_change(cards: Sequence[Card], params: dict) -> CleanParameters:
+def _clean_service_change(cards: Sequence[Card], params: dict[str, Any]) -> CleanParameters:
     stored: dict[str, str] = {}
     for key in ("data", "voice", "sms"):
         value = params.get(key)
@@ -321,7 +324,7 @@ def _clean_service_change(cards: Sequence[Card], params: dict) -> CleanParameter
     return CleanParameters(stored=stored, package=package)
 
 
-def _clean_suspend_resume(cards: Sequence[Card], params: dict) -> CleanParameters:
+def _clean_suspend_resume(cards: Sequence[Card], params: dict[str, Any]) -> CleanParameters:
     action = params.get("action")
     actions = BUSINESSES[BusinessType.SUSPEND_RESUME].actions
     if not isinstance(action, str) or action not in actions:
@@ -346,7 +349,7 @@ def _clean_suspend_resume(cards: Sequence[Card], params: dict) -> CleanParameter
 
 
 def order_clean_parameters(
-    *, actor, enterprise, business_type: str, cards: Sequence[Card], parameters
+    *, actor: User, enterprise: Enterprise, business_type: str, cards: Sequence[Card], parameters: object
 ) -> CleanParameters:
     """The parameters each business needs, checked; unknown keys are refused."""
     if parameters is None:
@@ -371,7 +374,7 @@ def order_clean_parameters(
     return CleanParameters(stored={})
 
 
-def _files(value) -> list:
+def _files(value: object) -> list[Any]:  # nothing, one upload or a list of them, as a form or the API gives
     if value is None or value == "":
         return []
     if isinstance(value, (list, tuple)):
@@ -379,14 +382,16 @@ def _files(value) -> list:
     return [value]
 
 
-def _clean_photo(upload, *, field: str) -> CleanUpload:
+def _clean_photo(upload: UploadedFile, *, field: str) -> CleanUpload:
     try:
         return sanitize_upload(upload)
     except UploadRejected as exc:
         raise ValidationFailed(exc.message, code=exc.code, field=field) from exc
 
 
-def _require_fresh_documents(enterprise, credential_files: list, responsible_files: list) -> None:
+def _require_fresh_documents(
+    enterprise: Enterprise, credential_files: list[UploadedFile], responsible_files: list[UploadedFile]
+) -> None:
     if not credential_files:
         raise ValidationFailed(
             fresh_credential_message(enterprise), code="fresh_photo_required", field="credential_photo"
@@ -405,7 +410,7 @@ def _new_number() -> str:
     return "ORD" + day + "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(6))
 
 
-def _store(stored: StoredFiles, field_file, name: str, upload: CleanUpload) -> None:
+def _store(stored: StoredFiles, field_file: FieldFile, name: str, upload: CleanUpload) -> None:
     stored.save(field_file, name, upload.content)
 
 
@@ -427,13 +432,13 @@ def order_create(
     actor: User,
     enterprise: Enterprise,
     business_type: str,
-    cards: Iterable,
+    cards: Iterable[Card | str],
     handler: HandlerData,
-    handler_id_photo,
-    handler_live_photo=None,
-    parameters: dict | None = None,
-    credential_photo=None,
-    responsible_id_photo=None,
+    handler_id_photo: object,
+    handler_live_photo: object = None,
+    parameters: dict[str, Any] | None = None,
+    credential_photo: object = None,
+    responsible_id_photo: object = None,
 ) -> Order:
     """File an order (H1-H3). Face-gated businesses wait for the comparison; others complete now.
 
@@ -537,6 +542,7 @@ def order_create(
             },
         )
         if gated:
+            assert live_clean is not None  # a face-gated order was refused above without a live photo
             verification = verification_create(
                 actor=actor,
                 purpose=VerificationPurpose.HANDLER,
@@ -564,12 +570,12 @@ def order_create(
     return order
 
 
-def _apply(line: OrderCard, order: Order, actor) -> None:
+def _apply(line: OrderCard, order: Order, actor: User | None) -> None:
     """The effect of the order on one card; cards.inventory.services checks and records the transition."""
     card = line.card
     business = order.business_type
     params = order.parameters or {}
-    detail: dict = {}
+    detail: dict[str, Any] = {}
     if business == BusinessType.NEW_INSTALLATION:
         card, refusal = card_services.card_activate_or_await(actor=actor, card=card, order=order)
         if refusal is None:
@@ -692,7 +698,7 @@ def order_handler_declined(*, order: Order, verification: Verification, actor: U
         return _reject(locked, actor=actor, reason=reason, code="handler_declined")
 
 
-def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo) -> Verification:
+def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo: object) -> Verification:
     """A comparison refused the live photo as unusable (no face, several faces...): take it again."""
 
     require(actor, Capability.ORDERS_FILE, order.enterprise, message=PermissionText.CHANGE)
@@ -754,6 +760,7 @@ def order_verification_settled(*, verification: Verification, actor: User | None
     """Receiver of verification.hooks.verification_settled: the handler's comparison decides its order (H3)."""
     if verification.purpose != VerificationPurpose.HANDLER:
         return None
+    assert verification.order is not None  # a handler's comparison is created with its order
     if verification.gate_open:
         order_handler_verified(order=verification.order, verification=verification, actor=actor)
     elif verification.status == VerificationStatus.DECLINED:

@@ -7,6 +7,7 @@ and a link outside the actor's enterprise or province "does not exist" (404), li
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -21,13 +22,13 @@ MANAGE = Capability.SELF_SERVICE_LINKS_MANAGE
 MSG_LINK_NOT_FOUND = _("The self-service link does not exist or you have no access to it.")
 
 
-def require_manager(user) -> None:
+def require_manager(user: Any) -> None:
     """403 for a role that manages no links anywhere (approvers, ops): before any lookup can answer 404."""
     if not may_somewhere(user, MANAGE):
         raise PermissionDenied(MSG_NOT_ALLOWED)
 
 
-def links_visible_to(user) -> QuerySet[SelfServiceLink]:
+def links_visible_to(user: Any) -> QuerySet[SelfServiceLink]:
     return (
         SelfServiceLink.objects.filter(scope_filter(user, MANAGE, path="enterprise__"))
         .select_related("enterprise", "created_by")
@@ -36,7 +37,7 @@ def links_visible_to(user) -> QuerySet[SelfServiceLink]:
     )
 
 
-def link_for_user(user, public_id) -> SelfServiceLink:
+def link_for_user(user: Any, public_id: object) -> SelfServiceLink:
     require_manager(user)
     try:
         key = uuid.UUID(str(public_id))

@@ -8,7 +8,9 @@ one): the row keeps its keyed hash, and the audit event neither.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -26,6 +28,7 @@ from cards.models import (
 from cards.self_service.card_lists import enterprise_cards
 from cards.self_service.tokens import new_token, token_hash
 from core.errors import InvalidTransition, ValidationFailed
+from enterprises.models import Enterprise
 
 MAX_USES_LIMIT = 1_000_000
 LABEL_MAX_LENGTH = 100
@@ -38,18 +41,18 @@ MSG_ALREADY_REVOKED = _("This link is already revoked.")
 MSG_RENEW_USES = _("The link has been used %(uses)s times: allow more uses than that, or it stays used up.")
 
 
-def _require(actor, enterprise) -> None:
+def _require(actor: User, enterprise: Enterprise) -> None:
     require(actor, Capability.SELF_SERVICE_LINKS_MANAGE, enterprise, message=MSG_NOT_ALLOWED)
 
 
-def clean_label(label) -> str:
+def clean_label(label: object) -> str:
     value = " ".join(str(label or "").split())
     if not value or len(value) > LABEL_MAX_LENGTH:
         raise ValidationFailed(MSG_LABEL, code="invalid_label", field="label")
     return value
 
 
-def clean_expires_in_days(days) -> int:
+def clean_expires_in_days(days: Any) -> int:  # as a form or the API gives it
     if days is None or days == "":
         return SELF_SERVICE_LINK_DEFAULT_DAYS
     try:
@@ -63,7 +66,7 @@ def clean_expires_in_days(days) -> int:
     return value
 
 
-def clean_max_uses(max_uses) -> int:
+def clean_max_uses(max_uses: Any) -> int:  # as a form or the API gives it
     try:
         value = int(max_uses)
     except (TypeError, ValueError):
@@ -76,11 +79,11 @@ def clean_max_uses(max_uses) -> int:
 def link_create(
     *,
     actor: User,
-    enterprise,
-    label,
-    identifiers=None,
-    expires_in_days=SELF_SERVICE_LINK_DEFAULT_DAYS,
-    max_uses,
+    enterprise: Enterprise,
+    label: object,
+    identifiers: Iterable[str] | None = None,
+    expires_in_days: Any = SELF_SERVICE_LINK_DEFAULT_DAYS,
+    max_uses: Any,
 ) -> tuple[SelfServiceLink, str]:
     """A new link for the enterprise, and its token (shown once: only its hash is kept).
 
@@ -133,7 +136,7 @@ def link_revoke(*, actor: User, link: SelfServiceLink) -> SelfServiceLink:
 
 
 def link_renew(
-    *, actor: User, link: SelfServiceLink, expires_in_days=SELF_SERVICE_LINK_DEFAULT_DAYS, max_uses=None
+    *, actor: User, link: SelfServiceLink, expires_in_days: Any = SELF_SERVICE_LINK_DEFAULT_DAYS, max_uses: Any = None
 ) -> tuple[SelfServiceLink, str | None]:
     """A new expiry (and, when given, a new cap on uses). A revoked or expired link gets a NEW token, so
     the old URL, which may be anywhere by now, stays dead; the new token is returned, else None."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import TypedDict
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -55,8 +56,17 @@ DEMO_USERS = [
     ("admin_gd", Role.ENTERPRISE_ADMIN, None, "gd_logistics", "企业管理员（广东物流）"),
 ]
 
+
+class DemoEnterprise(TypedDict):
+    key: str
+    manager: str  # the account manager's username
+    enterprise: EnterpriseData
+    responsible: ResponsiblePersonData
+    face: str  # the responsible person's photo, under the face test data
+
+
 # Valid demo identifiers (check digits computed per GB 32100 / GB 11643).
-DEMO_ENTERPRISES = [
+DEMO_ENTERPRISES: list[DemoEnterprise] = [
     {
         "key": "bj_tech",
         "manager": "manager_bj",
@@ -146,15 +156,18 @@ class Command(BaseCommand):
         if made:
             self.stdout.write("Demo work in progress: " + ", ".join(made) + ".")
 
-    def seed_people(self):
-        provinces = {p.code: p for p in Province.objects.filter(code__in=["11", "44"])}
+    def seed_people(self) -> None:
+        # Keyed for DEMO_USERS, whose province and enterprise columns may be None.
+        provinces: dict[str | None, Province] = {p.code: p for p in Province.objects.filter(code__in=["11", "44"])}
         users: dict[str, User] = {}
         with transaction.atomic():
             for username, role, province_code, _enterprise_key, full_name in DEMO_USERS:
                 if role == Role.ENTERPRISE_ADMIN:
                     continue
                 users[username] = self._user(username, role, provinces.get(province_code), None, full_name)
-            enterprises = {spec["key"]: self._enterprise(spec, users[spec["manager"]]) for spec in DEMO_ENTERPRISES}
+            enterprises: dict[str | None, Enterprise] = {
+                spec["key"]: self._enterprise(spec, users[spec["manager"]]) for spec in DEMO_ENTERPRISES
+            }
             for username, role, _province_code, enterprise_key, full_name in DEMO_USERS:
                 if role == Role.ENTERPRISE_ADMIN:
                     self._user(username, role, None, enterprises[enterprise_key], full_name)
@@ -180,7 +193,7 @@ class Command(BaseCommand):
             is_staff=role == Role.OPS,
         )
 
-    def _enterprise(self, spec: dict, manager: User) -> Enterprise:
+    def _enterprise(self, spec: DemoEnterprise, manager: User) -> Enterprise:
         data: EnterpriseData = spec["enterprise"]
         person: ResponsiblePersonData = spec["responsible"]
         if data.credential_number:
@@ -246,7 +259,7 @@ def _demo_iccid(enterprise_no: int, serial: int) -> str:
     return body + luhn.calc_check_digit(body)
 
 
-def _demo_enterprise(spec: dict) -> Enterprise | None:
+def _demo_enterprise(spec: DemoEnterprise) -> Enterprise | None:
     data: EnterpriseData = spec["enterprise"]
     if data.credential_number:
         return Enterprise.objects.filter(credential_number_index=credential_index(data.credential_number)).first()
@@ -308,7 +321,7 @@ DEMO_HANDLERS = {
 }
 
 
-def _fresh_documents(spec: dict, enterprise: Enterprise) -> dict:
+def _fresh_documents(spec: DemoEnterprise, enterprise: Enterprise) -> dict:
     """E2, P3: an order after the enterprise's first brings fresh photos of the originals."""
     if not order_needs_fresh_documents(enterprise):
         return {}
