@@ -1,58 +1,63 @@
-"""The navigation each role sees. Apps add their entries here, ordered by position."""
+"""The navigation: each entry is shown to whoever holds its capability (the one table). Apps add their
+entries here, ordered by position."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from accounts.roles import Role
+from accounts.permissions import Capability, Scope, scope_of
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
+C = Capability
+ANY_SCOPE = frozenset(Scope)
+# Lists of several enterprises, as against the enterprise admin's own one.
+WIDE = frozenset({Scope.OWN_PROVINCE, Scope.NATIONWIDE})
+
 
 @dataclass(frozen=True)
 class NavItem:
+    """An entry shown to whoever holds one of its capabilities (accounts.permissions) in one of its scopes."""
+
     label: StrOrPromise
     url_name: str
-    roles: frozenset[str]
+    capabilities: tuple[Capability, ...]
+    scopes: frozenset[Scope] = ANY_SCOPE
 
     @property
     def url(self) -> str:
         return reverse(self.url_name)
 
+    def shown_to(self, user: Any) -> bool:
+        return any(scope_of(user, capability) in self.scopes for capability in self.capabilities)
 
-ALL_ROLES = frozenset(Role.values)
 
 MENU: list[NavItem] = [
-    NavItem(_("Home"), "home", ALL_ROLES),
-    NavItem(
-        _("Enterprises"),
-        "enterprises:list",
-        frozenset({Role.ACCOUNT_MANAGER, Role.PROVINCIAL_APPROVER, Role.GROUP_APPROVER, Role.OPS}),
-    ),
-    NavItem(_("Register an enterprise"), "enterprises:create", frozenset({Role.ACCOUNT_MANAGER})),
-    NavItem(_("Returning customer"), "enterprises:returning", frozenset({Role.ACCOUNT_MANAGER})),
-    NavItem(_("My enterprise"), "enterprises:mine", frozenset({Role.ENTERPRISE_ADMIN})),
-    NavItem(_("Cards"), "cards:list", ALL_ROLES),
-    NavItem(_("Import cards"), "card_imports:new", frozenset({Role.ACCOUNT_MANAGER, Role.ENTERPRISE_ADMIN})),
-    NavItem(_("Card users"), "cards:card_user_list", ALL_ROLES),
-    NavItem(_("Orders"), "orders:list", ALL_ROLES),
+    NavItem(_("Home"), "home", (C.VIEW,)),
+    NavItem(_("Enterprises"), "enterprises:list", (C.VIEW,), WIDE),
+    NavItem(_("Register an enterprise"), "enterprises:create", (C.ENTERPRISE_REGISTER,)),
+    NavItem(_("Returning customer"), "enterprises:returning", (C.ENTERPRISE_REGISTER,)),
+    NavItem(_("My enterprise"), "enterprises:mine", (C.VIEW,), frozenset({Scope.OWN_ENTERPRISE})),
+    NavItem(_("Cards"), "cards:list", (C.VIEW,)),
+    NavItem(_("Import cards"), "card_imports:new", (C.CARDS_IMPORT,)),
+    NavItem(_("Card users"), "cards:card_user_list", (C.VIEW,)),
+    NavItem(_("Orders"), "orders:list", (C.VIEW,)),
 ]
 
 
 # --- approvals (issue 4) ---
 MENU += [
-    NavItem(_("Exemption requests"), "approvals:my_requests", frozenset({Role.ACCOUNT_MANAGER, Role.ENTERPRISE_ADMIN})),
-    NavItem(_("Approvals"), "approvals:queue", frozenset({Role.PROVINCIAL_APPROVER, Role.GROUP_APPROVER})),
-    NavItem(_("Face reviews"), "approvals:review_queue", frozenset({Role.PROVINCIAL_APPROVER})),
-    NavItem(_("Approval desk"), "approvals_admin:index", frozenset({Role.PROVINCIAL_APPROVER, Role.GROUP_APPROVER})),
+    NavItem(_("Exemption requests"), "approvals:my_requests", (C.EXEMPTIONS_FILE,)),
+    NavItem(_("Approvals"), "approvals:queue", (C.DECIDE_PROVINCE, C.DECIDE_GROUP)),
+    NavItem(_("Face reviews"), "approvals:review_queue", (C.FACE_REVIEW,)),
+    NavItem(_("Approval desk"), "approvals_admin:index", (C.DECIDE_PROVINCE, C.DECIDE_GROUP)),
 ]
 
 
-def menu_for(user) -> list[NavItem]:
-    role = Role.OPS if user.is_superuser else user.role
-    return [item for item in MENU if role in item.roles]
+def menu_for(user: Any) -> list[NavItem]:
+    return [item for item in MENU if item.shown_to(user)]
