@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.permissions import Capability, require
+from accounts.permissions import Capability, actor_user, require
 from accounts.services import audit_record
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.files import atomic_with_files
@@ -51,7 +51,7 @@ def verification_create(
     """Store a comparison to run; the task is queued once the transaction commits."""
     with atomic_with_files() as stored:
         verification = Verification(
-            purpose=purpose, enterprise=enterprise, order=order, card_user=card_user, created_by=actor
+            purpose=purpose, enterprise=enterprise, order=order, card_user=card_user, created_by=actor_user(actor)
         )
         stored.save(verification.id_photo, f"id{id_photo.extension}", id_photo.content)
         stored.save(verification.live_photo, f"live{live_photo.extension}", live_photo.content)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.permissions import Capability, require
+from accounts.permissions import Capability, actor_user, require
 from accounts.pii import mask_identifier, personal_id_index
 from accounts.services import audit_record
 from cards.errors import CardLimitReached
@@ -187,7 +187,7 @@ def card_user_register(
             id_number_index=index,
             biometric_consent_at=timezone.now(),
             channel=channel,
-            created_by=actor if actor and actor.is_authenticated else None,
+            created_by=actor_user(actor),
         )
         held = live_card_count(index)
         if held + len(cards) > one_id_card_limit():
