@@ -135,11 +135,14 @@ def card_user_register(
     biometric_consent: bool,
     cards: Sequence[Card],
     channel: Channel = Channel.INTERNAL,
+    review_required: bool = False,
 ) -> Verification:
     """Record a card user and start the face comparison that completes their real-name.
 
     The cards are bound only when the comparison passes (verification.services);
     the five-card limit is checked now to fail early and again, under a lock, at binding.
+    `review_required`: presence was not proven by a live capture, so even a passed comparison goes to a
+    reviewer (never auto-approved).
     """
     require(actor, Capability.CARD_USERS_REGISTER, enterprise, message=MSG_REGISTER_DENIED)
     name = (name or "").strip()
@@ -209,6 +212,7 @@ def card_user_register(
             live_photo=live_clean,
             card_user=card_user,
             cards=cards,
+            review_required=review_required,
         )
 
 

@@ -216,6 +216,9 @@ def phone_submit(request, link: SelfServiceLink, state: dict) -> dict:
                 biometric_consent="consent" in state["done"],
                 cards=list(Card.objects.filter(pk__in=state["cards"])),
                 channel=Channel.SELF_SERVICE,
+                # The live step takes one photo from the camera's file input, no liveness sequence yet:
+                # nothing proves presence, so a reviewer looks at every phone registration.
+                review_required=True,
             )
     except DomainError as exc:
         state["submitted"] = {"refused": str(exc.message), "code": exc.code}

@@ -13,6 +13,8 @@ from cards.models import CardStatus, CardUser, Channel, RegistrationStatus, Self
 from cards.self_service import services
 from tests import factories, idgen
 from tests.images import jpeg_upload
+from verification.models import Verification, VerificationStatus
+from verification.services import verification_review
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +67,16 @@ def test_the_whole_flow_registers_the_card_user_through_the_self_service_channel
     assert done.status_code == 302 and done["Location"] == f"/s/{token}/status/"
     card_user = CardUser.objects.get()
     assert card_user.channel == Channel.SELF_SERVICE and card_user.created_by is None
+    # One photo from a file input proves no presence: even a passed comparison goes to a reviewer.
+    assert card_user.registration_status == RegistrationStatus.IN_REVIEW
+    status = client.get(f"/s/{token}/status/")
+    assert status.status_code == 200 and 'data-status="in_review"' in status.content.decode()
+    verification = Verification.objects.get(card_user=card_user)
+    assert verification.status == VerificationStatus.IN_REVIEW and verification.created_by is None
+    verification_review(
+        verification=verification, actor=world["users"]["provincial_approver"], approve=True, comment="ok"
+    )
+    card_user.refresh_from_db()
     assert card_user.registration_status == RegistrationStatus.REGISTERED
     assert card_user.bindings.filter(card=card, ended_at__isnull=True).exists()
     link.refresh_from_db()
