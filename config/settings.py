@@ -358,6 +358,8 @@ if not re.fullmatch(r"[1-9][0-9]*/(s|m|h|d)[a-z]*", SELF_SERVICE_LINK_RATE):
 # The phone flow behind a link (cards.self_service.phone): sessions started and registrations submitted, per
 # client IP and per link (a link's rate is higher: many card users open the same poster's link).
 SELF_SERVICE_SESSION_IDLE_MINUTES = env.int("SELF_SERVICE_SESSION_IDLE_MINUTES", default=30)
+# Failed live captures after which a session stops asking for another and goes to a reviewer.
+SELF_SERVICE_MAX_FAILED_CAPTURES = env.int("SELF_SERVICE_MAX_FAILED_CAPTURES", default=3)
 SELF_SERVICE_RATES = {
     "session_ip": env.str("SELF_SERVICE_SESSION_RATE_IP", default="10/hour"),
     "session_link": env.str("SELF_SERVICE_SESSION_RATE_LINK", default="600/hour"),

@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
-from django.core.files.storage import storages
+from django.core.files.storage import default_storage, storages
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -27,6 +27,9 @@ from cards.self_service.actors import LinkHolder
 from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.uploads import UploadRejected, sanitize_upload
 from verification.models import Verification
+
+MOVES_TURN = ("left", "right")
+MAX_FRAMES = 15  # the capture script takes 8-15 frames (static/js/liveness_capture.js)
 
 STEPS = ("consent", "cards", "identity", "id_photo", "live", "review")
 PHOTO_FIELDS = ("id_photo", "live_photo")
@@ -42,8 +45,10 @@ MSG_NO_CARD = _("Choose or type at least one card.")
 MSG_TOO_MANY_CARDS = _("At most %(max)s cards can be registered to one ID.")
 MSG_EXHAUSTED = _("This link has been used as many times as it allows.")
 MSG_LOCKED = _(
-    "The photos did not match too many times. Your registration has been sent to a reviewer; you need not try again."
+    "The live capture failed too many times. Your registration will be checked by a reviewer; you need not "
+    "try again."
 )
+MSG_FRAMES = _("The live capture did not arrive whole. Take it again.")
 
 
 def _key(link: SelfServiceLink) -> str:
@@ -180,6 +185,112 @@ def _remove_photos(state: dict) -> None:
         name = state.pop(field, None)
         if name and storage.exists(name):
             storage.delete(name)
+    _remove_frames(state)
+
+
+# --- the live capture (issue 9 §3) -------------------------------------------------------
+
+
+def challenge_for(state: dict) -> list[str]:
+    """The session's challenge: two or three moves, at least one turn, no move twice in a row; kept until
+    a capture settles, so that reloading the page does not change what is asked."""
+    if not state.get("challenge"):
+        count = 2 + secrets.randbelow(2)
+        moves = [secrets.choice(MOVES_TURN)]
+        while len(moves) < count:
+            move = secrets.choice(("left", "right", "straight"))
+            if move != moves[-1]:
+                moves.append(move)
+        state["challenge"] = moves
+    return state["challenge"]
+
+
+def frames_store(state: dict, uploads: list, timestamps: str) -> None:
+    """Keep a capture's frames (re-encoded, metadata gone) where the faces-queue task reads them."""
+    if not uploads or len(uploads) > MAX_FRAMES:
+        raise ValidationFailed(MSG_FRAMES, code="frames", field="frames")
+    try:
+        times = [float(t) for t in timestamps.split(",")] if timestamps else None
+    except ValueError:
+        times = None
+    if times is not None and len(times) != len(uploads):
+        times = None
+    _remove_frames(state)
+    names = []
+    for index, upload in enumerate(uploads):
+        try:
+            clean = sanitize_upload(upload)
+        except UploadRejected as exc:
+            for name in names:
+                default_storage.delete(name)
+            raise ValidationFailed(exc.message, code=exc.code, field="frames") from exc
+        names.append(
+            default_storage.save(f"self_service/{state['id']}/frames/f{index:02d}.jpg", ContentFile(clean.content))
+        )
+    state["frames"], state["timestamps"] = names, times
+
+
+def _remove_frames(state: dict) -> None:
+    for name in state.pop("frames", None) or []:
+        if default_storage.exists(name):
+            default_storage.delete(name)
+    state.pop("timestamps", None)
+
+
+def liveness_start(state: dict) -> None:
+    """Send the check to the faces queue; an eager worker (tests, a single-process setup) answers at once."""
+    from verification.tasks import run_liveness_check
+
+    try:
+        result = run_liveness_check.delay(state["frames"], state.get("timestamps"), challenge_for(state))
+    except Exception:  # the broker down: nothing proves presence, so a reviewer looks
+        liveness_settle(state, {"outcome": "inconclusive", "reasons": [], "best_frame": None})
+        return
+    if result.ready():
+        liveness_settle(state, result.get(propagate=False))
+    else:
+        state["liveness_task"] = result.id
+
+
+def liveness_poll(state: dict) -> bool:
+    """Whether the session's pending check has settled (its outcome is then in the state)."""
+    task_id = state.get("liveness_task")
+    if not task_id:
+        return True
+    from celery.result import AsyncResult
+
+    result = AsyncResult(task_id)
+    if not result.ready():
+        return False
+    liveness_settle(state, result.get(propagate=False))
+    return True
+
+
+def liveness_settle(state: dict, result) -> None:
+    """Pass: the most frontal frame is the live photo of the comparison. Fail: a retake, with the reasons,
+    until the session locks (then a reviewer looks). Inconclusive (or a check that broke): a reviewer looks."""
+    state.pop("liveness_task", None)
+    if not isinstance(result, dict):
+        result = {"outcome": "inconclusive", "reasons": [], "best_frame": None}
+    outcome, frames = result.get("outcome"), state.get("frames") or []
+    state["liveness_reasons"] = [str(r.get("message", "")) for r in result.get("reasons") or []]
+    if outcome == "fail":
+        state["failures"] = state.get("failures", 0) + 1
+        if state["failures"] < settings.SELF_SERVICE_MAX_FAILED_CAPTURES or not frames:
+            state.pop("challenge", None)
+            _remove_frames(state)
+            return
+        state["locked"] = True
+    best = result.get("best_frame")
+    index = best if isinstance(best, int) and 0 <= best < len(frames) else 0
+    if frames:
+        with default_storage.open(frames[index], "rb") as handle:
+            photo_store(state, "live_photo", handle.read())
+    state["review_required"] = outcome != "pass" or bool(state.get("locked"))
+    state["liveness"] = outcome
+    _remove_frames(state)
+    if state.get("live_photo"):
+        step_done(state, "live")
 
 
 # --- submit and status ----------------------------------------------------------------
@@ -216,9 +327,9 @@ def phone_submit(request, link: SelfServiceLink, state: dict) -> dict:
                 biometric_consent="consent" in state["done"],
                 cards=list(Card.objects.filter(pk__in=state["cards"])),
                 channel=Channel.SELF_SERVICE,
-                # The live step takes one photo from the camera's file input, no liveness sequence yet:
-                # nothing proves presence, so a reviewer looks at every phone registration.
-                review_required=True,
+                # Only a passed liveness check proves presence; the file-input photo, an inconclusive check
+                # and a locked session go to a reviewer.
+                review_required=state.get("review_required", True),
             )
     except DomainError as exc:
         state["submitted"] = {"refused": str(exc.message), "code": exc.code}

@@ -6,8 +6,10 @@ no Referer. The pages check shapes; cards.self_service.phone and the card-user s
 
 from __future__ import annotations
 
+import json
+
 from django import forms
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -180,6 +182,13 @@ def phone_step(request, token, step):
         form = IdentityForm(request.POST or None, initial={"name": state.get("name"), "id_type": state.get("id_type")})
         if request.method == "POST" and form.is_valid():
             state.update({k: form.cleaned_data[k] for k in ("name", "id_type", "id_number")})
+    elif step == "live" and request.method == "POST" and "frames" in request.FILES:
+        return _frames(request, link, state)
+    elif step == "live" and request.method == "GET" and not phone.liveness_poll(state):
+        phone.state_save(request, link, state)
+        return _page(
+            request, "self_service/phone_checking.html", {"enterprise": link.enterprise, "title": STEP_TITLES[step]}
+        )
     elif step in PHOTO_STEPS:
         spec = PHOTO_STEPS[step]
         form = PhotoForm(
@@ -195,10 +204,16 @@ def phone_step(request, token, step):
             except DomainError as exc:
                 exc.field = "photo"
                 add_domain_error(form, exc)
+            else:
+                if step == "live":  # the file-input fallback: one photo proves no presence
+                    state["review_required"], state["liveness"] = True, "fallback"
     elif step == "review" and request.method == "POST":
         return _submit(request, token, link, state)
     if request.method == "POST" and form is not None and not form.errors:
         phone.step_done(state, step)
+        phone.state_save(request, link, state)
+        return _resume(token, state)
+    if step == "live" and "live" in state["done"] and request.method == "GET":
         phone.state_save(request, link, state)
         return _resume(token, state)
     phone.state_save(request, link, state)  # a page seen keeps the session alive
@@ -214,8 +229,46 @@ def phone_step(request, token, step):
         "steps": len(phone.STEPS),
         "id_type_label": dict(_STAFF_FIELDS["id_type"].choices).get(state.get("id_type"), ""),
     }
+    if step == "live":
+        context.update(_capture_context(request, link, state))
     status = 400 if form is not None and form.errors else 200
     return _page(request, "self_service/phone_step.html", context, status=status)
+
+
+CAPTURE_LABELS = {
+    "left": _("Turn your head slowly to the left"),
+    "right": _("Turn your head slowly to the right"),
+    "straight": _("Look straight at the camera"),
+    "get_ready": _("Get ready: your face in the middle of the picture"),
+    "uploading": _("Sending…"),
+    "uploaded": _("Sent. Checking…"),
+    "upload_failed": _("Sending failed. Tap the button to try again."),
+    "camera_denied": _("The camera cannot be used here. Take a photo below instead."),
+}
+
+
+def _capture_context(request, link, state) -> dict:
+    challenge = phone.challenge_for(state)
+    phone.state_save(request, link, state)
+    return {
+        "challenge": ",".join(challenge),
+        "challenge_labels": [CAPTURE_LABELS[move] for move in challenge],
+        "capture_labels": json.dumps({key: str(label) for key, label in CAPTURE_LABELS.items()}, ensure_ascii=False),
+        "upload_url": request.path,
+        "liveness_reasons": state.get("liveness_reasons") if state.get("failures") else [],
+    }
+
+
+def _frames(request, link, state) -> HttpResponse:
+    """A capture's frames (from static/js/liveness_capture.js): stored, then checked on the faces queue."""
+    try:
+        phone.frames_store(state, request.FILES.getlist("frames"), request.POST.get("timestamps", ""))
+    except DomainError as exc:
+        phone.state_save(request, link, state)
+        return _public(JsonResponse({"ok": False, "message": str(exc.message)}, status=400))
+    phone.liveness_start(state)
+    phone.state_save(request, link, state)
+    return _public(JsonResponse({"ok": True, "done": "live" in state["done"]}))
 
 
 def _submit(request, token, link, state) -> HttpResponse:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from accounts.models import AuditEvent
@@ -220,3 +221,115 @@ def test_the_steps_speak_chinese(client, world):
     client.post(f"/s/{token}/", {"consent": "on"})
     page = client.get(_step(token, "cards")).content.decode()
     assert "您的卡" in page and "继续" in page
+
+
+# --- the live capture -------------------------------------------------------------------
+
+
+def _to_live_step(client, world, challenge):
+    (card,) = _awaiting(world["enterprise"])
+    link, token = _link(world, [card])
+    client.post(f"/s/{token}/", {"consent": "on"})
+    client.post(_step(token, "cards"), {"typed": card.iccid})
+    client.post(_step(token, "identity"), {"name": "王五", "id_type": "resident_id", "id_number": idgen.resident_id()})
+    client.post(_step(token, "id_photo"), {"photo": jpeg_upload("id.jpg")})
+    page = client.get(_step(token, "live")).content.decode()
+    assert 'id="liveness-capture"' in page and "liveness_capture.js" in page and "<script>" not in page
+    session = client.session
+    key = f"self_service:{link.public_id}"
+    state = session[key]
+    assert 2 <= len(state["challenge"]) <= 3 and set(state["challenge"]) <= {"left", "right", "straight"}
+    state["challenge"] = challenge  # the recorded sequences each make one move
+    session[key] = state
+    session.save()
+    return link, token
+
+
+def _post_frames(client, token, files):
+    from verification.liveness import timestamp_from_name
+
+    uploads = [SimpleUploadedFile(path.name, path.read_bytes(), content_type="image/jpeg") for path in files]
+    times = ",".join(str(timestamp_from_name(path.name)) for path in files)
+    return client.post(_step(token, "live"), {"frames": uploads, "timestamps": times, "challenge": "x"})
+
+
+def _state(client, link):
+    return client.session[f"self_service:{link.public_id}"]
+
+
+@pytest.mark.liveness
+@pytest.mark.slow
+def test_a_real_turn_passes_and_its_most_frontal_frame_is_the_live_photo(
+    client, world, scripted_face_engine, django_capture_on_commit_callbacks
+):
+    from tests.conftest import liveness_testdata_dir
+
+    files = sorted((liveness_testdata_dir() / "turn_right_intel_female").glob("*.jpg"))
+    link, token = _to_live_step(client, world, ["right"])
+    answer = _post_frames(client, token, files)
+    assert answer.status_code == 200 and answer.json() == {"ok": True, "done": True}
+    state = _state(client, link)
+    assert state["liveness"] == "pass" and state["review_required"] is False and "frames" not in state
+    assert client.get(f"/s/{token}/")["Location"] == _step(token, "review")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(_step(token, "review"))
+    # Presence proven: the comparison's pass opens the gate without a reviewer.
+    assert CardUser.objects.get().registration_status == RegistrationStatus.REGISTERED
+
+
+@pytest.mark.liveness
+@pytest.mark.slow
+def test_a_still_sequence_asks_for_a_retake_with_the_reason(client, world):
+    from tests.conftest import liveness_testdata_dir
+
+    files = sorted((liveness_testdata_dir() / "static_intel_male").glob("*.jpg"))[:12]  # a capture: 8-15
+    link, token = _to_live_step(client, world, ["right"])
+    _post_frames(client, token, files)
+    state = _state(client, link)
+    assert state["failures"] == 1 and "live" not in state["done"] and "frames" not in state
+    page = client.get(_step(token, "live")).content.decode()
+    assert "The live capture did not succeed" in page
+
+
+def _fake_liveness(monkeypatch, outcome):
+    class Result:
+        def as_dict(self):
+            reasons = [{"code": "frames_identical", "message": "The frames do not move"}] if outcome == "fail" else []
+            return {"outcome": outcome, "reasons": reasons, "best_frame": 1, "passed": outcome == "pass"}
+
+    monkeypatch.setattr("verification.liveness.check_liveness", lambda frames, times, challenge: Result())
+
+
+def test_repeated_failed_captures_lock_the_session_and_send_it_to_a_reviewer(
+    client, world, settings, monkeypatch, scripted_face_engine, django_capture_on_commit_callbacks
+):
+    _fake_liveness(monkeypatch, "fail")
+    link, token = _to_live_step(client, world, ["left", "right"])
+    frames = lambda: [jpeg_upload(f"f{i:04d}_t{i / 4:07.3f}.jpg") for i in range(8)]  # noqa: E731
+    for attempt in range(1, settings.SELF_SERVICE_MAX_FAILED_CAPTURES):
+        client.post(_step(token, "live"), {"frames": frames(), "timestamps": ""})
+        assert _state(client, link)["failures"] == attempt and "live" not in _state(client, link)["done"]
+    client.post(_step(token, "live"), {"frames": frames(), "timestamps": ""})
+    state = _state(client, link)
+    assert state["locked"] and state["review_required"] and "live" in state["done"]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(_step(token, "review"))
+    assert CardUser.objects.get().registration_status == RegistrationStatus.IN_REVIEW
+
+
+def test_an_inconclusive_capture_goes_to_a_reviewer(
+    client, world, monkeypatch, scripted_face_engine, django_capture_on_commit_callbacks
+):
+    _fake_liveness(monkeypatch, "inconclusive")
+    link, token = _to_live_step(client, world, ["left", "straight"])
+    client.post(_step(token, "live"), {"frames": [jpeg_upload(f"f{i}.jpg") for i in range(3)], "timestamps": ""})
+    assert _state(client, link)["review_required"] is True
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(_step(token, "review"))
+    assert CardUser.objects.get().registration_status == RegistrationStatus.IN_REVIEW
+
+
+def test_too_many_frames_are_refused(client, world):
+    link, token = _to_live_step(client, world, ["left", "right"])
+    answer = client.post(_step(token, "live"), {"frames": [jpeg_upload(f"f{i}.jpg") for i in range(16)]})
+    assert answer.status_code == 400 and answer.json()["ok"] is False
