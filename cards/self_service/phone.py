@@ -45,8 +45,7 @@ MSG_NO_CARD = _("Choose or type at least one card.")
 MSG_TOO_MANY_CARDS = _("At most %(max)s cards can be registered to one ID.")
 MSG_EXHAUSTED = _("This link has been used as many times as it allows.")
 MSG_LOCKED = _(
-    "The live capture failed too many times. Your registration will be checked by a reviewer; you need not "
-    "try again."
+    "The live capture failed too many times. Your registration will be checked by a reviewer; you need not try again."
 )
 MSG_FRAMES = _("The live capture did not arrive whole. Take it again.")
 

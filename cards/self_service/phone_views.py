@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.contrib import messages
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
@@ -164,6 +165,8 @@ def phone_step(request, token, step):
     if state is None:
         return redirect("self_service_public:link", token=token)
     if state.get("submitted"):
+        if request.method == "POST":  # a second submit (a second tap, the page open in another tab)
+            messages.warning(request, phone.MSG_ALREADY_SUBMITTED)
         return redirect("self_service_public:status", token=token)
     if not phone.may_open(state, step):
         return _resume(token, state)
@@ -231,6 +234,8 @@ def phone_step(request, token, step):
     }
     if step == "live":
         context.update(_capture_context(request, link, state))
+    if step == "review" and state.get("locked"):
+        context["notice"] = phone.MSG_LOCKED
     status = 400 if form is not None and form.errors else 200
     return _page(request, "self_service/phone_step.html", context, status=status)
 
@@ -278,6 +283,7 @@ def _submit(request, token, link, state) -> HttpResponse:
     except InvalidTransition as exc:
         if exc.code != "already_submitted":
             raise
+        messages.warning(request, exc.message)  # a second tap, or the page open in another tab
     return redirect("self_service_public:status", token=token)
 
 

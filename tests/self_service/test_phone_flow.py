@@ -152,8 +152,9 @@ def test_a_session_submits_once(client, world, scripted_face_engine, django_capt
     _through_photos(client, token, card, idgen.resident_id())
     with django_capture_on_commit_callbacks(execute=True):
         client.post(_step(token, "review"))
-    again = client.post(_step(token, "review"))
-    assert again["Location"] == f"/s/{token}/status/"
+    again = client.post(_step(token, "review"), follow=True)
+    assert again.redirect_chain[-1][0] == f"/s/{token}/status/"
+    assert "This registration has already been submitted" in again.content.decode()
     assert CardUser.objects.count() == 1
     link.refresh_from_db()
     assert link.uses == 1
