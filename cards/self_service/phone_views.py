@@ -7,6 +7,7 @@ no Referer. The pages check shapes; cards.self_service.phone and the card-user s
 from __future__ import annotations
 
 import json
+from typing import cast
 
 from django import forms
 from django.contrib import messages
@@ -50,7 +51,7 @@ class CardsForm(forms.Form):
 
     def __init__(self, *args, pick: list, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["cards"].choices = [(card.iccid, card.iccid) for card in pick]
+        cast(forms.ChoiceField, self.fields["cards"]).choices = [(card.iccid, card.iccid) for card in pick]
         if not pick:
             del self.fields["cards"]
 
