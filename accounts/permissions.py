@@ -33,7 +33,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.roles import VIEW_FULL_PII, Role
+from accounts.roles import LINK_HOLDER, VIEW_FULL_PII, Role
 from core.errors import PermissionDenied
 
 NOTHING = Q(pk__in=[])
@@ -130,6 +130,11 @@ ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = {
         C.UNIT_KINDS_MANAGE: S.NATIONWIDE,
         C.USERS_MANAGE: S.NATIONWIDE,
     },
+    # Not a user's role: whoever holds a self-service link registers themselves, in the link's enterprise
+    # only (cards.self_service.actors.LinkHolder, whose limit narrows it to this one capability).
+    LINK_HOLDER: {
+        C.CARD_USERS_REGISTER: S.OWN_ENTERPRISE,
+    },
 }
 
 # A superuser holds their role's row and these on top (Django superusers are the operator's own admins).
@@ -204,7 +209,10 @@ def _derived_permissions(row: Mapping[Capability, Scope]) -> list[str]:
 
 
 # The model permissions of each role's group, derived from its row of the table.
-ROLE_PERMISSIONS: Mapping[str, list[str]] = {role: _derived_permissions(row) for role, row in ROLE_CAPABILITIES.items()}
+# Only users' roles have a group: a link holder never signs in to an admin site.
+ROLE_PERMISSIONS: Mapping[str, list[str]] = {
+    role: _derived_permissions(row) for role, row in ROLE_CAPABILITIES.items() if role in Role.values
+}
 
 
 def sync_role_groups(sender=None, **kwargs) -> None:
@@ -228,6 +236,14 @@ class Actor(Protocol):
     enterprise_id: int | None
     is_active: bool
     is_authenticated: bool
+
+
+def actor_user(actor: Any) -> Any:
+    """The user behind an actor, for the columns that name one (created_by, an event's actor): None for
+    the anonymous and for an actor that is no user (a link holder names itself in `audit_data`)."""
+    if actor is not None and getattr(actor, "is_authenticated", False) and hasattr(actor, "_meta"):
+        return actor
+    return None
 
 
 def _is_actor(actor: Any) -> bool:
@@ -322,6 +338,7 @@ __all__ = [
     "ROLE_PERMISSIONS",
     "SUPERUSER_CAPABILITIES",
     "Scope",
+    "actor_user",
     "can",
     "capabilities_of",
     "may_somewhere",

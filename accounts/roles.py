@@ -20,6 +20,9 @@ class Role(models.TextChoices):
     OPS = "ops", _("Ops staff")
 
 
+# An actor's role that is no user's (accounts.permissions holds its row): the holder of a self-service link.
+LINK_HOLDER = "link_holder"
+
 ROLES_BOUND_TO_PROVINCE = {Role.ACCOUNT_MANAGER, Role.PROVINCIAL_APPROVER}
 # Roles that see personal data in full or decide something. Only a superuser gives them, directly or by
 # approving a role grant that ops filed (accounts.users); ops manage the other roles themselves.

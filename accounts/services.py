@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import AuditEvent, PiiAccessLog, Province, User
+from accounts.permissions import actor_user
 from accounts.roles import Role
 from core.net import client_ip  # noqa: F401  (the one function for the client's address, re-exported)
 
@@ -16,12 +17,15 @@ from core.net import client_ip  # noqa: F401  (the one function for the client's
 def audit_record(
     *, actor: User | None, action: str, obj: models.Model, data: dict[str, Any] | None = None
 ) -> AuditEvent:
+    data = dict(data or {})
+    # An actor that is no user (a link holder) says who it is in the event's data.
+    data.update(getattr(actor, "audit_data", None) or {})
     return AuditEvent.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor=actor_user(actor),
         action=action,
         content_type=ContentType.objects.get_for_model(obj, for_concrete_model=True),
         object_id=str(obj.pk),
-        data=data or {},
+        data=data,
     )
 
 

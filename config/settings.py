@@ -355,6 +355,20 @@ if not re.fullmatch(r"[1-9][0-9]*/(s|m|h|d)[a-z]*", PII_REVEAL_RATE):
 SELF_SERVICE_LINK_RATE = env.str("SELF_SERVICE_LINK_RATE", default="60/minute")
 if not re.fullmatch(r"[1-9][0-9]*/(s|m|h|d)[a-z]*", SELF_SERVICE_LINK_RATE):
     raise ImproperlyConfigured("SELF_SERVICE_LINK_RATE must look like 60/minute (a count per s, m, h or d)")
+# The phone flow behind a link (cards.self_service.phone): sessions started and registrations submitted, per
+# client IP and per link (a link's rate is higher: many card users open the same poster's link).
+SELF_SERVICE_SESSION_IDLE_MINUTES = env.int("SELF_SERVICE_SESSION_IDLE_MINUTES", default=30)
+# Failed live captures after which a session stops asking for another and goes to a reviewer.
+SELF_SERVICE_MAX_FAILED_CAPTURES = env.int("SELF_SERVICE_MAX_FAILED_CAPTURES", default=3)
+SELF_SERVICE_RATES = {
+    "session_ip": env.str("SELF_SERVICE_SESSION_RATE_IP", default="10/hour"),
+    "session_link": env.str("SELF_SERVICE_SESSION_RATE_LINK", default="600/hour"),
+    "submit_ip": env.str("SELF_SERVICE_SUBMIT_RATE_IP", default="5/hour"),
+    "submit_link": env.str("SELF_SERVICE_SUBMIT_RATE_LINK", default="300/hour"),
+}
+for _name, _rate in SELF_SERVICE_RATES.items():
+    if not re.fullmatch(r"[1-9][0-9]*/(s|m|h|d)[a-z]*", _rate):
+        raise ImproperlyConfigured(f"The self-service {_name} rate must look like 10/hour (a count per s, m, h or d)")
 
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate challenge makes an unauthenticated call a 401, on every

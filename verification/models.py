@@ -73,6 +73,9 @@ class Verification(models.Model):
     live_phash_band2 = models.PositiveIntegerField(null=True, blank=True, editable=False)
     live_phash_band3 = models.PositiveIntegerField(null=True, blank=True, editable=False)
     replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Presence not proven by a live capture (a single photo from a file input, an inconclusive liveness
+    # check): a passed comparison goes to a reviewer instead of opening the gate.
+    review_required = models.BooleanField(default=False, editable=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

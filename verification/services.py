@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.permissions import Capability, require
+from accounts.permissions import Capability, actor_user, require
 from accounts.services import audit_record
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.files import atomic_with_files
@@ -50,11 +50,20 @@ def verification_create(
     order: Any = None,
     card_user: Any = None,
     cards: Iterable[Any] = (),
+    review_required: bool = False,
 ) -> Verification:
-    """Store a comparison to run; the task is queued once the transaction commits."""
+    """Store a comparison to run; the task is queued once the transaction commits.
+
+    With `review_required` a comparison that passes still goes to a reviewer (presence not proven).
+    """
     with atomic_with_files() as stored:
         verification = Verification(
-            purpose=purpose, enterprise=enterprise, order=order, card_user=card_user, created_by=actor
+            purpose=purpose,
+            enterprise=enterprise,
+            order=order,
+            card_user=card_user,
+            created_by=actor_user(actor),
+            review_required=review_required,
         )
         stored.save(verification.id_photo, f"id{id_photo.extension}", id_photo.content)
         stored.save(verification.live_photo, f"live{live_photo.extension}", live_photo.content)
@@ -99,8 +108,9 @@ def verification_record_result(
             return record
         record.outcome = outcome
         record.status = OUTCOME_TO_STATUS[VerificationOutcome(outcome)]
-        if replay_of is not None and record.status == VerificationStatus.PASSED:
-            # A live photo seen before is no proof of presence: a person must look.
+        if (replay_of is not None or record.review_required) and record.status == VerificationStatus.PASSED:
+            # A live photo seen before, or one no live capture proved, is no proof of presence: a person
+            # must look.
             record.status = VerificationStatus.IN_REVIEW
         record.distance = distance
         record.reasons = reasons or []

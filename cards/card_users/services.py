@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.permissions import Capability, require
+from accounts.permissions import Capability, actor_user, require
 from accounts.pii import mask_identifier, personal_id_index
 from accounts.services import audit_record
 from cards.errors import CardLimitReached
@@ -117,7 +117,7 @@ def card_user_bind(
     return bindings
 
 
-def _clean_photo(upload: UploadedFile | None, field: str) -> CleanUpload:
+def _clean_photo(upload: UploadedFile | bytes | None, field: str) -> CleanUpload:
     if not upload:
         raise ValidationFailed(_("This photo is required."), code="required", field=field)
     try:
@@ -133,16 +133,20 @@ def card_user_register(
     name: str,
     id_type: str,
     id_number: str,
-    id_photo: UploadedFile | None,
-    live_photo: UploadedFile | None,
+    # An upload, or the bytes of one kept across the steps of the phone flow (core.uploads takes both).
+    id_photo: UploadedFile | bytes | None,
+    live_photo: UploadedFile | bytes | None,
     biometric_consent: bool,
     cards: Sequence[Card],
     channel: Channel = Channel.INTERNAL,
+    review_required: bool = False,
 ) -> Verification:
     """Record a card user and start the face comparison that completes their real-name.
 
     The cards are bound only when the comparison passes (verification.services);
     the five-card limit is checked now to fail early and again, under a lock, at binding.
+    `review_required`: presence was not proven by a live capture, so even a passed comparison goes to a
+    reviewer (never auto-approved).
     """
     require(actor, Capability.CARD_USERS_REGISTER, enterprise, message=MSG_REGISTER_DENIED)
     name = (name or "").strip()
@@ -190,7 +194,7 @@ def card_user_register(
             id_number_index=index,
             biometric_consent_at=timezone.now(),
             channel=channel,
-            created_by=actor if actor and actor.is_authenticated else None,
+            created_by=actor_user(actor),
         )
         held = live_card_count(index)
         if held + len(cards) > one_id_card_limit():
@@ -212,6 +216,7 @@ def card_user_register(
             live_photo=live_clean,
             card_user=card_user,
             cards=cards,
+            review_required=review_required,
         )
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.permissions import Capability, require
+from accounts.permissions import Capability, actor_user, require
 from cards import hooks
 from cards.errors import OrderRequired, RealnameRequired
 from cards.locks import lock_card, lock_cards
@@ -270,12 +270,12 @@ def card_event(
     """One line of the card's history; the card's status is its new one (the card users' binds write here too)."""
     CardEvent.objects.create(
         card=card,
-        actor=actor,
+        actor=actor_user(actor),
         action=action,
         from_status=from_status,
         to_status=card.status,
         order=order,
-        data=data or {},
+        data={**(data or {}), **(getattr(actor, "audit_data", None) or {})},
     )
 
 

@@ -210,20 +210,6 @@ def _usable(request, token: str):
     return link if link is not None and link.is_active else None, link
 
 
-@never_cache
-@require_safe
-def public_link(request, token):
-    """The page a card user opens: the enterprise and the consent notice (step 1 of the phone flow).
-
-    The later steps (the card, the ID, the photos, submit; they also count the link's uses) are issue 9 §2,
-    not built yet: the page ends with a disabled start button.
-    """
-    active, link = _usable(request, token)
-    if active is None:
-        return _gone(request, link)
-    return _public(render(request, "self_service/link.html", {"enterprise": link.enterprise, "link": link}))
-
-
 def _qr(request, token: str, render_qr, content_type: str) -> HttpResponse:
     active, link = _usable(request, token)
     if active is None:

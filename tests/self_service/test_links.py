@@ -233,7 +233,7 @@ def test_an_active_link_shows_the_enterprise_and_the_consent_notice(client, worl
     text = page.content.decode()
     assert world["enterprise"].name in text
     assert 'id="consent-notice"' in text and "How long it is kept" in text
-    assert "disabled" in text and "Registration on the phone opens soon" in text
+    assert 'name="consent"' in text and "Agree and start" in text
     assert page["Cache-Control"].startswith("no-store") and page["Referrer-Policy"] == "no-referrer"
 
 
