@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from celery.result import AsyncResult
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
@@ -27,6 +28,7 @@ from cards.self_service.actors import LinkHolder
 from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.uploads import UploadRejected, sanitize_upload
 from verification.models import Verification
+from verification.tasks import run_liveness_check
 
 MOVES_TURN = ("left", "right")
 MAX_FRAMES = 15  # the capture script takes 8-15 frames (static/js/liveness_capture.js)
@@ -238,8 +240,6 @@ def _remove_frames(state: dict) -> None:
 
 def liveness_start(state: dict) -> None:
     """Send the check to the faces queue; an eager worker (tests, a single-process setup) answers at once."""
-    from verification.tasks import run_liveness_check
-
     try:
         result = run_liveness_check.delay(state["frames"], state.get("timestamps"), challenge_for(state))
     except Exception:  # the broker down: nothing proves presence, so a reviewer looks
@@ -256,8 +256,6 @@ def liveness_poll(state: dict) -> bool:
     task_id = state.get("liveness_task")
     if not task_id:
         return True
-    from celery.result import AsyncResult
-
     result = AsyncResult(task_id)
     if not result.ready():
         return False

@@ -298,7 +298,7 @@ def _fake_liveness(monkeypatch, outcome):
             reasons = [{"code": "frames_identical", "message": "The frames do not move"}] if outcome == "fail" else []
             return {"outcome": outcome, "reasons": reasons, "best_frame": 1, "passed": outcome == "pass"}
 
-    monkeypatch.setattr("verification.liveness.check_liveness", lambda frames, times, challenge: Result())
+    monkeypatch.setattr("verification.tasks.check_liveness", lambda frames, times, challenge: Result())
 
 
 def test_repeated_failed_captures_lock_the_session_and_send_it_to_a_reviewer(
