@@ -17,16 +17,17 @@ require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
 
 
 # Paths whose segments are secrets: a self-service link's token (/s/<token>/...) and a set-password link.
+# They are masked wherever such a path starts in the text: alone, or inside a request line ("GET /s/... HTTP/1.1").
 _SECRET_PATHS = (
-    (re.compile(r"^/s/[^/]+"), "/s/<token>"),
-    (re.compile(r"^/accounts/set-password/[^/]+/[^/]+"), "/accounts/set-password/<uid>/<token>"),
+    (re.compile(r"(^|\s)/s/[^/\s]+"), r"\1/s/<token>"),
+    (re.compile(r"(^|\s)/accounts/set-password/[^/\s]+/[^/\s]+"), r"\1/accounts/set-password/<uid>/<token>"),
 )
 
 
 def loggable_path(path: str) -> str:
-    """The request path as a log line may show it: the secret segments masked."""
+    """A request path, or a log text holding one, as a log line may show it: the secret segments masked."""
     for pattern, replacement in _SECRET_PATHS:
-        path = pattern.sub(replacement, path, count=1)
+        path = pattern.sub(replacement, path)
     return path
 
 

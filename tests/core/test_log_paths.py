@@ -17,6 +17,7 @@ from core.http import loggable_path
         ("/s/abcDEF_123-xyz/", "/s/<token>/"),
         ("/s/abcDEF_123-xyz/qr.png", "/s/<token>/qr.png"),
         ("/accounts/set-password/MQ/c3x-1234abcd/", "/accounts/set-password/<uid>/<token>/"),
+        ("GET /s/abcDEF_123-xyz/ HTTP/1.1", "GET /s/<token>/ HTTP/1.1"),
         ("/cards/s/not-a-link/", "/cards/s/not-a-link/"),
         ("/api/v1/cards/", "/api/v1/cards/"),
     ],
@@ -37,3 +38,18 @@ def test_a_server_error_on_a_link_page_logs_the_path_without_its_token(monkeypat
     assert response.status_code == 500
     assert "Internal Server Error: /s/<token>/" in caplog.text
     assert token not in caplog.text
+
+
+def test_the_development_servers_request_line_is_masked_too():
+    # django.server does not propagate to the root logger: listen on it directly.
+    token = secrets.token_urlsafe(32)
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    server = logging.getLogger("django.server")
+    server.addHandler(handler)
+    try:
+        server.info('"%s" %s %s', f"GET /s/{token}/ HTTP/1.1", "404", "2229")
+    finally:
+        server.removeHandler(handler)
+    assert seen == ['"GET /s/<token>/ HTTP/1.1" 404 2229']
