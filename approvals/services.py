@@ -52,7 +52,7 @@ from core.errors import (
     ValidationFailed,
 )
 from core.files import atomic_with_files
-from core.uploads import CleanUpload, UploadRejected, sanitize_upload
+from core.uploads import CleanUpload, sanitize_upload
 from enterprises.models import (
     ChangeRequest,
     ChangeRequestStatus,
@@ -218,10 +218,7 @@ def _clean_attachments(
             )
         cleaned[level] = []
         for upload in files:
-            try:
-                cleaned[level].append(sanitize_upload(upload, allow_pdf=True))
-            except UploadRejected as exc:
-                raise ValidationFailed(exc.message, code=exc.code, field=attachment_field(level)) from exc
+            cleaned[level].append(sanitize_upload(upload, allow_pdf=True, field=attachment_field(level)))
     return cleaned
 
 

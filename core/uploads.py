@@ -136,12 +136,24 @@ def sanitize_upload(
     allow_pdf: bool = False,
     max_bytes: int | None = None,
     max_pixels: int | None = None,
+    field: str | None = None,
 ) -> CleanUpload:
     """Validate ``upload`` and return a metadata-free copy that is safe to store.
 
     ``upload`` is a Django ``UploadedFile``-like object (``read()``, ``size``,
-    optionally ``seek()``) or raw bytes.  Raises :class:`UploadRejected`.
+    optionally ``seek()``) or raw bytes.  Raises :class:`UploadRejected` (a
+    ValidationFailed), about ``field`` when one is given: the form field or API
+    field the file came in.
     """
+    try:
+        return _sanitize(upload, allow_pdf=allow_pdf, max_bytes=max_bytes, max_pixels=max_pixels)
+    except UploadRejected as exc:
+        if field is not None:
+            exc.field = field
+        raise
+
+
+def _sanitize(upload, *, allow_pdf: bool, max_bytes: int | None, max_pixels: int | None) -> CleanUpload:
     if max_bytes is None:
         max_bytes = int(_setting("UPLOAD_MAX_BYTES", DEFAULT_MAX_BYTES))
     if max_pixels is None:

@@ -35,7 +35,7 @@ from core.identity import (
     validate_credential_number,
     validate_personal_id,
 )
-from core.uploads import CleanUpload, UploadRejected, sanitize_upload
+from core.uploads import CleanUpload, sanitize_upload
 from enterprises import hooks, registry
 from enterprises.models import (
     ChangeRequest,
@@ -182,10 +182,7 @@ def _clean_responsible_data(data: ResponsiblePersonData) -> ResponsiblePersonDat
 def _sanitize_all(files: Iterable[UploadedFile], *, kind: str, field: str) -> list[CleanUpload]:
     cleaned = []
     for upload in files or ():
-        try:
-            cleaned.append(sanitize_upload(upload, allow_pdf=kind in PDF_ALLOWED_KINDS))
-        except UploadRejected as exc:
-            raise ValidationFailed(exc.message, code=exc.code, field=field) from exc
+        cleaned.append(sanitize_upload(upload, allow_pdf=kind in PDF_ALLOWED_KINDS, field=field))
     return cleaned
 
 

@@ -31,7 +31,7 @@ from core.columns import max_length
 from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.files import atomic_with_files
 from core.identity import IdentityError, validate_personal_id
-from core.uploads import CleanUpload, UploadRejected, sanitize_upload
+from core.uploads import CleanUpload, sanitize_upload
 from enterprises.models import Enterprise
 from verification.models import Verification, VerificationPurpose, VerificationStatus
 from verification.services import verification_create
@@ -120,10 +120,7 @@ def card_user_bind(
 def _clean_photo(upload: UploadedFile | bytes | None, field: str) -> CleanUpload:
     if not upload:
         raise ValidationFailed(_("This photo is required."), code="required", field=field)
-    try:
-        return sanitize_upload(upload)
-    except UploadRejected as exc:
-        raise ValidationFailed(exc.message, code=exc.code, field=field) from exc
+    return sanitize_upload(upload, field=field)
 
 
 def card_user_register(

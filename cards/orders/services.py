@@ -69,7 +69,7 @@ from core.errors import (
     ValidationFailed,
 )
 from core.files import StoredFiles, atomic_with_files
-from core.uploads import CleanUpload, UploadRejected, sanitize_upload
+from core.uploads import CleanUpload, sanitize_upload
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
 from enterprises.services import enterprise_upload_documents
@@ -382,13 +382,6 @@ def _files(value: object) -> list[Any]:  # nothing, one upload or a list of them
     return [value]
 
 
-def _clean_photo(upload: UploadedFile, *, field: str) -> CleanUpload:
-    try:
-        return sanitize_upload(upload)
-    except UploadRejected as exc:
-        raise ValidationFailed(exc.message, code=exc.code, field=field) from exc
-
-
 def _require_fresh_documents(
     enterprise: Enterprise, credential_files: list[UploadedFile], responsible_files: list[UploadedFile]
 ) -> None:
@@ -476,18 +469,15 @@ def order_create(
             code="too_many",
             field="handler_id_photo" if len(id_photos) > 1 else "handler_live_photo",
         )
-    id_clean = _clean_photo(id_photos[0], field="handler_id_photo")
-    live_clean = _clean_photo(live_photos[0], field="handler_live_photo") if live_photos else None
+    id_clean = sanitize_upload(id_photos[0], field="handler_id_photo")
+    live_clean = sanitize_upload(live_photos[0], field="handler_live_photo") if live_photos else None
     credential_files = _files(credential_photo)
     responsible_files = _files(responsible_id_photo)
     # Checked here so that a bad document refuses the order before anything is written.
     for upload in credential_files:
-        try:
-            sanitize_upload(upload, allow_pdf=not enterprise.requires_number)
-        except UploadRejected as exc:
-            raise ValidationFailed(exc.message, code=exc.code, field="credential_photo") from exc
+        sanitize_upload(upload, allow_pdf=not enterprise.requires_number, field="credential_photo")
     for upload in responsible_files:
-        _clean_photo(upload, field="responsible_id_photo")
+        sanitize_upload(upload, field="responsible_id_photo")
     complete_documents = bool(credential_files and responsible_files)
     if not complete_documents and order_needs_fresh_documents(enterprise):
         _require_fresh_documents(enterprise, credential_files, responsible_files)
@@ -705,7 +695,7 @@ def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo: ob
     photos = _files(handler_live_photo)
     if not photos:
         raise ValidationFailed(MSG_LIVE_PHOTO_REQUIRED, code="live_photo_required", field="handler_live_photo")
-    live_clean = _clean_photo(photos[0], field="handler_live_photo")
+    live_clean = sanitize_upload(photos[0], field="handler_live_photo")
     with atomic_with_files() as stored:
         locked = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
         latest = order_latest_verification(locked)

@@ -22,7 +22,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cards.card_users.services import card_user_register
+from cards.card_users.services import card_user_register, one_id_card_limit
 from cards.models import Card, CardStatus, CardUser, Channel, RegistrationStatus, SelfServiceLink
 from cards.self_service.actors import LinkHolder
 from core.errors import DomainError, InvalidTransition, ValidationFailed
@@ -35,7 +35,6 @@ MAX_FRAMES = 15  # the capture script takes 8-15 frames (static/js/liveness_capt
 
 STEPS = ("consent", "cards", "identity", "id_photo", "live", "review")
 PHOTO_FIELDS = ("id_photo", "live_photo")
-MAX_CARDS = 5  # one ID holds at most five live cards (U6): more can never pass
 PICK_LIST_MAX = 20  # a longer list is typed, not shown: the page names no card the person did not type
 
 MSG_ALREADY_SUBMITTED = _("This registration has already been submitted. Its status is shown below.")
@@ -150,8 +149,9 @@ def cards_choose(link: SelfServiceLink, *, picked: list[str], typed: list[str]) 
             chosen[card.pk] = None
     if not chosen:
         raise ValidationFailed(MSG_NO_CARD, code="required", field="typed")
-    if len(chosen) > MAX_CARDS:
-        raise ValidationFailed(MSG_TOO_MANY_CARDS % {"max": MAX_CARDS}, code="too_many", field="typed")
+    # One ID holds at most this many live cards (U6): more can never pass.
+    if len(chosen) > one_id_card_limit():
+        raise ValidationFailed(MSG_TOO_MANY_CARDS % {"max": one_id_card_limit()}, code="too_many", field="typed")
     return list(chosen)
 
 
@@ -160,10 +160,7 @@ def cards_choose(link: SelfServiceLink, *, picked: list[str], typed: list[str]) 
 
 def photo_store(state: dict, field: str, upload) -> None:
     """Check and keep a photo (EXIF and all metadata gone) until submit; a new one replaces the old."""
-    try:
-        clean = sanitize_upload(upload)
-    except UploadRejected as exc:
-        raise ValidationFailed(exc.message, code=exc.code, field=field) from exc
+    clean = sanitize_upload(upload, field=field)
     storage = _storage()
     name = storage.save(f"self_service/{state['id']}/{field}{clean.extension}", ContentFile(clean.content))
     previous = state.get(field)
@@ -220,11 +217,11 @@ def frames_store(state: dict, uploads: list, timestamps: str) -> None:
     names: list[str] = []
     for index, upload in enumerate(uploads):
         try:
-            clean = sanitize_upload(upload)
-        except UploadRejected as exc:
+            clean = sanitize_upload(upload, field="frames")
+        except UploadRejected:
             for name in names:
                 default_storage.delete(name)
-            raise ValidationFailed(exc.message, code=exc.code, field="frames") from exc
+            raise
         names.append(
             default_storage.save(f"self_service/{state['id']}/frames/f{index:02d}.jpg", ContentFile(clean.content))
         )
