@@ -61,6 +61,9 @@ class Capability(enum.StrEnum):
     EXEMPTIONS_FILE = "exemptions.file"
     # The self-service links an enterprise sends its card users (C2): create, revoke, renew.
     SELF_SERVICE_LINKS_MANAGE = "self_service.manage_links"
+    # The platform channel (C3): an enterprise's API keys, and its callback endpoints and events feed.
+    PLATFORM_KEYS_MANAGE = "platform.manage_keys"
+    WEBHOOKS_MANAGE = "platform.manage_webhooks"
     # Decisions.
     DECIDE_PROVINCE = "approvals.decide_province"  # provincial exemptions, change requests
     DECIDE_GROUP = "approvals.decide_group"  # group exemptions
@@ -97,6 +100,8 @@ ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = {
         C.CARD_USERS_REGISTER: S.OWN_PROVINCE,
         C.EXEMPTIONS_FILE: S.OWN_PROVINCE,
         C.SELF_SERVICE_LINKS_MANAGE: S.OWN_PROVINCE,
+        C.PLATFORM_KEYS_MANAGE: S.OWN_PROVINCE,
+        C.WEBHOOKS_MANAGE: S.OWN_PROVINCE,
     },
     Role.ENTERPRISE_ADMIN: {
         C.VIEW: S.OWN_ENTERPRISE,
@@ -109,6 +114,8 @@ ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = {
         C.CARD_USERS_REGISTER: S.OWN_ENTERPRISE,
         C.EXEMPTIONS_FILE: S.OWN_ENTERPRISE,
         C.SELF_SERVICE_LINKS_MANAGE: S.OWN_ENTERPRISE,
+        C.PLATFORM_KEYS_MANAGE: S.OWN_ENTERPRISE,
+        C.WEBHOOKS_MANAGE: S.OWN_ENTERPRISE,
     },
     Role.PROVINCIAL_APPROVER: {
         C.VIEW: S.OWN_PROVINCE,

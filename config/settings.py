@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "accounts",
     "enterprises",
     "cards",
+    "integrations",
     "verification",
     "approvals",
     "portal",

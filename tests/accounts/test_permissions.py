@@ -48,6 +48,8 @@ EXPECTED = {
         C.CARD_USERS_REGISTER: PROVINCE,
         C.EXEMPTIONS_FILE: PROVINCE,
         C.SELF_SERVICE_LINKS_MANAGE: PROVINCE,
+        C.PLATFORM_KEYS_MANAGE: PROVINCE,
+        C.WEBHOOKS_MANAGE: PROVINCE,
     },
     "enterprise_admin": {
         C.VIEW: OWN,
@@ -60,6 +62,8 @@ EXPECTED = {
         C.CARD_USERS_REGISTER: OWN,
         C.EXEMPTIONS_FILE: OWN,
         C.SELF_SERVICE_LINKS_MANAGE: OWN,
+        C.PLATFORM_KEYS_MANAGE: OWN,
+        C.WEBHOOKS_MANAGE: OWN,
     },
     "provincial_approver": {
         C.VIEW: PROVINCE,

@@ -1,0 +1,1 @@
+"""The platform channel's records (C3)."""
