@@ -376,6 +376,7 @@ REST_FRAMEWORK = {
     # endpoint alike (with Session first DRF answers 403, since a session sends no challenge).
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "knox.auth.TokenAuthentication",
+        "integrations.auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
