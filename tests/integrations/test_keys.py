@@ -107,3 +107,12 @@ def test_expired_key_is_refused(world):
     key = _create(world).json()["key"]
     PlatformKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert _client(key=key).get("/api/v1/cards/").status_code == 401
+
+
+def test_audit_events_written_for_a_key_name_the_key_and_no_user(world):
+    from accounts.services import audit_record  # imported here: only this test writes an event by hand
+    from integrations.auth import KeyActor  # likewise
+
+    key = PlatformKey.objects.get(public_id=_create(world).json()["id"])
+    event = audit_record(actor=KeyActor(key), action="test.key_call", obj=world["enterprise"])
+    assert event.actor is None and event.data == {"platform_key": str(key.public_id)}
