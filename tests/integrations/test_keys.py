@@ -116,3 +116,21 @@ def test_audit_events_written_for_a_key_name_the_key_and_no_user(world):
     key = PlatformKey.objects.get(public_id=_create(world).json()["id"])
     event = audit_record(actor=KeyActor(key), action="test.key_call", obj=world["enterprise"])
     assert event.actor is None and event.data == {"platform_key": str(key.public_id)}
+
+
+def test_each_key_has_its_own_rate_limit_with_retry_after(world, settings):
+    from django.core.cache import cache  # imported here: only this test clears the throttle's counters
+
+    cache.clear()
+    settings.PLATFORM_KEY_RATE = "2/minute"
+    first = _create(world).json()["key"]
+    second = _create(world).json()["key"]
+    statuses = [_client(key=first).get("/api/v1/cards/").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    refused = _client(key=first).get("/api/v1/cards/")
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert refused.json()["code"] == "throttled"
+    assert _client(key=second).get("/api/v1/cards/").status_code == 200
+    # A session is not counted by the key's limit.
+    admin = _client(world["users"]["enterprise_admin"])
+    assert [admin.get("/api/v1/cards/").status_code for _ in range(3)] == [200, 200, 200]
