@@ -134,3 +134,18 @@ def test_each_key_has_its_own_rate_limit_with_retry_after(world, settings):
     # A session is not counted by the key's limit.
     admin = _client(world["users"]["enterprise_admin"])
     assert [admin.get("/api/v1/cards/").status_code for _ in range(3)] == [200, 200, 200]
+
+
+def test_a_key_sees_only_its_enterprise_and_needs_its_scope(world):
+    from tests import factories  # imported here: only this test creates cards
+
+    own = factories.card(enterprise=world["enterprise"], actor=world["users"]["account_manager"])
+    factories.card(enterprise=world["enterprise_same_province"], actor=world["users"]["account_manager"])
+    reader = _create(world, scopes=["cards:read"]).json()["key"]
+    listed = _client(key=reader).get("/api/v1/cards/")
+    assert listed.status_code == 200
+    assert [row["iccid"] for row in listed.json()["results"]] == [own.iccid]
+    writer = _create(world, scopes=["orders:write"]).json()["key"]
+    refused = _client(key=writer).get("/api/v1/cards/")
+    # Without cards:read the key holds no VIEW: the scoped list is empty (scope_filter answers NOTHING).
+    assert refused.status_code == 200 and refused.json()["results"] == []
