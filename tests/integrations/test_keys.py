@@ -149,3 +149,10 @@ def test_a_key_sees_only_its_enterprise_and_needs_its_scope(world):
     refused = _client(key=writer).get("/api/v1/cards/")
     # Without cards:read the key holds no VIEW: the scoped list is empty (scope_filter answers NOTHING).
     assert refused.status_code == 200 and refused.json()["results"] == []
+
+
+def test_a_key_without_orders_write_may_not_file_an_order(world):
+    path = "/api/v1/orders/"
+    reader = _create(world, scopes=["cards:read"]).json()["key"]
+    response = _client(key=reader).post(path, {"enterprise": str(world["enterprise"].public_id)}, format="multipart")
+    assert response.status_code == 403, response.content
