@@ -356,6 +356,10 @@ if not re.fullmatch(r"[1-9][0-9]*/(s|m|h|d)[a-z]*", PII_REVEAL_RATE):
 SELF_SERVICE_LINK_RATE = env.str("SELF_SERVICE_LINK_RATE", default="60/minute")
 if not re.fullmatch(r"[1-9][0-9]*/(s|m|h|d)[a-z]*", SELF_SERVICE_LINK_RATE):
     raise ImproperlyConfigured("SELF_SERVICE_LINK_RATE must look like 60/minute (a count per s, m, h or d)")
+# Requests per platform API key (issue 10 §1); more answer 429 with Retry-After.
+PLATFORM_KEY_RATE = env.str("PLATFORM_KEY_RATE", default="600/minute")
+if not re.fullmatch(r"[1-9][0-9]*/(s|m|h|d)[a-z]*", PLATFORM_KEY_RATE):
+    raise ImproperlyConfigured("PLATFORM_KEY_RATE must look like 600/minute (a count per s, m, h or d)")
 # The phone flow behind a link (cards.self_service.phone): sessions started and registrations submitted, per
 # client IP and per link (a link's rate is higher: many card users open the same poster's link).
 SELF_SERVICE_SESSION_IDLE_MINUTES = env.int("SELF_SERVICE_SESSION_IDLE_MINUTES", default=30)
@@ -376,9 +380,12 @@ REST_FRAMEWORK = {
     # endpoint alike (with Session first DRF answers 403, since a session sends no challenge).
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "knox.auth.TokenAuthentication",
+        "integrations.auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Only calls with a platform API key are counted (per key, PLATFORM_KEY_RATE).
+    "DEFAULT_THROTTLE_CLASSES": ["integrations.throttling.PlatformKeyThrottle"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

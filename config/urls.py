@@ -32,6 +32,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("cards.imports.api_urls")),
     path("", include("cards.self_service.api_urls")),
     path("", include("approvals.api_urls")),
+    path("", include("integrations.api_urls")),
     path("auth/token/", account_api.TokenObtainView.as_view(), name="api-token"),
     path("auth/logout/", account_api.LogoutView.as_view(), name="api-logout"),
     path("auth/tokens/", account_api.TokenListView.as_view(), name="api-tokens"),
