@@ -243,7 +243,10 @@ def liveness_start(state: dict) -> None:
         liveness_settle(state, {"outcome": "inconclusive", "reasons": [], "best_frame": None})
         return
     if result.ready():
-        liveness_settle(state, result.get(propagate=False))
+        # Ready: get() does not wait. Celery's "never join inside a task" guard is one process-wide flag that
+        # two eager tasks on two threads can leave set (celery.result.denied_join_result), which would turn
+        # this page into a 500; it guards nothing here.
+        liveness_settle(state, result.get(propagate=False, disable_sync_subtasks=False))
     else:
         state["liveness_task"] = result.id
 
@@ -256,7 +259,7 @@ def liveness_poll(state: dict) -> bool:
     result = AsyncResult(task_id)
     if not result.ready():
         return False
-    liveness_settle(state, result.get(propagate=False))
+    liveness_settle(state, result.get(propagate=False, disable_sync_subtasks=False))  # ready: see liveness_start
     return True
 
 
