@@ -8,99 +8,179 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('enterprises', '0004_unit_kind_required'),
+        ("enterprises", "0004_unit_kind_required"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'pending'), ('succeeded', 'succeeded'), ('failed', 'failed (retries left)'), ('gave_up', 'given up')], default='pending', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('queued_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "pending"),
+                            ("succeeded", "succeeded"),
+                            ("failed", "failed (retries left)"),
+                            ("gave_up", "given up"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("queued_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='DeliveryAttempt',
+            name="DeliveryAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.CharField(default=integrations.webhooks.models.new_attempt_id, editable=False, max_length=32, unique=True)),
-                ('attempt', models.PositiveIntegerField()),
-                ('status_code', models.PositiveIntegerField(blank=True, null=True)),
-                ('succeeded', models.BooleanField(default=False)),
-                ('latency_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('response_excerpt', models.TextField(blank=True)),
-                ('error', models.CharField(blank=True, max_length=200)),
-                ('attempted_at', models.DateTimeField()),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('delivery', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_rows', to='integrations.delivery')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "public_id",
+                    models.CharField(
+                        default=integrations.webhooks.models.new_attempt_id, editable=False, max_length=32, unique=True
+                    ),
+                ),
+                ("attempt", models.PositiveIntegerField()),
+                ("status_code", models.PositiveIntegerField(blank=True, null=True)),
+                ("succeeded", models.BooleanField(default=False)),
+                ("latency_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("response_excerpt", models.TextField(blank=True)),
+                ("error", models.CharField(blank=True, max_length=200)),
+                ("attempted_at", models.DateTimeField()),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempt_rows",
+                        to="integrations.delivery",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-attempted_at', '-pk'],
+                "ordering": ["-attempted_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.CharField(default=integrations.webhooks.models.new_event_id, editable=False, max_length=40, unique=True)),
-                ('type', models.CharField(choices=[('card_user.registered', 'card_user.registered'), ('card_user.in_review', 'card_user.in_review'), ('card_user.refused', 'card_user.refused'), ('card.activated', 'card.activated'), ('card.status_changed', 'card.status_changed'), ('order.completed', 'order.completed'), ('order.refused', 'order.refused'), ('exemption.decided', 'exemption.decided'), ('card_import.finished', 'card_import.finished'), ('self_service_link.exhausted', 'self_service_link.exhausted'), ('webhook.test', 'webhook.test')], max_length=64)),
-                ('timestamp', models.DateTimeField(db_index=True)),
-                ('data', models.JSONField(default=dict)),
-                ('enterprise', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_events', to='enterprises.enterprise')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "public_id",
+                    models.CharField(
+                        default=integrations.webhooks.models.new_event_id, editable=False, max_length=40, unique=True
+                    ),
+                ),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("card_user.registered", "card_user.registered"),
+                            ("card_user.in_review", "card_user.in_review"),
+                            ("card_user.refused", "card_user.refused"),
+                            ("card.activated", "card.activated"),
+                            ("card.status_changed", "card.status_changed"),
+                            ("order.completed", "order.completed"),
+                            ("order.refused", "order.refused"),
+                            ("exemption.decided", "exemption.decided"),
+                            ("card_import.finished", "card_import.finished"),
+                            ("self_service_link.exhausted", "self_service_link.exhausted"),
+                            ("webhook.test", "webhook.test"),
+                        ],
+                        max_length=64,
+                    ),
+                ),
+                ("timestamp", models.DateTimeField(db_index=True)),
+                ("data", models.JSONField(default=dict)),
+                (
+                    "enterprise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="webhook_events",
+                        to="enterprises.enterprise",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['timestamp', 'pk'],
+                "ordering": ["timestamp", "pk"],
             },
         ),
         migrations.AddField(
-            model_name='delivery',
-            name='event',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='integrations.event'),
+            model_name="delivery",
+            name="event",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="deliveries", to="integrations.event"
+            ),
         ),
         migrations.CreateModel(
-            name='WebhookEndpoint',
+            name="WebhookEndpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.CharField(default=integrations.webhooks.models.new_endpoint_id, editable=False, max_length=32, unique=True)),
-                ('url', models.URLField(max_length=2000, verbose_name='URL')),
-                ('events', models.JSONField(default=list, verbose_name='event types')),
-                ('description', models.CharField(blank=True, max_length=200, verbose_name='description')),
-                ('enabled', models.BooleanField(default=True)),
-                ('disabled_at', models.DateTimeField(blank=True, null=True)),
-                ('disabled_reason', models.CharField(blank=True, max_length=32)),
-                ('secret', accounts.pii.EncryptedTextField()),
-                ('previous_secret', accounts.pii.EncryptedTextField(blank=True, default='')),
-                ('previous_secret_until', models.DateTimeField(blank=True, null=True)),
-                ('failing_since', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('enterprise', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_endpoints', to='enterprises.enterprise')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "public_id",
+                    models.CharField(
+                        default=integrations.webhooks.models.new_endpoint_id, editable=False, max_length=32, unique=True
+                    ),
+                ),
+                ("url", models.URLField(max_length=2000, verbose_name="URL")),
+                ("events", models.JSONField(default=list, verbose_name="event types")),
+                ("description", models.CharField(blank=True, max_length=200, verbose_name="description")),
+                ("enabled", models.BooleanField(default=True)),
+                ("disabled_at", models.DateTimeField(blank=True, null=True)),
+                ("disabled_reason", models.CharField(blank=True, max_length=32)),
+                ("secret", accounts.pii.EncryptedTextField()),
+                ("previous_secret", accounts.pii.EncryptedTextField(blank=True, default="")),
+                ("previous_secret_until", models.DateTimeField(blank=True, null=True)),
+                ("failing_since", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "enterprise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="webhook_endpoints",
+                        to="enterprises.enterprise",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.AddField(
-            model_name='delivery',
-            name='endpoint',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='integrations.webhookendpoint'),
+            model_name="delivery",
+            name="endpoint",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="deliveries",
+                to="integrations.webhookendpoint",
+            ),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['enterprise', 'timestamp', 'id'], name='integ_event_ent_ts'),
+            model_name="event",
+            index=models.Index(fields=["enterprise", "timestamp", "id"], name="integ_event_ent_ts"),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(fields=('endpoint', 'event'), name='integ_delivery_once'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(fields=("endpoint", "event"), name="integ_delivery_once"),
         ),
     ]

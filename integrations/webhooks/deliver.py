@@ -115,7 +115,9 @@ def post(url: str, headers: dict[str, str], body: bytes) -> Outcome:
     except ssl.SSLError:
         return Outcome(error="tls_error", latency_ms=int((time.monotonic() - started) * 1000))
     except (OSError, http.client.HTTPException) as exc:
-        return Outcome(error=f"connection_error:{type(exc).__name__}", latency_ms=int((time.monotonic() - started) * 1000))
+        return Outcome(
+            error=f"connection_error:{type(exc).__name__}", latency_ms=int((time.monotonic() - started) * 1000)
+        )
     finally:
         connection.close()
 

@@ -109,6 +109,9 @@ class Delivery(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["endpoint", "event"], name="integ_delivery_once")]
 
+    def __str__(self) -> str:
+        return f"{self.event_id}->{self.endpoint_id}"
+
 
 class DeliveryAttempt(models.Model):
     """One HTTP attempt: what GET .../deliveries/ lists, newest first."""
@@ -126,3 +129,6 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["-attempted_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.public_id
