@@ -315,6 +315,16 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": WORK_SWEEP_INTERVAL,
     },
 }
+# Callbacks (issue 10 §3): the sweeper sends due retries and deliveries whose task was lost. A retry
+# due within a minute is also sent with a countdown, so the 5 s retry does not wait for the sweeper.
+WEBHOOK_SWEEP_INTERVAL = env.int("WEBHOOK_SWEEP_INTERVAL", default=30)
+CELERY_BEAT_SCHEDULE["webhooks-send-due-deliveries"] = {
+    "task": "integrations.webhooks.send_due_deliveries",
+    "schedule": WEBHOOK_SWEEP_INTERVAL,
+    "options": {"expires": WEBHOOK_SWEEP_INTERVAL},
+}
+# Development and tests only: callbacks may use http and loopback addresses (never private ones).
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=False)
 # U4: suspend the cards whose trial on an IoT test-card package has ended (the `beat` service).
 TEST_PERIOD_SWEEP_SECONDS = env.int("TEST_PERIOD_SWEEP_SECONDS", default=600)
 CELERY_BEAT_SCHEDULE["cards-end-test-periods"] = {
