@@ -615,6 +615,20 @@ class SelfServiceLinkStatus(models.TextChoices):
     EXHAUSTED = "exhausted", pgettext_lazy("self-service link", "All uses taken")
 
 
+class SelfServiceLinkKind(models.TextChoices):
+    LINK = "link", pgettext_lazy("self-service link", "Link sent by the enterprise")
+    # C1: the counter hands one person and one card set over to the phone (issue 9 §4).
+    HANDOVER = "handover", pgettext_lazy("self-service link", "Counter handover to the phone")
+
+
+class HandoverStatus(models.TextChoices):
+    """Who completed a handover: one side only, by an atomic change from OPEN (cards.self_service.handover)."""
+
+    OPEN = "open", pgettext_lazy("handover", "Open")
+    PHONE = "phone", pgettext_lazy("handover", "Completed on the phone")
+    COUNTER = "counter", pgettext_lazy("handover", "Taken back to the counter")
+
+
 class SelfServiceLink(models.Model):
     """A link (and QR code) an enterprise sends its card users to register themselves (C2).
 
@@ -642,6 +656,14 @@ class SelfServiceLink(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=SelfServiceLinkKind, default=SelfServiceLinkKind.LINK)
+    # A handover only: who completed it, the phone's last step (never anything the person typed) and the
+    # card user the phone registered.
+    handover_status = models.CharField(_("handover"), max_length=10, choices=HandoverStatus, blank=True)
+    progress = models.CharField(_("progress"), max_length=12, blank=True)
+    card_user = models.ForeignKey(
+        CardUser, verbose_name=_("card user"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]

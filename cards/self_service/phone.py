@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from cards.card_users.services import card_user_register, one_id_card_limit
 from cards.models import Card, CardStatus, CardUser, Channel, RegistrationStatus, SelfServiceLink
 from cards.self_service.actors import LinkHolder
+from cards.self_service.services import handover_claim_for_phone, handover_record
 from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.uploads import UploadRejected, sanitize_upload
 from verification.models import Verification
@@ -91,6 +92,27 @@ def state_save(request, link: SelfServiceLink, state: dict) -> None:
     state["seen"] = timezone.now().isoformat()
     request.session[_key(link)] = state
     request.session.modified = True
+    # A counter handover's desktop page follows the phone by this (the step only, on the link's row).
+    handover_record(link, progress(state))
+
+
+def progress(state: dict | None) -> str:
+    """How far the session got, as the desktop of a handover shows it (services.HANDOVER_STEPS)."""
+    if state is None:
+        return "opened"
+    if state.get("submitted"):
+        return "submitted"
+    done = [step for step in STEPS if step in state["done"]]
+    if not done:
+        return "opened"
+    if len(done) >= len(STEPS) - 1:
+        return "review"
+    return done[-1]
+
+
+def link_opened(link: SelfServiceLink) -> None:
+    """The link's page was opened on a phone (before any session exists)."""
+    handover_record(link, "opened")
 
 
 def state_clear(request, link: SelfServiceLink) -> None:
@@ -312,6 +334,8 @@ def phone_submit(request, link: SelfServiceLink, state: dict) -> dict:
         raise InvalidTransition(MSG_ALREADY_SUBMITTED, code="already_submitted")
     try:
         with transaction.atomic():
+            # A handover completes on one side only: the counter may have taken it back a moment ago.
+            handover_claim_for_phone(link)
             _use_link(link)
             verification = card_user_register(
                 # The services take any actor of the table; their annotations still name User.
@@ -334,6 +358,7 @@ def phone_submit(request, link: SelfServiceLink, state: dict) -> dict:
     else:
         card_user = verification.card_user  # always set for a card user's comparison
         state["submitted"] = {"card_user": str(card_user.public_id) if card_user else ""}
+        handover_record(link, "submitted", card_user=card_user)
     # What identifies the person leaves the session; the registration holds it now (or nothing does).
     for field in ("name", "id_number"):
         state.pop(field, None)
@@ -366,11 +391,13 @@ __all__ = [
     "STEPS",
     "cards_choose",
     "link_cards_awaiting",
+    "link_opened",
     "may_open",
     "next_step",
     "phone_status",
     "phone_submit",
     "photo_store",
+    "progress",
     "pick_list",
     "state_clear",
     "state_get",

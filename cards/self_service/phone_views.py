@@ -143,6 +143,8 @@ def phone_start(request, token):
         return gone
     if state is not None and request.method == "GET":
         return _resume(token, state)
+    if state is None and request.method == "GET":
+        phone.link_opened(link)
     form = ConsentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if state is None:

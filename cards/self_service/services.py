@@ -22,12 +22,15 @@ from accounts.services import audit_record
 from cards.models import (
     SELF_SERVICE_LINK_DEFAULT_DAYS,
     SELF_SERVICE_LINK_MAX_DAYS,
+    CardUser,
+    HandoverStatus,
     SelfServiceLink,
+    SelfServiceLinkKind,
     SelfServiceLinkStatus,
 )
 from cards.self_service.card_lists import enterprise_cards
 from cards.self_service.tokens import new_token, token_hash
-from core.errors import InvalidTransition, ValidationFailed
+from core.errors import Conflict, InvalidTransition, ValidationFailed
 from enterprises.models import Enterprise
 
 MAX_USES_LIMIT = 1_000_000
@@ -174,4 +177,108 @@ def link_renew(
     return link, token
 
 
-__all__ = ["clean_expires_in_days", "clean_max_uses", "link_create", "link_renew", "link_revoke"]
+# --- the counter hands over to the phone (C1, issue 9 §4) --------------------------------------
+
+HANDOVER_MINUTES = 30
+# What the phone's progress may say: the last step it reached (phone.py records it), never what was typed.
+HANDOVER_STEPS = ("opened", "consent", "cards", "identity", "id_photo", "live", "review", "submitted")
+
+MSG_HANDOVER_NOT_ALLOWED = _("Your role may not register card users for this enterprise.")
+MSG_HANDOVER_CARDS = _("Name the card or cards this person registers (ICCIDs or MSISDNs) before handing over.")
+MSG_HANDOVER_LABEL = _("Counter handover to the phone")
+MSG_HANDOVER_CLOSED_PHONE = _("The phone has already submitted this registration: it cannot be taken back.")
+MSG_HANDOVER_CLOSED_COUNTER = _(
+    "The account manager has taken this registration back to the counter: this phone can no longer submit it. "
+    "Ask the account manager at the counter."
+)
+
+
+def handover_create(*, actor: User, enterprise: Enterprise, identifiers: Iterable[str]) -> tuple[SelfServiceLink, str]:
+    """A one-person, one-card-set link the counter shows as a QR code (single use, 30 minutes), and its token.
+
+    Whoever may register card users for the enterprise may hand one over; the phone then registers through
+    the same services as the counter.
+    """
+    require(actor, Capability.CARD_USERS_REGISTER, enterprise, message=MSG_HANDOVER_NOT_ALLOWED)
+    cards = enterprise_cards(enterprise, identifiers, field="iccids")
+    if not cards:
+        raise ValidationFailed(MSG_HANDOVER_CARDS, code="required", field="iccids")
+    token = new_token()
+    with transaction.atomic():
+        link = SelfServiceLink.objects.create(
+            enterprise=enterprise,
+            label=str(MSG_HANDOVER_LABEL),
+            token_hash=token_hash(token),
+            expires_at=timezone.now() + timedelta(minutes=HANDOVER_MINUTES),
+            max_uses=1,
+            created_by=actor,
+            kind=SelfServiceLinkKind.HANDOVER,
+            handover_status=HandoverStatus.OPEN,
+        )
+        link.cards.set(cards)
+        audit_record(
+            actor=actor,
+            action="self_service_link.handover_created",
+            obj=link,
+            data={
+                "enterprise": str(enterprise.public_id),
+                "cards": len(cards),
+                "expires_at": link.expires_at.isoformat(),
+            },
+        )
+    return link, token
+
+
+def handover_take_back(*, actor: User, link: SelfServiceLink) -> SelfServiceLink:
+    """The counter completes instead (cancel, then register at the counter): OPEN -> COUNTER in one UPDATE,
+    which also revokes the link; Conflict (409) when the phone completed first."""
+    require(actor, Capability.CARD_USERS_REGISTER, link.enterprise, message=MSG_HANDOVER_NOT_ALLOWED)
+    with transaction.atomic():
+        now = timezone.now()
+        taken = SelfServiceLink.objects.filter(
+            pk=link.pk, kind=SelfServiceLinkKind.HANDOVER, handover_status=HandoverStatus.OPEN
+        ).update(handover_status=HandoverStatus.COUNTER, revoked_at=now)
+        if not taken:
+            raise Conflict(MSG_HANDOVER_CLOSED_PHONE, code="handover_completed")
+        link.handover_status, link.revoked_at = HandoverStatus.COUNTER, now
+        audit_record(actor=actor, action="self_service_link.handover_taken_back", obj=link, data={})
+    return link
+
+
+def handover_claim_for_phone(link: SelfServiceLink) -> None:
+    """The phone completes: OPEN -> PHONE in one UPDATE, inside the submit's transaction (a refused
+    registration rolls it back); Conflict when the counter took it back first. Other links pass."""
+    if link.kind != SelfServiceLinkKind.HANDOVER:
+        return
+    claimed = SelfServiceLink.objects.filter(pk=link.pk, handover_status=HandoverStatus.OPEN).update(
+        handover_status=HandoverStatus.PHONE
+    )
+    if not claimed:
+        raise Conflict(MSG_HANDOVER_CLOSED_COUNTER, code="handover_taken_back")
+    link.handover_status = HandoverStatus.PHONE
+
+
+def handover_record(link: SelfServiceLink, step: str, *, card_user: CardUser | None = None) -> None:
+    """Note the phone's step on a handover (one small UPDATE, only when it changed); other links: nothing."""
+    if link.kind != SelfServiceLinkKind.HANDOVER or step not in HANDOVER_STEPS:
+        return
+    fields: dict[str, Any] = {"progress": step}
+    if card_user is not None:
+        fields["card_user"] = card_user
+    if link.progress != step or card_user is not None:
+        SelfServiceLink.objects.filter(pk=link.pk).update(**fields)
+        link.progress = step
+
+
+__all__ = [
+    "HANDOVER_STEPS",
+    "clean_expires_in_days",
+    "clean_max_uses",
+    "handover_claim_for_phone",
+    "handover_create",
+    "handover_record",
+    "handover_take_back",
+    "link_create",
+    "link_renew",
+    "link_revoke",
+]

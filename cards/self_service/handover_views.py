@@ -1,0 +1,159 @@
+"""The counter's side of a handover (C1, issue 9 §4): the QR code, the phone's progress, the take-back.
+
+An account manager (whoever may register card users for the enterprise) hands one person and one card set
+over to the phone: a single-use link of 30 minutes whose QR code is shown only on the answer to its creation
+(the token is kept nowhere). The page then polls the progress endpoint (static/js/handover_progress.js), which
+says the phone's step and, after submit, the registration's status: nothing personal. Either side completes,
+never both (services.handover_take_back and the phone's submit change the status atomically).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST, require_safe
+
+from accounts.permissions import Capability, may_somewhere, scope_filter
+from cards.card_users.forms import CardUserRegisterForm
+from cards.models import HandoverStatus, SelfServiceLink, SelfServiceLinkKind
+from cards.self_service import services
+from cards.self_service.card_lists import split_identifiers
+from core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from core.http import no_store
+from enterprises import selectors as enterprise_selectors
+
+REGISTER = Capability.CARD_USERS_REGISTER
+MSG_NOT_FOUND = _("The handover does not exist or you have no access to it.")
+MSG_ENTERPRISE = _("Choose the enterprise first.")
+MSG_TAKEN_BACK = _("The handover is cancelled: the phone can no longer submit. Register the card user here.")
+
+STEP_LABELS = {
+    "": _("Waiting for the phone to open the link"),
+    "opened": _("Opened on the phone"),
+    "consent": _("Consent given"),
+    "cards": _("Cards chosen"),
+    "identity": _("Name and ID number entered"),
+    "id_photo": _("ID photo taken"),
+    "live": _("Live capture done"),
+    "review": _("Reviewing before submit"),
+    "submitted": _("Submitted"),
+}
+
+
+def _require_registrar(user) -> None:
+    if not may_somewhere(user, REGISTER):
+        raise PermissionDenied(services.MSG_HANDOVER_NOT_ALLOWED)
+
+
+def handover_for_user(user, public_id) -> SelfServiceLink:
+    """A handover the user may follow: 403 for a role that registers nobody, 404 outside their scope."""
+    _require_registrar(user)
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError as exc:
+        raise NotFound(MSG_NOT_FOUND) from exc
+    link = (
+        SelfServiceLink.objects.filter(scope_filter(user, REGISTER, path="enterprise__"))
+        .filter(kind=SelfServiceLinkKind.HANDOVER, public_id=key)
+        .select_related("enterprise", "card_user")
+        .first()
+    )
+    if link is None:
+        raise NotFound(MSG_NOT_FOUND)
+    return link
+
+
+def progress_body(link: SelfServiceLink) -> dict:
+    """The progress answer: the phone's step, who completed, the registration's status. No personal data."""
+    card_user = link.card_user
+    step = link.progress
+    done = link.handover_status != HandoverStatus.OPEN or step == "submitted"
+    return {
+        "step": step,
+        "step_display": str(STEP_LABELS.get(step, "")),
+        "status": link.handover_status,
+        "status_display": link.get_handover_status_display(),
+        "link_status": link.status,
+        "done": done,
+        "registration": card_user.registration_status if card_user else None,
+        "registration_display": str(card_user.get_registration_status_display()) if card_user else None,
+        "card_user_url": reverse("cards:card_user_detail", args=[card_user.public_id]) if card_user else None,
+    }
+
+
+@login_required
+@never_cache
+@require_POST
+def handover_create(request):
+    """From the card-user registration page ("Continue on the phone"): only the enterprise and the cards
+    are read; the page answers with the QR code and the live progress."""
+    user = request.user
+    _require_registrar(user)
+    enterprise_id = request.POST.get("enterprise", "")
+    identifiers = split_identifiers(request.POST.get("iccids", ""))
+    form = CardUserRegisterForm(initial={"enterprise": enterprise_id, "iccids": "\n".join(identifiers)}, user=user)
+    try:
+        if not enterprise_id:
+            raise ValidationFailed(MSG_ENTERPRISE, code="required", field="enterprise")
+        enterprise = enterprise_selectors.enterprise_for_action(user, enterprise_id, capability=REGISTER)
+        link, token = services.handover_create(actor=user, enterprise=enterprise, identifiers=identifiers)
+    except DomainError as exc:
+        if isinstance(exc, (NotFound, PermissionDenied)):
+            raise
+        messages.error(request, exc.message)
+        return render(request, "cards/card_user_create.html", {"form": form}, status=exc.status_code)
+    url = request.build_absolute_uri(reverse("self_service_public:link", kwargs={"token": token}))
+    context = {
+        "link": link,
+        "enterprise": enterprise,
+        "token": token,
+        "url": url,
+        "cards": list(link.cards.order_by("iccid")),
+        "progress": progress_body(link),
+        "step_labels": [(key, label) for key, label in STEP_LABELS.items() if key],
+    }
+    response = render(request, "cards/self_service_handover.html", context)
+    response["Referrer-Policy"] = "no-referrer"
+    return no_store(response)
+
+
+@login_required
+@never_cache
+@require_safe
+def handover_progress(request, public_id):
+    link = handover_for_user(request.user, public_id)
+    return no_store(JsonResponse(progress_body(link)))
+
+
+def _wants_json(request) -> bool:
+    return request.headers.get("Accept", "").startswith("application/json")
+
+
+@login_required
+@never_cache
+@require_POST
+def handover_take_back(request, public_id):
+    """The counter completes instead: the phone can no longer submit. 409 when the phone was first."""
+    link = handover_for_user(request.user, public_id)
+    try:
+        services.handover_take_back(actor=request.user, link=link)
+    except Conflict as exc:
+        if _wants_json(request):
+            return JsonResponse({"code": exc.code, "detail": str(exc.message), **progress_body(link)}, status=409)
+        messages.error(request, exc.message)
+        if link.card_user is not None:
+            return redirect("cards:card_user_detail", public_id=link.card_user.public_id)
+        return redirect("cards:card_user_list")
+    if _wants_json(request):
+        return JsonResponse(progress_body(link))
+    messages.info(request, MSG_TAKEN_BACK)
+    iccids = list(link.cards.order_by("iccid").values_list("iccid", flat=True)[:1])
+    target = reverse("cards:card_user_create")
+    return redirect(f"{target}?card={iccids[0]}" if iccids else target)

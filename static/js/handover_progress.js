@@ -1,0 +1,27 @@
+/* The counter's handover page: polls the handover's progress every 2 seconds and shows the phone's step;
+   once the phone has submitted (or the handover is closed) it shows the result and stops. No dependencies. */
+(function () {
+  "use strict";
+  var root = document.getElementById("handover");
+  if (!root || !window.fetch) { return; }
+  var url = root.getAttribute("data-progress-url");
+  function field(name, value) {
+    var nodes = root.querySelectorAll('[data-handover-field="' + name + '"]');
+    for (var i = 0; i < nodes.length; i++) { nodes[i].textContent = value == null ? "" : String(value); }
+  }
+  function poll() {
+    fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (response) { if (!response.ok) { throw new Error("HTTP " + response.status); } return response.json(); })
+      .then(function (data) {
+        field("step_display", data.step_display);
+        field("registration_display", data.registration_display);
+        if (data.card_user_url) {
+          var link = document.getElementById("handover-result");
+          link.href = data.card_user_url; link.hidden = false;
+        }
+        if (!data.done) { window.setTimeout(poll, 2000); }
+      })
+      .catch(function () { window.setTimeout(poll, 5000); });
+  }
+  poll();
+}());
