@@ -26,6 +26,7 @@ from cards.imports import services as import_services
 from cards.management.commands.make_card_file import card_csv
 from cards.self_service.services import link_create
 from enterprises.services import change_request_submit
+from integrations.keys import key_create
 from tests import factories, idgen
 from tests.approvals import file_for_combo
 from tests.images import jpeg_upload
@@ -148,11 +149,13 @@ def _objects(world):
         upload=SimpleUploadedFile("cards.csv", card_csv(2, package_code=package.code), content_type="text/csv"),
     )
     link, token = link_create(actor=manager, enterprise=enterprise, label="Robust", max_uses=5)
+    platform_key, _ = key_create(actor=manager, enterprise=enterprise, name="Robust", scopes=["cards:read"])
     return {
         "attachment": exemption.attachments.first().pk,
         "self-service": link.public_id,  # /api/v1/self-service/links/{public_id}/revoke/
         "self-service-links": link.public_id,
         "self-service-tokens": token,
+        "platform": platform_key.public_id,  # /api/v1/platform/keys/{public_id}/...
         "enterprises": enterprise.public_id,
         "documents": enterprise.documents.first().public_id,
         "cards": cards[2].iccid,
