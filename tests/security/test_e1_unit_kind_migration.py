@@ -15,16 +15,33 @@ from accounts.pii import credential_index, unit_name_index
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("enterprises", "0001_initial")]
-AFTER = [("enterprises", "0004_unit_kind_required")]
 
 
 def _migrate(targets):
-    """Migrate enterprises to `targets`; the models of every app as they are then."""
+    """Migrate to `targets`; the models as they are then.
+
+    Going back to BEFORE also unapplies every app whose migrations stand on a later enterprises migration
+    (cards, integrations), so the way forward migrates everything again, or the next test on this worker
+    would find their tables gone.
+    """
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(targets)
-    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "enterprises"]
+    graph = executor.loader.graph
+    reached = {node for target in targets for node in graph.forwards_plan(target)}
+    # Every other app at its newest migration that still stands on the enterprises migrations reached.
+    others = [
+        leaf
+        for leaf in graph.leaf_nodes()
+        if all(node in reached for node in graph.forwards_plan(leaf) if node[0] == "enterprises")
+    ]
     return executor.loader.project_state([*others, *targets]).apps
+
+
+def _migrate_all():
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    return _migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_7_1_4_existing_records_get_a_kind_and_duplicate_letter_units_are_kept_apart(provinces):
@@ -55,7 +72,7 @@ def test_7_1_4_existing_records_get_a_kind_and_duplicate_letter_units_are_kept_a
         water_again = make(" 北京市水务局 ", "official_letter")
         water_gd = make("北京市水务局", "official_letter", province=guangdong)
     finally:
-        new = _migrate(AFTER)
+        new = _migrate_all()
 
     Enterprise = new.get_model("enterprises", "Enterprise")
     records = {e.pk: e for e in Enterprise.objects.select_related("unit_kind")}
