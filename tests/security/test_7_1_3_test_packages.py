@@ -557,7 +557,8 @@ def test_7_1_3_U4_card_api_and_page_show_the_end_of_the_test_period(am, ent, cli
     assert timezone.localtime(card.test_period_ends_at).strftime("%Y-%m-%d") in page
 
 
-def test_7_1_3_U4_seed_demo_test_package_has_a_period_and_services(db):
+# seed_demo names provinces; a flush by an earlier transactional test on the worker removes them.
+def test_7_1_3_U4_seed_demo_test_package_has_a_period_and_services(provinces):
     from django.core.management import call_command
 
     call_command("seed_demo", stdout=io.StringIO())
