@@ -41,12 +41,18 @@ def _header(headers: Mapping[str, Any], name: str) -> str | None:
 
 def _key(secret: Secret) -> bytes:
     if isinstance(secret, bytes):
+        if not secret:
+            raise WebhookVerificationError("The webhook secret is empty.")
         return secret
     text = secret[len(SECRET_PREFIX) :] if secret.startswith(SECRET_PREFIX) else secret
     try:
-        return base64.b64decode(text, validate=True)
+        # Unpadded base64 is accepted, as the spec's reference library accepts it.
+        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise WebhookVerificationError("The webhook secret is not base64 (expected whsec_...).") from None
+    if not key:
+        raise WebhookVerificationError("The webhook secret is empty.")
+    return key
 
 
 def sign(secret: Secret, msg_id: str, timestamp: int, body: str | bytes) -> str:
