@@ -291,6 +291,49 @@ class Webhooks(_Resource):
     def list(self) -> Page[t.WebhookEndpoint]:
         return self._page("platform/webhooks/")
 
+    def update(
+        self,
+        public_id: Any,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        description: str | None = None,
+    ) -> t.WebhookEndpoint:
+        """Change what is given (a new URL is checked again like a new endpoint's)."""
+        body: dict[str, Any] = {}
+        if url is not None:
+            body["url"] = url
+        if events is not None:
+            body["events"] = list(events)
+        if description is not None:
+            body["description"] = description
+        path = f"platform/webhooks/{_id(public_id)}/"
+        return cast(t.WebhookEndpoint, self._t.request("PATCH", path, json_body=body).json())
+
+    def delete(self, public_id: Any) -> None:
+        self._t.request("DELETE", f"platform/webhooks/{_id(public_id)}/")
+
+    def disable(self, public_id: Any) -> t.WebhookEndpoint:
+        return cast(t.WebhookEndpoint, self._t.request("POST", f"platform/webhooks/{_id(public_id)}/disable/").json())
+
+    def enable(self, public_id: Any) -> t.WebhookEndpoint:
+        return cast(t.WebhookEndpoint, self._t.request("POST", f"platform/webhooks/{_id(public_id)}/enable/").json())
+
+    def rotate_secret(self, public_id: Any, *, grace_hours: int | None = None) -> t.WebhookEndpoint:
+        """A new secret (in the answer); the old one keeps signing too for the grace period."""
+        body = {} if grace_hours is None else {"grace_hours": grace_hours}
+        path = f"platform/webhooks/{_id(public_id)}/rotate-secret/"
+        return cast(t.WebhookEndpoint, self._t.request("POST", path, json_body=body, create=True).json())
+
+    def send_test(self, public_id: Any) -> Any:
+        """Send a test event to this endpoint alone."""
+        return self._t.request("POST", f"platform/webhooks/{_id(public_id)}/test/", create=True).json()
+
+    def resend(self, public_id: Any, attempt_id: Any) -> Any:
+        """Send one delivery again (that attempt's event, to this endpoint)."""
+        path = f"platform/webhooks/{_id(public_id)}/deliveries/{_id(attempt_id)}/resend/"
+        return self._t.request("POST", path).json()
+
     def deliveries(self, public_id: Any) -> builtins.list[t.DeliveryAttempt]:
         """Every delivery attempt to the endpoint, newest first (all pages)."""
         return list(self._all(self._page(f"platform/webhooks/{_id(public_id)}/deliveries/")))
