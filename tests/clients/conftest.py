@@ -103,3 +103,52 @@ def stub() -> Iterator[Stub]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A platform's callback receiver: answers the scripted statuses in turn, then 200."""
+
+    url: str = ""
+    statuses: list[int] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for(self, count: int, timeout: float = 15) -> list[Received]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.received) >= count, timeout=timeout)
+        assert len(self.received) >= count, f"{len(self.received)} callbacks arrived, {count} expected"
+        return self.received
+
+
+@pytest.fixture
+def receiver():
+    state = Receiver()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status = state.statuses.pop(0) if state.statuses else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            with state.arrived:
+                state.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+                state.arrived.notify_all()
+
+        def log_message(self, format, *args):  # noqa: A002 - quiet
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state.url = f"http://127.0.0.1:{server.server_port}/callbacks"
+    yield state
+    server.shutdown()
+    server.server_close()

@@ -488,3 +488,75 @@ def test_secrets_unpadded_raw_or_broken():
     for broken in ("whsec_!!!", "whsec_", b""):
         with pytest.raises(WebhookVerificationError):
             verify_webhook(_headers(signature, timestamp), BODY, broken)
+
+
+# --- the events feed and webhook endpoints, against the live server ------------------------
+
+
+def test_the_events_feed_pages_since_and_by_type(ent, make_key, make_client):
+    from django.db import transaction
+
+    from integrations.webhooks.events import emit
+
+    with transaction.atomic():
+        emit(ent, "card.activated", {"card": "89860000000000000001", "status": "active"})
+    since = datetime.now(UTC)
+    with transaction.atomic():
+        wanted = [
+            emit(ent, "card.activated", {"card": f"8986000000000000001{n}", "status": "active"}) for n in range(3)
+        ]
+        emit(ent, "order.completed", {"order": str(uuid.uuid4()), "status": "completed"})
+    client = make_client(make_key(["cards:read", "webhooks:manage"])[1])
+    first = client.events.list(since=since, type="card.activated", page_size=2)
+    assert len(first.results) == 2 and first.next
+    feed = list(client.events.iter(since=since, type="card.activated", page_size=2))
+    assert [e["id"] for e in feed] == [str(e.public_id) for e in wanted]
+    assert set(feed[0]) >= {"id", "type", "timestamp", "data"} and feed[0]["data"]["status"] == "active"
+    assert {e["type"] for e in client.events.iter(since=since)} == {"card.activated", "order.completed"}
+    with pytest.raises(ValidationError) as bad:
+        client.events.list(since="yesterday")
+    assert (bad.value.code, bad.value.field) == ("invalid_since", "since")
+    with pytest.raises(PermissionDenied):
+        make_client(make_key(["cards:read"])[1]).events.list()
+
+
+def test_a_webhook_endpoints_life_through_the_client(ent, make_key, make_client, receiver, settings):
+    settings.WEBHOOK_ALLOW_LOOPBACK = True
+    client = make_client(make_key(["webhooks:manage"])[1])
+    endpoint = client.webhooks.create(enterprise=str(ent.public_id), url=receiver.url, description="fleet")
+    first_secret = endpoint["secret"]
+    assert first_secret.startswith("whsec_") and endpoint["events"] == []
+    assert [e["id"] for e in client.webhooks.list().results] == [endpoint["id"]]
+    assert "secret" not in client.webhooks.get(endpoint["id"])
+    changed = client.webhooks.update(endpoint["id"], events=["card.activated"], description="fleet v2")
+    assert (changed["events"], changed["description"]) == (["card.activated"], "fleet v2")
+
+    rotated = client.webhooks.rotate_secret(endpoint["id"], grace_hours=1)
+    assert rotated["secret"].startswith("whsec_") and rotated["secret"] != first_secret
+    client.webhooks.send_test(endpoint["id"])
+    test_call = receiver.wait_for(1)[0]
+    for secret in (rotated["secret"], first_secret):  # both signatures during the grace period
+        assert verify_webhook(test_call.headers, test_call.body, secret)["type"] == "webhook.test"
+
+    [attempt] = client.webhooks.deliveries(endpoint["id"])
+    assert (attempt["attempt"], attempt["status_code"], attempt["succeeded"]) == (1, 200, True)
+    assert attempt["event_id"] == test_call.headers["webhook-id"]
+    client.webhooks.resend(endpoint["id"], attempt["id"])
+    assert receiver.wait_for(2)[1].headers["webhook-id"] == attempt["event_id"]
+    assert client.webhooks.recover(endpoint["id"], since=datetime.now(UTC) - timedelta(hours=1)) == {"resent": 0}
+
+    assert client.webhooks.disable(endpoint["id"])["enabled"] is False
+    assert client.webhooks.enable(endpoint["id"])["enabled"] is True
+    client.webhooks.delete(endpoint["id"])
+    with pytest.raises(NotFound):
+        client.webhooks.get(endpoint["id"])
+
+
+def test_webhook_registration_refuses_what_the_ssrf_guard_refuses(ent, make_key, make_client, settings):
+    settings.WEBHOOK_ALLOW_LOOPBACK = False
+    client = make_client(make_key(["webhooks:manage"])[1])
+    with pytest.raises(ValidationError) as refused:
+        client.webhooks.create(enterprise=str(ent.public_id), url="http://127.0.0.1:9/hook")
+    assert refused.value.field == "url" and refused.value.code
+    with pytest.raises(PermissionDenied):
+        make_client(make_key(["cards:read"])[1]).webhooks.create(enterprise=str(ent.public_id), url="https://x.test/")

@@ -254,16 +254,23 @@ class Imports(_Resource):
 
 class Events(_Resource):
     def list(
-        self, *, since: When | None = None, type: str | None = None, cursor_url: str | None = None
+        self,
+        *,
+        since: When | None = None,
+        type: str | None = None,
+        page_size: int | None = None,
+        cursor_url: str | None = None,
     ) -> Page[t.Event]:
         """One page of the events feed (what the callbacks carried), oldest first, from `since` on."""
         if cursor_url:
             return self._page(cursor_url)
-        return self._page("platform/events/", {"since": _iso(since), "type": type})
+        return self._page("platform/events/", {"since": _iso(since), "type": type, "page_size": page_size})
 
-    def iter(self, *, since: When | None = None, type: str | None = None) -> Iterator[t.Event]:
+    def iter(
+        self, *, since: When | None = None, type: str | None = None, page_size: int | None = None
+    ) -> Iterator[t.Event]:
         """Every event since then, following `next` to the end: catch up after downtime with this."""
-        return self._all(self.list(since=since, type=type))
+        return self._all(self.list(since=since, type=type, page_size=page_size))
 
 
 class Webhooks(_Resource):
