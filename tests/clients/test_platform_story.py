@@ -34,6 +34,7 @@ def _call(url: str, body: dict | None = None, token: str | None = None) -> dict:
         return json.loads(answer.read())
 
 
+@pytest.mark.slow
 def test_the_platform_story(world, live_server, receiver, settings, scripted_face_engine):
     from integrations.webhooks import tasks
     from integrations.webhooks.models import Delivery

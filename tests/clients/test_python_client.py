@@ -19,6 +19,7 @@ from iot_realname_client import (
     ApiError,
     AuthenticationError,
     Client,
+    Conflict,
     ConnectionFailed,
     NotFound,
     PermissionDenied,
@@ -139,8 +140,8 @@ def test_a_card_user_is_registered_with_an_id_photo_and_a_live_photo(
     assert [u["public_id"] for u in client.card_users.iter()] == [card_user["public_id"]]
 
 
-def test_register_needs_exactly_one_of_live_photo_and_frames(make_client):
-    client = make_client("rnk_test_unused")
+def test_register_needs_exactly_one_of_live_photo_and_frames():
+    client = Client("http://127.0.0.1:9", "rnk_test_unused")  # refused before anything is sent
     common = dict(enterprise="e", name="n", id_type="resident_id", id_number="1", id_photo=b"x", cards=["1"])
     with pytest.raises(ValueError):
         client.card_users.register(**common, biometric_consent=True)
@@ -322,12 +323,23 @@ def test_a_post_that_creates_nothing_is_not_retried_on_5xx_but_is_on_429(stub, s
     stub.answer(503)
     with pytest.raises(ServerError):
         client.webhooks.recover("w1", since="2026-01-01T00:00:00+00:00")
-    assert len(stub.seen) == 1 and "idempotency-key" not in stub.seen[0].headers
+    assert len(stub.seen) == 1 and _uuid4(stub.seen[0].headers["idempotency-key"])  # sent, not relied on
     stub.answer(429, Retry_After="1").answer(200, {"recovered": 0})
     assert client.webhooks.recover("w1", since=datetime(2026, 1, 1, tzinfo=UTC)) == {"recovered": 0}
     assert json.loads(stub.seen[-1].body) == {"since": "2026-01-01T00:00:00+00:00"}
     with pytest.raises(ValueError):
         client.webhooks.recover("w1", since=datetime(2026, 1, 1))  # naive: which instant?
+
+
+def test_a_create_still_running_on_the_server_is_waited_for_then_replayed(stub, sleeps):
+    busy = {"code": "idempotency_request_in_progress", "detail": "The first request with this key still runs."}
+    stub.answer(409, busy, Retry_After="2").answer(201, {"public_id": "o1"}, Idempotent_Replayed="true")
+    assert _create_order(_stub_client(stub, sleeps)) == {"public_id": "o1"}
+    assert sleeps == [2.0] and len({seen.headers["idempotency-key"] for seen in stub.seen}) == 1
+    stub.answer(409, {"code": "card_in_pending_order", "detail": "A card is in a pending order."})
+    with pytest.raises(Conflict) as conflict:
+        _create_order(_stub_client(stub, sleeps))
+    assert conflict.value.code == "card_in_pending_order" and sleeps == [2.0]  # other conflicts are final
 
 
 def test_connection_errors_are_retried_then_raised(sleeps):

@@ -33,7 +33,6 @@ USER_AGENT = f"iot-realname-client/{__version__} (python)"
 # The longest Retry-After the client waits out by itself; a longer one is raised as RateLimited at once.
 MAX_RETRY_AFTER = 60.0
 MAX_BACKOFF = 30.0
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
@@ -173,6 +172,14 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(when.timestamp() - time.time(), 0.0)
 
 
+def _code(response: Response) -> str | None:
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body.get("code") if isinstance(body, dict) and isinstance(body.get("code"), str) else None
+
+
 def _error(response: Response) -> ApiError:
     code: str | None = None
     detail = ""
@@ -246,9 +253,19 @@ class Transport:
                 url += ("&" if "?" in url else "?") + urllib.parse.urlencode(pairs)
         return url
 
+    @staticmethod
+    def _retryable(response: Response, safe_to_repeat: bool) -> bool:
+        if response.status == 429:
+            return True  # refused before anything was done
+        if response.status >= 500:
+            return safe_to_repeat
+        # Our own earlier attempt (one that timed out here, say) is still running on the server: wait,
+        # then this retry gets its stored answer.
+        return response.status == 409 and safe_to_repeat and _code(response) == "idempotency_request_in_progress"
+
     def _delay(self, retry: int, response: Response | None) -> float | None:
         """Seconds before retry number `retry` (1-based); None when the server asked for too long a wait."""
-        if response is not None and response.status in (429, 503):
+        if response is not None and response.status in (409, 429, 503):
             after = retry_after_seconds(response.headers.get("retry-after"))
             if after is not None:
                 return after if after <= MAX_RETRY_AFTER else None
@@ -282,8 +299,9 @@ class Transport:
         """Send with retries; answer the 2xx Response or raise the error's type.
 
         Retried: 429 (after Retry-After), 5xx and connection errors, for reads and for creates (which carry
-        one Idempotency-Key across all their attempts, so the server makes them once). Other POSTs are
-        retried only on 429, which the server answers before doing anything.
+        one Idempotency-Key across all their attempts, so the server makes them once), and a create's 409
+        idempotency_request_in_progress (its own earlier attempt still runs). Other POSTs are retried only
+        on 429, which the server answers before doing anything.
         """
         method = method.upper()
         url = self.url(path, params)
@@ -298,9 +316,11 @@ class Transport:
         elif json_body is not None:
             body = json.dumps(json_body).encode()
             headers["Content-Type"] = "application/json"
-        if create:
+        if method == "POST":
+            # Every POST carries a key: the portal requires one of a key's creating calls, and ignores it
+            # elsewhere. Only creates count on it to be made once, so only they are retried after a 5xx.
             headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
-        safe_to_repeat = method in IDEMPOTENT_METHODS or "Idempotency-Key" in headers
+        safe_to_repeat = method in IDEMPOTENT_METHODS or create
 
         retry = 0
         while True:
@@ -312,11 +332,8 @@ class Transport:
                 failure = exc
             if response is not None and 200 <= response.status < 300:
                 return response
-            retryable = (
-                (failure is not None and safe_to_repeat)
-                or (response is not None and response.status == 429)
-                or (response is not None and response.status in RETRY_STATUSES and safe_to_repeat)
-                or (response is not None and response.status >= 500 and safe_to_repeat)
+            retryable = (failure is not None and safe_to_repeat) or (
+                response is not None and self._retryable(response, safe_to_repeat)
             )
             delay = self._delay(retry + 1, response) if retryable and retry < self.max_retries else None
             if delay is None:
