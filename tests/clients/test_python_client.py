@@ -140,6 +140,32 @@ def test_a_card_user_is_registered_with_an_id_photo_and_a_live_photo(
     assert [u["public_id"] for u in client.card_users.iter()] == [card_user["public_id"]]
 
 
+def test_a_registration_sent_twice_with_one_idempotency_key_is_made_once(
+    ent, manager, make_key, make_client, scripted_face_engine
+):
+    from cards.models import CardUser
+
+    card = factories.card(enterprise=ent, actor=manager)
+    client = make_client(make_key(["cards:read", "card_users:write"])[1])
+    body = dict(
+        enterprise=str(ent.public_id),
+        name="周九",
+        id_type="resident_id",
+        id_number=idgen.resident_id(),
+        id_photo=ID_PHOTO,
+        live_photo=LIVE_PHOTO,
+        cards=[card.iccid],
+        biometric_consent=True,
+    )
+    first = client.card_users.register(**body, idempotency_key="platform-order-1")
+    again = client.card_users.register(**body, idempotency_key="platform-order-1")  # e.g. after our restart
+    assert again["card_user"]["public_id"] == first["card_user"]["public_id"]
+    assert CardUser.objects.count() == 1
+    with pytest.raises(ValidationError) as reused:
+        client.card_users.register(**{**body, "cards": [card.iccid, card.iccid]}, idempotency_key="platform-order-1")
+    assert (reused.value.status, reused.value.code) == (422, "idempotency_key_reused")
+
+
 def test_register_needs_exactly_one_of_live_photo_and_frames():
     client = Client("http://127.0.0.1:9", "rnk_test_unused")  # refused before anything is sent
     common = dict(enterprise="e", name="n", id_type="resident_id", id_number="1", id_photo=b"x", cards=["1"])
