@@ -215,7 +215,7 @@ class CardUsers(_Resource):
         for index, frame in enumerate(liveness_frames or []):
             form.add_file(FRAMES_FIELD, frame, f"frame-{index:02d}.jpg")
         if frame_timestamps is not None:
-            form.add(FRAME_TIMESTAMPS_FIELD, ",".join(str(int(stamp)) for stamp in frame_timestamps))
+            form.add(FRAME_TIMESTAMPS_FIELD, ",".join(str(stamp) for stamp in frame_timestamps))
         response = self._t.request("POST", "card-users/", form=form, create=True, idempotency_key=idempotency_key)
         return cast(t.Registration, response.json())
 
