@@ -287,7 +287,7 @@ def card_event(
 _ACTIVATED_FROM = frozenset({CardStatus.IN_STOCK, CardStatus.AWAITING_REALNAME})
 
 
-def _emit_status_event(card: Card, *, action: str, from_status: str, order: Order | None, data: dict) -> None:
+def _emit_status_event(card: Card, *, action: str, from_status: str, order: Order | None, data: dict[str, Any]) -> None:
     """Every status transition writes its CardEvent through card_event, so this is the one place a card's
     status change becomes a platform event, in the transition's transaction (issue 10 §3)."""
     activated = card.status == CardStatus.ACTIVE and from_status in _ACTIVATED_FROM
