@@ -265,6 +265,34 @@ def test_a_suspension_or_a_cancellation_emits_card_status_changed(world, make, a
     the_event("order.completed", enterprise)
 
 
+def test_a_resumed_card_is_a_status_change_not_an_activation(world):
+    card = factories.active_card(enterprise=world["enterprise"])
+    factories.suspend(card)
+    Event.objects.all().delete()
+    factories.resume(card)
+    data = the_event("card.status_changed", world["enterprise"])
+    assert (data["from_status"], data["status"], data["action"]) == ("suspended", "active", "resumed")
+    assert not Event.objects.filter(type="card.activated").exists()
+
+
+def test_the_end_of_a_trial_is_a_system_status_change_with_its_reason(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cards.inventory import services as card_services
+    from cards.models import Card
+
+    card = factories.card(enterprise=world["enterprise"], test=True)
+    factories.card_transition("activate", card, actor=None)
+    Card.objects.filter(pk=card.pk).update(test_period_ends_at=timezone.now() - timedelta(minutes=1))
+    Event.objects.all().delete()
+    assert card_services.card_end_test_period(card=Card.objects.get(pk=card.pk)) is True
+    data = the_event("card.status_changed", world["enterprise"])
+    assert data["action"] == "test_period_ended" and data["reason"] == "test_period_ended"
+    assert data["order"] is None and data["status"] == "suspended"
+
+
 def test_a_change_that_is_no_status_change_emits_no_card_event(world):
     card = factories.active_card(enterprise=world["enterprise"])
     Event.objects.all().delete()
@@ -404,3 +432,34 @@ def test_an_endpoint_subscribed_to_the_type_gets_a_pending_delivery(world):
     assert {d.status for d in deliveries} == {DeliveryStatus.PENDING}
     completed = Event.objects.get(type="order.completed")
     assert [d.endpoint_id for d in Delivery.objects.filter(event=completed)] == [everything.pk]
+
+
+def test_a_registration_reaches_a_subscribed_receiver_once_committed_and_verifies(
+    world, settings, django_capture_on_commit_callbacks
+):
+    """The whole way: the service emits, the commit sends, the receiver gets the documented body, signed so
+    that the spec's reference library (standardwebhooks) verifies it."""
+    from standardwebhooks.webhooks import Webhook
+
+    from tests.integrations.test_webhooks import _Receiver
+
+    settings.WEBHOOK_ALLOW_LOOPBACK = True
+    receiver = _Receiver([200])
+    try:
+        secret = signing.new_secret()
+        WebhookEndpoint.objects.create(
+            enterprise=world["enterprise"], url=receiver.url, events=["card_user.registered"], secret=secret
+        )
+        id_number = idgen.resident_id()
+        verification = _register(world, id_number=id_number)
+        with django_capture_on_commit_callbacks(execute=True):
+            factories.face_result(verification, "pass")
+        [(headers, body)] = receiver.received
+        event = Event.objects.get(type="card_user.registered")
+        assert headers["webhook-id"] == event.public_id
+        payload = Webhook(secret).verify(body, headers)
+        assert payload["type"] == "card_user.registered" and payload["data"] == event.data
+        assert NAME not in body and id_number not in body
+        assert Delivery.objects.get(event=event).status == DeliveryStatus.SUCCEEDED
+    finally:
+        receiver.close()
