@@ -60,6 +60,8 @@ from enterprises.models import (
     EnterpriseStatus,
 )
 from enterprises.services import change_request_apply
+from integrations.webhooks.models import EventType
+from integrations.webhooks.payloads import emit_event
 from verification.services import verification_review
 
 if TYPE_CHECKING:
@@ -458,6 +460,15 @@ def exemption_decide(
             )
             if locked.status != RequestStatus.SUBMITTED:
                 notifications.queue(notifications.exemption_decided, locked.pk)
+                emit_event(
+                    enterprise,
+                    EventType.EXEMPTION_DECIDED,
+                    exemption=locked.public_id,
+                    status=locked.status,
+                    level=level,
+                    required_levels=list(locked.required_levels),
+                    cards=sorted(locked.cards.values_list("iccid", flat=True)),
+                )
     except IntegrityError as exc:
         # Two approvers of one level at the same moment: the unique constraint lets one win.
         raise InvalidTransition(

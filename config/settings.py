@@ -424,6 +424,12 @@ SPECTACULAR_SETTINGS = {
         "VerificationStatusEnum": "verification.models.VerificationStatus",
         "OrderStatusEnum": "cards.models.OrderStatus",
     },
+    # The platform channel's docs (issue 10 §6): every event's callback, key auth, idempotency, every
+    # error code. drf-spectacular's default enum hook stays first.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integrations.webhooks.openapi.postprocess_platform",
+    ],
 }
 
 LOGGING = {

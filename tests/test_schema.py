@@ -99,3 +99,76 @@ def test_docs_pages_render_without_a_cdn(db, url, marker):
     # Served from drf-spectacular-sidecar's static files, not from a CDN (there is no internet).
     assert marker in html and "/static/drf_spectacular_sidecar/" in html
     assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html
+
+
+# --- the platform channel (issue 10 §6) ----------------------------------------------------------------
+
+
+def _resolve(schema, ref):
+    node = schema
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def test_every_event_type_is_a_documented_webhook_with_the_standard_webhooks_headers(schema):
+    from integrations.webhooks.models import EventType
+    from integrations.webhooks.payloads import PAYLOADS
+
+    # OpenAPI 3.0 has no root `webhooks`: the same path items go under `x-webhooks` (what ReDoc renders).
+    hooks = schema["webhooks"] if schema["openapi"].startswith("3.1") else schema["x-webhooks"]
+    assert set(hooks) == set(EventType.values) - {EventType.TEST}
+    for event_type, item in hooks.items():
+        operation = item["post"]
+        headers = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
+        assert {"webhook-id", "webhook-timestamp", "webhook-signature"} <= {
+            n for n, p in headers.items() if p["required"]
+        }
+        assert "2XX" in operation["responses"] and "Retry-After" in operation["responses"]["429"]["headers"]
+        body = _resolve(schema, operation["requestBody"]["content"]["application/json"]["schema"]["$ref"])
+        assert body["required"] == ["type", "timestamp", "data"]
+        assert body["properties"]["type"]["enum"] == [event_type]
+        data = body["properties"]["data"]
+        # The documented fields are the ones emit_event builds: one table for both.
+        assert list(data["properties"]) == data["required"] == list(PAYLOADS[event_type].names)
+        assert all(field["description"] for field in data["properties"].values())
+        assert not {"name", "id_number", "msisdn", "phone", "photo"} & set(data["properties"])
+
+
+def test_key_auth_idempotency_and_every_error_code_are_documented(schema):
+    from core.errors import DomainError
+
+    key = schema["components"]["securitySchemes"]["ApiKeyAuth"]
+    assert key["in"] == "header" and key["name"] == "Authorization" and "cards:read" in key["description"]
+    description = schema["info"]["description"]
+    assert (
+        "Api-Key rnk_live_" in description and "Idempotency-Key" in description and "webhook-signature" in description
+    )
+    codes = schema["components"]["schemas"]["Error"]["x-error-codes"]
+    every = {code for found in codes.values() for code in found}
+    # Each domain error's default code, codes given at a raise (services, validators, the SSRF guard),
+    # DRF's own and a serializer field's.
+    stack, defaults = [DomainError], set()
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        defaults.add(cls.default_code)
+    assert defaults <= every
+    assert {"one_id_five_cards", "invalid_iccid_checksum", "url_not_https", "link_exhausted"} <= every
+    assert {"not_authenticated", "throttled", "parse_error", "required", "max_length"} <= every
+    assert "one_id_five_cards" in codes["409"] and "not_authenticated" in codes["401"] and "throttled" in codes["429"]
+    assert "500" not in codes
+    for found in codes.values():
+        assert all(f"`{code}`" in description for code in found)
+
+
+def test_the_endpoint_registration_lists_every_event_as_a_standard_callback():
+    """Where POST /api/v1/platform/webhooks/ is in the schema, OpenAPI 3.0 callbacks name the same events."""
+    from integrations.webhooks.openapi import postprocess_platform, webhooks
+
+    result = postprocess_platform(
+        {"info": {}, "paths": {"/api/v1/platform/webhooks/": {"post": {"operationId": "create"}}}, "components": {}}
+    )
+    callbacks = result["paths"]["/api/v1/platform/webhooks/"]["post"]["callbacks"]
+    assert set(callbacks) == set(webhooks())
+    assert callbacks["card.activated"] == {"{$request.body#/url}": webhooks()["card.activated"]}

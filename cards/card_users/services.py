@@ -33,6 +33,8 @@ from core.files import atomic_with_files
 from core.identity import IdentityError, validate_personal_id
 from core.uploads import CleanUpload, sanitize_upload
 from enterprises.models import Enterprise
+from integrations.webhooks.models import EventType
+from integrations.webhooks.payloads import codes, emit_event
 from verification.models import Verification, VerificationPurpose, VerificationStatus
 from verification.services import verification_create
 
@@ -269,7 +271,42 @@ def card_user_registration_settle(*, actor: User | None, verification: Verificat
         if refusal is not None:
             data["code"] = refusal.code
         audit_record(actor=actor, action="card_user.registration_status", obj=card_user, data=data)
+        _emit_registration_event(card_user, verification, refusal)
     return refusal
+
+
+# What a platform hears of a registration's new status (issue 10 §3); a submitted one is not news yet.
+_EVENT_OF_STATUS = {
+    RegistrationStatus.REGISTERED: EventType.CARD_USER_REGISTERED,
+    RegistrationStatus.IN_REVIEW: EventType.CARD_USER_IN_REVIEW,
+    RegistrationStatus.NEEDS_NEW_PHOTO: EventType.CARD_USER_REFUSED,
+    RegistrationStatus.DECLINED: EventType.CARD_USER_REFUSED,
+    RegistrationStatus.NOT_BOUND_CARD_LIMIT: EventType.CARD_USER_REFUSED,
+    RegistrationStatus.NOT_BOUND: EventType.CARD_USER_REFUSED,
+}
+
+
+def _emit_registration_event(card_user: CardUser, verification: Verification, refusal: DomainError | None) -> None:
+    """In the settling transaction: every channel's registration ends here, so each is emitted once."""
+    event_type = _EVENT_OF_STATUS.get(RegistrationStatus(card_user.registration_status))
+    if event_type is None:
+        return
+    reasons: list[str] = []
+    if event_type == EventType.CARD_USER_REFUSED:
+        # Codes only: a reason's message, or a reviewer's comment, may quote the person.
+        reasons = [refusal.code] if refusal is not None else codes(verification.reasons)
+        if card_user.registration_status == RegistrationStatus.DECLINED:
+            reasons = [*reasons, "review_declined"]
+    emit_event(
+        card_user.enterprise,
+        event_type,
+        card_user=card_user.public_id,
+        verification=verification.public_id,
+        status=card_user.registration_status,
+        channel=card_user.channel,
+        cards=sorted(verification.cards.values_list("iccid", flat=True)),
+        reasons=reasons,
+    )
 
 
 def card_user_verification_settled(*, verification: Verification, actor: User | None) -> DomainError | None:

@@ -56,6 +56,8 @@ from core.errors import ValidationFailed
 from core.files import atomic_with_files
 from core.queueing import enqueue
 from enterprises.models import Enterprise
+from integrations.webhooks.models import EventType
+from integrations.webhooks.payloads import emit_event
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -124,7 +126,12 @@ def _packages() -> dict[str, tuple[Any, ...]]:
 
 
 def _finish_failed(
-    job: CardImport, *, message: StrOrPromise, errors: list[RowError] | None = None, processed: int | None = None
+    job: CardImport,
+    *,
+    message: StrOrPromise,
+    code: str,
+    errors: list[RowError] | None = None,
+    processed: int | None = None,
 ) -> str:
     errors = errors or []
     stored = _error_dicts(errors, _max_stored_errors())
@@ -150,7 +157,22 @@ def _finish_failed(
                 obj=job,
                 data={"error_count": len(errors), "total_rows": job.total_rows},
             )
+            _emit_finished(job, reason=code)
     return ImportStatus.FAILED
+
+
+def _emit_finished(job: CardImport, *, reason: str | None) -> None:
+    """In the transaction that ends the import, succeeded or failed: each import is reported once."""
+    emit_event(
+        job.enterprise,
+        EventType.CARD_IMPORT_FINISHED,
+        card_import=job.public_id,
+        status=job.status,
+        total_rows=job.total_rows,
+        imported_rows=job.imported_rows,
+        error_count=job.error_count,
+        reason=reason,
+    )
 
 
 def card_import_run(*, import_id: int, task_id: str | None = None) -> str:
@@ -174,12 +196,12 @@ def card_import_run(*, import_id: int, task_id: str | None = None) -> str:
     try:
         return _run(job)
     except ValidationFailed as exc:
-        return _finish_failed(job, message=exc.message)
+        return _finish_failed(job, message=exc.message, code=exc.code)
     except Exception as exc:  # never leave an import running; the task must not crash the request in eager mode
         if isinstance(exc, SoftTimeLimitExceeded):
-            return _finish_failed(job, message=MSG_TIMEOUT)
+            return _finish_failed(job, message=MSG_TIMEOUT, code="timeout")
         logger.exception("card import %s failed", job.public_id)
-        return _finish_failed(job, message=MSG_INTERNAL)
+        return _finish_failed(job, message=MSG_INTERNAL, code="internal_error")
 
 
 _by_iccid = operator.attrgetter("iccid")
@@ -199,7 +221,13 @@ def _run(job: CardImport) -> str:
     if errors:
         # The report lists every problem, the clashes with registered cards too.
         errors.extend(database_duplicates(valid))
-        return _finish_failed(job, message=MSG_ROWS_REFUSED % {"count": len(errors)}, errors=errors, processed=total)
+        return _finish_failed(
+            job,
+            message=MSG_ROWS_REFUSED % {"count": len(errors)},
+            code="rows_refused",
+            errors=errors,
+            processed=total,
+        )
 
     # A clean file is written at once: the unique indexes on ICCID and MSISDN refuse a card that is
     # already registered (or registered meanwhile by another import), the transaction rolls back,
@@ -236,6 +264,8 @@ def _run(job: CardImport) -> str:
                 obj=locked,
                 data={"imported_rows": len(valid), "enterprise": str(job.enterprise.public_id)},
             )
+            locked.enterprise = job.enterprise
+            _emit_finished(locked, reason=None)
     except IntegrityError:
         # Nothing was written; report which rows clash with registered cards.
         valid.sort(key=_by_row)
@@ -243,7 +273,11 @@ def _run(job: CardImport) -> str:
         if not duplicates:
             raise
         return _finish_failed(
-            job, message=MSG_ROWS_REFUSED % {"count": len(duplicates)}, errors=duplicates, processed=total
+            job,
+            message=MSG_ROWS_REFUSED % {"count": len(duplicates)},
+            code="rows_refused",
+            errors=duplicates,
+            processed=total,
         )
     return ImportStatus.SUCCEEDED
 

@@ -40,6 +40,8 @@ from cards.rules import Decision, Exemption, ServiceLevel, evaluate
 from cards.validation import validate_card_msisdn, validate_iccid, validate_imsi
 from core.errors import InvalidTransition, ValidationFailed
 from enterprises.models import Enterprise
+from integrations.webhooks.models import EventType
+from integrations.webhooks.payloads import emit_event
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -276,6 +278,29 @@ def card_event(
         to_status=card.status,
         order=order,
         data={**(data or {}), **(getattr(actor, "audit_data", None) or {})},
+    )
+    if from_status and from_status != card.status:
+        _emit_status_event(card, action=action, from_status=from_status, order=order, data=data or {})
+
+
+# An activation: the card goes live for the first time under an order (or once its real-name completes).
+_ACTIVATED_FROM = frozenset({CardStatus.IN_STOCK, CardStatus.AWAITING_REALNAME})
+
+
+def _emit_status_event(card: Card, *, action: str, from_status: str, order: Order | None, data: dict[str, Any]) -> None:
+    """Every status transition writes its CardEvent through card_event, so this is the one place a card's
+    status change becomes a platform event, in the transition's transaction (issue 10 §3)."""
+    activated = card.status == CardStatus.ACTIVE and from_status in _ACTIVATED_FROM
+    reason = data.get("basis") if activated else data.get("reason")
+    emit_event(
+        card.enterprise,
+        EventType.CARD_ACTIVATED if activated else EventType.CARD_STATUS_CHANGED,
+        card=card.iccid,
+        from_status=from_status,
+        status=card.status,
+        action=action,
+        order=order.public_id if order is not None else None,
+        reason=reason if isinstance(reason, str) else None,
     )
 
 

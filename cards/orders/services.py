@@ -73,6 +73,8 @@ from core.uploads import CleanUpload, sanitize_upload
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
 from enterprises.services import enterprise_upload_documents
+from integrations.webhooks.models import EventType
+from integrations.webhooks.payloads import emit_event
 from verification.models import Verification, VerificationPurpose, VerificationStatus
 from verification.services import verification_create
 
@@ -636,7 +638,25 @@ def order_complete(*, order: Order, actor: User | None) -> Order:
         locked.completed_at = timezone.now()
         locked.save(update_fields=["status", "completed_at"])
         audit_record(actor=actor, action="order.completed", obj=locked, data={"outcomes": outcomes})
+        _emit_order_event(
+            locked,
+            EventType.ORDER_COMPLETED,
+            outcomes=[{"outcome": outcome, "count": count} for outcome, count in sorted(outcomes.items())],
+        )
     return locked
+
+
+def _emit_order_event(order: Order, event_type: str, **fields: Any) -> None:
+    """In the order's transaction: a completion rolled back (order_handler_verified's savepoint) emits nothing."""
+    emit_event(
+        order.enterprise,
+        event_type,
+        order=order.public_id,
+        number=order.number,
+        business_type=order.business_type,
+        status=order.status,
+        **fields,
+    )
 
 
 def _reject(order: Order, *, actor: User | None, reason: str, code: str) -> Order:
@@ -645,6 +665,7 @@ def _reject(order: Order, *, actor: User | None, reason: str, code: str) -> Orde
     order.completed_at = timezone.now()
     order.save(update_fields=["status", "rejection_reason", "completed_at"])
     audit_record(actor=actor, action="order.rejected", obj=order, data={"code": code})
+    _emit_order_event(order, EventType.ORDER_REFUSED, reason=code)
     return order
 
 

@@ -23,11 +23,21 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cards.card_users.services import card_user_register, one_id_card_limit
-from cards.models import Card, CardStatus, CardUser, Channel, RegistrationStatus, SelfServiceLink
+from cards.models import (
+    Card,
+    CardStatus,
+    CardUser,
+    Channel,
+    RegistrationStatus,
+    SelfServiceLink,
+    SelfServiceLinkKind,
+)
 from cards.self_service.actors import LinkHolder
 from cards.self_service.services import handover_claim_for_phone, handover_record
 from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.uploads import UploadRejected, sanitize_upload
+from integrations.webhooks.models import EventType
+from integrations.webhooks.payloads import emit_event
 from verification.models import Verification
 from verification.tasks import run_liveness_check
 
@@ -322,6 +332,17 @@ def _use_link(link: SelfServiceLink) -> None:
     ).update(uses=F("uses") + 1)
     if not used:
         raise InvalidTransition(MSG_EXHAUSTED, code="link_exhausted")
+    # The use that took the last one says so, once, in the submit's transaction (a refused submit rolls
+    # the use and the event back). A counter handover is single use by design: nothing to renew.
+    fresh = SelfServiceLink.objects.select_related("enterprise").get(pk=link.pk)
+    if fresh.uses >= fresh.max_uses and fresh.kind == SelfServiceLinkKind.LINK:
+        emit_event(
+            fresh.enterprise,
+            EventType.SELF_SERVICE_LINK_EXHAUSTED,
+            self_service_link=fresh.public_id,
+            max_uses=fresh.max_uses,
+            uses=fresh.uses,
+        )
 
 
 def phone_submit(request, link: SelfServiceLink, state: dict) -> dict:
