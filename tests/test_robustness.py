@@ -286,6 +286,9 @@ PAGE_OBJECTS = [
     ("approvals/reviews/", "reviews"),
     ("approvals/change-requests/", "change-requests"),
     ("accounts/set-password/", "password-links"),
+    ("platform/webhooks/enterprise/", "enterprises"),
+    ("platform/webhooks/<str:public_id>/delete/", "delete platform/webhooks"),
+    ("platform/webhooks/", "platform/webhooks"),
 ]
 CHOICES = {
     "kind": ["live_photo", "id_photo", "junk"],
@@ -345,8 +348,10 @@ def _page_urls(route: str, objects: dict) -> list[str]:
         return ["/" + route]
     kind = next(kind for prefix, kind in PAGE_OBJECTS if route.startswith(prefix))
     missing = MISSING_ICCID if kind == "cards" else MISSING_UUID
+    # A kind may give one real value per parameter (make_objects: "platform/webhooks").
+    real = objects[kind] if isinstance(objects[kind], dict) else {name: objects[kind] for _c, name in params}
     urls = []
-    for value in [str(objects[kind]), missing, *MALFORMED]:
+    for value in [None, missing, *MALFORMED]:
         for choice_index in range(3):
             url = route
             for converter, name in params:
@@ -355,7 +360,7 @@ def _page_urls(route: str, objects: dict) -> list[str]:
                 elif converter == "int":
                     replacement = str(objects["attachment"]) if choice_index == 0 else "999999"
                 else:
-                    replacement = value
+                    replacement = str(real[name]) if value is None else value
                 url = re.sub(r"<(?:\w+:)?" + name + ">", replacement, url, count=1)
             urls.append("/" + url)
     return sorted(set(urls))
