@@ -38,6 +38,8 @@ URL_MAX_LENGTH = 2000
 DESCRIPTION_MAX_LENGTH = 200
 MAX_ENDPOINTS = 20
 DEFAULT_GRACE_HOURS = 24
+# A recovery sends this many deliveries itself; the sweeper sends the rest, a batch at each beat.
+RECOVER_SENT_AT_ONCE = 200
 MAX_GRACE_HOURS = 24 * 7
 # The types an endpoint may subscribe to: every business event. The test event goes to the one endpoint
 # that asked for it, whatever it subscribes to.
@@ -268,25 +270,43 @@ def delivery_resend(*, actor: Any, attempt: DeliveryAttempt) -> Delivery:
 
 
 def endpoint_recover(*, actor: Any, endpoint: WebhookEndpoint, since: object) -> int:
-    """Resend every delivery of the endpoint whose event since `since` failed or was given up; how many."""
+    """Resend what the endpoint missed of the events since `since`; how many deliveries go out again.
+
+    That is every failed or given-up delivery, and every event it wants that it never got a delivery of
+    because it was disabled then (emit() skips disabled endpoints), since it was created. The first
+    RECOVER_SENT_AT_ONCE are sent now; the rest are due, and the sweeper (send_due_deliveries) sends them.
+    """
     _require(actor, endpoint.enterprise)
     if not isinstance(since, datetime) or timezone.is_naive(since):
         raise ValidationFailed(MSG_SINCE, code="invalid_since", field="since")
+    now = timezone.now()
     with transaction.atomic():
         record = _locked(endpoint)
         _require_enabled(record)
-        failed = (
-            Delivery.objects.select_for_update()
-            .filter(
-                endpoint=record,
-                status__in=[DeliveryStatus.FAILED, DeliveryStatus.GAVE_UP],
-                event__timestamp__gte=since,
-            )
-            .order_by("event__timestamp", "pk")
+        Delivery.objects.filter(
+            endpoint=record, status__in=[DeliveryStatus.FAILED, DeliveryStatus.GAVE_UP], event__timestamp__gte=since
+        ).update(status=DeliveryStatus.PENDING, next_attempt_at=now)
+        missed = (
+            Event.objects.filter(enterprise_id=record.enterprise_id, timestamp__gte=max(since, record.created_at))
+            .exclude(type=EventType.TEST)
+            .exclude(deliveries__endpoint=record)
         )
-        ids = _make_due(list(failed), timezone.now())
+        if record.events:
+            missed = missed.filter(type__in=record.events)
+        # An event emitted meanwhile may have got its delivery already: that one is no conflict to fail on.
+        Delivery.objects.bulk_create(
+            (Delivery(endpoint=record, event_id=pk, next_attempt_at=now) for pk in missed.values_list("pk", flat=True)),
+            batch_size=500,
+            ignore_conflicts=True,
+        )
+        # Both kinds are now due at exactly `now`, and nothing else of this endpoint is (the endpoint is locked).
+        ids = list(
+            Delivery.objects.filter(endpoint=record, status=DeliveryStatus.PENDING, next_attempt_at=now)
+            .order_by("event__timestamp", "pk")
+            .values_list("pk", flat=True)
+        )
         _audit(actor, "webhook_endpoint.recovered", record, since=since.isoformat(), resent=len(ids))
-    send_after_commit(ids)
+    send_after_commit(ids[:RECOVER_SENT_AT_ONCE])
     return len(ids)
 
 

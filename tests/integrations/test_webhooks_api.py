@@ -367,6 +367,32 @@ def test_recover_resends_the_failed_deliveries_since_a_time(world, receiver, dja
     assert client.post(path, {"since": future}, format="json").json() == {"resent": 0}
 
 
+def test_recover_sends_what_was_emitted_while_the_endpoint_was_disabled(
+    world, receiver, django_capture_on_commit_callbacks
+):
+    before = _emit(world, django_capture_on_commit_callbacks, card="before")
+    hook = receiver()
+    endpoint = _endpoint(world, url=hook.url, events=["card.activated"])
+    client = _client(world["users"]["enterprise_admin"])
+    assert client.post(f"{URL}{endpoint['id']}/disable/").status_code == 200
+    missed = _emit(world, django_capture_on_commit_callbacks, card="missed")
+    _emit(world, django_capture_on_commit_callbacks, "order.completed", order="o1")
+    assert hook.received == [] and not Delivery.objects.filter(event=missed).exists()
+    refused = client.post(f"{URL}{endpoint['id']}/recover/", {"since": before.timestamp.isoformat()}, format="json")
+    assert refused.status_code == 409 and refused.json()["code"] == "endpoint_disabled"
+    assert client.post(f"{URL}{endpoint['id']}/enable/").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"{URL}{endpoint['id']}/recover/", {"since": before.timestamp.isoformat()}, format="json"
+        )
+    # Not the event from before the endpoint existed, nor the type it does not subscribe to.
+    assert response.json() == {"resent": 1}
+    assert [h["webhook-id"] for h, _body in hook.received] == [missed.public_id]
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.post(f"{URL}{endpoint['id']}/recover/", {"since": before.timestamp.isoformat()}, format="json")
+    assert again.json() == {"resent": 0}
+
+
 # --- the test event --------------------------------------------------------------------------------
 
 
