@@ -9,6 +9,7 @@ app_name = "webhooks"
 urlpatterns = [
     path("enterprise/<uuid:public_id>/", views.endpoint_list, name="list"),
     path("<str:public_id>/", views.endpoint_detail, name="detail"),
+    path("<str:public_id>/edit/", views.endpoint_edit, name="edit"),
     path("<str:public_id>/disable/", views.endpoint_disable, name="disable"),
     path("<str:public_id>/enable/", views.endpoint_enable, name="enable"),
     path("<str:public_id>/delete/", views.endpoint_delete, name="delete"),

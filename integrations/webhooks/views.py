@@ -1,6 +1,6 @@
 """Portal pages of callback endpoints (/platform/webhooks/), for the enterprise's admin and account manager.
 
-An enterprise's endpoints and the form to add one; an endpoint's page with its delivery attempts (newest
+An enterprise's endpoints and the form to add one (or change one); an endpoint's page with its delivery attempts (newest
 first) and their resend buttons, "send a test event", secret rotation, disable, enable and delete. Every
 change is a POST (CSRF) to the same services as the API. The signing secret is shown only on the answer to
 a create or a rotation, never stored in a page or a URL.
@@ -103,6 +103,25 @@ def endpoint_detail(request, public_id):
     attempts = Paginator(selectors.attempts_of(endpoint), ATTEMPTS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"endpoint": endpoint, "enterprise": endpoint.enterprise, "attempts": attempts, "rotate_form": form}
     return render(request, "integrations/webhook_detail.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@never_cache
+@require_form_methods
+def endpoint_edit(request, public_id):
+    """Change the URL (checked again like a new one), the event types or the description."""
+    endpoint = selectors.endpoint_for_user(request.user, public_id)
+    initial = {"url": endpoint.url, "events": endpoint.events, "description": endpoint.description}
+    form = EndpointCreateForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.endpoint_update(actor=request.user, endpoint=endpoint, **form.cleaned_data)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            return _done(request, endpoint, _("The endpoint is changed."))
+    context = {"endpoint": endpoint, "enterprise": endpoint.enterprise, "form": form}
+    return render(request, "integrations/webhook_edit.html", context, status=400 if form.errors else 200)
 
 
 def _done(request, endpoint, message, *, to_list: bool = False):

@@ -166,3 +166,22 @@ def test_disable_enable_delete(world):
     deleted = client.post(reverse("webhooks:delete", args=[endpoint.public_id]))
     assert deleted["Location"] == reverse("webhooks:list", args=[world["enterprise"].public_id])
     assert not WebhookEndpoint.objects.exists() and client.get(detail).status_code == 404
+
+
+def test_edit_changes_through_the_service_and_checks_the_url_again(world, settings):
+    endpoint = _endpoint(world)
+    client = _client(world)
+    url = reverse("webhooks:edit", args=[endpoint.public_id])
+    page = client.get(url)
+    assert page.status_code == 200 and endpoint.url in page.content.decode()
+    changed = client.post(url, {"url": endpoint.url, "events": ["order.refused"], "description": "meters"})
+    assert changed.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.events == ["order.refused"] and endpoint.description == "meters"
+    settings.WEBHOOK_ALLOW_LOOPBACK = False
+    refused = client.post(url, {"url": "https://192.168.1.1/hook"})
+    assert refused.status_code == 400 and "may not reach" in refused.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.url == "http://127.0.0.1:9/hook"
+    assert _client(world, "enterprise_admin_other_enterprise").get(url).status_code == 404
+    assert _client(world, "provincial_approver").post(url, {"url": "x"}).status_code == 403
