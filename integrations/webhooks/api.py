@@ -387,6 +387,10 @@ class WebhookRecoverView(generics.GenericAPIView):
     @extend_schema(
         tags=TAGS,
         summary="Resend every failed or given-up delivery of events since a time",
+        description=(
+            "Also sends the events the endpoint wants that were emitted while it was disabled (since it was "
+            "created). Each goes out with its own webhook-id, as it would have the first time; `resent` counts them."
+        ),
         parameters=[ENDPOINT_ID],
         request=RecoverSerializer,
         responses={202: RecoveredSerializer, 400: E400, 401: E401, 403: E403, 404: E404, 409: E409},
