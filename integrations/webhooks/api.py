@@ -425,7 +425,7 @@ class WebhookTestView(generics.GenericAPIView):
 
 
 class EventCursorPagination(CursorPagination):
-    """On (timestamp, pk): a cursor stays valid while new events arrive, so a platform can page on."""
+    """On (timestamp, pk), oldest first: a cursor stays valid while new events arrive behind it."""
 
     ordering = ("timestamp", "pk")
     page_size = 100
@@ -477,8 +477,9 @@ class EventFeedView(generics.ListAPIView):
         tags=TAGS,
         summary="The events of the caller's enterprises, oldest first, to catch up after downtime",
         description=(
-            "Cursor-paginated: follow `next` until it is null, and keep the last `next` to page on later. "
-            "An event's `id` is the webhook-id of its callbacks."
+            "Cursor-paginated: follow `next` until it is null. To catch up later, ask again with `since` set to "
+            "the last event's timestamp (it comes again: skip the ids you have). An event's `id` is the "
+            "webhook-id of its callbacks."
         ),
         parameters=[
             OpenApiParameter(
