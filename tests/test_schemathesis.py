@@ -2,9 +2,10 @@
 
 Every operation in the schema as it is when the test runs (the generator's, as /api/schema/ serves it) gets
 examples generated from its own schema, and each answer is checked: not a server error, a documented status
-code, a documented content type, and a body that matches the documented schema. It runs twice: as a platform
-key holding every scope, and as an enterprise admin's browser session. Half the examples name real objects
-in the path (the robustness test's world), so ids resolve and the 2xx shapes are checked too, not only 404s.
+code, a documented content type, documented headers, and a body that matches the documented schema. Valid
+input runs twice, as a platform key holding every scope and as an enterprise admin's browser session; input
+that breaks the schema runs as the key. Half the examples name real objects in the path (the robustness
+test's world), so ids resolve and the 2xx shapes are checked too, not only 404s.
 
 Each example runs in a savepoint that is rolled back, so one example's writes (a revoked key, a withdrawn
 request) do not change what the next one finds. Generation is derandomised and bounded, so the run is
@@ -27,11 +28,12 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.internal.conjecture import utils as conjecture_utils
-from schemathesis import GenerationConfig
+from schemathesis import DataGenerationMethod, GenerationConfig
 from schemathesis.checks import not_a_server_error
 from schemathesis.exceptions import CheckFailed
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -65,8 +67,14 @@ if not hasattr(conjecture_utils.many, "more"):
         **{**vars(conjecture_utils), "many": _ManyWithMore}
     )
 
-CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
-EXAMPLES_PER_OPERATION = 6
+CHECKS = (
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+)
+EXAMPLES_PER_OPERATION = 5
 
 
 def _django_app(environ, start_response):
@@ -87,10 +95,15 @@ def _raw_schema() -> dict:
     return SchemaGenerator().get_schema(request=None, public=True)
 
 
-def _schema():
+def _schema(data: str):
     # The test sends its own credentials; schemathesis would otherwise generate Authorization headers.
     config = GenerationConfig(with_security_parameters=False)
-    return schemathesis.from_dict(_raw_schema(), app=_django_app, generation_config=config)
+    return schemathesis.from_dict(
+        _raw_schema(),
+        app=_django_app,
+        generation_config=config,
+        data_generation_methods=[DataGenerationMethod[data]],
+    )
 
 
 def _world_for_calls(world):
@@ -168,8 +181,12 @@ def _run_operation(
     check()
 
 
-@pytest.mark.parametrize("auth", ["platform_key", "session"])
-def test_every_operation_conforms_to_the_schema(world, calls_world, settings, auth):
+# Valid input as a key and as a session; input that breaks the schema (wrong types, missing fields, values
+# out of range) as a key, which reaches the most write paths.
+@pytest.mark.parametrize(
+    ("auth", "data"), [("platform_key", "positive"), ("session", "positive"), ("platform_key", "negative")]
+)
+def test_every_operation_conforms_to_the_schema(world, calls_world, settings, auth, data):
     objects, key = calls_world
     settings.PLATFORM_KEY_RATE = "1000000/minute"  # the limit has its own tests; here it would only answer 429
     if auth == "platform_key":
@@ -179,7 +196,7 @@ def test_every_operation_conforms_to_the_schema(world, calls_world, settings, au
         credentials = {"cookies": {"sessionid": _session_cookie(world["users"]["enterprise_admin"])}}
     failures: dict = {}
     statuses: dict = {}
-    operations = [result.ok() for result in _schema().get_all_operations()]
+    operations = [result.ok() for result in _schema(data).get_all_operations()]
     assert len(operations) == sum(
         method in ("get", "post", "put", "patch", "delete")
         for item in _raw_schema()["paths"].values()
@@ -191,5 +208,8 @@ def test_every_operation_conforms_to_the_schema(world, calls_world, settings, au
     # The run reached the views as the caller, not only their 401s and 404s: the credentials work, the real
     # ids resolve, and the 2xx bodies were checked against their schemas.
     succeeded = {label for label, codes in statuses.items() if any(200 <= code < 300 for code in codes)}
-    assert {"GET /api/v1/cards/", "GET /api/v1/cards/{iccid}/", "GET /api/v1/card-users/{public_id}/"} <= succeeded
-    assert len(succeeded) >= len(operations) // 3, sorted(statuses.items())
+    if data == "positive":
+        assert {"GET /api/v1/cards/", "GET /api/v1/cards/{iccid}/", "GET /api/v1/card-users/{public_id}/"} <= succeeded
+        assert len(succeeded) >= len(operations) // 3, sorted(statuses.items())
+    else:  # the broken input was refused, not let through
+        assert sum(400 <= code < 500 for codes in statuses.values() for code in codes) >= len(operations) // 2
