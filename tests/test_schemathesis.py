@@ -127,12 +127,19 @@ def _session_cookie(user) -> str:
 
 
 def _with_real_ids(case, objects: dict, enterprise_id: str) -> None:
-    """Name real objects: the path's ids (by the path's first segment, as the robustness test does), and
-    the enterprise where a query or a body names one."""
-    resource = case.operation.path.split("/")[3]
-    if case.path_parameters and resource in objects:
+    """Name real objects: the path's ids, found as the robustness test finds them (by the path's first two
+    segments, "platform/webhooks", with one value per parameter, else by its first segment), and the
+    enterprise where a query or a body names one."""
+    segments = case.operation.path.split("/")
+    nested = "/".join(segments[3:5])
+    found = objects.get(nested, objects.get(segments[3]))
+    if case.path_parameters and found is not None:
+        real = found if isinstance(found, dict) else dict.fromkeys(case.path_parameters, found)
         for name in case.path_parameters:
-            case.path_parameters[name] = "live_photo" if name == "kind" else str(objects[resource])
+            if name == "kind":
+                case.path_parameters[name] = "live_photo"
+            elif name in real:
+                case.path_parameters[name] = str(real[name])
     for part in (case.query, case.body):
         if isinstance(part, dict) and "enterprise" in part:
             part["enterprise"] = enterprise_id
