@@ -13,6 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from knox.auth import TokenAuthentication
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -41,8 +42,18 @@ class TokenInfoSerializer(serializers.Serializer):
     current = serializers.BooleanField(help_text="The token this request was made with.")
 
 
+# A person's own credentials: a token or the browser session, never a platform API key (integrations.auth).
+# The views about "you" (your tokens, your profile) have no meaning for a key, which is no user: with a key
+# they answer 401 as for any credential they do not take, instead of failing on a user they do not have.
+PERSONAL_AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
+
+
 class JsonView(APIView):
     renderer_classes = [JSONRenderer]
+
+
+class PersonalView(JsonView):
+    authentication_classes = PERSONAL_AUTHENTICATION
 
 
 class TokenObtainView(JsonView):
@@ -103,7 +114,7 @@ def _token_rows(request) -> list[dict]:
     ]
 
 
-class TokenListView(JsonView):
+class TokenListView(PersonalView):
     @extend_schema(
         tags=["auth"],
         summary="Your API tokens that have not expired",
@@ -113,7 +124,7 @@ class TokenListView(JsonView):
         return no_store(Response(TokenInfoSerializer(_token_rows(request), many=True).data))
 
 
-class TokenRevokeView(JsonView):
+class TokenRevokeView(PersonalView):
     @extend_schema(
         tags=["auth"],
         summary="Revoke one of your API tokens",

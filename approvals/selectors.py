@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import NOTHING, scoped
-from accounts.permissions import Capability, can, may_somewhere, scope_filter
+from accounts.permissions import Capability, actor_user, can, may_somewhere, scope_filter
 from accounts.roles import Role
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
 from cards.models import Card
@@ -136,9 +136,13 @@ def exemptions_filed_by(user: Any) -> QuerySet[ExemptionRequest]:
     if not _active(user):
         return ExemptionRequest.objects.none()
     queryset = exemptions_visible_to(user)
+    # A platform key is no user and files nothing itself; acting as its enterprise's admin, it sees the
+    # enterprise's requests.
+    person = actor_user(user)
+    filed = Q(submitted_by=person) if person is not None else NOTHING
     if user.role == Role.ENTERPRISE_ADMIN:
-        return queryset.filter(Q(submitted_by=user) | Q(enterprise_id=user.enterprise_id))
-    return queryset.filter(submitted_by=user)
+        return queryset.filter(filed | Q(enterprise_id=user.enterprise_id))
+    return queryset.filter(filed)
 
 
 def exemption_covering_card(*, card: Card, decision: RuleDecision) -> ExemptionRequest | None:

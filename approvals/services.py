@@ -92,7 +92,8 @@ def attachment_field(level: str) -> str:
 def _require_user(actor: Any) -> User:
     if actor is None or not actor.is_authenticated or not actor.is_active:
         raise PermissionDenied(_("Log in to do this."), code="login_required")
-    assert isinstance(actor, User)  # authenticated, so not the AnonymousUser
+    if not isinstance(actor, User):  # a platform key or a link holder: filing and deciding are a person's
+        raise PermissionDenied(_("Only a person who logs in may do this."), code="person_required")
     return actor
 
 

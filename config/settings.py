@@ -412,6 +412,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # drf-spectacular's own enum hook first; then the paginated lists' 404 for a page or cursor they never
+    # gave; then the platform channel's docs (issue 10 §6): every event's callback, key auth, idempotency
+    # and every error code.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.document_pagination_errors",
+        "integrations.webhooks.openapi.postprocess_platform",
+    ],
     # Choice sets used under several field names ("status", "id_type"...) get one stable name each.
     "ENUM_NAME_OVERRIDES": {
         "EnterpriseStatusEnum": "enterprises.models.EnterpriseStatus",
@@ -424,12 +432,6 @@ SPECTACULAR_SETTINGS = {
         "VerificationStatusEnum": "verification.models.VerificationStatus",
         "OrderStatusEnum": "cards.models.OrderStatus",
     },
-    # The platform channel's docs (issue 10 §6): every event's callback, key auth, idempotency, every
-    # error code. drf-spectacular's default enum hook stays first.
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "integrations.webhooks.openapi.postprocess_platform",
-    ],
 }
 
 LOGGING = {

@@ -62,6 +62,7 @@ urlpatterns = [
     path("cards/self-service/", include("cards.self_service.urls", namespace="self_service")),
     path("cards/", include("cards.urls")),
     path("orders/", include("cards.orders.urls", namespace="orders")),
+    path("platform/webhooks/", include("integrations.webhooks.urls", namespace="webhooks")),
     # The self-service link a card user opens (anonymous; the token is the path).
     path("s/", include("cards.self_service.public_urls", namespace="self_service_public")),
     path("approvals/admin/", approvals_site.urls),
@@ -75,6 +76,8 @@ urlpatterns = [
 
 # A database outage met outside a view is a 503 too (issue 7 §4.2).
 handler500 = "core.middleware.server_error"
+# A path under /api/ that no route matches answers with the API's JSON error body, not the portal's page.
+handler404 = "core.middleware.page_not_found"
 
 admin.site.site_header = _("IoT card real-name portal: operations")
 admin.site.site_title = _("IoT card real-name portal")

@@ -92,3 +92,26 @@ def validated(serializer) -> dict:
         field, detail = _first_error(serializer.errors)
         raise ValidationFailed(str(detail), code=getattr(detail, "code", None) or "invalid", field=field)
     return serializer.validated_data
+
+
+PAGINATION_PARAMETERS = ("page", "cursor")
+MSG_NO_SUCH_PAGE = (
+    "No such page: `page` is past the last page or not a number, or `cursor` is not one this list gave "
+    "(code `not_found`)."
+)
+
+
+def document_pagination_errors(result, generator, request, public):
+    """drf-spectacular postprocessing hook: a paginated list answers 404 for a page or cursor it never
+    gave (DRF's paginators raise NotFound), so every list with such a parameter documents that 404."""
+    for item in result.get("paths", {}).values():
+        operation = item.get("get")
+        if not operation:
+            continue
+        names = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "query"}
+        if names & set(PAGINATION_PARAMETERS) and "404" not in operation["responses"]:
+            operation["responses"]["404"] = {
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                "description": MSG_NO_SUCH_PAGE,
+            }
+    return result

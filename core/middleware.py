@@ -144,6 +144,14 @@ class DomainErrorMiddleware:
         return None
 
 
+def page_not_found(request, exception=None):
+    """handler404: under /api/ a path no route matches is the API's JSON error, as every other API error
+    is (a client parses one shape); elsewhere the portal's page."""
+    if request.path.startswith(API_PREFIX):
+        return no_store(JsonResponse({"code": "not_found", "detail": _("Not found.")}, status=404))
+    return defaults.page_not_found(request, exception)
+
+
 def server_error(request):
     """handler500: a database outage met outside a view (e.g. saving the session) is a 503 too."""
     exc = sys.exc_info()[1]
@@ -167,14 +175,14 @@ class PortalErrorPagesMiddleware:
         response = self.get_response(request)
         # No view matched: Django answered with its technical 404 (the URL list).
         if self.active and response.status_code == 404 and request.resolver_match is None:
-            return defaults.page_not_found(request, Http404())
+            return page_not_found(request, Http404())
         return response
 
     def process_exception(self, request, exception):
         if not self.active:
             return None
         if isinstance(exception, Http404):
-            return defaults.page_not_found(request, exception)
+            return page_not_found(request, exception)
         if isinstance(exception, PermissionDenied):
             return defaults.permission_denied(request, exception)
         if isinstance(exception, (BadRequest, SuspiciousOperation)):

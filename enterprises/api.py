@@ -28,6 +28,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api import PERSONAL_AUTHENTICATION
 from accounts.models import User
 from accounts.permissions import Capability, can
 from accounts.reveals import personal_file_response
@@ -495,6 +496,8 @@ class ChangeRequestDetailView(JsonOnly, generics.GenericAPIView):
 
 
 class MeView(JsonOnly, APIView):
+    authentication_classes = PERSONAL_AUTHENTICATION  # a platform key is no user: 401 here
+
     @extend_schema(
         tags=["me"],
         summary="The current user and what the UI may offer them",

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -16,3 +22,35 @@ def test_replay_benchmark_agrees_with_a_full_scan(monkeypatch, provinces):
     (figure,) = figures.values()
     assert figure["unit"] == "ms"
     assert figure["value"] > 0 and figure["baseline"] > 0
+
+
+@pytest.mark.slow
+def test_platform_benchmark_delivers_every_callback_and_times_both_logins(tmp_path):
+    """`python -m bench --only platform` end to end, small: its worker processes must share the rows, so
+    it runs as the command does, in a process of its own, on a SQLite file of its own (never the database
+    this test run uses: the benchmark migrates a throwaway copy next to the configured one)."""
+    output = tmp_path / "bench.json"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bench-dev.sqlite3'}",
+        "BENCH_PLATFORM_DELIVERIES": "12",
+        "BENCH_PLATFORM_GETS": "10",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "platform", "--output", str(output)],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # The benchmark fails when a delivery did not succeed exactly once, or a GET did not answer 200.
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = json.loads(output.read_text())
+    one, two = figures["platform.webhook_deliveries_per_s_1proc"], figures["platform.webhook_deliveries_per_s_2proc"]
+    assert one["unit"] == two["unit"] == "deliveries/s"
+    assert one["value"] > 0 and two["baseline"] == one["value"] and two["ratio"] > 0
+    for name in ("platform.key_auth_median_ms", "platform.key_auth_p95_ms"):
+        assert figures[name]["value"] > 0 and figures[name]["baseline"] > 0
+    assert "platform.key_auth_added_ms" in figures
+    assert "key auth adds" in result.stdout

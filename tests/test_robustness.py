@@ -19,6 +19,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLResolver, get_resolver
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
@@ -27,6 +28,9 @@ from cards.management.commands.make_card_file import card_csv
 from cards.self_service.services import link_create
 from enterprises.services import change_request_submit
 from integrations.keys import key_create
+from integrations.webhooks import signing
+from integrations.webhooks.events import emit
+from integrations.webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
 from tests import factories, idgen
 from tests.approvals import file_for_combo
 from tests.images import jpeg_upload
@@ -150,12 +154,18 @@ def _objects(world):
     )
     link, token = link_create(actor=manager, enterprise=enterprise, label="Robust", max_uses=5)
     platform_key, _ = key_create(actor=manager, enterprise=enterprise, name="Robust", scopes=["cards:read"])
+    endpoint, attempt = _webhook_with_an_attempt(enterprise)
+    doomed, _attempt = _webhook_with_an_attempt(enterprise)
     return {
         "attachment": exemption.attachments.first().pk,
         "self-service": link.public_id,  # /api/v1/self-service/links/{public_id}/revoke/
         "self-service-links": link.public_id,
         "self-service-tokens": token,
         "platform": platform_key.public_id,  # /api/v1/platform/keys/{public_id}/...
+        # /api/v1/platform/webhooks/{public_id}/deliveries/{attempt_id}/resend/: one value per parameter; the
+        # DELETE gets an endpoint of its own, so that the paths after it still find theirs.
+        "platform/webhooks": {"public_id": endpoint.public_id, "attempt_id": attempt.public_id},
+        "delete platform/webhooks": {"public_id": doomed.public_id, "attempt_id": attempt.public_id},
         "enterprises": enterprise.public_id,
         "documents": enterprise.documents.first().public_id,
         "cards": cards[2].iccid,
@@ -169,6 +179,19 @@ def _objects(world):
         "auth": _token_key(manager),  # /api/v1/auth/tokens/{key}/
         "password-links": "MQ",  # /accounts/set-password/<uidb64>/<token>/: a link that is not valid
     }
+
+
+def _webhook_with_an_attempt(enterprise):
+    """An endpoint (a public address: nothing is sent in these tests) with one failed attempt of an event."""
+    endpoint = WebhookEndpoint.objects.create(
+        enterprise=enterprise, url="https://203.0.113.10/hook", secret=signing.new_secret()
+    )
+    event = emit(enterprise, "card.activated", {"card": "c1", "status": "active"})
+    delivery = Delivery.objects.get(event=event, endpoint=endpoint)
+    attempt = DeliveryAttempt.objects.create(
+        delivery=delivery, attempt=1, status_code=500, attempted_at=timezone.now(), next_attempt_at=timezone.now()
+    )
+    return endpoint, attempt
 
 
 @pytest.fixture(scope="module")
@@ -196,18 +219,23 @@ def _schema_operations():
                 yield path, method
 
 
-def _urls(path: str, objects: dict) -> list[str]:
+def _urls(path: str, objects: dict, method: str = "get") -> list[str]:
     params = re.findall(r"\{(\w+)\}", path)
     if not params:
         return [path]
-    resource = path.split("/")[3]
-    real = str(objects[resource])
+    segments = path.split("/")
+    # A resource may name its object by its first two segments ("platform/webhooks"), with one value per
+    # path parameter, and one for a method ("delete platform/webhooks"); else by its first segment.
+    nested = "/".join(segments[3:5])
+    found = objects.get(f"{method} {nested}", objects.get(nested, objects.get(segments[3])))
+    real = found if isinstance(found, dict) else dict.fromkeys(params, found)
     missing = MISSING_ICCID if "{iccid}" in path else MISSING_UUID
     urls = []
-    for value in [real, missing, *MALFORMED]:
+    for value in [None, missing, *MALFORMED]:
         url = path
         for param in params:
-            url = url.replace("{" + param + "}", "live_photo" if param == "kind" else value, 1)
+            replacement = "live_photo" if param == "kind" else str(real[param]) if value is None else value
+            url = url.replace("{" + param + "}", replacement, 1)
         urls.append(url)
     return urls
 
@@ -231,7 +259,7 @@ def test_no_api_input_gives_a_server_error(world, objects, role):
     client = APIClient(raise_request_exception=False)
     client.force_authenticate(world["users"][role])
     for path, method in _operations():
-        for url in _urls(path, objects):
+        for url in _urls(path, objects, method):
             for body_name in [None] if method == "get" else BODIES:
                 for response in _call(client, method, url, body_name):
                     if response.status_code >= 500:
@@ -258,6 +286,9 @@ PAGE_OBJECTS = [
     ("approvals/reviews/", "reviews"),
     ("approvals/change-requests/", "change-requests"),
     ("accounts/set-password/", "password-links"),
+    ("platform/webhooks/enterprise/", "enterprises"),
+    ("platform/webhooks/<str:public_id>/delete/", "delete platform/webhooks"),
+    ("platform/webhooks/", "platform/webhooks"),
 ]
 CHOICES = {
     "kind": ["live_photo", "id_photo", "junk"],
@@ -317,8 +348,10 @@ def _page_urls(route: str, objects: dict) -> list[str]:
         return ["/" + route]
     kind = next(kind for prefix, kind in PAGE_OBJECTS if route.startswith(prefix))
     missing = MISSING_ICCID if kind == "cards" else MISSING_UUID
+    # A kind may give one real value per parameter (make_objects: "platform/webhooks").
+    real = objects[kind] if isinstance(objects[kind], dict) else {name: objects[kind] for _c, name in params}
     urls = []
-    for value in [str(objects[kind]), missing, *MALFORMED]:
+    for value in [None, missing, *MALFORMED]:
         for choice_index in range(3):
             url = route
             for converter, name in params:
@@ -327,7 +360,7 @@ def _page_urls(route: str, objects: dict) -> list[str]:
                 elif converter == "int":
                     replacement = str(objects["attachment"]) if choice_index == 0 else "999999"
                 else:
-                    replacement = value
+                    replacement = str(real[name]) if value is None else value
                 url = re.sub(r"<(?:\w+:)?" + name + ">", replacement, url, count=1)
             urls.append("/" + url)
     return sorted(set(urls))
