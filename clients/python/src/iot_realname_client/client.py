@@ -176,6 +176,7 @@ class Verifications(_Resource):
 # The multipart field names of liveness frames (as the self-service capture sends them).
 FRAMES_FIELD = "frames"
 FRAME_TIMESTAMPS_FIELD = "timestamps"
+CHALLENGE_FIELD = "challenge"
 
 
 class CardUsers(_Resource):
@@ -190,11 +191,17 @@ class CardUsers(_Resource):
         cards: Sequence[str],
         live_photo: FileInput | None = None,
         liveness_frames: Sequence[FileInput] | None = None,
+        challenge: str | Sequence[str] | None = None,
         frame_timestamps: Sequence[float] | None = None,
         biometric_consent: bool,
         idempotency_key: str | None = None,
     ) -> t.Registration:
         """Register a card user for the enterprise's cards: an ID photo plus one live photo or liveness frames.
+
+        Liveness frames are 8 to 15 JPEGs of a short capture, in order, in which the card user makes the head
+        moves of `challenge` (1 to 3 of "left", "right", "straight"); `frame_timestamps` are their capture
+        times in seconds (else the server reads them from file names such as `f0013_t001.080.jpg`). The
+        portal's active liveness check decides; a failed check is a ValidationError `liveness_failed`.
 
         `biometric_consent` must be the card user's explicit consent to face recognition (the server refuses
         without it). The answer's `verification` tells where the face comparison stands; the outcome comes as
@@ -214,6 +221,8 @@ class CardUsers(_Resource):
         form.add_file("live_photo", live_photo, "live-photo.jpg")
         for index, frame in enumerate(liveness_frames or []):
             form.add_file(FRAMES_FIELD, frame, f"frame-{index:02d}.jpg")
+        if challenge is not None:
+            form.add(CHALLENGE_FIELD, challenge if isinstance(challenge, str) else ",".join(challenge))
         if frame_timestamps is not None:
             form.add(FRAME_TIMESTAMPS_FIELD, ",".join(str(stamp) for stamp in frame_timestamps))
         response = self._t.request("POST", "card-users/", form=form, create=True, idempotency_key=idempotency_key)
