@@ -166,6 +166,77 @@ def test_a_registration_sent_twice_with_one_idempotency_key_is_made_once(
     assert (reused.value.status, reused.value.code) == (422, "idempotency_key_reused")
 
 
+class _LivenessCheck:
+    """run_liveness_check's stand-in (a Celery task's delay().get()): passes, and records what it was sent."""
+
+    def __init__(self):
+        self.sent = []
+
+    def delay(self, names, times, moves):
+        self.sent.append((list(names), times, moves))
+        return self
+
+    def get(self, **kwargs):
+        return {"outcome": "pass", "reasons": [], "best_frame": 2}
+
+
+def test_a_card_user_is_registered_with_liveness_frames_and_their_challenge(
+    ent, manager, make_key, make_client, scripted_face_engine, monkeypatch
+):
+    check = _LivenessCheck()
+    monkeypatch.setattr("cards.card_users.liveness.run_liveness_check", check)
+    card = factories.card(enterprise=ent, actor=manager)
+    client = make_client(make_key(["cards:read", "card_users:write"])[1])
+    frames = [jpeg_bytes(color=(150 + n, 120, 100)) for n in range(8)]
+    registration = client.card_users.register(
+        enterprise=str(ent.public_id),
+        name="周九",
+        id_type="resident_id",
+        id_number=idgen.resident_id(),
+        id_photo=ID_PHOTO,
+        liveness_frames=frames,
+        challenge=["left", "right"],
+        frame_timestamps=[n * 0.25 for n in range(8)],
+        cards=[card.iccid],
+        biometric_consent=True,
+    )
+    [(names, times, moves)] = check.sent
+    assert len(names) == 8 and moves == ["left", "right"] and times == pytest.approx([n * 0.25 for n in range(8)])
+    assert client.verifications.wait(registration["verification_url"], timeout=10, interval=0.2)["passed"]
+
+
+@pytest.mark.liveness
+@pytest.mark.slow
+def test_real_liveness_frames_pass_for_their_move_and_fail_for_another(
+    ent, manager, make_key, make_client, scripted_face_engine
+):
+    from tests.conftest import liveness_testdata_dir
+
+    root = liveness_testdata_dir()
+    if root is None:
+        pytest.skip("the liveness frames (../shared/testdata/liveness) are not here")
+    frames = sorted((root / "turn_left_intel_female").glob("*.jpg"))  # paths; the names carry the times
+    client = make_client(make_key(["cards:read", "card_users:write"])[1])
+
+    def register(challenge: str):
+        return client.card_users.register(
+            enterprise=str(ent.public_id),
+            name="周九",
+            id_type="resident_id",
+            id_number=idgen.resident_id(),
+            id_photo=ID_PHOTO,
+            liveness_frames=frames,
+            challenge=challenge,
+            cards=[factories.card(enterprise=ent, actor=manager).iccid],
+            biometric_consent=True,
+        )
+
+    assert register("left")["verification"]["public_id"]
+    with pytest.raises(ValidationError) as refused:
+        register("right")
+    assert refused.value.code == "liveness_failed"
+
+
 def test_register_needs_exactly_one_of_live_photo_and_frames():
     client = Client("http://127.0.0.1:9", "rnk_test_unused")  # refused before anything is sent
     common = dict(enterprise="e", name="n", id_type="resident_id", id_number="1", id_photo=b"x", cards=["1"])
