@@ -322,3 +322,44 @@ def test_a_key_cannot_reset_a_sandbox(world):
     )[0]
     with pytest.raises(PermissionDenied):
         sandbox_reset(actor=KeyActor(record), enterprise=world["enterprise"])
+
+
+def test_the_operations_admin_lists_real_records_and_resets_a_sandbox(
+    world, scripted_face_engine, django_capture_on_commit_callbacks, client
+):
+    real = world["enterprise"]
+    key_client = _key(world, test=True)
+    sandbox = sandbox_of(real)
+    _register(key_client, real, card_sandbox.sandbox_iccid(sandbox, 8), REGISTERED, django_capture_on_commit_callbacks)
+    real_card = factories.card(enterprise=real, data="non_directed")
+    client.force_login(world["users"]["ops"])
+
+    enterprises = client.get("/admin/enterprises/enterprise/")
+    assert enterprises.status_code == 200
+    assert real.name in enterprises.content.decode() and SANDBOX_LABEL not in enterprises.content.decode()
+    only_sandboxes = client.get("/admin/enterprises/enterprise/", {"records": "sandbox"})
+    assert SANDBOX_LABEL in only_sandboxes.content.decode()
+    cards = client.get("/admin/cards/card/")
+    assert cards.status_code == 200
+    html = cards.content.decode()
+    assert real_card.iccid in html and card_sandbox.sandbox_iccid(sandbox, 1) not in html
+    assert (
+        card_sandbox.sandbox_iccid(sandbox, 1)
+        in client.get("/admin/cards/card/", {"records": "sandbox"}).content.decode()
+    )
+    for url in ("/admin/cards/carduser/", "/admin/cards/cardbinding/", "/admin/cards/cardevent/"):
+        assert client.get(url).status_code == 200, url
+    assert client.get("/admin/cards/carduser/").context["cl"].result_count == 0
+    assert client.get("/admin/cards/carduser/", {"records": "sandbox"}).context["cl"].result_count == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/enterprises/enterprise/",
+            {"action": "reset_sandbox", "_selected_action": [real.pk, world["enterprise_other"].pk]},
+            follow=True,
+        )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "1 sandbox(es) reset." in body and "has no sandbox" in body
+    assert not CardUser.objects.filter(enterprise=sandbox).exists()
+    assert Card.objects.filter(enterprise=sandbox).count() == card_sandbox.SANDBOX_CARDS
