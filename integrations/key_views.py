@@ -15,10 +15,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
+from accounts.permissions import Capability, can, require
 from core.errors import DomainError, NotFound
 from core.forms import add_domain_error
 from core.http import no_store, require_form_methods
 from enterprises import selectors as enterprise_selectors
+from enterprises.sandbox import sandbox_of, sandbox_reset
 from integrations import keys
 from integrations.api import MANAGE, key_for_user, keys_visible_to
 from integrations.api import _require_manager as require_manager
@@ -99,6 +101,8 @@ def key_list(request, public_id):
         "enterprise": enterprise,
         "form": form,
         "keys": keys_visible_to(user).filter(enterprise=enterprise),
+        "sandbox": sandbox_of(enterprise),
+        "can_reset_sandbox": can(user, Capability.SANDBOX_RESET, enterprise),
     }
     return render(request, "integrations/key_list.html", context, status=400 if form.errors else 200)
 
@@ -154,3 +158,22 @@ def key_mine(request):
     if own is None:
         raise NotFound(_("Open the API keys from the enterprise's page."))
     return redirect("platform_keys:list", public_id=own.public_id)
+
+
+@login_required
+@never_cache
+@require_form_methods
+def sandbox_reset_view(request, public_id):
+    """GET: the confirmation; POST: the sandbox of the test keys is back to its seeded cards (issue 10 §5)."""
+    user = request.user
+    require_manager(user)
+    enterprise = enterprise_selectors.enterprise_for_action(user, public_id, capability=MANAGE)
+    require(user, Capability.SANDBOX_RESET, enterprise)
+    sandbox = sandbox_of(enterprise)
+    if sandbox is None:
+        raise NotFound(_("This enterprise has no sandbox yet: it is created with its first test key."))
+    if request.method == "POST":
+        sandbox_reset(actor=user, enterprise=enterprise)
+        messages.success(request, _("The sandbox is reset: its test records are deleted and its cards seeded again."))
+        return redirect("platform_keys:list", public_id=enterprise.public_id)
+    return render(request, "integrations/sandbox_reset.html", {"enterprise": enterprise, "sandbox": sandbox})

@@ -227,3 +227,30 @@ def test_the_navigation_takes_an_enterprise_admin_to_their_keys(client, world):
     assert client.get(reverse("platform_keys:mine")).status_code == 404
     client.force_login(world["users"]["ops"])
     assert client.get(reverse("platform_keys:mine")).status_code == 403
+
+
+def test_the_keys_page_resets_the_sandbox_after_a_confirmation(client, world):
+    from cards.inventory.sandbox import SANDBOX_CARDS, sandbox_iccid
+    from cards.models import Card
+    from enterprises.sandbox import sandbox_of
+
+    enterprise = world["enterprise"]
+    url = reverse("platform_keys:sandbox_reset", kwargs={"public_id": enterprise.public_id})
+    client.force_login(world["users"]["enterprise_admin"])
+    assert "created with the enterprise's first test key" in client.get(_list_url(enterprise)).content.decode()
+    assert client.get(url).status_code == 404  # no sandbox yet
+    _key(world, test=True)
+    sandbox = sandbox_of(enterprise)
+    Card.objects.filter(iccid=sandbox_iccid(sandbox, 1)).delete()
+    assert url in client.get(_list_url(enterprise)).content.decode()
+    confirm = client.get(url)
+    assert confirm.status_code == 200 and "Are you sure?" in confirm.content.decode()
+    assert Card.objects.filter(enterprise=sandbox).count() == SANDBOX_CARDS - 1
+    done = client.post(url, follow=True)
+    assert done.status_code == 200 and "The sandbox is reset" in done.content.decode()
+    assert Card.objects.filter(enterprise=sandbox).count() == SANDBOX_CARDS
+    # Others: another enterprise's admin gets 404, an approver 403.
+    client.force_login(world["users"]["enterprise_admin_other_enterprise"])
+    assert client.post(url).status_code == 404
+    client.force_login(world["users"]["provincial_approver"])
+    assert client.post(url).status_code == 403

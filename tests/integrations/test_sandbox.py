@@ -363,3 +363,15 @@ def test_the_operations_admin_lists_real_records_and_resets_a_sandbox(
     assert "1 sandbox(es) reset." in body and "has no sandbox" in body
     assert not CardUser.objects.filter(enterprise=sandbox).exists()
     assert Card.objects.filter(enterprise=sandbox).count() == card_sandbox.SANDBOX_CARDS
+
+
+def test_the_magic_numbers_are_documented_in_the_readme_and_the_schema(client):
+    from pathlib import Path
+
+    from django.conf import settings
+
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text(encoding="utf-8")
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").content.decode()
+    for number in card_sandbox.MAGIC_ID_NUMBERS:
+        assert number in readme and number in schema, number
+    assert "webhook-sandbox" in readme and "webhook-sandbox" in schema
