@@ -375,3 +375,39 @@ def test_the_magic_numbers_are_documented_in_the_readme_and_the_schema(client):
     for number in card_sandbox.MAGIC_ID_NUMBERS:
         assert number in readme and number in schema, number
     assert "webhook-sandbox" in readme and "webhook-sandbox" in schema
+
+
+def test_a_test_key_reads_every_list_and_its_sandbox_records_without_a_server_error(
+    world, scripted_face_engine, django_capture_on_commit_callbacks, client
+):
+    real = world["enterprise"]
+    key_client = _key(world, test=True)
+    sandbox = sandbox_of(real)
+    iccid = card_sandbox.sandbox_iccid(sandbox, 9)
+    registered = _register(key_client, real, iccid, REGISTERED, django_capture_on_commit_callbacks).json()
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    lists = [path for path, ops in schema["paths"].items() if "get" in ops and "{" not in path]
+    assert "/api/v1/cards/" in lists
+    details = [
+        f"/api/v1/enterprises/{sandbox.public_id}/",
+        f"/api/v1/enterprises/{real.public_id}/",
+        f"/api/v1/cards/{iccid}/",
+        f"/api/v1/card-users/{registered['card_user']['public_id']}/",
+        registered["verification_url"],
+    ]
+    for url in lists + details:
+        response = key_client.get(url)
+        assert response.status_code < 500, (url, response.status_code, response.content[:300])
+    for url in details:
+        assert key_client.get(url).status_code == 200, url
+
+
+def test_me_tells_a_key_which_enterprise_it_acts_for(world):
+    test_client, live_client = _key(world, test=True), _key(world, test=False)
+    sandbox = sandbox_of(world["enterprise"])
+    test_me, live_me = test_client.get("/api/v1/me/").json(), live_client.get("/api/v1/me/").json()
+    assert test_me["enterprise"] == str(sandbox.public_id) and test_me["username"].startswith("API key rnk_test_")
+    assert live_me["enterprise"] == str(world["enterprise"].public_id) and live_me["role"] == "enterprise_admin"
+    # A key holds no session tokens: an empty list, and nothing to revoke.
+    assert live_client.get("/api/v1/auth/tokens/").json() == []
+    assert live_client.post("/api/v1/auth/logout/").status_code < 500
