@@ -3,7 +3,8 @@
 An enterprise admin (own enterprise) or an account manager (own province's enterprises) lists an
 enterprise's keys, creates one, rotates one with a grace period and revokes one, through the same services
 as the API (integrations.keys). The key itself is on the one answer that issued it: that page is no-store and
-sends no Referer, and nothing else can show the key again, since only its hash is kept.
+sends no Referer, and nothing else can show the key again, since only its hash is kept. The same page resets
+the enterprise's sandbox, where its test keys act (enterprises.sandbox, issue 10 §5).
 """
 
 from __future__ import annotations
@@ -15,15 +16,14 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
-from accounts.permissions import Capability, can, require
-from core.errors import DomainError, NotFound
+from accounts.permissions import Capability, can, may_somewhere, require
+from core.errors import DomainError, NotFound, PermissionDenied
 from core.forms import add_domain_error
 from core.http import no_store, require_form_methods
 from enterprises import selectors as enterprise_selectors
 from enterprises.sandbox import sandbox_of, sandbox_reset
 from integrations import keys
 from integrations.api import MANAGE, key_for_user, keys_visible_to
-from integrations.api import _require_manager as require_manager
 from integrations.key_models import PlatformKey
 from integrations.scopes import KeyScope
 
@@ -63,6 +63,12 @@ class KeyRotateForm(forms.Form):
         max_value=keys.MAX_GRACE_HOURS,
         help_text=_("Long enough to deploy the new key everywhere the old one is used."),
     )
+
+
+def require_manager(user) -> None:
+    """403 for a role that manages no keys anywhere (approvers, ops), before any lookup can answer 404."""
+    if not may_somewhere(user, MANAGE):
+        raise PermissionDenied(keys.MSG_NOT_ALLOWED)
 
 
 def _issued(request, record: PlatformKey, key: str, *, rotated_from: PlatformKey | None = None):

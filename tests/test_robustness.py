@@ -150,6 +150,8 @@ def _objects(world):
     )
     link, token = link_create(actor=manager, enterprise=enterprise, label="Robust", max_uses=5)
     platform_key, _ = key_create(actor=manager, enterprise=enterprise, name="Robust", scopes=["cards:read"])
+    # A test key too: the enterprise has a sandbox, so its reset page answers (issue 10 §5).
+    key_create(actor=manager, enterprise=enterprise, name="Robust sandbox", scopes=["cards:read"], test=True)
     return {
         "attachment": exemption.attachments.first().pk,
         "self-service": link.public_id,  # /api/v1/self-service/links/{public_id}/revoke/
@@ -258,6 +260,8 @@ PAGE_OBJECTS = [
     ("approvals/reviews/", "reviews"),
     ("approvals/change-requests/", "change-requests"),
     ("accounts/set-password/", "password-links"),
+    ("platform/keys/enterprise/", "enterprises"),  # the API keys page, and its sandbox reset
+    ("platform/keys/", "platform"),  # /platform/keys/<key>/rotate/ and revoke/
 ]
 CHOICES = {
     "kind": ["live_photo", "id_photo", "junk"],
