@@ -51,10 +51,6 @@ class KeyActor:
         return self.key.enterprise_id
 
     @property
-    def sandbox(self) -> bool:
-        return self.key.test
-
-    @property
     def capability_limit(self) -> frozenset[Capability]:
         return capabilities_for(self.key.scopes)
 
