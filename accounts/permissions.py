@@ -64,6 +64,8 @@ class Capability(enum.StrEnum):
     # The platform channel (C3): an enterprise's API keys, and its callback endpoints and events feed.
     PLATFORM_KEYS_MANAGE = "platform.manage_keys"
     WEBHOOKS_MANAGE = "platform.manage_webhooks"
+    # Wiping an enterprise's sandbox (its test keys' records) back to its seeded cards (issue 10 §5).
+    SANDBOX_RESET = "platform.reset_sandbox"
     # Decisions.
     DECIDE_PROVINCE = "approvals.decide_province"  # provincial exemptions, change requests
     DECIDE_GROUP = "approvals.decide_group"  # group exemptions
@@ -102,6 +104,7 @@ ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = {
         C.SELF_SERVICE_LINKS_MANAGE: S.OWN_PROVINCE,
         C.PLATFORM_KEYS_MANAGE: S.OWN_PROVINCE,
         C.WEBHOOKS_MANAGE: S.OWN_PROVINCE,
+        C.SANDBOX_RESET: S.OWN_PROVINCE,
     },
     Role.ENTERPRISE_ADMIN: {
         C.VIEW: S.OWN_ENTERPRISE,
@@ -116,6 +119,7 @@ ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = {
         C.SELF_SERVICE_LINKS_MANAGE: S.OWN_ENTERPRISE,
         C.PLATFORM_KEYS_MANAGE: S.OWN_ENTERPRISE,
         C.WEBHOOKS_MANAGE: S.OWN_ENTERPRISE,
+        C.SANDBOX_RESET: S.OWN_ENTERPRISE,
     },
     Role.PROVINCIAL_APPROVER: {
         C.VIEW: S.OWN_PROVINCE,
@@ -136,6 +140,7 @@ ROLE_CAPABILITIES: Mapping[str, Mapping[Capability, Scope]] = {
         C.PACKAGES_MANAGE: S.NATIONWIDE,
         C.UNIT_KINDS_MANAGE: S.NATIONWIDE,
         C.USERS_MANAGE: S.NATIONWIDE,
+        C.SANDBOX_RESET: S.NATIONWIDE,
     },
     # Not a user's role: whoever holds a self-service link registers themselves, in the link's enterprise
     # only (cards.self_service.actors.LinkHolder, whose limit narrows it to this one capability).
@@ -154,6 +159,7 @@ SUPERUSER_CAPABILITIES: Mapping[Capability, Scope] = {
     C.UNIT_KINDS_MANAGE: S.NATIONWIDE,
     C.USERS_MANAGE: S.NATIONWIDE,
     C.ROLES_GRANT: S.NATIONWIDE,
+    C.SANDBOX_RESET: S.NATIONWIDE,
 }
 
 
@@ -284,16 +290,21 @@ def may_somewhere(actor: Any, capability: Capability) -> bool:
     return scope_of(actor, capability) is not None
 
 
-def _enterprise_facts(target: Any) -> tuple[int | None, int | None]:
-    """(enterprise id, province id) of an enterprise, or of a record that belongs to one."""
+def _enterprise_facts(target: Any) -> tuple[int | None, int | None, bool]:
+    """(enterprise id, province id, whether it is a sandbox) of an enterprise, or of a record of one."""
     if target is None:
-        return None, None
+        return None, None, False
     if hasattr(target, "province_id") and hasattr(target, "credential_type"):  # an Enterprise
-        return target.pk, target.province_id
+        return target.pk, target.province_id, getattr(target, "sandbox_of_id", None) is not None
     enterprise = getattr(target, "enterprise", None)
     if enterprise is not None:
-        return enterprise.pk, enterprise.province_id
+        return enterprise.pk, enterprise.province_id, getattr(enterprise, "sandbox_of_id", None) is not None
     raise TypeError(f"{type(target).__name__} is neither an enterprise nor a record of one")
+
+
+# Sandboxes (issue 10 §5): an enterprise's sandbox is reached only by an actor that acts for it, an enterprise
+# scope equal to its id (a test key's). Province and nationwide scopes leave sandboxes out, so that no list,
+# count, queue or figure of a real person ever holds a sandbox record ("sandbox_of" is enterprises' field).
 
 
 def can(actor: Any, capability: Capability, target: Any = None) -> bool:
@@ -304,27 +315,33 @@ def can(actor: Any, capability: Capability, target: Any = None) -> bool:
     scope = scope_of(actor, capability)
     if scope is None:
         return False
-    if target is None or scope == S.NATIONWIDE:
+    if target is None:
         return True
-    enterprise_id, province_id = _enterprise_facts(target)
-    if scope == S.OWN_PROVINCE:
-        return province_id is not None and province_id == actor.province_id
-    return enterprise_id is not None and enterprise_id == actor.enterprise_id
+    enterprise_id, province_id, sandbox = _enterprise_facts(target)
+    if scope == S.OWN_ENTERPRISE:
+        return enterprise_id is not None and enterprise_id == actor.enterprise_id
+    if sandbox:
+        return False
+    if scope == S.NATIONWIDE:
+        return True
+    return province_id is not None and province_id == actor.province_id
 
 
 def scope_filter(actor: Any, capability: Capability = C.VIEW, *, path: str = "") -> Q:
     """The filter on an enterprise-owned model for where the actor holds `capability`.
 
     `path` leads from the model to its enterprise: "" on Enterprise itself, "enterprise__" on a record of one.
+    Province and nationwide scopes hold real enterprises only (REAL_ONLY); an enterprise scope is exact.
     """
     scope = scope_of(actor, capability)
     if scope is None:
         return NOTHING
+    if scope == S.OWN_ENTERPRISE:
+        return Q(**{f"{path}pk" if not path else f"{path}id": actor.enterprise_id})
+    real = Q(**{f"{path}sandbox_of__isnull": True})
     if scope == S.NATIONWIDE:
-        return Q()
-    if scope == S.OWN_PROVINCE:
-        return Q(**{f"{path}province_id": actor.province_id})
-    return Q(**{f"{path}pk" if not path else f"{path}id": actor.enterprise_id})
+        return real
+    return real & Q(**{f"{path}province_id": actor.province_id})
 
 
 MSG_DENIED = _("Your role may not do this here.")

@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from knox.models import AuthToken
 
 from accounts.models import Province, RoleGrant, RoleGrantStatus, User
+from accounts.permissions import actor_user
 from accounts.roles import ELEVATED_ROLES, ROLES_BOUND_TO_ENTERPRISE, ROLES_BOUND_TO_PROVINCE, Role
 from accounts.services import audit_record, user_create, user_sync_role_group
 from core.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
@@ -314,14 +315,23 @@ def api_token_issue(*, user: User) -> tuple[AuthToken, str]:
         return AuthToken.objects.create(user)
 
 
+def _tokens(user: User):
+    # An actor that is no user (a platform API key) holds no tokens: an empty list, and nothing to revoke.
+    owner = actor_user(user)
+    return AuthToken.objects.filter(user=owner) if owner is not None else AuthToken.objects.none()
+
+
 def api_tokens_of(user: User):
-    return AuthToken.objects.filter(user=user, expiry__gt=timezone.now()).order_by("-created")
+    return _tokens(user).filter(expiry__gt=timezone.now()).order_by("-created")
 
 
 def api_token_revoke(*, user: User, key: str | None = None, token: AuthToken | None = None) -> None:
     """Revoke one of the user's tokens, named by its key (the list's) or as the token itself."""
-    tokens = AuthToken.objects.filter(user=user)
-    tokens = tokens.filter(digest=token.digest) if token is not None else tokens.filter(token_key=key or "")
+    tokens = _tokens(user)
+    if token is not None:
+        tokens = tokens.filter(digest=getattr(token, "digest", None) or "")
+    else:
+        tokens = tokens.filter(token_key=key or "")
     deleted = tokens.delete()[0]
     if not deleted:
         raise NotFound(_("No such token."), code="not_found")

@@ -38,6 +38,7 @@ from cards.models import (
 from core.errors import DomainError
 from core.forms import add_domain_error
 from core.identity import mask_address, mask_name
+from enterprises.admin import CardSandboxFilter, SandboxFilter
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -135,7 +136,7 @@ class PackageAdmin(admin.ModelAdmin):
 @admin.register(Card)
 class CardAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("iccid", "msisdn", "enterprise", "package", "status", "realname_required", "realname_rules")
-    list_filter = ("status", "realname_required", "package")
+    list_filter = (SandboxFilter, "status", "realname_required", "package")
     list_select_related = ("enterprise", "package")
     ordering = ("iccid",)
     search_fields = ("iccid",)
@@ -170,7 +171,7 @@ class CardAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 class CardEventAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     iccid_lookup = "card__iccid"
     list_display = ("at", "card", "action", "from_status", "to_status", "actor")
-    list_filter = ("action",)
+    list_filter = (CardSandboxFilter, "action")
     list_select_related = ("card", "actor")
     search_fields = ("card__iccid",)
     show_full_result_count = False
@@ -195,7 +196,7 @@ class CardUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "registration_status",
         "created_at",
     )
-    list_filter = ("registration_status", "id_type", "channel")
+    list_filter = (SandboxFilter, "registration_status", "id_type", "channel")
     list_select_related = ("enterprise",)
     search_fields = ("enterprise__name",)
     # No id_number, no blind index, no photos: the photos are served only by the permission-checking view.
@@ -227,7 +228,7 @@ class CardUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class CardBindingAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     iccid_lookup = "card__iccid"
     list_display = ("card", "masked_card_user", "masked_id_number", "bound_at", "ended_at", "end_reason")
-    list_filter = ("end_reason",)
+    list_filter = (CardSandboxFilter, "end_reason")
     list_select_related = ("card", "card_user")
     search_fields = ("card__iccid",)
     fields = ("card", "masked_card_user", "masked_id_number", "bound_at", "ended_at", "end_reason")
@@ -262,7 +263,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "created_at",
         "completed_at",
     )
-    list_filter = ("business_type", "status")
+    list_filter = (SandboxFilter, "business_type", "status")
     list_select_related = ("enterprise", "handler")
     search_fields = ("number",)
     search_help_text = _("The order number.")
@@ -296,7 +297,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(Handler)
 class HandlerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("masked_name", "masked_id_number", "id_type", "enterprise", "created_at")
-    list_filter = ("id_type",)
+    list_filter = (SandboxFilter, "id_type")
     list_select_related = ("enterprise",)
     search_fields = ("enterprise__name",)
     fields = (
@@ -326,7 +327,7 @@ class HandlerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(CardImport)
 class CardImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "enterprise", "status", "total_rows", "imported_rows", "error_count", "created_by")
-    list_filter = ("status", "file_format")
+    list_filter = (SandboxFilter, "status", "file_format")
     list_select_related = ("enterprise", "created_by")
     search_fields = ("enterprise__name",)
     fields = (

@@ -9,8 +9,14 @@ class CardsConfig(AppConfig):
     def ready(self) -> None:
         # The seams this app fills on a lower floor (core.hooks).
         from cards.card_users.services import card_user_verification_settled
+        from cards.inventory import sandbox
         from cards.orders.services import order_verification_settled
-        from verification.hooks import verification_settled
+        from enterprises.hooks import sandbox_created, sandbox_reset
+        from verification.hooks import sandbox_outcome, verification_settled
 
         verification_settled.connect(order_verification_settled)
         verification_settled.connect(card_user_verification_settled)
+        # Issue 10 §5: a sandbox's seeded cards, its reset, and the outcome its comparisons are given.
+        sandbox_created.connect(sandbox.seed_cards)
+        sandbox_reset.connect(sandbox.wipe)
+        sandbox_outcome.connect(sandbox.engine_outcome)

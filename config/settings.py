@@ -404,7 +404,22 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "IoT card real-name portal API",
-    "DESCRIPTION": "Enterprise, responsible-person and card real-name records (物联卡实名制).",
+    "DESCRIPTION": (
+        "Enterprise, responsible-person and card real-name records (物联卡实名制).\n\n"
+        "## Sandbox (test keys)\n\n"
+        "A test key (`Authorization: Api-Key rnk_test_...`) acts on its enterprise's sandbox, never on real "
+        "records: send the real enterprise's id as with a live key. The sandbox holds 20 cards (ICCID "
+        "`898699` + the sandbox's number in 10 digits + `01`..`20` + a Luhn digit; list them with "
+        "`GET /api/v1/cards/`). No real face matching runs there; the card user's resident ID number decides:\n\n"
+        "| ID number | outcome |\n|---|---|\n"
+        "| `110101199001010015` | `registered` |\n"
+        "| `110101199001010023` | `in_review` (stays there) |\n"
+        "| `110101199001010031` | refused at once: one ID, five cards (409 `one_id_five_cards`) |\n"
+        "| `11010119900101004X` | refused: face mismatch (`declined`, reason `face_mismatch`) |\n"
+        "| any other valid number | `registered` |\n\n"
+        "Sandbox callbacks carry the header `webhook-sandbox: true`. An enterprise admin or account manager "
+        "resets the sandbox's data on the portal's API keys page."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

@@ -63,6 +63,7 @@ urlpatterns = [
     path("cards/", include("cards.urls")),
     path("orders/", include("cards.orders.urls", namespace="orders")),
     path("platform/webhooks/", include("integrations.webhooks.urls", namespace="webhooks")),
+    path("platform/keys/", include("integrations.key_urls", namespace="platform_keys")),
     # The self-service link a card user opens (anonymous; the token is the path).
     path("s/", include("cards.self_service.public_urls", namespace="self_service_public")),
     path("approvals/admin/", approvals_site.urls),

@@ -7,6 +7,10 @@ shown fields explicitly (an allow-list); a masked read-only value stands in
 for each number. Search covers plain columns only: encrypted columns cannot
 be searched. Documents show their metadata, never a link to the stored file.
 
+Sandboxes (issue 10 §5): every changelist of an enterprise's records shows real records unless its
+"Records" filter asks for the sandboxes' (SandboxFilter); the enterprise list's action resets an enterprise's
+sandbox (enterprises.sandbox.sandbox_reset).
+
 The unit kinds are reference data that ops add and edit (E1: which kinds may take the
 letter-with-seal path); saving goes through enterprises.services.unit_kind_save.
 """
@@ -16,7 +20,7 @@ from __future__ import annotations
 import copy
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -31,6 +35,7 @@ from enterprises.models import (
     ResponsiblePerson,
     UnitKind,
 )
+from enterprises.sandbox import sandbox_of, sandbox_reset
 from enterprises.serializers import masked_proposed_values
 from enterprises.services import unit_kind_check, unit_kind_save
 
@@ -117,6 +122,44 @@ class UnitKindAdmin(admin.ModelAdmin):
         unit_kind_save(actor=request.user, unit_kind=obj)
 
 
+class SandboxFilter(admin.SimpleListFilter):
+    """Real records unless asked: a sandbox's records (issue 10 §5) are never in a real list or its count.
+
+    `path` leads from the model to its enterprise; subclasses set it ("card__enterprise__" for a card's rows).
+    """
+
+    title = _("records")
+    parameter_name = "records"
+    path = "enterprise__"
+
+    def lookups(self, request, model_admin):
+        return (("real", _("Real records")), ("sandbox", _("Sandbox records (test keys)")))
+
+    def choices(self, changelist):
+        # No "All": real and sandbox records are never listed, nor counted, together.
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": (self.value() or "real") == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        sandboxes = Enterprise.objects.filter(sandbox_of__isnull=False).values("pk")
+        lookup = f"{self.path}in" if self.path else "pk__in"
+        if self.value() == "sandbox":
+            return queryset.filter(**{lookup: sandboxes})
+        return queryset.exclude(**{lookup: sandboxes})
+
+
+class EnterpriseSandboxFilter(SandboxFilter):
+    path = ""
+
+
+class CardSandboxFilter(SandboxFilter):
+    path = "card__enterprise__"
+
+
 @admin.register(Enterprise)
 class EnterpriseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
@@ -129,7 +172,8 @@ class EnterpriseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "status",
         "created_at",
     )
-    list_filter = ("status", "unit_kind", "credential_type", "province")
+    list_filter = (EnterpriseSandboxFilter, "status", "unit_kind", "credential_type", "province")
+    actions = ["reset_sandbox"]
     search_fields = ("name",)
     list_select_related = ("province", "account_manager", "unit_kind")
     fields = (
@@ -154,11 +198,32 @@ class EnterpriseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def masked_credential_number(self, enterprise: Enterprise) -> str:
         return enterprise.credential_number_masked
 
+    @admin.action(description=_("Reset the sandbox data of the selected enterprises"))
+    def reset_sandbox(self, request, queryset):
+        """Each selected real enterprise's sandbox back to its seeded cards; the services authorise each."""
+        done = 0
+        for enterprise in queryset:
+            if enterprise.sandbox_of_id is not None or sandbox_of(enterprise) is None:
+                self.message_user(
+                    request,
+                    _("%(name)s has no sandbox (it has had no test key): nothing to reset.") % {"name": enterprise},
+                    messages.WARNING,
+                )
+                continue
+            try:
+                sandbox_reset(actor=request.user, enterprise=enterprise)
+            except DomainError as exc:
+                self.message_user(request, f"{enterprise}: {exc.message}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, _("%(count)s sandbox(es) reset.") % {"count": done}, messages.SUCCESS)
+
 
 @admin.register(Document)
 class DocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("enterprise", "kind", "version", "purpose", "content_type", "size", "uploaded_by", "uploaded_at")
-    list_filter = ("kind", "purpose", "content_type")
+    list_filter = (SandboxFilter, "kind", "purpose", "content_type")
     search_fields = ("enterprise__name", "business_reference")
     list_select_related = ("enterprise", "uploaded_by")
     # No `file`: the stored file is reached only through the permission-checking download views.
@@ -185,7 +250,7 @@ class DocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(ChangeRequest)
 class ChangeRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("enterprise", "target", "status", "submitted_by", "submitted_at", "decided_by", "decided_at")
-    list_filter = ("status", "target")
+    list_filter = (SandboxFilter, "status", "target")
     search_fields = ("enterprise__name",)
     list_select_related = ("enterprise", "submitted_by", "decided_by")
     fields = (

@@ -87,6 +87,17 @@ class Enterprise(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # The sandbox of a real enterprise (issue 10 §5): where its test keys (rnk_test_) act. Never a real record:
+    # the capability table's scopes leave it out of every list and figure (accounts.permissions.scope_filter).
+    sandbox_of = models.OneToOneField(
+        "self",
+        verbose_name=_("sandbox of"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sandbox",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -108,6 +119,10 @@ class Enterprise(models.Model):
     @property
     def credential_number_masked(self) -> str:
         return mask_identifier(self.credential_number or "")
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.sandbox_of_id is not None
 
     @property
     def requires_number(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scoped
@@ -31,8 +31,13 @@ def _parse_uuid(value: object) -> uuid.UUID | None:
 
 
 def enterprise_for_user(user: Any, public_id: object) -> Enterprise:
+    """The visible enterprise with this public id. A sandbox (issue 10 §5) answers to its real enterprise's id
+    too, so that a platform sends the same ids with a test key as with a live one; only a test key sees a
+    sandbox at all (accounts.permissions.scope_filter), and it sees no real enterprise."""
     key = _parse_uuid(public_id)
-    enterprise = enterprises_visible_to(user).filter(public_id=key).first() if key else None
+    # At most one row: a scope holds either real enterprises only, or exactly one enterprise.
+    visible = enterprises_visible_to(user)
+    enterprise = visible.filter(Q(public_id=key) | Q(sandbox_of__public_id=key)).first() if key else None
     if enterprise is None:
         raise NotFound(ENTERPRISE_NOT_FOUND)
     return enterprise

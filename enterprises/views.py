@@ -274,6 +274,7 @@ def _render_detail(request, enterprise, *, revealed: dict | None = None, reveal_
         "can_download": can(user, Capability.ENTERPRISE_FILES_OPEN, enterprise),
         "can_manage_links": can(user, Capability.SELF_SERVICE_LINKS_MANAGE, enterprise),
         "can_manage_webhooks": can(user, Capability.WEBHOOKS_MANAGE, enterprise),
+        "can_manage_keys": can(user, Capability.PLATFORM_KEYS_MANAGE, enterprise),
         "document_groups": _document_groups(user, enterprise),
         "change_requests": selectors.change_requests_visible_to(user).filter(enterprise=enterprise),
         "history": _history(enterprise),

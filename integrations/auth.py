@@ -1,13 +1,16 @@
 """Calls with `Authorization: Api-Key <key>` (issue 10 §1): the key's actor, and DRF's authentication.
 
 A key acts for its enterprise alone, as its admin does, narrowed to its scopes' capabilities
-(integrations.scopes). It is no user: audit events name it by its public id (`audit_data`), never the key.
+(integrations.scopes). A test key (rnk_test_) acts for the enterprise's sandbox instead (enterprises.sandbox,
+issue 10 §5): its enterprise scope is the sandbox's id, so it reaches no real record, and no real actor reaches
+the sandbox's. It is no user: audit events name it by its public id (`audit_data`), never the key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from django.utils import timezone
@@ -17,6 +20,7 @@ from rest_framework import authentication, exceptions
 
 from accounts.permissions import Capability
 from accounts.roles import Role
+from enterprises.sandbox import sandbox_for
 from integrations.key_models import PlatformKey
 from integrations.keys import KEY_MAX_LENGTH, key_hash
 from integrations.scopes import capabilities_for
@@ -39,8 +43,11 @@ class KeyActor:
     is_superuser: bool = False
     is_staff: bool = False
 
-    @property
+    @cached_property
     def enterprise_id(self) -> int:
+        """The enterprise the key acts for: its own, or for a test key its sandbox (created on first use)."""
+        if self.key.test:
+            return sandbox_for(self.key.enterprise).pk
         return self.key.enterprise_id
 
     @property
@@ -49,7 +56,10 @@ class KeyActor:
 
     @property
     def audit_data(self) -> dict[str, str]:
-        return {"platform_key": str(self.key.public_id)}
+        data = {"platform_key": str(self.key.public_id)}
+        if self.key.test:
+            data["sandbox"] = "true"
+        return data
 
     @property
     def pk(self) -> None:  # no user row: throttles and idempotency key on the key instead

@@ -23,6 +23,7 @@ from accounts.pii import blind_index
 from accounts.services import audit_record
 from core.errors import InvalidTransition, ValidationFailed
 from enterprises.models import Enterprise
+from enterprises.sandbox import sandbox_for
 from integrations.key_models import PlatformKey
 from integrations.scopes import KeyScope
 
@@ -45,6 +46,7 @@ MSG_EXPIRY = _("A key is valid for 1 to %(max)s days.")
 MSG_GRACE = _("The grace period is 0 to %(max)s hours.")
 MSG_NOT_ACTIVE = _("This key is revoked, expired or already rotated.")
 MSG_ALREADY_REVOKED = _("This key is already revoked.")
+MSG_SANDBOX = _("Keys are issued to the real enterprise: a test key (rnk_test_) acts on its sandbox.")
 
 
 def key_hash(key: str) -> str:
@@ -149,7 +151,13 @@ def key_create(
     clean = clean_name(name)
     chosen = clean_scopes(scopes)
     days = clean_expires_in_days(expires_in_days)
+    if enterprise.sandbox_of_id is not None:
+        # A sandbox's keys are its real enterprise's test keys: a key is always issued to a real enterprise.
+        raise ValidationFailed(MSG_SANDBOX, code="invalid_enterprise", field="enterprise")
     with transaction.atomic():
+        if test:
+            # The sandbox and its cards are there before the test key's first call.
+            sandbox_for(enterprise)
         record, key = _issue(
             enterprise=enterprise,
             name=clean,

@@ -47,6 +47,7 @@ MENU: list[NavItem] = [
     NavItem(_("Import cards"), "card_imports:new", (C.CARDS_IMPORT,)),
     NavItem(_("Card users"), "cards:card_user_list", (C.VIEW,)),
     NavItem(_("Orders"), "orders:list", (C.VIEW,)),
+    NavItem(_("API keys"), "platform_keys:mine", (C.PLATFORM_KEYS_MANAGE,), frozenset({Scope.OWN_ENTERPRISE})),
 ]
 
 

@@ -156,6 +156,8 @@ def _objects(world):
     platform_key, _ = key_create(actor=manager, enterprise=enterprise, name="Robust", scopes=["cards:read"])
     endpoint, attempt = _webhook_with_an_attempt(enterprise)
     doomed, _attempt = _webhook_with_an_attempt(enterprise)
+    # A test key too: the enterprise has a sandbox, so its reset page answers (issue 10 §5).
+    key_create(actor=manager, enterprise=enterprise, name="Robust sandbox", scopes=["cards:read"], test=True)
     return {
         "attachment": exemption.attachments.first().pk,
         "self-service": link.public_id,  # /api/v1/self-service/links/{public_id}/revoke/
@@ -289,6 +291,8 @@ PAGE_OBJECTS = [
     ("platform/webhooks/enterprise/", "enterprises"),
     ("platform/webhooks/<str:public_id>/delete/", "delete platform/webhooks"),
     ("platform/webhooks/", "platform/webhooks"),
+    ("platform/keys/enterprise/", "enterprises"),  # the API keys page, and its sandbox reset
+    ("platform/keys/", "platform"),  # /platform/keys/<key>/rotate/ and revoke/
 ]
 CHOICES = {
     "kind": ["live_photo", "id_photo", "junk"],

@@ -16,9 +16,7 @@ and check.
 from __future__ import annotations
 
 import functools
-import types
 
-import hypothesis_jsonschema._from_schema
 import pytest
 import schemathesis
 from django.db import transaction
@@ -26,7 +24,6 @@ from django.test import Client
 from django.test.client import ClientHandler
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis.internal.conjecture import utils as conjecture_utils
 from schemathesis import DataGenerationMethod, GenerationConfig
 from schemathesis.checks import not_a_server_error
 from schemathesis.exceptions import CheckFailed
@@ -43,28 +40,6 @@ from tests.test_robustness import make_objects
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
-
-class _ManyWithMore(conjecture_utils.many):
-    """hypothesis_jsonschema 0.23.1 (schemathesis 3.39's) loops `while elements.more():`; the locked hypothesis
-    (6.170) replaced more() by iterating inside a with-block. This gives that loop the old method on top of the
-    new protocol, so JSON objects can be generated at all; only hypothesis_jsonschema sees it."""
-
-    def more(self) -> bool:
-        if self._depth is None:
-            self.__enter__()
-            self._elements = iter(self)
-        try:
-            next(self._elements)
-        except StopIteration:
-            self.__exit__(None, None, None)
-            return False
-        return True
-
-
-if not hasattr(conjecture_utils.many, "more"):
-    hypothesis_jsonschema._from_schema.cu = types.SimpleNamespace(  # type: ignore[assignment]
-        **{**vars(conjecture_utils), "many": _ManyWithMore}
-    )
 
 CHECKS = (
     not_a_server_error,

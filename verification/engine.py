@@ -18,7 +18,9 @@ named by ``settings.FACE_ENGINE`` (a dotted path) and obtained with
    FACE_MATCH_FAIL_THRESHOLD: review; above: fail. A photo that cannot be
    used gives ``rejected`` with reasons the user reads (zh and en).
 
-:class:`ScriptedEngine` is a test double for other apps' unit tests only.
+:class:`ScriptedEngine` is a test double for other apps' unit tests only. :class:`SandboxEngine` is the
+engine of sandbox enterprises (issue 10 §5), chosen per record by verification.matching.engine_for: it looks at
+no photo and answers the outcome it is built with.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = [
     "EngineUnavailable",
     "FaceEngine",
     "FaceRecognitionEngine",
+    "SandboxEngine",
     "ScriptedEngine",
     "copy_check",
     "copy_limits",
@@ -102,6 +105,10 @@ _REASONS: dict[tuple[str, str], tuple[str, str]] = {
     ("replay", "live"): (
         "该现场照片已在另一次核验中使用过，需人工审核",
         "This live photo was already used for another verification: a reviewer will check it",
+    ),
+    ("face_mismatch", ""): (
+        "现场照片与证件照不是同一人",
+        "The live photo and the ID photo are not the same person",
     ),
     ("live_photo_is_id_copy", "live"): (
         "现场照片与证件照为同一张照片，请本人正对镜头重新拍摄",
@@ -614,4 +621,42 @@ class ScriptedEngine:
             engine=self.name,
             engine_version=self.version,
             live_phash=settings.FACE_SCRIPTED_PHASH or self.phash,
+        )
+
+
+# --------------------------------------------------------------------------
+# the sandbox's engine
+
+
+class SandboxEngine:
+    """The engine of a sandbox enterprise's comparisons (issue 10 §5): no face matching, a fixed outcome.
+
+    Chosen per record, never per process (verification.matching.engine_for), so a real comparison on the same
+    worker still goes to the real engine. The outcome comes from the card user's magic ID number (cards). No
+    perceptual hash: a platform's test photos, sent again and again, are no replays, and no real photo is
+    ever compared with them.
+    """
+
+    name = "sandbox"
+    version = "1"
+    DISTANCES = {PASS: 0.2, REVIEW: 0.5, FAIL: 0.8, REJECTED: None}
+
+    def __init__(self, outcome: str = PASS) -> None:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"sandbox outcome must be one of {OUTCOMES}")
+        self.outcome = outcome
+
+    def compare(self, id_image_bytes: bytes, live_image_bytes: bytes) -> ComparisonResult:
+        t_pass, t_fail = thresholds()
+        reasons = {REJECTED: [reason("no_face", "live")], FAIL: [reason("face_mismatch")]}.get(self.outcome, [])
+        return ComparisonResult(
+            outcome=self.outcome,
+            distance=self.DISTANCES[self.outcome],
+            reasons=reasons,
+            timings_ms={"decode": 0.0, "detect": 0.0, "encode": 0.0, "total": 0.0},
+            threshold_pass=t_pass,
+            threshold_fail=t_fail,
+            engine=self.name,
+            engine_version=self.version,
+            live_phash="",
         )

@@ -30,10 +30,13 @@ from operator import or_
 from django.conf import settings
 from django.db.models import Q
 
+from verification import hooks
 from verification.engine import (
     REJECTED,
     ComparisonResult,
     EngineUnavailable,
+    FaceEngine,
+    SandboxEngine,
     get_engine,
     hamming,
     perceptual_hash_bytes,
@@ -45,7 +48,7 @@ from verification.services import verification_record_result
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["find_replay", "run_comparison"]
+__all__ = ["engine_for", "find_replay", "run_comparison"]
 
 
 def _read(field) -> bytes | None:
@@ -60,16 +63,23 @@ def _read(field) -> bytes | None:
         return None
 
 
+def engine_for(record: Verification) -> FaceEngine:
+    """The engine for this record: the sandbox's for a sandbox enterprise (issue 10 §5), else FACE_ENGINE's."""
+    if record.enterprise.sandbox_of_id is not None:
+        return SandboxEngine(hooks.sandbox_outcome.ask(verification=record))
+    return get_engine()
+
+
 def run_comparison(verification_id: int) -> str:
     """Compare the record's ID photo with its live photo and store the outcome. Returns the status."""
-    record = Verification.objects.filter(pk=verification_id).first()
+    record = Verification.objects.select_related("enterprise").filter(pk=verification_id).first()
     if record is None:
         logger.warning("verification %s does not exist", verification_id)
         return "missing"
     if record.status != VerificationStatus.PENDING:
         return record.status
 
-    engine = get_engine()
+    engine = engine_for(record)
     id_bytes = _read(record.id_photo)
     live_bytes = _read(record.live_photo)
     if id_bytes is None or live_bytes is None:
@@ -92,7 +102,10 @@ def run_comparison(verification_id: int) -> str:
             result.live_phash = None
 
     phash = result.live_phash
-    if phash is None:
+    if isinstance(engine, SandboxEngine):
+        # A sandbox photo keeps no hash: nothing of a sandbox is compared with a real photo, either way.
+        phash = ""
+    elif phash is None:
         phash = perceptual_hash_bytes(live_bytes) if live_bytes else ""
     # Committed before the search (outside any transaction, as in the worker): see the module doc.
     Verification.objects.filter(pk=record.pk).update(live_photo_phash=phash, **phash_bands(phash))

@@ -38,6 +38,19 @@ OUTCOME_TO_STATUS = {
     VerificationOutcome.REJECTED: VerificationStatus.REJECTED,
 }
 
+# A sandbox's comparisons (issue 10 §5) end where its engine's outcome says, deterministically: "review" waits in
+# review for good (no reviewer sees a sandbox), and "fail" is the refusal a reviewer would give.
+SANDBOX_OUTCOME_TO_STATUS = {
+    VerificationOutcome.PASS: VerificationStatus.PASSED,
+    VerificationOutcome.REVIEW: VerificationStatus.IN_REVIEW,
+    VerificationOutcome.FAIL: VerificationStatus.DECLINED,
+    VerificationOutcome.REJECTED: VerificationStatus.REJECTED,
+}
+
+
+def _in_sandbox(record: Verification) -> bool:
+    return Verification.objects.filter(pk=record.pk, enterprise__sandbox_of__isnull=False).exists()
+
 
 def verification_create(
     *,
@@ -108,7 +121,10 @@ def verification_record_result(
             return record
         record.outcome = outcome
         record.status = OUTCOME_TO_STATUS[VerificationOutcome(outcome)]
-        if (replay_of is not None or record.review_required) and record.status == VerificationStatus.PASSED:
+        if _in_sandbox(record):
+            # No reviewer looks at a sandbox (issue 10 §5): its outcome is final, and a mismatch is refused.
+            record.status = SANDBOX_OUTCOME_TO_STATUS[VerificationOutcome(outcome)]
+        elif (replay_of is not None or record.review_required) and record.status == VerificationStatus.PASSED:
             # A live photo seen before, or one no live capture proved, is no proof of presence: a person
             # must look.
             record.status = VerificationStatus.IN_REVIEW

@@ -47,7 +47,7 @@ def registration_status_body(card_user: CardUser, verification=None) -> dict:
     detail: StrOrPromise
     if status == RegistrationStatus.NOT_BOUND_CARD_LIMIT:
         limit = one_id_card_limit()
-        slots_free = max(0, limit - live_card_count(card_user.id_number_index))
+        slots_free = max(0, limit - live_card_count(card_user.id_number_index, card_user.enterprise))
         params = {"requested": cards_requested, "free": slots_free, "limit": limit}
         if slots_free:
             detail = (

@@ -15,6 +15,7 @@ from accounts.permissions import Capability, actor_user, require
 from accounts.pii import mask_identifier, personal_id_index
 from accounts.services import audit_record
 from cards.errors import CardLimitReached
+from cards.inventory import sandbox
 from cards.inventory.services import card_event, cards_realname_resolved
 from cards.locks import lock_cards
 from cards.models import (
@@ -49,8 +50,14 @@ def one_id_card_limit() -> int:
 # --- U6: one ID, five cards -------------------------------------------------
 
 
-def live_card_count(id_number_index: str) -> int:
-    return CardBinding.objects.filter(id_number_index=id_number_index, ended_at__isnull=True).count()
+def live_card_count(id_number_index: str, enterprise: Enterprise | None = None) -> int:
+    """U6: the live cards bound to this ID across every real enterprise. For a sandbox enterprise (issue 10 §5)
+    its own bindings only, so that a platform's tests never take a real person's slots, nor the reverse."""
+    if enterprise is not None and sandbox.is_sandbox(enterprise):
+        return sandbox.sandbox_live_card_count(enterprise, id_number_index, one_id_card_limit())
+    return CardBinding.objects.filter(
+        id_number_index=id_number_index, ended_at__isnull=True, card__enterprise__sandbox_of__isnull=True
+    ).count()
 
 
 def _lock_identity(id_number_index: str) -> None:
@@ -83,7 +90,7 @@ def card_user_bind(
         raise ValidationFailed(_("Choose at least one card."), code="required", field="cards")
     with transaction.atomic():
         _lock_identity(card_user.id_number_index)
-        held = live_card_count(card_user.id_number_index)
+        held = live_card_count(card_user.id_number_index, card_user.enterprise)
         locked_cards = lock_cards(cards)
         for card in locked_cards:
             if card.status not in LIVE_CARD_STATUSES:
@@ -195,7 +202,7 @@ def card_user_register(
             channel=channel,
             created_by=actor_user(actor),
         )
-        held = live_card_count(index)
+        held = live_card_count(index, enterprise)
         if held + len(cards) > one_id_card_limit():
             raise card_limit_refusal(card_user, held)
         stored.save(card_user.id_photo, f"id{id_clean.extension}", id_clean.content)

@@ -132,19 +132,26 @@ def _claim(delivery_id: int, now: datetime) -> bool:
     return due.update(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS)) == 1
 
 
+SANDBOX_HEADER = "webhook-sandbox"
+
+
 def headers_for(delivery: Delivery, body: str, timestamp: int) -> dict[str, str]:
     endpoint = delivery.endpoint
     secrets_ = [endpoint.secret]
     if endpoint.previous_secret and endpoint.previous_secret_until and endpoint.previous_secret_until > timezone.now():
         secrets_.append(endpoint.previous_secret)
     msg_id = delivery.event.public_id
-    return {
+    headers = {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signing.signature_header(secrets_, msg_id, timestamp, body),
     }
+    if endpoint.enterprise.sandbox_of_id is not None:
+        # Issue 10 §5: a sandbox's callbacks say so, so that a receiver can keep test events off real records.
+        headers[SANDBOX_HEADER] = "true"
+    return headers
 
 
 def _next_delay(attempt: int, outcome: Outcome) -> float | None:
@@ -184,7 +191,7 @@ def attempt_delivery(delivery_id: int) -> DeliveryAttempt | None:
     now = timezone.now()
     if not _claim(delivery_id, now):
         return None
-    delivery = Delivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
+    delivery = Delivery.objects.select_related("endpoint__enterprise", "event").get(pk=delivery_id)
     body = body_of(delivery.event)
     timestamp = int(time.time())
     outcome = post(delivery.endpoint.url, headers_for(delivery, body, timestamp), body.encode())

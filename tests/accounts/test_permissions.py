@@ -50,6 +50,7 @@ EXPECTED = {
         C.SELF_SERVICE_LINKS_MANAGE: PROVINCE,
         C.PLATFORM_KEYS_MANAGE: PROVINCE,
         C.WEBHOOKS_MANAGE: PROVINCE,
+        C.SANDBOX_RESET: PROVINCE,
     },
     "enterprise_admin": {
         C.VIEW: OWN,
@@ -64,6 +65,7 @@ EXPECTED = {
         C.SELF_SERVICE_LINKS_MANAGE: OWN,
         C.PLATFORM_KEYS_MANAGE: OWN,
         C.WEBHOOKS_MANAGE: OWN,
+        C.SANDBOX_RESET: OWN,
     },
     "provincial_approver": {
         C.VIEW: PROVINCE,
@@ -73,7 +75,14 @@ EXPECTED = {
         C.FACE_REVIEW: PROVINCE,
     },
     "group_approver": {C.VIEW: ALL, C.VIEW_FULL_PII: ALL, C.ENTERPRISE_FILES_OPEN: ALL, C.DECIDE_GROUP: ALL},
-    "ops": {C.VIEW: ALL, C.OPS_ADMIN_VIEW: ALL, C.PACKAGES_MANAGE: ALL, C.UNIT_KINDS_MANAGE: ALL, C.USERS_MANAGE: ALL},
+    "ops": {
+        C.VIEW: ALL,
+        C.OPS_ADMIN_VIEW: ALL,
+        C.PACKAGES_MANAGE: ALL,
+        C.UNIT_KINDS_MANAGE: ALL,
+        C.USERS_MANAGE: ALL,
+        C.SANDBOX_RESET: ALL,
+    },
 }
 
 

@@ -19,7 +19,8 @@ MANAGER = EVERYONE + [
 MENUS = {
     "account_manager": MANAGER,
     "account_manager_other_province": MANAGER,
-    "enterprise_admin": EVERYONE + ["enterprises:mine", "card_imports:new", "approvals:my_requests"],
+    "enterprise_admin": EVERYONE
+    + ["enterprises:mine", "card_imports:new", "approvals:my_requests", "platform_keys:mine"],
     "provincial_approver": EVERYONE
     + ["enterprises:list", "approvals:queue", "approvals:review_queue", "approvals_admin:index"],
     "group_approver": EVERYONE + ["enterprises:list", "approvals:queue", "approvals_admin:index"],
