@@ -35,6 +35,7 @@ from accounts.throttling import PiiRevealThrottle
 from core.api import E401, error_response, is_schema_view, validated
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.http import no_store
+from core.idempotency import Idempotent
 from enterprises import selectors, services
 from enterprises.models import ChangeRequest, Document, Enterprise
 from enterprises.serializers import (
@@ -144,7 +145,7 @@ READ_ERRORS = {401: E401, 403: E403, 404: E404}
 # --- enterprises ----------------------------------------------------------------
 
 
-class EnterpriseListCreateView(JsonOnly, generics.ListAPIView):
+class EnterpriseListCreateView(Idempotent, JsonOnly, generics.ListAPIView):
     queryset = Enterprise.objects.none()
     serializer_class = EnterpriseListSerializer
     parser_classes = [MultiPartParser]
@@ -297,7 +298,7 @@ class EnterpriseDetailView(JsonOnly, generics.GenericAPIView):
         return enterprise_detail_response(request, selectors.enterprise_for_user(request.user, public_id))
 
 
-class EnterpriseDocumentsView(JsonOnly, generics.ListAPIView):
+class EnterpriseDocumentsView(Idempotent, JsonOnly, generics.ListAPIView):
     queryset = Document.objects.none()
     serializer_class = DocumentSerializer
     lookup_field = lookup_url_kwarg = "public_id"
@@ -417,7 +418,7 @@ class EnterpriseRevealView(JsonOnly, generics.GenericAPIView):
 # --- change requests (E3, P4) -------------------------------------------------------
 
 
-class EnterpriseChangeRequestsView(JsonOnly, generics.ListAPIView):
+class EnterpriseChangeRequestsView(Idempotent, JsonOnly, generics.ListAPIView):
     queryset = ChangeRequest.objects.none()
     serializer_class = ChangeRequestSummarySerializer
     lookup_field = lookup_url_kwarg = "public_id"

@@ -39,6 +39,7 @@ from cards.models import CardUser, Channel
 from core.api import E401, error_response, is_schema_view, validated
 from core.errors import NotFound, PermissionDenied
 from core.http import no_store
+from core.idempotency import Idempotent
 from enterprises.selectors import enterprise_for_user
 from verification.selectors import verifications_visible_to
 
@@ -62,7 +63,7 @@ class CardUserPagination(CursorPagination):
     page_size_query_param = None
 
 
-class CardUserListCreateView(CardsApiView, generics.ListAPIView):
+class CardUserListCreateView(Idempotent, CardsApiView, generics.ListAPIView):
     queryset = CardUser.objects.none()
     serializer_class = CardUserListSerializer
     pagination_class = CardUserPagination

@@ -33,6 +33,7 @@ from cards.models import CardImport
 from core.api import E401, absolute_url, error_response
 from core.errors import PermissionDenied, ValidationFailed
 from core.http import no_store
+from core.idempotency import Idempotent
 from enterprises import selectors as enterprise_selectors
 
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -138,7 +139,7 @@ def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
 # --- views ----------------------------------------------------------------------
 
 
-class CardImportListCreateView(JsonOnly, generics.ListAPIView):
+class CardImportListCreateView(Idempotent, JsonOnly, generics.ListAPIView):
     queryset = CardImport.objects.none()
     serializer_class = CardImportSerializer
     parser_classes = [MultiPartParser]

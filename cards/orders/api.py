@@ -35,6 +35,7 @@ from cards.orders.serializers import (
 from core.api import E401, error_response, is_schema_view, validated
 from core.errors import PermissionDenied, ValidationFailed
 from core.http import no_store
+from core.idempotency import Idempotent
 from enterprises.selectors import enterprise_for_user
 
 ORDER_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The order's public_id.")
@@ -57,7 +58,7 @@ def _detail(request, order: Order, *, status_code=status.HTTP_200_OK) -> Respons
     return response
 
 
-class OrderListCreateView(generics.ListAPIView):
+class OrderListCreateView(Idempotent, generics.ListAPIView):
     queryset = Order.objects.none()
     serializer_class = OrderListSerializer
     parser_classes = [MultiPartParser]
@@ -149,7 +150,7 @@ class OrderDetailView(generics.GenericAPIView):
         return _detail(request, selectors.order_for_user(request.user, public_id))
 
 
-class OrderLivePhotoView(generics.GenericAPIView):
+class OrderLivePhotoView(Idempotent, generics.GenericAPIView):
     queryset = Order.objects.none()
     parser_classes = [MultiPartParser]
     renderer_classes = [JSONRenderer]

@@ -154,5 +154,6 @@ def test_a_key_sees_only_its_enterprise_and_needs_its_scope(world):
 def test_a_key_without_orders_write_may_not_file_an_order(world):
     path = "/api/v1/orders/"
     reader = _create(world, scopes=["cards:read"]).json()["key"]
-    response = _client(key=reader).post(path, {"enterprise": str(world["enterprise"].public_id)}, format="multipart")
+    body = {"enterprise": str(world["enterprise"].public_id)}
+    response = _client(key=reader).post(path, body, format="multipart", HTTP_IDEMPOTENCY_KEY="order-1")
     assert response.status_code == 403, response.content
