@@ -31,7 +31,7 @@ from rest_framework.views import APIView
 from accounts.models import User
 from accounts.permissions import Capability, can
 from accounts.reveals import personal_file_response
-from accounts.throttling import PiiRevealThrottle
+from accounts.throttling import PiiRevealThrottle, with_default_throttles
 from core.api import E401, error_response, is_schema_view, validated
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.http import no_store
@@ -393,7 +393,7 @@ class EnterpriseRevealView(JsonOnly, generics.GenericAPIView):
     queryset = Enterprise.objects.none()
     lookup_field = lookup_url_kwarg = "public_id"
     parser_classes = [SafeJSONParser]
-    throttle_classes = [PiiRevealThrottle]
+    throttle_classes = with_default_throttles(PiiRevealThrottle)
 
     @extend_schema(
         tags=["enterprises"],

@@ -5,6 +5,9 @@ through cards.card_users.services; full personal data is throttled and needs the
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -19,8 +22,9 @@ from rest_framework.views import APIView
 from accounts.permissions import Capability, can
 from accounts.reveals import personal_file_response
 from accounts.services import pii_view_log
-from accounts.throttling import PiiRevealThrottle
+from accounts.throttling import PiiRevealThrottle, with_default_throttles
 from cards.card_users import selectors
+from cards.card_users.liveness import live_capture_check
 from cards.card_users.serializers import (
     CardUserDetailSerializer,
     CardUserListSerializer,
@@ -37,13 +41,15 @@ from cards.inventory import selectors as card_selectors
 from cards.inventory.api_base import E400, E403, E404, READ_ERRORS, CardsApiView
 from cards.models import CardUser, Channel
 from core.api import E401, error_response, is_schema_view, validated
-from core.errors import NotFound, PermissionDenied
+from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.http import no_store
 from core.idempotency import Idempotent
 from enterprises.selectors import enterprise_for_user
+from integrations.auth import is_key_call
 from verification.selectors import verifications_visible_to
 
 MSG_PII_DENIED = _("You do not have the permission to view personal data in full.")
+MSG_LIVE_ONE_OF = _("Send either one live photo or the frames of a live capture, not both.")
 MSG_VERIFICATION_NOT_FOUND = _("The verification does not exist or you have no access to it.")
 E409 = error_response(
     "The card's state does not allow this (code invalid_transition), or one ID, five cards (code one_id_five_cards)."
@@ -95,10 +101,20 @@ class CardUserListCreateView(Idempotent, CardsApiView, generics.ListAPIView):
         responses={201: CardUserRegisteredSerializer, 400: E400, 401: E401, 403: E403, 404: E404, 409: E409},
     )
     def post(self, request, *args, **kwargs):
-        data = validated(CardUserRegisterSerializer(data=request.data))
-        enterprise = enterprise_for_user(request.user, data["enterprise"])
+        # Who may register for which enterprise is decided before the body is looked at: a role or an API key
+        # that may not register gets 403 whatever it sent, never a validation error about the rest.
+        raw_enterprise = request.data.get("enterprise")
+        if not raw_enterprise:
+            raise ValidationFailed(_("This field is required."), code="required", field="enterprise")
+        try:
+            uuid.UUID(str(raw_enterprise))
+        except ValueError:
+            raise ValidationFailed(_("Must be a valid UUID."), code="invalid", field="enterprise") from None
+        enterprise = enterprise_for_user(request.user, raw_enterprise)
         if not can(request.user, Capability.CARD_USERS_REGISTER, enterprise):
             raise PermissionDenied(MSG_REGISTER_DENIED)
+        data = validated(CardUserRegisterSerializer(data=request.data))
+        live_photo, review_required = self._live_photo(data)
         cards = card_selectors.enterprise_cards_for_user(request.user, enterprise, data["cards"])
         verification = card_user_register(
             actor=request.user,
@@ -107,12 +123,11 @@ class CardUserListCreateView(Idempotent, CardsApiView, generics.ListAPIView):
             id_type=data["id_type"],
             id_number=data["id_number"],
             id_photo=data["id_photo"],
-            live_photo=data["live_photo"],
+            live_photo=live_photo,
             biometric_consent=data["biometric_consent"],
             cards=cards,
-            channel=Channel.API
-            if isinstance(request.successful_authenticator, TokenAuthentication)
-            else Channel.INTERNAL,
+            channel=_channel(request),
+            review_required=review_required,
         )
         verification.refresh_from_db()
         url = reverse("api:verification-detail", kwargs={"public_id": verification.public_id})
@@ -124,6 +139,26 @@ class CardUserListCreateView(Idempotent, CardsApiView, generics.ListAPIView):
             "verification_url": request.build_absolute_uri(url),
         }
         return no_store(Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["verification_url"]}))
+
+    @staticmethod
+    def _live_photo(data: dict) -> tuple[Any, bool]:
+        """(the live photo, whether a reviewer must look): the photo sent, or what the liveness frames give."""
+        frames = data.get("frames") or []
+        if bool(frames) == bool(data.get("live_photo")):
+            raise ValidationFailed(MSG_LIVE_ONE_OF, code="live_photo_required", field="live_photo")
+        if not frames:
+            return data["live_photo"], False
+        capture = live_capture_check(
+            frames=frames, challenge=data.get("challenge", ""), timestamps=data.get("timestamps", "")
+        )
+        return capture.live_photo, capture.review_required
+
+
+def _channel(request) -> Channel:
+    """C3 for a platform (an API key, or a personal token's script); C1 for the staff's own session."""
+    if is_key_call(request) or isinstance(request.successful_authenticator, TokenAuthentication):
+        return Channel.API
+    return Channel.INTERNAL
 
 
 class CardUserDetailView(CardsApiView, APIView):
@@ -147,7 +182,7 @@ class CardUserDetailView(CardsApiView, APIView):
 
 class CardUserRevealView(CardsApiView, APIView):
     parser_classes = [JSONParser]
-    throttle_classes = [PiiRevealThrottle]
+    throttle_classes = with_default_throttles(PiiRevealThrottle)
 
     @extend_schema(
         tags=["card users"],

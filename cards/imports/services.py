@@ -44,7 +44,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.permissions import Capability, require
+from accounts.permissions import Capability, actor_user, require
 from accounts.services import audit_record
 from cards.imports.copy_writer import _write_cards
 from cards.imports.parsing import inspect_file, parse_file, read_upload
@@ -81,7 +81,7 @@ def card_import_create(*, actor: User, enterprise: Enterprise, upload: UploadedF
         raise ValidationFailed(_("Choose a card file (CSV or XLSX)."), code="required", field="file")
     content = read_upload(upload)
     file_format = inspect_file(content)
-    job = CardImport(enterprise=enterprise, file_format=file_format, created_by=actor)
+    job = CardImport(enterprise=enterprise, file_format=file_format, created_by=actor_user(actor))
     with atomic_with_files() as stored:
         storage = job.file.storage
         job.file.name = stored.add(
