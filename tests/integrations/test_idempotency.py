@@ -247,3 +247,25 @@ def test_the_schema_documents_the_header_and_its_answers():
     assert all(p["name"] != "Idempotency-Key" for p in reads.get("parameters", []))
     revoke = paths["/api/v1/platform/keys/{public_id}/revoke/"]["post"]
     assert all(p["name"] != "Idempotency-Key" for p in revoke.get("parameters", []))
+
+
+def test_a_platform_keys_retry_is_replayed_under_the_key_and_never_cached(world):
+    key = _platform_key(world)
+    client = _client(key=key)
+    content = _csv(world).read()
+
+    def send():
+        upload = SimpleUploadedFile("cards.csv", content, content_type="text/csv")
+        return _import(client, world, upload, HTTP_IDEMPOTENCY_KEY="erp-import-7")
+
+    first, again = send(), send()
+    assert first.status_code == 202, first.content
+    assert again.status_code == 202 and again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert "no-store" in again["Cache-Control"]
+    assert CardImport.objects.count() == 1
+    assert IdempotencyRecord.objects.get().owner == f"key:{PlatformKey.objects.get().public_id}"
+    # The same idempotency key from the enterprise's admin is another sender's: it runs.
+    upload = SimpleUploadedFile("cards.csv", content, content_type="text/csv")
+    other = _import(_admin(world), world, upload, HTTP_IDEMPOTENCY_KEY="erp-import-7")
+    assert other.status_code == 202 and "Idempotent-Replayed" not in other
+    assert CardImport.objects.count() == 2 and IdempotencyRecord.objects.count() == 2
