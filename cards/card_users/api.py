@@ -95,7 +95,11 @@ class CardUserListCreateView(Idempotent, CardsApiView, generics.ListAPIView):
             "multipart/form-data. Records the identity, the ID photo, the live photo and the explicit consent to "
             "biometric processing, and starts the face comparison. The cards are bound once it passes; poll "
             "`verification_url`. Refused with 409 one_id_five_cards when the ID would hold more than five live "
-            "cards across all enterprises."
+            "cards across all enterprises. Instead of `live_photo`, a platform may send the `frames` of a live "
+            "capture with its `challenge` (and `timestamps`): the active liveness check decides (400 "
+            "liveness_failed with `reasons`; inconclusive: a reviewer decides). Either one live photo or frames "
+            "(400 live_photo_required); invalid_challenge, invalid_timestamps, frames for malformed capture fields. "
+            "The permission (403) is decided before the body is validated."
         ),
         request=CardUserRegisterSerializer,
         responses={201: CardUserRegisteredSerializer, 400: E400, 401: E401, 403: E403, 404: E404, 409: E409},
