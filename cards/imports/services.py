@@ -81,7 +81,12 @@ def card_import_create(*, actor: User, enterprise: Enterprise, upload: UploadedF
         raise ValidationFailed(_("Choose a card file (CSV or XLSX)."), code="required", field="file")
     content = read_upload(upload)
     file_format = inspect_file(content)
-    job = CardImport(enterprise=enterprise, file_format=file_format, created_by=actor_user(actor))
+    job = CardImport(
+        enterprise=enterprise,
+        file_format=file_format,
+        created_by=actor_user(actor),
+        actor_data=dict(getattr(actor, "audit_data", None) or {}),
+    )
     with atomic_with_files() as stored:
         storage = job.file.storage
         job.file.name = stored.add(
@@ -148,7 +153,7 @@ def _finish_failed(
                 actor=None,
                 action="card_import.failed",
                 obj=job,
-                data={"error_count": len(errors), "total_rows": job.total_rows},
+                data={**job.actor_data, "error_count": len(errors), "total_rows": job.total_rows},
             )
     return ImportStatus.FAILED
 
@@ -234,7 +239,11 @@ def _run(job: CardImport) -> str:
                 actor=None,
                 action="card_import.succeeded",
                 obj=locked,
-                data={"imported_rows": len(valid), "enterprise": str(job.enterprise.public_id)},
+                data={
+                    **job.actor_data,
+                    "imported_rows": len(valid),
+                    "enterprise": str(job.enterprise.public_id),
+                },
             )
     except IntegrityError:
         # Nothing was written; report which rows clash with registered cards.

@@ -127,13 +127,19 @@ def test_a_key_registers_a_card_user_with_an_id_photo_and_a_live_photo(world, sc
     assert AuditEvent.objects.filter(data__platform_key=str(record.public_id)).exists()
 
 
-def test_a_key_starts_a_card_import(world):
-    _record, key = _key(world, "cards:read", "cards:write")
-    response = _post(_client(key), "/api/v1/card-imports/", _import_body(world))
+def test_a_key_starts_a_card_import(world, django_capture_on_commit_callbacks):
+    record, key = _key(world, "cards:read", "cards:write")
+    with django_capture_on_commit_callbacks(execute=True):  # the import's task runs (in process) on commit
+        response = _post(_client(key), "/api/v1/card-imports/", _import_body(world))
     assert response.status_code == 202, response.content
     job = CardImport.objects.get(public_id=response.json()["id"])
     assert job.enterprise == world["enterprise"] and job.created_by is None
+    assert job.status == "succeeded" and job.imported_rows == 2
     assert _client(key).get(response["Location"]).status_code == 200
+    # The worker's events of the import name the key that started it, as the call's own event does.
+    events = AuditEvent.objects.filter(object_id=str(job.pk), action__startswith="card_import.")
+    assert {event.action for event in events} == {"card_import.created", "card_import.succeeded"}
+    assert all(event.data["platform_key"] == str(record.public_id) for event in events)
 
 
 # --- without it: 403; another enterprise's: 404 ---------------------------------------------

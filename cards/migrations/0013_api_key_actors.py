@@ -1,4 +1,5 @@
-# Orders and card imports filed with a platform API key have no user (issue 10 §1): created_by may be null.
+# Orders and card imports filed with a platform API key have no user (issue 10 §1): created_by may be null, and an
+# import keeps what names its non-user actor for the events its worker writes.
 
 import django.db.models.deletion
 from django.conf import settings
@@ -13,6 +14,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddField(
+            model_name='cardimport',
+            name='actor_data',
+            field=models.JSONField(blank=True, default=dict, editable=False),
+        ),
         migrations.AlterField(
             model_name='cardimport',
             name='created_by',
