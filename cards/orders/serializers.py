@@ -93,7 +93,10 @@ class OrderListSerializer(serializers.ModelSerializer):
     handler = OrderHandlerSerializer(read_only=True)
     card_count = serializers.SerializerMethodField()
     created_by = serializers.CharField(
-        source="created_by.username", read_only=True, allow_null=True, help_text="Null when a platform API key filed it."
+        source="created_by.username",
+        read_only=True,
+        allow_null=True,
+        help_text="Null when a platform API key filed it.",
     )
     url = serializers.SerializerMethodField()
     page_url = serializers.SerializerMethodField()
