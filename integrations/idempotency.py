@@ -5,7 +5,8 @@ The views take the header through core.idempotency.Idempotent; this module answe
 
 - The header is 1 to 255 printable ASCII characters (else 400 invalid_idempotency_key). A call with a platform
   API key must send it on every creating POST (else 400 idempotency_key_required); users may.
-- A record is kept per sender (`key:<API key id>` or `user:<pk>`) and key for 24 hours, with a SHA-256
+- A record is kept per sender (`key:<API key id>`, the first key of a rotation chain, or `user:<pk>`) and key
+  for 24 hours, with a SHA-256
   fingerprint of the method, the path and the body (parsed: JSON canonically, multipart as its fields and the
   SHA-256 of each file's content, so a new multipart boundary on a retry is the same body).
 - The claim is an INSERT under the unique (owner, key_hash) constraint in its own transaction, committed
@@ -47,7 +48,7 @@ from accounts.pii import blind_index
 from core.errors import DomainError, RetryLater, ValidationFailed
 from core.idempotency import HEADER, REPLAYED_HEADER
 from integrations.auth import is_key_call
-from integrations.key_models import IdempotencyRecord
+from integrations.key_models import IdempotencyRecord, PlatformKey
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ VALID_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 # Headers of the stored answer that a replay sends again (the body's type, where the new record is).
 KEPT_HEADERS = ("Content-Type", "Location")
 PURGE_BATCH = 1000
+MAX_ROTATIONS = 1000  # a bound on the walk back through a key's rotations (each step is one row)
 
 MSG_REQUIRED = _("Calls with an API key must send an Idempotency-Key header on every creating request.")
 MSG_INVALID = _("The Idempotency-Key header must be 1 to 255 printable ASCII characters.")
@@ -77,10 +79,22 @@ class RequestInProgress(RetryLater):
     default_code = "idempotency_request_in_progress"
 
 
+def _first_of_rotation(key: PlatformKey) -> PlatformKey:
+    """The key a chain of rotations started from: its successors share its records."""
+    current = key
+    for _step in range(MAX_ROTATIONS):
+        previous = PlatformKey.objects.filter(replaced_by=current).only("pk", "public_id").first()
+        if previous is None:
+            break
+        current = previous
+    return current
+
+
 def owner_of(request: Any) -> str | None:
-    """Whose records these are: the API key (a rotated key's successor starts afresh) or the user."""
+    """Whose records these are: the API key or the user. A rotated key and its successors are one sender, so a
+    retry sent with the new key during the grace period is not run twice."""
     if is_key_call(request):
-        return f"key:{request.auth.public_id}"
+        return f"key:{_first_of_rotation(request.auth).public_id}"
     pk = getattr(request.user, "pk", None)
     return f"user:{pk}" if pk is not None else None
 

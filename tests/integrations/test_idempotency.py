@@ -269,3 +269,26 @@ def test_a_platform_keys_retry_is_replayed_under_the_key_and_never_cached(world)
     other = _import(_admin(world), world, upload, HTTP_IDEMPOTENCY_KEY="erp-import-7")
     assert other.status_code == 202 and "Idempotent-Replayed" not in other
     assert CardImport.objects.count() == 2 and IdempotencyRecord.objects.count() == 2
+
+
+def test_a_retry_with_the_rotated_keys_successor_is_the_same_sender(world):
+    from integrations.keys import key_rotate  # imported here: only this test rotates
+
+    record, old_key = key_create(
+        actor=world["users"]["enterprise_admin"],
+        enterprise=world["enterprise"],
+        name="erp",
+        scopes=["cards:read", "cards:write"],
+    )
+    content = _csv(world).read()
+
+    def send(key):
+        upload = SimpleUploadedFile("cards.csv", content, content_type="text/csv")
+        return _import(_client(key=key), world, upload, HTTP_IDEMPOTENCY_KEY="during-rotation")
+
+    first = send(old_key)
+    _new, new_key = key_rotate(actor=world["users"]["enterprise_admin"], key=record, grace_hours=1)
+    again = send(new_key)
+    assert first.status_code == 202 and again.status_code == 202, again.content
+    assert again["Idempotent-Replayed"] == "true" and CardImport.objects.count() == 1
+    assert IdempotencyRecord.objects.get().owner == f"key:{record.public_id}"
