@@ -49,6 +49,7 @@ from integrations.auth import is_key_call
 from verification.selectors import verifications_visible_to
 
 MSG_PII_DENIED = _("You do not have the permission to view personal data in full.")
+MSG_CONSENT = _("Face recognition needs the card user's explicit consent to process biometric data.")
 MSG_LIVE_ONE_OF = _("Send either one live photo or the frames of a live capture, not both.")
 MSG_VERIFICATION_NOT_FOUND = _("The verification does not exist or you have no access to it.")
 E409 = error_response(
@@ -118,8 +119,11 @@ class CardUserListCreateView(Idempotent, CardsApiView, generics.ListAPIView):
         if not can(request.user, Capability.CARD_USERS_REGISTER, enterprise):
             raise PermissionDenied(MSG_REGISTER_DENIED)
         data = validated(CardUserRegisterSerializer(data=request.data))
-        live_photo, review_required = self._live_photo(data)
         cards = card_selectors.enterprise_cards_for_user(request.user, enterprise, data["cards"])
+        # Liveness frames are biometric data: no check runs on them without the card user's consent.
+        if not data["biometric_consent"]:
+            raise ValidationFailed(MSG_CONSENT, code="consent_required", field="biometric_consent")
+        live_photo, review_required = self._live_photo(data)
         verification = card_user_register(
             actor=request.user,
             enterprise=enterprise,
