@@ -38,7 +38,7 @@ from cards.card_users.serializers import (
 from cards.card_users.services import MSG_REGISTER_DENIED, card_user_register
 from cards.decisions import current_language
 from cards.inventory import selectors as card_selectors
-from cards.inventory.api_base import E400, E403, E404, READ_ERRORS, CardsApiView
+from cards.inventory.api_base import E400, E403, E403_READ, E404, READ_ERRORS, CardsApiView, require_reads
 from cards.models import CardUser, Channel
 from core.api import E401, error_response, is_schema_view, validated
 from core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -79,12 +79,13 @@ class CardUserListCreateView(Idempotent, CardsApiView, generics.ListAPIView):
     def get_queryset(self):
         if is_schema_view(self):
             return CardUser.objects.none()
+        require_reads(self.request.user)
         return selectors.card_users_visible_to(self.request.user)
 
     @extend_schema(
         tags=["card users"],
         summary="The card users the user can see; ID numbers masked",
-        responses={200: CardUserListSerializer(many=True), 401: E401},
+        responses={200: CardUserListSerializer(many=True), 401: E401, 403: E403_READ},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

@@ -21,6 +21,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from accounts.permissions import Capability, can
+from cards.inventory.api_base import require_reads
 from cards.models import Order, OrderStatus
 from cards.orders import policy, selectors, services
 from cards.orders.handlers import HandlerData
@@ -67,6 +68,7 @@ class OrderListCreateView(Idempotent, generics.ListAPIView):
     def get_queryset(self):
         if is_schema_view(self):
             return Order.objects.none()
+        require_reads(self.request.user)
         filters = validated(OrderFilterSerializer(data=self.request.query_params))
         queryset = orders_visible_to(self.request.user).select_related("created_by")
         for name in ("status", "business_type"):

@@ -150,6 +150,9 @@ def test_a_key_without_the_scope_gets_403_for_each(world):
     client = _client(key)
     cards = active(world["enterprise"])
     before = (Order.objects.count(), CardUser.objects.count(), CardImport.objects.count())
+    writer = _client(_key(world, "orders:write", "card_users:write", "cards:write")[1])
+    for path in ["/api/v1/cards/", "/api/v1/card-users/", "/api/v1/orders/", "/api/v1/card-imports/"]:
+        assert writer.get(path).status_code == 403, path
     assert _post(client, "/api/v1/orders/", _order_body(world, stock(world["enterprise"]))).status_code == 403
     # The body is not looked at before the permission: an empty one is 403 too, not 400.
     assert _post(client, "/api/v1/card-users/", _card_user_body(world, cards)).status_code == 403
