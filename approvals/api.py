@@ -28,6 +28,7 @@ from cards.inventory.selectors import enterprise_cards_for_user
 from core.api import E401, MaskedTextField, error_response, validated
 from core.errors import PermissionDenied, ValidationFailed
 from core.http import no_store
+from core.idempotency import Idempotent
 from enterprises.api import change_request_response
 from enterprises.models import ChangeRequest
 from enterprises.selectors import enterprise_for_user
@@ -240,7 +241,7 @@ def exemption_response(request, exemption: ExemptionRequest, *, status_code=stat
 # --- exemption requests ------------------------------------------------------
 
 
-class ExemptionListCreateView(JsonOnly, generics.GenericAPIView):
+class ExemptionListCreateView(Idempotent, JsonOnly, generics.GenericAPIView):
     queryset = ExemptionRequest.objects.none()
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 

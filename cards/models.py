@@ -283,9 +283,18 @@ class CardImport(models.Model):
     # [{"row": 3, "column": "iccid", "code": "invalid_checksum", "message": "..."}], capped.
     errors = models.JSONField(default=list, blank=True)
     failure_message = models.TextField(_("why it failed"), blank=True)
+    # Null when a platform API key acted (no user; its audit events name the key).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
+    # An actor that is no user (a platform API key) names itself here (its audit_data), so that the events the
+    # worker writes for the import name it too.
+    actor_data = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     # When the import's task was last sent to the broker (core.queueing), and the task that took
@@ -457,8 +466,14 @@ class Order(models.Model):
     # Parameters of the business, e.g. {"target_enterprise": uuid} or {"package": code}.
     parameters = models.JSONField(_("parameters"), default=dict, blank=True)
     rejection_reason = models.TextField(_("why it was rejected"), blank=True)
+    # Null when a platform API key acted (no user; its audit events name the key).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("filed by"), on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("filed by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     created_at = models.DateTimeField(_("filed at"), auto_now_add=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
