@@ -23,9 +23,19 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cards.card_users.services import card_user_register, one_id_card_limit
-from cards.models import Card, CardStatus, CardUser, Channel, RegistrationStatus, SelfServiceLink
+from cards.models import (
+    LIVE_CARD_STATUSES,
+    Card,
+    CardBinding,
+    CardStatus,
+    CardUser,
+    Channel,
+    RegistrationStatus,
+    SelfServiceLink,
+    SelfServiceLinkKind,
+)
 from cards.self_service.actors import LinkHolder
-from cards.self_service.services import handover_claim_for_phone, handover_record
+from cards.self_service.services import handover_claim_for_phone, handover_record, handover_refuse
 from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.uploads import UploadRejected, sanitize_upload
 from verification.models import Verification
@@ -144,7 +154,17 @@ def may_open(state: dict, step: str) -> bool:
 
 
 def link_cards_awaiting(link: SelfServiceLink) -> QuerySet:
-    """The cards this link covers that await real-name: its list, or else the enterprise's."""
+    """The cards this link covers that await real-name: its list, or else the enterprise's.
+
+    A counter's handover names its cards itself (the order wizard's, often still in stock before a new
+    installation): any of them that is live and has no registered user yet.
+    """
+    if link.kind == SelfServiceLinkKind.HANDOVER:
+        return (
+            link.cards.filter(status__in=LIVE_CARD_STATUSES)
+            .exclude(pk__in=CardBinding.objects.filter(ended_at__isnull=True).values("card_id"))
+            .order_by("iccid")
+        )
     cards = link.enterprise.cards.filter(status=CardStatus.AWAITING_REALNAME)
     if link.cards.exists():
         cards = cards.filter(self_service_links=link)
@@ -355,6 +375,8 @@ def phone_submit(request, link: SelfServiceLink, state: dict) -> dict:
             )
     except DomainError as exc:
         state["submitted"] = {"refused": str(exc.message), "code": exc.code}
+        # After the rollback: a counter's handover must not wait on a phone that can no longer submit.
+        handover_refuse(link, exc.code)
     else:
         card_user = verification.card_user  # always set for a card user's comparison
         state["submitted"] = {"card_user": str(card_user.public_id) if card_user else ""}

@@ -21,7 +21,13 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from cards.models import SELF_SERVICE_LINK_DEFAULT_DAYS, SELF_SERVICE_LINK_MAX_DAYS, SelfServiceLinkStatus
+from cards.models import (
+    SELF_SERVICE_LINK_DEFAULT_DAYS,
+    SELF_SERVICE_LINK_MAX_DAYS,
+    HandoverStatus,
+    SelfServiceLinkKind,
+    SelfServiceLinkStatus,
+)
 from cards.self_service import qr, selectors, services
 from cards.self_service.card_lists import read_card_file, split_identifiers
 from cards.self_service.throttling import link_page_throttle
@@ -176,6 +182,11 @@ MSG_ASK = _(
     "For a new link, ask the enterprise that gave you this one (your employer or the company that issued your card)."
 )
 MSG_ASK_NAMED = _("For a new link, ask %(enterprise)s, the enterprise that sent it.")
+# A counter's handover (C1): the person stands at the counter, so they ask there.
+MSG_HANDOVER_TAKEN_BACK = _(
+    "The account manager has taken this registration back to the counter: this phone can no longer submit it."
+)
+MSG_ASK_COUNTER = _("Ask the account manager at the counter.")
 
 
 def _public(response: HttpResponse) -> HttpResponse:
@@ -200,7 +211,12 @@ def _gone(request, link) -> HttpResponse:
         status_code, texts = 404, _texts(MSG_UNKNOWN, MSG_ASK, {})
     else:
         message = GONE_TEXTS[SelfServiceLinkStatus(link.status)]
-        status_code, texts = 410, _texts(message, MSG_ASK_NAMED, {"enterprise": link.enterprise.name})
+        ask = MSG_ASK_NAMED
+        if link.kind == SelfServiceLinkKind.HANDOVER:
+            ask = MSG_ASK_COUNTER
+            if link.handover_status == HandoverStatus.COUNTER:
+                message = MSG_HANDOVER_TAKEN_BACK
+        status_code, texts = 410, _texts(message, ask, {"enterprise": link.enterprise.name})
     return _public(render(request, "self_service/gone.html", {"texts": texts}, status=status_code))
 
 
