@@ -32,6 +32,7 @@ from cards.models import (
 )
 from cards.self_service import services
 from cards.self_service.card_lists import split_identifiers
+from cards.self_service.views import TOKEN_PAGE_REFERRER_POLICY
 from core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from core.http import no_store
 from enterprises import selectors as enterprise_selectors
@@ -190,7 +191,7 @@ def handover_create(request):
         "step_labels": [(key, label) for key, label in STEP_LABELS.items() if key],
     }
     response = render(request, "cards/self_service_handover.html", context)
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = TOKEN_PAGE_REFERRER_POLICY
     return no_store(response)
 
 

@@ -37,6 +37,10 @@ from core.http import no_store, require_form_methods
 from enterprises import selectors as enterprise_selectors
 
 DEFAULT_MAX_USES = 500
+# Pages whose path (or content) holds a token: the token must reach no other site as a Referer. Not
+# no-referrer: under it browsers send `Origin: null` with the page's own form posts, which Django's CSRF
+# check refuses (every phone step, every revoke or take-back), while same-origin keeps the Referer at home.
+TOKEN_PAGE_REFERRER_POLICY = "same-origin"
 
 
 class LinkCreateForm(forms.Form):
@@ -83,7 +87,7 @@ def _issued(request, link, token: str, *, renewed: bool = False):
     url = request.build_absolute_uri(reverse("self_service_public:link", kwargs={"token": token}))
     context = {"link": link, "enterprise": link.enterprise, "token": token, "url": url, "renewed": renewed}
     response = render(request, "cards/self_service_issued.html", context)
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = TOKEN_PAGE_REFERRER_POLICY
     return no_store(response)
 
 
@@ -191,7 +195,7 @@ MSG_ASK_COUNTER = _("Ask the account manager at the counter.")
 
 def _public(response: HttpResponse) -> HttpResponse:
     # The path holds the token: it must reach no other site as a Referer, and no cache may keep the page.
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = TOKEN_PAGE_REFERRER_POLICY
     response["X-Robots-Tag"] = "noindex, nofollow"
     return no_store(response)
 

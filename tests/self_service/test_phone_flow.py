@@ -62,7 +62,7 @@ def test_the_whole_flow_registers_the_card_user_through_the_self_service_channel
     _through_photos(client, token, card, idgen.resident_id())
     review = client.get(_step(token, "review"))
     assert review.status_code == 200 and card.iccid in review.content.decode() and "王五" in review.content.decode()
-    assert review["Cache-Control"].startswith("no-store") and review["Referrer-Policy"] == "no-referrer"
+    assert review["Cache-Control"].startswith("no-store") and review["Referrer-Policy"] == "same-origin"
     with django_capture_on_commit_callbacks(execute=True):
         done = client.post(_step(token, "review"))
     assert done.status_code == 302 and done["Location"] == f"/s/{token}/status/"
