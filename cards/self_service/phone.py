@@ -226,6 +226,7 @@ def _remove_photos(state: dict) -> None:
         if name and storage.exists(name):
             storage.delete(name)
     _remove_frames(state)
+    _remove_review_frames(state)
 
 
 # --- the live capture (issue 9 §3) -------------------------------------------------------
@@ -268,6 +269,28 @@ def frames_store(state: dict, uploads: list, timestamps: str) -> None:
             default_storage.save(f"self_service/{state['id']}/frames/f{index:02d}.jpg", ContentFile(clean.content))
         )
     state["frames"], state["timestamps"] = names, times
+
+
+def fallback_photo_taken(state: dict) -> None:
+    """The live photo came from the file input: one photo proves no presence, so a reviewer looks, and no
+    earlier capture's frames stand for it."""
+    state["review_required"], state["liveness"] = True, "fallback"
+    _remove_review_frames(state)
+
+
+def _remove_review_frames(state: dict) -> None:
+    for name in state.pop("review_frames", None) or []:
+        if default_storage.exists(name):
+            default_storage.delete(name)
+
+
+def _review_frames_bytes(state: dict) -> list[bytes]:
+    frames = []
+    for name in state.get("review_frames") or []:
+        if default_storage.exists(name):
+            with default_storage.open(name, "rb") as handle:
+                frames.append(handle.read())
+    return frames
 
 
 def _remove_frames(state: dict) -> None:
@@ -326,7 +349,12 @@ def liveness_settle(state: dict, result) -> None:
         with default_storage.open(frames[index], "rb") as handle:
             photo_store(state, "live_photo", handle.read())
     state["review_required"] = outcome != "pass" or bool(state.get("locked"))
-    state["liveness"] = outcome
+    state["liveness"] = "fail" if state.get("locked") else outcome
+    _remove_review_frames(state)
+    if state["review_required"] and frames:
+        # A capture that proved no presence: its frames stay, for the reviewer to see side by side.
+        state["review_frames"] = state.pop("frames")
+        state.pop("timestamps", None)
     _remove_frames(state)
     if state.get("live_photo"):
         step_done(state, "live")
@@ -372,6 +400,8 @@ def phone_submit(request, link: SelfServiceLink, state: dict) -> dict:
                 # Only a passed liveness check proves presence; the file-input photo, an inconclusive check
                 # and a locked session go to a reviewer.
                 review_required=state.get("review_required", True),
+                liveness=state.get("liveness", ""),
+                liveness_frames=_review_frames_bytes(state),
             )
     except DomainError as exc:
         state["submitted"] = {"refused": str(exc.message), "code": exc.code}
@@ -412,6 +442,7 @@ def phone_status(state: dict) -> dict:
 __all__ = [
     "STEPS",
     "cards_choose",
+    "fallback_photo_taken",
     "link_cards_awaiting",
     "link_opened",
     "may_open",

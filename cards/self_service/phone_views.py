@@ -212,7 +212,7 @@ def phone_step(request, token, step):
                 add_domain_error(form, exc)
             else:
                 if step == "live":  # the file-input fallback: one photo proves no presence
-                    state["review_required"], state["liveness"] = True, "fallback"
+                    phone.fallback_photo_taken(state)
     elif step == "review" and request.method == "POST":
         return _submit(request, token, link, state)
     if request.method == "POST" and form is not None and not form.errors:
