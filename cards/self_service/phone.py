@@ -219,6 +219,11 @@ def _photo_bytes(state: dict, field: str) -> bytes | None:
         return handle.read()
 
 
+def remove_session_files(state: dict) -> None:
+    """Delete everything a session uploaded (its photos, a capture's frames): cleanup.sweep_abandoned."""
+    _remove_photos(state)
+
+
 def _remove_photos(state: dict) -> None:
     storage = _storage()
     for field in PHOTO_FIELDS:
@@ -451,6 +456,7 @@ __all__ = [
     "phone_submit",
     "photo_store",
     "progress",
+    "remove_session_files",
     "pick_list",
     "state_clear",
     "state_get",
