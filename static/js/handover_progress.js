@@ -24,7 +24,8 @@
           var link = document.getElementById("handover-result");
           link.href = data.card_user_url; link.hidden = false;
         }
-        if (!data.done) { window.setTimeout(poll, 2000); }
+        // A registration waiting for a reviewer may wait hours: ask less often meanwhile.
+        if (!data.done) { window.setTimeout(poll, data.registration === "in_review" ? 15000 : 2000); }
       })
       .catch(function () { window.setTimeout(poll, 5000); });
   }
