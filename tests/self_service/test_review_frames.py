@@ -72,6 +72,10 @@ def test_an_inconclusive_capture_shows_its_frames_next_to_the_id_photo(
     assert b"".join(image.streaming_content)[:2] == b"\xff\xd8"
     assert PiiAccessLog.objects.count() == before + 1  # one logged view for all the frames
 
+    # The review API says the same, with the same protected URL.
+    body = client.get(f"/api/v1/reviews/{verification.public_id}/", HTTP_ACCEPT="application/json").json()
+    assert body["liveness"] == "inconclusive" and body["liveness_frames_url"] == frames_url
+
 
 @pytest.mark.parametrize(
     ("role", "expected"),
@@ -105,6 +109,8 @@ def test_a_fallback_photo_is_reviewed_without_frames_and_says_so(
     frames_url = reverse("approvals:verification_photo", args=[verification.public_id, "frames"])
     assert frames_url not in html
     assert client.get(frames_url).status_code == 404
+    body = client.get(f"/api/v1/reviews/{verification.public_id}/", HTTP_ACCEPT="application/json").json()
+    assert body["liveness"] == "fallback" and body["liveness_frames_url"] is None
 
 
 def test_a_staff_comparison_shows_no_liveness_section(client, world, no_engine):
