@@ -72,6 +72,11 @@ def test_an_inconclusive_capture_shows_its_frames_next_to_the_id_photo(
     assert b"".join(image.streaming_content)[:2] == b"\xff\xd8"
     assert PiiAccessLog.objects.count() == before + 1  # one logged view for all the frames
 
+    # The approvers' desk (the admin site) shows them too, through the same view.
+    desk = client.get(reverse("approvals_admin:verification_verification_change", args=[verification.pk]))
+    desk_html = desk.content.decode()
+    assert desk.status_code == 200 and 'id="liveness-review"' in desk_html and frames_url in desk_html
+
     # The review API says the same, with the same protected URL.
     body = client.get(f"/api/v1/reviews/{verification.public_id}/", HTTP_ACCEPT="application/json").json()
     assert body["liveness"] == "inconclusive" and body["liveness_frames_url"] == frames_url
