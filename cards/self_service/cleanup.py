@@ -5,7 +5,7 @@ self_service/<session id>/ in the private storage until it is submitted, restart
 request. A session nobody comes back to would keep a person's ID photo for as long as the Django session row
 lives (12 hours) and the files for ever. The beat task (cards.tasks.self_service_sweep_abandoned) runs this:
 
-1. every Django session row: a self-service state idle past SELF_SERVICE_SESSION_IDLE_MINUTES and never
+1. every unexpired Django session row: a self-service state idle past SELF_SERVICE_SESSION_IDLE_MINUTES and never
    submitted loses its files and its entry; a row left with nothing in it is deleted;
 2. the storage: a session folder that no live state names (its row expired or was flushed) and whose files
    are all older than the idle lifetime is deleted too.
@@ -53,7 +53,7 @@ def _storages() -> list[Storage]:
 
 
 def _abandoned(state: object, cutoff: datetime) -> bool:
-    if not isinstance(state, dict) or state.get("submitted"):
+    if not isinstance(state, dict) or state.get("submitted") or not state.get("id"):
         return False
     try:
         seen = datetime.fromisoformat(str(state.get("seen", "")))
@@ -62,33 +62,47 @@ def _abandoned(state: object, cutoff: datetime) -> bool:
     return seen < cutoff
 
 
+def _states(data: dict) -> dict[str, object]:
+    return {key: value for key, value in data.items() if key.startswith(STATE_KEY_PREFIX)}
+
+
 def _sweep_rows(cutoff: datetime, result: SweepResult) -> set[str]:
-    """Remove the abandoned states from the session rows; the ids of the states that stay."""
+    """Remove the abandoned states from the session rows; the ids of the states that stay live.
+
+    Rows are read without a lock; only one that holds an abandoned state is locked, decoded again and
+    written, so that a request saving that row meanwhile is not overwritten by what was read first. A row
+    past its expiry names no live state (its cookie is gone): its folders are left to the orphan pass.
+    """
     live_ids: set[str] = set()
     store = SessionStore()
-    for key in Session.objects.values_list("session_key", flat=True).iterator():
+    now = timezone.now()
+    rows = Session.objects.filter(expire_date__gt=now).values_list("session_key", "session_data")
+    to_clean: list[str] = []
+    for key, encoded in rows.iterator(chunk_size=500):
+        states = _states(store.decode(encoded))
+        if any(_abandoned(state, cutoff) for state in states.values()):
+            to_clean.append(key)
+        live_ids.update(
+            str(state.get("id"))
+            for state in states.values()
+            if isinstance(state, dict) and not _abandoned(state, cutoff)
+        )
+    for key in to_clean:
         with transaction.atomic():
-            # Locked and decoded again just before the write, so that a request saving the same row now
-            # is not overwritten by what this sweep read earlier.
             row = Session.objects.select_for_update().filter(session_key=key).first()
             if row is None:
                 continue
             data = store.decode(row.session_data)
-            gone = [k for k, v in data.items() if k.startswith(STATE_KEY_PREFIX) and _abandoned(v, cutoff)]
-            live_ids.update(
-                str(v.get("id"))
-                for k, v in data.items()
-                if k.startswith(STATE_KEY_PREFIX) and k not in gone and isinstance(v, dict)
-            )
-            if not gone:
-                continue
+            gone = [name for name, state in _states(data).items() if _abandoned(state, cutoff)]
             for name in gone:
                 state = data.pop(name)
                 remove_session_files(state)
-                if isinstance(state, dict) and state.get("id"):
-                    for storage in _storages():
-                        _remove_empty_folders(storage, f"{PREFIX}/{state['id']}")
+                for storage in _storages():
+                    _remove_empty_folders(storage, f"{PREFIX}/{state['id']}")
                 result.states += 1
+            for state in _states(data).values():
+                if isinstance(state, dict):
+                    live_ids.add(str(state.get("id")))
             if data:
                 row.session_data = store.encode(data)
                 row.save(update_fields=["session_data"])
