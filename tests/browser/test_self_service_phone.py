@@ -118,3 +118,69 @@ def test_the_whole_phone_flow_at_390_px(phone, world, scripted_face_engine, tmp_
     assert card_user.channel == Channel.SELF_SERVICE
     # The file-input photo proves no presence: a reviewer decides, never an automatic pass.
     assert card_user.registration_status == RegistrationStatus.IN_REVIEW
+
+
+@pytest.fixture(scope="module")
+def camera_browser(browser):
+    """Chromium with its fake camera (a synthetic moving picture) and the permission prompt answered; on the
+    session's Playwright (one sync Playwright per thread)."""
+    from tests.browser.conftest import CHROMIUM_ARGS
+    from tests.conftest import CHROMIUM
+
+    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    instance = browser.browser_type.launch(executable_path=CHROMIUM, args=args, headless=True)
+    yield instance
+    instance.close()
+
+
+def test_the_live_capture_sends_the_cameras_frames_after_a_tap(
+    camera_browser, live_server, world, scripted_face_engine, monkeypatch, tmp_path
+):
+    """The getUserMedia path of static/js/liveness_capture.js: 8-15 JPEG frames with timestamps, uploaded as
+    frames (not a video) and checked on the server, which then opens the review."""
+    seen: dict = {}
+
+    class Passed:
+        def as_dict(self):
+            return {"outcome": "pass", "reasons": [], "best_frame": 0, "passed": True}
+
+    def fake_check(frames, timestamps, challenge):  # the real check needs a face; the fake camera has none
+        seen.update(frames=frames, timestamps=timestamps, challenge=challenge)
+        return Passed()
+
+    monkeypatch.setattr("verification.tasks.check_liveness", fake_check)
+    enterprise = world["enterprise"]
+    card = factories.card(enterprise=enterprise)
+    Card.objects.filter(pk=card.pk).update(status=CardStatus.AWAITING_REALNAME)
+    _link, token = services.link_create(
+        actor=world["users"]["account_manager"], enterprise=enterprise, label="A", identifiers=[card.iccid], max_uses=5
+    )
+    id_photo = tmp_path / "id.jpg"
+    id_photo.write_bytes(jpeg_bytes(size=(1200, 800)))
+    context = camera_browser.new_context(
+        locale="zh-CN", viewport={"width": WIDTH, "height": HEIGHT}, is_mobile=True, has_touch=True
+    )
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/s/{token}/")
+        page.check("input[name=consent]")
+        _continue(page, "consent")
+        page.check(f"input[name=cards][value='{card.iccid}']")
+        _continue(page, "cards")
+        page.fill("input[name=name]", "王五")
+        page.select_option("select[name=id_type]", "resident_id")
+        page.fill("input[name=id_number]", idgen.resident_id())
+        _continue(page, "identity")
+        page.set_input_files("input[name=photo]", str(id_photo))
+        _continue(page, "ID photo")
+        assert "/step/live/" in page.url
+        with page.expect_navigation(url=f"**/s/{token}/step/review/", timeout=30_000):
+            page.locator("[data-start]").tap()
+        _no_horizontal_scroll(page, "review after the capture")
+    finally:
+        context.close()
+    assert 8 <= len(seen["frames"]) <= 15
+    assert all(frame[:2] == b"\xff\xd8" for frame in seen["frames"])  # JPEG frames, not a video
+    assert seen["timestamps"] and len(seen["timestamps"]) == len(seen["frames"])
+    assert seen["timestamps"] == sorted(seen["timestamps"]) and 2 <= len(seen["challenge"]) <= 3

@@ -334,3 +334,12 @@ def test_too_many_frames_are_refused(client, world):
     link, token = _to_live_step(client, world, ["left", "right"])
     answer = client.post(_step(token, "live"), {"frames": [jpeg_upload(f"f{i}.jpg") for i in range(16)]})
     assert answer.status_code == 400 and answer.json()["ok"] is False
+
+
+def test_only_the_live_step_may_use_the_camera(client, world):
+    """The capture calls getUserMedia, which the site-wide Permissions-Policy (camera=()) would refuse."""
+    link, token = _to_live_step(client, world, ["left", "right"])
+    live = client.get(_step(token, "live"))
+    assert "camera=(self)" in live["Permissions-Policy"]
+    other = client.get(_step(token, "identity"))
+    assert "camera=()" in other["Permissions-Policy"]
