@@ -68,7 +68,6 @@ REFUSAL_LABELS = {
     "link_exhausted": _("Refused on the phone: the handover's code was already used."),
 }
 MSG_REFUSED_OTHER = _("Refused on the phone (%(code)s).")
-MSG_REFUSED_NEXT = _("Register the card user at the counter, or hand over again.")
 
 # Where the desk came from, so that taking back returns there: the card-user page, or the order wizard.
 ORIGIN_ORDER = "order"
