@@ -676,6 +676,9 @@ class SelfServiceLink(models.Model):
     # card user the phone registered.
     handover_status = models.CharField(_("handover"), max_length=10, choices=HandoverStatus, blank=True)
     progress = models.CharField(_("progress"), max_length=12, blank=True)
+    # The code of the domain error that refused the phone's submit (e.g. card_limit_reached), so that the
+    # desk does not wait on a handover the phone can no longer finish; never the message (it may mask an ID).
+    refusal_code = models.CharField(_("refusal"), max_length=40, blank=True)
     card_user = models.ForeignKey(
         CardUser, verbose_name=_("card user"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

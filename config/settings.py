@@ -333,6 +333,13 @@ CELERY_BEAT_SCHEDULE["integrations-purge-idempotency-records"] = {
 WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=False)
 # U4: suspend the cards whose trial on an IoT test-card package has ended (the `beat` service).
 TEST_PERIOD_SWEEP_SECONDS = env.int("TEST_PERIOD_SWEEP_SECONDS", default=600)
+# Issue 9 §2: what abandoned phone sessions uploaded (ID photos, frames) is deleted (cards.self_service.cleanup).
+SELF_SERVICE_SWEEP_SECONDS = env.int("SELF_SERVICE_SWEEP_SECONDS", default=600)
+CELERY_BEAT_SCHEDULE["self-service-sweep-abandoned"] = {
+    "task": "cards.tasks.self_service_sweep_abandoned",
+    "schedule": SELF_SERVICE_SWEEP_SECONDS,
+    "options": {"expires": SELF_SERVICE_SWEEP_SECONDS},
+}
 CELERY_BEAT_SCHEDULE["cards-end-test-periods"] = {
     "task": "cards.tasks.end_test_periods",
     "schedule": TEST_PERIOD_SWEEP_SECONDS,
