@@ -352,11 +352,12 @@ class Handler(models.Model):
 
 class Channel(models.TextChoices):
     """How a card user's real-name reached the portal (DESIGN.md C1-C3); recorded on the card user and in
-    its audit event. The stored values predate the enum and are kept."""
+    its audit event, and in the platform's events: the values are those issue 9 names (counter, self_service,
+    platform); cards 0015 renamed the older internal and api."""
 
-    INTERNAL = "internal", _("C1: staff pages (account manager at the counter or on site)")
+    COUNTER = "counter", _("C1: staff pages (account manager at the counter or on site)")
     SELF_SERVICE = "self_service", _("C2: self-service link on the card user's phone")
-    API = "api", _("C3: REST API (customer platform)")
+    PLATFORM = "platform", _("C3: REST API (customer platform)")
 
 
 class BusinessType(models.TextChoices):
@@ -555,7 +556,7 @@ class CardUser(models.Model):
     id_photo = models.FileField(storage=private_storage, upload_to="card-users/", max_length=200)
     live_photo = models.FileField(storage=private_storage, upload_to="card-users/", max_length=200)
     biometric_consent_at = models.DateTimeField(_("consent to biometric processing given at"))
-    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, default=Channel.INTERNAL)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, default=Channel.COUNTER)
     registration_status = models.CharField(
         _("registration status"),
         max_length=24,

@@ -166,8 +166,8 @@ class CardUserListCreateView(Idempotent, CardsApiView, generics.ListAPIView):
 def _channel(request) -> Channel:
     """C3 for a platform (an API key, or a personal token's script); C1 for the staff's own session."""
     if is_key_call(request) or isinstance(request.successful_authenticator, TokenAuthentication):
-        return Channel.API
-    return Channel.INTERNAL
+        return Channel.PLATFORM
+    return Channel.COUNTER
 
 
 class CardUserDetailView(CardsApiView, APIView):

@@ -144,7 +144,7 @@ def card_user_register(
     live_photo: UploadedFile | bytes | None,
     biometric_consent: bool,
     cards: Sequence[Card],
-    channel: Channel = Channel.INTERNAL,
+    channel: Channel = Channel.COUNTER,
     review_required: bool = False,
     liveness: str = "",
     liveness_frames: Sequence[bytes] = (),

@@ -122,7 +122,7 @@ def test_a_key_registers_a_card_user_with_an_id_photo_and_a_live_photo(world, sc
     response = _post(_client(key), "/api/v1/card-users/", _card_user_body(world, cards))
     assert response.status_code == 201, response.content
     card_user = CardUser.objects.get(public_id=response.json()["card_user"]["public_id"])
-    assert card_user.channel == Channel.API
+    assert card_user.channel == Channel.PLATFORM
     assert _client(key).get(response["Location"]).status_code == 200
     assert AuditEvent.objects.filter(data__platform_key=str(record.public_id)).exists()
 
@@ -248,7 +248,7 @@ def test_a_key_registers_a_card_user_with_liveness_frames(
     verification = Verification.objects.get(public_id=response.json()["verification_url"].rstrip("/").split("/")[-1])
     assert verification.review_required is review
     card_user = verification.card_user
-    assert card_user.channel == Channel.API and card_user.live_photo
+    assert card_user.channel == Channel.PLATFORM and card_user.live_photo
 
 
 def test_no_liveness_check_runs_without_consent(world, key_for_card_users, monkeypatch):

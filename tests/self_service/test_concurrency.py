@@ -133,7 +133,7 @@ def _race(client, world, race, *, before=None):
                 enterprise=world["enterprise_same_province"],
                 cards=race["counter_cards"],
                 id_number=race["number"],
-                channel=Channel.INTERNAL,
+                channel=Channel.COUNTER,
             )
         except CardLimitReached as exc:
             outcomes["counter"] = exc
@@ -188,7 +188,7 @@ def test_U6_a_phone_submit_and_a_counter_registration_at_once_bind_exactly_five(
     winner = _assert_exactly_the_limit(race, client)
     link = SelfServiceLink.objects.get(pk=race["link"].pk)
     loser_rows = CardUser.objects.filter(
-        channel=Channel.INTERNAL if winner == "phone" else Channel.SELF_SERVICE
+        channel=Channel.COUNTER if winner == "phone" else Channel.SELF_SERVICE
     ).exclude(pk=race["first"])
     if not loser_rows.exists():
         # Refused at registration: nothing of the loser stays, and a refused phone submit uses up nothing.
@@ -246,7 +246,7 @@ def test_U6_when_both_registrations_saw_three_held_the_bind_lock_lets_exactly_on
     assert outcomes == {"phone": 302, "counter": "registered"}, outcomes
     winner = _assert_exactly_the_limit(race, client)
     loser = CardUser.objects.exclude(pk=race["first"]).get(
-        channel=Channel.INTERNAL if winner == "phone" else Channel.SELF_SERVICE
+        channel=Channel.COUNTER if winner == "phone" else Channel.SELF_SERVICE
     )
     assert loser.registration_status == RegistrationStatus.NOT_BOUND_CARD_LIMIT and not loser.bindings.exists()
     reasons = Verification.objects.get(card_user=loser).reasons
