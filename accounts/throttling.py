@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from redis.exceptions import RedisError
+from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 
 from core.errors import ServiceUnavailable, Throttled
@@ -35,6 +37,15 @@ MSG_CACHE_DOWN = _(
 
 class PiiRevealThrottle(UserRateThrottle):
     scope = "pii_reveal"
+
+    def get_cache_key(self, request, view):
+        # An actor with no user row (a platform API key) never sees data in full and has no budget here: its
+        # call is refused by the permission, and counted by its own rate limit. Counting it would put every
+        # such actor in one shared bucket (the user's pk is None).
+        user = getattr(request, "user", None)
+        if getattr(user, "is_authenticated", False) and getattr(user, "pk", None) is None:
+            return None
+        return super().get_cache_key(request, view)
 
     def allow_request(self, request, view):
         try:
@@ -71,3 +82,10 @@ def reveal_budget_spend(request) -> None:
     wait = page_reveal_wait(request)
     if wait is not None:
         raise Throttled(reveal_wait_message(wait), retry_after=wait)
+
+
+def with_default_throttles(*extra: type) -> list[Any]:
+    """A view's own throttles on top of the API's defaults, never instead of them: the defaults hold the
+    per-key rate limit of platform API keys (REST_FRAMEWORK's DEFAULT_THROTTLE_CLASSES), which a bare
+    `throttle_classes = [...]` would drop for that view."""
+    return [*api_settings.DEFAULT_THROTTLE_CLASSES, *extra]

@@ -46,7 +46,7 @@ from core.http import no_store
 from core.identity import mask_numbers_in_text
 from enterprises.models import ChangeRequest, ChangeRequestStatus
 from enterprises.selectors import documents_visible_to
-from verification.models import Verification, VerificationPurpose, VerificationStatus
+from verification.models import LIVENESS_FOR_REVIEW, Verification, VerificationPurpose, VerificationStatus
 from verification.services import verification_review
 
 # --- the approval desk -----------------------------------------------------------
@@ -423,6 +423,11 @@ class ReviewDeskAdmin(DeskAdmin):
             "reason_texts": reason_texts(obj, getattr(request, "LANGUAGE_CODE", "zh-hans")),
             "id_photo_url": reverse("approvals:verification_photo", args=[obj.public_id, "id"]),
             "live_photo_url": reverse("approvals:verification_photo", args=[obj.public_id, "live"]),
+            # A capture that proved no presence (issue 9 §3): how the photo came, and its frames side by side.
+            "liveness_review": obj.liveness in LIVENESS_FOR_REVIEW,
+            "frames_url": reverse("approvals:verification_photo", args=[obj.public_id, "frames"])
+            if obj.liveness_frames
+            else None,
             "may_decide": obj.status == VerificationStatus.IN_REVIEW and obj.created_by_id != request.user.pk,
             "self_filed": obj.created_by_id == request.user.pk,
             "cards": list(obj.cards.order_by("iccid")[:50]) if obj.purpose == VerificationPurpose.CARD_USER else [],

@@ -28,6 +28,7 @@ from cards.inventory.selectors import enterprise_cards_for_user
 from core.api import E401, MaskedTextField, error_response, validated
 from core.errors import PermissionDenied, ValidationFailed
 from core.http import no_store
+from core.idempotency import Idempotent
 from enterprises.api import change_request_response
 from enterprises.models import ChangeRequest
 from enterprises.selectors import enterprise_for_user
@@ -216,6 +217,13 @@ class ReviewSerializer(serializers.Serializer):
     replay_suspected = serializers.SerializerMethodField()
     id_photo_url = serializers.SerializerMethodField()
     live_photo_url = serializers.SerializerMethodField()
+    liveness = serializers.CharField(
+        help_text='How the live photo came: "pass", "fail" (locked after failed captures), "inconclusive", '
+        '"fallback" (one photo from the file input), or "" (a staff photo without a capture check).'
+    )
+    liveness_frames_url = serializers.SerializerMethodField(
+        help_text="The capture's frames side by side (one JPEG), kept when they did not prove presence; else null."
+    )
     created_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
     reviewed_by = serializers.CharField(source="reviewed_by.username", allow_null=True, default=None)
@@ -231,6 +239,11 @@ class ReviewSerializer(serializers.Serializer):
     def get_live_photo_url(self, obj) -> str:
         return reverse("approvals:verification_photo", args=[obj.public_id, "live"])
 
+    def get_liveness_frames_url(self, obj) -> str | None:
+        if not obj.liveness_frames:
+            return None
+        return reverse("approvals:verification_photo", args=[obj.public_id, "frames"])
+
 
 def exemption_response(request, exemption: ExemptionRequest, *, status_code=status.HTTP_200_OK):
     exemption = selectors.exemptions_visible_to(request.user).get(pk=exemption.pk)
@@ -240,7 +253,7 @@ def exemption_response(request, exemption: ExemptionRequest, *, status_code=stat
 # --- exemption requests ------------------------------------------------------
 
 
-class ExemptionListCreateView(JsonOnly, generics.GenericAPIView):
+class ExemptionListCreateView(Idempotent, JsonOnly, generics.GenericAPIView):
     queryset = ExemptionRequest.objects.none()
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 

@@ -41,7 +41,7 @@ from core.http import no_store, require_form_methods
 from core.identity import mask_identifier
 from enterprises.models import ChangeRequestStatus, UnitKind
 from enterprises.selectors import documents_visible_to, enterprise_for_user, enterprises_visible_to
-from verification.models import Verification
+from verification.models import LIVENESS_FOR_REVIEW, Verification
 from verification.services import verification_review
 
 PAGE_SIZE = 25
@@ -375,6 +375,9 @@ def review_detail(request, public_id):
             "self_submitted": verification.created_by_id == user.pk,
             "reason_texts": reason_texts(verification, getattr(request, "LANGUAGE_CODE", "zh-hans")),
             "cards": list(verification.cards.order_by("iccid")[:50]) if verification.purpose == "card_user" else [],
+            # Presence not proven (inconclusive, locked, or the file-input fallback): the reviewer is told
+            # how the live photo came and sees the capture's frames, when there were any.
+            "liveness_review": verification.liveness in LIVENESS_FOR_REVIEW,
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -382,16 +385,20 @@ def review_detail(request, public_id):
     return response
 
 
+# "frames": a live capture's frames side by side (verification.frames), kept when they proved no presence.
+PHOTO_FIELDS = {"id": "id_photo", "live": "live_photo", "frames": "liveness_frames"}
+
+
 @login_required
 @require_safe
 def verification_photo(request: HttpRequest, public_id: str, which: str) -> HttpResponseBase:
-    """A verification's ID or live photo, for its reviewers and whoever may open the photos it copies
-    (approvals.selectors.verification_for_photos); every view is budgeted and logged."""
+    """A verification's ID or live photo (or its capture's frames), for its reviewers and whoever may open
+    the photos it copies (approvals.selectors.verification_for_photos); every view is budgeted and logged."""
     user = request.user
-    if which not in ("id", "live"):
+    field = PHOTO_FIELDS.get(which)
+    if field is None:
         raise Http404(str(_("The file is not available.")))
     verification: Verification = selectors.verification_for_photos(user, public_id)
-    field = "id_photo" if which == "id" else "live_photo"
     field_file = getattr(verification, field)
     if not field_file:
         raise Http404(str(_("The file is not available.")))

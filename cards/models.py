@@ -283,9 +283,18 @@ class CardImport(models.Model):
     # [{"row": 3, "column": "iccid", "code": "invalid_checksum", "message": "..."}], capped.
     errors = models.JSONField(default=list, blank=True)
     failure_message = models.TextField(_("why it failed"), blank=True)
+    # Null when a platform API key acted (no user; its audit events name the key).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
+    # An actor that is no user (a platform API key) names itself here (its audit_data), so that the events the
+    # worker writes for the import name it too.
+    actor_data = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     # When the import's task was last sent to the broker (core.queueing), and the task that took
@@ -343,11 +352,12 @@ class Handler(models.Model):
 
 class Channel(models.TextChoices):
     """How a card user's real-name reached the portal (DESIGN.md C1-C3); recorded on the card user and in
-    its audit event. The stored values predate the enum and are kept."""
+    its audit event, and in the platform's events: the values are those issue 9 names (counter, self_service,
+    platform); cards 0015 renamed the older internal and api."""
 
-    INTERNAL = "internal", _("C1: staff pages (account manager at the counter or on site)")
+    COUNTER = "counter", _("C1: staff pages (account manager at the counter or on site)")
     SELF_SERVICE = "self_service", _("C2: self-service link on the card user's phone")
-    API = "api", _("C3: REST API (customer platform)")
+    PLATFORM = "platform", _("C3: REST API (customer platform)")
 
 
 class BusinessType(models.TextChoices):
@@ -457,8 +467,14 @@ class Order(models.Model):
     # Parameters of the business, e.g. {"target_enterprise": uuid} or {"package": code}.
     parameters = models.JSONField(_("parameters"), default=dict, blank=True)
     rejection_reason = models.TextField(_("why it was rejected"), blank=True)
+    # Null when a platform API key acted (no user; its audit events name the key).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("filed by"), on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("filed by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     created_at = models.DateTimeField(_("filed at"), auto_now_add=True)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
@@ -540,7 +556,7 @@ class CardUser(models.Model):
     id_photo = models.FileField(storage=private_storage, upload_to="card-users/", max_length=200)
     live_photo = models.FileField(storage=private_storage, upload_to="card-users/", max_length=200)
     biometric_consent_at = models.DateTimeField(_("consent to biometric processing given at"))
-    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, default=Channel.INTERNAL)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, default=Channel.COUNTER)
     registration_status = models.CharField(
         _("registration status"),
         max_length=24,
@@ -661,6 +677,9 @@ class SelfServiceLink(models.Model):
     # card user the phone registered.
     handover_status = models.CharField(_("handover"), max_length=10, choices=HandoverStatus, blank=True)
     progress = models.CharField(_("progress"), max_length=12, blank=True)
+    # The code of the domain error that refused the phone's submit (e.g. card_limit_reached), so that the
+    # desk does not wait on a handover the phone can no longer finish; never the message (it may mask an ID).
+    refusal_code = models.CharField(_("refusal"), max_length=40, blank=True)
     card_user = models.ForeignKey(
         CardUser, verbose_name=_("card user"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -12,6 +12,7 @@ from django.utils import timezone
 from cards.imports.tasks import requeue_pending_imports, run_card_import
 from cards.inventory.services import card_end_test_period
 from cards.models import Card, CardStatus
+from cards.self_service.cleanup import sweep_abandoned
 
 # U4: how many due cards one query fetches; each is then locked and suspended on its own.
 TEST_PERIOD_BATCH = 500
@@ -37,4 +38,12 @@ def end_test_periods() -> int:
         last_pk = batch[-1]
 
 
-__all__ = ["end_test_periods", "requeue_pending_imports", "run_card_import"]
+@shared_task(acks_late=True, ignore_result=True, max_retries=0, soft_time_limit=240, time_limit=300)
+def self_service_sweep_abandoned() -> int:
+    """Celery beat: delete the photos and frames of phone sessions idle past their lifetime and never
+    submitted, and their session entries (cards.self_service.cleanup). Safe to repeat; returns how many."""
+    result = sweep_abandoned()
+    return result.states + result.folders
+
+
+__all__ = ["end_test_periods", "self_service_sweep_abandoned", "requeue_pending_imports", "run_card_import"]

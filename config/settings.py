@@ -323,10 +323,23 @@ CELERY_BEAT_SCHEDULE["webhooks-send-due-deliveries"] = {
     "schedule": WEBHOOK_SWEEP_INTERVAL,
     "options": {"expires": WEBHOOK_SWEEP_INTERVAL},
 }
+# Idempotency-Key records (issue 10 §2) live 24 hours; this deletes the expired ones.
+CELERY_BEAT_SCHEDULE["integrations-purge-idempotency-records"] = {
+    "task": "integrations.purge_idempotency_records",
+    "schedule": 3600,
+    "options": {"expires": 3600},
+}
 # Development and tests only: callbacks may use http and loopback addresses (never private ones).
 WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=False)
 # U4: suspend the cards whose trial on an IoT test-card package has ended (the `beat` service).
 TEST_PERIOD_SWEEP_SECONDS = env.int("TEST_PERIOD_SWEEP_SECONDS", default=600)
+# Issue 9 §2: what abandoned phone sessions uploaded (ID photos, frames) is deleted (cards.self_service.cleanup).
+SELF_SERVICE_SWEEP_SECONDS = env.int("SELF_SERVICE_SWEEP_SECONDS", default=600)
+CELERY_BEAT_SCHEDULE["self-service-sweep-abandoned"] = {
+    "task": "cards.tasks.self_service_sweep_abandoned",
+    "schedule": SELF_SERVICE_SWEEP_SECONDS,
+    "options": {"expires": SELF_SERVICE_SWEEP_SECONDS},
+}
 CELERY_BEAT_SCHEDULE["cards-end-test-periods"] = {
     "task": "cards.tasks.end_test_periods",
     "schedule": TEST_PERIOD_SWEEP_SECONDS,
@@ -398,7 +411,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["integrations.throttling.PlatformKeyThrottle"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus the Idempotency-Key header and its answers on the creating operations.
+    "DEFAULT_SCHEMA_CLASS": "core.idempotency.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"pii_reveal": PII_REVEAL_RATE, "self_service_link": SELF_SERVICE_LINK_RATE},
 }

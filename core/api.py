@@ -36,7 +36,8 @@ class ErrorSerializer(serializers.Serializer):
         required=False,
         help_text="Stable machine-readable reason, e.g. invalid_checksum, required, corrupt, already_registered, "
         "change_pending, permission_denied, not_found, not_authenticated, throttled, parse_error, "
-        "service_unavailable.",
+        "service_unavailable; for the Idempotency-Key header idempotency_key_required, invalid_idempotency_key, "
+        "idempotency_key_reused (422), idempotency_request_in_progress (409).",
     )
     detail = serializers.CharField(help_text="Translated message for the user; never contains personal data.")
     field = serializers.CharField(required=False, help_text="The request field the error is about, when there is one.")

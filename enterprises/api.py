@@ -31,10 +31,11 @@ from rest_framework.views import APIView
 from accounts.models import User
 from accounts.permissions import Capability, actor_user, can
 from accounts.reveals import personal_file_response
-from accounts.throttling import PiiRevealThrottle
+from accounts.throttling import PiiRevealThrottle, with_default_throttles
 from core.api import E401, error_response, is_schema_view, validated
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.http import no_store
+from core.idempotency import Idempotent
 from enterprises import selectors, services
 from enterprises.models import ChangeRequest, Document, Enterprise
 from enterprises.serializers import (
@@ -144,7 +145,7 @@ READ_ERRORS = {401: E401, 403: E403, 404: E404}
 # --- enterprises ----------------------------------------------------------------
 
 
-class EnterpriseListCreateView(JsonOnly, generics.ListAPIView):
+class EnterpriseListCreateView(Idempotent, JsonOnly, generics.ListAPIView):
     queryset = Enterprise.objects.none()
     serializer_class = EnterpriseListSerializer
     parser_classes = [MultiPartParser]
@@ -297,7 +298,7 @@ class EnterpriseDetailView(JsonOnly, generics.GenericAPIView):
         return enterprise_detail_response(request, selectors.enterprise_for_user(request.user, public_id))
 
 
-class EnterpriseDocumentsView(JsonOnly, generics.ListAPIView):
+class EnterpriseDocumentsView(Idempotent, JsonOnly, generics.ListAPIView):
     queryset = Document.objects.none()
     serializer_class = DocumentSerializer
     lookup_field = lookup_url_kwarg = "public_id"
@@ -392,7 +393,7 @@ class EnterpriseRevealView(JsonOnly, generics.GenericAPIView):
     queryset = Enterprise.objects.none()
     lookup_field = lookup_url_kwarg = "public_id"
     parser_classes = [SafeJSONParser]
-    throttle_classes = [PiiRevealThrottle]
+    throttle_classes = with_default_throttles(PiiRevealThrottle)
 
     @extend_schema(
         tags=["enterprises"],
@@ -417,7 +418,7 @@ class EnterpriseRevealView(JsonOnly, generics.GenericAPIView):
 # --- change requests (E3, P4) -------------------------------------------------------
 
 
-class EnterpriseChangeRequestsView(JsonOnly, generics.ListAPIView):
+class EnterpriseChangeRequestsView(Idempotent, JsonOnly, generics.ListAPIView):
     queryset = ChangeRequest.objects.none()
     serializer_class = ChangeRequestSummarySerializer
     lookup_field = lookup_url_kwarg = "public_id"

@@ -81,7 +81,12 @@ class UserRefSerializer(serializers.Serializer):
 class DocumentSerializer(serializers.ModelSerializer):
     """One stored document version; the file itself only through `download_url`."""
 
-    uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True)
+    uploaded_by = serializers.CharField(
+        source="uploaded_by.username",
+        read_only=True,
+        allow_null=True,
+        help_text="Null when a platform API key uploaded it.",
+    )
     change_request = serializers.UUIDField(source="change_request.public_id", read_only=True, allow_null=True)
     download_url = serializers.SerializerMethodField()
 

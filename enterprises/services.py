@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.permissions import Capability, require
+from accounts.permissions import Capability, actor_user, require
 from accounts.pii import credential_index, personal_id_index, unit_name_index
 from accounts.roles import Role
 from accounts.services import audit_record, pii_view_log
@@ -227,7 +227,7 @@ def _store_documents(
             sha256=upload.sha256,
             width=upload.width,
             height=upload.height,
-            uploaded_by=actor,
+            uploaded_by=actor_user(actor),
         )
         stored.save(document.file, "upload", upload.content)
         document.save()

@@ -20,6 +20,7 @@ from accounts.permissions import Capability, may_somewhere, require, scope_filte
 from core.api import E401, error_response, is_schema_view, validated
 from core.errors import NotFound
 from core.http import no_store
+from core.idempotency import Idempotent
 from enterprises import selectors as enterprise_selectors
 from integrations import keys
 from integrations.key_models import PlatformKey
@@ -114,7 +115,7 @@ def _issued(record: PlatformKey, key: str) -> Response:
     )
 
 
-class PlatformKeyListCreateView(generics.ListAPIView):
+class PlatformKeyListCreateView(Idempotent, generics.ListAPIView):
     queryset = PlatformKey.objects.none()
     serializer_class = PlatformKeySerializer
     renderer_classes = [JSONRenderer]
@@ -163,7 +164,7 @@ class PlatformKeyListCreateView(generics.ListAPIView):
         return _issued(record, key)
 
 
-class PlatformKeyRotateView(generics.GenericAPIView):
+class PlatformKeyRotateView(Idempotent, generics.GenericAPIView):
     queryset = PlatformKey.objects.none()
     serializer_class = PlatformKeyIssuedSerializer
     renderer_classes = [JSONRenderer]

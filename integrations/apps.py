@@ -12,3 +12,10 @@ class IntegrationsConfig(AppConfig):
         from integrations import sandbox
 
         sandbox_reset.connect(sandbox.wipe)
+
+        # The API's creating views (every floor's) take Idempotency-Key through core.idempotency.Idempotent;
+        # the records are the platform channel's.
+        from core.idempotency import idempotency_begin
+        from integrations import idempotency
+
+        idempotency_begin.connect(idempotency.begin)

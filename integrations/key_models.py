@@ -60,11 +60,16 @@ class PlatformKey(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """One creating request under an Idempotency-Key: its fingerprint, then its stored answer (24 h)."""
+    """One creating request under an Idempotency-Key: its fingerprint, then its stored answer (24 h).
 
-    # Who sent it: "key:<public id>" or "user:<pk>"; the idempotency key as sent (bounded).
+    integrations.idempotency is the only writer. Nothing here is readable without the idempotency key the
+    sender holds: the key is a keyed hash, the answer's body is encrypted with a key derived from it.
+    `status_code` is null while the first request runs (the claim).
+    """
+
+    # Who sent it: "key:<API key public id>" or "user:<pk>".
     owner = models.CharField(max_length=64)
-    key = models.CharField(max_length=255)
+    key_hash = models.CharField(max_length=64)
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     body = models.BinaryField(null=True, blank=True)
@@ -73,8 +78,8 @@ class IdempotencyRecord(models.Model):
     expires_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key_unique")]
+        constraints = [models.UniqueConstraint(fields=["owner", "key_hash"], name="idempotency_owner_key_unique")]
         indexes = [models.Index(fields=["expires_at"], name="idempotency_expires_idx")]
 
     def __str__(self) -> str:
-        return f"{self.owner} {self.key[:8]}…"
+        return f"{self.owner} {self.key_hash[:8]}"

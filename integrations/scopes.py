@@ -26,7 +26,9 @@ SCOPE_CAPABILITIES: Mapping[KeyScope, frozenset[Capability]] = {
     KeyScope.CARDS_READ: frozenset({C.VIEW}),
     KeyScope.CARDS_WRITE: frozenset({C.CARDS_MANAGE, C.CARDS_IMPORT}),
     KeyScope.CARD_USERS_WRITE: frozenset({C.CARD_USERS_REGISTER}),
-    KeyScope.ORDERS_WRITE: frozenset({C.ORDERS_FILE}),
+    # An order after the enterprise's first brings fresh photos of the credential and of the responsible
+    # person's ID (E2, P3), stored as the enterprise's documents: filing it uploads them.
+    KeyScope.ORDERS_WRITE: frozenset({C.ORDERS_FILE, C.ENTERPRISE_UPLOAD_DOCUMENTS}),
     KeyScope.WEBHOOKS_MANAGE: frozenset({C.WEBHOOKS_MANAGE}),
 }
 

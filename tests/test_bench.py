@@ -54,3 +54,19 @@ def test_platform_benchmark_delivers_every_callback_and_times_both_logins(tmp_pa
         assert figures[name]["value"] > 0 and figures[name]["baseline"] > 0
     assert "platform.key_auth_added_ms" in figures
     assert "key auth adds" in result.stdout
+
+
+def test_self_service_benchmark_submits_whole_phone_flows(settings, provinces, scripted_face_engine):
+    """The benchmark's submission, in this process on the test database (the figure forks two workers)."""
+    from bench import self_service
+    from cards.models import CardUser, Channel, RegistrationStatus
+
+    for name in settings.SELF_SERVICE_RATES:
+        settings.SELF_SERVICE_RATES = {**settings.SELF_SERVICE_RATES, name: self_service.HIGH_RATE}
+    token, iccids = self_service.fixtures(3)
+    started, ended, cpu = self_service.submit_many(token, iccids, [1001, 1002, 1003])
+    assert ended > started and cpu > 0
+    users = CardUser.objects.filter(channel=Channel.SELF_SERVICE)
+    assert users.count() == 3
+    # Submitted: the comparison is queued after a commit, which this test's transaction never makes.
+    assert {u.registration_status for u in users} == {RegistrationStatus.SUBMITTED}

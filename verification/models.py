@@ -35,6 +35,19 @@ class VerificationStatus(models.TextChoices):
     REJECTED = "rejected", _("Photo unusable: take it again")
 
 
+class LivenessSource(models.TextChoices):
+    """How the live photo came (issue 9 §3): "" for a staff photo without a capture check."""
+
+    PASS = "pass", _("Live capture: liveness passed")
+    FAIL = "fail", _("Live capture: liveness failed too often (session locked)")
+    INCONCLUSIVE = "inconclusive", _("Live capture: liveness inconclusive")
+    FALLBACK = "fallback", _("One photo from the file input: presence not checked")
+
+
+# Liveness results a reviewer must look at with the frames (never auto-approved).
+LIVENESS_FOR_REVIEW = frozenset({LivenessSource.FAIL, LivenessSource.INCONCLUSIVE, LivenessSource.FALLBACK})
+
+
 GATE_OPEN_STATUSES = frozenset({VerificationStatus.PASSED, VerificationStatus.APPROVED})
 
 
@@ -76,6 +89,14 @@ class Verification(models.Model):
     # Presence not proven by a live capture (a single photo from a file input, an inconclusive liveness
     # check): a passed comparison goes to a reviewer instead of opening the gate.
     review_required = models.BooleanField(default=False, editable=False)
+    liveness = models.CharField(
+        _("liveness"), max_length=16, choices=LivenessSource.choices, blank=True, editable=False
+    )
+    # The capture's frames as one contact sheet (thumbnails side by side, in order), for the reviewer of a
+    # capture that did not prove presence: one file, so one logged view, served like the two photos.
+    liveness_frames = models.FileField(
+        storage=private_storage, upload_to="verifications/", max_length=200, blank=True, editable=False
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -9,7 +9,7 @@ user's cards are bound (U5, U6).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -24,6 +24,7 @@ from core.files import atomic_with_files
 from core.queueing import enqueue
 from core.uploads import CleanUpload
 from verification import hooks
+from verification.frames import contact_sheet
 from verification.models import (
     Verification,
     VerificationOutcome,
@@ -64,10 +65,14 @@ def verification_create(
     card_user: Any = None,
     cards: Iterable[Any] = (),
     review_required: bool = False,
+    liveness: str = "",
+    liveness_frames: Sequence[bytes] = (),
 ) -> Verification:
     """Store a comparison to run; the task is queued once the transaction commits.
 
     With `review_required` a comparison that passes still goes to a reviewer (presence not proven).
+    `liveness` says how the live photo came (models.LivenessSource); `liveness_frames`, the capture's frames
+    the reviewer sees side by side when they did not prove presence (kept as one contact sheet).
     """
     with atomic_with_files() as stored:
         verification = Verification(
@@ -77,9 +82,13 @@ def verification_create(
             card_user=card_user,
             created_by=actor_user(actor),
             review_required=review_required,
+            liveness=liveness,
         )
         stored.save(verification.id_photo, f"id{id_photo.extension}", id_photo.content)
         stored.save(verification.live_photo, f"live{live_photo.extension}", live_photo.content)
+        sheet = contact_sheet(liveness_frames) if liveness_frames else b""
+        if sheet:
+            stored.save(verification.liveness_frames, "frames.jpg", sheet)
         verification.save()
         if cards:
             verification.cards.set(cards)

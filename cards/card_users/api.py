@@ -5,6 +5,9 @@ through cards.card_users.services; full personal data is throttled and needs the
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -19,8 +22,9 @@ from rest_framework.views import APIView
 from accounts.permissions import Capability, can
 from accounts.reveals import personal_file_response
 from accounts.services import pii_view_log
-from accounts.throttling import PiiRevealThrottle
+from accounts.throttling import PiiRevealThrottle, with_default_throttles
 from cards.card_users import selectors
+from cards.card_users.liveness import live_capture_check
 from cards.card_users.serializers import (
     CardUserDetailSerializer,
     CardUserListSerializer,
@@ -34,15 +38,19 @@ from cards.card_users.serializers import (
 from cards.card_users.services import MSG_REGISTER_DENIED, card_user_register
 from cards.decisions import current_language
 from cards.inventory import selectors as card_selectors
-from cards.inventory.api_base import E400, E403, E404, READ_ERRORS, CardsApiView
+from cards.inventory.api_base import E400, E403, E403_READ, E404, READ_ERRORS, CardsApiView, require_reads
 from cards.models import CardUser, Channel
 from core.api import E401, error_response, is_schema_view, validated
-from core.errors import NotFound, PermissionDenied
+from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.http import no_store
+from core.idempotency import Idempotent
 from enterprises.selectors import enterprise_for_user
+from integrations.auth import is_key_call
 from verification.selectors import verifications_visible_to
 
 MSG_PII_DENIED = _("You do not have the permission to view personal data in full.")
+MSG_CONSENT = _("Face recognition needs the card user's explicit consent to process biometric data.")
+MSG_LIVE_ONE_OF = _("Send either one live photo or the frames of a live capture, not both.")
 MSG_VERIFICATION_NOT_FOUND = _("The verification does not exist or you have no access to it.")
 E409 = error_response(
     "The card's state does not allow this (code invalid_transition), or one ID, five cards (code one_id_five_cards)."
@@ -62,7 +70,7 @@ class CardUserPagination(CursorPagination):
     page_size_query_param = None
 
 
-class CardUserListCreateView(CardsApiView, generics.ListAPIView):
+class CardUserListCreateView(Idempotent, CardsApiView, generics.ListAPIView):
     queryset = CardUser.objects.none()
     serializer_class = CardUserListSerializer
     pagination_class = CardUserPagination
@@ -71,12 +79,13 @@ class CardUserListCreateView(CardsApiView, generics.ListAPIView):
     def get_queryset(self):
         if is_schema_view(self):
             return CardUser.objects.none()
+        require_reads(self.request.user)
         return selectors.card_users_visible_to(self.request.user)
 
     @extend_schema(
         tags=["card users"],
         summary="The card users the user can see; ID numbers masked",
-        responses={200: CardUserListSerializer(many=True), 401: E401},
+        responses={200: CardUserListSerializer(many=True), 401: E401, 403: E403_READ},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -88,17 +97,34 @@ class CardUserListCreateView(CardsApiView, generics.ListAPIView):
             "multipart/form-data. Records the identity, the ID photo, the live photo and the explicit consent to "
             "biometric processing, and starts the face comparison. The cards are bound once it passes; poll "
             "`verification_url`. Refused with 409 one_id_five_cards when the ID would hold more than five live "
-            "cards across all enterprises."
+            "cards across all enterprises. Instead of `live_photo`, a platform may send the `frames` of a live "
+            "capture with its `challenge` (and `timestamps`): the active liveness check decides (400 "
+            "liveness_failed with `reasons`; inconclusive: a reviewer decides). Either one live photo or frames "
+            "(400 live_photo_required); invalid_challenge, invalid_timestamps, frames for malformed capture fields. "
+            "The permission (403) is decided before the body is validated."
         ),
         request=CardUserRegisterSerializer,
         responses={201: CardUserRegisteredSerializer, 400: E400, 401: E401, 403: E403, 404: E404, 409: E409},
     )
     def post(self, request, *args, **kwargs):
-        data = validated(CardUserRegisterSerializer(data=request.data))
-        enterprise = enterprise_for_user(request.user, data["enterprise"])
+        # Who may register for which enterprise is decided before the body is looked at: a role or an API key
+        # that may not register gets 403 whatever it sent, never a validation error about the rest.
+        raw_enterprise = request.data.get("enterprise")
+        if not raw_enterprise:
+            raise ValidationFailed(_("This field is required."), code="required", field="enterprise")
+        try:
+            uuid.UUID(str(raw_enterprise))
+        except ValueError:
+            raise ValidationFailed(_("Must be a valid UUID."), code="invalid", field="enterprise") from None
+        enterprise = enterprise_for_user(request.user, raw_enterprise)
         if not can(request.user, Capability.CARD_USERS_REGISTER, enterprise):
             raise PermissionDenied(MSG_REGISTER_DENIED)
+        data = validated(CardUserRegisterSerializer(data=request.data))
         cards = card_selectors.enterprise_cards_for_user(request.user, enterprise, data["cards"])
+        # Liveness frames are biometric data: no check runs on them without the card user's consent.
+        if not data["biometric_consent"]:
+            raise ValidationFailed(MSG_CONSENT, code="consent_required", field="biometric_consent")
+        live_photo, review_required = self._live_photo(data)
         verification = card_user_register(
             actor=request.user,
             enterprise=enterprise,
@@ -106,12 +132,11 @@ class CardUserListCreateView(CardsApiView, generics.ListAPIView):
             id_type=data["id_type"],
             id_number=data["id_number"],
             id_photo=data["id_photo"],
-            live_photo=data["live_photo"],
+            live_photo=live_photo,
             biometric_consent=data["biometric_consent"],
             cards=cards,
-            channel=Channel.API
-            if isinstance(request.successful_authenticator, TokenAuthentication)
-            else Channel.INTERNAL,
+            channel=_channel(request),
+            review_required=review_required,
         )
         verification.refresh_from_db()
         url = reverse("api:verification-detail", kwargs={"public_id": verification.public_id})
@@ -123,6 +148,26 @@ class CardUserListCreateView(CardsApiView, generics.ListAPIView):
             "verification_url": request.build_absolute_uri(url),
         }
         return no_store(Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["verification_url"]}))
+
+    @staticmethod
+    def _live_photo(data: dict) -> tuple[Any, bool]:
+        """(the live photo, whether a reviewer must look): the photo sent, or what the liveness frames give."""
+        frames = data.get("frames") or []
+        if bool(frames) == bool(data.get("live_photo")):
+            raise ValidationFailed(MSG_LIVE_ONE_OF, code="live_photo_required", field="live_photo")
+        if not frames:
+            return data["live_photo"], False
+        capture = live_capture_check(
+            frames=frames, challenge=data.get("challenge", ""), timestamps=data.get("timestamps", "")
+        )
+        return capture.live_photo, capture.review_required
+
+
+def _channel(request) -> Channel:
+    """C3 for a platform (an API key, or a personal token's script); C1 for the staff's own session."""
+    if is_key_call(request) or isinstance(request.successful_authenticator, TokenAuthentication):
+        return Channel.PLATFORM
+    return Channel.COUNTER
 
 
 class CardUserDetailView(CardsApiView, APIView):
@@ -146,7 +191,7 @@ class CardUserDetailView(CardsApiView, APIView):
 
 class CardUserRevealView(CardsApiView, APIView):
     parser_classes = [JSONParser]
-    throttle_classes = [PiiRevealThrottle]
+    throttle_classes = with_default_throttles(PiiRevealThrottle)
 
     @extend_schema(
         tags=["card users"],

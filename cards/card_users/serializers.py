@@ -189,7 +189,29 @@ class CardUserRegisterSerializer(serializers.Serializer):
     id_type = serializers.ChoiceField(choices=PersonalIdType.choices)
     id_number = serializers.CharField(max_length=64)
     id_photo = serializers.FileField(help_text="A photo of the ID document.")
-    live_photo = serializers.FileField(help_text="A live photo of the card user's face.")
+    live_photo = serializers.FileField(
+        required=False, help_text="A live photo of the card user's face; or, instead, the liveness `frames`."
+    )
+    frames = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        max_length=15,
+        help_text="Instead of live_photo: the frames of a live capture (8 to 15 JPEGs in capture order) in which "
+        "the card user does the head moves of `challenge`. They go to the active liveness check: a pass gives the "
+        "live photo, a fail is 400 liveness_failed (with `reasons`), an inconclusive check sends the registration "
+        "to a reviewer.",
+    )
+    challenge = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="With frames: the head moves asked, 1 to 3 of left, right, straight, comma-separated.",
+    )
+    timestamps = serializers.CharField(
+        required=False,
+        max_length=512,
+        help_text="With frames: each frame's capture time in seconds, comma-separated (else taken from frame "
+        "names ending _tSSS.sss.jpg).",
+    )
     biometric_consent = StrictBooleanField(
         help_text="The card user's explicit consent to biometric processing (face recognition). Must be true."
     )

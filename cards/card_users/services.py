@@ -144,15 +144,18 @@ def card_user_register(
     live_photo: UploadedFile | bytes | None,
     biometric_consent: bool,
     cards: Sequence[Card],
-    channel: Channel = Channel.INTERNAL,
+    channel: Channel = Channel.COUNTER,
     review_required: bool = False,
+    liveness: str = "",
+    liveness_frames: Sequence[bytes] = (),
 ) -> Verification:
     """Record a card user and start the face comparison that completes their real-name.
 
     The cards are bound only when the comparison passes (verification.services);
     the five-card limit is checked now to fail early and again, under a lock, at binding.
     `review_required`: presence was not proven by a live capture, so even a passed comparison goes to a
-    reviewer (never auto-approved).
+    reviewer (never auto-approved). `liveness` and `liveness_frames`: how the live photo came and, for a
+    capture that did not prove presence, its frames for the reviewer (verification_create).
     """
     require(actor, Capability.CARD_USERS_REGISTER, enterprise, message=MSG_REGISTER_DENIED)
     name = (name or "").strip()
@@ -223,6 +226,8 @@ def card_user_register(
             card_user=card_user,
             cards=cards,
             review_required=review_required,
+            liveness=liveness,
+            liveness_frames=liveness_frames,
         )
 
 

@@ -30,6 +30,10 @@ from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
 
+# A registration's card list prefilled from the URL: a handover's set (the phone flow allows at most five per
+# ID, but the counter's own form says so itself); more is not a link anyone makes.
+PREFILL_MAX_CARDS = 50
+
 # --- card users ---------------------------------------------------------------------
 
 
@@ -104,12 +108,15 @@ def card_user_create(request):
                 return redirect("cards:card_user_detail", public_id=verification.card_user.public_id)
     else:
         initial = {}
-        iccid = request.GET.get("card", "")
-        if iccid:
-            card = card_for_page(user, iccid)
-            if not can(user, Capability.CARD_USERS_REGISTER, card.enterprise):
+        # ?card=... once or more (a handover taken back names all of its cards): one enterprise's cards.
+        iccids = list(dict.fromkeys(value for value in request.GET.getlist("card")[:PREFILL_MAX_CARDS] if value))
+        if iccids:
+            cards = [card_for_page(user, iccid) for iccid in iccids]
+            enterprise = cards[0].enterprise
+            if not can(user, Capability.CARD_USERS_REGISTER, enterprise):
                 raise PermissionDenied(str(_("Your role may not register card users for this enterprise.")))
-            initial = {"enterprise": card.enterprise.public_id, "iccids": card.iccid}
+            same = [card.iccid for card in cards if card.enterprise_id == enterprise.pk]
+            initial = {"enterprise": enterprise.public_id, "iccids": "\n".join(same)}
         form = forms.CardUserRegisterForm(initial=initial, user=user)
     return render(request, "cards/card_user_create.html", {"form": form}, status=status)
 

@@ -29,10 +29,12 @@ from rest_framework.response import Response
 
 from accounts.permissions import Capability, may_somewhere
 from cards.imports import parsing, report, selectors, services
+from cards.inventory.api_base import E403_READ, require_reads
 from cards.models import CardImport
 from core.api import E401, absolute_url, error_response
 from core.errors import PermissionDenied, ValidationFailed
 from core.http import no_store
+from core.idempotency import Idempotent
 from enterprises import selectors as enterprise_selectors
 
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -138,7 +140,7 @@ def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
 # --- views ----------------------------------------------------------------------
 
 
-class CardImportListCreateView(JsonOnly, generics.ListAPIView):
+class CardImportListCreateView(Idempotent, JsonOnly, generics.ListAPIView):
     queryset = CardImport.objects.none()
     serializer_class = CardImportSerializer
     parser_classes = [MultiPartParser]
@@ -146,12 +148,13 @@ class CardImportListCreateView(JsonOnly, generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return CardImport.objects.none()
+        require_reads(self.request.user)
         return selectors.card_imports_visible_to(self.request.user).order_by("-created_at", "-pk")
 
     @extend_schema(
         tags=["card imports"],
         summary="List the card imports the user can see",
-        responses={200: CardImportSerializer(many=True), 401: E401},
+        responses={200: CardImportSerializer(many=True), 401: E401, 403: E403_READ},
     )
     def get(self, request, *args, **kwargs):
         return no_store(super().get(request, *args, **kwargs))

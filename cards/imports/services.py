@@ -44,7 +44,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.permissions import Capability, require
+from accounts.permissions import Capability, actor_user, require
 from accounts.services import audit_record
 from cards.imports.copy_writer import _write_cards
 from cards.imports.parsing import inspect_file, parse_file, read_upload
@@ -83,7 +83,12 @@ def card_import_create(*, actor: User, enterprise: Enterprise, upload: UploadedF
         raise ValidationFailed(_("Choose a card file (CSV or XLSX)."), code="required", field="file")
     content = read_upload(upload)
     file_format = inspect_file(content)
-    job = CardImport(enterprise=enterprise, file_format=file_format, created_by=actor)
+    job = CardImport(
+        enterprise=enterprise,
+        file_format=file_format,
+        created_by=actor_user(actor),
+        actor_data=dict(getattr(actor, "audit_data", None) or {}),
+    )
     with atomic_with_files() as stored:
         storage = job.file.storage
         job.file.name = stored.add(
@@ -155,7 +160,7 @@ def _finish_failed(
                 actor=None,
                 action="card_import.failed",
                 obj=job,
-                data={"error_count": len(errors), "total_rows": job.total_rows},
+                data={**job.actor_data, "error_count": len(errors), "total_rows": job.total_rows},
             )
             _emit_finished(job, reason=code)
     return ImportStatus.FAILED
@@ -262,7 +267,11 @@ def _run(job: CardImport) -> str:
                 actor=None,
                 action="card_import.succeeded",
                 obj=locked,
-                data={"imported_rows": len(valid), "enterprise": str(job.enterprise.public_id)},
+                data={
+                    **job.actor_data,
+                    "imported_rows": len(valid),
+                    "enterprise": str(job.enterprise.public_id),
+                },
             )
             locked.enterprise = job.enterprise
             _emit_finished(locked, reason=None)

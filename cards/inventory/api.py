@@ -30,7 +30,7 @@ from rest_framework.views import APIView
 from accounts.permissions import Capability, can
 from cards.decisions import decision_body
 from cards.inventory import selectors
-from cards.inventory.api_base import E400, E403, E404, READ_ERRORS, CardsApiView
+from cards.inventory.api_base import E400, E403, E403_READ, E404, READ_ERRORS, CardsApiView, require_reads
 from cards.inventory.presentation import decision_view
 from cards.inventory.serializers import (
     CardDetailSerializer,
@@ -95,6 +95,7 @@ class CardListView(CardsApiView, generics.ListAPIView):
     def get_queryset(self):
         if is_schema_view(self):
             return Card.objects.none()
+        require_reads(self.request.user)
         filters = validated(CardFilterSerializer(data=self.request.query_params))
         queryset = selectors.cards_visible_to(self.request.user)
         if filters.get("enterprise"):
@@ -125,7 +126,7 @@ class CardListView(CardsApiView, generics.ListAPIView):
             OpenApiParameter("realname_required", OpenApiTypes.BOOL, description="Cards that need user real-name."),
             OpenApiParameter("enterprise", OpenApiTypes.UUID, description="Owning enterprise's public_id."),
         ],
-        responses={200: CardListSerializer(many=True), 400: E400, 401: E401},
+        responses={200: CardListSerializer(many=True), 400: E400, 401: E401, 403: E403_READ},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

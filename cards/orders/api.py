@@ -21,6 +21,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from accounts.permissions import Capability, can
+from cards.inventory.api_base import require_reads
 from cards.models import Order, OrderStatus
 from cards.orders import policy, selectors, services
 from cards.orders.handlers import HandlerData
@@ -35,6 +36,7 @@ from cards.orders.serializers import (
 from core.api import E401, error_response, is_schema_view, validated
 from core.errors import PermissionDenied, ValidationFailed
 from core.http import no_store
+from core.idempotency import Idempotent
 from enterprises.selectors import enterprise_for_user
 
 ORDER_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The order's public_id.")
@@ -57,7 +59,7 @@ def _detail(request, order: Order, *, status_code=status.HTTP_200_OK) -> Respons
     return response
 
 
-class OrderListCreateView(generics.ListAPIView):
+class OrderListCreateView(Idempotent, generics.ListAPIView):
     queryset = Order.objects.none()
     serializer_class = OrderListSerializer
     parser_classes = [MultiPartParser]
@@ -66,6 +68,7 @@ class OrderListCreateView(generics.ListAPIView):
     def get_queryset(self):
         if is_schema_view(self):
             return Order.objects.none()
+        require_reads(self.request.user)
         filters = validated(OrderFilterSerializer(data=self.request.query_params))
         queryset = orders_visible_to(self.request.user).select_related("created_by")
         for name in ("status", "business_type"):
@@ -149,7 +152,7 @@ class OrderDetailView(generics.GenericAPIView):
         return _detail(request, selectors.order_for_user(request.user, public_id))
 
 
-class OrderLivePhotoView(generics.GenericAPIView):
+class OrderLivePhotoView(Idempotent, generics.GenericAPIView):
     queryset = Order.objects.none()
     parser_classes = [MultiPartParser]
     renderer_classes = [JSONRenderer]

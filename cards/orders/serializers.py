@@ -92,7 +92,12 @@ class OrderListSerializer(serializers.ModelSerializer):
     face_gated = serializers.BooleanField(source="is_face_gated", read_only=True)
     handler = OrderHandlerSerializer(read_only=True)
     card_count = serializers.SerializerMethodField()
-    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    created_by = serializers.CharField(
+        source="created_by.username",
+        read_only=True,
+        allow_null=True,
+        help_text="Null when a platform API key filed it.",
+    )
     url = serializers.SerializerMethodField()
     page_url = serializers.SerializerMethodField()
     rejection_reason = MaskedTextField()

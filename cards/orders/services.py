@@ -37,7 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.permissions import Capability, require
+from accounts.permissions import Capability, actor_user, require
 from accounts.services import audit_record
 from cards.errors import RealnameRequired
 from cards.inventory import services as card_services
@@ -502,7 +502,7 @@ def order_create(
             status=OrderStatus.AWAITING_VERIFICATION,
             handler=handler_row,
             parameters=params.stored,
-            created_by=actor,
+            created_by=actor_user(actor),
         )
         _store(stored, order.handler_id_photo, f"{order.public_id}-id{id_clean.extension}", id_clean)
         if live_clean is not None:

@@ -33,7 +33,7 @@ from accounts.permissions import Capability, can
 from accounts.pii import decrypt, encrypt, mask_identifier
 from accounts.reveals import personal_file_response
 from cards.inventory.pages import PAGE_SIZE
-from cards.models import BUSINESSES, BusinessType, OrderStatus
+from cards.models import BUSINESSES, LIVE_CARD_STATUSES, BusinessType, CardBinding, OrderStatus
 from cards.orders import policy as order_policy
 from cards.orders import selectors, services
 from cards.orders.forms import HandlerLookupForm, LivePhotoRetakeForm, OrderDetailsForm, OrderFilterForm, OrderStartForm
@@ -141,6 +141,15 @@ def _summary(data: dict, enterprise, cards) -> dict:
     }
 
 
+def _handover_iccids(user, enterprise, cards) -> list[str]:
+    """The wizard's cards the card user may register on their own phone (C1 handover, issue 9 §4): live
+    cards without a registered user, when this user may register card users for the enterprise."""
+    if not can(user, Capability.CARD_USERS_REGISTER, enterprise):
+        return []
+    bound = set(CardBinding.objects.filter(card__in=cards, ended_at__isnull=True).values_list("card__iccid", flat=True))
+    return [card.iccid for card in cards if card.status in LIVE_CARD_STATUSES and card.iccid not in bound]
+
+
 # --- step 1: business, enterprise, cards -----------------------------------------------
 
 
@@ -222,7 +231,13 @@ def order_new_handler(request):
             identity = None
         else:
             known = {"handler": known, "masked": mask_identifier(identity.id_number)}
-    context = {"form": form, "step": 2, "known": known, **_summary(data, enterprise, cards)}
+    context = {
+        "form": form,
+        "step": 2,
+        "known": known,
+        "handover_iccids": _handover_iccids(request.user, enterprise, cards),
+        **_summary(data, enterprise, cards),
+    }
     return render(request, "cards/order_handler.html", context)
 
 
@@ -298,6 +313,7 @@ def order_new_details(request):
         "handler_id_type_label": PersonalIdType(identity.id_type).label,
         "parameter_fields": [form[name] for name in form.parameter_field_names()],
         "refusal": refusal,
+        "handover_iccids": _handover_iccids(user, enterprise, cards),
         **_summary(data, enterprise, cards),
     }
     return render(request, "cards/order_details.html", context)

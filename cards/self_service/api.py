@@ -20,6 +20,7 @@ from cards.self_service import selectors, services
 from cards.self_service.card_lists import MAX_CARDS
 from core.api import E401, absolute_url, error_response, is_schema_view, validated
 from core.http import no_store
+from core.idempotency import Idempotent
 from enterprises import selectors as enterprise_selectors
 
 TOKEN_ONLY_AT_CREATION = (
@@ -115,7 +116,7 @@ ENTERPRISE_FILTER = OpenApiParameter(
 )
 
 
-class SelfServiceLinkListCreateView(generics.ListAPIView):
+class SelfServiceLinkListCreateView(Idempotent, generics.ListAPIView):
     queryset = SelfServiceLink.objects.none()
     serializer_class = SelfServiceLinkSerializer
     renderer_classes = [JSONRenderer]

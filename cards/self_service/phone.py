@@ -24,7 +24,9 @@ from django.utils.translation import gettext_lazy as _
 
 from cards.card_users.services import card_user_register, one_id_card_limit
 from cards.models import (
+    LIVE_CARD_STATUSES,
     Card,
+    CardBinding,
     CardStatus,
     CardUser,
     Channel,
@@ -33,7 +35,7 @@ from cards.models import (
     SelfServiceLinkKind,
 )
 from cards.self_service.actors import LinkHolder
-from cards.self_service.services import handover_claim_for_phone, handover_record
+from cards.self_service.services import handover_claim_for_phone, handover_record, handover_refuse
 from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.uploads import UploadRejected, sanitize_upload
 from integrations.webhooks.models import EventType
@@ -154,7 +156,17 @@ def may_open(state: dict, step: str) -> bool:
 
 
 def link_cards_awaiting(link: SelfServiceLink) -> QuerySet:
-    """The cards this link covers that await real-name: its list, or else the enterprise's."""
+    """The cards this link covers that await real-name: its list, or else the enterprise's.
+
+    A counter's handover names its cards itself (the order wizard's, often still in stock before a new
+    installation): any of them that is live and has no registered user yet.
+    """
+    if link.kind == SelfServiceLinkKind.HANDOVER:
+        return (
+            link.cards.filter(status__in=LIVE_CARD_STATUSES)
+            .exclude(pk__in=CardBinding.objects.filter(ended_at__isnull=True).values("card_id"))
+            .order_by("iccid")
+        )
     cards = link.enterprise.cards.filter(status=CardStatus.AWAITING_REALNAME)
     if link.cards.exists():
         cards = cards.filter(self_service_links=link)
@@ -209,6 +221,11 @@ def _photo_bytes(state: dict, field: str) -> bytes | None:
         return handle.read()
 
 
+def remove_session_files(state: dict) -> None:
+    """Delete everything a session uploaded (its photos, a capture's frames): cleanup.sweep_abandoned."""
+    _remove_photos(state)
+
+
 def _remove_photos(state: dict) -> None:
     storage = _storage()
     for field in PHOTO_FIELDS:
@@ -216,6 +233,7 @@ def _remove_photos(state: dict) -> None:
         if name and storage.exists(name):
             storage.delete(name)
     _remove_frames(state)
+    _remove_review_frames(state)
 
 
 # --- the live capture (issue 9 §3) -------------------------------------------------------
@@ -258,6 +276,28 @@ def frames_store(state: dict, uploads: list, timestamps: str) -> None:
             default_storage.save(f"self_service/{state['id']}/frames/f{index:02d}.jpg", ContentFile(clean.content))
         )
     state["frames"], state["timestamps"] = names, times
+
+
+def fallback_photo_taken(state: dict) -> None:
+    """The live photo came from the file input: one photo proves no presence, so a reviewer looks, and no
+    earlier capture's frames stand for it."""
+    state["review_required"], state["liveness"] = True, "fallback"
+    _remove_review_frames(state)
+
+
+def _remove_review_frames(state: dict) -> None:
+    for name in state.pop("review_frames", None) or []:
+        if default_storage.exists(name):
+            default_storage.delete(name)
+
+
+def _review_frames_bytes(state: dict) -> list[bytes]:
+    frames = []
+    for name in state.get("review_frames") or []:
+        if default_storage.exists(name):
+            with default_storage.open(name, "rb") as handle:
+                frames.append(handle.read())
+    return frames
 
 
 def _remove_frames(state: dict) -> None:
@@ -316,7 +356,12 @@ def liveness_settle(state: dict, result) -> None:
         with default_storage.open(frames[index], "rb") as handle:
             photo_store(state, "live_photo", handle.read())
     state["review_required"] = outcome != "pass" or bool(state.get("locked"))
-    state["liveness"] = outcome
+    state["liveness"] = "fail" if state.get("locked") else outcome
+    _remove_review_frames(state)
+    if state["review_required"] and frames:
+        # A capture that proved no presence: its frames stay, for the reviewer to see side by side.
+        state["review_frames"] = state.pop("frames")
+        state.pop("timestamps", None)
     _remove_frames(state)
     if state.get("live_photo"):
         step_done(state, "live")
@@ -373,9 +418,13 @@ def phone_submit(request, link: SelfServiceLink, state: dict) -> dict:
                 # Only a passed liveness check proves presence; the file-input photo, an inconclusive check
                 # and a locked session go to a reviewer.
                 review_required=state.get("review_required", True),
+                liveness=state.get("liveness", ""),
+                liveness_frames=_review_frames_bytes(state),
             )
     except DomainError as exc:
         state["submitted"] = {"refused": str(exc.message), "code": exc.code}
+        # After the rollback: a counter's handover must not wait on a phone that can no longer submit.
+        handover_refuse(link, exc.code)
     else:
         card_user = verification.card_user  # always set for a card user's comparison
         state["submitted"] = {"card_user": str(card_user.public_id) if card_user else ""}
@@ -411,6 +460,7 @@ def phone_status(state: dict) -> dict:
 __all__ = [
     "STEPS",
     "cards_choose",
+    "fallback_photo_taken",
     "link_cards_awaiting",
     "link_opened",
     "may_open",
@@ -419,6 +469,7 @@ __all__ = [
     "phone_submit",
     "photo_store",
     "progress",
+    "remove_session_files",
     "pick_list",
     "state_clear",
     "state_get",

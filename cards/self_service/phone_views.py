@@ -24,7 +24,7 @@ from cards.self_service.throttling import phone_flow_throttle
 from cards.self_service.views import _gone, _public, _usable
 from core.errors import DomainError, InvalidTransition
 from core.forms import add_domain_error
-from core.http import require_form_methods
+from core.http import camera_allowed, require_form_methods
 from core.identity import IdentityError, validate_personal_id
 
 _STAFF_FIELDS = CardUserRegisterForm.base_fields
@@ -160,6 +160,13 @@ def phone_start(request, token):
 @never_cache
 @require_form_methods
 def phone_step(request, token, step):
+    # The live step films the person (static/js/liveness_capture.js): only there may the page use the camera,
+    # which settings.PERMISSIONS_POLICY denies everywhere else (getUserMedia then fails on every phone).
+    view = _step_with_camera if step == "live" else _step
+    return view(request, token, step)
+
+
+def _step(request, token, step):
     link, state, gone = _link_and_state(request, token)
     if gone is not None:
         return gone
@@ -212,7 +219,7 @@ def phone_step(request, token, step):
                 add_domain_error(form, exc)
             else:
                 if step == "live":  # the file-input fallback: one photo proves no presence
-                    state["review_required"], state["liveness"] = True, "fallback"
+                    phone.fallback_photo_taken(state)
     elif step == "review" and request.method == "POST":
         return _submit(request, token, link, state)
     if request.method == "POST" and form is not None and not form.errors:
@@ -241,6 +248,9 @@ def phone_step(request, token, step):
         context["notice"] = phone.MSG_LOCKED
     status = 400 if form is not None and form.errors else 200
     return _page(request, "self_service/phone_step.html", context, status=status)
+
+
+_step_with_camera = camera_allowed(_step)
 
 
 CAPTURE_LABELS = {

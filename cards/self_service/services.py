@@ -258,6 +258,16 @@ def handover_claim_for_phone(link: SelfServiceLink) -> None:
     link.handover_status = HandoverStatus.PHONE
 
 
+def handover_refuse(link: SelfServiceLink, code: str) -> None:
+    """The phone's submit was refused (its transaction rolled back): keep the reason's code on the handover,
+    which stays OPEN, so that the desk shows why and may take it back. Other links: nothing."""
+    if link.kind != SelfServiceLinkKind.HANDOVER:
+        return
+    code = (code or "refused")[: SelfServiceLink._meta.get_field("refusal_code").max_length]
+    SelfServiceLink.objects.filter(pk=link.pk, handover_status=HandoverStatus.OPEN).update(refusal_code=code)
+    link.refusal_code = code
+
+
 def handover_record(link: SelfServiceLink, step: str, *, card_user: CardUser | None = None) -> None:
     """Note the phone's step on a handover (one small UPDATE, only when it changed); other links: nothing."""
     if link.kind != SelfServiceLinkKind.HANDOVER or step not in HANDOVER_STEPS:
@@ -277,6 +287,7 @@ __all__ = [
     "handover_claim_for_phone",
     "handover_create",
     "handover_record",
+    "handover_refuse",
     "handover_take_back",
     "link_create",
     "link_renew",

@@ -21,7 +21,13 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from cards.models import SELF_SERVICE_LINK_DEFAULT_DAYS, SELF_SERVICE_LINK_MAX_DAYS, SelfServiceLinkStatus
+from cards.models import (
+    SELF_SERVICE_LINK_DEFAULT_DAYS,
+    SELF_SERVICE_LINK_MAX_DAYS,
+    HandoverStatus,
+    SelfServiceLinkKind,
+    SelfServiceLinkStatus,
+)
 from cards.self_service import qr, selectors, services
 from cards.self_service.card_lists import read_card_file, split_identifiers
 from cards.self_service.throttling import link_page_throttle
@@ -31,6 +37,10 @@ from core.http import no_store, require_form_methods
 from enterprises import selectors as enterprise_selectors
 
 DEFAULT_MAX_USES = 500
+# Pages whose path (or content) holds a token: the token must reach no other site as a Referer. Not
+# no-referrer: under it browsers send `Origin: null` with the page's own form posts, which Django's CSRF
+# check refuses (every phone step, every revoke or take-back), while same-origin keeps the Referer at home.
+TOKEN_PAGE_REFERRER_POLICY = "same-origin"
 
 
 class LinkCreateForm(forms.Form):
@@ -77,7 +87,7 @@ def _issued(request, link, token: str, *, renewed: bool = False):
     url = request.build_absolute_uri(reverse("self_service_public:link", kwargs={"token": token}))
     context = {"link": link, "enterprise": link.enterprise, "token": token, "url": url, "renewed": renewed}
     response = render(request, "cards/self_service_issued.html", context)
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = TOKEN_PAGE_REFERRER_POLICY
     return no_store(response)
 
 
@@ -176,11 +186,16 @@ MSG_ASK = _(
     "For a new link, ask the enterprise that gave you this one (your employer or the company that issued your card)."
 )
 MSG_ASK_NAMED = _("For a new link, ask %(enterprise)s, the enterprise that sent it.")
+# A counter's handover (C1): the person stands at the counter, so they ask there.
+MSG_HANDOVER_TAKEN_BACK = _(
+    "The account manager has taken this registration back to the counter: this phone can no longer submit it."
+)
+MSG_ASK_COUNTER = _("Ask the account manager at the counter.")
 
 
 def _public(response: HttpResponse) -> HttpResponse:
     # The path holds the token: it must reach no other site as a Referer, and no cache may keep the page.
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = TOKEN_PAGE_REFERRER_POLICY
     response["X-Robots-Tag"] = "noindex, nofollow"
     return no_store(response)
 
@@ -200,7 +215,12 @@ def _gone(request, link) -> HttpResponse:
         status_code, texts = 404, _texts(MSG_UNKNOWN, MSG_ASK, {})
     else:
         message = GONE_TEXTS[SelfServiceLinkStatus(link.status)]
-        status_code, texts = 410, _texts(message, MSG_ASK_NAMED, {"enterprise": link.enterprise.name})
+        ask = MSG_ASK_NAMED
+        if link.kind == SelfServiceLinkKind.HANDOVER:
+            ask = MSG_ASK_COUNTER
+            if link.handover_status == HandoverStatus.COUNTER:
+                message = MSG_HANDOVER_TAKEN_BACK
+        status_code, texts = 410, _texts(message, ask, {"enterprise": link.enterprise.name})
     return _public(render(request, "self_service/gone.html", {"texts": texts}, status=status_code))
 
 

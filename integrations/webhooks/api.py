@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from core.api import E401, error_response, is_schema_view, validated
 from core.errors import ValidationFailed
 from core.http import no_store
+from core.idempotency import Idempotent
 from integrations.webhooks import selectors, services
 from integrations.webhooks.models import DeliveryAttempt, Event, EventType, WebhookEndpoint
 
@@ -197,7 +198,7 @@ def _filter_enterprise(request: Any, found: Any) -> Any:
 # --- endpoints ------------------------------------------------------------------------
 
 
-class WebhookEndpointListCreateView(generics.ListAPIView):
+class WebhookEndpointListCreateView(Idempotent, generics.ListAPIView):
     queryset = WebhookEndpoint.objects.none()
     serializer_class = WebhookEndpointSerializer
     renderer_classes = [JSONRenderer]
@@ -315,7 +316,7 @@ class WebhookEndpointEnableView(generics.GenericAPIView):
         return _endpoint(services.endpoint_enable(actor=request.user, endpoint=record))
 
 
-class WebhookEndpointRotateSecretView(generics.GenericAPIView):
+class WebhookEndpointRotateSecretView(Idempotent, generics.GenericAPIView):
     queryset = WebhookEndpoint.objects.none()
     serializer_class = WebhookEndpointIssuedSerializer
     renderer_classes = [JSONRenderer]

@@ -103,7 +103,7 @@ _CARD_USER_FIELDS = (
     ),
     Field(
         "channel",
-        {"type": "string", "enum": ["internal", "self_service", "api"]},
+        {"type": "string", "enum": ["counter", "self_service", "platform"]},
         "How the registration reached the portal: internal (staff at the counter), self_service (a "
         "self-service link on the card user's phone) or api (a platform key).",
     ),

@@ -1,5 +1,6 @@
 /* The counter's handover page: polls the handover's progress every 2 seconds and shows the phone's step;
-   once the phone has submitted (or the handover is closed) it shows the result and stops. No dependencies. */
+   once the registration has settled, the phone was refused (with the reason) or the handover is closed, it
+   shows the result and stops. No dependencies. */
 (function () {
   "use strict";
   var root = document.getElementById("handover");
@@ -15,11 +16,16 @@
       .then(function (data) {
         field("step_display", data.step_display);
         field("registration_display", data.registration_display);
+        field("refusal_display", data.refusal_display);
+        field("reasons", (data.reasons || []).join(", "));
+        document.getElementById("handover-refusal").hidden = !data.refusal;
+        document.getElementById("handover-reasons").hidden = !(data.reasons && data.reasons.length);
         if (data.card_user_url) {
           var link = document.getElementById("handover-result");
           link.href = data.card_user_url; link.hidden = false;
         }
-        if (!data.done) { window.setTimeout(poll, 2000); }
+        // A registration waiting for a reviewer may wait hours: ask less often meanwhile.
+        if (!data.done) { window.setTimeout(poll, data.registration === "in_review" ? 15000 : 2000); }
       })
       .catch(function () { window.setTimeout(poll, 5000); });
   }

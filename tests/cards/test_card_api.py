@@ -409,7 +409,7 @@ def test_register_through_a_token_records_the_api_channel(world, ent):
         f"{API}/card-users/", register_body(ent, [factories.card(enterprise=ent)]), format="multipart"
     )
     assert response.status_code == 201, response.content
-    assert CardUser.objects.get().channel == "api"
+    assert CardUser.objects.get().channel == "platform"
 
 
 def test_card_user_list_and_detail_are_masked(api, manager, ent):

@@ -93,7 +93,7 @@ def test_a_payload_refuses_a_missing_or_an_undeclared_field(world):
 # --- card users: every channel ---------------------------------------------------------------------------
 
 
-def _register(world, *, channel=Channel.INTERNAL, id_number=None, cards=None, **kwargs):
+def _register(world, *, channel=Channel.COUNTER, id_number=None, cards=None, **kwargs):
     enterprise = world["enterprise"]
     with mock.patch("verification.services.enqueue_verification"):
         return card_user_register(
@@ -111,7 +111,7 @@ def _register(world, *, channel=Channel.INTERNAL, id_number=None, cards=None, **
         )
 
 
-@pytest.mark.parametrize("channel", [Channel.INTERNAL, Channel.SELF_SERVICE, Channel.API])
+@pytest.mark.parametrize("channel", [Channel.COUNTER, Channel.SELF_SERVICE, Channel.PLATFORM])
 def test_a_passed_comparison_emits_card_user_registered_once(world, channel):
     id_number = idgen.resident_id()
     verification = _register(world, channel=channel, id_number=id_number)

@@ -133,7 +133,7 @@ def _race(client, world, race, *, before=None):
                 enterprise=world["enterprise_same_province"],
                 cards=race["counter_cards"],
                 id_number=race["number"],
-                channel=Channel.INTERNAL,
+                channel=Channel.COUNTER,
             )
         except CardLimitReached as exc:
             outcomes["counter"] = exc
@@ -188,7 +188,7 @@ def test_U6_a_phone_submit_and_a_counter_registration_at_once_bind_exactly_five(
     winner = _assert_exactly_the_limit(race, client)
     link = SelfServiceLink.objects.get(pk=race["link"].pk)
     loser_rows = CardUser.objects.filter(
-        channel=Channel.INTERNAL if winner == "phone" else Channel.SELF_SERVICE
+        channel=Channel.COUNTER if winner == "phone" else Channel.SELF_SERVICE
     ).exclude(pk=race["first"])
     if not loser_rows.exists():
         # Refused at registration: nothing of the loser stays, and a refused phone submit uses up nothing.
@@ -246,10 +246,65 @@ def test_U6_when_both_registrations_saw_three_held_the_bind_lock_lets_exactly_on
     assert outcomes == {"phone": 302, "counter": "registered"}, outcomes
     winner = _assert_exactly_the_limit(race, client)
     loser = CardUser.objects.exclude(pk=race["first"]).get(
-        channel=Channel.INTERNAL if winner == "phone" else Channel.SELF_SERVICE
+        channel=Channel.COUNTER if winner == "phone" else Channel.SELF_SERVICE
     )
     assert loser.registration_status == RegistrationStatus.NOT_BOUND_CARD_LIMIT and not loser.bindings.exists()
     reasons = Verification.objects.get(card_user=loser).reasons
     refusal = [r for r in reasons if r.get("code") == CardLimitReached.default_code]
     assert refusal and "One ID, five cards" in refusal[0]["message"] and race["number"] not in str(reasons)
     assert SelfServiceLink.objects.get(pk=race["link"].pk).uses == 1  # the phone submit was taken, then settled
+
+
+# --- C1: the counter's take-back and the phone's submit at once -----------------------------
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_a_handover_completes_on_one_side_only_when_both_act_at_once(world, monkeypatch, scripted_face_engine, attempt):
+    """Exactly one side wins the atomic change from open, the other gets 409 (desk) or the refusal page
+    (phone), and nothing of the loser stays: no card user from a taken-back handover, no revoked link for a
+    phone that won."""
+    from django.test import Client
+
+    from cards.models import HandoverStatus
+
+    scripted_face_engine("pass")
+    _fake_liveness_pass(monkeypatch)
+    manager = world["users"]["account_manager"]
+    cards = _awaiting(world["enterprise"], 1)
+    link, token = services.handover_create(
+        actor=manager, enterprise=world["enterprise"], identifiers=[c.iccid for c in cards]
+    )
+    phone, desk = Client(), Client()
+    desk.force_login(manager)
+    _phone_up_to_review(phone, token, cards, idgen.resident_id())
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, object] = {}
+
+    @_in_thread
+    def phone_submit():
+        barrier.wait(timeout=WAIT)
+        outcomes["phone"] = phone.post(_step(token, "review")).status_code
+
+    @_in_thread
+    def desk_take_back():
+        barrier.wait(timeout=WAIT)
+        url = f"/cards/self-service/handover/{link.public_id}/take-back/"
+        outcomes["desk"] = desk.post(url, HTTP_ACCEPT="application/json").status_code
+
+    threads = [threading.Thread(target=phone_submit), threading.Thread(target=desk_take_back)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=WAIT)
+    assert not any(thread.is_alive() for thread in threads)
+
+    link.refresh_from_db()
+    if link.handover_status == HandoverStatus.PHONE:
+        assert outcomes == {"phone": 302, "desk": 409}, outcomes
+        assert CardUser.objects.filter(channel=Channel.SELF_SERVICE).count() == 1
+        assert link.revoked_at is None and link.uses == 1
+    else:
+        assert link.handover_status == HandoverStatus.COUNTER, link.handover_status
+        assert outcomes["desk"] == 200 and outcomes["phone"] in (302, 410), outcomes
+        assert not CardUser.objects.filter(channel=Channel.SELF_SERVICE).exists()
+        assert link.uses == 0 and link.revoked_at is not None

@@ -234,7 +234,7 @@ def test_an_active_link_shows_the_enterprise_and_the_consent_notice(client, worl
     assert world["enterprise"].name in text
     assert 'id="consent-notice"' in text and "How long it is kept" in text
     assert 'name="consent"' in text and "Agree and start" in text
-    assert page["Cache-Control"].startswith("no-store") and page["Referrer-Policy"] == "no-referrer"
+    assert page["Cache-Control"].startswith("no-store") and page["Referrer-Policy"] == "same-origin"
 
 
 def _gone(client, token, status_code, phrase):

@@ -62,7 +62,7 @@ def test_the_whole_flow_registers_the_card_user_through_the_self_service_channel
     _through_photos(client, token, card, idgen.resident_id())
     review = client.get(_step(token, "review"))
     assert review.status_code == 200 and card.iccid in review.content.decode() and "王五" in review.content.decode()
-    assert review["Cache-Control"].startswith("no-store") and review["Referrer-Policy"] == "no-referrer"
+    assert review["Cache-Control"].startswith("no-store") and review["Referrer-Policy"] == "same-origin"
     with django_capture_on_commit_callbacks(execute=True):
         done = client.post(_step(token, "review"))
     assert done.status_code == 302 and done["Location"] == f"/s/{token}/status/"
@@ -334,3 +334,12 @@ def test_too_many_frames_are_refused(client, world):
     link, token = _to_live_step(client, world, ["left", "right"])
     answer = client.post(_step(token, "live"), {"frames": [jpeg_upload(f"f{i}.jpg") for i in range(16)]})
     assert answer.status_code == 400 and answer.json()["ok"] is False
+
+
+def test_only_the_live_step_may_use_the_camera(client, world):
+    """The capture calls getUserMedia, which the site-wide Permissions-Policy (camera=()) would refuse."""
+    link, token = _to_live_step(client, world, ["left", "right"])
+    live = client.get(_step(token, "live"))
+    assert "camera=(self)" in live["Permissions-Policy"]
+    other = client.get(_step(token, "identity"))
+    assert "camera=()" in other["Permissions-Policy"]

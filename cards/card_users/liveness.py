@@ -1,0 +1,99 @@
+"""A live capture sent through the API (issue 10 §1): liveness frames instead of one live photo.
+
+A platform's app asks the card user for head moves (`challenge`, e.g. "left,right"), takes 8 to 15 frames,
+and sends them with their capture times. The frames go to the same active liveness check as the self-service
+phone flow (verification.liveness, on the faces queue through verification.tasks.run_liveness_check), and the
+outcome decides as it does there: a pass gives the most frontal frame as the live photo of the face
+comparison; a fail is refused (400 liveness_failed with the reasons' codes: take the capture again); a check
+that cannot tell (or a faces queue that does not answer in time) gives a frame as the live photo and sends
+the registration to a reviewer, never to automatic approval.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import ValidationFailed
+from core.uploads import sanitize_upload
+from verification.liveness import MOVES, parse_challenge, timestamp_from_name
+from verification.tasks import run_liveness_check
+
+MAX_FRAMES = 15  # as the phone flow's capture script (static/js/liveness_capture.js)
+MAX_MOVES = 3
+# How long the API waits for the faces queue; past it, a reviewer decides (the request must not hang).
+WAIT_SECONDS = 30
+
+MSG_FRAMES = _("Send 1 to %(max)s frames of the live capture, in capture order.")
+MSG_CHALLENGE = _("challenge names the head moves asked, 1 to 3 of left, right, straight, e.g. left,right.")
+MSG_TIMESTAMPS = _("timestamps holds one capture time in seconds per frame, comma-separated.")
+MSG_FAILED = _("The live capture does not show a live person doing the moves asked. Take it again.")
+
+
+@dataclass(frozen=True)
+class LiveCapture:
+    live_photo: bytes
+    review_required: bool
+    outcome: str
+
+
+def _challenge(text: str) -> list[str]:
+    try:
+        moves = parse_challenge(text or "")
+    except ValueError:
+        raise ValidationFailed(MSG_CHALLENGE, code="invalid_challenge", field="challenge") from None
+    if len(moves) > MAX_MOVES:
+        raise ValidationFailed(MSG_CHALLENGE, code="invalid_challenge", field="challenge")
+    return [move for move in moves if move in MOVES]
+
+
+def _timestamps(text: str, uploads: Sequence) -> list[float] | None:
+    if text:
+        try:
+            times = [float(value) for value in text.split(",")]
+        except ValueError:
+            raise ValidationFailed(MSG_TIMESTAMPS, code="invalid_timestamps", field="timestamps") from None
+        if len(times) != len(uploads):
+            raise ValidationFailed(MSG_TIMESTAMPS, code="invalid_timestamps", field="timestamps")
+        return times
+    # The phone flow's page and the test data name frames ..._tSSS.sss.jpg.
+    from_names = [timestamp_from_name(getattr(upload, "name", "") or "") for upload in uploads]
+    return None if any(t is None for t in from_names) else [t for t in from_names if t is not None]
+
+
+def live_capture_check(*, frames: Sequence, challenge: str, timestamps: str = "") -> LiveCapture:
+    """Check a capture's frames; the live photo it gives, and whether a reviewer must look."""
+    if not frames or len(frames) > MAX_FRAMES:
+        raise ValidationFailed(MSG_FRAMES % {"max": MAX_FRAMES}, code="frames", field="frames")
+    moves = _challenge(challenge)
+    times = _timestamps(timestamps, frames)
+    cleaned = [sanitize_upload(upload, field="frames").content for upload in frames]
+    folder = f"api_liveness/{uuid.uuid4().hex}"
+    names = [default_storage.save(f"{folder}/f{i:02d}.jpg", ContentFile(data)) for i, data in enumerate(cleaned)]
+    try:
+        result = run_liveness_check.delay(names, times, moves)
+        # disable_sync_subtasks=False: Celery's "never join inside a task" guard is one process-wide flag that
+        # eager tasks on other threads can leave set (see cards.self_service.phone.liveness_start).
+        answer = result.get(timeout=WAIT_SECONDS, propagate=False, disable_sync_subtasks=False)
+    except Exception:  # broker down, timeout: nothing proves presence, so a reviewer looks
+        answer = None
+    finally:
+        for name in names:
+            default_storage.delete(name)
+    if not isinstance(answer, dict):
+        answer = {"outcome": "inconclusive", "reasons": [], "best_frame": None}
+    outcome = str(answer.get("outcome") or "inconclusive")
+    if outcome == "fail":
+        codes = [str(reason.get("code", "")) for reason in answer.get("reasons") or []]
+        raise ValidationFailed(MSG_FAILED, code="liveness_failed", field="frames", extra={"reasons": codes})
+    best = answer.get("best_frame")
+    index = best if isinstance(best, int) and 0 <= best < len(cleaned) else 0
+    return LiveCapture(live_photo=cleaned[index], review_required=outcome != "pass", outcome=outcome)
+
+
+__all__ = ["LiveCapture", "live_capture_check"]
