@@ -43,14 +43,6 @@ def _uuid4(value: str) -> bool:
     return uuid.UUID(value).version == 4
 
 
-KEY_CREATED_BY_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="server bug, not the client's: orders and card imports made with an API key answer 500 "
-    "(Order.created_by / CardImport.created_by must be a User, and a key's actor is none); issue 10 §1 "
-    "'what a key reaches' is being fixed on wp-idem. Remove this mark when it lands.",
-)
-
-
 # --- against the live server ------------------------------------------------------------
 
 
@@ -88,7 +80,6 @@ def test_cards_list_filters_pages_and_get(world, ent, manager, make_key, make_cl
     assert missing.value.status == 404 and missing.value.code == "not_found" and missing.value.detail
 
 
-@KEY_CREATED_BY_BUG
 def test_an_order_is_created_and_read_back(ent, manager, make_key, make_client, scripted_face_engine):
     card = factories.card(enterprise=ent, actor=manager)
     client = make_client(make_key(["cards:read", "orders:write"])[1])
@@ -246,7 +237,6 @@ def test_register_needs_exactly_one_of_live_photo_and_frames():
         client.card_users.register(**common, live_photo=b"x", liveness_frames=[b"y"], biometric_consent=True)
 
 
-@KEY_CREATED_BY_BUG
 def test_a_card_import_is_started_from_a_file_and_its_status_read(ent, make_key, make_client):
     factories.package(code="IOT-BASIC")
     content = import_files.csv_bytes([import_files.row(1), import_files.row(2)])
@@ -302,6 +292,8 @@ def test_403_for_a_scope_the_key_lacks(ent, manager, make_key, make_client):
             handler_id_photo=ID_PHOTO,
         )
     assert refused.value.status == 403 and refused.value.code == "permission_denied"
+    with pytest.raises(PermissionDenied):
+        make_client(make_key(["orders:write"])[1]).cards.list()  # no cards:read, no list
 
 
 def test_404_for_an_unknown_or_malformed_id(make_key, make_client):
