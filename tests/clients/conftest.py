@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 import pytest
 from iot_realname_client import Client
 
+from integrations import keys
+
 ALL_SCOPES = ["cards:read", "cards:write", "card_users:write", "orders:write", "webhooks:manage"]
 
 
 @pytest.fixture
 def make_key(world):
     """`make_key(scopes)` -> (PlatformKey record, the key itself), made as the enterprise admin makes one."""
-    from integrations import keys
 
     def make(scopes: list[str] | None = None, *, enterprise=None, test: bool = False):
         return keys.key_create(

@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from iot_realname_client import AuthenticationError, Client, WebhookVerificationError, sign, verify_webhook
 
+from integrations.webhooks import tasks
+from integrations.webhooks.models import Delivery
 from tests import factories, idgen
 from tests.images import jpeg_bytes
 
@@ -36,9 +38,6 @@ def _call(url: str, body: dict | None = None, token: str | None = None) -> dict:
 
 @pytest.mark.slow
 def test_the_platform_story(world, live_server, receiver, settings, scripted_face_engine):
-    from integrations.webhooks import tasks
-    from integrations.webhooks.models import Delivery
-
     settings.WEBHOOK_ALLOW_LOOPBACK = True  # the receiver is on 127.0.0.1, over http
     enterprise = world["enterprise"]
     admin = world["users"]["enterprise_admin"]

@@ -15,6 +15,7 @@ from email.utils import format_datetime
 
 import pytest
 import standardwebhooks
+from django.db import transaction
 from iot_realname_client import (
     ApiError,
     AuthenticationError,
@@ -31,8 +32,14 @@ from iot_realname_client import (
     verify_webhook,
 )
 
+from cards.inventory.api import CardCursorPagination
+from cards.models import CardUser
+from integrations import keys
+from integrations.webhooks import signing
+from integrations.webhooks.events import emit
 from tests import factories, idgen
 from tests.cards import import_files
+from tests.conftest import liveness_testdata_dir
 from tests.images import jpeg_bytes
 
 ID_PHOTO = jpeg_bytes(color=(200, 180, 150), text="证件")
@@ -57,8 +64,6 @@ def manager(world):
 
 
 def test_cards_list_filters_pages_and_get(world, ent, manager, make_key, make_client, monkeypatch):
-    from cards.inventory.api import CardCursorPagination
-
     monkeypatch.setattr(CardCursorPagination, "page_size", 2)  # the live server runs in this process
     own = sorted((factories.card(enterprise=ent, actor=manager) for _ in range(3)), key=lambda c: c.iccid)
     foreign = factories.card(enterprise=world["enterprise_same_province"], actor=manager)
@@ -134,8 +139,6 @@ def test_a_card_user_is_registered_with_an_id_photo_and_a_live_photo(
 def test_a_registration_sent_twice_with_one_idempotency_key_is_made_once(
     ent, manager, make_key, make_client, scripted_face_engine
 ):
-    from cards.models import CardUser
-
     card = factories.card(enterprise=ent, actor=manager)
     client = make_client(make_key(["cards:read", "card_users:write"])[1])
     body = dict(
@@ -201,8 +204,6 @@ def test_a_card_user_is_registered_with_liveness_frames_and_their_challenge(
 def test_real_liveness_frames_pass_for_their_move_and_fail_for_another(
     ent, manager, make_key, make_client, scripted_face_engine
 ):
-    from tests.conftest import liveness_testdata_dir
-
     root = liveness_testdata_dir()
     if root is None:
         pytest.skip("the liveness frames (../shared/testdata/liveness) are not here")
@@ -309,8 +310,6 @@ def test_404_for_an_unknown_or_malformed_id(make_key, make_client):
 
 
 def test_401_after_the_key_is_revoked_and_for_an_unknown_key(world, make_key, make_client, sleeps):
-    from integrations import keys
-
     record, key = make_key(["cards:read"])
     client = make_client(key)
     assert client.cards.list().results == []
@@ -500,8 +499,6 @@ def test_a_callback_signed_by_the_reference_library_verifies():
 
 
 def test_our_signature_verifies_with_the_reference_library_and_the_portal_signs_alike():
-    from integrations.webhooks import signing
-
     timestamp = int(time.time())
     ours = sign(SECRET, "evt_1", timestamp, BODY)
     assert ours == signing.signature(SECRET, "evt_1", timestamp, BODY)
@@ -537,8 +534,6 @@ def test_a_tampered_body_id_or_timestamp_is_refused_by_both():
 
 
 def test_during_a_secret_rotation_either_secret_verifies_the_two_signatures():
-    from integrations.webhooks import signing
-
     timestamp = int(time.time())
     header = signing.signature_header([OTHER_SECRET, SECRET], "evt_1", timestamp, BODY)  # what deliver.py sends
     assert len(header.split(" ")) == 2
@@ -595,10 +590,6 @@ def test_secrets_unpadded_raw_or_broken():
 
 
 def test_the_events_feed_pages_since_and_by_type(ent, make_key, make_client):
-    from django.db import transaction
-
-    from integrations.webhooks.events import emit
-
     with transaction.atomic():
         emit(ent, "card.activated", {"card": "89860000000000000001", "status": "active"})
     since = datetime.now(UTC)
