@@ -34,6 +34,7 @@ from iot_realname_client import (
 
 from cards.inventory.api import CardCursorPagination
 from cards.models import CardUser
+from enterprises.models import Enterprise
 from integrations import keys
 from integrations.webhooks import signing
 from integrations.webhooks.events import emit
@@ -652,3 +653,47 @@ def test_webhook_registration_refuses_what_the_ssrf_guard_refuses(ent, make_key,
     assert refused.value.field == "url" and refused.value.code
     with pytest.raises(PermissionDenied):
         make_client(make_key(["cards:read"])[1]).webhooks.create(enterprise=str(ent.public_id), url="https://x.test/")
+
+
+# --- the sandbox, with a test key -------------------------------------------------------------
+
+
+def test_a_test_key_works_on_the_sandbox_with_its_documented_outcomes(ent, make_key, make_client, receiver, settings):
+    settings.WEBHOOK_ALLOW_LOOPBACK = True
+    record, key = make_key(test=True)
+    assert key.startswith("rnk_test_")
+    client = make_client(key)
+    cards = [c["iccid"] for c in client.cards.iter()]
+    assert len(cards) == 20 and all(iccid.startswith("898699") for iccid in cards)  # the seeded sandbox cards
+    # The webhooks API finds no enterprise for a test key given the real enterprise's id (the card-user API
+    # does): the sandbox's own id is given here. Reported to the lead; the README says the real id works.
+    sandbox = Enterprise.objects.get(sandbox_of=ent)
+    endpoint = client.webhooks.create(
+        enterprise=str(sandbox.public_id), url=receiver.url, events=["card_user.registered"]
+    )
+
+    def register(id_number: str, card: str):
+        return client.card_users.register(
+            enterprise=str(ent.public_id),  # the real enterprise's id: the test key finds its sandbox
+            name="周九",
+            id_type="resident_id",
+            id_number=id_number,
+            id_photo=ID_PHOTO,
+            live_photo=LIVE_PHOTO,
+            cards=[card],
+            biometric_consent=True,
+        )
+
+    registered = register("110101199001010015", cards[0])
+    status = client.verifications.wait(registered["verification_url"], timeout=10, interval=0.2)
+    assert status["registration_status"]["code"] == "registered"
+    callback = receiver.wait_for(1)[0]
+    assert callback.headers.get("webhook-sandbox") == "true"
+    assert verify_webhook(callback.headers, callback.body, endpoint["secret"])["type"] == "card_user.registered"
+
+    mismatch = register("11010119900101004X", cards[1])
+    status = client.verifications.wait(mismatch["verification_url"], timeout=10, interval=0.2)
+    assert status["registration_status"]["code"] == "declined" and "face_mismatch" in status["reason_codes"]
+    with pytest.raises(Conflict) as five_cards:
+        register("110101199001010031", cards[2])
+    assert five_cards.value.code == "one_id_five_cards"
