@@ -520,3 +520,56 @@ def test_import_pages_are_not_cached(world, bad_import, client):
         reverse("card_imports:errors_csv", kwargs={"public_id": bad_import.public_id}),
     ):
         assert "no-store" in client.get(url)["Cache-Control"], url
+
+
+# --- issue 11 §1.6: the page's own example passes the page's own checks -----------------------
+
+
+def _page_example(page: str) -> str:
+    import html
+    import re
+
+    match = re.search(r'<pre class="mono" id="import-example">(.*?)</pre>', page, re.S)
+    assert match, "the page shows an example file"
+    return html.unescape(match.group(1))
+
+
+def test_issue11_the_pages_example_file_imports_cleanly(world, client, django_capture_on_commit_callbacks):
+    Package.objects.create(
+        code="IOT-TRIAL",
+        name="试用套餐",
+        is_test_package=True,
+        test_period_days=30,
+        data_service="directed",
+        voice_service="none",
+        sms_service="none",
+    )
+    Package.objects.create(code="IOT-GONE", name="停售套餐", is_active=False)
+    Package.objects.create(code="IOT-STD", name="物联网标准套餐")
+    client.force_login(world["users"]["account_manager"])
+    page = client.get(reverse("card_imports:new"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    # The real, available codes are listed; a retired one is not.
+    assert '<td class="mono">IOT-STD</td>' in page and '<td class="mono">IOT-TRIAL</td>' in page
+    assert "IOT-GONE" not in page and "IOT-BASIC" not in page
+    example = _page_example(page)
+    [row_cells] = list(csv.reader(io.StringIO(example)))[1:]
+    assert row_cells[import_parsing.COLUMNS.index("package_code")] == "IOT-STD"
+    # Every example in the column table is the one in the file.
+    for value in row_cells:
+        assert f'<td class="mono">{value}</td>' in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("card_imports:new"),
+            {"enterprise": str(world["enterprise"].public_id), "file": upload(example.encode())},
+        )
+    assert response.status_code == 302, response.content
+    job = CardImport.objects.get()
+    assert job.status == ImportStatus.SUCCEEDED, job.errors
+    assert Card.objects.get().iccid == import_parsing.EXAMPLE_ICCID
+
+
+def test_issue11_the_example_iccid_passes_luhn():
+    from stdnum import luhn
+
+    assert luhn.is_valid(import_parsing.EXAMPLE_ICCID) and len(import_parsing.EXAMPLE_ICCID) == 20
