@@ -6,7 +6,9 @@ What the import does with each kind of file is in test_import.py.
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -467,7 +469,12 @@ def test_status_page_of_a_failed_import_shows_the_errors_and_the_report(world, b
     ).content.decode()
     assert "2 errors were found in the file." in page
     assert "Nothing was imported" in page
-    assert "invalid_iccid_checksum" in page and "unknown_package" in page
+    # The table says what is wrong in words; the codes are left to machines (issue 11 §5).
+    table = page.split('id="import-errors"', 1)[1].split("</table>", 1)[0]
+    assert 'data-code="invalid_iccid_checksum"' in table and 'data-code="unknown_package"' in table
+    words = html.unescape(re.sub(r"<[^>]+>", " ", table))
+    assert "The ICCID's check digit is wrong (Luhn)." in words
+    assert "invalid_iccid_checksum" not in words and "unknown_package" not in words and "(" + "unknown" not in words
     assert reverse("card_imports:errors_csv", kwargs={"public_id": bad_import.public_id}) in page
     assert 'id="import-cards-link"' not in page
 
@@ -526,9 +533,6 @@ def test_import_pages_are_not_cached(world, bad_import, client):
 
 
 def _page_example(page: str) -> str:
-    import html
-    import re
-
     match = re.search(r'<pre class="mono" id="import-example">(.*?)</pre>', page, re.S)
     assert match, "the page shows an example file"
     return html.unescape(match.group(1))
