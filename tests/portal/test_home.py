@@ -83,3 +83,9 @@ def test_issue11_the_real_name_tile_counts_what_it_says_and_links_to_those_cards
     listed = client.get(reverse("cards:list"), {"realname": "missing"})
     assert listed.status_code == 200
     assert {card.iccid for card in listed.context["cards"]} == {in_stock.iccid, at_gate.iccid, pending.iccid}
+
+
+@pytest.mark.zh
+def test_issue11_the_real_name_tile_speaks_chinese(client, world):
+    html = _home(client, world["users"]["account_manager"]).content.decode()
+    assert "需要使用人实名但尚未实名（U5），含库存卡和待实名卡。" in html
