@@ -533,7 +533,7 @@ def test_import_pages_are_not_cached(world, bad_import, client):
 
 
 def _page_example(page: str) -> str:
-    match = re.search(r'<pre class="mono" id="import-example">(.*?)</pre>', page, re.S)
+    match = re.search(r'<pre class="mono sample" id="import-example">(.*?)</pre>', page, re.S)
     assert match, "the page shows an example file"
     return html.unescape(match.group(1))
 
