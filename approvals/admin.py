@@ -44,6 +44,7 @@ from approvals.views import card_rows, masked_values, reason_texts
 from core.errors import DomainError
 from core.http import no_store
 from core.identity import mask_numbers_in_text
+from core.text import join_words
 from enterprises.models import ChangeRequest, ChangeRequestStatus
 from enterprises.selectors import documents_visible_to
 from verification.models import LIVENESS_FOR_REVIEW, Verification, VerificationPurpose, VerificationStatus
@@ -298,7 +299,7 @@ class ExemptionDeskAdmin(DeskAdmin):
 
     @admin.display(description=_("approvals needed"))
     def levels_text(self, obj):
-        return ", ".join(str(ApprovalLevel(level).label) for level in obj.required_levels)
+        return join_words(ApprovalLevel(level).label for level in obj.required_levels)
 
     @admin.display(description=_("cards"), ordering="n_cards")
     def card_count(self, obj):
