@@ -403,7 +403,8 @@ class ProvinceAdmin(CapabilityAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 class PiiAccessLogAdmin(CapabilityAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     capability = Capability.OPS_ADMIN_VIEW
     list_display = ("at", "actor", "field", "content_type", "object_id", "ip_address")
-    list_filter = ("field", "content_type", "at")
+    # Only the kinds of record that hold personal data and were opened, not every model of the project.
+    list_filter = ("field", ("content_type", admin.RelatedOnlyFieldListFilter), "at")
     search_fields = ("actor__username", "object_id", "ip_address")
     list_select_related = ("actor", "content_type")
     date_hierarchy = "at"
@@ -415,7 +416,7 @@ class PiiAccessLogAdmin(CapabilityAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
 class AuditEventAdmin(CapabilityAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     capability = Capability.OPS_ADMIN_VIEW
     list_display = ("at", "actor", "action", "content_type", "object_id")
-    list_filter = ("action", "content_type", "at")
+    list_filter = ("action", ("content_type", admin.RelatedOnlyFieldListFilter), "at")
     search_fields = ("action", "actor__username", "object_id")
     list_select_related = ("actor", "content_type")
     date_hierarchy = "at"

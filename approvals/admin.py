@@ -58,6 +58,9 @@ class ApprovalsAdminSite(admin.AdminSite):
     index_title = _("Requests awaiting your decision")
     site_url = "/"
     enable_nav_sidebar = False
+    # The desk's own home and app pages: Django's list the queues under "Change" (修改) links and an edit log.
+    index_template = "admin/approvals/desk_index.html"
+    app_index_template = "admin/approvals/desk_index.html"
 
     def has_permission(self, request) -> bool:
         return selectors.is_approver(request.user)
