@@ -173,3 +173,6 @@ def test_the_pii_access_log_filter_lists_only_types_that_appear(client, world):
     for model in (CardUser, Handler):
         assert f"content_type__id__exact={ContentType.objects.get_for_model(model).pk}" in filter_html
     assert filter_html.count("content_type__id__exact=") == 2  # not every model of the project
+    # The field by its label (证件号码), not the logged code.
+    assert "?field=id_number" in filter_html and "证件号码" in filter_html
+    assert ">id_number<" not in html
