@@ -211,7 +211,10 @@ def test_an_activation_that_needs_realname_shows_the_reasons_on_the_card_and_the
     page = am.get(reverse("cards:detail", args=[card.iccid]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert REASONS["U2"].en in page and "No exemption is possible" in page
     page = am.get(reverse("orders:detail", args=[order.public_id]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "Awaiting the card user&#x27;s real-name (U5) (U2)" in page
+    assert (
+        "Awaiting the card user&#x27;s real-name (U5) "
+        '(149 number, non-directed voice or SMS <span class="rule-tag">U2</span>)' in page
+    )
 
 
 def test_the_former_actions_send_the_manager_into_the_order_wizard(am, ent):
