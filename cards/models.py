@@ -309,7 +309,7 @@ class CardImport(models.Model):
     )
     # An actor that is no user (a platform API key) names itself here (its audit_data), so that the events the
     # worker writes for the import name it too.
-    actor_data = models.JSONField(default=dict, blank=True, editable=False)
+    actor_data = models.JSONField(default=dict, blank=True, editable=False, verbose_name=_("actor (audit data)"))
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     # When the import's task was last sent to the broker (core.queueing), and the task that took
