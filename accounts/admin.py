@@ -16,7 +16,8 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import PermissionDenied
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
@@ -399,23 +400,61 @@ class ProvinceAdmin(CapabilityAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("code", "name", "name_en")
 
 
+# Logged field names that are no model field of their own (the number is kept encrypted under another name).
+PII_FIELD_LABELS = {"id_number": _("ID number"), "name": _("name")}
+
+
+def pii_field_label(content_type_id: int, field: str):
+    """The field's own label on its model ("ID photo"), not the code that was logged ("id_photo")."""
+    if field in PII_FIELD_LABELS:
+        return PII_FIELD_LABELS[field]
+    model = ContentType.objects.get_for_id(content_type_id).model_class()
+    try:
+        found = model._meta.get_field(field) if model else None
+    except FieldDoesNotExist:
+        found = None
+    return getattr(found, "verbose_name", None) or field
+
+
+class PiiFieldFilter(admin.SimpleListFilter):
+    """The fields that were opened, by their labels."""
+
+    title = _("field")
+    parameter_name = "field"
+
+    def lookups(self, request, model_admin):
+        pairs = model_admin.get_queryset(request).values_list("content_type_id", "field").distinct()
+        labels = {}
+        for content_type_id, field in pairs.order_by("field")[:200]:
+            labels.setdefault(field, str(pii_field_label(content_type_id, field)))
+        return sorted(labels.items(), key=lambda item: item[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(field=self.value()) if self.value() else queryset
+
+
 @admin.register(PiiAccessLog)
 class PiiAccessLogAdmin(CapabilityAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     capability = Capability.OPS_ADMIN_VIEW
-    list_display = ("at", "actor", "field", "content_type", "object_id", "ip_address")
-    list_filter = ("field", "content_type", "at")
+    list_display = ("at", "actor", "field_label", "content_type", "object_id", "ip_address")
+    # Only the kinds of record that hold personal data and were opened, not every model of the project.
+    list_filter = (PiiFieldFilter, ("content_type", admin.RelatedOnlyFieldListFilter), "at")
     search_fields = ("actor__username", "object_id", "ip_address")
     list_select_related = ("actor", "content_type")
     date_hierarchy = "at"
-    fields = ("at", "actor", "field", "content_type", "object_id", "ip_address")
+    fields = ("at", "actor", "field_label", "content_type", "object_id", "ip_address")
     readonly_fields = fields
+
+    @admin.display(description=_("field"), ordering="field")
+    def field_label(self, obj):
+        return pii_field_label(obj.content_type_id, obj.field)
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(CapabilityAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     capability = Capability.OPS_ADMIN_VIEW
     list_display = ("at", "actor", "action", "content_type", "object_id")
-    list_filter = ("action", "content_type", "at")
+    list_filter = ("action", ("content_type", admin.RelatedOnlyFieldListFilter), "at")
     search_fields = ("action", "actor__username", "object_id")
     list_select_related = ("actor", "content_type")
     date_hierarchy = "at"

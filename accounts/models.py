@@ -72,9 +72,11 @@ class User(AbstractUser):
 class PiiAccessLog(models.Model):
     """One full (unmasked) view of a personal-data field."""
 
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("acting user")
+    )
     at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
-    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, verbose_name=_("content type"))
     object_id = models.CharField(_("object id"), max_length=64)
     field = models.CharField(_("field"), max_length=64)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
@@ -93,11 +95,16 @@ class AuditEvent(models.Model):
     """Who did what, when, to which record. `data` never holds personal data in the clear."""
 
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("acting user"),
     )
     at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
     action = models.CharField(_("action"), max_length=64)
-    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, verbose_name=_("content type"))
     object_id = models.CharField(_("object id"), max_length=64)
     data = models.JSONField(_("details"), default=dict, blank=True)
 

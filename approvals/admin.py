@@ -41,9 +41,11 @@ from approvals.models import (
     ExemptionRequest,
 )
 from approvals.views import card_rows, masked_values, reason_texts
+from cards.templatetags.rule_tags import rule_tag, rule_tags
 from core.errors import DomainError
 from core.http import no_store
 from core.identity import mask_numbers_in_text
+from core.text import join_words
 from enterprises.models import ChangeRequest, ChangeRequestStatus
 from enterprises.selectors import documents_visible_to
 from verification.models import LIVENESS_FOR_REVIEW, Verification, VerificationPurpose, VerificationStatus
@@ -58,6 +60,9 @@ class ApprovalsAdminSite(admin.AdminSite):
     index_title = _("Requests awaiting your decision")
     site_url = "/"
     enable_nav_sidebar = False
+    # The desk's own home and app pages: Django's list the queues under "Change" (修改) links and an edit log.
+    index_template = "admin/approvals/desk_index.html"
+    app_index_template = "admin/approvals/desk_index.html"
 
     def has_permission(self, request) -> bool:
         return selectors.is_approver(request.user)
@@ -223,7 +228,7 @@ class RuleFilter(SimpleListFilter):
     parameter_name = "rule"
 
     def lookups(self, request, model_admin):
-        return [("U1", _("U1: non-directed data")), ("U3", _("U3: 149 number, directed voice or SMS"))]
+        return [(rule, rule_tag(rule)) for rule in ("U1", "U3")]
 
     def queryset(self, request, queryset):
         if self.value() in selectors.RULES_IN_REQUESTS:
@@ -294,11 +299,11 @@ class ExemptionDeskAdmin(DeskAdmin):
 
     @admin.display(description=_("rules"))
     def rules_text(self, obj):
-        return ", ".join(obj.rules)
+        return rule_tags(obj.rules)
 
     @admin.display(description=_("approvals needed"))
     def levels_text(self, obj):
-        return ", ".join(str(ApprovalLevel(level).label) for level in obj.required_levels)
+        return join_words(ApprovalLevel(level).label for level in obj.required_levels)
 
     @admin.display(description=_("cards"), ordering="n_cards")
     def card_count(self, obj):
@@ -474,14 +479,22 @@ class DecisionOpsInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 @admin.register(ExemptionRequest)
 class ExemptionRequestOpsAdmin(OpsReadOnlyAdmin):
-    list_display = ("reference", "enterprise", "status", "rules", "required_levels", "submitted_by", "submitted_at")
+    list_display = (
+        "reference",
+        "enterprise",
+        "status",
+        "rules_text",
+        "required_levels",
+        "submitted_by",
+        "submitted_at",
+    )
     list_filter = ("status", LevelFilter, RuleFilter)
     search_fields = ("enterprise__name",)
     fields = (
         "reference",
         "enterprise",
         "status",
-        "rules",
+        "rules_text",
         "required_levels",
         "reason_scrubbed",
         "card_list",
@@ -500,6 +513,10 @@ class ExemptionRequestOpsAdmin(OpsReadOnlyAdmin):
     @admin.display(description=_("request"))
     def reference(self, obj):
         return _ref(obj)
+
+    @admin.display(description=_("rules that fired"))
+    def rules_text(self, obj):
+        return rule_tags(obj.rules)
 
     @admin.display(description=_("reason"))
     def reason_scrubbed(self, obj):

@@ -9,9 +9,10 @@ class ApprovalsConfig(AppConfig):
     def ready(self) -> None:
         # The seams this app fills on lower floors (core.hooks).
         from approvals.notifications import change_request_submitted as notify_change_request
-        from approvals.selectors import exemption_covering_card
-        from cards.hooks import exemption_covering
+        from approvals.selectors import approved_exemption_exists, exemption_covering_card
+        from cards.hooks import exemption_approved_expression, exemption_covering
         from enterprises.hooks import change_request_submitted
 
         exemption_covering.connect(exemption_covering_card)
+        exemption_approved_expression.connect(approved_exemption_exists)
         change_request_submitted.connect(notify_change_request)

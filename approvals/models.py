@@ -30,16 +30,20 @@ class ExemptionRequest(models.Model):
     "province", "group" or both. It is approved once every level approved.
     """
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.PROTECT, related_name="exemptions")
-    cards = models.ManyToManyField("cards.Card", related_name="exemptions")
-    required_levels = models.JSONField(default=list)
-    rules = models.JSONField(default=list)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("reference"))
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.PROTECT, related_name="exemptions", verbose_name=_("enterprise")
+    )
+    cards = models.ManyToManyField("cards.Card", related_name="exemptions", verbose_name=_("cards"))
+    required_levels = models.JSONField(default=list, verbose_name=_("approvals needed"))
+    rules = models.JSONField(default=list, verbose_name=_("rules that fired"))
     reason = models.TextField(_("reason"))
     status = models.CharField(_("status"), max_length=16, choices=RequestStatus.choices, default=RequestStatus.DRAFT)
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("filed by")
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("time filed"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time created"))
 
     class Meta:
         ordering = ["-created_at"]
@@ -58,12 +62,18 @@ class ExemptionRequest(models.Model):
 class ExemptionAttachment(models.Model):
     """The provincial (省内审批单) or group (集团审批单) approval form."""
 
-    request = models.ForeignKey(ExemptionRequest, on_delete=models.CASCADE, related_name="attachments")
-    level = models.CharField(max_length=16, choices=ApprovalLevel.choices)
-    file = models.FileField(storage=private_storage, upload_to="exemptions/", max_length=200)
-    content_type = models.CharField(max_length=64)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    uploaded_at = models.DateTimeField(auto_now_add=True)
+    request = models.ForeignKey(
+        ExemptionRequest, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("exemption request")
+    )
+    level = models.CharField(max_length=16, choices=ApprovalLevel.choices, verbose_name=_("approval level"))
+    file = models.FileField(
+        storage=private_storage, upload_to="exemptions/", max_length=200, verbose_name=_("stored file")
+    )
+    content_type = models.CharField(max_length=64, verbose_name=_("content type"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("uploaded by")
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time uploaded"))
 
     class Meta:
         ordering = ["level", "pk"]
@@ -82,16 +92,28 @@ class Decision(models.Model):
     """One approver's decision at one level: who, when, and why."""
 
     exemption = models.ForeignKey(
-        ExemptionRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions"
+        ExemptionRequest,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="decisions",
+        verbose_name=_("exemption request"),
     )
     change_request = models.ForeignKey(
-        "enterprises.ChangeRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="decisions"
+        "enterprises.ChangeRequest",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="decisions",
+        verbose_name=_("change request"),
     )
-    level = models.CharField(max_length=16, choices=ApprovalLevel.choices)
-    approved = models.BooleanField()
+    level = models.CharField(max_length=16, choices=ApprovalLevel.choices, verbose_name=_("approval level"))
+    approved = models.BooleanField(verbose_name=_("approved"))
     comment = models.TextField(_("comment"), blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    decided_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("decided by")
+    )
+    decided_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time decided"))
 
     class Meta:
         ordering = ["decided_at"]
@@ -125,20 +147,24 @@ class Notification(models.Model):
     NOTIFICATION_MAX_ATTEMPTS tries. The text carries no personal data (approvals.notifications).
     """
 
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    address = models.EmailField(max_length=254)
-    subject = models.CharField(max_length=255)
-    body = models.TextField()
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("recipient user")
+    )
+    address = models.EmailField(max_length=254, verbose_name=_("email address"))
+    subject = models.CharField(max_length=255, verbose_name=_("subject line"))
+    body = models.TextField(verbose_name=_("message body"))
     # What it is about, ids only ("exemption 12"), for the logs.
-    ref = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    ref = models.CharField(max_length=64, verbose_name=_("related reference"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time created"))
+    queued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("time queued"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("time sent"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("number of attempts"))
     # The last failure's exception class, never its message (it may hold an address).
-    last_error = models.CharField(max_length=100, blank=True)
+    last_error = models.CharField(max_length=100, blank=True, verbose_name=_("last error"))
 
     class Meta:
+        verbose_name = _("email notification")
+        verbose_name_plural = _("email notifications")
         ordering = ["pk"]
         indexes = [models.Index(fields=["sent_at", "created_at"], name="notification_unsent")]
 

@@ -28,6 +28,7 @@ from accounts.roles import Role
 from approvals.models import ApprovalLevel, ExemptionRequest, Notification, RequestStatus
 from core.identity import mask_numbers_in_text
 from core.queueing import enqueue
+from core.text import join_words
 from enterprises.models import ChangeRequest, ChangeRequestStatus
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def approvers_for(level: str, enterprise) -> list[User]:
 
 
 def _levels_text(levels) -> str:
-    return ", ".join(str(ApprovalLevel(level).label) for level in levels)
+    return join_words(ApprovalLevel(level).label for level in levels)
 
 
 # --- exemption requests ------------------------------------------------------

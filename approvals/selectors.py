@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import NOTHING, scoped
@@ -155,6 +155,18 @@ def exemption_covering_card(*, card: Card, decision: RuleDecision) -> ExemptionR
         if decision.approvers <= set(request.required_levels):
             return request
     return None
+
+
+def approved_exemption_exists() -> Exists:
+    """Answers cards.hooks.exemption_approved_expression: for a card row, whether an approved exemption
+    of its current owner names it. Unlike exemption_covering_card it does not compare approval levels
+    with the decision as it is now: a count over many cards cannot, and a card whose services changed
+    after approval so that a higher level must approve is rare (its card page says so)."""
+    return Exists(
+        ExemptionRequest.objects.filter(
+            cards=OuterRef("pk"), enterprise_id=OuterRef("enterprise_id"), status=RequestStatus.APPROVED
+        )
+    )
 
 
 def open_exemptions_for_cards(cards: Iterable[Card]) -> QuerySet[ExemptionRequest]:

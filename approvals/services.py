@@ -52,6 +52,7 @@ from core.errors import (
     ValidationFailed,
 )
 from core.files import atomic_with_files
+from core.text import join_words
 from core.uploads import CleanUpload, sanitize_upload
 from enterprises.models import (
     ChangeRequest,
@@ -394,7 +395,7 @@ def _reassess_cards(request: ExemptionRequest) -> None:
             % {
                 "iccid": card.iccid,
                 "rules": ", ".join(decision.rules),
-                "levels": ", ".join(_level_label(level).lower() for level in missing),
+                "levels": join_words(_level_label(level).lower() for level in missing),
             },
             code="exemption_levels_changed",
             field="cards",

@@ -174,7 +174,13 @@ class Card(models.Model):
     realname_rules = models.CharField(_("rules that fired"), max_length=32, blank=True)
     exemption_needed = models.CharField(_("exemption approvable by"), max_length=24, blank=True)
     import_job = models.ForeignKey(
-        "CardImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="cards", editable=False
+        "CardImport",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="cards",
+        editable=False,
+        verbose_name=_("import batch"),
     )
     # U4: what decides whether the card may go onto a test package (only in stock, never active,
     # never commercial), and its trial there. db_default: the import's COPY does not name every column.
@@ -238,16 +244,23 @@ class Card(models.Model):
 class CardEvent(models.Model):
     """The history of a card: every state change and business action, and who did it."""
 
-    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="events")
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="events", verbose_name=_("card"))
     at = models.DateTimeField(_("time"), auto_now_add=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("acting user"),
     )
     action = models.CharField(_("action"), max_length=40)
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20, blank=True)
-    order = models.ForeignKey("Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    data = models.JSONField(default=dict, blank=True)
+    from_status = models.CharField(max_length=20, blank=True, verbose_name=_("previous status"))
+    to_status = models.CharField(max_length=20, blank=True, verbose_name=_("new status"))
+    order = models.ForeignKey(
+        "Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("order")
+    )
+    data = models.JSONField(default=dict, blank=True, verbose_name=_("event data"))
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -269,11 +282,13 @@ class ImportStatus(models.TextChoices):
 class CardImport(models.Model):
     """One uploaded card file. It is imported whole or not at all."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("reference"))
     enterprise = models.ForeignKey(
         "enterprises.Enterprise", verbose_name=_("enterprise"), on_delete=models.PROTECT, related_name="card_imports"
     )
-    file = models.FileField(storage=private_storage, upload_to="card-imports/", max_length=200)
+    file = models.FileField(
+        storage=private_storage, upload_to="card-imports/", max_length=200, verbose_name=_("stored file")
+    )
     file_format = models.CharField(_("file format"), max_length=8)
     status = models.CharField(_("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.PENDING)
     total_rows = models.PositiveIntegerField(_("rows in the file"), default=0)
@@ -281,7 +296,7 @@ class CardImport(models.Model):
     imported_rows = models.PositiveIntegerField(_("cards imported"), default=0)
     error_count = models.PositiveIntegerField(_("errors"), default=0)
     # [{"row": 3, "column": "iccid", "code": "invalid_checksum", "message": "..."}], capped.
-    errors = models.JSONField(default=list, blank=True)
+    errors = models.JSONField(default=list, blank=True, verbose_name=_("row errors"))
     failure_message = models.TextField(_("why it failed"), blank=True)
     # Null when a platform API key acted (no user; its audit events name the key).
     created_by = models.ForeignKey(
@@ -294,14 +309,14 @@ class CardImport(models.Model):
     )
     # An actor that is no user (a platform API key) names itself here (its audit_data), so that the events the
     # worker writes for the import name it too.
-    actor_data = models.JSONField(default=dict, blank=True, editable=False)
+    actor_data = models.JSONField(default=dict, blank=True, editable=False, verbose_name=_("actor (audit data)"))
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     # When the import's task was last sent to the broker (core.queueing), and the task that took
     # it: a second message for the same import (sent again by the beat task) then finds it taken
     # and does nothing, while a redelivery of the taking message (its worker died) runs it again.
-    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
-    task_id = models.CharField(max_length=64, blank=True, editable=False)
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("time queued"))
+    task_id = models.CharField(max_length=64, blank=True, editable=False, verbose_name=_("background task id"))
 
     class Meta:
         ordering = ["-created_at"]
@@ -329,7 +344,7 @@ class Handler(models.Model):
     name = models.CharField(_("name"), max_length=100)
     id_type = models.CharField(_("ID type"), max_length=32, choices=PersonalIdType.choices)
     id_number = EncryptedTextField(_("ID number"))
-    id_number_index = models.CharField(max_length=64, editable=False)
+    id_number_index = models.CharField(max_length=64, editable=False, verbose_name=_("ID number blind index"))
     id_address = models.CharField(_("ID address"), max_length=255)
     created_at = models.DateTimeField(_("first recorded at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -451,7 +466,7 @@ class OrderStatus(models.TextChoices):
 class Order(models.Model):
     """A business transaction on an enterprise's cards. Every order records its handler (H2)."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("reference"))
     number = models.CharField(_("order number"), max_length=24, unique=True)
     enterprise = models.ForeignKey(
         "enterprises.Enterprise", verbose_name=_("enterprise"), on_delete=models.PROTECT, related_name="orders"
@@ -459,10 +474,14 @@ class Order(models.Model):
     business_type = models.CharField(_("business type"), max_length=32, choices=BusinessType.choices)
     status = models.CharField(_("status"), max_length=24, choices=OrderStatus.choices)
     handler = models.ForeignKey(Handler, verbose_name=_("handler"), on_delete=models.PROTECT, related_name="orders")
-    handler_id_photo = models.FileField(storage=private_storage, upload_to="orders/", max_length=200)
-    handler_live_photo = models.FileField(storage=private_storage, upload_to="orders/", max_length=200, blank=True)
+    handler_id_photo = models.FileField(
+        storage=private_storage, upload_to="orders/", max_length=200, verbose_name=_("handler's ID photo")
+    )
+    handler_live_photo = models.FileField(
+        storage=private_storage, upload_to="orders/", max_length=200, blank=True, verbose_name=_("handler's live photo")
+    )
     cards: models.ManyToManyField[Card, OrderCard] = models.ManyToManyField(
-        Card, through="OrderCard", related_name="orders"
+        Card, through="OrderCard", related_name="orders", verbose_name=_("cards")
     )
     # Parameters of the business, e.g. {"target_enterprise": uuid} or {"package": code}.
     parameters = models.JSONField(_("parameters"), default=dict, blank=True)
@@ -501,7 +520,7 @@ class OrderCard(models.Model):
     # What completing the order did to this card, e.g. "activated" or "awaiting_realname"
     # (a new installation whose card still needs its user's real-name, U5).
     outcome = models.CharField(_("outcome"), max_length=32, blank=True)
-    outcome_detail = models.JSONField(default=dict, blank=True)
+    outcome_detail = models.JSONField(default=dict, blank=True, verbose_name=_("outcome details"))
 
     class Meta:
         verbose_name = _("card of the order")
@@ -547,14 +566,22 @@ class CardUser(models.Model):
     One row per registration: registering the same ID again makes another row.
     """
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.PROTECT, related_name="card_users")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("reference"))
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.PROTECT, related_name="card_users", verbose_name=_("enterprise")
+    )
     name = models.CharField(_("name"), max_length=100)
     id_type = models.CharField(_("ID type"), max_length=32, choices=PersonalIdType.choices)
     id_number = EncryptedTextField(_("ID number"))
-    id_number_index = models.CharField(max_length=64, db_index=True, editable=False)
-    id_photo = models.FileField(storage=private_storage, upload_to="card-users/", max_length=200)
-    live_photo = models.FileField(storage=private_storage, upload_to="card-users/", max_length=200)
+    id_number_index = models.CharField(
+        max_length=64, db_index=True, editable=False, verbose_name=_("ID number blind index")
+    )
+    id_photo = models.FileField(
+        storage=private_storage, upload_to="card-users/", max_length=200, verbose_name=_("ID photo")
+    )
+    live_photo = models.FileField(
+        storage=private_storage, upload_to="card-users/", max_length=200, verbose_name=_("live photo")
+    )
     biometric_consent_at = models.DateTimeField(_("consent to biometric processing given at"))
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, default=Channel.COUNTER)
     registration_status = models.CharField(
@@ -564,9 +591,14 @@ class CardUser(models.Model):
         default=RegistrationStatus.SUBMITTED,
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time created"))
 
     class Meta:
         ordering = ["-created_at"]
@@ -585,7 +617,11 @@ class CardUser(models.Model):
 class IdentitySlotLock(models.Model):
     """One row per ID document: bind transactions lock it to serialise the U6 count."""
 
-    id_number_index = models.CharField(max_length=64, primary_key=True)
+    id_number_index = models.CharField(max_length=64, primary_key=True, verbose_name=_("ID number blind index"))
+
+    class Meta:
+        verbose_name = _("ID slot lock")
+        verbose_name_plural = _("ID slot locks")
 
     def __str__(self) -> str:
         # The blind index names no one; its head is enough to tell rows apart.
@@ -595,12 +631,16 @@ class IdentitySlotLock(models.Model):
 class CardBinding(models.Model):
     """A card bound to its registered user. A live binding has no `ended_at` (U6 counts these)."""
 
-    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="bindings")
-    card_user = models.ForeignKey(CardUser, on_delete=models.PROTECT, related_name="bindings")
-    id_number_index = models.CharField(max_length=64, db_index=True, editable=False)
-    bound_at = models.DateTimeField(auto_now_add=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
-    end_reason = models.CharField(max_length=32, blank=True)
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="bindings", verbose_name=_("card"))
+    card_user = models.ForeignKey(
+        CardUser, on_delete=models.PROTECT, related_name="bindings", verbose_name=_("card user")
+    )
+    id_number_index = models.CharField(
+        max_length=64, db_index=True, editable=False, verbose_name=_("ID number blind index")
+    )
+    bound_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time bound"))
+    ended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("time ended"))
+    end_reason = models.CharField(max_length=32, blank=True, verbose_name=_("why it ended"))
 
     class Meta:
         verbose_name = _("card binding")
@@ -653,7 +693,7 @@ class SelfServiceLink(models.Model):
     at a renewal that issues a new token, or on a request to the token's own path).
     """
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("reference"))
     enterprise = models.ForeignKey(
         "enterprises.Enterprise",
         verbose_name=_("enterprise"),
@@ -663,7 +703,7 @@ class SelfServiceLink(models.Model):
     label = models.CharField(_("label"), max_length=100)
     # Without a list the link covers the enterprise's cards that await real-name, whichever they are then.
     cards = models.ManyToManyField(Card, verbose_name=_("cards"), blank=True, related_name="self_service_links")
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("token digest"))
     expires_at = models.DateTimeField(_("expires at"))
     max_uses = models.PositiveIntegerField(_("uses allowed"), validators=[MinValueValidator(1)])
     uses = models.PositiveIntegerField(_("uses"), default=0)

@@ -10,6 +10,11 @@ from cards.rules import MsisdnError, validate_msisdn
 from core.errors import ValidationFailed
 
 
+def iccid_with_check_digit(body: str) -> str:
+    """`body` (18 or 19 digits) with the Luhn check digit that makes it a valid ICCID."""
+    return body + luhn.calc_check_digit(body)
+
+
 def validate_iccid(raw: str, *, field: str = "iccid") -> str:
     value = "".join((raw or "").split())
     if not value.isdigit() or not 19 <= len(value) <= 20 or not value.startswith("89"):

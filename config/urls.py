@@ -4,25 +4,21 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path, reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import api as account_api
 from accounts import views as account_views
 from approvals.admin import approvals_site
+from portal import api_docs
 from portal import views as portal_views
 
 # The API docs pages come from their libraries: the split Swagger view serves its start-up script
-# as a file, but both UIs style elements inline and use data: images; ReDoc also loads Google
-# Fonts and its footer logo and runs a blob: worker. Only these two pages get that (issue 7 §5).
+# as a file, but both UIs style elements inline and use data: images, and ReDoc runs a blob: worker.
+# Only these two pages get that (issue 7 §5). Nothing comes from another host: operator intranets
+# reach none (issue 11 §5): templates/drf_spectacular/redoc.html drops ReDoc's Google Fonts, and
+# portal.api_docs serves ReDoc's bundle without its one CDN image.
 SWAGGER_POLICY = csp_update({"style-src": ["'unsafe-inline'"], "img-src": ["data:"]})
-REDOC_POLICY = csp_update(
-    {
-        "style-src": ["'unsafe-inline'", "https://fonts.googleapis.com"],
-        "font-src": ["https://fonts.gstatic.com"],
-        "img-src": ["data:", "https://cdn.redoc.ly"],
-        "worker-src": ["blob:"],
-    }
-)
+REDOC_POLICY = csp_update({"style-src": ["'unsafe-inline'"], "img-src": ["data:"], "worker-src": ["blob:"]})
 
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("enterprises.api_urls")),
@@ -72,7 +68,8 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SWAGGER_POLICY(SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),
-    path("api/redoc/", REDOC_POLICY(SpectacularRedocView.as_view(url_name="api-schema")), name="api-redoc"),
+    path("api/redoc/", REDOC_POLICY(api_docs.LocalRedocView.as_view(url_name="api-schema")), name="api-redoc"),
+    path("api/redoc/redoc.standalone.js", api_docs.redoc_bundle, name="api-redoc-bundle"),
 ]
 
 # A database outage met outside a view is a 503 too (issue 7 §4.2).

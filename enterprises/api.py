@@ -77,7 +77,9 @@ def _parse_uuid(value) -> uuid.UUID | None:
 
 def enterprise_detail_response(request, enterprise: Enterprise, *, status_code=status.HTTP_200_OK, headers=None):
     user = request.user
-    documents = selectors.documents_visible_to(user).filter(enterprise=enterprise).select_related("change_request")
+    documents = selectors.record_documents(
+        selectors.documents_visible_to(user).filter(enterprise=enterprise).select_related("change_request")
+    )
     context = {
         "request": request,
         "documents": documents,
@@ -308,7 +310,7 @@ class EnterpriseDocumentsView(Idempotent, JsonOnly, generics.ListAPIView):
         if is_schema_view(self):
             return Document.objects.none()
         enterprise = selectors.enterprise_for_user(self.request.user, self.kwargs["public_id"])
-        return (
+        return selectors.record_documents(
             selectors.documents_visible_to(self.request.user)
             .filter(enterprise=enterprise)
             .select_related("change_request")
@@ -317,6 +319,10 @@ class EnterpriseDocumentsView(Idempotent, JsonOnly, generics.ListAPIView):
     @extend_schema(
         tags=["documents"],
         summary="All document versions of an enterprise",
+        description=(
+            "The record's own versions. A pending, rejected or withdrawn change request's documents belong to "
+            "that request (see its `documents`); they join this list only once the request is approved."
+        ),
         parameters=[ENTERPRISE_ID],
         responses={200: DocumentSerializer(many=True), **READ_ERRORS},
     )

@@ -60,18 +60,27 @@ class EnterpriseStatus(models.TextChoices):
 class Enterprise(models.Model):
     """The enterprise customer's real-name record (E1)."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("reference"))
     name = models.CharField(_("unit name"), max_length=200)
     unit_kind = models.ForeignKey(
         UnitKind, verbose_name=_("unit kind"), on_delete=models.PROTECT, related_name="enterprises"
     )
     # Blind index of the normalised name (accounts.pii.unit_name_index): a letter unit has no
     # number, so this is what finds it again and keeps it from registering twice in a province.
-    name_index = models.CharField(max_length=64, editable=False, blank=True, default="")
+    name_index = models.CharField(
+        max_length=64, editable=False, blank=True, default="", verbose_name=_("name blind index")
+    )
     credential_type = models.CharField(_("credential type"), max_length=32, choices=CredentialType.choices)
     credential_number = EncryptedTextField(_("credential number"), blank=True)
     # Null for the letter-with-seal path, which carries no number.
-    credential_number_index = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    credential_number_index = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
+        verbose_name=_("credential number blind index"),
+    )
     credential_address = models.CharField(_("credential address"), max_length=255)
     province = models.ForeignKey("accounts.Province", verbose_name=_("province"), on_delete=models.PROTECT)
     account_manager = models.ForeignKey(
@@ -84,7 +93,9 @@ class Enterprise(models.Model):
         _("status"), max_length=32, choices=EnterpriseStatus.choices, default=EnterpriseStatus.ACTIVE
     )
     notes = models.TextField(_("notes"), blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     # The sandbox of a real enterprise (issue 10 §5): where its test keys (rnk_test_) act. Never a real record:
@@ -132,11 +143,15 @@ class Enterprise(models.Model):
 class ResponsiblePerson(models.Model):
     """The enterprise's responsible person (P1, P2): usually the legal representative."""
 
-    enterprise = models.OneToOneField(Enterprise, on_delete=models.CASCADE, related_name="responsible_person")
+    enterprise = models.OneToOneField(
+        Enterprise, on_delete=models.CASCADE, related_name="responsible_person", verbose_name=_("enterprise")
+    )
     name = models.CharField(_("name"), max_length=100)
     id_type = models.CharField(_("ID type"), max_length=32, choices=PersonalIdType.choices)
     id_number = EncryptedTextField(_("ID number"))
-    id_number_index = models.CharField(max_length=64, db_index=True, editable=False)
+    id_number_index = models.CharField(
+        max_length=64, db_index=True, editable=False, verbose_name=_("ID number blind index")
+    )
     id_address = models.CharField(_("ID address"), max_length=255)
     is_legal_representative = models.BooleanField(_("is the legal representative"), default=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -175,25 +190,39 @@ def document_upload_to(document: Document, filename: str) -> str:
 class Document(models.Model):
     """One uploaded version of a document. Uploads are never overwritten (E2, P3)."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="documents")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("reference"))
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.PROTECT, related_name="documents", verbose_name=_("enterprise")
+    )
     kind = models.CharField(_("kind"), max_length=32, choices=DocumentKind.choices)
     version = models.PositiveIntegerField(_("version"))
     purpose = models.CharField(_("uploaded for"), max_length=32, choices=DocumentPurpose.choices)
     business_reference = models.CharField(_("business reference"), max_length=64, blank=True)
     change_request = models.ForeignKey(
-        "ChangeRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="documents"
+        "ChangeRequest",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="documents",
+        verbose_name=_("change request"),
     )
-    file = models.FileField(storage=core_private_storage, upload_to=document_upload_to, max_length=200)
-    extension = models.CharField(max_length=8, editable=False)
-    content_type = models.CharField(max_length=64)
-    size = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
+    file = models.FileField(
+        storage=core_private_storage, upload_to=document_upload_to, max_length=200, verbose_name=_("stored file")
+    )
+    extension = models.CharField(max_length=8, editable=False, verbose_name=_("file extension"))
+    content_type = models.CharField(max_length=64, verbose_name=_("content type"))
+    size = models.PositiveIntegerField(verbose_name=_("size (bytes)"))
+    sha256 = models.CharField(max_length=64, verbose_name=_("SHA-256 digest"))
+    width = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("width (px)"))
+    height = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("height (px)"))
     # Null when a platform API key uploaded it (an order's fresh photos; its audit events name the key).
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("uploaded by"),
     )
     uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
 
@@ -229,24 +258,33 @@ class ChangeRequestStatus(models.TextChoices):
 class ChangeRequest(models.Model):
     """A change to real-name data (E3, P4). The record changes only once it is approved."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="change_requests")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("reference"))
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.PROTECT, related_name="change_requests", verbose_name=_("enterprise")
+    )
     target = models.CharField(_("what changes"), max_length=32, choices=ChangeTarget.choices)
     status = models.CharField(
         _("status"), max_length=16, choices=ChangeRequestStatus.choices, default=ChangeRequestStatus.DRAFT
     )
     # The proposed values hold ID numbers, so the whole JSON is encrypted.
-    proposed_values_encrypted = EncryptedTextField()
+    proposed_values_encrypted = EncryptedTextField(verbose_name=_("proposed values (encrypted)"))
     reason = models.TextField(_("reason for the change"), blank=True)
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("filed by")
+    )
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_comment = models.TextField(_("decision comment"), blank=True)
     applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time created"))
 
     class Meta:
         ordering = ["-created_at"]
@@ -272,12 +310,18 @@ class ChangeRequest(models.Model):
 class RecordVersion(models.Model):
     """The values a change replaced (E3, P4 history). Encrypted like the record itself."""
 
-    enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="versions")
-    target = models.CharField(max_length=32, choices=ChangeTarget.choices)
-    previous_values_encrypted = EncryptedTextField()
-    change_request = models.OneToOneField(ChangeRequest, on_delete=models.PROTECT, related_name="replaced_version")
-    replaced_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    replaced_at = models.DateTimeField(auto_now_add=True)
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.PROTECT, related_name="versions", verbose_name=_("enterprise")
+    )
+    target = models.CharField(max_length=32, choices=ChangeTarget.choices, verbose_name=_("what changes"))
+    previous_values_encrypted = EncryptedTextField(verbose_name=_("previous values (encrypted)"))
+    change_request = models.OneToOneField(
+        ChangeRequest, on_delete=models.PROTECT, related_name="replaced_version", verbose_name=_("change request")
+    )
+    replaced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("replaced by")
+    )
+    replaced_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time replaced"))
 
     class Meta:
         ordering = ["-replaced_at"]

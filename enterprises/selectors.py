@@ -14,7 +14,7 @@ from accounts.pii import unit_name_index
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.identity import CredentialType, normalize_unit_name
 from enterprises import registry
-from enterprises.models import ChangeRequest, Document, Enterprise, UnitKind
+from enterprises.models import ChangeRequest, ChangeRequestStatus, Document, Enterprise, UnitKind
 
 ENTERPRISE_NOT_FOUND = _("The enterprise does not exist or you have no access to it.")
 
@@ -103,6 +103,12 @@ def documents_visible_to(user: Any) -> QuerySet[Document]:
     return scoped(Document.objects.all(), user, path="enterprise__").select_related("enterprise", "uploaded_by")
 
 
+def record_documents(documents: QuerySet[Document]) -> QuerySet[Document]:
+    """The documents of the record itself: those of a pending, rejected or withdrawn change request
+    belong to that request and would otherwise pass for the newest versions beside unchanged data."""
+    return documents.filter(Q(change_request__isnull=True) | Q(change_request__status=ChangeRequestStatus.APPROVED))
+
+
 def document_for_user(user: Any, public_id: object) -> Document:
     key = _parse_uuid(public_id)
     document = documents_visible_to(user).filter(public_id=key).first() if key else None
@@ -125,6 +131,7 @@ __all__ = [
     "enterprise_by_unit_name",
     "unit_kinds_offered",
     "documents_visible_to",
+    "record_documents",
     "document_for_user",
     "change_requests_visible_to",
 ]

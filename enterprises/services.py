@@ -508,6 +508,29 @@ def _pick(values: dict[str, Any], shape: type[EnterpriseData | ResponsiblePerson
     return {name: values.get(name, False if name == "is_legal_representative" else "") for name in names}
 
 
+def _make_request_documents_newest(request: ChangeRequest) -> None:
+    """On approval the request's documents become the record's newest versions.
+
+    They were numbered when the request was filed; a later-business upload while it was pending
+    may have taken higher numbers since, and the approved documents must not read as older.
+    """
+    own = list(request.documents.select_for_update(of=("self",)).order_by("kind", "version"))
+    for kind in {document.kind for document in own}:
+        others = (
+            Document.objects.select_for_update(of=("self",))
+            .filter(enterprise_id=request.enterprise_id, kind=kind)
+            .exclude(change_request=request)
+            .aggregate(latest=Max("version"))["latest"]
+            or 0
+        )
+        mine = [document for document in own if document.kind == kind]
+        if mine[0].version > others:
+            continue
+        for offset, document in enumerate(mine, start=1):
+            document.version = others + offset  # above every other version, so no clash on the way
+            document.save(update_fields=["version"])
+
+
 def change_request_apply(*, change_request: ChangeRequest, actor: User) -> Enterprise:
     """Write an approved change into the record; the replaced values are kept as a version."""
     with transaction.atomic():
@@ -563,6 +586,7 @@ def change_request_apply(*, change_request: ChangeRequest, actor: User) -> Enter
             person.id_address = values["id_address"]
             person.is_legal_representative = values["is_legal_representative"]
             person.save()
+        _make_request_documents_newest(request)
         RecordVersion.objects.create(
             enterprise=enterprise,
             target=request.target,

@@ -242,7 +242,9 @@ def enterprise_upload(request, public_id):
 
 def _document_groups(user, enterprise) -> list[dict]:
     documents = list(
-        selectors.documents_visible_to(user).filter(enterprise=enterprise).order_by("kind", "-version", "-pk")
+        selectors.record_documents(selectors.documents_visible_to(user).filter(enterprise=enterprise)).order_by(
+            "kind", "-version", "-pk"
+        )
     )
     groups = []
     for kind, label in DocumentKind.choices:
@@ -276,7 +278,9 @@ def _render_detail(request, enterprise, *, revealed: dict | None = None, reveal_
         "can_manage_webhooks": can(user, Capability.WEBHOOKS_MANAGE, enterprise),
         "can_manage_keys": can(user, Capability.PLATFORM_KEYS_MANAGE, enterprise),
         "document_groups": _document_groups(user, enterprise),
-        "change_requests": selectors.change_requests_visible_to(user).filter(enterprise=enterprise),
+        "change_requests": selectors.change_requests_visible_to(user)
+        .filter(enterprise=enterprise)
+        .prefetch_related("documents"),
         "history": _history(enterprise),
         "change_targets": ChangeTarget,
     }

@@ -14,13 +14,13 @@ from django.utils.translation import gettext_lazy as _
 
 
 class PlatformKey(models.Model):
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("reference"))
     enterprise = models.ForeignKey(
         "enterprises.Enterprise", verbose_name=_("enterprise"), on_delete=models.PROTECT, related_name="platform_keys"
     )
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(_("prefix"), max_length=32, editable=False)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("key digest"))
     scopes = models.JSONField(_("scopes"), default=list)
     test = models.BooleanField(_("test key"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -29,7 +29,13 @@ class PlatformKey(models.Model):
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     # Rotation: the old key names its successor and works until grace_until.
     replaced_by = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaces", editable=False
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replaces",
+        editable=False,
+        verbose_name=_("replaced by"),
     )
     grace_until = models.DateTimeField(_("works until"), null=True, blank=True)
 
@@ -68,16 +74,18 @@ class IdempotencyRecord(models.Model):
     """
 
     # Who sent it: "key:<API key public id>" or "user:<pk>".
-    owner = models.CharField(max_length=64)
-    key_hash = models.CharField(max_length=64)
-    fingerprint = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    body = models.BinaryField(null=True, blank=True)
-    headers = models.JSONField(default=dict)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
+    owner = models.CharField(max_length=64, verbose_name=_("key owner"))
+    key_hash = models.CharField(max_length=64, verbose_name=_("idempotency key (keyed hash)"))
+    fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("HTTP status"))
+    body = models.BinaryField(null=True, blank=True, verbose_name=_("message body"))
+    headers = models.JSONField(default=dict, verbose_name=_("response headers"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("time created"))
+    expires_at = models.DateTimeField(verbose_name=_("expires"))
 
     class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [models.UniqueConstraint(fields=["owner", "key_hash"], name="idempotency_owner_key_unique")]
         indexes = [models.Index(fields=["expires_at"], name="idempotency_expires_idx")]
 

@@ -8,8 +8,8 @@ from django.shortcuts import render
 from accounts.roles import Role
 from approvals import selectors as approval_selectors
 from approvals.models import RequestStatus
-from cards.inventory.selectors import cards_visible_to
-from cards.models import CardStatus, OrderStatus
+from cards.inventory.selectors import cards_lacking_realname, cards_visible_to
+from cards.models import OrderStatus
 from cards.orders.selectors import orders_visible_to
 from enterprises.selectors import enterprises_visible_to
 
@@ -27,7 +27,8 @@ def home(request):
     }
     if role in (Role.ACCOUNT_MANAGER, Role.ENTERPRISE_ADMIN):
         context.update(
-            awaiting_realname=cards_visible_to(user).filter(status=CardStatus.AWAITING_REALNAME).count(),
+            # What the tile says: cards that need real-name and lack it, in stock or at the U5 gate.
+            lacking_realname=cards_lacking_realname(cards_visible_to(user)).count(),
             orders_waiting=orders_visible_to(user).filter(status=OrderStatus.AWAITING_VERIFICATION).count(),
             open_exemptions=approval_selectors.exemptions_visible_to(user)
             .filter(status=RequestStatus.SUBMITTED)

@@ -54,3 +54,31 @@ def test_compiled_catalogue_matches_the_po_file(tmp_path):
     compiled = tmp_path / "django.mo"
     subprocess.run(["msgfmt", "--check-format", "-o", str(compiled), str(PO)], check=True)
     assert compiled.read_bytes() == PO.with_suffix(".mo").read_bytes(), "run `make messages` and commit the .mo"
+
+
+def _msgstrs(text: str) -> list[tuple[str, str]]:
+    """(msgid, msgstr) for every translation in the catalogue (each plural form apart), with
+    continuation lines joined."""
+    pairs: list[tuple[str, str]] = []
+    for entry in text.split("\n\n"):
+        fields: dict[str, str] = {}
+        name = None
+        for line in entry.splitlines():
+            match = re.match(r'^(msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?) "(.*)"$', line)
+            if match:
+                name = match.group(1)
+                fields[name] = match.group(2)
+            elif line.startswith('"') and name:
+                fields[name] += line[1:-1]
+        pairs += [(fields.get("msgid", ""), value) for key, value in fields.items() if key.startswith("msgstr")]
+    return pairs
+
+
+def test_chinese_text_uses_chinese_punctuation():
+    """Issue 11 §5: "老客户." and "企业信息, 责任人." read wrong. A Chinese msgstr puts no ASCII comma,
+    full stop, semicolon or colon after a Chinese character (numbers and codes keep theirs)."""
+    pairs = _msgstrs(PO.read_text(encoding="utf-8"))
+    assert len(pairs) > 1000  # the parser read the catalogue
+    assert ("Returning customer", "老客户") in pairs
+    wrong = [(msgid, msgstr) for msgid, msgstr in pairs if re.search(r"[\u4e00-\u9fff][,.;:]\s?", msgstr)]
+    assert not wrong, wrong[:5]

@@ -97,8 +97,43 @@ def test_docs_pages_render_without_a_cdn(db, url, marker):
     assert response.status_code == 200
     html = response.content.decode()
     # Served from drf-spectacular-sidecar's static files, not from a CDN (there is no internet).
-    assert marker in html and "/static/drf_spectacular_sidecar/" in html
+    # ReDoc's bundle is the sidecar's, served by portal.api_docs without its CDN logo.
+    assert marker in html and ("/static/drf_spectacular_sidecar/" in html or "/api/redoc/redoc.standalone.js" in html)
     assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html
+
+
+@pytest.mark.parametrize("url", ["/api/docs/", "/api/redoc/"])
+def test_docs_pages_load_nothing_from_another_host(db, url):
+    """Operator intranets reach no CDN and no Google Fonts (issue 11 §5): every src and href is on this
+    site, and the page's CSP names no other host, so nothing else would load even if a script asked."""
+    import re
+
+    response = APIClient().get(url)
+    html = response.content.decode()
+    external = re.findall(r'(?:src|href)\s*=\s*["\']?\s*((?:https?:)?//[^"\'\s>]+)', html, re.I)
+    assert external == []
+    assert "fonts.googleapis.com" not in html and "fonts.gstatic.com" not in html
+    policy = response.headers["Content-Security-Policy"]
+    assert not re.search(r"https?://|//[a-z]", policy), policy
+    # The scripts the page names are served here: the libraries as static files, Swagger's start-up
+    # script by its own view.
+    scripts = re.findall(r'<script[^>]+src="([^"]+)"', html)
+    assert scripts and all(s.startswith(("/static/", f"{url}?script", f"{url}redoc.")) for s in scripts), scripts
+
+
+def test_the_redoc_bundle_is_the_sidecars_without_its_cdn_image(db):
+    from pathlib import Path
+
+    from django.contrib.staticfiles import finders
+
+    from portal import api_docs
+
+    response = APIClient().get("/api/redoc/redoc.standalone.js")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/javascript")
+    body = response.content.decode()
+    assert "cdn.redoc.ly" not in body and "fonts.googleapis.com" not in body
+    original = Path(finders.find(api_docs.REDOC_BUNDLE)).read_text(encoding="utf-8")
+    assert body == original.replace(api_docs.EXTERNAL_LOGO, api_docs.LOCAL_LOGO)
 
 
 # --- the platform channel (issue 10 §6) ----------------------------------------------------------------

@@ -54,63 +54,101 @@ GATE_OPEN_STATUSES = frozenset({VerificationStatus.PASSED, VerificationStatus.AP
 class Verification(models.Model):
     """One person-versus-document face comparison (人证比对): an ID photo against a live photo."""
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("reference"))
     purpose = models.CharField(_("purpose"), max_length=16, choices=VerificationPurpose.choices)
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.PROTECT, related_name="verifications")
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.PROTECT, related_name="verifications", verbose_name=_("enterprise")
+    )
     order = models.ForeignKey(
-        "cards.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="verifications"
+        "cards.Order",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="verifications",
+        verbose_name=_("order"),
     )
     card_user = models.ForeignKey(
-        "cards.CardUser", null=True, blank=True, on_delete=models.PROTECT, related_name="verifications"
+        "cards.CardUser",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="verifications",
+        verbose_name=_("card user"),
     )
     # The cards a card-user verification binds once it passes (U5, U6).
-    cards = models.ManyToManyField("cards.Card", blank=True, related_name="verifications")
-    id_photo = models.FileField(storage=private_storage, upload_to="verifications/", max_length=200)
-    live_photo = models.FileField(storage=private_storage, upload_to="verifications/", max_length=200)
+    cards = models.ManyToManyField("cards.Card", blank=True, related_name="verifications", verbose_name=_("cards"))
+    id_photo = models.FileField(
+        storage=private_storage, upload_to="verifications/", max_length=200, verbose_name=_("ID photo")
+    )
+    live_photo = models.FileField(
+        storage=private_storage, upload_to="verifications/", max_length=200, verbose_name=_("live photo")
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=VerificationStatus.choices, default=VerificationStatus.PENDING
     )
     outcome = models.CharField(_("outcome"), max_length=16, choices=VerificationOutcome.choices, blank=True)
     distance = models.FloatField(_("distance"), null=True, blank=True)
-    threshold_pass = models.FloatField(null=True, blank=True)
-    threshold_fail = models.FloatField(null=True, blank=True)
-    engine = models.CharField(max_length=32, blank=True)
-    engine_version = models.CharField(max_length=32, blank=True)
-    timings_ms = models.JSONField(default=dict, blank=True)
+    threshold_pass = models.FloatField(null=True, blank=True, verbose_name=_("pass threshold"))
+    threshold_fail = models.FloatField(null=True, blank=True, verbose_name=_("fail threshold"))
+    engine = models.CharField(max_length=32, blank=True, verbose_name=_("matching engine"))
+    engine_version = models.CharField(max_length=32, blank=True, verbose_name=_("engine version"))
+    timings_ms = models.JSONField(default=dict, blank=True, verbose_name=_("timings (ms)"))
     # [{"code": "no_face", "zh": "...", "en": "..."}]
-    reasons = models.JSONField(default=list, blank=True)
-    live_photo_phash = models.CharField(max_length=16, blank=True)
+    reasons = models.JSONField(default=list, blank=True, verbose_name=_("reason codes"))
+    live_photo_phash = models.CharField(max_length=16, blank=True, verbose_name=_("perceptual hash of the live photo"))
     # The same hash as four indexed 16-bit bands, for the replay check (verification.matching).
-    live_phash_band0 = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    live_phash_band1 = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    live_phash_band2 = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    live_phash_band3 = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    live_phash_band0 = models.PositiveIntegerField(null=True, blank=True, editable=False, verbose_name=_("hash band 1"))
+    live_phash_band1 = models.PositiveIntegerField(null=True, blank=True, editable=False, verbose_name=_("hash band 2"))
+    live_phash_band2 = models.PositiveIntegerField(null=True, blank=True, editable=False, verbose_name=_("hash band 3"))
+    live_phash_band3 = models.PositiveIntegerField(null=True, blank=True, editable=False, verbose_name=_("hash band 4"))
+    replay_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("reuses the live photo of"),
+    )
     # Presence not proven by a live capture (a single photo from a file input, an inconclusive liveness
     # check): a passed comparison goes to a reviewer instead of opening the gate.
-    review_required = models.BooleanField(default=False, editable=False)
+    review_required = models.BooleanField(default=False, editable=False, verbose_name=_("needs manual review"))
     liveness = models.CharField(
         _("liveness"), max_length=16, choices=LivenessSource.choices, blank=True, editable=False
     )
     # The capture's frames as one contact sheet (thumbnails side by side, in order), for the reviewer of a
     # capture that did not prove presence: one file, so one logged view, served like the two photos.
     liveness_frames = models.FileField(
-        storage=private_storage, upload_to="verifications/", max_length=200, blank=True, editable=False
+        _("liveness frames"),
+        storage=private_storage,
+        upload_to="verifications/",
+        max_length=200,
+        blank=True,
+        editable=False,
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("number of attempts"))
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("reviewed by"),
     )
-    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("time reviewed"))
     review_comment = models.TextField(_("review comment"), blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time created"))
     # When the comparison's task was last sent to the broker (core.queueing): the beat task
     # queues a record again that is still pending long after.
-    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("time queued"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("time completed"))
 
     class Meta:
         ordering = ["-created_at"]

@@ -29,6 +29,7 @@ from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator, card_fo
 from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
+from verification.models import VerificationStatus
 
 # A registration's card list prefilled from the URL: a handover's set (the phone flow allows at most five per
 # ID, but the counter's own form says so itself); more is not a link anyone makes.
@@ -58,6 +59,37 @@ def card_user_list(request):
             "count_cap": COUNT_CAP,
         },
     )
+
+
+def _flash_registration_state(request, verification) -> None:
+    """Say where the registration stands now: with eager tasks (no broker) the comparison has already run
+    before the redirect, and may have passed, gone to a reviewer or refused the photo."""
+    verification.refresh_from_db(fields=["status"])
+    state = verification.status
+    if state in (VerificationStatus.PASSED, VerificationStatus.APPROVED):
+        messages.success(
+            request, _("The card user is recorded and the face comparison passed. The page shows the cards bound.")
+        )
+    elif state == VerificationStatus.IN_REVIEW:
+        messages.info(
+            request,
+            _(
+                "The card user is recorded. The face comparison was not clear and waits for a reviewer; "
+                "the cards are registered to the user once it is approved."
+            ),
+        )
+    elif state == VerificationStatus.REJECTED:
+        messages.warning(request, _("The card user is recorded, but the live photo could not be used."))
+    elif state == VerificationStatus.DECLINED:
+        messages.warning(request, _("The card user is recorded, but the face comparison did not pass."))
+    else:
+        messages.success(
+            request,
+            _(
+                "The card user is recorded. The face comparison is running; the cards are registered "
+                "to the user once it passes."
+            ),
+        )
 
 
 @login_required
@@ -98,13 +130,7 @@ def card_user_create(request):
                 else:
                     add_domain_error(form, exc)
             else:
-                messages.success(
-                    request,
-                    _(
-                        "The card user is recorded. The face comparison is running; the cards are registered "
-                        "to the user once it passes."
-                    ),
-                )
+                _flash_registration_state(request, verification)
                 return redirect("cards:card_user_detail", public_id=verification.card_user.public_id)
     else:
         initial = {}

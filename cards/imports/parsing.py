@@ -16,12 +16,21 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from cards.rules import ServiceLevel
+from cards.validation import iccid_with_check_digit
 from core.errors import ValidationFailed
 
 # --- the file format ----------------------------------------------------------
 
 COLUMNS: tuple[str, ...] = ("iccid", "msisdn", "imsi", "package_code", "data", "voice", "sms")
 SERVICE_COLUMNS = ("data", "voice", "sms")
+# A file may leave these out of its header entirely: the cells read as empty (no IMSI, no service).
+OPTIONAL_COLUMNS: tuple[str, ...] = ("imsi", *SERVICE_COLUMNS)
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(name for name in COLUMNS if name not in OPTIONAL_COLUMNS)
+
+# The examples must pass the file's own checks (issue 11 §1.6): a real check digit, and the
+# package code the demo catalogue holds (the import page shows the codes of the live catalogue).
+EXAMPLE_ICCID = iccid_with_check_digit("8986001234567890123")
+EXAMPLE_PACKAGE_CODE = "IOT-STD"
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,7 @@ COLUMN_DOCS: tuple[ColumnDoc, ...] = (
             "The SIM card's ICCID: 19 or 20 digits starting with 89, with a valid check digit (Luhn). "
             "Unique: it may appear once in the file and must not be registered yet."
         ),
-        "89860012345678901237",
+        EXAMPLE_ICCID,
     ),
     ColumnDoc(
         "msisdn",
@@ -58,7 +67,12 @@ COLUMN_DOCS: tuple[ColumnDoc, ...] = (
     ColumnDoc(
         "imsi", False, gettext_noop("The IMSI: 15 digits starting with 460. May be left empty."), "460110123456789"
     ),
-    ColumnDoc("package_code", True, gettext_noop("The code of an available package in the catalogue."), "IOT-BASIC"),
+    ColumnDoc(
+        "package_code",
+        True,
+        gettext_noop("The code of an available package in the catalogue."),
+        EXAMPLE_PACKAGE_CODE,
+    ),
     ColumnDoc(
         "data",
         False,
@@ -85,7 +99,8 @@ COLUMNS_HELP = (
     + ", ".join(COLUMNS)
     + ". "
     + " ".join(f"`{doc.name}`{'' if doc.required else ' (optional)'}: {doc.description}" for doc in COLUMN_DOCS)
-    + " CSV files may be UTF-8 (with or without BOM) or GBK; XLSX files are read from their first sheet. "
+    + " Optional columns may be left empty or left out of the header."
+    " CSV files may be UTF-8 (with or without BOM) or GBK; XLSX files are read from their first sheet. "
     "A file is imported whole or not at all."
 )
 
@@ -137,7 +152,8 @@ MSG_XLSX_UNPACKED = _("The Excel file unpacks to far more data than a card list 
 MSG_MALFORMED_CSV = _("The CSV file cannot be read near line %(line)s (for example a quote that is never closed).")
 MSG_NO_HEADER = _("The file holds no header row and no cards.")
 MSG_WRONG_HEADER = _(
-    "The header row is wrong (%(details)s). The first row must name exactly these columns: %(expected)s."
+    "The header row is wrong (%(details)s). The first row names these columns, each once: %(expected)s; "
+    "%(optional)s may be left out."
 )
 MSG_HEADER_MISSING = _("missing: %(names)s")
 MSG_HEADER_UNKNOWN = _("not expected: %(names)s")
@@ -238,7 +254,8 @@ def _normalise_header(cell) -> str:
 
 
 def header_positions(header: list) -> dict[str, int]:
-    """Map each expected column to its position; a wrong header names the expected columns."""
+    """Map each column the header names to its position (an optional column left out has none);
+    a wrong header names the expected columns."""
     names = [_normalise_header(cell) for cell in header]
     while names and not names[-1]:
         names.pop()
@@ -252,7 +269,7 @@ def header_positions(header: list) -> dict[str, int]:
                 positions[name] = index
         else:
             unknown.append(name or gettext("(empty)"))
-    missing = [name for name in COLUMNS if name not in positions]
+    missing = [name for name in REQUIRED_COLUMNS if name not in positions]
     if missing or unknown or repeated:
         details = []
         if missing:
@@ -262,7 +279,12 @@ def header_positions(header: list) -> dict[str, int]:
         if repeated:
             details.append(MSG_HEADER_REPEATED % {"names": ", ".join(repeated)})
         raise ValidationFailed(
-            MSG_WRONG_HEADER % {"details": "; ".join(str(d) for d in details), "expected": ", ".join(COLUMNS)},
+            MSG_WRONG_HEADER
+            % {
+                "details": "; ".join(str(d) for d in details),
+                "expected": ", ".join(COLUMNS),
+                "optional": ", ".join(OPTIONAL_COLUMNS),
+            },
             code="wrong_header",
             field="file",
             params={"expected": list(COLUMNS), "missing": missing},
@@ -400,6 +422,10 @@ def parse_file(content: bytes, file_format: str | None = None) -> ParsedFile:
 __all__ = [
     "COLUMNS",
     "COLUMN_DOCS",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "EXAMPLE_ICCID",
+    "EXAMPLE_PACKAGE_CODE",
     "LEVEL_ALIASES",
     "max_bytes",
     "COLUMNS_HELP",

@@ -136,6 +136,13 @@ def error_report_csv(job: CardImport) -> bytes:
 # --- templates ----------------------------------------------------------------------
 
 
+def example_csv(package_code: str) -> str:
+    """The header and one row made of the columns' examples, on `package_code`; it imports as it is."""
+    examples = {doc.name: doc.example for doc in COLUMN_DOCS}
+    examples["package_code"] = package_code
+    return ",".join(COLUMNS) + "\r\n" + ",".join(examples[name] for name in COLUMNS) + "\r\n"
+
+
 def template_csv() -> bytes:
     """The header row, as UTF-8 with BOM (Excel then opens Chinese service labels correctly)."""
     return ("\ufeff" + ",".join(COLUMNS) + "\r\n").encode("utf-8")
@@ -180,6 +187,7 @@ def template_xlsx() -> bytes:
 
 
 __all__ = [
+    "example_csv",
     "error_message",
     "error_rows",
     "error_report_csv",

@@ -63,6 +63,11 @@ class _DecisionCache(dict):
         return value
 
 
+def _cell(cells: list[str], position: int | None) -> str:
+    """A cell for an error report; a column left out of the header is empty."""
+    return cells[position].strip() if position is not None else ""
+
+
 def _slow_check(validator, value: str) -> tuple[str | None, str | None]:
     """The reference validators, for what the fast path did not accept: (value, None) or (None, code)."""
     if _ROUNDED.fullmatch(value):
@@ -86,8 +91,9 @@ def validate_rows(
     """
     col = COLUMNS.index
     positions = parsed.positions
-    p_iccid, p_msisdn, p_imsi = positions["iccid"], positions["msisdn"], positions["imsi"]
-    p_package, p_data, p_voice, p_sms = (positions[c] for c in ("package_code", "data", "voice", "sms"))
+    p_iccid, p_msisdn, p_package = positions["iccid"], positions["msisdn"], positions["package_code"]
+    # An optional column left out of the header has no position: its cells read as empty.
+    p_imsi, p_data, p_voice, p_sms = (positions.get(c) for c in ("imsi", "data", "voice", "sms"))
     width = parsed.width
     c_iccid, c_msisdn, c_imsi, c_package = col("iccid"), col("msisdn"), col("imsi"), col("package_code")
     c_data, c_voice, c_sms = col("data"), col("voice"), col("sms")
@@ -158,7 +164,7 @@ def validate_rows(
                 msisdn_ok = False
         bad = bad or not msisdn_ok
 
-        imsi = cells[p_imsi].strip()
+        imsi = cells[p_imsi].strip() if p_imsi is not None else ""
         if imsi and not (len(imsi) == 15 and imsi.isdigit() and imsi.isascii() and imsi.startswith("460")):
             value, code = _slow_check(validate_imsi, imsi)
             if code:
@@ -182,16 +188,16 @@ def validate_rows(
             error((row, c_package, "package_unavailable", _clip(code_value), {}))
             bad = True
 
-        data_cell = cells[p_data].strip()
+        data_cell = cells[p_data].strip() if p_data is not None else ""
         data = levels_get(data_cell) or levels_get(data_cell.lower())
-        voice_cell = cells[p_voice].strip()
+        voice_cell = cells[p_voice].strip() if p_voice is not None else ""
         voice = levels_get(voice_cell) or levels_get(voice_cell.lower())
-        sms_cell = cells[p_sms].strip()
+        sms_cell = cells[p_sms].strip() if p_sms is not None else ""
         sms = levels_get(sms_cell) or levels_get(sms_cell.lower())
         if data is None or voice is None or sms is None:
             for value, position, column in ((data, p_data, c_data), (voice, p_voice, c_voice), (sms, p_sms, c_sms)):
                 if value is None:
-                    error((row, column, "invalid_level", _clip(cells[position].strip()), {}))
+                    error((row, column, "invalid_level", _clip(_cell(cells, position)), {}))
             continue
         if package is not None and package[1] and (data, voice, sms) != package[3]:
             # U4: a test package fixes its cards' services.
@@ -204,7 +210,7 @@ def validate_rows(
                             row,
                             column,
                             "test_package_services",
-                            _clip(cells[position].strip()),
+                            _clip(_cell(cells, position)),
                             {"package": package[4], "level": fixed},
                         )
                     )

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts.permissions import Capability, can, may_somewhere
 from accounts.roles import Role
 from cards.imports import parsing, report, selectors, services
-from cards.models import ImportStatus
+from cards.models import ImportStatus, Package
 from core import errors
 from core.forms import add_domain_error
 from core.http import no_store
@@ -114,12 +114,27 @@ def import_new(request):
                 add_domain_error(form, exc)
             else:
                 return redirect("card_imports:detail", public_id=job.public_id)
+    # The example names a package of the live catalogue: one with free services (a test package
+    # would fix them and refuse the example's), else the demo catalogue's.
+    packages = list(Package.objects.filter(is_active=True).order_by("is_test_package", "code"))
+    example_package = packages[0].code if packages and not packages[0].is_test_package else parsing.EXAMPLE_PACKAGE_CODE
+    columns = [
+        {
+            "name": doc.name,
+            "required": doc.required,
+            "description_text": doc.description_text,
+            "example": example_package if doc.name == "package_code" else doc.example,
+        }
+        for doc in parsing.COLUMN_DOCS
+    ]
     return render(
         request,
         "cards/import_new.html",
         {
             "form": form,
-            "columns": parsing.COLUMN_DOCS,
+            "columns": columns,
+            "packages": sorted(packages, key=lambda package: package.code),
+            "example_csv": report.example_csv(example_package),
             "recent": recent,
             "max_mb": parsing._mb(parsing.max_bytes()),
         },

@@ -6,6 +6,7 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
+from cards.inventory.selectors import cards_lacking_realname
 from cards.models import CardStatus, Package
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
@@ -14,6 +15,7 @@ REALNAME_FILTER_CHOICES = [
     ("", _("Any")),
     ("yes", _("Needs user real-name")),
     ("no", _("Does not need user real-name")),
+    ("missing", _("Needs user real-name and lacks it")),
 ]
 
 
@@ -67,4 +69,6 @@ class CardFilterForm(forms.Form):
             queryset = queryset.filter(iccid__startswith=data["iccid"])
         if data.get("realname") in ("yes", "no"):
             queryset = queryset.filter(realname_required=data["realname"] == "yes")
+        elif data.get("realname") == "missing":
+            queryset = cards_lacking_realname(queryset)
         return queryset

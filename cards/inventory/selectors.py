@@ -5,17 +5,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scoped
-from cards.models import Card, CardBinding, CardEvent
+from cards import hooks
+from cards.models import Card, CardBinding, CardEvent, CardStatus
 from core.errors import NotFound, ValidationFailed
 from enterprises.models import Enterprise
 
 
 def cards_visible_to(user: Any) -> QuerySet[Card]:
     return scoped(Card.objects.all(), user, path="enterprise__").select_related("package", "enterprise")
+
+
+# Cards not yet in use: in stock (real-name is needed before they go live) or held at the U5 gate.
+REALNAME_PENDING_STATUSES = (CardStatus.IN_STOCK, CardStatus.AWAITING_REALNAME)
+
+
+def cards_lacking_realname(queryset: QuerySet[Card]) -> QuerySet[Card]:
+    """The cards that need their user's real-name (U5) and lack it: no live binding and no approved
+    exemption, whether they wait at the gate or are still in stock and will need it to be activated."""
+    return (
+        queryset.filter(status__in=REALNAME_PENDING_STATUSES, realname_required=True)
+        .exclude(Exists(CardBinding.objects.filter(card=OuterRef("pk"), ended_at__isnull=True)))
+        .exclude(hooks.exemption_approved_expression.ask())
+    )
 
 
 def card_for_user(user: Any, iccid: str) -> Card:

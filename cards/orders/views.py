@@ -293,14 +293,11 @@ def order_new_details(request):
                 refusal = exc if "decision" in exc.extra else None
             else:
                 _clear_wizard(request)
-                if order.status == OrderStatus.AWAITING_VERIFICATION:
-                    messages.success(
-                        request,
-                        _("Order %(number)s was filed. It completes once the handler's face comparison passes.")
-                        % {"number": order.number},
-                    )
-                else:
-                    messages.success(request, _("Order %(number)s was completed.") % {"number": order.number})
+                _flash_order_state(
+                    request,
+                    order,
+                    pending=_("Order %(number)s was filed. It completes once the handler's face comparison passes."),
+                )
                 return redirect("orders:detail", public_id=order.public_id)
     else:
         initial = {"action": data["action"]} if data.get("action") else {}
@@ -352,6 +349,36 @@ def order_list(request):
             "can_file": order_policy.order_enterprises_for(user).exists(),
         },
     )
+
+
+def _flash_order_state(request, order, *, pending) -> None:
+    """Say where the order stands now, not where it was headed: with eager tasks (no broker) the comparison
+    has already run, and may have gone to a reviewer or refused the photo, before the page redirects."""
+    order.refresh_from_db(fields=["status"])
+    number = {"number": order.number}
+    if order.status == OrderStatus.COMPLETED:
+        messages.success(request, _("Order %(number)s was completed.") % number)
+        return
+    if order.status == OrderStatus.REJECTED:
+        messages.warning(request, _("Order %(number)s was rejected; the order page says why.") % number)
+        return
+    verification = selectors.order_latest_verification(order)
+    state = verification.status if verification is not None else VerificationStatus.PENDING
+    if state == VerificationStatus.IN_REVIEW:
+        messages.info(
+            request,
+            _(
+                "Order %(number)s waits for a reviewer: the handler's face comparison was not clear. "
+                "It completes once the reviewer approves it."
+            )
+            % number,
+        )
+    elif state == VerificationStatus.REJECTED:
+        messages.warning(
+            request, _("Order %(number)s is not complete: the handler's live photo could not be used.") % number
+        )
+    else:
+        messages.success(request, pending % number)
 
 
 def _render_detail(request, order, *, retake_form=None, status: int = 200):
@@ -411,7 +438,9 @@ def order_retake(request, public_id):
         except errors.DomainError as exc:
             add_domain_error(form, exc)
         else:
-            messages.success(request, _("The new live photo is being compared with the handler's ID photo."))
+            _flash_order_state(
+                request, order, pending=_("The new live photo is being compared with the handler's ID photo.")
+            )
             return redirect("orders:detail", public_id=order.public_id)
     return _render_detail(request, order, retake_form=form, status=400)
 

@@ -44,25 +44,41 @@ class EventType(models.TextChoices):
 
 
 class WebhookEndpoint(models.Model):
-    public_id = models.CharField(max_length=32, unique=True, default=new_endpoint_id, editable=False)
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="webhook_endpoints")
+    public_id = models.CharField(
+        max_length=32, unique=True, default=new_endpoint_id, editable=False, verbose_name=_("reference")
+    )
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise",
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+        verbose_name=_("enterprise"),
+    )
     url = models.URLField(_("URL"), max_length=2000)
     events = models.JSONField(_("event types"), default=list)
     description = models.CharField(_("description"), max_length=200, blank=True)
-    enabled = models.BooleanField(default=True)
-    disabled_at = models.DateTimeField(null=True, blank=True)
-    disabled_reason = models.CharField(max_length=32, blank=True)
+    enabled = models.BooleanField(default=True, verbose_name=_("enabled"))
+    disabled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("time disabled"))
+    disabled_reason = models.CharField(max_length=32, blank=True, verbose_name=_("why disabled"))
     # `whsec_...`: it must be recoverable to sign, so it is encrypted (FIELD_ENCRYPTION_KEYS), not hashed.
-    secret = EncryptedTextField()
-    previous_secret = EncryptedTextField(blank=True, default="")
-    previous_secret_until = models.DateTimeField(null=True, blank=True)
+    secret = EncryptedTextField(verbose_name=_("signing secret"))
+    previous_secret = EncryptedTextField(blank=True, default="", verbose_name=_("previous signing secret"))
+    previous_secret_until = models.DateTimeField(null=True, blank=True, verbose_name=_("previous secret valid until"))
     # When the current run of failures began; cleared by a success (5 days of failures disable).
-    failing_since = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    failing_since = models.DateTimeField(null=True, blank=True, verbose_name=_("failing since"))
+    created_by = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time created"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("time updated"))
 
     class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
@@ -73,14 +89,20 @@ class WebhookEndpoint(models.Model):
 
 
 class Event(models.Model):
-    public_id = models.CharField(max_length=40, unique=True, default=new_event_id, editable=False)
-    enterprise = models.ForeignKey("enterprises.Enterprise", on_delete=models.CASCADE, related_name="webhook_events")
-    type = models.CharField(max_length=64, choices=EventType.choices)
-    timestamp = models.DateTimeField(db_index=True)
+    public_id = models.CharField(
+        max_length=40, unique=True, default=new_event_id, editable=False, verbose_name=_("reference")
+    )
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", on_delete=models.CASCADE, related_name="webhook_events", verbose_name=_("enterprise")
+    )
+    type = models.CharField(max_length=64, choices=EventType.choices, verbose_name=_("event type"))
+    timestamp = models.DateTimeField(db_index=True, verbose_name=_("time of the event"))
     # Thin: ids, statuses and reason codes only, never names, ID numbers or photos.
-    data = models.JSONField(default=dict)
+    data = models.JSONField(default=dict, verbose_name=_("event data"))
 
     class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
         ordering = ["timestamp", "pk"]
         indexes = [models.Index(fields=["enterprise", "timestamp", "id"], name="integ_event_ent_ts")]
 
@@ -98,15 +120,21 @@ class DeliveryStatus(models.TextChoices):
 class Delivery(models.Model):
     """One endpoint's copy of one event: its schedule and its latest outcome."""
 
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
-    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(null=True, blank=True)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("webhook endpoint")
+    )
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event"))
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, verbose_name=_("state")
+    )
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("number of attempts"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name=_("next attempt"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time created"))
+    queued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("time queued"))
 
     class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         constraints = [models.UniqueConstraint(fields=["endpoint", "event"], name="integ_delivery_once")]
 
     def __str__(self) -> str:
@@ -116,18 +144,24 @@ class Delivery(models.Model):
 class DeliveryAttempt(models.Model):
     """One HTTP attempt: what GET .../deliveries/ lists, newest first."""
 
-    public_id = models.CharField(max_length=32, unique=True, default=new_attempt_id, editable=False)
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_rows")
-    attempt = models.PositiveIntegerField()
-    status_code = models.PositiveIntegerField(null=True, blank=True)
-    succeeded = models.BooleanField(default=False)
-    latency_ms = models.PositiveIntegerField(null=True, blank=True)
-    response_excerpt = models.TextField(blank=True)
-    error = models.CharField(max_length=200, blank=True)
-    attempted_at = models.DateTimeField()
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    public_id = models.CharField(
+        max_length=32, unique=True, default=new_attempt_id, editable=False, verbose_name=_("reference")
+    )
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="attempt_rows", verbose_name=_("delivery")
+    )
+    attempt = models.PositiveIntegerField(verbose_name=_("attempt number"))
+    status_code = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("HTTP status"))
+    succeeded = models.BooleanField(default=False, verbose_name=_("delivered"))
+    latency_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("latency (ms)"))
+    response_excerpt = models.TextField(blank=True, verbose_name=_("start of the response"))
+    error = models.CharField(max_length=200, blank=True, verbose_name=_("error"))
+    attempted_at = models.DateTimeField(verbose_name=_("time attempted"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt"))
 
     class Meta:
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
         ordering = ["-attempted_at", "-pk"]
 
     def __str__(self) -> str:

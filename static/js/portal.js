@@ -14,6 +14,20 @@
     update();
   }
 
+  // The phone menu: the header collapses to brand and button only where this script runs (see portal.css).
+  document.querySelectorAll(".site-header").forEach(function (header) {
+    var toggle = header.querySelector(".menu-toggle");
+    if (!toggle) {
+      return;
+    }
+    toggle.hidden = false;
+    header.classList.add("site-header--collapsible");
+    toggle.addEventListener("click", function () {
+      var open = header.classList.toggle("site-header--open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  });
+
   document.querySelectorAll("select[data-credential-type]").forEach(function (select) {
     var form = select.form;
     bind(select, function () {

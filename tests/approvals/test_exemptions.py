@@ -619,3 +619,14 @@ def test_two_approvers_deciding_the_same_level_at_once_give_one_decision(world):
     request.refresh_from_db()
     assert request.decisions.count() == 1
     assert request.status in (RequestStatus.APPROVED, RequestStatus.REJECTED)
+
+
+@pytest.mark.zh
+def test_issue11_levels_are_listed_with_the_chinese_separator(client, world):
+    from core.text import join_words
+
+    request, _card = file_for_combo(world, "U1+U3")
+    login(client, world["users"]["account_manager"])
+    page = client.get(reverse("approvals:exemption_detail", args=[request.public_id])).content.decode()
+    assert "省公司、集团" in page and "省公司, 集团" not in page
+    assert join_words(["省公司", "集团"]) == "省公司、集团"

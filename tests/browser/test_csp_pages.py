@@ -52,9 +52,16 @@ def test_7_5_the_camera_is_allowed_on_the_live_photo_page_only(page, world):
 
 
 def test_7_5_redoc_still_works_under_its_policy(page):
+    """And it asks no other host for anything (issue 11 §5): no Google Fonts, no CDN logo."""
+    from urllib.parse import urlparse
+
+    hosts: set[str] = set()
+    page.on("request", lambda request: hosts.add(urlparse(request.url).netloc))
     page.goto(f"{page.base_url}/api/redoc/")
     page.locator("[role=menuitem], li[data-item-id]").first.wait_for(timeout=30_000)
     assert "IoT card real-name portal API" in page.content()
+    page.wait_for_load_state("networkidle")
+    assert hosts <= {urlparse(page.base_url).netloc, ""}, hosts
 
 
 def test_7_5_the_admin_sites_work_under_the_policy(page, world):

@@ -211,7 +211,10 @@ def test_an_activation_that_needs_realname_shows_the_reasons_on_the_card_and_the
     page = am.get(reverse("cards:detail", args=[card.iccid]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert REASONS["U2"].en in page and "No exemption is possible" in page
     page = am.get(reverse("orders:detail", args=[order.public_id]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "Awaiting the card user&#x27;s real-name (U5) (U2)" in page
+    assert (
+        "Awaiting the card user&#x27;s real-name (U5) "
+        '(149 number, non-directed voice or SMS <span class="rule-tag">U2</span>)' in page
+    )
 
 
 def test_the_former_actions_send_the_manager_into_the_order_wizard(am, ent):
@@ -595,3 +598,16 @@ def test_seed_demo_leaves_work_in_every_queue_once(db, faces_dir, monkeypatch, d
         Order.objects.count(),
         Verification.objects.count(),
     ) == (3, 1, 4, 6)
+
+
+@pytest.mark.parametrize(("language", "label"), [("en", "C1: staff pages"), ("zh-hans", "C1：工作人员页面")])
+def test_issue11_the_card_user_page_names_the_channel_in_words(am, manager, ent, language, label):
+    card = factories.card(enterprise=ent)
+    verification = factories.card_user_registration(actor=manager, enterprise=ent, cards=[card])
+    card_user = verification.card_user
+    raw = card_user.channel  # the stored value ("internal", or "counter" since issue 9's renaming)
+    page = am.get(reverse("cards:card_user_detail", args=[card_user.public_id]), HTTP_ACCEPT_LANGUAGE=language)
+    after = page.content.decode().split(">Channel<" if language == "en" else ">渠道<", 1)[1]
+    channel = re.search(r"<dd>([^<]*)</dd>", after)
+    # The label in words, never the stored value on its own (English labels may contain the word).
+    assert channel and channel.group(1).startswith(label) and channel.group(1).strip() != raw

@@ -329,7 +329,7 @@ def test_header_only(do_import):
     "header",
     [
         "iccid,msisdn,imsi,package,data,voice,sms",  # a wrong name
-        "iccid,msisdn,imsi,package_code,data,voice",  # a missing column
+        "iccid,imsi,package_code,data,voice,sms",  # a missing required column (optional ones may be left out)
         "iccid,msisdn,imsi,package_code,data,voice,sms,notes",  # an extra column
         "iccid,iccid,msisdn,imsi,package_code,data,voice,sms",  # repeated
         "ICCID号,手机号,IMSI,套餐,流量,语音,短信",
@@ -625,3 +625,42 @@ def test_make_card_file_writes_a_file_that_imports(do_import, tmp_path, suffix):
     assert job.status == ImportStatus.SUCCEEDED, job.errors
     assert job.imported_rows == 60
     assert Card.objects.filter(msisdn__startswith="149").count() == 6  # one card in ten
+
+
+# --- issue 11 §1.6: optional columns may be left out of the header --------------------------
+
+
+def test_issue11_a_file_without_the_optional_columns_imports(do_import):
+    rows = [[iccid(n), f"1064{n:09d}", "IOT-BASIC"] for n in (1, 2)]
+    job = do_import(csv_bytes(rows, header="iccid,msisdn,package_code"))
+    assert job.status == ImportStatus.SUCCEEDED, job.errors
+    card = Card.objects.get(iccid=iccid(1))
+    assert (card.imsi, card.data_service, card.voice_service, card.sms_service) == ("", "none", "none", "none")
+
+
+def test_issue11_some_optional_columns_left_out_in_any_order_and_in_xlsx(do_import):
+    rows = [["directed", "IOT-BASIC", iccid(n), f"1064{n:09d}"] for n in (3, 4)]
+    job = do_import(xlsx_bytes(rows, header=["data", "package_code", "iccid", "msisdn"]), "cards.xlsx")
+    assert job.status == ImportStatus.SUCCEEDED, job.errors
+    assert Card.objects.get(iccid=iccid(3)).data_service == "directed"
+
+
+def test_issue11_a_test_package_row_without_service_columns_names_the_fixed_services(do_import):
+    job = do_import(csv_bytes([[iccid(5), f"1064{5:09d}", "IOT-TEST"]], header="iccid,msisdn,package_code"))
+    assert codes(failed(job)) == {(2, "data", "test_package_services")}
+
+
+def test_issue11_a_missing_required_column_is_still_refused(do_import):
+    error = refused(do_import, csv_bytes([[iccid(6), "IOT-BASIC"]], header="iccid,package_code"))
+    assert error.code == "wrong_header"
+    assert "msisdn" in str(error.message) and "imsi, data, voice, sms" in str(error.message)
+
+
+def test_issue11_make_card_file_defaults_to_an_available_commercial_package(do_import, tmp_path):
+    from django.core.management import call_command
+
+    path = tmp_path / "cards.csv"
+    call_command("make_card_file", str(path), rows=5, stdout=io.StringIO())
+    assert {line.split(",")[3] for line in path.read_text(encoding="utf-8-sig").splitlines()[1:]} == {"IOT-BASIC"}
+    job = do_import(path.read_bytes(), path.name)
+    assert job.status == ImportStatus.SUCCEEDED, job.errors

@@ -6,7 +6,9 @@ What the import does with each kind of file is in test_import.py.
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -467,7 +469,12 @@ def test_status_page_of_a_failed_import_shows_the_errors_and_the_report(world, b
     ).content.decode()
     assert "2 errors were found in the file." in page
     assert "Nothing was imported" in page
-    assert "invalid_iccid_checksum" in page and "unknown_package" in page
+    # The table says what is wrong in words; the codes are left to machines (issue 11 §5).
+    table = page.split('id="import-errors"', 1)[1].split("</table>", 1)[0]
+    assert 'data-code="invalid_iccid_checksum"' in table and 'data-code="unknown_package"' in table
+    words = html.unescape(re.sub(r"<[^>]+>", " ", table))
+    assert "The ICCID's check digit is wrong (Luhn)." in words
+    assert "invalid_iccid_checksum" not in words and "unknown_package" not in words and "(" + "unknown" not in words
     assert reverse("card_imports:errors_csv", kwargs={"public_id": bad_import.public_id}) in page
     assert 'id="import-cards-link"' not in page
 
@@ -520,3 +527,53 @@ def test_import_pages_are_not_cached(world, bad_import, client):
         reverse("card_imports:errors_csv", kwargs={"public_id": bad_import.public_id}),
     ):
         assert "no-store" in client.get(url)["Cache-Control"], url
+
+
+# --- issue 11 §1.6: the page's own example passes the page's own checks -----------------------
+
+
+def _page_example(page: str) -> str:
+    match = re.search(r'<pre class="mono sample" id="import-example">(.*?)</pre>', page, re.S)
+    assert match, "the page shows an example file"
+    return html.unescape(match.group(1))
+
+
+def test_issue11_the_pages_example_file_imports_cleanly(world, client, django_capture_on_commit_callbacks):
+    Package.objects.create(
+        code="IOT-TRIAL",
+        name="试用套餐",
+        is_test_package=True,
+        test_period_days=30,
+        data_service="directed",
+        voice_service="none",
+        sms_service="none",
+    )
+    Package.objects.create(code="IOT-GONE", name="停售套餐", is_active=False)
+    Package.objects.create(code="IOT-STD", name="物联网标准套餐")
+    client.force_login(world["users"]["account_manager"])
+    page = client.get(reverse("card_imports:new"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    # The real, available codes are listed; a retired one is not.
+    assert '<td class="mono">IOT-STD</td>' in page and '<td class="mono">IOT-TRIAL</td>' in page
+    assert "IOT-GONE" not in page and "IOT-BASIC" not in page
+    example = _page_example(page)
+    [row_cells] = list(csv.reader(io.StringIO(example)))[1:]
+    assert row_cells[import_parsing.COLUMNS.index("package_code")] == "IOT-STD"
+    # Every example in the column table is the one in the file.
+    for value in row_cells:
+        assert f'<td class="mono">{value}</td>' in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("card_imports:new"),
+            {"enterprise": str(world["enterprise"].public_id), "file": upload(example.encode())},
+        )
+    assert response.status_code == 302, response.content
+    job = CardImport.objects.get()
+    assert job.status == ImportStatus.SUCCEEDED, job.errors
+    assert Card.objects.get().iccid == import_parsing.EXAMPLE_ICCID
+
+
+def test_issue11_the_example_iccid_passes_luhn():
+    from stdnum import luhn
+
+    assert luhn.is_valid(import_parsing.EXAMPLE_ICCID) and len(import_parsing.EXAMPLE_ICCID) == 20

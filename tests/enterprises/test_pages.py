@@ -713,3 +713,88 @@ def test_document_download_is_a_logged_full_view(world, client):
     assert response.status_code == 200
     log = PiiAccessLog.objects.get(actor=manager, object_id=str(document.pk))
     assert log.field == "file"
+
+
+# --- issue 11 §1.1: a change request's documents are not the record's until approved ------------
+
+
+def _person_change(world, **values):
+    from enterprises.services import change_request_submit
+
+    person = world["enterprise"].responsible_person
+    proposed = {
+        "name": "王五",
+        "id_type": person.id_type,
+        "id_number": idgen.resident_id(),
+        "id_address": person.id_address,
+        "is_legal_representative": False,
+        **values,
+    }
+    return change_request_submit(
+        actor=world["users"]["account_manager"],
+        enterprise=world["enterprise"],
+        target="responsible_person",
+        values=proposed,
+        files=[jpeg_upload("new-id.jpg")],
+        authorisation_letter_files=[pdf_upload("letter.pdf")],
+    )
+
+
+def _current_documents(client, enterprise) -> tuple[dict[str, str], set[str]]:
+    """The newest version per kind on the page, and every document id the API lists for the record."""
+    page = client.get(detail_url(enterprise))
+    on_page = {group["kind"]: str(group["documents"][0].public_id) for group in page.context["document_groups"]}
+    detail = client.get(f"/api/v1/enterprises/{enterprise.public_id}/").json()
+    listed = client.get(f"/api/v1/enterprises/{enterprise.public_id}/documents/").json()
+    listed = listed["results"] if isinstance(listed, dict) else listed
+    assert {d["public_id"] for d in detail["documents"]} == {d["public_id"] for d in listed}
+    return on_page, {d["public_id"] for d in listed}
+
+
+def test_issue11_rejected_change_documents_never_become_current_approved_ones_do(manager_client, world):
+    from approvals.services import change_request_decide
+
+    enterprise = world["enterprise"]
+    approver = world["users"]["provincial_approver"]
+    before_page, before_api = _current_documents(manager_client, enterprise)
+
+    pending = _person_change(world)
+    attached = {str(d.public_id) for d in pending.documents.all()}
+    assert len(attached) == 2  # the new ID photo and the authorisation letter
+    assert _current_documents(manager_client, enterprise) == (before_page, before_api)
+    assert "not part of the record" in manager_client.get(detail_url(enterprise)).content.decode()
+
+    change_request_decide(change_request=pending, actor=approver, approve=False, comment="照片不清晰")
+    assert _current_documents(manager_client, enterprise) == (before_page, before_api)
+    # They still belong to the request, where the decision page shows them.
+    detail = manager_client.get(f"/api/v1/change-requests/{pending.public_id}/")
+    assert detail.status_code == 200
+    assert {d["public_id"] for d in detail.json()["documents"]} == attached
+
+    approved = _person_change(world, name="赵六")
+    change_request_decide(change_request=approved, actor=approver, approve=True)
+    new = {d.kind: str(d.public_id) for d in approved.documents.all()}
+    page, listed = _current_documents(manager_client, enterprise)
+    assert page["responsible_id"] == new["responsible_id"]
+    assert page["authorisation_letter"] == new["authorisation_letter"]
+    assert page["credential"] == before_page["credential"]
+    assert set(new.values()) <= listed and not (attached & listed)
+
+
+def test_issue11_approved_change_documents_outrank_an_upload_made_while_pending(world):
+    from approvals.services import change_request_decide
+    from enterprises.services import enterprise_upload_documents
+
+    enterprise = world["enterprise"]
+    request = _person_change(world)
+    later = enterprise_upload_documents(
+        actor=world["users"]["account_manager"],
+        enterprise=enterprise,
+        responsible_id_files=[jpeg_upload("later.jpg")],
+    )
+    change_request_decide(change_request=request, actor=world["users"]["provincial_approver"], approve=True)
+    newest = enterprise.documents.filter(kind=DocumentKind.RESPONSIBLE_ID).order_by("-version").first()
+    assert newest.change_request_id == request.pk
+    assert newest.version > later[0].version
+    versions = list(enterprise.documents.filter(kind=DocumentKind.RESPONSIBLE_ID).values_list("version", flat=True))
+    assert len(versions) == len(set(versions))

@@ -29,9 +29,10 @@ def test_home_counts_the_work_waiting_in_each_scope(client, world, no_engine):
     put_in_review(verification)
 
     context = _home(client, manager).context
-    assert (context["awaiting_realname"], context["open_exemptions"], context["orders_waiting"]) == (1, 1, 0)
+    # The U1 card in stock (its exemption is not yet approved) and the one at the U5 gate.
+    assert (context["lacking_realname"], context["open_exemptions"], context["orders_waiting"]) == (2, 1, 0)
     other = _home(client, world["users"]["account_manager_other_province"]).context
-    assert (other["awaiting_realname"], other["open_exemptions"]) == (0, 0)
+    assert (other["lacking_realname"], other["open_exemptions"]) == (0, 0)
 
     approver = _home(client, world["users"]["provincial_approver"])
     assert (approver.context["pending_exemptions"], approver.context["pending_reviews"]) == (1, 1)
@@ -51,6 +52,40 @@ def test_home_offers_the_card_tasks(client, world, role):
         reverse("cards:card_user_create"),
         reverse("card_imports:new"),
         reverse("approvals:my_requests"),
-        f"{reverse('cards:list')}?status=awaiting_realname",
+        f"{reverse('cards:list')}?realname=missing",
     ):
         assert f'href="{url}"' in html, url
+
+
+def test_issue11_the_real_name_tile_counts_what_it_says_and_links_to_those_cards(client, world, no_engine):
+    """Cards that need their user's real-name and lack it: in stock or at the U5 gate, not bound,
+    not exempted; the tile's count is the length of the list it links to."""
+    manager = world["users"]["account_manager"]
+    enterprise = world["enterprise"]
+    in_stock = factories.card(enterprise=enterprise, data="non_directed")  # will need it (U1)
+    at_gate = factories.card(enterprise=enterprise, data="non_directed")
+    factories.activate(at_gate, actor=manager)
+    factories.card(enterprise=enterprise)  # needs no real-name
+    bound = factories.card(enterprise=enterprise, data="non_directed")
+    factories.verified_card_user(actor=manager, enterprise=enterprise, cards=[bound])
+    exempted = factories.card(enterprise=enterprise, data="non_directed")
+    factories.exemption(enterprise=enterprise, cards=[exempted], levels=["province"], submitted_by=manager)
+    pending = factories.card(enterprise=enterprise, data="non_directed")
+    factories.exemption(
+        enterprise=enterprise, cards=[pending], levels=["province"], submitted_by=manager, status="submitted"
+    )
+    factories.card(enterprise=world["enterprise_other"], data="non_directed")  # out of scope
+
+    response = _home(client, manager)
+    assert response.context["lacking_realname"] == 3
+    html = response.content.decode()
+    assert f'href="{reverse("cards:list")}?realname=missing"' in html
+    listed = client.get(reverse("cards:list"), {"realname": "missing"})
+    assert listed.status_code == 200
+    assert {card.iccid for card in listed.context["cards"]} == {in_stock.iccid, at_gate.iccid, pending.iccid}
+
+
+@pytest.mark.zh
+def test_issue11_the_real_name_tile_speaks_chinese(client, world):
+    html = _home(client, world["users"]["account_manager"]).content.decode()
+    assert "需要使用人实名但尚未实名（U5），含库存卡和待实名卡。" in html
