@@ -38,6 +38,7 @@ from enterprises.models import Enterprise
 from integrations import keys
 from integrations.webhooks import signing
 from integrations.webhooks.events import emit
+from integrations.webhooks.models import WebhookEndpoint
 from tests import factories, idgen
 from tests.cards import import_files
 from tests.conftest import liveness_testdata_dir
@@ -665,12 +666,10 @@ def test_a_test_key_works_on_the_sandbox_with_its_documented_outcomes(ent, make_
     client = make_client(key)
     cards = [c["iccid"] for c in client.cards.iter()]
     assert len(cards) == 20 and all(iccid.startswith("898699") for iccid in cards)  # the seeded sandbox cards
-    # The webhooks API finds no enterprise for a test key given the real enterprise's id (the card-user API
-    # does): the sandbox's own id is given here. Reported to the lead; the README says the real id works.
+    # The real enterprise's id, as everywhere: the test key's endpoint belongs to the sandbox.
     sandbox = Enterprise.objects.get(sandbox_of=ent)
-    endpoint = client.webhooks.create(
-        enterprise=str(sandbox.public_id), url=receiver.url, events=["card_user.registered"]
-    )
+    endpoint = client.webhooks.create(enterprise=str(ent.public_id), url=receiver.url, events=["card_user.registered"])
+    assert WebhookEndpoint.objects.get(public_id=endpoint["id"]).enterprise == sandbox
 
     def register(id_number: str, card: str):
         return client.card_users.register(
