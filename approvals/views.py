@@ -39,6 +39,7 @@ from core import errors
 from core.forms import add_domain_error
 from core.http import no_store, require_form_methods
 from core.identity import mask_identifier
+from core.search import clean_search
 from enterprises.models import ChangeRequestStatus, UnitKind
 from enterprises.selectors import documents_visible_to, enterprise_for_user, enterprises_visible_to
 from verification.models import Verification
@@ -81,10 +82,13 @@ def queue(request):
     user = request.user
     if not selectors.is_approver(user):
         raise PermissionDenied(str(_("Only approvers have an approval queue.")))
+    search = clean_search(request.GET.get("q"))
     context = {
         "level": selectors.approver_level(user),
-        "exemptions": selectors.exemptions_pending_for(user)[:100],
-        "change_requests": selectors.change_requests_pending_for(user)[:100],
+        "exemptions": selectors.search_requests(selectors.exemptions_pending_for(user), search)[:100],
+        "change_requests": selectors.search_requests(selectors.change_requests_pending_for(user), search)[:100],
+        "search": search,
+        "search_shown": search,
         "review_count": selectors.review_queue(user).count(),
         "is_provincial": selectors.approver_level(user) == ApprovalLevel.PROVINCE,
     }
@@ -103,6 +107,8 @@ def my_requests(request):
     status = request.GET.get("status", "")
     if status in RequestStatus.values:
         queryset = queryset.filter(status=status)
+    search = clean_search(request.GET.get("q"))
+    queryset = selectors.search_requests(queryset, search)
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -112,6 +118,8 @@ def my_requests(request):
             "exemptions": page.object_list,
             "status": status,
             "statuses": RequestStatus.choices,
+            "search": search,
+            "search_shown": search,
             "can_file": may_somewhere(user, Capability.EXEMPTIONS_FILE),
         },
     )

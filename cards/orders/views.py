@@ -38,7 +38,7 @@ from cards.orders import policy as order_policy
 from cards.orders import selectors, services
 from cards.orders.forms import HandlerLookupForm, LivePhotoRetakeForm, OrderDetailsForm, OrderFilterForm, OrderStartForm
 from cards.orders.handlers import HandlerData, handler_find, handler_identity
-from cards.orders.selectors import orders_visible_to
+from cards.orders.selectors import orders_visible_to, search_orders
 from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
@@ -325,6 +325,7 @@ def order_list(request):
         for name in ("status", "business_type"):
             if filters.cleaned_data[name]:
                 queryset = queryset.filter(**{name: filters.cleaned_data[name]})
+        queryset = search_orders(queryset, filters.cleaned_data["q"])
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,

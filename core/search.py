@@ -1,0 +1,63 @@
+"""What the list pages' search boxes share: the shape of a search, and the session-held search token.
+
+A personal ID number typed into a search box must never reach a URL (access logs, browser history,
+the Referer of the next request). The card users' search box therefore posts; the view keeps the
+search in the session under a short-lived random token and redirects to `?s=<token>`. The token
+names nothing: without this session it finds nothing, and it expires.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from django.http import HttpRequest
+
+from core.identity import mask_identifier
+
+SEARCH_MAX_LENGTH = 64
+SEARCH_TOKEN_SECONDS = 15 * 60
+SEARCH_TOKENS_KEPT = 10
+_SESSION_KEY = "search_tokens"
+
+
+def clean_search(raw: object) -> str:
+    """A search as typed, trimmed and cut to a sane length (a search box is not a place for essays)."""
+    return " ".join(str(raw or "").split())[:SEARCH_MAX_LENGTH]
+
+
+def looks_like_id_number(value: str) -> bool:
+    """A search that may be a personal document number: letters and digits only, at least 6 digits
+    and 8 characters (the shortest passports). Such a search is matched through the blind index and
+    kept out of URLs; anything else is a name."""
+    compact = "".join(value.split())
+    return len(compact) >= 8 and compact.isalnum() and compact.isascii() and sum(c.isdigit() for c in compact) >= 6
+
+
+def shown_search(value: str) -> str:
+    """The search as the page may show it back: a number masked as everywhere else."""
+    return mask_identifier("".join(value.split())) if looks_like_id_number(value) else value
+
+
+def stash_search(request: HttpRequest, value: str) -> str:
+    """Keep `value` in the session under a fresh token and return the token."""
+    now = time.time()
+    tokens = {
+        token: entry
+        for token, entry in dict(request.session.get(_SESSION_KEY, {})).items()
+        if isinstance(entry, dict) and entry.get("expires", 0) > now
+    }
+    token = secrets.token_urlsafe(12)
+    tokens[token] = {"q": value, "expires": now + SEARCH_TOKEN_SECONDS}
+    # The newest few only: a session is not a search history.
+    newest = sorted(tokens.items(), key=lambda item: item[1]["expires"])[-SEARCH_TOKENS_KEPT:]
+    request.session[_SESSION_KEY] = dict(newest)
+    return token
+
+
+def stashed_search(request: HttpRequest, token: object) -> str | None:
+    """The search kept under `token` in this session, or None when it is unknown or has expired."""
+    entry = dict(request.session.get(_SESSION_KEY, {})).get(str(token or ""))
+    if not isinstance(entry, dict) or entry.get("expires", 0) <= time.time():
+        return None
+    return str(entry.get("q", ""))
