@@ -98,17 +98,31 @@ def queue(request):
 # --- exemption requests -------------------------------------------------------
 
 
+def exemption_decisions_text(exemption) -> str:
+    """The decisions column of the exemption list, as text (the list export's)."""
+    parts = [
+        f"{decision.get_level_display()}: {_('approved') if decision.approved else _('rejected')}"
+        for decision in exemption.decisions.all()
+    ]
+    return "; ".join(parts) or "—"
+
+
+def exemptions_listed(user, params):
+    """The user's exemption requests for these GET parameters (status, q): the page's and the export's."""
+    queryset = selectors.exemptions_filed_by(user).order_by("-created_at", "-pk")
+    status = params.get("status", "")
+    if status in RequestStatus.values:
+        queryset = queryset.filter(status=status)
+    search = clean_search(params.get("q"))
+    return selectors.search_requests(queryset, search), status, search
+
+
 @login_required
 @never_cache
 @require_safe
 def my_requests(request):
     user = request.user
-    queryset = selectors.exemptions_filed_by(user).order_by("-created_at", "-pk")
-    status = request.GET.get("status", "")
-    if status in RequestStatus.values:
-        queryset = queryset.filter(status=status)
-    search = clean_search(request.GET.get("q"))
-    queryset = selectors.search_requests(queryset, search)
+    queryset, status, search = exemptions_listed(user, request.GET)
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,

@@ -47,10 +47,9 @@ def card_user_search(request) -> tuple[str, bool]:
     return (clean_search(request.GET.get("q")), False)
 
 
-def card_users_listed(request):
-    """The card users the list shows with its current search: the page's and the export's rows."""
-    value, expired = card_user_search(request)
-    queryset = selectors.card_users_visible_to(request.user)
+def card_users_listed(user, value: str, *, expired: bool = False):
+    """The card users the list shows with this search (see card_user_search): the page's and the export's."""
+    queryset = selectors.card_users_visible_to(user)
     if expired:
         # An unknown or expired token finds nothing; it does not quietly list everyone instead.
         queryset = queryset.none()
@@ -59,7 +58,7 @@ def card_users_listed(request):
         .annotate(live_cards=Count("bindings", filter=Q(bindings__ended_at__isnull=True)))
         .order_by("-created_at", "-pk")
     )
-    return queryset, value, expired
+    return queryset
 
 
 @login_required
@@ -78,7 +77,8 @@ def card_user_list(request):
         # that would echo its URL is not shown: searching would make such URLs work, and be copied.
         messages.info(request, _("Search an ID number with the search box: it is never put in the address."))
         return redirect("cards:card_user_list")
-    queryset, value, expired = card_users_listed(request)
+    value, expired = card_user_search(request)
+    queryset = card_users_listed(user, value, expired=expired)
     page = CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,

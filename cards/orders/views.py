@@ -314,18 +314,24 @@ def order_new_cancel(request):
 # --- list and detail -------------------------------------------------------------------
 
 
-@login_required
-@never_cache
-@require_safe
-def order_list(request):
-    user = request.user
-    filters = OrderFilterForm(request.GET)
+def orders_listed(user, params):
+    """The orders the list shows for these GET parameters, and its filter form: the page's and the export's."""
+    filters = OrderFilterForm(params)
     queryset = orders_visible_to(user).annotate(card_count=Count("cards")).order_by("-created_at", "-pk")
     if filters.is_valid():
         for name in ("status", "business_type"):
             if filters.cleaned_data[name]:
                 queryset = queryset.filter(**{name: filters.cleaned_data[name]})
         queryset = search_orders(queryset, filters.cleaned_data["q"])
+    return queryset, filters
+
+
+@login_required
+@never_cache
+@require_safe
+def order_list(request):
+    user = request.user
+    queryset, filters = orders_listed(user, request.GET)
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
