@@ -33,6 +33,7 @@ from approvals import selectors, services
 from approvals.forms import DecisionForm, ExemptionFileForm
 from approvals.models import ApprovalLevel, RequestStatus
 from approvals.selectors import change_request_for_user
+from cards.inventory.pages import CappedPaginator
 from cards.inventory.selectors import cards_visible_to
 from cards.models import LIVE_CARD_STATUSES, CardStatus
 from core import errors
@@ -123,7 +124,7 @@ def exemptions_listed(user, params):
 def my_requests(request):
     user = request.user
     queryset, status, search = exemptions_listed(user, request.GET)
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "approvals/my_requests.html",

@@ -21,7 +21,6 @@ import os
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -32,7 +31,7 @@ from django.views.decorators.http import require_POST, require_safe
 from accounts.permissions import Capability, can
 from accounts.pii import decrypt, encrypt, mask_identifier
 from accounts.reveals import personal_file_response
-from cards.inventory.pages import PAGE_SIZE
+from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator
 from cards.models import BUSINESSES, BusinessType, OrderStatus
 from cards.orders import policy as order_policy
 from cards.orders import selectors, services
@@ -332,7 +331,7 @@ def orders_listed(user, params):
 def order_list(request):
     user = request.user
     queryset, filters = orders_listed(user, request.GET)
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "cards/order_list.html",
@@ -340,6 +339,7 @@ def order_list(request):
             "filters": filters,
             "page_obj": page,
             "orders": page.object_list,
+            "count_cap": COUNT_CAP,
             "can_file": order_policy.order_enterprises_for(user).exists(),
         },
     )

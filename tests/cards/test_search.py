@@ -266,3 +266,53 @@ def test_approver_queue_search(client, world):
     assert str(second.public_id) in page
     assert str(first.public_id) not in page
     assert 'value="第二"' in page
+
+
+# --- pagination ------------------------------------------------------------------------
+
+
+def test_pages_have_counts_and_a_page_jump_that_keeps_the_filters(am, world):
+    ent = world["enterprise"]
+    cards = [factories.card(enterprise=ent) for _ in range(27)]
+    prefix = cards[0].iccid[:10]
+    response = am.get(reverse("cards:list"), {"q": prefix, "status": "", "page": "2"})
+    body = response.content.decode()
+    matching = [card for card in cards if card.iccid.startswith(prefix)]
+    assert f"{len(matching)} cards match" in body
+    assert "Page 2 of 2" in body
+    jump = re.search(r'<form method="get" class="pagination__jump">(.*?)</form>', body, re.S).group(1)
+    assert f'<input type="hidden" name="q" value="{prefix}">' in jump
+    assert 'name="page"' in jump and 'max="2"' in jump
+    assert 'name="page" min' in jump and 'type="hidden" name="page"' not in jump
+    # A page past the end, or not a number, shows the last (or first) page rather than an error.
+    assert "Page 2 of 2" in am.get(reverse("cards:list"), {"q": prefix, "page": "999"}).content.decode()
+    assert "Page 1 of 2" in am.get(reverse("cards:list"), {"q": prefix, "page": "x"}).content.decode()
+
+
+def test_the_card_user_page_jump_carries_the_token_not_the_number(am, manager, world):
+    ent = world["enterprise"]
+    number = idgen.resident_id()
+    for _ in range(26):
+        factories.card_user_registration(
+            actor=manager, enterprise=ent, cards=[factories.card(enterprise=ent)], id_number=idgen.resident_id()
+        )
+    factories.card_user_registration(
+        actor=manager, enterprise=ent, cards=[factories.card(enterprise=ent)], name="张三", id_number=number
+    )
+    page = am.get(reverse("cards:card_user_list")).content.decode()
+    assert "27 card users match" in page
+    assert "Page 1 of 2" in page
+    location = am.post(reverse("cards:card_user_list"), {"q": number})["Location"]
+    searched = am.get(location).content.decode()
+    assert "1 card user matches" in searched
+    assert number not in searched
+
+
+def test_order_and_exemption_lists_show_their_counts(am, manager, world):
+    ent = world["enterprise"]
+    factories.suspend([factories.active_card(enterprise=ent)])
+    assert "1 order matches" in am.get(reverse("orders:list"), {"business_type": "suspend_resume"}).content.decode()
+    factories.exemption(
+        enterprise=ent, cards=[factories.card(enterprise=ent)], levels=["province"], submitted_by=manager
+    )
+    assert "1 request matches" in am.get(reverse("approvals:my_requests")).content.decode()
