@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import tempfile
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -305,10 +306,8 @@ def export_build(*, job_id: int) -> str:
 
 def export_for_requester(user, public_id: object) -> ListExport:
     """The user's own export (anyone else's does not exist for them)."""
-    from uuid import UUID
-
     try:
-        key = UUID(str(public_id))
+        key = uuid.UUID(str(public_id))
     except ValueError:
         key = None
     job = ListExport.objects.filter(public_id=key, requested_by=user).first() if key else None
