@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import unicodedata
 
 from django.http import HttpRequest
 
@@ -23,7 +24,9 @@ _SESSION_KEY = "search_tokens"
 
 def clean_search(raw: object) -> str:
     """A search as typed, trimmed and cut to a sane length (a search box is not a place for essays)."""
-    return " ".join(str(raw or "").split())[:SEARCH_MAX_LENGTH]
+    # Control characters (a NUL above all, which PostgreSQL refuses in a string) are no part of a search.
+    text = "".join(char for char in str(raw or "") if unicodedata.category(char) != "Cc" or char.isspace())
+    return " ".join(text.split())[:SEARCH_MAX_LENGTH]
 
 
 def looks_like_id_number(value: str) -> bool:

@@ -316,3 +316,18 @@ def test_order_and_exemption_lists_show_their_counts(am, manager, world):
         enterprise=ent, cards=[factories.card(enterprise=ent)], levels=["province"], submitted_by=manager
     )
     assert "1 request matches" in am.get(reverse("approvals:my_requests")).content.decode()
+
+
+@pytest.mark.parametrize("value", ["\x00", "王\x00芳", "ORD\x00", "%_", "' OR 1=1 --", "x" * 5000])
+def test_odd_searches_answer_without_a_server_error(am, manager, value):
+    client = api_for(manager)
+    assert am.get(reverse("orders:list"), {"q": value}).status_code == 200
+    assert am.get(reverse("cards:card_user_list"), {"q": value}).status_code == 200
+    assert am.get(reverse("approvals:my_requests"), {"q": value}).status_code == 200
+    assert am.get(reverse("cards:list"), {"q": value}).status_code == 200
+    # The API's own field checks may refuse a NUL or a very long search (400); never a 500.
+    assert client.get("/api/v1/orders/", {"search": value}).status_code in (200, 400)
+    assert client.get("/api/v1/card-users/", {"search": value}).status_code in (200, 400)
+    assert client.get("/api/v1/cards/", {"search": value}).status_code == 400
+    assert am.post(reverse("cards:card_user_list"), {"q": value}).status_code == 302
+    assert am.get(reverse("exports:list", args=["orders"]), {"format": "csv", "q": value}).status_code == 200
