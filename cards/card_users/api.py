@@ -89,7 +89,10 @@ class CardUserListCreateView(CardsApiView, generics.ListAPIView):
             OpenApiParameter(
                 "search",
                 OpenApiTypes.STR,
-                description="A part of the name. An ID number is refused here (400 id_number_in_url).",
+                description=(
+                    "A part of the name, or an 18-character ID number masked as the lists show it "
+                    "(110105********0159). A whole ID number is refused here (400 id_number_in_url)."
+                ),
             )
         ],
         responses={200: CardUserListSerializer(many=True), 400: E400, 401: E401},

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from cards.models import BusinessType
+from cards.models import BusinessType, CardUser
 from core.search import stash_search, stashed_search
 from tests import factories, idgen
 
@@ -331,3 +332,18 @@ def test_odd_searches_answer_without_a_server_error(am, manager, value):
     assert client.get("/api/v1/cards/", {"search": value}).status_code == 400
     assert am.post(reverse("cards:card_user_list"), {"q": value}).status_code == 302
     assert am.get(reverse("exports:list", args=["orders"]), {"format": "csv", "q": value}).status_code == 200
+
+
+def test_card_user_search_by_the_masked_number_as_shown(am, registered):
+    number = registered["number"]
+    masked = CardUser.objects.get(pk=registered["wang"].pk).id_number_masked
+    assert masked == number[:6] + "*" * 8 + number[-4:]
+    started = time.monotonic()
+    response = am.get(reverse("cards:card_user_list"), {"q": masked})
+    assert time.monotonic() - started < 2
+    # In scope only: the other province's registration of the same number is not found.
+    assert listed_card_users(response) == [str(registered["wang"].public_id)]
+    assert number not in response.content.decode()
+    # Another sequence number finds no one.
+    other = number[:6] + "*" * 8 + ("000" if number[-4:-1] != "000" else "001") + number[-1]
+    assert listed_card_users(am.get(reverse("cards:card_user_list"), {"q": other})) == []
