@@ -335,6 +335,12 @@ CELERY_BEAT_SCHEDULE["cards-end-test-periods"] = {
     "schedule": TEST_PERIOD_SWEEP_SECONDS,
     "options": {"expires": TEST_PERIOD_SWEEP_SECONDS},
 }
+# List exports (portal.exports): delete the files of expired ones, and requeue those whose task was lost.
+CELERY_BEAT_SCHEDULE["portal-sweep-list-exports"] = {
+    "task": "portal.tasks.sweep_list_exports",
+    "schedule": WORK_SWEEP_INTERVAL,
+    "options": {"expires": WORK_SWEEP_INTERVAL},
+}
 
 # Throttle counters live here, so several web processes need a shared cache (CACHE_URL,
 # e.g. redis://host:6379/1). Never the broker's Redis database: cache.clear() is FLUSHDB

@@ -34,7 +34,7 @@ from cards.card_users.views import card_users_listed
 from cards.inventory.views import cards_listed
 from cards.orders.views import orders_listed
 from core.errors import NotFound, ValidationFailed
-from core.queueing import enqueue
+from core.queueing import enqueue, requeue_stale
 from portal.models import ExportFormat, ExportStatus, ListExport
 
 # Parameters of a list page that are no filter.
@@ -318,3 +318,18 @@ def export_for_requester(user, public_id: object) -> ListExport:
 
 def is_expired(job: ListExport) -> bool:
     return job.expires_at is not None and job.expires_at <= timezone.now()
+
+
+def exports_sweep(*, now: datetime | None = None) -> int:
+    """Delete the files of expired exports (the row stays, for the page to say so) and queue again the
+    pending ones whose task was lost. Returns how many files it deleted."""
+    now = now or timezone.now()
+    deleted = 0
+    for job in ListExport.objects.filter(expires_at__lte=now).exclude(file="").order_by("pk")[:500]:
+        job.file.delete(save=False)
+        ListExport.objects.filter(pk=job.pk).update(file="")
+        deleted += 1
+    from portal.tasks import build_list_export  # the task module imports this one
+
+    requeue_stale(ListExport.objects.filter(status=ExportStatus.PENDING), build_list_export, what="list export")
+    return deleted

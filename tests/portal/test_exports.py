@@ -219,3 +219,32 @@ def test_the_task_is_safe_to_repeat(am, world, settings, django_capture_on_commi
     assert export_build(job_id=10**9) == "nothing to do"
     job.refresh_from_db()
     assert job.file.name == name
+
+
+def test_the_sweep_deletes_expired_files_and_requeues_lost_exports(
+    am, world, settings, django_capture_on_commit_callbacks
+):
+    from portal.exports import exports_sweep
+
+    settings.EXPORT_SYNC_MAX_ROWS = 1
+    ent = world["enterprise"]
+    for _ in range(2):
+        factories.card(enterprise=ent)
+    with django_capture_on_commit_callbacks(execute=True):
+        am.get(export_url("cards", format="csv", enterprise=ent.public_id))
+    job = ListExport.objects.get()
+    storage, name = job.file.storage, job.file.name
+    assert storage.exists(name)
+    assert exports_sweep() == 0  # not expired yet
+    assert exports_sweep(now=job.expires_at + timedelta(seconds=1)) == 1
+    assert not storage.exists(name)
+    job.refresh_from_db()
+    assert not job.file
+    # A pending export whose task never ran (the broker was down) is built by the sweep.
+    lost = ListExport.objects.create(
+        requested_by=world["users"]["account_manager"], list_name="cards", file_format="csv"
+    )
+    ListExport.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    exports_sweep()
+    lost.refresh_from_db()
+    assert lost.status == ExportStatus.DONE
