@@ -347,3 +347,18 @@ def test_card_user_search_by_the_masked_number_as_shown(am, registered):
     # Another sequence number finds no one.
     other = number[:6] + "*" * 8 + ("000" if number[-4:-1] != "000" else "001") + number[-1]
     assert listed_card_users(am.get(reverse("cards:card_user_list"), {"q": other})) == []
+
+
+def test_exemption_api_search(manager, world):
+    ent, ent2 = world["enterprise"], world["enterprise_same_province"]
+    first = factories.exemption(
+        enterprise=ent, cards=[factories.card(enterprise=ent)], levels=["province"], submitted_by=manager
+    )
+    second = factories.exemption(
+        enterprise=ent2, cards=[factories.card(enterprise=ent2)], levels=["province"], submitted_by=manager
+    )
+    api = api_for(manager)
+    found = api.get("/api/v1/exemptions/", {"search": "第二"}).json()["results"]
+    assert [row["public_id"] for row in found] == [str(second.public_id)]
+    found = api.get("/api/v1/exemptions/", {"search": str(first.public_id)}).json()["results"]
+    assert [row["public_id"] for row in found] == [str(first.public_id)]
