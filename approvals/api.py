@@ -272,6 +272,12 @@ class ExemptionListCreateView(Idempotent, JsonOnly, generics.GenericAPIView):
                 description="Only the requests awaiting your decision (approvers).",
             ),
             OpenApiParameter("mine", OpenApiTypes.BOOL, required=False, description="Only the requests you filed."),
+            OpenApiParameter(
+                "search",
+                OpenApiTypes.STR,
+                required=False,
+                description="The request's public_id (whole), or a part of its enterprise's name.",
+            ),
         ],
         responses={200: ExemptionSerializer(many=True), 401: E401},
     )
@@ -288,6 +294,7 @@ class ExemptionListCreateView(Idempotent, JsonOnly, generics.GenericAPIView):
             if params["status"] not in RequestStatus.values:
                 raise ValidationFailed(_("Unknown status."), code="invalid_choice", field="status")
             queryset = queryset.filter(status=params["status"])
+        queryset = selectors.search_requests(queryset, params.get("search"))
         queryset = (
             selectors.exemptions_visible_to(user).filter(pk__in=queryset.values("pk")).order_by("-created_at", "-pk")
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +24,7 @@ from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
 from cards.models import Card
 from cards.rules import Decision as RuleDecision
 from core.errors import NotFound, PermissionDenied
+from core.search import clean_search
 from enterprises.models import ChangeRequest, ChangeRequestStatus
 from enterprises.selectors import change_requests_visible_to
 from verification.models import Verification, VerificationPurpose, VerificationStatus
@@ -55,6 +56,21 @@ def json_list_has(field: str, value: str, *, length: int = 2) -> Q:
     for index in range(length):
         condition |= Q(**{f"{field}__{index}": value})
     return condition
+
+
+_Request = TypeVar("_Request", ExemptionRequest, ChangeRequest)
+
+
+def search_requests(queryset: QuerySet[_Request], raw: object) -> QuerySet[_Request]:
+    """Exemption or change requests found by their number (the public_id shown on their page, whole)
+    or a part of their enterprise's name."""
+    value = clean_search(raw)
+    if not value:
+        return queryset
+    key = _parse_uuid(value)
+    if key is not None:
+        return queryset.filter(public_id=key)
+    return queryset.filter(enterprise__name__icontains=value)
 
 
 # --- who decides what --------------------------------------------------------
@@ -272,6 +288,7 @@ __all__ = [
     "open_exemptions_for_cards",
     "review_queue",
     "reviews_in_scope",
+    "search_requests",
     "verification_for_photos",
     "verification_for_reviewer",
 ]

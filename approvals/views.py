@@ -33,12 +33,14 @@ from approvals import selectors, services
 from approvals.forms import DecisionForm, ExemptionFileForm
 from approvals.models import ApprovalLevel, RequestStatus
 from approvals.selectors import change_request_for_user
+from cards.inventory.pages import CappedPaginator
 from cards.inventory.selectors import cards_visible_to
 from cards.models import LIVE_CARD_STATUSES, CardStatus
 from core import errors
 from core.forms import add_domain_error
 from core.http import no_store, require_form_methods
 from core.identity import mask_identifier
+from core.search import clean_search
 from enterprises.models import ChangeRequestStatus, UnitKind
 from enterprises.selectors import documents_visible_to, enterprise_for_user, enterprises_visible_to
 from verification.models import LIVENESS_FOR_REVIEW, Verification
@@ -81,10 +83,13 @@ def queue(request):
     user = request.user
     if not selectors.is_approver(user):
         raise PermissionDenied(str(_("Only approvers have an approval queue.")))
+    search = clean_search(request.GET.get("q"))
     context = {
         "level": selectors.approver_level(user),
-        "exemptions": selectors.exemptions_pending_for(user)[:100],
-        "change_requests": selectors.change_requests_pending_for(user)[:100],
+        "exemptions": selectors.search_requests(selectors.exemptions_pending_for(user), search)[:100],
+        "change_requests": selectors.search_requests(selectors.change_requests_pending_for(user), search)[:100],
+        "search": search,
+        "search_shown": search,
         "review_count": selectors.review_queue(user).count(),
         "is_provincial": selectors.approver_level(user) == ApprovalLevel.PROVINCE,
     }
@@ -94,16 +99,32 @@ def queue(request):
 # --- exemption requests -------------------------------------------------------
 
 
+def exemption_decisions_text(exemption) -> str:
+    """The decisions column of the exemption list, as text (the list export's)."""
+    parts = [
+        f"{decision.get_level_display()}: {_('approved') if decision.approved else _('rejected')}"
+        for decision in exemption.decisions.all()
+    ]
+    return "; ".join(parts) or "—"
+
+
+def exemptions_listed(user, params):
+    """The user's exemption requests for these GET parameters (status, q): the page's and the export's."""
+    queryset = selectors.exemptions_filed_by(user).order_by("-created_at", "-pk")
+    status = params.get("status", "")
+    if status in RequestStatus.values:
+        queryset = queryset.filter(status=status)
+    search = clean_search(params.get("q"))
+    return selectors.search_requests(queryset, search), status, search
+
+
 @login_required
 @never_cache
 @require_safe
 def my_requests(request):
     user = request.user
-    queryset = selectors.exemptions_filed_by(user).order_by("-created_at", "-pk")
-    status = request.GET.get("status", "")
-    if status in RequestStatus.values:
-        queryset = queryset.filter(status=status)
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    queryset, status, search = exemptions_listed(user, request.GET)
+    page = CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "approvals/my_requests.html",
@@ -112,6 +133,8 @@ def my_requests(request):
             "exemptions": page.object_list,
             "status": status,
             "statuses": RequestStatus.choices,
+            "search": search,
+            "search_shown": search,
             "can_file": may_somewhere(user, Capability.EXEMPTIONS_FILE),
         },
     )

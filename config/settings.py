@@ -235,6 +235,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES * 6
 # Bulk card import (cards.imports): the largest card file, and the most rows in one file.
 CARD_IMPORT_MAX_BYTES = env.int("CARD_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 CARD_IMPORT_MAX_ROWS = env.int("CARD_IMPORT_MAX_ROWS", default=300_000)
+# A list export of more rows than this is built in the background (portal.exports); its file is kept this long.
+EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=5000)
+EXPORT_FILE_HOURS = env.int("EXPORT_FILE_HOURS", default=24)
 # Row errors kept on an import (and shown in its report); the count of all errors is kept regardless.
 CARD_IMPORT_MAX_STORED_ERRORS = env.int("CARD_IMPORT_MAX_STORED_ERRORS", default=1000)
 # U6, one ID, five cards: the live cards one identity document may be the registered user of. The
@@ -344,6 +347,12 @@ CELERY_BEAT_SCHEDULE["cards-end-test-periods"] = {
     "task": "cards.tasks.end_test_periods",
     "schedule": TEST_PERIOD_SWEEP_SECONDS,
     "options": {"expires": TEST_PERIOD_SWEEP_SECONDS},
+}
+# List exports (portal.exports): delete the files of expired ones, and requeue those whose task was lost.
+CELERY_BEAT_SCHEDULE["portal-sweep-list-exports"] = {
+    "task": "portal.tasks.sweep_list_exports",
+    "schedule": WORK_SWEEP_INTERVAL,
+    "options": {"expires": WORK_SWEEP_INTERVAL},
 }
 
 # Throttle counters live here, so several web processes need a shared cache (CACHE_URL,

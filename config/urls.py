@@ -58,6 +58,7 @@ urlpatterns = [
     path("cards/self-service/", include("cards.self_service.urls", namespace="self_service")),
     path("cards/", include("cards.urls")),
     path("orders/", include("cards.orders.urls", namespace="orders")),
+    path("exports/", include("portal.export_urls", namespace="exports")),
     path("platform/webhooks/", include("integrations.webhooks.urls", namespace="webhooks")),
     path("platform/keys/", include("integrations.key_urls", namespace="platform_keys")),
     # The self-service link a card user opens (anonymous; the token is the path).

@@ -31,6 +31,7 @@ from integrations.keys import key_create
 from integrations.webhooks import signing
 from integrations.webhooks.events import emit
 from integrations.webhooks.models import Delivery, DeliveryAttempt, WebhookEndpoint
+from portal.models import ListExport
 from tests import factories, idgen
 from tests.approvals import file_for_combo
 from tests.images import jpeg_upload
@@ -158,6 +159,7 @@ def _objects(world):
     doomed, _attempt = _webhook_with_an_attempt(enterprise)
     # A test key too: the enterprise has a sandbox, so its reset page answers (issue 10 §5).
     key_create(actor=manager, enterprise=enterprise, name="Robust sandbox", scopes=["cards:read"], test=True)
+    export = ListExport.objects.create(requested_by=manager, list_name="cards", file_format="csv")
     return {
         "attachment": exemption.attachments.first().pk,
         "self-service": link.public_id,  # /api/v1/self-service/links/{public_id}/revoke/
@@ -179,7 +181,8 @@ def _objects(world):
         "change-requests": change.public_id,
         "card-imports": job.public_id,
         "auth": _token_key(manager),  # /api/v1/auth/tokens/{key}/
-        "password-links": "MQ",  # /accounts/set-password/<uidb64>/<token>/: a link that is not valid
+        "password-links": "MQ",
+        "exports": export.public_id,  # /accounts/set-password/<uidb64>/<token>/: a link that is not valid
     }
 
 
@@ -293,6 +296,7 @@ PAGE_OBJECTS = [
     ("platform/webhooks/", "platform/webhooks"),
     ("platform/keys/enterprise/", "enterprises"),  # the API keys page, and its sandbox reset
     ("platform/keys/", "platform"),  # /platform/keys/<key>/rotate/ and revoke/
+    ("exports/", "exports"),  # a large list export's progress and download (portal.exports)
 ]
 CHOICES = {
     "kind": ["live_photo", "id_photo", "junk"],

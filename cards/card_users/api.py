@@ -44,6 +44,7 @@ from core.api import E401, error_response, is_schema_view, validated
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.http import no_store
 from core.idempotency import Idempotent
+from core.search import clean_search, looks_like_id_number
 from enterprises.selectors import enterprise_for_user
 from integrations.auth import is_key_call
 from verification.selectors import verifications_visible_to
@@ -80,12 +81,30 @@ class CardUserListCreateView(Idempotent, CardsApiView, generics.ListAPIView):
         if is_schema_view(self):
             return CardUser.objects.none()
         require_reads(self.request.user)
-        return selectors.card_users_visible_to(self.request.user)
+        search = clean_search(self.request.query_params.get("search"))
+        if looks_like_id_number(search):
+            # A query string ends up in access logs and proxies: an ID number is never taken from one.
+            raise ValidationFailed(
+                _("Search card users by name here; an ID number is never sent in a URL."),
+                code="id_number_in_url",
+                field="search",
+            )
+        return selectors.search_card_users(selectors.card_users_visible_to(self.request.user), search)
 
     @extend_schema(
         tags=["card users"],
         summary="The card users the user can see; ID numbers masked",
-        responses={200: CardUserListSerializer(many=True), 401: E401, 403: E403_READ},
+        parameters=[
+            OpenApiParameter(
+                "search",
+                OpenApiTypes.STR,
+                description=(
+                    "A part of the name, or an 18-character ID number masked as the lists show it "
+                    "(110105********0159). A whole ID number is refused here (400 id_number_in_url)."
+                ),
+            )
+        ],
+        responses={200: CardUserListSerializer(many=True), 400: E400, 401: E401, 403: E403_READ},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

@@ -9,12 +9,35 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scoped
+from accounts.pii import personal_id_index
 from cards.models import CardBinding, CardUser
 from core.errors import NotFound
+from core.identity import PersonalIdType, normalize_personal_id
+from core.search import clean_search, looks_like_id_number, masked_id_candidates
 
 
 def card_users_visible_to(user: Any) -> QuerySet[CardUser]:
     return scoped(CardUser.objects.all(), user, path="enterprise__").select_related("enterprise")
+
+
+def search_card_users(queryset: QuerySet[CardUser], raw: object) -> QuerySet[CardUser]:
+    """Card users found by a search: a document number matches exactly, through the blind index of
+    each document type (the number column is encrypted, so never a LIKE on it); an 18-character
+    number masked as the list shows it matches the numbers it may stand for, the same way; anything
+    else is a part of the name."""
+    value = clean_search(raw)
+    if not value:
+        return queryset
+    candidates = masked_id_candidates(value)
+    if candidates is not None:
+        # The masked number as the list shows it: every number it may stand for, through the blind index.
+        return queryset.filter(id_number_index__in=[personal_id_index("resident_id", number) for number in candidates])
+    if looks_like_id_number(value):
+        indexes = {
+            personal_id_index(id_type, normalize_personal_id(id_type, value)) for id_type in PersonalIdType.values
+        }
+        return queryset.filter(id_number_index__in=indexes)
+    return queryset.filter(name__icontains=value)
 
 
 def _parse_uuid(value: object) -> uuid.UUID | None:

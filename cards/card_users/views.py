@@ -3,11 +3,14 @@ bindings, the throttled reveal of the ID number and the photos."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
@@ -29,6 +32,7 @@ from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator, card_fo
 from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
+from core.search import clean_search, looks_like_id_number, shown_search, stash_search, stashed_search
 from verification.models import VerificationStatus
 
 # A registration's card list prefilled from the URL: a handover's set (the phone flow allows at most five per
@@ -38,16 +42,48 @@ PREFILL_MAX_CARDS = 50
 # --- card users ---------------------------------------------------------------------
 
 
-@login_required
-@never_cache
-@require_safe
-def card_user_list(request):
-    user = request.user
+def card_user_search(request) -> tuple[str, bool]:
+    """The list's search and whether a search token expired: a name from `?q=`, or what was posted
+    and kept under `?s=<token>` (an ID number never travels in a URL; core.search)."""
+    token = request.GET.get("s")
+    if token:
+        value = stashed_search(request, token)
+        return (value or "", value is None)
+    return (clean_search(request.GET.get("q")), False)
+
+
+def card_users_listed(user, value: str, *, expired: bool = False):
+    """The card users the list shows with this search (see card_user_search): the page's and the export's."""
+    queryset = selectors.card_users_visible_to(user)
+    if expired:
+        # An unknown or expired token finds nothing; it does not quietly list everyone instead.
+        queryset = queryset.none()
     queryset = (
-        selectors.card_users_visible_to(user)
+        selectors.search_card_users(queryset, value)
         .annotate(live_cards=Count("bindings", filter=Q(bindings__ended_at__isnull=True)))
         .order_by("-created_at", "-pk")
     )
+    return queryset
+
+
+@login_required
+@never_cache
+@require_form_methods
+def card_user_list(request):
+    user = request.user
+    if request.method == "POST":
+        # The search box posts, so that a typed ID number stays out of the URL: it comes back as a token.
+        value = clean_search(request.POST.get("q"))
+        if not value:
+            return redirect("cards:card_user_list")
+        return redirect(f"{reverse('cards:card_user_list')}?{urlencode({'s': stash_search(request, value)})}")
+    if looks_like_id_number(clean_search(request.GET.get("q"))):
+        # A number that reached the query string anyway (a hand-made URL) is not searched for, and the page
+        # that would echo its URL is not shown: searching would make such URLs work, and be copied.
+        messages.info(request, _("Search an ID number with the search box: it is never put in the address."))
+        return redirect("cards:card_user_list")
+    value, expired = card_user_search(request)
+    queryset = card_users_listed(user, value, expired=expired)
     page = CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -57,6 +93,9 @@ def card_user_list(request):
             "card_users": page.object_list,
             "can_register": may_somewhere(user, Capability.CARD_USERS_REGISTER),
             "count_cap": COUNT_CAP,
+            "search": value,
+            "search_shown": shown_search(value),
+            "search_expired": expired,
         },
     )
 

@@ -113,6 +113,8 @@ class CardListView(CardsApiView, generics.ListAPIView):
             queryset = queryset.filter(iccid__startswith=filters["iccid__startswith"])
         if filters.get("realname_required") is not None:
             queryset = queryset.filter(realname_required=filters["realname_required"])
+        if filters.get("search"):
+            queryset = selectors.search_cards(queryset, filters["search"])
         return queryset.order_by("iccid")
 
     @extend_schema(
@@ -125,6 +127,11 @@ class CardListView(CardsApiView, generics.ListAPIView):
             OpenApiParameter("iccid__startswith", OpenApiTypes.STR, description="ICCID prefix (digits)."),
             OpenApiParameter("realname_required", OpenApiTypes.BOOL, description="Cards that need user real-name."),
             OpenApiParameter("enterprise", OpenApiTypes.UUID, description="Owning enterprise's public_id."),
+            OpenApiParameter(
+                "search",
+                OpenApiTypes.STR,
+                description="ICCID or MSISDN digits: a whole one matches exactly, fewer digits match its start.",
+            ),
         ],
         responses={200: CardListSerializer(many=True), 400: E400, 401: E401, 403: E403_READ},
     )

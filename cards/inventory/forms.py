@@ -6,8 +6,10 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
+from cards.inventory import selectors
 from cards.inventory.selectors import cards_lacking_realname
 from cards.models import CardStatus, Package
+from core.errors import ValidationFailed
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
 
@@ -20,6 +22,13 @@ REALNAME_FILTER_CHOICES = [
 
 
 class CardFilterForm(forms.Form):
+    q = forms.CharField(
+        label=_("ICCID or number"),
+        help_text=_("A whole ICCID or number finds that card; fewer digits find the cards that start with them."),
+        required=False,
+        max_length=24,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "type": "search"}),
+    )
     iccid = forms.CharField(
         label=_("ICCID starts with"),
         required=False,
@@ -57,8 +66,16 @@ class CardFilterForm(forms.Form):
                 enterprises_visible_to(user).select_related(None).only("pk", "public_id", "name").order_by("name")
             )
 
+    def clean_q(self):
+        try:
+            return selectors.normalise_card_search(self.cleaned_data.get("q"))
+        except ValidationFailed as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
+
     def apply(self, queryset):
         data = self.cleaned_data
+        if data.get("q"):
+            queryset = selectors.search_cards(queryset, data["q"])
         if data.get("enterprise"):
             queryset = queryset.filter(enterprise_id=data["enterprise"].pk)
         if data.get("status"):

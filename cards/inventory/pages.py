@@ -31,8 +31,11 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        # The stubs allow any sequence; the card list pages a queryset.
-        return cast(QuerySet, self.object_list)[: self.cap + 1].count()
+        # The stubs allow any sequence; the card list pages a queryset. Without its ordering and joins the
+        # LIMIT stops the scan at cap + 1 rows; with them PostgreSQL sorted every visible row first
+        # (0.44 s at a million cards, against milliseconds).
+        queryset = cast(QuerySet, self.object_list).order_by().select_related(None)
+        return queryset[: self.cap + 1].count()
 
     @property
     def capped(self) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scoped
@@ -31,6 +33,44 @@ def cards_lacking_realname(queryset: QuerySet[Card]) -> QuerySet[Card]:
         .exclude(Exists(CardBinding.objects.filter(card=OuterRef("pk"), ended_at__isnull=True)))
         .exclude(hooks.exemption_approved_expression.ask())
     )
+
+
+# A full ICCID is 19 or 20 digits, a full MSISDN 11 or 13: those are matched exactly (the unique index),
+# anything shorter as a prefix of either.
+FULL_ICCID_LENGTHS = (19, 20)
+FULL_MSISDN_LENGTHS = (11, 13)
+SEARCH_MAX_LENGTH = 20
+
+
+def normalise_card_search(raw: object) -> str:
+    """The digits of a card search, spaces and dashes dropped (people paste "8986 0012 ..."); a search
+    with anything else in it is refused (code invalid_card_search), as is one longer than an ICCID."""
+    # NFKC: full-width digits from a Chinese input method are digits too.
+    value = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", str(raw or "")))
+    if value and (not (value.isascii() and value.isdigit()) or len(value) > SEARCH_MAX_LENGTH):
+        raise ValidationFailed(
+            _("Search cards by the digits of an ICCID or number, or their start."),
+            code="invalid_card_search",
+            field="q",
+        )
+    return value
+
+
+def search_cards(queryset: QuerySet[Card], raw: object) -> QuerySet[Card]:
+    """Cards whose ICCID or MSISDN is the search (a full one) or starts with it (a shorter one)."""
+    value = normalise_card_search(raw)
+    if not value:
+        return queryset
+    condition = Q()
+    if len(value) in FULL_ICCID_LENGTHS:
+        condition |= Q(iccid=value)
+    else:
+        condition |= Q(iccid__startswith=value)
+    if len(value) in FULL_MSISDN_LENGTHS:
+        condition |= Q(msisdn=value)
+    elif len(value) < max(FULL_MSISDN_LENGTHS):
+        condition |= Q(msisdn__startswith=value)
+    return queryset.filter(condition)
 
 
 def card_for_user(user: Any, iccid: str) -> Card:

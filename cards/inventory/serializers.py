@@ -120,6 +120,9 @@ class CardFilterSerializer(serializers.Serializer):
     )
     realname_required = serializers.BooleanField(required=False, allow_null=True, default=None)
     enterprise = serializers.UUIDField(required=False, help_text="The owning enterprise's public_id.")
+    search = serializers.CharField(
+        max_length=24, required=False, allow_blank=True, help_text="ICCID or MSISDN: whole (exact) or its start."
+    )
 
 
 class CardListSerializer(serializers.ModelSerializer):

@@ -76,15 +76,20 @@ def _single_enterprise(user) -> bool:
 # --- cards ----------------------------------------------------------------------
 
 
+def cards_listed(user, params):
+    """The cards the list shows for these GET parameters, and its filter form: the page's and the export's."""
+    form = forms.CardFilterForm(params or None, user=user, single_enterprise=_single_enterprise(user))
+    queryset = selectors.cards_visible_to(user).order_by("iccid")
+    if form.is_bound:
+        queryset = form.apply(queryset) if form.is_valid() else queryset.none()
+    return queryset, form
+
+
 @login_required
 @never_cache
 @require_safe
 def card_list(request):
-    user = request.user
-    form = forms.CardFilterForm(request.GET or None, user=user, single_enterprise=_single_enterprise(user))
-    queryset = selectors.cards_visible_to(user).order_by("iccid")
-    if form.is_bound:
-        queryset = form.apply(queryset) if form.is_valid() else queryset.none()
+    queryset, form = cards_listed(request.user, request.GET)
     page = CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,

@@ -25,7 +25,7 @@ from cards.inventory.api_base import require_reads
 from cards.models import Order, OrderStatus
 from cards.orders import policy, selectors, services
 from cards.orders.handlers import HandlerData
-from cards.orders.selectors import orders_visible_to
+from cards.orders.selectors import orders_visible_to, search_orders
 from cards.orders.serializers import (
     LivePhotoSerializer,
     OrderCreateSerializer,
@@ -76,6 +76,7 @@ class OrderListCreateView(Idempotent, generics.ListAPIView):
                 queryset = queryset.filter(**{name: filters[name]})
         if filters.get("enterprise"):
             queryset = queryset.filter(enterprise__public_id=filters["enterprise"])
+        queryset = search_orders(queryset, filters.get("search"))
         return queryset.annotate(card_count=Count("cards")).order_by("-created_at", "-pk")
 
     @extend_schema(
@@ -86,6 +87,11 @@ class OrderListCreateView(Idempotent, generics.ListAPIView):
             OpenApiParameter("status", OpenApiTypes.STR, enum=OrderStatus.values),
             OpenApiParameter("business_type", OpenApiTypes.STR),
             OpenApiParameter("enterprise", OpenApiTypes.UUID, description="public_id of the enterprise."),
+            OpenApiParameter(
+                "search",
+                OpenApiTypes.STR,
+                description="Order number or a card's ICCID: whole, or its start.",
+            ),
         ],
         responses={200: OrderListSerializer(many=True), 400: E400, 401: E401, 403: E403},
     )

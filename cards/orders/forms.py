@@ -262,6 +262,12 @@ class LivePhotoRetakeForm(forms.Form):
 
 
 class OrderFilterForm(forms.Form):
+    q = forms.CharField(
+        label=_("Order number or ICCID"),
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "type": "search"}),
+    )
     status = forms.ChoiceField(label=_("Status"), required=False)
     business_type = forms.ChoiceField(label=_("Business type"), required=False)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scoped
@@ -16,11 +16,26 @@ from cards.models import (
 from core.errors import (
     NotFound,
 )
+from core.search import clean_search
 from verification.models import Verification, VerificationPurpose
 
 
 def orders_visible_to(user: Any) -> QuerySet[Order]:
     return scoped(Order.objects.all(), user, path="enterprise__").select_related("enterprise", "handler")
+
+
+def search_orders(queryset: QuerySet[Order], raw: object) -> QuerySet[Order]:
+    """Orders found by their number (whole or its start, any case) or by a card's ICCID (whole or its
+    start): an EXISTS over the order's lines, so an order with many matching cards shows once."""
+    value = "".join(clean_search(raw).split()).upper()
+    if not value:
+        return queryset
+    condition = Q(number__startswith=value)
+    if value.isdigit():
+        lines = OrderCard.objects.filter(order=OuterRef("pk"))
+        lines = lines.filter(card__iccid=value) if len(value) >= 19 else lines.filter(card__iccid__startswith=value)
+        condition |= Q(Exists(lines))
+    return queryset.filter(condition)
 
 
 MSG_NOT_FOUND = _("The order does not exist or you have no access to it.")
@@ -53,4 +68,5 @@ __all__ = [
     "order_for_user",
     "order_latest_verification",
     "order_lines",
+    "search_orders",
 ]

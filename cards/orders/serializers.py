@@ -238,6 +238,7 @@ class OrderFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=OrderStatus.choices, required=False)
     business_type = serializers.ChoiceField(choices=BusinessType.choices, required=False)
     enterprise = serializers.UUIDField(required=False)
+    search = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
 
 class LivePhotoSerializer(serializers.Serializer):

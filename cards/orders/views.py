@@ -21,7 +21,6 @@ import os
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -32,13 +31,13 @@ from django.views.decorators.http import require_POST, require_safe
 from accounts.permissions import Capability, can
 from accounts.pii import decrypt, encrypt, mask_identifier
 from accounts.reveals import personal_file_response
-from cards.inventory.pages import PAGE_SIZE
+from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator
 from cards.models import BUSINESSES, LIVE_CARD_STATUSES, BusinessType, CardBinding, OrderStatus
 from cards.orders import policy as order_policy
 from cards.orders import selectors, services
 from cards.orders.forms import HandlerLookupForm, LivePhotoRetakeForm, OrderDetailsForm, OrderFilterForm, OrderStartForm
 from cards.orders.handlers import HandlerData, handler_find, handler_identity
-from cards.orders.selectors import orders_visible_to
+from cards.orders.selectors import orders_visible_to, search_orders
 from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
@@ -327,18 +326,25 @@ def order_new_cancel(request):
 # --- list and detail -------------------------------------------------------------------
 
 
-@login_required
-@never_cache
-@require_safe
-def order_list(request):
-    user = request.user
-    filters = OrderFilterForm(request.GET)
+def orders_listed(user, params):
+    """The orders the list shows for these GET parameters, and its filter form: the page's and the export's."""
+    filters = OrderFilterForm(params)
     queryset = orders_visible_to(user).annotate(card_count=Count("cards")).order_by("-created_at", "-pk")
     if filters.is_valid():
         for name in ("status", "business_type"):
             if filters.cleaned_data[name]:
                 queryset = queryset.filter(**{name: filters.cleaned_data[name]})
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+        queryset = search_orders(queryset, filters.cleaned_data["q"])
+    return queryset, filters
+
+
+@login_required
+@never_cache
+@require_safe
+def order_list(request):
+    user = request.user
+    queryset, filters = orders_listed(user, request.GET)
+    page = CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "cards/order_list.html",
@@ -346,6 +352,7 @@ def order_list(request):
             "filters": filters,
             "page_obj": page,
             "orders": page.object_list,
+            "count_cap": COUNT_CAP,
             "can_file": order_policy.order_enterprises_for(user).exists(),
         },
     )
