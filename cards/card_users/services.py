@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -31,7 +32,7 @@ from cards.models import (
 from core.columns import max_length
 from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.files import atomic_with_files
-from core.identity import IdentityError, validate_personal_id
+from core.identity import IdentityError, normalize_unit_name, validate_personal_id
 from core.uploads import CleanUpload, sanitize_upload
 from enterprises.models import Enterprise
 from integrations.webhooks.models import EventType
@@ -40,6 +41,45 @@ from verification.models import Verification, VerificationPurpose, VerificationS
 from verification.services import verification_create
 
 MSG_REGISTER_DENIED = _("Your role may not register card users for this enterprise.")
+# Never names the other registration's name, nor its enterprise: the counter may not see either.
+MSG_ID_NAME_MISMATCH = _(
+    "This ID number is already registered under another name. One ID number is one person: check the name "
+    "against the ID document and enter it exactly as printed there."
+)
+
+# Registrations that do not fix the name of their ID: the photos were unusable, or a reviewer refused them,
+# so nothing says the name entered then belonged to the ID.
+_REFUSED_REGISTRATIONS = (RegistrationStatus.NEEDS_NEW_PHOTO, RegistrationStatus.DECLINED)
+
+
+def person_name_key(name: str) -> str:
+    """A name as it identifies a person: the rules of a unit name (NFKC, no spaces or punctuation, Latin
+    case-folded), so that "王芳", " 王 芳" and "王芳。" are one person and a typing slip is not a new one."""
+    return normalize_unit_name(name)
+
+
+def same_id_registrations(id_number_index: str, enterprise: Enterprise) -> QuerySet[CardUser]:
+    """Every registration of one ID (its blind index) that the one-ID-one-person rule compares with: across
+    every real enterprise, or a sandbox's own only (issue 10 §5: a platform's tests never meet a real person).
+    Unscoped: callers never show these rows, only whether their name agrees."""
+    queryset = CardUser.objects.filter(id_number_index=id_number_index).exclude(
+        registration_status__in=_REFUSED_REGISTRATIONS
+    )
+    if sandbox.is_sandbox(enterprise):
+        return queryset.filter(enterprise=enterprise)
+    return queryset.filter(enterprise__sandbox_of__isnull=True)
+
+
+def check_one_id_one_person(*, id_number_index: str, name: str, enterprise: Enterprise) -> None:
+    """One ID number is one person (issue 11 §1.3): refuse a name that differs from the ID's registered one.
+
+    The same name is the same person, recorded as one more CardUser row linked by the blind index (a row is
+    one registration, with its own enterprise, photos and consent); person_cards gathers them again.
+    """
+    key = person_name_key(name)
+    names = same_id_registrations(id_number_index, enterprise).values_list("name", flat=True).distinct()
+    if any(person_name_key(other) != key for other in names):
+        raise ValidationFailed(MSG_ID_NAME_MISMATCH, code="id_name_mismatch", field="name")
 
 
 def one_id_card_limit() -> int:
@@ -193,8 +233,13 @@ def card_user_register(
     id_clean = _clean_photo(id_photo, "id_photo")
     live_clean = _clean_photo(live_photo, "live_photo")
     index = personal_id_index(id_type, number)
+    check_one_id_one_person(id_number_index=index, name=name, enterprise=enterprise)  # fail early, unlocked
 
     with atomic_with_files() as stored:
+        # Two first registrations of one ID under two names must not both pass the check: the slot lock's row
+        # serialises them, as it does binds (on PostgreSQL; SQLite writes one at a time anyway).
+        _lock_identity(index)
+        check_one_id_one_person(id_number_index=index, name=name, enterprise=enterprise)
         card_user = CardUser(
             enterprise=enterprise,
             name=name,

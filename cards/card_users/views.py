@@ -22,7 +22,7 @@ from cards.card_users import forms, selectors
 from cards.card_users.api import card_user_photo_response
 from cards.card_users.presentation import registration_status_body
 from cards.card_users.serializers import FINAL_VERIFICATION_STATUSES, verification_status_body
-from cards.card_users.services import card_user_register
+from cards.card_users.services import card_user_register, live_card_count, one_id_card_limit
 from cards.decisions import current_language
 from cards.inventory import selectors as card_selectors
 from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator, card_for_page
@@ -180,6 +180,36 @@ def card_user_detail(request, public_id):
 
 @login_required
 @never_cache
+@require_safe
+def card_user_person(request, public_id):
+    """One ID number is one person (issue 11 §1.3): every card this ID holds in the enterprises the viewer
+    may see, and how many of its five slots are used across all of them (the count a bind checks)."""
+    card_user = selectors.card_user_for_user(request.user, public_id)
+    registrations = selectors.person_registrations(request.user, card_user)
+    bindings = list(selectors.person_bindings(registrations))
+    limit = one_id_card_limit()
+    used = live_card_count(card_user.id_number_index, card_user.enterprise)
+    visible_live = sum(1 for binding in bindings if binding.ended_at is None)
+    response = render(
+        request,
+        "cards/card_user_person.html",
+        {
+            "card_user": card_user,
+            "registrations": list(registrations.order_by("-created_at", "-pk")),
+            "bindings": bindings,
+            "slots_used": used,
+            "slots_limit": limit,
+            "slots_free": max(0, limit - used),
+            # Live cards in enterprises this viewer cannot see: counted, never listed.
+            "hidden_live": max(0, used - visible_live),
+        },
+    )
+    no_store(response)
+    return response
+
+
+@login_required
+@never_cache
 @require_POST
 def card_user_reveal(request, public_id):
     card_user = selectors.card_user_for_user(request.user, public_id)
@@ -206,6 +236,7 @@ __all__ = [
     "card_user_create",
     "card_user_detail",
     "card_user_list",
+    "card_user_person",
     "card_user_photo",
     "card_user_reveal",
 ]
