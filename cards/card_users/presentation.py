@@ -34,6 +34,24 @@ REGISTRATION_TEXTS = {
 }
 
 
+NOT_BOUND_STATUSES = frozenset({RegistrationStatus.NOT_BOUND, RegistrationStatus.NOT_BOUND_CARD_LIMIT})
+
+# The codes a bind refuses with (cards.card_users.services.card_user_bind): verification.services adds the
+# refusal to the comparison's reasons, but on a page the registration's one sentence says it already.
+BIND_REFUSAL_CODES = frozenset(
+    {"one_id_five_cards", "already_bound", "wrong_enterprise", "invalid_transition", "required"}
+)
+
+
+def face_reasons_for_page(card_user: CardUser, status_body: dict) -> list[str]:
+    """The comparison's reasons as the card user's page lists them: for a registration verified but not
+    bound (issue 11 §1.4), without the bind's refusal, which the registration's sentence already says."""
+    reasons, reason_codes = status_body["reasons"], status_body["reason_codes"]
+    if card_user.registration_status not in NOT_BOUND_STATUSES:
+        return list(reasons)
+    return [text for text, code in zip(reasons, reason_codes, strict=False) if code not in BIND_REFUSAL_CODES]
+
+
 def registration_status_body(card_user: CardUser, verification=None) -> dict:
     """The registration's state as the page and the API show it: a stable code, its label, whether it
     is final, one sentence saying what to do and, when no card was bound, how many cards were asked for
@@ -73,6 +91,7 @@ def registration_status_body(card_user: CardUser, verification=None) -> dict:
         "code": status.value,
         "label": str(status.label),
         "final": status in FINAL_REGISTRATION_STATUSES,
+        "not_bound": status in NOT_BOUND_STATUSES,
         "detail": str(detail),
         "cards_requested": cards_requested,
         "slots_free": slots_free,

@@ -20,7 +20,7 @@ from accounts.services import pii_view_log
 from accounts.throttling import page_reveal_wait, reveal_wait_message
 from cards.card_users import forms, selectors
 from cards.card_users.api import card_user_photo_response
-from cards.card_users.presentation import registration_status_body
+from cards.card_users.presentation import face_reasons_for_page, registration_status_body
 from cards.card_users.serializers import FINAL_VERIFICATION_STATUSES, verification_status_body
 from cards.card_users.services import card_user_register, live_card_count, one_id_card_limit
 from cards.decisions import current_language
@@ -158,6 +158,7 @@ def _render_card_user(request, card_user, *, revealed: str | None = None, reveal
     context = {
         "card_user": card_user,
         "registration": registration_status_body(card_user, latest["record"] if latest else None),
+        "face_reasons": face_reasons_for_page(card_user, latest["status"]) if latest else [],
         "bindings": list(selectors.card_user_bindings(card_user)),
         "verifications": verifications,
         "latest": latest,
