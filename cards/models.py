@@ -547,6 +547,8 @@ class RegistrationStatus(models.TextChoices):
     DECLINED = "declined", _("Refused: the reviewer declined the face comparison")
     NOT_BOUND_CARD_LIMIT = "not_bound_card_limit", _("Verified, but not bound: one ID, five cards")
     NOT_BOUND = "not_bound", _("Verified, but not bound: a card is no longer available")
+    # Issue 11 §1.2: at the counter, a clear mismatch waits for a retake or the manager's hand-off to review.
+    FACE_MISMATCH = "face_mismatch", _("The photos do not match: retake the live photo or send it to a reviewer")
 
 
 FINAL_REGISTRATION_STATUSES = frozenset(

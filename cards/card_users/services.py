@@ -38,7 +38,12 @@ from enterprises.models import Enterprise
 from integrations.webhooks.models import EventType
 from integrations.webhooks.payloads import codes, emit_event
 from verification.models import Verification, VerificationPurpose, VerificationStatus
-from verification.services import verification_create
+from verification.services import (
+    retake_limit,
+    verification_create,
+    verification_retake,
+    verification_send_to_review,
+)
 
 MSG_REGISTER_DENIED = _("Your role may not register card users for this enterprise.")
 # Never names the other registration's name, nor its enterprise: the counter may not see either.
@@ -188,6 +193,7 @@ def card_user_register(
     review_required: bool = False,
     liveness: str = "",
     liveness_frames: Sequence[bytes] = (),
+    retake_offered: bool = False,
 ) -> Verification:
     """Record a card user and start the face comparison that completes their real-name.
 
@@ -196,6 +202,8 @@ def card_user_register(
     `review_required`: presence was not proven by a live capture, so even a passed comparison goes to a
     reviewer (never auto-approved). `liveness` and `liveness_frames`: how the live photo came and, for a
     capture that did not prove presence, its frames for the reviewer (verification_create).
+    `retake_offered`: the person stands at the counter, so a clear mismatch waits for a retake
+    (card_user_retake) or the manager's hand-off (card_user_send_to_review) before a reviewer sees it.
     """
     require(actor, Capability.CARD_USERS_REGISTER, enterprise, message=MSG_REGISTER_DENIED)
     name = (name or "").strip()
@@ -273,6 +281,7 @@ def card_user_register(
             review_required=review_required,
             liveness=liveness,
             liveness_frames=liveness_frames,
+            retake_offered=retake_offered,
         )
 
 
@@ -282,7 +291,49 @@ _STATUS_OF_COMPARISON = {
     VerificationStatus.IN_REVIEW: RegistrationStatus.IN_REVIEW,
     VerificationStatus.REJECTED: RegistrationStatus.NEEDS_NEW_PHOTO,
     VerificationStatus.DECLINED: RegistrationStatus.DECLINED,
+    VerificationStatus.MISMATCH: RegistrationStatus.FACE_MISMATCH,
 }
+
+
+def _mismatched_comparison(card_user: CardUser) -> Verification:
+    """The registration's latest comparison, which must be a clear mismatch awaiting the counter."""
+    verification = card_user.verifications.order_by("-created_at", "-pk").first()
+    if verification is None or verification.status != VerificationStatus.MISMATCH:
+        raise InvalidTransition(
+            _("This registration is not waiting for a retake (it is %(status)s).")
+            % {"status": card_user.get_registration_status_display()},
+            code="not_mismatch",
+        )
+    return verification
+
+
+def card_user_retake(
+    *, actor: User | None, card_user: CardUser, live_photo: UploadedFile | bytes | None
+) -> Verification:
+    """A new live photo for a clear mismatch, while the person is at the counter (issue 11 §1.2).
+
+    The card user's own copy of the live photo follows, so the registration shows the photo compared last.
+    After FACE_RETAKE_LIMIT retakes a further mismatch goes to a reviewer by itself (verification.services).
+    """
+    require(actor, Capability.CARD_USERS_REGISTER, card_user.enterprise, message=MSG_REGISTER_DENIED)
+    live_clean = _clean_photo(live_photo, "live_photo")
+    with atomic_with_files() as stored:
+        locked = CardUser.objects.select_for_update(of=("self",)).get(pk=card_user.pk)
+        verification = _mismatched_comparison(locked)
+        if verification.retakes >= retake_limit():
+            raise InvalidTransition(_("No retake is left: send it to a reviewer."), code="retake_limit")
+        stored.save(locked.live_photo, f"live{live_clean.extension}", live_clean.content)
+        locked.save(update_fields=["live_photo"])
+        audit_record(actor=actor, action="card_user.retake", obj=locked, data={"retake": verification.retakes + 1})
+        return verification_retake(verification=verification, actor=actor, live_photo=live_clean)
+
+
+def card_user_send_to_review(*, actor: User | None, card_user: CardUser) -> Verification:
+    """The manager sends a clear mismatch to a reviewer rather than retake it (issue 11 §1.2)."""
+    require(actor, Capability.CARD_USERS_REGISTER, card_user.enterprise, message=MSG_REGISTER_DENIED)
+    with transaction.atomic():
+        locked = CardUser.objects.select_for_update(of=("self",)).get(pk=card_user.pk)
+        return verification_send_to_review(verification=_mismatched_comparison(locked), actor=actor)
 
 
 def card_user_registration_settle(*, actor: User | None, verification: Verification) -> DomainError | None:
