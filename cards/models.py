@@ -565,7 +565,10 @@ FINAL_REGISTRATION_STATUSES = frozenset(
 class CardUser(models.Model):
     """A card user's identity as registered for real-name (U5), with consent to biometrics.
 
-    One row per registration: registering the same ID again makes another row.
+    One row per registration: registering the same ID again makes another row, with its own enterprise,
+    photos and consent. One ID number is one person (issue 11 §1.3): every row of one blind index carries the
+    same name (cards.card_users.services.check_one_id_one_person refuses another), and the rows are that
+    person's registrations, gathered by the per-person page (cards:card_user_person).
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("reference"))
