@@ -25,6 +25,7 @@ from core.files import atomic_with_files
 from core.queueing import enqueue
 from core.uploads import CleanUpload
 from verification import hooks
+from verification.engine import reason
 from verification.frames import contact_sheet
 from verification.models import (
     Verification,
@@ -147,7 +148,10 @@ def verification_record_result(
             # must look.
             record.status = VerificationStatus.IN_REVIEW
         record.distance = distance
-        record.reasons = reasons or []
+        record.reasons = list(reasons or [])
+        if outcome == VerificationOutcome.FAIL and not any(r.get("code") == "face_mismatch" for r in record.reasons):
+            # Issue 11 §1.2: a clear mismatch says so, to the counter and to a reviewer, never "reason —".
+            record.reasons.append(reason("face_mismatch"))
         record.threshold_pass = threshold_pass
         record.threshold_fail = threshold_fail
         record.engine = engine

@@ -86,6 +86,7 @@ def test_a_clear_mismatch_tells_the_manager_at_once_with_a_retake(
     assert "The live photo does not match the ID photo (distance 0.815, a mismatch above 0.60)." in page
     assert "2 retakes left" in page and 'data-retakes-left="2"' in page
     assert 'name="live_photo"' in page and 'capture="user"' in page
+    assert "The live photo and the ID photo are not the same person" in page  # the reason, not "—"
     assert "Awaiting manual review" not in page
     assert "data-poll-url" not in page  # it waits for the counter, not for the engine
     # Not yet a reviewer's: the manager decides while the person is there.
@@ -171,3 +172,14 @@ def test_a_role_that_may_not_register_cannot_retake(client, world, ent, mismatch
     )
     assert response.status_code in (403, 404)
     assert Verification.objects.get(card_user=card_user).status == VerificationStatus.MISMATCH
+
+
+def test_the_real_engine_s_bare_fail_gets_its_reason(manager, ent):
+    """The real engine gives a distance above the threshold and no reason: the record says why all the same."""
+    from verification.services import verification_record_result
+
+    verification = factories.card_user_registration(
+        actor=manager, enterprise=ent, cards=[factories.card(enterprise=ent)]
+    )
+    record = verification_record_result(verification=verification, outcome="fail", distance=0.815, reasons=[])
+    assert [r["code"] for r in record.reasons] == ["face_mismatch"]
