@@ -4,15 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cards', '0017_card_import_actor_label'),
+        ("cards", "0017_card_import_actor_label"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='carduser',
-            name='registration_status',
-            field=models.CharField(choices=[('submitted', 'Submitted: the photos are being compared'), ('in_review', 'In review: awaiting a reviewer'), ('registered', 'Registered: the cards are bound to this user'), ('needs_new_photo', 'Needs a new photo'), ('declined', 'Refused: the reviewer declined the face comparison'), ('not_bound_card_limit', 'Verified, but not bound: one ID, five cards'), ('not_bound', 'Verified, but not bound: a card is no longer available'), ('face_mismatch', 'The photos do not match: retake the live photo or send it to a reviewer')], default='submitted', max_length=24, verbose_name='registration status'),
+            model_name="carduser",
+            name="registration_status",
+            field=models.CharField(
+                choices=[
+                    ("submitted", "Submitted: the photos are being compared"),
+                    ("in_review", "In review: awaiting a reviewer"),
+                    ("registered", "Registered: the cards are bound to this user"),
+                    ("needs_new_photo", "Needs a new photo"),
+                    ("declined", "Refused: the reviewer declined the face comparison"),
+                    ("not_bound_card_limit", "Verified, but not bound: one ID, five cards"),
+                    ("not_bound", "Verified, but not bound: a card is no longer available"),
+                    ("face_mismatch", "The photos do not match: retake the live photo or send it to a reviewer"),
+                ],
+                default="submitted",
+                max_length=24,
+                verbose_name="registration status",
+            ),
         ),
     ]
