@@ -33,6 +33,7 @@ from approvals import selectors, services
 from approvals.forms import DecisionForm, ExemptionFileForm
 from approvals.models import ApprovalLevel, RequestStatus
 from approvals.selectors import change_request_for_user
+from cards.card_users.presentation import registration_status_body
 from cards.inventory.pages import CappedPaginator
 from cards.inventory.selectors import cards_visible_to
 from cards.models import LIVE_CARD_STATUSES, CardStatus
@@ -380,14 +381,21 @@ def review_detail(request, public_id):
         except errors.DomainError as exc:
             add_domain_error(form, exc)
         else:
-            messages.success(
-                request,
-                _("The comparison was approved: the real-name gate is open.")
-                if form.approve
-                else _("The comparison was declined."),
-            )
+            verification.refresh_from_db()
+            outcome = _registration_outcome(verification)
+            if form.approve and outcome is not None and outcome["not_bound"]:
+                # Issue 11 §1.4: approved, yet no card was bound; the approver hears what the counter hears.
+                messages.warning(request, outcome["detail"])
+            else:
+                messages.success(
+                    request,
+                    _("The comparison was approved: the real-name gate is open.")
+                    if form.approve
+                    else _("The comparison was declined."),
+                )
             return redirect("approvals:review_queue")
     verification.refresh_from_db()
+    registration = _registration_outcome(verification)
     response = render(
         request,
         "approvals/review_detail.html",
@@ -398,6 +406,7 @@ def review_detail(request, public_id):
             "self_submitted": verification.created_by_id == user.pk,
             "reason_texts": reason_texts(verification, getattr(request, "LANGUAGE_CODE", "zh-hans")),
             "cards": list(verification.cards.order_by("iccid")[:50]) if verification.purpose == "card_user" else [],
+            "registration": registration,
             # Presence not proven (inconclusive, locked, or the file-input fallback): the reviewer is told
             # how the live photo came and sees the capture's frames, when there were any.
             "liveness_review": verification.liveness in LIVENESS_FOR_REVIEW,
@@ -406,6 +415,17 @@ def review_detail(request, public_id):
     )
     no_store(response)
     return response
+
+
+def _registration_outcome(verification: Verification) -> dict | None:
+    """What came of a card user's registration once its comparison is decided (cards.card_users.presentation),
+    the same sentence as on the card user's page; None while it waits, and for an order's comparison."""
+    if verification.card_user_id is None or verification.status == "in_review":
+        return None
+    card_user = verification.card_user
+    assert card_user is not None
+    card_user.refresh_from_db(fields=["registration_status"])
+    return registration_status_body(card_user, verification)
 
 
 # "frames": a live capture's frames side by side (verification.frames), kept when they proved no presence.

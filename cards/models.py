@@ -547,6 +547,8 @@ class RegistrationStatus(models.TextChoices):
     DECLINED = "declined", _("Refused: the reviewer declined the face comparison")
     NOT_BOUND_CARD_LIMIT = "not_bound_card_limit", _("Verified, but not bound: one ID, five cards")
     NOT_BOUND = "not_bound", _("Verified, but not bound: a card is no longer available")
+    # Issue 11 §1.2: at the counter, a clear mismatch waits for a retake or the manager's hand-off to review.
+    FACE_MISMATCH = "face_mismatch", _("The photos do not match: retake the live photo or send it to a reviewer")
 
 
 FINAL_REGISTRATION_STATUSES = frozenset(
@@ -563,7 +565,10 @@ FINAL_REGISTRATION_STATUSES = frozenset(
 class CardUser(models.Model):
     """A card user's identity as registered for real-name (U5), with consent to biometrics.
 
-    One row per registration: registering the same ID again makes another row.
+    One row per registration: registering the same ID again makes another row, with its own enterprise,
+    photos and consent. One ID number is one person (issue 11 §1.3): every row of one blind index carries the
+    same name (cards.card_users.services.check_one_id_one_person refuses another), and the rows are that
+    person's registrations, gathered by the per-person page (cards:card_user_person).
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("reference"))

@@ -548,6 +548,8 @@ FACE_ENGINE = env.str("FACE_ENGINE", default="verification.engine.FaceRecognitio
 # below both, as dlib's model separates East Asian faces and small ID portraits less well.
 FACE_MATCH_PASS_THRESHOLD = env.float("FACE_MATCH_PASS_THRESHOLD", default=0.45)
 FACE_MATCH_FAIL_THRESHOLD = env.float("FACE_MATCH_FAIL_THRESHOLD", default=0.60)
+# Issue 11 §1.2: live photo retakes the counter may take on a clear mismatch before it goes to a reviewer.
+FACE_RETAKE_LIMIT = env.int("FACE_RETAKE_LIMIT", default=3)
 FACE_MAX_IMAGE_PX = env.int("FACE_MAX_IMAGE_PX", default=1024)  # photos are downscaled to this longest side
 FACE_MIN_LIVE_FACE_PX = env.int("FACE_MIN_LIVE_FACE_PX", default=60)  # smaller live face: "face too small"
 FACE_MIN_ID_FACE_PX = env.int("FACE_MIN_ID_FACE_PX", default=20)

@@ -33,6 +33,9 @@ class VerificationStatus(models.TextChoices):
     APPROVED = "approved", _("Approved by a reviewer")
     DECLINED = "declined", _("Declined by a reviewer")
     REJECTED = "rejected", _("Photo unusable: take it again")
+    # Issue 11 §1.2: a clear mismatch at the counter waits for a retake while the person is there, or for the
+    # account manager to send it to a reviewer; after FACE_RETAKE_LIMIT retakes it goes to one by itself.
+    MISMATCH = "mismatch", _("The photos do not match: retake the live photo")
 
 
 class LivenessSource(models.TextChoices):
@@ -126,6 +129,11 @@ class Verification(models.Model):
         editable=False,
     )
     attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("number of attempts"))
+    # Offered where the person stands at the counter (the staff page); other channels go to review at once.
+    retake_offered = models.BooleanField(
+        default=False, editable=False, verbose_name=_("retake offered on a clear mismatch")
+    )
+    retakes = models.PositiveSmallIntegerField(default=0, editable=False, verbose_name=_("live photo retakes"))
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

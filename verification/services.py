@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +25,7 @@ from core.files import atomic_with_files
 from core.queueing import enqueue
 from core.uploads import CleanUpload
 from verification import hooks
+from verification.engine import reason
 from verification.frames import contact_sheet
 from verification.models import (
     Verification,
@@ -67,8 +69,12 @@ def verification_create(
     review_required: bool = False,
     liveness: str = "",
     liveness_frames: Sequence[bytes] = (),
+    retake_offered: bool = False,
 ) -> Verification:
     """Store a comparison to run; the task is queued once the transaction commits.
+
+    With `retake_offered` (the person is at the counter) a clear mismatch waits as MISMATCH for a retake
+    (verification_retake) or a hand-off to review (verification_send_to_review), instead of a reviewer at once.
 
     With `review_required` a comparison that passes still goes to a reviewer (presence not proven).
     `liveness` says how the live photo came (models.LivenessSource); `liveness_frames`, the capture's frames
@@ -83,6 +89,7 @@ def verification_create(
             created_by=actor_user(actor),
             review_required=review_required,
             liveness=liveness,
+            retake_offered=retake_offered,
         )
         stored.save(verification.id_photo, f"id{id_photo.extension}", id_photo.content)
         stored.save(verification.live_photo, f"live{live_photo.extension}", live_photo.content)
@@ -133,12 +140,18 @@ def verification_record_result(
         if _in_sandbox(record):
             # No reviewer looks at a sandbox (issue 10 §5): its outcome is final, and a mismatch is refused.
             record.status = SANDBOX_OUTCOME_TO_STATUS[VerificationOutcome(outcome)]
+        elif outcome == VerificationOutcome.FAIL and record.retake_offered and record.retakes < retake_limit():
+            # Issue 11 §1.2: the manager is told at once, while the person is still there, and may retake.
+            record.status = VerificationStatus.MISMATCH
         elif (replay_of is not None or record.review_required) and record.status == VerificationStatus.PASSED:
             # A live photo seen before, or one no live capture proved, is no proof of presence: a person
             # must look.
             record.status = VerificationStatus.IN_REVIEW
         record.distance = distance
-        record.reasons = reasons or []
+        record.reasons = list(reasons or [])
+        if outcome == VerificationOutcome.FAIL and not any(r.get("code") == "face_mismatch" for r in record.reasons):
+            # Issue 11 §1.2: a clear mismatch says so, to the counter and to a reviewer, never "reason —".
+            record.reasons.append(reason("face_mismatch"))
         record.threshold_pass = threshold_pass
         record.threshold_fail = threshold_fail
         record.engine = engine
@@ -156,6 +169,61 @@ def verification_record_result(
             data={"outcome": outcome, "status": record.status, "distance": distance},
         )
         _result_settled(record, actor=None)
+    return record
+
+
+def retake_limit() -> int:
+    """Read at call time, so that a test (or the operator) can change it."""
+    return int(settings.FACE_RETAKE_LIMIT)
+
+
+def verification_retake(*, verification: Verification, actor: User | None, live_photo: CleanUpload) -> Verification:
+    """A clear mismatch (MISMATCH) compared again with a new live photo, on the same record (issue 11 §1.2).
+
+    The earlier result stays in the audit trail; the record runs again as pending. Only its caller (the card
+    user's retake service) checks who may do it: this floor knows no card users.
+    """
+    with atomic_with_files() as stored:
+        record = Verification.objects.select_for_update(of=("self",)).get(pk=verification.pk)
+        if record.status != VerificationStatus.MISMATCH:
+            raise InvalidTransition(
+                _("Only a comparison whose photos do not match can be retaken (it is %(status)s).")
+                % {"status": record.get_status_display()},
+                code="not_mismatch",
+            )
+        if record.retakes >= retake_limit():
+            raise InvalidTransition(_("No retake is left: send it to a reviewer."), code="retake_limit")
+        previous = {"distance": record.distance, "retake": record.retakes}
+        stored.save(record.live_photo, f"live{live_photo.extension}", live_photo.content)
+        record.retakes += 1
+        record.status = VerificationStatus.PENDING
+        record.outcome = ""
+        record.distance = None
+        record.reasons = []
+        record.completed_at = None
+        record.live_photo_phash = ""
+        record.replay_of = None
+        record.save()
+        audit_record(actor=actor, action="verification.retaken", obj=record, data=previous)
+        _result_settled(record, actor=actor)
+        transaction.on_commit(lambda: enqueue_verification(record.pk))
+    return record
+
+
+def verification_send_to_review(*, verification: Verification, actor: User | None) -> Verification:
+    """The manager hands a clear mismatch to a reviewer instead of retaking (issue 11 §1.2)."""
+    with transaction.atomic():
+        record = Verification.objects.select_for_update(of=("self",)).get(pk=verification.pk)
+        if record.status != VerificationStatus.MISMATCH:
+            raise InvalidTransition(
+                _("Only a comparison whose photos do not match can be sent to a reviewer (it is %(status)s).")
+                % {"status": record.get_status_display()},
+                code="not_mismatch",
+            )
+        record.status = VerificationStatus.IN_REVIEW
+        record.save(update_fields=["status"])
+        audit_record(actor=actor, action="verification.sent_to_review", obj=record, data={"retakes": record.retakes})
+        _result_settled(record, actor=actor)
     return record
 
 

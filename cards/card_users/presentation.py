@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from cards.card_users.services import live_card_count, one_id_card_limit
 from cards.models import FINAL_REGISTRATION_STATUSES, CardUser, RegistrationStatus
+from verification.services import retake_limit
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -32,6 +34,55 @@ REGISTRATION_TEXTS = {
         "register the user again for cards that are still available."
     ),
 }
+
+
+NOT_BOUND_STATUSES = frozenset({RegistrationStatus.NOT_BOUND, RegistrationStatus.NOT_BOUND_CARD_LIMIT})
+
+# The codes a bind refuses with (cards.card_users.services.card_user_bind): verification.services adds the
+# refusal to the comparison's reasons, but on a page the registration's one sentence says it already.
+BIND_REFUSAL_CODES = frozenset(
+    {"one_id_five_cards", "already_bound", "wrong_enterprise", "invalid_transition", "required"}
+)
+
+
+def face_reasons_for_page(card_user: CardUser, status_body: dict) -> list[str]:
+    """The comparison's reasons as the card user's page lists them: for a registration verified but not
+    bound (issue 11 §1.4), without the bind's refusal, which the registration's sentence already says."""
+    reasons, reason_codes = status_body["reasons"], status_body["reason_codes"]
+    if card_user.registration_status not in NOT_BOUND_STATUSES:
+        return list(reasons)
+    return [text for text, code in zip(reasons, reason_codes, strict=False) if code not in BIND_REFUSAL_CODES]
+
+
+def retakes_left(verification) -> int:
+    return max(0, retake_limit() - (verification.retakes if verification is not None else 0))
+
+
+def face_mismatch_text(card_user: CardUser, verification=None) -> StrOrPromise:
+    """Issue 11 §1.2: say at once that the photos do not match, by how much, and how many retakes are left."""
+    if verification is None:
+        verification = card_user.verifications.order_by("-created_at", "-pk").first()
+    left = retakes_left(verification)
+    distance = getattr(verification, "distance", None)
+    threshold = getattr(verification, "threshold_fail", None)
+    measured = (
+        _("The live photo does not match the ID photo (distance %(distance).3f, a mismatch above %(threshold).2f).")
+        % {"distance": distance, "threshold": threshold}
+        if distance is not None and threshold is not None
+        else _("The live photo does not match the ID photo.")
+    )
+    advice: StrOrPromise
+    if left:
+        advice = ngettext(
+            "If the person in front of you is the one on the ID, take the live photo again (%(left)s retake left); "
+            "otherwise send it to a reviewer.",
+            "If the person in front of you is the one on the ID, take the live photo again (%(left)s retakes left); "
+            "otherwise send it to a reviewer.",
+            left,
+        ) % {"left": left}
+    else:
+        advice = _("No retake is left: send it to a reviewer.")
+    return f"{measured} {advice}"
 
 
 def registration_status_body(card_user: CardUser, verification=None) -> dict:
@@ -67,12 +118,16 @@ def registration_status_body(card_user: CardUser, verification=None) -> dict:
                 )
                 % params
             )
+    elif status == RegistrationStatus.FACE_MISMATCH:
+        detail = face_mismatch_text(card_user, verification)
     else:
         detail = REGISTRATION_TEXTS[status]
     return {
         "code": status.value,
         "label": str(status.label),
         "final": status in FINAL_REGISTRATION_STATUSES,
+        "not_bound": status in NOT_BOUND_STATUSES,
+        "retakes_left": retakes_left(verification) if status == RegistrationStatus.FACE_MISMATCH else None,
         "detail": str(detail),
         "cards_requested": cards_requested,
         "slots_free": slots_free,

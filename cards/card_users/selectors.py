@@ -55,5 +55,23 @@ def card_user_for_user(user: Any, public_id: object) -> CardUser:
     return card_user
 
 
+def person_registrations(user: Any, card_user: CardUser) -> QuerySet[CardUser]:
+    """Every registration of this card user's ID (one ID number is one person, issue 11 §1.3) in the
+    enterprises `user` may see; a sandbox's own only, as the five-card count keeps them apart."""
+    queryset = card_users_visible_to(user).filter(id_number_index=card_user.id_number_index)
+    if card_user.enterprise.sandbox_of_id is not None:
+        return queryset.filter(enterprise_id=card_user.enterprise_id)
+    return queryset.filter(enterprise__sandbox_of__isnull=True)
+
+
+def person_bindings(registrations: QuerySet[CardUser]) -> QuerySet[CardBinding]:
+    """The cards those registrations hold or held: live ones first, then the most recent."""
+    return (
+        CardBinding.objects.filter(card_user__in=registrations)
+        .select_related("card", "card__enterprise", "card_user")
+        .order_by("ended_at", "-bound_at", "-pk")
+    )
+
+
 def card_user_bindings(card_user: CardUser) -> QuerySet[CardBinding]:
     return card_user.bindings.select_related("card").order_by("ended_at", "-bound_at")

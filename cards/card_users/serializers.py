@@ -40,7 +40,8 @@ class RegistrationStatusSerializer(serializers.Serializer):
         choices=RegistrationStatus.choices,
         help_text="submitted, in_review, registered, needs_new_photo, declined, not_bound_card_limit "
         "(verified, but the ID already holds its five live cards), not_bound (verified, but a card "
-        "was cancelled or registered to another user meanwhile).",
+        "was cancelled or registered to another user meanwhile), face_mismatch (a counter registration whose "
+        "photos clearly do not match, waiting for a retake or a hand-off to review).",
     )
     label = serializers.CharField()  # type: ignore[assignment]  # a field: the metaclass lifts it off the class
     final = serializers.BooleanField(help_text="True when the state will not change any more.")

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -31,15 +32,59 @@ from cards.models import (
 from core.columns import max_length
 from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.files import atomic_with_files
-from core.identity import IdentityError, validate_personal_id
+from core.identity import IdentityError, normalize_unit_name, validate_personal_id
 from core.uploads import CleanUpload, sanitize_upload
 from enterprises.models import Enterprise
 from integrations.webhooks.models import EventType
 from integrations.webhooks.payloads import codes, emit_event
 from verification.models import Verification, VerificationPurpose, VerificationStatus
-from verification.services import verification_create
+from verification.services import (
+    retake_limit,
+    verification_create,
+    verification_retake,
+    verification_send_to_review,
+)
 
 MSG_REGISTER_DENIED = _("Your role may not register card users for this enterprise.")
+# Never names the other registration's name, nor its enterprise: the counter may not see either.
+MSG_ID_NAME_MISMATCH = _(
+    "This ID number is already registered under another name. One ID number is one person: check the name "
+    "against the ID document and enter it exactly as printed there."
+)
+
+# Registrations that do not fix the name of their ID: the photos were unusable, or a reviewer refused them,
+# so nothing says the name entered then belonged to the ID.
+_REFUSED_REGISTRATIONS = (RegistrationStatus.NEEDS_NEW_PHOTO, RegistrationStatus.DECLINED)
+
+
+def person_name_key(name: str) -> str:
+    """A name as it identifies a person: the rules of a unit name (NFKC, no spaces or punctuation, Latin
+    case-folded), so that "王芳", " 王 芳" and "王芳。" are one person and a typing slip is not a new one."""
+    return normalize_unit_name(name)
+
+
+def same_id_registrations(id_number_index: str, enterprise: Enterprise) -> QuerySet[CardUser]:
+    """Every registration of one ID (its blind index) that the one-ID-one-person rule compares with: across
+    every real enterprise, or a sandbox's own only (issue 10 §5: a platform's tests never meet a real person).
+    Unscoped: callers never show these rows, only whether their name agrees."""
+    queryset = CardUser.objects.filter(id_number_index=id_number_index).exclude(
+        registration_status__in=_REFUSED_REGISTRATIONS
+    )
+    if sandbox.is_sandbox(enterprise):
+        return queryset.filter(enterprise=enterprise)
+    return queryset.filter(enterprise__sandbox_of__isnull=True)
+
+
+def check_one_id_one_person(*, id_number_index: str, name: str, enterprise: Enterprise) -> None:
+    """One ID number is one person (issue 11 §1.3): refuse a name that differs from the ID's registered one.
+
+    The same name is the same person, recorded as one more CardUser row linked by the blind index (a row is
+    one registration, with its own enterprise, photos and consent); person_cards gathers them again.
+    """
+    key = person_name_key(name)
+    names = same_id_registrations(id_number_index, enterprise).values_list("name", flat=True).distinct()
+    if any(person_name_key(other) != key for other in names):
+        raise ValidationFailed(MSG_ID_NAME_MISMATCH, code="id_name_mismatch", field="name")
 
 
 def one_id_card_limit() -> int:
@@ -148,6 +193,7 @@ def card_user_register(
     review_required: bool = False,
     liveness: str = "",
     liveness_frames: Sequence[bytes] = (),
+    retake_offered: bool = False,
 ) -> Verification:
     """Record a card user and start the face comparison that completes their real-name.
 
@@ -156,6 +202,8 @@ def card_user_register(
     `review_required`: presence was not proven by a live capture, so even a passed comparison goes to a
     reviewer (never auto-approved). `liveness` and `liveness_frames`: how the live photo came and, for a
     capture that did not prove presence, its frames for the reviewer (verification_create).
+    `retake_offered`: the person stands at the counter, so a clear mismatch waits for a retake
+    (card_user_retake) or the manager's hand-off (card_user_send_to_review) before a reviewer sees it.
     """
     require(actor, Capability.CARD_USERS_REGISTER, enterprise, message=MSG_REGISTER_DENIED)
     name = (name or "").strip()
@@ -193,8 +241,13 @@ def card_user_register(
     id_clean = _clean_photo(id_photo, "id_photo")
     live_clean = _clean_photo(live_photo, "live_photo")
     index = personal_id_index(id_type, number)
+    check_one_id_one_person(id_number_index=index, name=name, enterprise=enterprise)  # fail early, unlocked
 
     with atomic_with_files() as stored:
+        # Two first registrations of one ID under two names must not both pass the check: the slot lock's row
+        # serialises them, as it does binds (on PostgreSQL; SQLite writes one at a time anyway).
+        _lock_identity(index)
+        check_one_id_one_person(id_number_index=index, name=name, enterprise=enterprise)
         card_user = CardUser(
             enterprise=enterprise,
             name=name,
@@ -228,6 +281,7 @@ def card_user_register(
             review_required=review_required,
             liveness=liveness,
             liveness_frames=liveness_frames,
+            retake_offered=retake_offered,
         )
 
 
@@ -237,7 +291,49 @@ _STATUS_OF_COMPARISON = {
     VerificationStatus.IN_REVIEW: RegistrationStatus.IN_REVIEW,
     VerificationStatus.REJECTED: RegistrationStatus.NEEDS_NEW_PHOTO,
     VerificationStatus.DECLINED: RegistrationStatus.DECLINED,
+    VerificationStatus.MISMATCH: RegistrationStatus.FACE_MISMATCH,
 }
+
+
+def _mismatched_comparison(card_user: CardUser) -> Verification:
+    """The registration's latest comparison, which must be a clear mismatch awaiting the counter."""
+    verification = card_user.verifications.order_by("-created_at", "-pk").first()
+    if verification is None or verification.status != VerificationStatus.MISMATCH:
+        raise InvalidTransition(
+            _("This registration is not waiting for a retake (it is %(status)s).")
+            % {"status": card_user.get_registration_status_display()},
+            code="not_mismatch",
+        )
+    return verification
+
+
+def card_user_retake(
+    *, actor: User | None, card_user: CardUser, live_photo: UploadedFile | bytes | None
+) -> Verification:
+    """A new live photo for a clear mismatch, while the person is at the counter (issue 11 §1.2).
+
+    The card user's own copy of the live photo follows, so the registration shows the photo compared last.
+    After FACE_RETAKE_LIMIT retakes a further mismatch goes to a reviewer by itself (verification.services).
+    """
+    require(actor, Capability.CARD_USERS_REGISTER, card_user.enterprise, message=MSG_REGISTER_DENIED)
+    live_clean = _clean_photo(live_photo, "live_photo")
+    with atomic_with_files() as stored:
+        locked = CardUser.objects.select_for_update(of=("self",)).get(pk=card_user.pk)
+        verification = _mismatched_comparison(locked)
+        if verification.retakes >= retake_limit():
+            raise InvalidTransition(_("No retake is left: send it to a reviewer."), code="retake_limit")
+        stored.save(locked.live_photo, f"live{live_clean.extension}", live_clean.content)
+        locked.save(update_fields=["live_photo"])
+        audit_record(actor=actor, action="card_user.retake", obj=locked, data={"retake": verification.retakes + 1})
+        return verification_retake(verification=verification, actor=actor, live_photo=live_clean)
+
+
+def card_user_send_to_review(*, actor: User | None, card_user: CardUser) -> Verification:
+    """The manager sends a clear mismatch to a reviewer rather than retake it (issue 11 §1.2)."""
+    require(actor, Capability.CARD_USERS_REGISTER, card_user.enterprise, message=MSG_REGISTER_DENIED)
+    with transaction.atomic():
+        locked = CardUser.objects.select_for_update(of=("self",)).get(pk=card_user.pk)
+        return verification_send_to_review(verification=_mismatched_comparison(locked), actor=actor)
 
 
 def card_user_registration_settle(*, actor: User | None, verification: Verification) -> DomainError | None:

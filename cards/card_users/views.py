@@ -23,9 +23,15 @@ from accounts.services import pii_view_log
 from accounts.throttling import page_reveal_wait, reveal_wait_message
 from cards.card_users import forms, selectors
 from cards.card_users.api import card_user_photo_response
-from cards.card_users.presentation import registration_status_body
+from cards.card_users.presentation import face_reasons_for_page, registration_status_body
 from cards.card_users.serializers import FINAL_VERIFICATION_STATUSES, verification_status_body
-from cards.card_users.services import card_user_register
+from cards.card_users.services import (
+    card_user_register,
+    card_user_retake,
+    card_user_send_to_review,
+    live_card_count,
+    one_id_card_limit,
+)
 from cards.decisions import current_language
 from cards.inventory import selectors as card_selectors
 from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator, card_for_page
@@ -119,6 +125,10 @@ def _flash_registration_state(request, verification) -> None:
         )
     elif state == VerificationStatus.REJECTED:
         messages.warning(request, _("The card user is recorded, but the live photo could not be used."))
+    elif state == VerificationStatus.MISMATCH:
+        messages.warning(
+            request, _("The card user is recorded, but the live photo does not match the ID photo: see below.")
+        )
     elif state == VerificationStatus.DECLINED:
         messages.warning(request, _("The card user is recorded, but the face comparison did not pass."))
     else:
@@ -159,6 +169,8 @@ def card_user_create(request):
                     live_photo=data["live_photo"],
                     biometric_consent=data["biometric_consent"],
                     cards=card_selectors.enterprise_cards_for_user(user, enterprise, data["iccids"]),
+                    # The person stands at this counter: a clear mismatch is said at once, with a retake.
+                    retake_offered=True,
                 )
             except errors.DomainError as exc:
                 if isinstance(exc, errors.PAGE_ERRORS):
@@ -186,7 +198,9 @@ def card_user_create(request):
     return render(request, "cards/card_user_create.html", {"form": form}, status=status)
 
 
-def _render_card_user(request, card_user, *, revealed: str | None = None, reveal_error=None, status: int = 200):
+def _render_card_user(
+    request, card_user, *, revealed: str | None = None, reveal_error=None, status: int = 200, retake_error=None
+):
     user = request.user
     language = current_language()
     verifications = [
@@ -197,13 +211,19 @@ def _render_card_user(request, card_user, *, revealed: str | None = None, reveal
     context = {
         "card_user": card_user,
         "registration": registration_status_body(card_user, latest["record"] if latest else None),
+        "face_reasons": face_reasons_for_page(card_user, latest["status"]) if latest else [],
         "bindings": list(selectors.card_user_bindings(card_user)),
         "verifications": verifications,
         "latest": latest,
-        "latest_final": latest is None or latest["record"].status in FINAL_VERIFICATION_STATUSES,
+        # A mismatch waits for the counter, not for a result: nothing to poll.
+        "latest_final": latest is None
+        or latest["record"].status in FINAL_VERIFICATION_STATUSES
+        or latest["record"].status == VerificationStatus.MISMATCH,
         "full_pii": can(user, Capability.VIEW_FULL_PII, card_user),
         "revealed": revealed,
         "reveal_error": reveal_error,
+        "retake_error": retake_error,
+        "can_retake": can(user, Capability.CARD_USERS_REGISTER, card_user.enterprise),
     }
     response = render(request, "cards/card_user_detail.html", context, status=status)
     no_store(response)
@@ -213,8 +233,70 @@ def _render_card_user(request, card_user, *, revealed: str | None = None, reveal
 @login_required
 @never_cache
 @require_safe
+@camera_allowed  # a clear mismatch's retake takes the live photo here (issue 11 §1.2)
 def card_user_detail(request, public_id):
     return _render_card_user(request, selectors.card_user_for_user(request.user, public_id))
+
+
+@login_required
+@never_cache
+@require_safe
+def card_user_person(request, public_id):
+    """One ID number is one person (issue 11 §1.3): every card this ID holds in the enterprises the viewer
+    may see, and how many of its five slots are used across all of them (the count a bind checks)."""
+    card_user = selectors.card_user_for_user(request.user, public_id)
+    registrations = selectors.person_registrations(request.user, card_user)
+    bindings = list(selectors.person_bindings(registrations))
+    limit = one_id_card_limit()
+    used = live_card_count(card_user.id_number_index, card_user.enterprise)
+    visible_live = sum(1 for binding in bindings if binding.ended_at is None)
+    response = render(
+        request,
+        "cards/card_user_person.html",
+        {
+            "card_user": card_user,
+            "registrations": list(registrations.order_by("-created_at", "-pk")),
+            "bindings": bindings,
+            "slots_used": used,
+            "slots_limit": limit,
+            "slots_free": max(0, limit - used),
+            # Live cards in enterprises this viewer cannot see: counted, never listed.
+            "hidden_live": max(0, used - visible_live),
+        },
+    )
+    no_store(response)
+    return response
+
+
+@login_required
+@never_cache
+@require_POST
+@camera_allowed
+def card_user_retake_page(request, public_id):
+    """Issue 11 §1.2: a new live photo for a clear mismatch, taken while the person is at the counter."""
+    card_user = selectors.card_user_for_user(request.user, public_id)
+    try:
+        verification = card_user_retake(
+            actor=request.user, card_user=card_user, live_photo=request.FILES.get("live_photo")
+        )
+    except errors.DomainError as exc:
+        if isinstance(exc, errors.PAGE_ERRORS):
+            raise
+        card_user.refresh_from_db()
+        return _render_card_user(request, card_user, retake_error=exc.message, status=exc.status_code)
+    _flash_registration_state(request, verification)
+    return redirect("cards:card_user_detail", public_id=card_user.public_id)
+
+
+@login_required
+@never_cache
+@require_POST
+def card_user_send_to_review_page(request, public_id):
+    """Issue 11 §1.2: the manager hands a clear mismatch to a reviewer instead of retaking it."""
+    card_user = selectors.card_user_for_user(request.user, public_id)
+    card_user_send_to_review(actor=request.user, card_user=card_user)  # a refusal: core.middleware's page
+    messages.info(request, _("Sent to a reviewer: the cards are registered to the user once it is approved."))
+    return redirect("cards:card_user_detail", public_id=card_user.public_id)
 
 
 @login_required
@@ -245,6 +327,9 @@ __all__ = [
     "card_user_create",
     "card_user_detail",
     "card_user_list",
+    "card_user_person",
     "card_user_photo",
+    "card_user_retake_page",
     "card_user_reveal",
+    "card_user_send_to_review_page",
 ]

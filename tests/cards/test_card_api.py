@@ -386,8 +386,13 @@ def test_register_for_another_enterprise_card_is_400(api, world, ent):
 
 def test_register_sixth_card_is_409_with_the_id_masked(api, manager, ent):
     number = idgen.resident_id()
+    # The same person (one ID, one name: issue 11 §1.3) asks for a sixth card.
     factories.verified_card_user(
-        actor=manager, enterprise=ent, id_number=number, cards=[factories.card(enterprise=ent) for _ in range(5)]
+        actor=manager,
+        enterprise=ent,
+        id_number=number,
+        name="周九",
+        cards=[factories.card(enterprise=ent) for _ in range(5)],
     )
     response = api.post(
         f"{API}/card-users/",

@@ -337,8 +337,13 @@ def test_register_unknown_or_foreign_iccids_are_named(am, world, ent):
 
 def test_register_a_sixth_card_shows_the_refusal_with_the_id_masked(am, manager, ent):
     number = idgen.resident_id()
+    # The same person (one ID, one name: issue 11 §1.3) asks for a sixth card.
     factories.verified_card_user(
-        actor=manager, enterprise=ent, id_number=number, cards=[factories.card(enterprise=ent) for _ in range(5)]
+        actor=manager,
+        enterprise=ent,
+        id_number=number,
+        name="钱七",
+        cards=[factories.card(enterprise=ent) for _ in range(5)],
     )
     response = am.post(
         reverse("cards:card_user_create"),

@@ -17,6 +17,7 @@ from accounts.pii import mask_identifier
 from cards.card_users.services import _lock_identity, card_user_bind, one_id_card_limit
 from cards.errors import CardLimitReached
 from cards.models import CardBinding, CardUser
+from core.errors import ValidationFailed
 from tests import factories, idgen
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -155,3 +156,41 @@ def test_U6_binds_of_different_ids_do_not_wait_for_each_other(world, scripted_fa
     assert not errors, errors
     assert done["a"] >= released_at and done["b"] < released_at
     assert CardBinding.objects.filter(card__in=[card_a, card_b], ended_at__isnull=True).count() == 2
+
+
+def test_11_1_3_two_first_registrations_of_one_id_under_two_names_cannot_both_pass(world, scripted_face_engine):
+    """Issue 11 §1.3 under concurrency: the name check runs under the ID's slot lock, so of two first
+    registrations of one ID under different names exactly one is recorded."""
+    scripted_face_engine("review", distance=0.55)
+    manager = world["users"]["account_manager"]
+    number = idgen.resident_id()
+    enterprises = [world["enterprise"], world["enterprise_same_province"]]
+    cards = [factories.card(enterprise=ent) for ent in enterprises]
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+    lock = threading.Lock()
+
+    @_in_thread
+    def register(name, ent, card):
+        barrier.wait(timeout=WAIT)
+        try:
+            factories.card_user_registration(actor=manager, enterprise=ent, cards=[card], id_number=number, name=name)
+        except ValidationFailed as exc:
+            outcome = exc.code
+        except Exception as exc:  # noqa: BLE001 - any other failure is reported by the assertions
+            outcome = repr(exc)
+        else:
+            outcome = "recorded"
+        with lock:
+            results.append(outcome)
+
+    threads = [
+        threading.Thread(target=register, args=(name, ent, card))
+        for name, ent, card in zip(("王芳", "测试"), enterprises, cards, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=WAIT)
+    assert sorted(results) == ["id_name_mismatch", "recorded"], results
+    assert CardUser.objects.filter(id_number_index=CardUser.objects.get().id_number_index).count() == 1

@@ -183,7 +183,11 @@ def test_a_refused_phone_submit_shows_its_reason_at_the_desk_which_may_take_it_b
     number = idgen.resident_id()
     held = _awaiting_cards(world, 5)
     factories.verified_card_user(
-        actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=held, id_number=number
+        actor=world["users"]["account_manager"],
+        enterprise=world["enterprise"],
+        cards=held,
+        id_number=number,
+        name="王五",  # the phone's person: one ID, one name (issue 11 §1.3)
     )
     (card,) = _awaiting_cards(world, 1)
     link, token = _handover_of(world, [card])

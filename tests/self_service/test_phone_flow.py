@@ -175,7 +175,11 @@ def test_the_five_card_limit_holds_across_a_counter_and_a_phone_registration(
     number = idgen.resident_id()
     counter_cards = _awaiting(world["enterprise"], 5)
     factories.verified_card_user(
-        actor=world["users"]["account_manager"], enterprise=world["enterprise"], cards=counter_cards, id_number=number
+        actor=world["users"]["account_manager"],
+        enterprise=world["enterprise"],
+        cards=counter_cards,
+        id_number=number,
+        name="王五",  # the phone's person: one ID, one name (issue 11 §1.3)
     )
     (card,) = _awaiting(world["enterprise"])
     link, token = _link(world, [card])
