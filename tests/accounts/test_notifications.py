@@ -8,7 +8,7 @@ from django.core import mail
 from django.urls import reverse
 
 from accounts.models import Notice, NoticeKind, User
-from accounts.notifications import notify, notices_mark_read, unread_count
+from accounts.notifications import notices_mark_read, notify, unread_count
 from approvals import services as approval_services
 from cards.self_service.services import link_create
 from cards.tasks import notify_expiring
