@@ -30,7 +30,7 @@ SUBJECT_PREFIX = "[IoT real-name] "
 
 
 def notify(
-    user: User,
+    user: User | None,
     kind: str,
     target: models.Model | None,
     *,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -238,7 +238,7 @@ __all__ = [
 ]
 
 
-def keys_warn_expiring(*, within: timedelta, now=None) -> int:
+def keys_warn_expiring(*, within: timedelta, now: datetime | None = None) -> int:
     """Tell who manages an enterprise's keys that a key expires within `within` (issue 11 §3).
 
     Told are the enterprise's own key managers and its account manager, once per key and expiry

@@ -187,21 +187,24 @@ def _tell_submitter(record: Verification) -> None:
         return
     approved = record.status == VerificationStatus.APPROVED
     ref = str(record.public_id)[:8].upper()
-    if record.order_id is not None:
+    order, card_user = record.order, record.card_user
+    link = ""
+    if order is not None:
         title = (
             _("Order %(number)s: the face comparison was approved")
             if approved
             else _("Order %(number)s: the face comparison was declined")
-        ) % {"number": record.order.number}
-        link = path_for("orders:detail", record.order.public_id)
+        ) % {"number": order.number}
+        link = path_for("orders:detail", order.public_id)
     else:
         title = (
             _("Face comparison %(ref)s was approved") if approved else _("Face comparison %(ref)s was declined")
         ) % {"ref": ref}
-        link = path_for("cards:card_user_detail", record.card_user.public_id) if record.card_user_id is not None else ""
+        if card_user is not None:
+            link = path_for("cards:card_user_detail", card_user.public_id)
     body = (
         _("Reviewer's comment: %(comment)s") % {"comment": mask_numbers_in_text(record.review_comment)}
-        if (record.review_comment)
+        if record.review_comment
         else ""
     )
     notify(record.created_by, NoticeKind.DECISION, record, title=str(title), body=str(body), link=link)

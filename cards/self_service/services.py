@@ -9,7 +9,7 @@ one): the row keeps its keyed hash, and the audit event neither.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -298,7 +298,7 @@ __all__ = [
 ]
 
 
-def links_warn_expiring(*, within: timedelta, now=None) -> int:
+def links_warn_expiring(*, within: timedelta, now: datetime | None = None) -> int:
     """Tell a self-service link's creator that it expires within `within` (issue 11 §3), once per link
     and expiry: the daily beat task may run again, and a renewed link is told of again. Revoked and
     used-up links are not worth a word; the text names the link's label only, never a card user."""

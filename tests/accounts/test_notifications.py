@@ -169,6 +169,30 @@ def test_a_face_review_tells_the_provinces_reviewers_and_its_decision_the_submit
     assert verification.card_user.name not in decided.title + decided.body
 
 
+def test_an_order_review_decision_tells_its_filer_by_order_number(addressed, django_capture_on_commit_callbacks):
+    from cards.models import BusinessType
+    from verification.models import Verification
+
+    world = addressed
+    manager = world["users"]["account_manager"]
+    order = factories.order(
+        actor=manager,
+        enterprise=world["enterprise"],
+        business_type=BusinessType.NEW_INSTALLATION,
+        cards=[factories.order_stock_card(enterprise=world["enterprise"])],
+    )
+    verification = put_in_review(Verification.objects.get(order=order))
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        verification_review(
+            verification=verification, actor=world["users"]["provincial_approver"], approve=False, comment="非本人"
+        )
+    [notice] = notices(manager, NoticeKind.DECISION)
+    assert order.number in notice.title and notice.link == reverse("orders:detail", args=[order.public_id])
+    [email] = [m for m in mail.outbox if m.to == [manager.email]]
+    assert order.number in email.subject and order.handler.name not in email.body
+
+
 def test_a_finished_import_tells_its_uploader(world, django_capture_on_commit_callbacks):
     from cards.imports import services as import_services
     from cards.models import Package
