@@ -241,3 +241,14 @@ def told_of(obj):
         kind=NoticeKind.EXPIRING, content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk)
     )
     return [n.recipient for n in found.order_by("recipient_id")]
+
+
+def test_the_demo_users_get_addresses_on_a_reserved_domain(db):
+    import io
+
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=io.StringIO())
+    users = list(User.objects.all())
+    assert users and all(user.email.endswith("@demo.example") for user in users)
+    assert len({user.email for user in users}) == len(users)
