@@ -248,7 +248,9 @@ def test_the_demo_users_get_addresses_on_a_reserved_domain(db):
 
     from django.core.management import call_command
 
+    from portal.management.commands.seed_demo import DEMO_USERS
+
     call_command("seed_demo", stdout=io.StringIO())
-    users = list(User.objects.all())
-    assert users and all(user.email.endswith("@demo.example") for user in users)
+    users = list(User.objects.filter(username__in=[spec[0] for spec in DEMO_USERS] + ["superuser"]))
+    assert len(users) == len(DEMO_USERS) + 1 and all(user.email.endswith("@demo.example") for user in users)
     assert len({user.email for user in users}) == len(users)
