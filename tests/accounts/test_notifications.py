@@ -96,6 +96,14 @@ def test_nobody_marks_another_users_notice(client, world, value):
     assert unread_count(world["users"]["enterprise_admin"]) == 1
 
 
+@pytest.mark.parametrize("link", ["//evil.example/", "https://evil.example/", "/\\evil.example"])
+def test_opening_a_notice_never_leaves_the_site(client, world, link):
+    notice = notify(world["users"]["account_manager"], NoticeKind.DECISION, None, title="x", link=link)
+    client.force_login(world["users"]["account_manager"])
+    response = client.post(reverse("notices_read"), {"notice": notice.pk, "open": "1"})
+    assert response.status_code == 302 and response["Location"] == reverse("notices")
+
+
 def test_the_inbox_needs_a_login_and_a_post(client, world):
     assert client.get(reverse("notices")).status_code == 302
     client.force_login(world["users"]["account_manager"])
