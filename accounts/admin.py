@@ -401,7 +401,15 @@ class ProvinceAdmin(CapabilityAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 # Logged field names that are no model field of their own (the number is kept encrypted under another name).
-PII_FIELD_LABELS = {"id_number": _("ID number"), "name": _("name")}
+PII_FIELD_LABELS = {
+    "id_number": _("ID number"),
+    "name": _("name"),
+    # A change request's numbers, before and after (approvals' change-request page).
+    "old_credential_number": _("Credential number (before the change)"),
+    "new_credential_number": _("Credential number (after the change)"),
+    "old_id_number": _("ID number (before the change)"),
+    "new_id_number": _("ID number (after the change)"),
+}
 
 
 def pii_field_label(content_type_id: int, field: str):

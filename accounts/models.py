@@ -177,3 +177,47 @@ class RoleGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {Role(self.role).label}"
+
+
+class NoticeKind(models.TextChoices):
+    DECISION = "decision", _("Decision on your request")
+    REVIEW_WAITING = "review_waiting", _("Review waiting")
+    IMPORT_FINISHED = "import_finished", _("Import finished")
+    EXPIRING = "expiring", _("About to expire")
+
+
+class Notice(models.Model):
+    """One in-app notification in a user's inbox (issue 11 §3), written in the transaction of the
+    change it tells of (accounts.notifications.notify). Its text carries no personal data: masked
+    names only, never ID numbers."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices", verbose_name=_("recipient")
+    )
+    kind = models.CharField(_("kind"), max_length=32, choices=NoticeKind.choices)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"), blank=True)
+    link = models.CharField(_("link"), max_length=500, blank=True)
+    content_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("content type")
+    )
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    # Set for a notice that is sent once per object (an expiry warning): the beat task may run again.
+    once_key = models.CharField(_("sent-once key"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("time created"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notice_unread")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "once_key"], condition=~Q(once_key=""), name="notice_once_per_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -3,12 +3,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts import users
+from accounts.notifications import notices_for, notices_mark_read, unread_count
 from core.errors import NotFound
 
 
@@ -66,3 +71,34 @@ def api_tokens(request):
                 messages.error(request, _("No such token."))
         return redirect("api_tokens")
     return render(request, "registration/api_tokens.html", {"tokens": users.api_tokens_of(request.user)})
+
+
+NOTICES_PAGE_SIZE = 25
+
+
+@login_required
+@never_cache
+@require_safe
+def notices(request):
+    """The user's own inbox, newest first; the unread ones stand out."""
+    page = Paginator(notices_for(request.user), NOTICES_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "notices/list.html", {"page": page, "unread": unread_count(request.user)})
+
+
+@login_required
+@require_POST
+def notices_read(request):
+    """Mark one notice read (and follow its link), or all of them."""
+    notice_id = request.POST.get("notice", "")
+    if notice_id:
+        notice = notices_for(request.user).filter(pk=int(notice_id) if notice_id.isdigit() else 0).first()
+        if notice is None:
+            raise Http404
+        notices_mark_read(user=request.user, notice_ids=[notice.pk])
+        # Links are written by the services (paths of this site); checked all the same, never an open redirect.
+        if request.POST.get("open") and url_has_allowed_host_and_scheme(notice.link, allowed_hosts=None):
+            return redirect(notice.link)
+    else:
+        notices_mark_read(user=request.user)
+        messages.success(request, _("All notifications are marked read."))
+    return redirect("notices")

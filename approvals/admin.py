@@ -40,7 +40,7 @@ from approvals.models import (
     ExemptionAttachment,
     ExemptionRequest,
 )
-from approvals.views import card_rows, masked_values, reason_texts
+from approvals.views import card_rows, change_rows, reason_texts
 from cards.templatetags.rule_tags import rule_tag, rule_tags
 from core.errors import DomainError
 from core.http import no_store
@@ -366,7 +366,10 @@ class ChangeRequestDeskAdmin(DeskAdmin):
 
     def decide_context(self, request, obj):
         return {
-            "proposed": masked_values(obj.proposed_values),
+            "changes": change_rows(obj),
+            # The desk only links to the page that reveals a number (accounts.reveals): budgeted and logged there.
+            "full_pii": can(request.user, Capability.VIEW_FULL_PII, obj.enterprise),
+            "page_url": reverse("approvals:change_request_detail", args=[obj.public_id]),
             "documents": documents_visible_to(request.user).filter(change_request=obj),
             "decisions": list(obj.decisions.select_related("decided_by")),
             "may_decide": selectors.change_request_open_to(request.user, obj)

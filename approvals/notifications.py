@@ -23,7 +23,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.models import User
+from accounts.models import NoticeKind, User
+from accounts.notifications import notify, notify_all, path_for, users_who_may
+from accounts.permissions import Capability
 from accounts.roles import Role
 from approvals.models import ApprovalLevel, ExemptionRequest, Notification, RequestStatus
 from core.identity import mask_numbers_in_text
@@ -111,6 +113,9 @@ def approvers_for(level: str, enterprise) -> list[User]:
     return list(users)
 
 
+LEVEL_CAPABILITY = {ApprovalLevel.PROVINCE: Capability.DECIDE_PROVINCE, ApprovalLevel.GROUP: Capability.DECIDE_GROUP}
+
+
 def _levels_text(levels) -> str:
     return join_words(ApprovalLevel(level).label for level in levels)
 
@@ -142,6 +147,17 @@ def exemption_filed(request_id: int) -> int:
                 ]
             )
             sent += _to_outbox(recipients, subject, body, ref=f"exemption {request.pk}")
+            # The inbox (issue 11 §3): everyone who may decide at this level, with an address or not;
+            # the email above is the outbox's, so the notice sends none of its own.
+            notify_all(
+                [u for u in users_who_may(LEVEL_CAPABILITY[level], request) if u.pk != request.submitted_by_id],
+                NoticeKind.REVIEW_WAITING,
+                request,
+                title=subject,
+                body=body.split("\n")[0],
+                link=path_for("approvals:exemption_detail", request.public_id),
+                email=False,
+            )
     return sent
 
 
@@ -174,6 +190,15 @@ def exemption_decided(request_id: int) -> int:
             "ref": _ref(request),
             "status": RequestStatus(request.status).label,
         }
+        notify(
+            request.submitted_by,
+            NoticeKind.DECISION,
+            request,
+            title=subject,
+            body=lines[0],
+            link=path_for("approvals:exemption_detail", request.public_id),
+            email=False,
+        )
         return _to_outbox([request.submitted_by], subject, "\n".join(lines), ref=f"exemption {request.pk}")
 
 
@@ -199,6 +224,19 @@ def change_request_filed(change_request_id: int) -> int:
                 _("Enterprise: %(name)s") % {"name": change_request.enterprise.name},
                 _("Open it: %(link)s") % {"link": _link("approvals:change_request_detail", change_request.public_id)},
             ]
+        )
+        notify_all(
+            [
+                u
+                for u in users_who_may(Capability.DECIDE_PROVINCE, change_request)
+                if u.pk != change_request.submitted_by_id
+            ],
+            NoticeKind.REVIEW_WAITING,
+            change_request,
+            title=subject,
+            body=body.split("\n")[0],
+            link=path_for("approvals:change_request_detail", change_request.public_id),
+            email=False,
         )
         return _to_outbox(recipients, subject, body, ref=f"change request {change_request.pk}")
 
@@ -232,6 +270,15 @@ def change_request_decided(change_request_id: int) -> int:
             "ref": _ref(change_request),
             "status": _("approved") if approved else _("rejected"),
         }
+        notify(
+            change_request.submitted_by,
+            NoticeKind.DECISION,
+            change_request,
+            title=subject,
+            body=lines[0],
+            link=path_for("approvals:change_request_detail", change_request.public_id),
+            email=False,
+        )
         return _to_outbox(
             [change_request.submitted_by], subject, "\n".join(lines), ref=f"change request {change_request.pk}"
         )

@@ -29,6 +29,7 @@ from accounts.permissions import Capability, can, may_somewhere, scope_filter
 from accounts.reveals import personal_file_response
 from accounts.roles import Role
 from accounts.services import history_for
+from accounts.throttling import page_reveal_wait, reveal_wait_message
 from approvals import selectors, services
 from approvals.forms import DecisionForm, ExemptionFileForm
 from approvals.models import ApprovalLevel, RequestStatus
@@ -40,9 +41,10 @@ from cards.models import LIVE_CARD_STATUSES, CardStatus
 from core import errors
 from core.forms import add_domain_error
 from core.http import no_store, require_form_methods
-from core.identity import mask_identifier
+from core.identity import CredentialType, PersonalIdType, mask_identifier
 from core.search import clean_search
-from enterprises.models import ChangeRequestStatus, UnitKind
+from enterprises import services as enterprise_services
+from enterprises.models import ChangeRequestStatus, ChangeTarget, UnitKind
 from enterprises.selectors import documents_visible_to, enterprise_for_user, enterprises_visible_to
 from verification.models import LIVENESS_FOR_REVIEW, Verification
 from verification.services import verification_review
@@ -482,6 +484,8 @@ def change_request_detail(request, public_id):
     """The proposed change (numbers masked), its documents, and the approver's decision."""
     user = request.user
     change_request = change_request_for_user(user, public_id)
+    if request.method == "POST" and request.POST.get("action") == "reveal":
+        return _change_request_reveal(request, change_request)
     form = DecisionForm(request.POST if request.method == "POST" and "decision" in request.POST else None)
     if request.method == "POST":
         try:
@@ -506,9 +510,17 @@ def change_request_detail(request, public_id):
             else:
                 messages.error(request, exc.message)
         change_request.refresh_from_db()
+    return _change_request_page(request, change_request, form)
+
+
+def _change_request_page(request, change_request, form, *, revealed=None, reveal_error=None, status=200):
+    user = request.user
     context = {
         "change_request": change_request,
-        "proposed": masked_values(change_request.proposed_values),
+        "changes": change_rows(change_request, revealed),
+        "full_pii": can(user, Capability.VIEW_FULL_PII, change_request.enterprise),
+        "revealed": revealed or {},
+        "reveal_error": reveal_error,
         "documents": documents_visible_to(user).filter(change_request=change_request),
         "may_decide": selectors.change_request_open_to(user, change_request)
         and can(user, Capability.DECIDE_PROVINCE, change_request.enterprise),
@@ -518,7 +530,32 @@ def change_request_detail(request, public_id):
         "form": form,
         "decisions": list(change_request.decisions.select_related("decided_by")),
     }
-    return render(request, "approvals/change_request_detail.html", context)
+    return render(request, "approvals/change_request_detail.html", context, status=status)
+
+
+def _change_request_reveal(request, change_request):
+    """One number of the change in full, on this render only, spent from the reveal budget and logged."""
+    field = request.POST.get("field", "")
+    # Only reveals that would succeed spend the budget; the service refuses the rest.
+    allowed = can(request.user, Capability.VIEW_FULL_PII, change_request.enterprise)
+    wait = page_reveal_wait(request) if allowed else None
+    if wait is not None:
+        response = _change_request_page(
+            request, change_request, DecisionForm(), reveal_error=reveal_wait_message(wait), status=429
+        )
+        response["Retry-After"] = str(wait)
+        return no_store(response)
+    try:
+        value = enterprise_services.change_request_reveal_field(
+            actor=request.user, change_request=change_request, field=field, request=request
+        )
+    except errors.DomainError as exc:
+        if isinstance(exc, errors.PAGE_ERRORS):
+            raise
+        response = _change_request_page(request, change_request, DecisionForm(), reveal_error=exc.message, status=400)
+    else:
+        response = _change_request_page(request, change_request, DecisionForm(), revealed={field: value})
+    return no_store(response)
 
 
 MASKED_KEYS = {"credential_number", "id_number"}
@@ -533,20 +570,62 @@ VALUE_LABELS = {
     "id_address": _("ID address"),
     "is_legal_representative": _("Legal representative"),
 }
+# An enterprise's name is the unit's name, not a person's (姓名).
+ENTERPRISE_VALUE_LABELS = {**VALUE_LABELS, "name": _("Unit name")}
+# The order the comparison lists the fields in, as the record pages show them.
+VALUE_ORDER = list(VALUE_LABELS)
 
 
-def masked_values(values: dict) -> list[tuple[str, str]]:
-    out = []
-    for key, value in values.items():
-        if key in MASKED_KEYS:
-            value = mask_identifier(str(value or "")) or "—"
-        elif key == "unit_kind":
-            kind = UnitKind.objects.filter(code=value).first()
-            value = kind.label if kind is not None else value
-        elif isinstance(value, bool):
-            value = _("Yes") if value else _("No")
-        out.append((VALUE_LABELS.get(key, key), value))
-    return out
+def _display_value(key: str, value) -> str:
+    """A stored value as the pages show it: numbers masked, codes as their translated labels."""
+    if key in MASKED_KEYS:
+        return mask_identifier(str(value or "")) or "—"
+    if key == "unit_kind":
+        kind = UnitKind.objects.filter(code=value).first() if value else None
+        return str(kind.label) if kind is not None else (value or "—")
+    if key == "credential_type" and value in CredentialType.values:
+        return str(CredentialType(value).label)
+    if key == "id_type" and value in PersonalIdType.values:
+        return str(PersonalIdType(value).label)
+    if isinstance(value, bool):
+        return str(_("Yes") if value else _("No"))
+    return str(value) if value not in (None, "") else "—"
+
+
+def masked_values(values: dict, target: str = "") -> list[tuple[str, str]]:
+    labels = ENTERPRISE_VALUE_LABELS if target == ChangeTarget.ENTERPRISE else VALUE_LABELS
+    return [(labels.get(key, key), _display_value(key, value)) for key, value in values.items()]
+
+
+def change_rows(change_request, revealed: dict | None = None) -> list[dict]:
+    """Old -> new for exactly the fields the request changes, masked as elsewhere.
+
+    A request filed before units had kinds proposes no kind: that is no change. A masked number
+    names its reveal field (old_/new_ + key), for the approvers who may see it in full.
+    """
+    labels = ENTERPRISE_VALUE_LABELS if change_request.target == ChangeTarget.ENTERPRISE else VALUE_LABELS
+    revealed = revealed or {}
+    new = change_request.proposed_values
+    old = change_request.previous_values()
+    rows = []
+    for key in sorted(new, key=lambda k: VALUE_ORDER.index(k) if k in VALUE_ORDER else len(VALUE_ORDER)):
+        if (key == "unit_kind" and not new[key]) or old.get(key) == new[key]:
+            continue
+        masked = key in MASKED_KEYS
+        sides = []
+        for side, value in (("old", old.get(key)), ("new", new[key])):
+            field = f"{side}_{key}"
+            sides.append(
+                {
+                    "side": side,
+                    "field": field,
+                    "shown": _display_value(key, value),
+                    "revealable": masked and bool(value),
+                    "revealed": revealed.get(field),
+                }
+            )
+        rows.append({"key": key, "label": labels.get(key, key), "masked": masked, "sides": sides})
+    return rows
 
 
 __all__ = [

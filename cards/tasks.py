@@ -6,13 +6,18 @@ here so that Celery's autodiscovery, which reads each app's tasks module, regist
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from cards.imports.tasks import requeue_pending_imports, run_card_import
 from cards.inventory.services import card_end_test_period
 from cards.models import Card, CardStatus
 from cards.self_service.cleanup import sweep_abandoned
+from cards.self_service.services import links_warn_expiring
+from integrations.keys import keys_warn_expiring
 
 # U4: how many due cards one query fetches; each is then locked and suspended on its own.
 TEST_PERIOD_BATCH = 500
@@ -46,4 +51,18 @@ def self_service_sweep_abandoned() -> int:
     return result.states + result.folders
 
 
-__all__ = ["end_test_periods", "self_service_sweep_abandoned", "requeue_pending_imports", "run_card_import"]
+@shared_task(acks_late=True, ignore_result=True, max_retries=0, soft_time_limit=240, time_limit=300)
+def notify_expiring() -> int:
+    """Celery beat, daily: tell of the self-service links and API keys about to expire (issue 11 §3).
+    Safe to repeat: each link or key is told of once per expiry (the notices' once_key)."""
+    within = timedelta(days=settings.EXPIRY_NOTICE_DAYS)
+    return links_warn_expiring(within=within) + keys_warn_expiring(within=within)
+
+
+__all__ = [
+    "end_test_periods",
+    "notify_expiring",
+    "self_service_sweep_abandoned",
+    "requeue_pending_imports",
+    "run_card_import",
+]

@@ -343,6 +343,13 @@ CELERY_BEAT_SCHEDULE["self-service-sweep-abandoned"] = {
     "schedule": SELF_SERVICE_SWEEP_SECONDS,
     "options": {"expires": SELF_SERVICE_SWEEP_SECONDS},
 }
+# Issue 11 §3: a self-service link or API key is announced this many days before it expires, once.
+EXPIRY_NOTICE_DAYS = env.int("EXPIRY_NOTICE_DAYS", default=7)
+CELERY_BEAT_SCHEDULE["notify-expiring-links-and-keys"] = {
+    "task": "cards.tasks.notify_expiring",
+    "schedule": 24 * 3600,
+    "options": {"expires": 3600},
+}
 CELERY_BEAT_SCHEDULE["cards-end-test-periods"] = {
     "task": "cards.tasks.end_test_periods",
     "schedule": TEST_PERIOD_SWEEP_SECONDS,

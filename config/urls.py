@@ -41,6 +41,8 @@ urlpatterns = [
     path("accounts/logout/", account_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", account_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/tokens/", account_views.api_tokens, name="api_tokens"),
+    path("notifications/", account_views.notices, name="notices"),
+    path("notifications/read/", account_views.notices_read, name="notices_read"),
     path(
         "accounts/set-password/<uidb64>/<token>/",
         account_views.PasswordSetConfirmView.as_view(),

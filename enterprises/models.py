@@ -306,6 +306,36 @@ class ChangeRequest(models.Model):
     def proposed_values(self) -> dict:
         return json.loads(self.proposed_values_encrypted or "{}")
 
+    def previous_values(self) -> dict:
+        """What the change replaces: the replaced version once applied, else the record as it stands."""
+        if self.applied_at is not None:
+            version = RecordVersion.objects.filter(change_request=self).first()
+            if version is not None:
+                return version.previous_values
+        return record_values(self.enterprise, self.target)
+
+
+def record_values(enterprise: Enterprise, target: str) -> dict:
+    """The record's current real-name values for a change target, in the shape a request proposes."""
+    if target == ChangeTarget.ENTERPRISE:
+        return {
+            "name": enterprise.name,
+            "unit_kind": enterprise.unit_kind.code,
+            "credential_type": enterprise.credential_type,
+            "credential_number": enterprise.credential_number,
+            "credential_address": enterprise.credential_address,
+        }
+    person = ResponsiblePerson.objects.filter(enterprise=enterprise).first()
+    if person is None:
+        return {}
+    return {
+        "name": person.name,
+        "id_type": person.id_type,
+        "id_number": person.id_number,
+        "id_address": person.id_address,
+        "is_legal_representative": person.is_legal_representative,
+    }
+
 
 class RecordVersion(models.Model):
     """The values a change replaced (E3, P4 history). Encrypted like the record itself."""

@@ -49,6 +49,7 @@ from enterprises.models import (
     RecordVersion,
     ResponsiblePerson,
     UnitKind,
+    record_values,
 )
 
 if TYPE_CHECKING:
@@ -542,13 +543,7 @@ def change_request_apply(*, change_request: ChangeRequest, actor: User) -> Enter
         enterprise = Enterprise.objects.select_for_update(of=("self",), no_key=True).get(pk=request.enterprise_id)
         values = request.proposed_values
         if request.target == ChangeTarget.ENTERPRISE:
-            previous = {
-                "name": enterprise.name,
-                "unit_kind": enterprise.unit_kind.code,
-                "credential_type": enterprise.credential_type,
-                "credential_number": enterprise.credential_number,
-                "credential_address": enterprise.credential_address,
-            }
+            previous = record_values(enterprise, request.target)
             # Requests filed before units had kinds keep the record's kind.
             kind = UnitKind.objects.filter(code=values.get("unit_kind") or enterprise.unit_kind.code).first()
             is_letter = not credential_requires_number(values["credential_type"])
@@ -572,13 +567,7 @@ def change_request_apply(*, change_request: ChangeRequest, actor: User) -> Enter
             enterprise.credential_address = values["credential_address"]
         else:
             person = ResponsiblePerson.objects.select_for_update(of=("self",)).get(enterprise=enterprise)
-            previous = {
-                "name": person.name,
-                "id_type": person.id_type,
-                "id_number": person.id_number,
-                "id_address": person.id_address,
-                "is_legal_representative": person.is_legal_representative,
-            }
+            previous = record_values(enterprise, request.target)
             person.name = values["name"]
             person.id_type = values["id_type"]
             person.id_number = values["id_number"]
@@ -691,4 +680,34 @@ def enterprise_reveal_field(
     else:
         raise ValidationFailed(_("This field cannot be revealed."), code="invalid_field", field="field")
     pii_view_log(actor=actor, obj=obj, field=field, request=request)
+    return value
+
+
+# The numbers a change-request page may show in full: which side of the change, and which number.
+CHANGE_REQUEST_REVEALABLE = {
+    "old_credential_number": ("old", "credential_number"),
+    "new_credential_number": ("new", "credential_number"),
+    "old_id_number": ("old", "id_number"),
+    "new_id_number": ("new", "id_number"),
+}
+
+
+def change_request_reveal_field(
+    *, actor: User, change_request: ChangeRequest, field: str, request: HttpRequest | None = None
+) -> str:
+    """One number of a change request in full, old or new, and log the view against the request."""
+    require(
+        actor,
+        Capability.VIEW_FULL_PII,
+        change_request.enterprise,
+        message=_("You do not have the permission to view personal data in full."),
+    )
+    if field not in CHANGE_REQUEST_REVEALABLE:
+        raise ValidationFailed(_("This field cannot be revealed."), code="invalid_field", field="field")
+    side, key = CHANGE_REQUEST_REVEALABLE[field]
+    values = change_request.proposed_values if side == "new" else change_request.previous_values()
+    value = str(values.get(key) or "")
+    if not value:
+        raise ValidationFailed(_("This field cannot be revealed."), code="invalid_field", field="field")
+    pii_view_log(actor=actor, obj=change_request, field=field, request=request)
     return value

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import NoticeKind
+from accounts.notifications import notify_all, path_for, users_who_may
 from accounts.permissions import Capability, require
 from accounts.pii import blind_index
 from accounts.services import audit_record
@@ -234,3 +236,42 @@ __all__ = [
     "key_rotate",
     "new_key",
 ]
+
+
+def keys_warn_expiring(*, within: timedelta, now: datetime | None = None) -> int:
+    """Tell who manages an enterprise's keys that a key expires within `within` (issue 11 §3).
+
+    Told are the enterprise's own key managers and its account manager, once per key and expiry
+    (accounts.notifications.notify's once_key): the daily beat task may run again, and a key whose
+    expiry moves is told of again. Revoked and rotated-out keys are not worth a word.
+    """
+    now = now or timezone.now()
+    due = PlatformKey.objects.filter(
+        revoked_at__isnull=True, replaced_by__isnull=True, expires_at__gt=now, expires_at__lte=now + within
+    ).select_related("enterprise")
+    written = 0
+    for key in due.order_by("pk").iterator():
+        enterprise = key.enterprise
+        recipients = [
+            user
+            for user in users_who_may(Capability.PLATFORM_KEYS_MANAGE, key)
+            if user.enterprise_id == enterprise.pk or user.pk == enterprise.account_manager_id
+        ]
+        with transaction.atomic():
+            written += notify_all(
+                recipients,
+                NoticeKind.EXPIRING,
+                key,
+                title=str(
+                    _("The API key %(prefix)s… of %(enterprise)s expires on %(date)s")
+                    % {
+                        "prefix": key.prefix,
+                        "enterprise": enterprise.name,
+                        "date": timezone.localtime(key.expires_at).strftime("%Y-%m-%d"),
+                    }
+                ),
+                body=str(_("Rotate it before then, or the platform's calls will be refused.")),
+                link=path_for("platform_keys:list", enterprise.public_id),
+                once_key=f"expiring:key:{key.pk}:{key.expires_at:%Y%m%d%H%M}",
+            )
+    return written

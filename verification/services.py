@@ -17,11 +17,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.models import NoticeKind, User
+from accounts.notifications import notify, notify_all, path_for, users_who_may
 from accounts.permissions import Capability, actor_user, require
 from accounts.services import audit_record
 from core.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from core.files import atomic_with_files
+from core.identity import mask_numbers_in_text
 from core.queueing import enqueue
 from core.uploads import CleanUpload
 from verification import hooks
@@ -169,6 +171,8 @@ def verification_record_result(
             data={"outcome": outcome, "status": record.status, "distance": distance},
         )
         _result_settled(record, actor=None)
+        if record.status == VerificationStatus.IN_REVIEW:
+            _tell_reviewers(record)
     return record
 
 
@@ -224,7 +228,55 @@ def verification_send_to_review(*, verification: Verification, actor: User | Non
         record.save(update_fields=["status"])
         audit_record(actor=actor, action="verification.sent_to_review", obj=record, data={"retakes": record.retakes})
         _result_settled(record, actor=actor)
+        _tell_reviewers(record)
     return record
+
+
+def _review_link(record: Verification) -> str:
+    return path_for("approvals:review_detail", record.public_id)
+
+
+def _tell_reviewers(record: Verification) -> int:
+    """A comparison awaits a person (issue 11 §3): the reviewers of its province are told, by reference
+    only (no name of the person compared), and never the one who submitted it."""
+    title = _("Face comparison %(ref)s awaits your review") % {"ref": str(record.public_id)[:8].upper()}
+    return notify_all(
+        [u for u in users_who_may(Capability.FACE_REVIEW, record) if u.pk != record.created_by_id],
+        NoticeKind.REVIEW_WAITING,
+        record,
+        title=str(title),
+        body=str(record.get_purpose_display()),
+        link=_review_link(record),
+    )
+
+
+def _tell_submitter(record: Verification) -> None:
+    """The decision on a reviewed comparison goes to whoever submitted it (an order's or a card user's)."""
+    if record.created_by_id is None:
+        return
+    approved = record.status == VerificationStatus.APPROVED
+    ref = str(record.public_id)[:8].upper()
+    order, card_user = record.order, record.card_user
+    link = ""
+    if order is not None:
+        title = (
+            _("Order %(number)s: the face comparison was approved")
+            if approved
+            else _("Order %(number)s: the face comparison was declined")
+        ) % {"number": order.number}
+        link = path_for("orders:detail", order.public_id)
+    else:
+        title = (
+            _("Face comparison %(ref)s was approved") if approved else _("Face comparison %(ref)s was declined")
+        ) % {"ref": ref}
+        if card_user is not None:
+            link = path_for("cards:card_user_detail", card_user.public_id)
+    body = (
+        _("Reviewer's comment: %(comment)s") % {"comment": mask_numbers_in_text(record.review_comment)}
+        if record.review_comment
+        else ""
+    )
+    notify(record.created_by, NoticeKind.DECISION, record, title=str(title), body=str(body), link=link)
 
 
 def verification_review(*, verification: Verification, actor: User, approve: bool, comment: str) -> Verification:
@@ -258,6 +310,7 @@ def verification_review(*, verification: Verification, actor: User, approve: boo
             actor=actor, action="verification.reviewed", obj=record, data={"approved": approve, "comment": comment}
         )
         _result_settled(record, actor=actor)
+        _tell_submitter(record)
     return record
 
 

@@ -43,7 +43,8 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.models import NoticeKind, User
+from accounts.notifications import notify, path_for
 from accounts.permissions import Capability, actor_user, require
 from accounts.services import audit_record
 from cards.imports.copy_writer import _write_cards
@@ -178,6 +179,32 @@ def _emit_finished(job: CardImport, *, reason: str | None) -> None:
         error_count=job.error_count,
         reason=reason,
     )
+    _tell_uploader(job)
+
+
+def _tell_uploader(job: CardImport) -> None:
+    """Its uploader hears that the import finished (issue 11 §3), in the same transaction; an import
+    by a platform API key has no user to tell (its webhook event above tells the platform)."""
+    if job.created_by_id is None:
+        return
+    with translation.override(settings.LANGUAGE_CODE):
+        ref = str(job.public_id)[:8].upper()
+        if job.status == ImportStatus.SUCCEEDED:
+            title = _("Card import %(ref)s finished: %(count)d cards imported") % {
+                "ref": ref,
+                "count": job.imported_rows,
+            }
+        else:
+            title = _("Card import %(ref)s failed: no card was imported") % {"ref": ref}
+        body = str(job.failure_message) if job.status != ImportStatus.SUCCEEDED else ""
+        notify(
+            job.created_by,
+            NoticeKind.IMPORT_FINISHED,
+            job,
+            title=str(title),
+            body=body,
+            link=path_for("card_imports:detail", job.public_id),
+        )
 
 
 def card_import_run(*, import_id: int, task_id: str | None = None) -> str:

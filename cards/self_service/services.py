@@ -9,15 +9,17 @@ one): the row keeps its keyed hash, and the audit event neither.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
-from accounts.permissions import Capability, require
+from accounts.models import NoticeKind, User
+from accounts.notifications import notify, path_for
+from accounts.permissions import Capability, can, require
 from accounts.services import audit_record
 from cards.models import (
     SELF_SERVICE_LINK_DEFAULT_DAYS,
@@ -31,6 +33,7 @@ from cards.models import (
 from cards.self_service.card_lists import enterprise_cards
 from cards.self_service.tokens import new_token, token_hash
 from core.errors import Conflict, InvalidTransition, ValidationFailed
+from core.identity import mask_numbers_in_text
 from enterprises.models import Enterprise
 
 MAX_USES_LIMIT = 1_000_000
@@ -293,3 +296,38 @@ __all__ = [
     "link_renew",
     "link_revoke",
 ]
+
+
+def links_warn_expiring(*, within: timedelta, now: datetime | None = None) -> int:
+    """Tell a self-service link's creator that it expires within `within` (issue 11 §3), once per link
+    and expiry: the daily beat task may run again, and a renewed link is told of again. Revoked and
+    used-up links are not worth a word; the text names the link's label only, never a card user."""
+    now = now or timezone.now()
+    due = SelfServiceLink.objects.filter(
+        revoked_at__isnull=True, expires_at__gt=now, expires_at__lte=now + within, uses__lt=F("max_uses")
+    ).select_related("enterprise", "created_by")
+    written = 0
+    for link in due.order_by("pk").iterator():
+        if not can(link.created_by, Capability.SELF_SERVICE_LINKS_MANAGE, link.enterprise):
+            continue  # moved on, or no longer manages links here
+        with transaction.atomic():
+            written += (
+                notify(
+                    link.created_by,
+                    NoticeKind.EXPIRING,
+                    link,
+                    title=str(
+                        _("The self-service link “%(label)s” of %(enterprise)s expires on %(date)s")
+                        % {
+                            "label": mask_numbers_in_text(link.label),
+                            "enterprise": link.enterprise.name,
+                            "date": timezone.localtime(link.expires_at).strftime("%Y-%m-%d"),
+                        }
+                    ),
+                    body=str(_("Renew it if card users still need it.")),
+                    link=path_for("self_service:list", link.enterprise.public_id),
+                    once_key=f"expiring:link:{link.pk}:{link.expires_at:%Y%m%d%H%M}",
+                )
+                is not None
+            )
+    return written

@@ -118,11 +118,12 @@ def test_list_page_query_count_is_pinned_and_does_not_grow(am, ent, django_asser
     for _ in range(3):
         factories.card(enterprise=ent)
     # session, user, the package of the filter, the capped count, the user's province (page header),
-    # package choices, enterprise choices, the page of cards with package and enterprise
-    _list_queries(am, django_assert_num_queries, url, 8)
+    # the unread notifications (the header's bell), package choices, enterprise choices, the page of
+    # cards with package and enterprise
+    _list_queries(am, django_assert_num_queries, url, 9)
     for _ in range(40):
         factories.card(enterprise=ent)
-    response = _list_queries(am, django_assert_num_queries, url, 8)
+    response = _list_queries(am, django_assert_num_queries, url, 9)
     assert len(rows(response)) == 25
 
 

@@ -43,6 +43,8 @@ from enterprises.services import (
 )
 
 DEMO_PASSWORD = "demo-pass-2026"
+# Demo addresses: a reserved domain (RFC 2606), so no demo email can reach anyone.
+DEMO_EMAIL_DOMAIN = "demo.example"
 
 # username, role, province code, enterprise key, full name
 DEMO_USERS = [
@@ -174,7 +176,11 @@ class Command(BaseCommand):
             superuser = User.objects.filter(username="superuser").first()
             if superuser is None:
                 superuser = user_create(
-                    username="superuser", password=DEMO_PASSWORD, role=Role.OPS, full_name="超级管理员"
+                    username="superuser",
+                    password=DEMO_PASSWORD,
+                    role=Role.OPS,
+                    full_name="超级管理员",
+                    email=f"superuser@{DEMO_EMAIL_DOMAIN}",
                 )
                 User.objects.filter(pk=superuser.pk).update(is_superuser=True, is_staff=True)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Every demo user's password: {DEMO_PASSWORD}"))
@@ -182,6 +188,8 @@ class Command(BaseCommand):
     def _user(self, username, role, province, enterprise, full_name) -> User:
         existing = User.objects.filter(username=username).first()
         if existing:
+            if not existing.email:  # demo data seeded before the users had addresses
+                User.objects.filter(pk=existing.pk).update(email=f"{username}@{DEMO_EMAIL_DOMAIN}")
             return existing
         return user_create(
             username=username,
@@ -190,6 +198,8 @@ class Command(BaseCommand):
             province=province,
             enterprise=enterprise,
             full_name=full_name,
+            # Notifications are emailed too (issue 11 §3); under `make run` the console backend prints them.
+            email=f"{username}@{DEMO_EMAIL_DOMAIN}",
             is_staff=role == Role.OPS,
         )
 
