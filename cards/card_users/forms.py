@@ -7,6 +7,7 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cards.card_users.liveness import MAX_FRAMES
 from cards.models import CardUser
 from core.columns import max_length
 from core.identity import PersonalIdType
@@ -38,6 +39,46 @@ class PhotoInput(forms.ClearableFileInput):
         super().__init__(attrs={"accept": "image/*", "capture": capture})
 
 
+# A frame of the page's capture is a small JPEG (static/js/liveness_capture.js takes them at 640 px).
+MAX_FRAME_BYTES = 2 * 1024 * 1024
+_JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class FramesField(forms.FileField):
+    """The live capture's frames (the page's script fills this input): 1 to MAX_FRAMES JPEGs, in order."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/jpeg", "data-frames-input": "", "hidden": True}))
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None):
+        uploads = [upload for upload in (data if isinstance(data, list | tuple) else [data]) if upload]
+        if not uploads:
+            return []
+        if len(uploads) > MAX_FRAMES:
+            raise forms.ValidationError(
+                _("A live capture has at most %(max)s frames.") % {"max": MAX_FRAMES}, code="frames"
+            )
+        for upload in uploads:
+            super().clean(upload, initial)
+            if upload.size > MAX_FRAME_BYTES or not _is_jpeg(upload):
+                raise forms.ValidationError(
+                    _("The live capture's frames must be JPEG images of at most 2 MB each."), code="frames"
+                )
+        return uploads
+
+
+def _is_jpeg(upload) -> bool:
+    upload.seek(0)
+    head = upload.read(3)
+    upload.seek(0)
+    return head == _JPEG_MAGIC
+
+
 class CardUserRegisterForm(forms.Form):
     enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
         label=_("Enterprise"), queryset=None, to_field_name="public_id"
@@ -63,10 +104,18 @@ class CardUserRegisterForm(forms.Form):
         widget=PhotoInput(capture="environment"),
         help_text=_("Photograph the original ID with the back camera. JPEG, PNG or WebP."),
     )
+    # The live capture (issue 9 §3): the head moves asked, filmed as frames; the one photo is the fallback.
+    frames = FramesField(label=_("Live capture"), required=False)
+    timestamps = forms.CharField(required=False, widget=forms.HiddenInput(attrs={"data-timestamps-input": ""}))
+    challenge = forms.CharField(required=False, widget=forms.HiddenInput)
     live_photo = forms.FileField(
-        label=_("Live photo of the card user"),
+        label=_("Or one live photo of the card user"),
         widget=PhotoInput(capture="user"),
-        help_text=_("Take it now, face to the camera, one person only."),
+        required=False,
+        help_text=_(
+            "Only where the camera capture cannot be used: one photo does not prove that the card user is "
+            "present, so a reviewer decides."
+        ),
     )
     biometric_consent = forms.BooleanField(label=CONSENT_TEXT, required=True)
 
@@ -81,6 +130,24 @@ class CardUserRegisterForm(forms.Form):
         self.fields["biometric_consent"].error_messages["required"] = _(
             "Face recognition needs the card user's explicit consent to process biometric data."
         )
+
+    def clean(self):
+        data = super().clean()
+        frames, photo = data.get("frames"), data.get("live_photo")
+        if "frames" in self.errors or "live_photo" in self.errors:
+            return data
+        if frames and photo:
+            self.add_error(
+                "live_photo", _("Use either the live capture or one photo, not both: clear the photo."), code="both"
+            )
+        elif not frames and not photo:
+            self.add_error(
+                "frames",
+                forms.ValidationError(
+                    _("Take the live capture (or, without a camera, one live photo)."), code="required"
+                ),
+            )
+        return data
 
     def clean_iccids(self) -> list[str]:
         values = [v for v in _ICCID_SPLIT.split(self.cleaned_data["iccids"] or "") if v]

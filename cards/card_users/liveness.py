@@ -11,11 +11,13 @@ the registration to a reviewer, never to automatic approval.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.files.base import ContentFile
+from django.core import signing
 from django.core.files.storage import default_storage
 from django.utils.translation import gettext_lazy as _
 
@@ -32,7 +34,14 @@ WAIT_SECONDS = 30
 MSG_FRAMES = _("Send 1 to %(max)s frames of the live capture, in capture order.")
 MSG_CHALLENGE = _("challenge names the head moves asked, 1 to 3 of left, right, straight, e.g. left,right.")
 MSG_TIMESTAMPS = _("timestamps holds one capture time in seconds per frame, comma-separated.")
+MSG_CHALLENGE_STALE = _("The page's head-move challenge has expired. Take the live capture again.")
 MSG_FAILED = _("The live capture does not show a live person doing the moves asked. Take it again.")
+
+
+# A page's challenge travels signed in the form (the counter's page, C1): the server chose it, the browser
+# only shows it, and a capture for another challenge, or one kept for hours, is not accepted.
+CHALLENGE_SALT = "cards.card_users.liveness.challenge"
+CHALLENGE_MAX_AGE = 3600
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,31 @@ class LiveCapture:
     live_photo: bytes
     review_required: bool
     outcome: str
+    # The cleaned frames: a reviewer sees them side by side when the check did not prove presence.
+    frames: tuple[bytes, ...] = field(default=(), repr=False)
+
+
+def random_challenge() -> list[str]:
+    """Two or three moves, at least one turn, no move twice in a row (as the phone flow asks)."""
+    count = 2 + secrets.randbelow(2)
+    moves = [secrets.choice(("left", "right"))]
+    while len(moves) < count:
+        move = secrets.choice(MOVES)
+        if move != moves[-1]:
+            moves.append(move)
+    return moves
+
+
+def challenge_sign(moves: Sequence[str]) -> str:
+    return signing.dumps(",".join(moves), salt=CHALLENGE_SALT)
+
+
+def challenge_unsign(token: str) -> str:
+    """The moves a signed challenge names, as "left,right"; a forged or stale one is refused."""
+    try:
+        return str(signing.loads(token or "", salt=CHALLENGE_SALT, max_age=CHALLENGE_MAX_AGE))
+    except signing.BadSignature:  # SignatureExpired is one
+        raise ValidationFailed(MSG_CHALLENGE_STALE, code="invalid_challenge", field="frames") from None
 
 
 def _challenge(text: str) -> list[str]:
@@ -93,7 +127,9 @@ def live_capture_check(*, frames: Sequence, challenge: str, timestamps: str = ""
         raise ValidationFailed(MSG_FAILED, code="liveness_failed", field="frames", extra={"reasons": codes})
     best = answer.get("best_frame")
     index = best if isinstance(best, int) and 0 <= best < len(cleaned) else 0
-    return LiveCapture(live_photo=cleaned[index], review_required=outcome != "pass", outcome=outcome)
+    return LiveCapture(
+        live_photo=cleaned[index], review_required=outcome != "pass", outcome=outcome, frames=tuple(cleaned)
+    )
 
 
-__all__ = ["LiveCapture", "live_capture_check"]
+__all__ = ["LiveCapture", "challenge_sign", "challenge_unsign", "live_capture_check", "random_challenge"]

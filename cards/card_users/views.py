@@ -3,6 +3,7 @@ bindings, the throttled reveal of the ID number and the photos."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -23,6 +24,7 @@ from accounts.services import pii_view_log
 from accounts.throttling import page_reveal_wait, reveal_wait_message
 from cards.card_users import forms, selectors
 from cards.card_users.api import card_user_photo_response
+from cards.card_users.liveness import challenge_sign, challenge_unsign, live_capture_check, random_challenge
 from cards.card_users.presentation import registration_status_body
 from cards.card_users.serializers import FINAL_VERIFICATION_STATUSES, verification_status_body
 from cards.card_users.services import card_user_register
@@ -33,7 +35,7 @@ from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
 from core.search import clean_search, looks_like_id_number, shown_search, stash_search, stashed_search
-from verification.models import VerificationStatus
+from verification.models import LivenessSource, VerificationStatus
 
 # A registration's card list prefilled from the URL: a handover's set (the phone flow allows at most five per
 # ID, but the counter's own form says so itself); more is not a link anyone makes.
@@ -131,10 +133,57 @@ def _flash_registration_state(request, verification) -> None:
         )
 
 
+# What the counter's capture says, move by move (static/js/liveness_capture.js shows them): the account
+# manager holds the camera, the card user does the moves.
+CAPTURE_LABELS = {
+    "left": _("The card user turns their head slowly to the left"),
+    "right": _("The card user turns their head slowly to the right"),
+    "straight": _("The card user looks straight at the camera"),
+    "get_ready": _("Get ready: the card user's face in the middle of the picture"),
+    "captured": _("Captured. Register to send it with the form, or start again to retake it."),
+    "uploading": _("Sending…"),
+    "uploaded": _("Sent."),
+    "upload_failed": _("Sending failed. Start the capture again."),
+    "camera_denied": _("The camera cannot be used here. Take one photo below instead."),
+}
+
+
+def _capture_context() -> dict:
+    """A fresh challenge for each page shown: the script shows it, the form carries it signed."""
+    moves = random_challenge()
+    return {
+        "challenge": ",".join(moves),
+        "challenge_token": challenge_sign(moves),
+        "challenge_labels": [CAPTURE_LABELS[move] for move in moves],
+        "capture_labels": json.dumps({key: str(label) for key, label in CAPTURE_LABELS.items()}, ensure_ascii=False),
+    }
+
+
+def _live_photo(data: dict) -> dict:
+    """The live photo and how it came: a capture's checked frames, or the one fallback photo.
+
+    The capture goes through the same active liveness check as the phone and the API (a fail is a form error,
+    raised as the check's ValidationFailed); one photo proves no presence, so a reviewer always decides.
+    """
+    frames = data.get("frames") or []
+    if not frames:
+        return {"live_photo": data["live_photo"], "review_required": True, "liveness": LivenessSource.FALLBACK}
+    capture = live_capture_check(
+        frames=frames, challenge=challenge_unsign(data.get("challenge", "")), timestamps=data.get("timestamps", "")
+    )
+    return {
+        "live_photo": capture.live_photo,
+        "review_required": capture.review_required,
+        "liveness": capture.outcome,
+        # A capture that proved no presence: its frames, side by side, for the reviewer.
+        "liveness_frames": capture.frames if capture.review_required else (),
+    }
+
+
 @login_required
 @never_cache
 @require_form_methods
-@camera_allowed  # the card user's live photo is taken here
+@camera_allowed  # the card user's live capture is taken here
 def card_user_create(request):
     user = request.user
     if not may_somewhere(user, Capability.CARD_USERS_REGISTER):
@@ -149,6 +198,7 @@ def card_user_create(request):
             if not can(user, Capability.CARD_USERS_REGISTER, enterprise):
                 raise PermissionDenied(str(_("Your role may not register card users for this enterprise.")))
             try:
+                cards = card_selectors.enterprise_cards_for_user(user, enterprise, data["iccids"])
                 verification = card_user_register(
                     actor=user,
                     enterprise=enterprise,
@@ -156,9 +206,9 @@ def card_user_create(request):
                     id_type=data["id_type"],
                     id_number=data["id_number"],
                     id_photo=data["id_photo"],
-                    live_photo=data["live_photo"],
                     biometric_consent=data["biometric_consent"],
-                    cards=card_selectors.enterprise_cards_for_user(user, enterprise, data["iccids"]),
+                    cards=cards,
+                    **_live_photo(data),
                 )
             except errors.DomainError as exc:
                 if isinstance(exc, errors.PAGE_ERRORS):
@@ -183,7 +233,7 @@ def card_user_create(request):
             same = [card.iccid for card in cards if card.enterprise_id == enterprise.pk]
             initial = {"enterprise": enterprise.public_id, "iccids": "\n".join(same)}
         form = forms.CardUserRegisterForm(initial=initial, user=user)
-    return render(request, "cards/card_user_create.html", {"form": form}, status=status)
+    return render(request, "cards/card_user_create.html", {"form": form, **_capture_context()}, status=status)
 
 
 def _render_card_user(request, card_user, *, revealed: str | None = None, reveal_error=None, status: int = 200):
