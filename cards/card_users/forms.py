@@ -52,7 +52,9 @@ class FramesField(forms.FileField):
     """The live capture's frames (the page's script fills this input): 1 to MAX_FRAMES JPEGs, in order."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/jpeg", "data-frames-input": "", "hidden": True}))
+        kwargs.setdefault(
+            "widget", MultipleFileInput(attrs={"accept": "image/jpeg", "data-frames-input": "", "hidden": True})
+        )
         super().__init__(**kwargs)
 
     def clean(self, data, initial=None):
@@ -138,7 +140,10 @@ class CardUserRegisterForm(forms.Form):
             return data
         if frames and photo:
             self.add_error(
-                "live_photo", _("Use either the live capture or one photo, not both: clear the photo."), code="both"
+                "live_photo",
+                forms.ValidationError(
+                    _("Use either the live capture or one photo, not both: clear the photo."), code="both"
+                ),
             )
         elif not frames and not photo:
             self.add_error(

@@ -16,8 +16,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.core.files.base import ContentFile
 from django.core import signing
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils.translation import gettext_lazy as _
 
