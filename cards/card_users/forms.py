@@ -7,12 +7,12 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cards.card_users.liveness import MAX_FRAMES
 from cards.models import CardUser
 from core.columns import max_length
 from core.identity import PersonalIdType
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
+from verification.capture import FramesField
 
 CONSENT_TEXT = _(
     "The card user explicitly consents to the processing of their biometric data: their live photo and the "
@@ -37,48 +37,6 @@ class PhotoInput(forms.ClearableFileInput):
 
     def __init__(self, *, capture: str):
         super().__init__(attrs={"accept": "image/*", "capture": capture})
-
-
-# A frame of the page's capture is a small JPEG (static/js/liveness_capture.js takes them at 640 px).
-MAX_FRAME_BYTES = 2 * 1024 * 1024
-_JPEG_MAGIC = b"\xff\xd8\xff"
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class FramesField(forms.FileField):
-    """The live capture's frames (the page's script fills this input): 1 to MAX_FRAMES JPEGs, in order."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault(
-            "widget", MultipleFileInput(attrs={"accept": "image/jpeg", "data-frames-input": "", "hidden": True})
-        )
-        super().__init__(**kwargs)
-
-    def clean(self, data, initial=None):
-        uploads = [upload for upload in (data if isinstance(data, list | tuple) else [data]) if upload]
-        if not uploads:
-            return []
-        if len(uploads) > MAX_FRAMES:
-            raise forms.ValidationError(
-                _("A live capture has at most %(max)s frames.") % {"max": MAX_FRAMES}, code="frames"
-            )
-        for upload in uploads:
-            super().clean(upload, initial)
-            if upload.size > MAX_FRAME_BYTES or not _is_jpeg(upload):
-                raise forms.ValidationError(
-                    _("The live capture's frames must be JPEG images of at most 2 MB each."), code="frames"
-                )
-        return uploads
-
-
-def _is_jpeg(upload) -> bool:
-    upload.seek(0)
-    head = upload.read(3)
-    upload.seek(0)
-    return head == _JPEG_MAGIC
 
 
 class CardUserRegisterForm(forms.Form):

@@ -24,7 +24,6 @@ from accounts.services import pii_view_log
 from accounts.throttling import page_reveal_wait, reveal_wait_message
 from cards.card_users import forms, selectors
 from cards.card_users.api import card_user_photo_response
-from cards.card_users.liveness import challenge_sign, challenge_unsign, live_capture_check, random_challenge
 from cards.card_users.presentation import registration_status_body
 from cards.card_users.serializers import FINAL_VERIFICATION_STATUSES, verification_status_body
 from cards.card_users.services import card_user_register
@@ -35,6 +34,7 @@ from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
 from core.search import clean_search, looks_like_id_number, shown_search, stash_search, stashed_search
+from verification.capture import challenge_sign, challenge_unsign, live_capture_check, random_challenge
 from verification.models import LivenessSource, VerificationStatus
 
 # A registration's card list prefilled from the URL: a handover's set (the phone flow allows at most five per

@@ -13,12 +13,12 @@ from django.urls import reverse
 
 from accounts.models import PiiAccessLog
 from accounts.pii import mask_identifier
-from cards.card_users.liveness import challenge_sign
 from cards.models import CardBinding, CardStatus, CardUser
 from cards.rules import REASONS
 from core.identity import mask_name
 from tests import factories, idgen
 from tests.images import jpeg_upload
+from verification.capture import challenge_sign
 from verification.models import Verification
 
 pytestmark = pytest.mark.django_db

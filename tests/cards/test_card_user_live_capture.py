@@ -1,5 +1,5 @@
 """The counter's card-user page takes the live capture (issue 9 §3, C1): the challenge and frames of the phone,
-through the same check as the phone and the API (cards.card_users.liveness); one photo is only a fallback,
+through the same check as the phone and the API (verification.capture); one photo is only a fallback,
 and a reviewer decides on it."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from cards.card_users.liveness import challenge_sign
 from cards.models import CardBinding, CardUser
 from tests import factories, idgen
 from tests.images import jpeg_upload
+from verification.capture import challenge_sign
 from verification.models import LivenessSource, Verification, VerificationStatus
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ class StandInCheck:
 
 def stand_in(monkeypatch, answer) -> StandInCheck:
     check = StandInCheck(answer)
-    monkeypatch.setattr("cards.card_users.liveness.run_liveness_check", check)
+    monkeypatch.setattr("verification.capture.run_liveness_check", check)
     return check
 
 

@@ -1,4 +1,6 @@
-"""A live capture sent through the API (issue 10 §1): liveness frames instead of one live photo.
+"""A live capture, as every channel sends it (issue 9 §3 "one check for every live capture", issue 10 §1):
+liveness frames instead of one live photo. The API (cards.card_users.api), the counter's card-user page and the
+order wizard's handler step (C1) all come here, so that there is one check.
 
 A platform's app asks the card user for head moves (`challenge`, e.g. "left,right"), takes 8 to 15 frames,
 and sends them with their capture times. The frames go to the same active liveness check as the self-service
@@ -16,6 +18,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from django import forms
 from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -40,8 +43,50 @@ MSG_FAILED = _("The live capture does not show a live person doing the moves ask
 
 # A page's challenge travels signed in the form (the counter's page, C1): the server chose it, the browser
 # only shows it, and a capture for another challenge, or one kept for hours, is not accepted.
-CHALLENGE_SALT = "cards.card_users.liveness.challenge"
+CHALLENGE_SALT = "verification.capture.challenge"
 CHALLENGE_MAX_AGE = 3600
+
+
+# A frame of the page's capture is a small JPEG (static/js/liveness_capture.js takes them at 640 px).
+MAX_FRAME_BYTES = 2 * 1024 * 1024
+_JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class FramesField(forms.FileField):
+    """The live capture's frames (the page's script fills this input): 1 to MAX_FRAMES JPEGs, in order."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "widget", MultipleFileInput(attrs={"accept": "image/jpeg", "data-frames-input": "", "hidden": True})
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None):
+        uploads = [upload for upload in (data if isinstance(data, list | tuple) else [data]) if upload]
+        if not uploads:
+            return []
+        if len(uploads) > MAX_FRAMES:
+            raise forms.ValidationError(
+                _("A live capture has at most %(max)s frames.") % {"max": MAX_FRAMES}, code="frames"
+            )
+        for upload in uploads:
+            super().clean(upload, initial)
+            if upload.size > MAX_FRAME_BYTES or not _is_jpeg(upload):
+                raise forms.ValidationError(
+                    _("The live capture's frames must be JPEG images of at most 2 MB each."), code="frames"
+                )
+        return uploads
+
+
+def _is_jpeg(upload) -> bool:
+    upload.seek(0)
+    head = upload.read(3)
+    upload.seek(0)
+    return head == _JPEG_MAGIC
 
 
 @dataclass(frozen=True)
@@ -132,4 +177,4 @@ def live_capture_check(*, frames: Sequence, challenge: str, timestamps: str = ""
     )
 
 
-__all__ = ["LiveCapture", "challenge_sign", "challenge_unsign", "live_capture_check", "random_challenge"]
+__all__ = ["FramesField", "LiveCapture", "challenge_sign", "challenge_unsign", "live_capture_check", "random_challenge"]
