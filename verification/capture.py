@@ -13,10 +13,12 @@ the registration to a reviewer, never to automatic approval.
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django import forms
 from django.core import signing
@@ -177,4 +179,43 @@ def live_capture_check(*, frames: Sequence, challenge: str, timestamps: str = ""
     )
 
 
-__all__ = ["FramesField", "LiveCapture", "challenge_sign", "challenge_unsign", "live_capture_check", "random_challenge"]
+def capture_page_context(labels: Mapping[str, object]) -> dict[str, object]:
+    """A page's capture box (static/js/liveness_capture.js, form mode): a fresh challenge for each page shown,
+    shown by the script and carried signed by the form. `labels`: what the script says, by move and state."""
+    moves = random_challenge()
+    return {
+        "challenge": ",".join(moves),
+        "challenge_token": challenge_sign(moves),
+        "challenge_labels": [labels[move] for move in moves],
+        "capture_labels": json.dumps({key: str(label) for key, label in labels.items()}, ensure_ascii=False),
+    }
+
+
+def live_photo_from_form(*, frames: Sequence[Any], challenge_token: str, timestamps: str, photo: Any) -> dict[str, Any]:
+    """The live photo a page's form gives, and how it came, as verification_create takes them.
+
+    A capture goes through live_capture_check (a fail is its ValidationFailed, about `frames`); one photo
+    from the file input proves no presence, so a reviewer always decides on it.
+    """
+    if not frames:
+        return {"live_photo": photo, "review_required": True, "liveness": "fallback"}
+    capture = live_capture_check(frames=frames, challenge=challenge_unsign(challenge_token), timestamps=timestamps)
+    return {
+        "live_photo": capture.live_photo,
+        "review_required": capture.review_required,
+        "liveness": capture.outcome,
+        # A capture that proved no presence: its frames, side by side, for the reviewer.
+        "liveness_frames": capture.frames if capture.review_required else (),
+    }
+
+
+__all__ = [
+    "capture_page_context",
+    "live_photo_from_form",
+    "FramesField",
+    "LiveCapture",
+    "challenge_sign",
+    "challenge_unsign",
+    "live_capture_check",
+    "random_challenge",
+]

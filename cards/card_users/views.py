@@ -3,7 +3,6 @@ bindings, the throttled reveal of the ID number and the photos."""
 
 from __future__ import annotations
 
-import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -34,8 +33,8 @@ from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
 from core.search import clean_search, looks_like_id_number, shown_search, stash_search, stashed_search
-from verification.capture import challenge_sign, challenge_unsign, live_capture_check, random_challenge
-from verification.models import LivenessSource, VerificationStatus
+from verification.capture import capture_page_context, live_photo_from_form
+from verification.models import VerificationStatus
 
 # A registration's card list prefilled from the URL: a handover's set (the phone flow allows at most five per
 # ID, but the counter's own form says so itself); more is not a link anyone makes.
@@ -148,38 +147,6 @@ CAPTURE_LABELS = {
 }
 
 
-def _capture_context() -> dict:
-    """A fresh challenge for each page shown: the script shows it, the form carries it signed."""
-    moves = random_challenge()
-    return {
-        "challenge": ",".join(moves),
-        "challenge_token": challenge_sign(moves),
-        "challenge_labels": [CAPTURE_LABELS[move] for move in moves],
-        "capture_labels": json.dumps({key: str(label) for key, label in CAPTURE_LABELS.items()}, ensure_ascii=False),
-    }
-
-
-def _live_photo(data: dict) -> dict:
-    """The live photo and how it came: a capture's checked frames, or the one fallback photo.
-
-    The capture goes through the same active liveness check as the phone and the API (a fail is a form error,
-    raised as the check's ValidationFailed); one photo proves no presence, so a reviewer always decides.
-    """
-    frames = data.get("frames") or []
-    if not frames:
-        return {"live_photo": data["live_photo"], "review_required": True, "liveness": LivenessSource.FALLBACK}
-    capture = live_capture_check(
-        frames=frames, challenge=challenge_unsign(data.get("challenge", "")), timestamps=data.get("timestamps", "")
-    )
-    return {
-        "live_photo": capture.live_photo,
-        "review_required": capture.review_required,
-        "liveness": capture.outcome,
-        # A capture that proved no presence: its frames, side by side, for the reviewer.
-        "liveness_frames": capture.frames if capture.review_required else (),
-    }
-
-
 @login_required
 @never_cache
 @require_form_methods
@@ -208,7 +175,12 @@ def card_user_create(request):
                     id_photo=data["id_photo"],
                     biometric_consent=data["biometric_consent"],
                     cards=cards,
-                    **_live_photo(data),
+                    **live_photo_from_form(
+                        frames=data["frames"],
+                        challenge_token=data["challenge"],
+                        timestamps=data["timestamps"],
+                        photo=data["live_photo"],
+                    ),
                 )
             except errors.DomainError as exc:
                 if isinstance(exc, errors.PAGE_ERRORS):
@@ -233,7 +205,9 @@ def card_user_create(request):
             same = [card.iccid for card in cards if card.enterprise_id == enterprise.pk]
             initial = {"enterprise": enterprise.public_id, "iccids": "\n".join(same)}
         form = forms.CardUserRegisterForm(initial=initial, user=user)
-    return render(request, "cards/card_user_create.html", {"form": form, **_capture_context()}, status=status)
+    return render(
+        request, "cards/card_user_create.html", {"form": form, **capture_page_context(CAPTURE_LABELS)}, status=status
+    )
 
 
 def _render_card_user(request, card_user, *, revealed: str | None = None, reveal_error=None, status: int = 200):
