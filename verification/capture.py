@@ -199,7 +199,11 @@ def live_photo_from_form(*, frames: Sequence[Any], challenge_token: str, timesta
     """
     if not frames:
         return {"live_photo": photo, "review_required": True, "liveness": "fallback"}
-    capture = live_capture_check(frames=frames, challenge=challenge_unsign(challenge_token), timestamps=timestamps)
+    try:
+        capture = live_capture_check(frames=frames, challenge=challenge_unsign(challenge_token), timestamps=timestamps)
+    except ValidationFailed as exc:
+        # The page's timestamps and challenge are hidden inputs: their refusal is shown on the capture.
+        raise ValidationFailed(exc.message, code=exc.code, field="frames", extra=exc.extra) from exc
     return {
         "live_photo": capture.live_photo,
         "review_required": capture.review_required,

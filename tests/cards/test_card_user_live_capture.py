@@ -159,6 +159,7 @@ def test_the_one_photo_fallback_never_auto_approves(
         ({"frames": "many"}, "at most 15 frames"),
         ({"frames": "png"}, "must be JPEG images"),
         ({"frames": "frames", "challenge": "left,right"}, "challenge has expired"),  # unsigned: forged
+        ({"frames": "frames", "timestamps": "soon"}, "one capture time in seconds per frame"),  # a hidden input
     ],
 )
 def test_the_capture_fields_are_checked(am, ent, monkeypatch, overrides, field_error):
