@@ -24,7 +24,6 @@ from accounts.reveals import personal_file_response
 from accounts.services import pii_view_log
 from accounts.throttling import PiiRevealThrottle, with_default_throttles
 from cards.card_users import selectors
-from cards.card_users.liveness import live_capture_check
 from cards.card_users.serializers import (
     CardUserDetailSerializer,
     CardUserListSerializer,
@@ -47,6 +46,7 @@ from core.idempotency import Idempotent
 from core.search import clean_search, looks_like_id_number
 from enterprises.selectors import enterprise_for_user
 from integrations.auth import is_key_call
+from verification.capture import live_capture_check
 from verification.selectors import verifications_visible_to
 
 MSG_PII_DENIED = _("You do not have the permission to view personal data in full.")

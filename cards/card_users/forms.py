@@ -12,6 +12,7 @@ from core.columns import max_length
 from core.identity import PersonalIdType
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
+from verification.capture import FramesField
 
 CONSENT_TEXT = _(
     "The card user explicitly consents to the processing of their biometric data: their live photo and the "
@@ -63,10 +64,18 @@ class CardUserRegisterForm(forms.Form):
         widget=PhotoInput(capture="environment"),
         help_text=_("Photograph the original ID with the back camera. JPEG, PNG or WebP."),
     )
+    # The live capture (issue 9 §3): the head moves asked, filmed as frames; the one photo is the fallback.
+    frames = FramesField(label=_("Live capture"), required=False)
+    timestamps = forms.CharField(required=False, widget=forms.HiddenInput(attrs={"data-timestamps-input": ""}))
+    challenge = forms.CharField(required=False, widget=forms.HiddenInput)
     live_photo = forms.FileField(
-        label=_("Live photo of the card user"),
+        label=_("Or one live photo of the card user"),
         widget=PhotoInput(capture="user"),
-        help_text=_("Take it now, face to the camera, one person only."),
+        required=False,
+        help_text=_(
+            "Only where the camera capture cannot be used: one photo does not prove that the card user is "
+            "present, so a reviewer decides."
+        ),
     )
     biometric_consent = forms.BooleanField(label=CONSENT_TEXT, required=True)
 
@@ -81,6 +90,27 @@ class CardUserRegisterForm(forms.Form):
         self.fields["biometric_consent"].error_messages["required"] = _(
             "Face recognition needs the card user's explicit consent to process biometric data."
         )
+
+    def clean(self):
+        data = super().clean()
+        frames, photo = data.get("frames"), data.get("live_photo")
+        if "frames" in self.errors or "live_photo" in self.errors:
+            return data
+        if frames and photo:
+            self.add_error(
+                "live_photo",
+                forms.ValidationError(
+                    _("Use either the live capture or one photo, not both: clear the photo."), code="both"
+                ),
+            )
+        elif not frames and not photo:
+            self.add_error(
+                "frames",
+                forms.ValidationError(
+                    _("Take the live capture (or, without a camera, one live photo)."), code="required"
+                ),
+            )
+        return data
 
     def clean_iccids(self) -> list[str]:
         values = [v for v in _ICCID_SPLIT.split(self.cleaned_data["iccids"] or "") if v]

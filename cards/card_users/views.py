@@ -39,6 +39,7 @@ from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
 from core.search import clean_search, looks_like_id_number, shown_search, stash_search, stashed_search
+from verification.capture import capture_page_context, live_photo_from_form
 from verification.models import VerificationStatus
 
 # A registration's card list prefilled from the URL: a handover's set (the phone flow allows at most five per
@@ -141,10 +142,25 @@ def _flash_registration_state(request, verification) -> None:
         )
 
 
+# What the counter's capture says, move by move (static/js/liveness_capture.js shows them): the account
+# manager holds the camera, the card user does the moves.
+CAPTURE_LABELS = {
+    "left": _("The card user turns their head slowly to the left"),
+    "right": _("The card user turns their head slowly to the right"),
+    "straight": _("The card user looks straight at the camera"),
+    "get_ready": _("Get ready: the card user's face in the middle of the picture"),
+    "captured": _("Captured. Register to send it with the form, or start again to retake it."),
+    "uploading": _("Sending…"),
+    "uploaded": _("Sent."),
+    "upload_failed": _("Sending failed. Start the capture again."),
+    "camera_denied": _("The camera cannot be used here. Take one photo below instead."),
+}
+
+
 @login_required
 @never_cache
 @require_form_methods
-@camera_allowed  # the card user's live photo is taken here
+@camera_allowed  # the card user's live capture is taken here
 def card_user_create(request):
     user = request.user
     if not may_somewhere(user, Capability.CARD_USERS_REGISTER):
@@ -159,6 +175,7 @@ def card_user_create(request):
             if not can(user, Capability.CARD_USERS_REGISTER, enterprise):
                 raise PermissionDenied(str(_("Your role may not register card users for this enterprise.")))
             try:
+                cards = card_selectors.enterprise_cards_for_user(user, enterprise, data["iccids"])
                 verification = card_user_register(
                     actor=user,
                     enterprise=enterprise,
@@ -166,11 +183,16 @@ def card_user_create(request):
                     id_type=data["id_type"],
                     id_number=data["id_number"],
                     id_photo=data["id_photo"],
-                    live_photo=data["live_photo"],
                     biometric_consent=data["biometric_consent"],
-                    cards=card_selectors.enterprise_cards_for_user(user, enterprise, data["iccids"]),
+                    cards=cards,
                     # The person stands at this counter: a clear mismatch is said at once, with a retake.
                     retake_offered=True,
+                    **live_photo_from_form(
+                        frames=data["frames"],
+                        challenge_token=data["challenge"],
+                        timestamps=data["timestamps"],
+                        photo=data["live_photo"],
+                    ),
                 )
             except errors.DomainError as exc:
                 if isinstance(exc, errors.PAGE_ERRORS):
@@ -195,7 +217,9 @@ def card_user_create(request):
             same = [card.iccid for card in cards if card.enterprise_id == enterprise.pk]
             initial = {"enterprise": enterprise.public_id, "iccids": "\n".join(same)}
         form = forms.CardUserRegisterForm(initial=initial, user=user)
-    return render(request, "cards/card_user_create.html", {"form": form}, status=status)
+    return render(
+        request, "cards/card_user_create.html", {"form": form, **capture_page_context(CAPTURE_LABELS)}, status=status
+    )
 
 
 def _render_card_user(

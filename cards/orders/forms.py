@@ -26,6 +26,7 @@ from cards.orders.services import MSG_FRESH_RESPONSIBLE, ORDER_MAX_CARDS, parse_
 from core.identity import PersonalIdType
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
+from verification.capture import FramesField
 
 NUMBER_ATTRS = {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters", "autocorrect": "off"}
 ID_PHOTO_ATTRS = {"accept": "image/*", "capture": "environment"}
@@ -110,6 +111,11 @@ class OrderDetailsForm(forms.Form):
         widget=forms.ClearableFileInput(attrs=ID_PHOTO_ATTRS),
         help_text=_("Every order takes a fresh photo of the ID. On a phone or tablet this opens the camera."),
     )
+    # Where H3 applies, the handler's live capture (issue 9 §3): the head moves asked, filmed as frames
+    # (static/js/liveness_capture.js fills these inputs); the one live photo is then only the fallback.
+    frames = FramesField(label=_("Live capture of the handler"), required=False)
+    timestamps = forms.CharField(required=False, widget=forms.HiddenInput(attrs={"data-timestamps-input": ""}))
+    challenge = forms.CharField(required=False, widget=forms.HiddenInput)
     handler_live_photo = forms.FileField(
         label=_("Live photo of the handler"),
         widget=forms.ClearableFileInput(attrs=LIVE_PHOTO_ATTRS),
@@ -165,14 +171,18 @@ class OrderDetailsForm(forms.Form):
             del self.fields["handler_name"]
             del self.fields["handler_id_address"]
         live = self.fields["handler_live_photo"]
-        live.required = self.gated
+        # Where H3 applies the capture or the fallback photo is required: clean() says which is missing.
+        live.required = False
         if self.gated:
+            live.label = _("Or one live photo of the handler")
             live.help_text = _(
-                "Required for this business (rule H3): the live photo is compared with the photo of the handler's "
-                "ID, and the order completes only when the comparison passes or a reviewer approves it. On a phone "
-                "or tablet this opens the front camera."
+                "Only where the camera capture cannot be used (rule H3): one photo does not prove that the handler "
+                "is present, so a reviewer decides even when the faces match. On a phone or tablet this opens the "
+                "front camera."
             )
         else:
+            for name in ("frames", "timestamps", "challenge"):
+                del self.fields[name]
             live.label = _("Live photo of the handler (optional)")
             live.help_text = _("Optional for this business: it is stored with the order, and no comparison is made.")
         credential = self.fields["credential_photo"]
@@ -226,6 +236,27 @@ class OrderDetailsForm(forms.Form):
                     widget=forms.TextInput(attrs={**NUMBER_ATTRS, "class": "mono", "inputmode": "numeric"}),
                 )
                 self.new_iccid_fields.append((name, card.iccid))
+
+    def clean(self):
+        data = super().clean()
+        if not self.gated or "frames" in self.errors or "handler_live_photo" in self.errors:
+            return data
+        frames, photo = data.get("frames"), data.get("handler_live_photo")
+        if frames and photo:
+            self.add_error(
+                "handler_live_photo",
+                forms.ValidationError(
+                    _("Use either the live capture or one photo, not both: clear the photo."), code="both"
+                ),
+            )
+        elif not frames and not photo:
+            self.add_error(
+                "frames",
+                forms.ValidationError(
+                    _("Take the handler's live capture (or, without a camera, one live photo)."), code="required"
+                ),
+            )
+        return data
 
     def parameter_field_names(self) -> list[str]:
         names = [n for n in PARAMETER_FIELDS if n in self.fields]

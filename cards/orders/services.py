@@ -434,8 +434,14 @@ def order_create(
     parameters: dict[str, Any] | None = None,
     credential_photo: object = None,
     responsible_id_photo: object = None,
+    review_required: bool = False,
+    liveness: str = "",
+    liveness_frames: Sequence[bytes] = (),
 ) -> Order:
     """File an order (H1-H3). Face-gated businesses wait for the comparison; others complete now.
+
+    `review_required`, `liveness`, `liveness_frames`: how the handler's live photo came (a live capture's
+    outcome, or one fallback photo that proves no presence) as verification_create takes them.
 
     `cards` are Card objects or ICCIDs of the enterprise.
 
@@ -542,6 +548,9 @@ def order_create(
                 id_photo=id_clean,
                 live_photo=live_clean,
                 order=order,
+                review_required=review_required,
+                liveness=liveness,
+                liveness_frames=liveness_frames,
             )
             audit_record(
                 actor=actor,

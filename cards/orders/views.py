@@ -42,6 +42,7 @@ from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
 from core.identity import PersonalIdType
+from verification.capture import capture_page_context, live_photo_from_form
 from verification.models import VerificationStatus
 
 SESSION_KEY = "order_wizard"
@@ -242,6 +243,34 @@ def order_new_handler(request):
 
 # --- step 3: what is still needed, review, submit --------------------------------------
 
+# What the handler's capture says, move by move (static/js/liveness_capture.js shows them, H3).
+CAPTURE_LABELS = {
+    "left": _("The handler turns their head slowly to the left"),
+    "right": _("The handler turns their head slowly to the right"),
+    "straight": _("The handler looks straight at the camera"),
+    "get_ready": _("Get ready: the handler's face in the middle of the picture"),
+    "captured": _("Captured. Submit to send it with the order, or start again to retake it."),
+    "uploading": _("Sending…"),
+    "uploaded": _("Sent."),
+    "upload_failed": _("Sending failed. Start the capture again."),
+    "camera_denied": _("The camera cannot be used here. Take one photo below instead."),
+}
+
+
+def _handler_live_photo(form: OrderDetailsForm) -> dict:
+    """The handler's live photo for order_create: where H3 applies, through the one live-capture check
+    (a fallback photo goes to a reviewer); elsewhere the optional photo, stored without a comparison."""
+    cleaned = form.cleaned_data
+    if not form.gated:
+        return {"handler_live_photo": cleaned.get("handler_live_photo")}
+    live = live_photo_from_form(
+        frames=cleaned.get("frames") or [],
+        challenge_token=cleaned.get("challenge", ""),
+        timestamps=cleaned.get("timestamps", ""),
+        photo=cleaned.get("handler_live_photo"),
+    )
+    return {"handler_live_photo": live.pop("live_photo"), **live}
+
 
 @login_required
 @never_cache
@@ -281,10 +310,10 @@ def order_new_details(request):
                         id_address=cleaned.get("handler_id_address", ""),
                     ),
                     handler_id_photo=cleaned["handler_id_photo"],
-                    handler_live_photo=cleaned.get("handler_live_photo"),
                     parameters=form.parameters(),
                     credential_photo=cleaned.get("credential_photo"),
                     responsible_id_photo=cleaned.get("responsible_id_photo"),
+                    **_handler_live_photo(form),
                 )
             except errors.DomainError as exc:
                 add_domain_error(form, exc)
@@ -311,6 +340,7 @@ def order_new_details(request):
         "refusal": refusal,
         "handover_iccids": _handover_iccids(user, enterprise, cards),
         **_summary(data, enterprise, cards),
+        **(capture_page_context(CAPTURE_LABELS) if form.gated else {}),
     }
     return render(request, "cards/order_details.html", context)
 

@@ -13,6 +13,11 @@
  * (the preview may be mirrored with CSS, the frames never are), so "left" means the image's left edge.
  * The upload is multipart: frame files named fNNNN_tSSS.sss.jpg (the command and the check read the
  * times from them), plus "timestamps" (seconds, comma-separated) and "challenge".
+ *
+ * Form mode (the counter's card-user page, C1): without data-upload-url, the frames are not sent at once but
+ * put into the page's form, in <input type="file" multiple data-frames-input> and
+ * <input type="hidden" data-timestamps-input>, and go with the form's own submit. The challenge then travels
+ * in the form as the server signed it. A browser that cannot fill a file input gets the fallback.
  */
 (function () {
   "use strict";
@@ -37,7 +42,17 @@
     if (start) { start.hidden = true; }
   }
 
-  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.fetch || !window.FormData) {
+  var uploadUrl = box.getAttribute("data-upload-url");
+  var framesInput = box.querySelector("[data-frames-input]");
+  var timesInput = box.querySelector("[data-timestamps-input]");
+  var formMode = !uploadUrl && framesInput && timesInput;
+  var canFill = formMode && typeof window.DataTransfer === "function";
+  if (formMode) {
+    try { new window.DataTransfer(); } catch (e) { canFill = false; }
+  }
+
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.fetch || !window.FormData ||
+      (formMode && !canFill) || (!formMode && !uploadUrl)) {
     showFallback();
     return;
   }
@@ -53,18 +68,32 @@
 
   function pad(n, width) { var s = String(n); while (s.length < width) { s = "0" + s; } return s; }
 
+  function frameName(f, i) { return "f" + pad(i, 4) + "_t" + pad(f.t.toFixed(3), 7) + ".jpg"; }
+
+  function fill(frames) {
+    var transfer = new window.DataTransfer();
+    frames.forEach(function (f, i) {
+      transfer.items.add(new File([f.blob], frameName(f, i), {type: "image/jpeg"}));
+    });
+    framesInput.files = transfer.files;
+    timesInput.value = frames.map(function (f) { return f.t.toFixed(3); }).join(",");
+    say("captured");
+    box.dispatchEvent(new CustomEvent("liveness:captured", {detail: {frames: frames.length}}));
+    return Promise.resolve();
+  }
+
   function upload(frames) {
+    if (formMode) { return fill(frames); }
     var form = new FormData();
     var csrf = box.querySelector("input[name=csrfmiddlewaretoken]");
     if (csrf) { form.append("csrfmiddlewaretoken", csrf.value); }
     form.append("challenge", moves.join(","));
     form.append("timestamps", frames.map(function (f) { return f.t.toFixed(3); }).join(","));
     frames.forEach(function (f, i) {
-      var name = "f" + pad(i, 4) + "_t" + pad(f.t.toFixed(3), 7) + ".jpg";
-      form.append("frames", f.blob, name);
+      form.append("frames", f.blob, frameName(f, i));
     });
     say("uploading");
-    return fetch(box.getAttribute("data-upload-url"), {method: "POST", body: form, credentials: "same-origin"})
+    return fetch(uploadUrl, {method: "POST", body: form, credentials: "same-origin"})
       .then(function (response) {
         say(response.ok ? "uploaded" : "upload_failed");
         box.dispatchEvent(new CustomEvent("liveness:uploaded", {detail: {ok: response.ok, status: response.status}}));

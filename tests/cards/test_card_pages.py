@@ -18,6 +18,7 @@ from cards.rules import REASONS
 from core.identity import mask_name
 from tests import factories, idgen
 from tests.images import jpeg_upload
+from verification.capture import challenge_sign
 from verification.models import Verification
 
 pytestmark = pytest.mark.django_db
@@ -299,9 +300,14 @@ def test_register_page_uses_the_camera_and_asks_for_consent(am, ent):
     assert card.iccid in page  # preselected
 
 
-def test_register_flow_records_the_user_and_polls_the_comparison(am, ent):
+def test_register_flow_records_the_user_and_polls_the_comparison(am, ent, monkeypatch):
+    from tests.cards.test_card_user_live_capture import frames, stand_in
+
     card = factories.card(enterprise=ent, data="non_directed")
-    form = register_form(ent, [card])
+    # A passed live capture (one photo alone would go to a reviewer: tests/cards/test_card_user_live_capture.py).
+    stand_in(monkeypatch, {"outcome": "pass", "reasons": [], "best_frame": 0})
+    form = register_form(ent, [card], live_photo=frames(), challenge=challenge_sign(["left", "right"]))
+    form["frames"] = form.pop("live_photo")
     response = am.post(reverse("cards:card_user_create"), form)
     assert response.status_code == 302
     card_user = CardUser.objects.get()

@@ -18,6 +18,7 @@ from cards.models import BusinessType, Card, CardStatus, Handler, Order, OrderSt
 from tests import factories, idgen
 from tests.cards.order_helpers import active, counts, passed, stock, verification_of
 from tests.images import jpeg_upload
+from verification.capture import challenge_sign
 from verification.models import Verification
 from verification.services import verification_record_result
 
@@ -57,7 +58,11 @@ def handler_step(client, number, id_type="resident_id"):
     return client.post(HANDLER, {"handler_id_type": id_type, "handler_id_number": number})
 
 
-def test_wizard_new_installation_end_to_end_with_a_new_handler(am_client, world):
+def test_wizard_new_installation_end_to_end_with_a_new_handler(am_client, world, monkeypatch):
+    from tests.cards.test_card_user_live_capture import frames, stand_in
+
+    # The handler's live capture passes (one photo alone would go to a reviewer: test_order_live_capture.py).
+    stand_in(monkeypatch, {"outcome": "pass", "reasons": [], "best_frame": 0})
     ent = world["enterprise"]
     cards = stock(ent, 2)
     number = idgen.resident_id()
@@ -83,7 +88,8 @@ def test_wizard_new_installation_end_to_end_with_a_new_handler(am_client, world)
             "handler_name": "王五",
             "handler_id_address": "北京市西城区金融街3号",
             "handler_id_photo": jpeg_upload("id.jpg"),
-            "handler_live_photo": jpeg_upload("live.jpg"),
+            "frames": frames(),
+            "challenge": challenge_sign(["left", "right"]),
             "credential_photo": jpeg_upload("cred.jpg"),
         },
     )
@@ -141,7 +147,7 @@ def test_wizard_gated_order_without_live_photo_is_refused_with_nothing_written(a
         DETAILS, {"handler_name": "王五", "handler_id_address": "北京", "handler_id_photo": jpeg_upload("id.jpg")}
     )
     assert response.status_code == 200
-    assert "handler_live_photo" in response.context["form"].errors
+    assert "frames" in response.context["form"].errors  # the capture, or its fallback photo, is missing
     assert counts() == before
 
 

@@ -180,7 +180,7 @@ def test_a_card_user_is_registered_with_liveness_frames_and_their_challenge(
     ent, manager, make_key, make_client, scripted_face_engine, monkeypatch
 ):
     check = _LivenessCheck()
-    monkeypatch.setattr("cards.card_users.liveness.run_liveness_check", check)
+    monkeypatch.setattr("verification.capture.run_liveness_check", check)
     card = factories.card(enterprise=ent, actor=manager)
     client = make_client(make_key(["cards:read", "card_users:write"])[1])
     frames = [jpeg_bytes(color=(150 + n, 120, 100)) for n in range(8)]

@@ -238,7 +238,7 @@ def test_a_key_registers_a_card_user_with_liveness_frames(
 ):
     scripted_face_engine("pass")
     check = _Liveness({"outcome": outcome, "reasons": [], "best_frame": 3 if outcome == "pass" else None})
-    monkeypatch.setattr("cards.card_users.liveness.run_liveness_check", check)
+    monkeypatch.setattr("verification.capture.run_liveness_check", check)
     body = _card_user_body(world, active(world["enterprise"]), live_photo=None, frames=_frames(), challenge="left")
     response = _post(_client(key_for_card_users), "/api/v1/card-users/", body)
     assert response.status_code == 201, response.content
@@ -253,7 +253,7 @@ def test_a_key_registers_a_card_user_with_liveness_frames(
 
 def test_no_liveness_check_runs_without_consent(world, key_for_card_users, monkeypatch):
     check = _Liveness({"outcome": "pass", "reasons": [], "best_frame": 0})
-    monkeypatch.setattr("cards.card_users.liveness.run_liveness_check", check)
+    monkeypatch.setattr("verification.capture.run_liveness_check", check)
     body = _card_user_body(
         world,
         active(world["enterprise"]),
@@ -269,7 +269,7 @@ def test_no_liveness_check_runs_without_consent(world, key_for_card_users, monke
 
 def test_liveness_frames_that_fail_are_refused_with_the_reasons(world, key_for_card_users, monkeypatch):
     check = _Liveness({"outcome": "fail", "reasons": [{"code": "frames_identical", "message": "x"}]})
-    monkeypatch.setattr("cards.card_users.liveness.run_liveness_check", check)
+    monkeypatch.setattr("verification.capture.run_liveness_check", check)
     body = _card_user_body(world, active(world["enterprise"]), live_photo=None, frames=_frames(), challenge="left")
     response = _post(_client(key_for_card_users), "/api/v1/card-users/", body)
     assert response.status_code == 400
