@@ -30,6 +30,7 @@ from verification import hooks
 from verification.engine import reason
 from verification.frames import contact_sheet
 from verification.models import (
+    LivenessSource,
     Verification,
     VerificationOutcome,
     VerificationStatus,
@@ -200,6 +201,9 @@ def verification_retake(*, verification: Verification, actor: User | None, live_
         previous = {"distance": record.distance, "retake": record.retakes}
         stored.save(record.live_photo, f"live{live_photo.extension}", live_photo.content)
         record.retakes += 1
+        # A retake is one photo: presence is not proven (issue 9 §3), so even a match goes to a reviewer.
+        record.review_required = True
+        record.liveness = LivenessSource.FALLBACK
         record.status = VerificationStatus.PENDING
         record.outcome = ""
         record.distance = None

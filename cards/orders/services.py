@@ -75,7 +75,7 @@ from enterprises.selectors import enterprises_visible_to
 from enterprises.services import enterprise_upload_documents
 from integrations.webhooks.models import EventType
 from integrations.webhooks.payloads import emit_event
-from verification.models import Verification, VerificationPurpose, VerificationStatus
+from verification.models import LivenessSource, Verification, VerificationPurpose, VerificationStatus
 from verification.services import verification_create
 
 ORDER_MAX_CARDS = 1000
@@ -766,6 +766,10 @@ def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo: ob
             id_photo=id_clean,
             live_photo=live_clean,
             order=locked,
+            # One photo, from a file or a plain camera shot: presence is not proven (issue 9 §3), so even a
+            # match goes to a reviewer.
+            review_required=True,
+            liveness=LivenessSource.FALLBACK,
         )
         audit_record(
             actor=actor,

@@ -126,6 +126,9 @@ def test_a_retake_that_matches_a_single_photo_capture_goes_to_a_reviewer(
     card_user.refresh_from_db()
     assert card_user.registration_status == RegistrationStatus.IN_REVIEW
     assert not CardBinding.objects.filter(card=card, card_user=card_user, ended_at__isnull=True).exists()
+    # The retake itself is one photo too, whatever the first capture was.
+    retaken = Verification.objects.get(card_user=card_user)
+    assert retaken.review_required and retaken.liveness == "fallback"
 
 
 def test_the_manager_may_send_it_to_a_reviewer_at_once(am, world, ent, mismatch, django_capture_on_commit_callbacks):
