@@ -35,6 +35,7 @@ from cards.card_users.services import (
 from cards.decisions import current_language
 from cards.inventory import selectors as card_selectors
 from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator, card_for_page
+from cards.models import RegistrationStatus
 from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
@@ -257,9 +258,13 @@ def _render_card_user(
 @login_required
 @never_cache
 @require_safe
-@camera_allowed  # a clear mismatch's retake takes the live photo here (issue 11 §1.2)
 def card_user_detail(request, public_id):
-    return _render_card_user(request, selectors.card_user_for_user(request.user, public_id))
+    card_user = selectors.card_user_for_user(request.user, public_id)
+    if card_user.registration_status == RegistrationStatus.FACE_MISMATCH:
+        # Only a clear mismatch's retake takes a live photo here (issue 11 §1.2): the camera stays denied on
+        # every other state of the page.
+        return camera_allowed(lambda request: _render_card_user(request, card_user))(request)
+    return _render_card_user(request, card_user)
 
 
 @login_required

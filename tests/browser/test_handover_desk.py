@@ -48,7 +48,7 @@ def test_the_desk_shows_the_phone_progress_and_its_refusal_then_takes_back_every
     page.wait_for_function(
         "() => document.querySelector('[data-handover-field=step_display]').textContent.trim() !== ''"
     )
-    identity = {"name": "王五", "id_type": "resident_id", "id_number": number}
+    identity = {"name": "李四", "id_type": "resident_id", "id_number": number}
     assert phone.post(f"/s/{token}/step/identity/", identity).status_code == 302
     assert phone.post(f"/s/{token}/step/id_photo/", {"photo": jpeg_upload("id.jpg")}).status_code == 302
     assert phone.post(f"/s/{token}/step/live/", {"photo": jpeg_upload("live.jpg")}).status_code == 302

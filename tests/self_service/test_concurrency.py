@@ -71,7 +71,7 @@ def _phone_up_to_review(client, token, cards, number):
     """Every step of the phone flow through its views, up to the review page (not submitted)."""
     assert client.post(f"/s/{token}/", {"consent": "on"}).status_code == 302
     assert client.post(_step(token, "cards"), {"typed": " ".join(c.iccid for c in cards)}).status_code == 302
-    identity = {"name": "王五", "id_type": "resident_id", "id_number": number}
+    identity = {"name": "李四", "id_type": "resident_id", "id_number": number}
     assert client.post(_step(token, "identity"), identity).status_code == 302
     assert client.post(_step(token, "id_photo"), {"photo": jpeg_upload("id.jpg")}).status_code == 302
     frames = [jpeg_upload(f"f{i:04d}_t{i / 4:07.3f}.jpg") for i in range(8)]
@@ -213,8 +213,8 @@ def test_U6_when_both_registrations_saw_three_held_the_bind_lock_lets_exactly_on
 
     @_in_thread
     def hold_the_id():
-        # Another bind of this ID, stopped while it holds the ID's lock: both registrations get through their
-        # early check (3 held + 2 fits) and both comparisons pass, then both binds wait here.
+        # Another bind of this ID, stopped while it holds the ID's lock: both registrations wait for it, then
+        # both get through their check (3 held + 2 fits), both comparisons pass, and the binds decide.
         with transaction.atomic():
             _lock_identity(race["index"])
             holding.set()
@@ -235,9 +235,10 @@ def test_U6_when_both_registrations_saw_three_held_the_bind_lock_lets_exactly_on
                     )
                     waiting = cursor.fetchone()[0]
                 time.sleep(0.05)
-            assert waiting == 2, "both binds should wait on the ID's lock"
-            # Both card users exist now, each with a passed comparison, and nothing is bound yet.
-            assert CardUser.objects.count() == 3 and _bound(race["phone_cards"] + race["counter_cards"]) == 0
+            # Both wait on the ID's lock: registration itself takes it now (one ID, one person: the name is
+            # checked under it, issue 11 §1.3), so neither card user exists yet and nothing is bound.
+            assert waiting == 2, "both registrations should wait on the ID's lock"
+            assert CardUser.objects.count() == 1 and _bound(race["phone_cards"] + race["counter_cards"]) == 0
         finally:
             release.set()
 
