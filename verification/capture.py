@@ -179,6 +179,21 @@ def live_capture_check(*, frames: Sequence, challenge: str, timestamps: str = ""
     )
 
 
+MSG_CAPTURE_OR_PHOTO = _("Use either the live capture or one photo, not both: clear the photo.")
+
+
+def clean_capture_or_photo(form: forms.Form, data: Mapping[str, Any], *, photo_field: str, missing: str) -> None:
+    """A form's live photo comes as the capture's frames or, without a camera, as one photo: exactly one of the
+    two. `missing` is the page's own words for neither (whose capture it is)."""
+    if "frames" in form.errors or photo_field in form.errors:
+        return
+    frames, photo = data.get("frames"), data.get(photo_field)
+    if frames and photo:
+        form.add_error(photo_field, forms.ValidationError(MSG_CAPTURE_OR_PHOTO, code="both"))
+    elif not frames and not photo:
+        form.add_error("frames", forms.ValidationError(missing, code="required"))
+
+
 def capture_page_context(labels: Mapping[str, object]) -> dict[str, object]:
     """A page's capture box (static/js/liveness_capture.js, form mode): a fresh challenge for each page shown,
     shown by the script and carried signed by the form. `labels`: what the script says, by move and state."""

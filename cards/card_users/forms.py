@@ -12,7 +12,7 @@ from core.columns import max_length
 from core.identity import PersonalIdType
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
-from verification.capture import FramesField
+from verification.capture import FramesField, clean_capture_or_photo
 
 CONSENT_TEXT = _(
     "The card user explicitly consents to the processing of their biometric data: their live photo and the "
@@ -93,23 +93,12 @@ class CardUserRegisterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        frames, photo = data.get("frames"), data.get("live_photo")
-        if "frames" in self.errors or "live_photo" in self.errors:
-            return data
-        if frames and photo:
-            self.add_error(
-                "live_photo",
-                forms.ValidationError(
-                    _("Use either the live capture or one photo, not both: clear the photo."), code="both"
-                ),
-            )
-        elif not frames and not photo:
-            self.add_error(
-                "frames",
-                forms.ValidationError(
-                    _("Take the live capture (or, without a camera, one live photo)."), code="required"
-                ),
-            )
+        clean_capture_or_photo(
+            self,
+            data,
+            photo_field="live_photo",
+            missing=_("Take the live capture (or, without a camera, one live photo)."),
+        )
         return data
 
     def clean_iccids(self) -> list[str]:

@@ -26,7 +26,7 @@ from cards.orders.services import MSG_FRESH_RESPONSIBLE, ORDER_MAX_CARDS, parse_
 from core.identity import PersonalIdType
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
-from verification.capture import FramesField
+from verification.capture import FramesField, clean_capture_or_photo
 
 NUMBER_ATTRS = {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters", "autocorrect": "off"}
 ID_PHOTO_ATTRS = {"accept": "image/*", "capture": "environment"}
@@ -239,22 +239,12 @@ class OrderDetailsForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not self.gated or "frames" in self.errors or "handler_live_photo" in self.errors:
-            return data
-        frames, photo = data.get("frames"), data.get("handler_live_photo")
-        if frames and photo:
-            self.add_error(
-                "handler_live_photo",
-                forms.ValidationError(
-                    _("Use either the live capture or one photo, not both: clear the photo."), code="both"
-                ),
-            )
-        elif not frames and not photo:
-            self.add_error(
-                "frames",
-                forms.ValidationError(
-                    _("Take the handler's live capture (or, without a camera, one live photo)."), code="required"
-                ),
+        if self.gated:
+            clean_capture_or_photo(
+                self,
+                data,
+                photo_field="handler_live_photo",
+                missing=_("Take the handler's live capture (or, without a camera, one live photo)."),
             )
         return data
 
