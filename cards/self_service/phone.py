@@ -40,10 +40,10 @@ from core.errors import DomainError, InvalidTransition, ValidationFailed
 from core.uploads import UploadRejected, sanitize_upload
 from integrations.webhooks.models import EventType
 from integrations.webhooks.payloads import emit_event
+from verification.capture import random_challenge
 from verification.models import Verification
 from verification.tasks import run_liveness_check
 
-MOVES_TURN = ("left", "right")
 MAX_FRAMES = 15  # the capture script takes 8-15 frames (static/js/liveness_capture.js)
 
 STEPS = ("consent", "cards", "identity", "id_photo", "live", "review")
@@ -240,16 +240,10 @@ def _remove_photos(state: dict) -> None:
 
 
 def challenge_for(state: dict) -> list[str]:
-    """The session's challenge: two or three moves, at least one turn, no move twice in a row; kept until
-    a capture settles, so that reloading the page does not change what is asked."""
+    """The session's challenge (verification.capture's, as the counter asks); kept until a capture
+    settles, so that reloading the page does not change what is asked."""
     if not state.get("challenge"):
-        count = 2 + secrets.randbelow(2)
-        moves = [secrets.choice(MOVES_TURN)]
-        while len(moves) < count:
-            move = secrets.choice(("left", "right", "straight"))
-            if move != moves[-1]:
-                moves.append(move)
-        state["challenge"] = moves
+        state["challenge"] = random_challenge()
     return state["challenge"]
 
 
