@@ -46,3 +46,56 @@ def validate_imsi(raw: str, *, field: str = "imsi") -> str:
             _("An IMSI has 15 digits and starts with 460 (China)."), code="invalid_imsi", field=field
         )
     return value
+
+
+# A sandbox's cards (issue 10 §5) live in numbers no real card uses, and each sandbox in a range of its
+# own. A test key may only put cards in its own range and a real enterprise never in any sandbox's: a
+# "this ICCID is already registered" answer to a test key would otherwise tell it that a real card
+# holds the number.
+SANDBOX_ICCID_PREFIX = "898699"
+SANDBOX_MSISDN_PREFIX = "19999"
+
+MSG_SANDBOX_RANGE = _(
+    "A sandbox takes only the card numbers of its own range: ICCIDs that start with %(iccid)s and numbers "
+    "that start with %(msisdn)s."
+)
+MSG_SANDBOX_RESERVED = _("This range of card numbers is kept for the test sandbox; a real card cannot use it.")
+
+
+def sandbox_iccid_prefix(sandbox_pk: int) -> str:
+    return f"{SANDBOX_ICCID_PREFIX}{sandbox_pk:010d}"
+
+
+def sandbox_msisdn_prefix(sandbox_pk: int) -> str:
+    return f"{SANDBOX_MSISDN_PREFIX}{sandbox_pk % 1_000_000:06d}"
+
+
+def number_range_refusal(enterprise, iccid: str, msisdn: str) -> tuple[str, str] | None:
+    """(code, field) when the card's numbers are outside what `enterprise` may hold, else None."""
+    if getattr(enterprise, "sandbox_of_id", None) is not None:
+        if not iccid.startswith(sandbox_iccid_prefix(enterprise.pk)):
+            return "sandbox_number_range", "iccid"
+        if not msisdn.startswith(sandbox_msisdn_prefix(enterprise.pk)):
+            return "sandbox_number_range", "msisdn"
+        return None
+    if iccid.startswith(SANDBOX_ICCID_PREFIX):
+        return "sandbox_number_reserved", "iccid"
+    if len(msisdn) == 13 and msisdn.startswith(SANDBOX_MSISDN_PREFIX):
+        return "sandbox_number_reserved", "msisdn"
+    return None
+
+
+def validate_number_range(enterprise, iccid: str, msisdn: str, *, iccid_field: str = "iccid") -> None:
+    refusal = number_range_refusal(enterprise, iccid, msisdn)
+    if refusal is None:
+        return
+    code, field = refusal
+    field = iccid_field if field == "iccid" else field
+    if code == "sandbox_number_reserved":
+        raise ValidationFailed(MSG_SANDBOX_RESERVED, code=code, field=field)
+    raise ValidationFailed(
+        MSG_SANDBOX_RANGE
+        % {"iccid": sandbox_iccid_prefix(enterprise.pk), "msisdn": sandbox_msisdn_prefix(enterprise.pk)},
+        code=code,
+        field=field,
+    )

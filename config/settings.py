@@ -440,7 +440,7 @@ SPECTACULAR_SETTINGS = {
         "A test key (`Authorization: Api-Key rnk_test_...`) acts on its enterprise's sandbox, never on real "
         "records: send the real enterprise's id as with a live key. The sandbox holds 20 cards (ICCID "
         "`898699` + the sandbox's number in 10 digits + `01`..`20` + a Luhn digit; list them with "
-        "`GET /api/v1/cards/`). No real face matching runs there; the card user's resident ID number decides:\n\n"
+        "`GET /api/v1/cards/`); it may add or import cards only in that range (ICCID `898699` + its number, MSISDN `19999` + its 6 digits). No real face matching runs there; the card user's resident ID number decides:\n\n"
         "| ID number | outcome |\n|---|---|\n"
         "| `110101199001010015` | `registered` |\n"
         "| `110101199001010023` | `in_review` (stays there) |\n"

@@ -51,7 +51,8 @@ class ImportErrorSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text="missing_value, invalid_iccid, invalid_iccid_checksum, invalid_msisdn, invalid_imsi, "
         "rounded_number, unknown_package, package_unavailable, invalid_level, duplicate_in_file, "
-        "already_registered or extra_cells."
+        "already_registered, extra_cells, sandbox_number_range (a test key's file names a number outside its "
+        "sandbox's range) or sandbox_number_reserved (a sandbox number in a real enterprise's file)."
     )
     value = serializers.CharField(help_text="The value found in the cell (shortened).")
     message = serializers.CharField(help_text="The explanation, in the request's language.")

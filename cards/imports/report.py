@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from cards.imports.parsing import COLUMN_DOCS, COLUMNS
 from cards.imports.rows import RowError
 from cards.models import CardImport, ImportStatus
+from cards.validation import MSG_SANDBOX_RANGE, MSG_SANDBOX_RESERVED
 
 ERRORS_SHOWN = 100
 
@@ -38,6 +39,8 @@ ROW_MESSAGES = {
     "duplicate_in_file": _("This value also appears on row %(first_row)s of the file."),
     "already_registered": _("A card with this %(label)s is already registered."),
     "extra_cells": _("This row has more cells than the header row has columns."),
+    "sandbox_number_range": MSG_SANDBOX_RANGE,
+    "sandbox_number_reserved": MSG_SANDBOX_RESERVED,
     "test_package_services": _(
         "The IoT test-card package %(package)s fixes this service to %(level)s: a card on it cannot have "
         "another (rule U4)."

@@ -51,7 +51,7 @@ from cards.imports.copy_writer import _write_cards
 from cards.imports.parsing import inspect_file, parse_file, read_upload
 from cards.imports.report import _error_dicts, _max_stored_errors
 from cards.imports.rows import RowError
-from cards.imports.validation import database_duplicates, validate_rows
+from cards.imports.validation import database_duplicates, number_range_errors, validate_rows
 from cards.models import CardImport, ImportStatus, Package
 from core.errors import ValidationFailed
 from core.files import atomic_with_files
@@ -238,6 +238,7 @@ def card_import_run(*, import_id: int, task_id: str | None = None) -> str:
 
 _by_iccid = operator.attrgetter("iccid")
 _by_row = operator.attrgetter("row")
+_by_first = operator.itemgetter(0)
 
 
 def _run(job: CardImport) -> str:
@@ -250,6 +251,9 @@ def _run(job: CardImport) -> str:
 
     valid, errors = validate_rows(parsed, _packages(), progress=lambda done: _save_progress(job.pk, done))
     del parsed
+    valid, range_errors = number_range_errors(valid, job.enterprise)
+    if range_errors:
+        errors = sorted(errors + range_errors, key=_by_first)
     if errors:
         # The report lists every problem, the clashes with registered cards too.
         errors.extend(database_duplicates(valid))

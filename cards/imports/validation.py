@@ -15,7 +15,14 @@ from cards.imports.rows import RowError, ValidRow
 from cards.inventory.services import decision_cache_fields
 from cards.models import Card
 from cards.rules import CardFacts, ServiceLevel, evaluate
-from cards.validation import validate_card_msisdn, validate_iccid, validate_imsi
+from cards.validation import (
+    number_range_refusal,
+    sandbox_iccid_prefix,
+    sandbox_msisdn_prefix,
+    validate_card_msisdn,
+    validate_iccid,
+    validate_imsi,
+)
 from core.columns import db_column
 from core.errors import DomainError
 
@@ -259,6 +266,26 @@ def _existing_elsewhere(valid: list[ValidRow]) -> tuple[set[str], set[str]]:
     return found["iccid"], found["msisdn"]
 
 
+def number_range_errors(valid: list[ValidRow], enterprise) -> tuple[list[ValidRow], list[RowError]]:
+    """The rows whose numbers `enterprise` may hold, and an error for each other (cards.validation:
+    a sandbox keeps to its own range, a real enterprise out of every sandbox's). Checked before the
+    look-up of registered numbers, so that a test key never learns which real numbers exist."""
+    kept: list[ValidRow] = []
+    errors: list[RowError] = []
+    params = {
+        "iccid": sandbox_iccid_prefix(enterprise.pk),
+        "msisdn": sandbox_msisdn_prefix(enterprise.pk),
+    }
+    for r in valid:
+        refusal = number_range_refusal(enterprise, r.iccid, r.msisdn)
+        if refusal is None:
+            kept.append(r)
+            continue
+        code, column = refusal
+        errors.append((r.row, COLUMNS.index(column), code, getattr(r, column), params))
+    return kept, errors
+
+
 def database_duplicates(valid: list[ValidRow]) -> list[RowError]:
     """Rows whose ICCID or MSISDN is already registered, in a few queries for the whole file."""
     if not valid:
@@ -281,5 +308,6 @@ def database_duplicates(valid: list[ValidRow]) -> list[RowError]:
 
 __all__ = [
     "validate_rows",
+    "number_range_errors",
     "database_duplicates",
 ]

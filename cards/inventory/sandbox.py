@@ -44,14 +44,13 @@ from cards.models import (
     SelfServiceLink,
 )
 from cards.rules import ServiceLevel
+from cards.validation import sandbox_iccid_prefix, sandbox_msisdn_prefix
 from enterprises.models import Enterprise
 from verification.engine import FAIL, PASS, REVIEW
 from verification.models import Verification
 
 SANDBOX_CARDS = 20
 SANDBOX_PACKAGE_CODE = "SANDBOX-IOT"
-ICCID_PREFIX = "898699"
-MSISDN_PREFIX = "19999"
 
 
 class SandboxOutcome(StrEnum):
@@ -107,12 +106,12 @@ def engine_outcome(*, verification: Verification) -> str:
 
 
 def sandbox_iccid(sandbox: Enterprise, n: int) -> str:
-    body = f"{ICCID_PREFIX}{sandbox.pk:010d}{n:02d}"
+    body = f"{sandbox_iccid_prefix(sandbox.pk)}{n:02d}"
     return body + luhn.calc_check_digit(body)
 
 
 def sandbox_msisdn(sandbox: Enterprise, n: int) -> str:
-    return f"{MSISDN_PREFIX}{sandbox.pk % 1_000_000:06d}{n:02d}"
+    return f"{sandbox_msisdn_prefix(sandbox.pk)}{n:02d}"
 
 
 def _package() -> Package:

@@ -37,7 +37,7 @@ from cards.models import (
     ServiceLevelChoices,
 )
 from cards.rules import Decision, Exemption, ServiceLevel, evaluate
-from cards.validation import validate_card_msisdn, validate_iccid, validate_imsi
+from cards.validation import validate_card_msisdn, validate_iccid, validate_imsi, validate_number_range
 from core.errors import InvalidTransition, ValidationFailed
 from enterprises.models import Enterprise
 from integrations.webhooks.models import EventType
@@ -197,6 +197,7 @@ def card_create(
     iccid = validate_iccid(iccid)
     msisdn = validate_card_msisdn(msisdn)
     imsi = validate_imsi(imsi)
+    validate_number_range(enterprise, iccid, msisdn)
     levels = {}
     for field, value in zip(SERVICE_FIELDS, (data, voice, sms), strict=True):
         if value is not None and value not in SERVICE_LEVELS:
@@ -551,6 +552,7 @@ def card_replace(*, actor: User | None, card: Card, new_iccid: str, order: Order
     binding stay."""
     _require_order(card, order, BusinessType.CARD_REPLACEMENT)
     new_iccid = validate_iccid(new_iccid)
+    validate_number_range(card.enterprise, new_iccid, card.msisdn, iccid_field="new_iccid")
     with transaction.atomic():
         card = lock_card(card)
         _require_status(card, LIVE_CARD_STATUSES, _("replaced"))

@@ -61,7 +61,7 @@ from cards.orders.policy import PermissionText, order_needs_fresh_documents
 from cards.orders.presentation import fresh_credential_message
 from cards.orders.selectors import order_latest_verification, order_lines
 from cards.rules import CardFacts, Decision, Exemption, ServiceLevel, evaluate, is_149_segment
-from cards.validation import validate_iccid
+from cards.validation import validate_iccid, validate_number_range
 from core.errors import (
     Conflict,
     DomainError,
@@ -236,6 +236,8 @@ def _clean_replacement(cards: Sequence[Card], params: dict[str, Any]) -> CleanPa
                 field="new_iccids",
             )
     new_iccids: dict[str, str] = {}
+    # An order's cards are all its enterprise's: its range is looked up once.
+    owner = cards[0].enterprise if cards else None
     for card in cards:
         raw = by_old.get(card.iccid)
         if not str(raw or "").strip():
@@ -250,6 +252,8 @@ def _clean_replacement(cards: Sequence[Card], params: dict[str, Any]) -> CleanPa
                 code=exc.code,
                 field="new_iccids",
             ) from exc
+        # Before the look-up of taken ICCIDs: a sandbox's order learns nothing of real cards.
+        validate_number_range(owner, new, card.msisdn, iccid_field="new_iccids")
         if new in new_iccids.values():
             raise ValidationFailed(
                 _("The new ICCID %(iccid)s is given twice.") % {"iccid": new},
