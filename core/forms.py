@@ -42,6 +42,10 @@ class KeptUpload:
         return self.kind == pending_uploads.KIND_IMAGE
 
 
+def _never(initial) -> bool:
+    return False
+
+
 class KeepsUploadsMixin:
     """A form that keeps its files when it comes back with errors, so that nobody chooses them twice.
 
@@ -140,6 +144,8 @@ class KeepsUploadsMixin:
                     kept.append(KeptUpload(token=token, kind=pending_uploads.kind_of(upload)))
             if kept:
                 self.kept[name] = kept
+                # The browser must not insist on a new file where a kept one is sent by token.
+                self.fields[name].widget.use_required_attribute = _never  # type: ignore[method-assign]
             else:
                 self.kept.pop(name, None)
 

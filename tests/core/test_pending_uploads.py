@@ -6,10 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
+from django import forms
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from core import pending_uploads
+from core.forms import KeepsUploadsMixin
 from core.storage import MAGIC
 from enterprises.models import Document, DocumentKind, Enterprise, ResponsiblePerson
 from tests import factories, idgen
@@ -104,6 +107,39 @@ def test_discard_deletes_only_the_owners_file():
     assert len(pending_files()) == 1
     pending_uploads.pending_upload_discard(owner=OWNER, token=token)
     assert pending_files() == []
+
+
+# --- the form mixin ----------------------------------------------------------------
+
+
+class PhotoForm(KeepsUploadsMixin, forms.Form):
+    name = forms.CharField()
+    photo = forms.FileField()
+
+
+def test_the_mixin_keeps_a_required_photo_and_takes_it_back_by_token():
+    content = jpeg_bytes()
+    failed = PhotoForm({"name": ""}, {"photo": jpeg_upload()}, uploads_owner=OWNER)
+
+    assert not failed.is_valid() and set(failed.errors) == {"name"}
+    [kept] = failed.kept["photo"]
+    assert kept.is_image
+    # The browser does not insist on a new file: the kept one is sent by token.
+    assert "required" not in str(failed["photo"]) and "required" in str(failed["name"])
+
+    again = PhotoForm({"name": "x", "photo__pending": kept.token}, {}, uploads_owner=OWNER)
+    assert again.is_valid(), again.errors
+    assert again.cleaned_data["photo"].read() == content
+    again.uploads_used()
+    assert pending_files() == []
+
+
+def test_the_mixin_keeps_nothing_without_an_owner_and_not_a_field_in_error():
+    assert not PhotoForm({"name": ""}, {"photo": jpeg_upload()}).is_valid()
+    assert pending_files() == []
+    refused = PhotoForm({"name": "x"}, {"photo": SimpleUploadedFile("empty.jpg", b"")}, uploads_owner=OWNER)
+    assert not refused.is_valid() and "photo" in refused.errors
+    assert refused.kept == {} and pending_files() == []
 
 
 # --- a portal form: the enterprise registration (E1, P1, P2) -----------------------------
