@@ -16,9 +16,10 @@ VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, 
 
 
 def _in_view(page, selector: str) -> bool:
-    return page.eval_on_selector(
-        selector, "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.top < window.innerHeight; }"
-    )
+    top = page.eval_on_selector(selector, "e => e.getBoundingClientRect().top")
+    height = page.evaluate("() => window.innerHeight")
+    assert -2 <= top < height, (selector, top, height, page.evaluate("() => window.scrollY"))
+    return True
 
 
 def _loaded(page, selector: str) -> bool:
