@@ -145,7 +145,7 @@ class KeepsUploadsMixin:
             if kept:
                 self.kept[name] = kept
                 # The browser must not insist on a new file where a kept one is sent by token.
-                self.fields[name].widget.use_required_attribute = _never  # type: ignore[method-assign]
+                self.fields[name].widget.use_required_attribute = _never
             else:
                 self.kept.pop(name, None)
 

@@ -20,6 +20,7 @@ hidden field. The next submit sends the token instead of the file.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -27,7 +28,6 @@ import logging
 import re
 import secrets
 import time
-from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -57,14 +57,14 @@ class PendingUploadRefused(ValidationFailed):
     """The token names no pending upload of this owner ("unknown"), or one that has expired ("expired")."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class PendingUpload:
     token: str
     field: str
     kind: str
     content_type: str
     created: float
-    content: bytes = field(repr=False)
+    content: bytes = dataclasses.field(repr=False)
 
     def as_upload(self) -> SimpleUploadedFile:
         """The file as a form field and a service take it, as if it had just been sent again."""
