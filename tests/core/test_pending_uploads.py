@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from accounts.tasks import purge_pending_uploads
 from core import pending_uploads
 from core.forms import KeepsUploadsMixin
 from core.storage import MAGIC
@@ -311,3 +312,11 @@ def test_the_preview_is_the_owners_only_re_encoded_and_never_cached(client, mana
 
     client.logout()
     assert client.get(url).status_code == 302  # to the login page
+
+
+def test_the_beat_task_purges_and_is_scheduled(monkeypatch):
+    pending_uploads.pending_upload_keep(owner=OWNER, field="a", upload=jpeg_upload())
+    later(monkeypatch, settings.PENDING_UPLOAD_SECONDS + 5)
+    assert purge_pending_uploads() == 1
+    assert pending_files() == []
+    assert settings.CELERY_BEAT_SCHEDULE["accounts-purge-pending-uploads"]["task"] == purge_pending_uploads.name
