@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -14,7 +14,10 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from accounts import users
 from accounts.notifications import notices_for, notices_mark_read, unread_count
+from core import pending_uploads
 from core.errors import NotFound
+from core.http import no_store
+from core.uploads import UploadRejected, sanitize_upload
 
 
 class LogoutView(auth_views.LogoutView):
@@ -102,3 +105,22 @@ def notices_read(request):
         notices_mark_read(user=request.user)
         messages.success(request, _("All notifications are marked read."))
     return redirect("notices")
+
+
+@login_required
+@never_cache
+@require_safe
+def pending_upload_preview(request, token: str):
+    """The preview of a photo a form kept when it came back with errors (core.pending_uploads): its
+    owner's only, re-encoded with no metadata, never cached."""
+    try:
+        kept = pending_uploads.pending_upload_get(owner=pending_uploads.upload_owner(request), token=token)
+        if kept.kind != pending_uploads.KIND_IMAGE:
+            raise Http404(str(_("The file is not available.")))
+        clean = sanitize_upload(kept.content)
+    except (pending_uploads.PendingUploadRefused, UploadRejected):
+        raise Http404(str(_("The file is not available."))) from None
+    response = HttpResponse(clean.content, content_type=clean.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = "inline"
+    return no_store(response)

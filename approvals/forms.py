@@ -12,10 +12,11 @@ from django.utils.translation import gettext_lazy as _
 
 from approvals import services
 from approvals.models import ApprovalLevel
+from core.forms import KeepsUploadsMixin
 from enterprises.forms import IMAGE_OR_PDF_ATTRS, MultipleFileField
 
 
-class ExemptionFileForm(forms.Form):
+class ExemptionFileForm(KeepsUploadsMixin, forms.Form):
     cards = forms.MultipleChoiceField(
         label=_("Cards to exempt"),
         widget=forms.CheckboxSelectMultiple,

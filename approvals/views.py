@@ -42,6 +42,7 @@ from core import errors
 from core.forms import add_domain_error
 from core.http import no_store, require_form_methods
 from core.identity import CredentialType, PersonalIdType, mask_identifier
+from core.pending_uploads import upload_owner
 from core.search import clean_search
 from enterprises import services as enterprise_services
 from enterprises.models import ChangeRequestStatus, ChangeTarget, UnitKind
@@ -221,7 +222,7 @@ def exemption_new(request):
             enterprise=enterprise, iccid__in=[i for i in posted if i not in known][:1000]
         )
         choices += [(c.iccid, c.iccid) for c in extra]
-        form = ExemptionFileForm(request.POST, request.FILES, card_choices=choices)
+        form = ExemptionFileForm(request.POST, request.FILES, card_choices=choices, uploads_owner=upload_owner(request))
         if form.is_valid():
             cards = list(cards_visible_to(user).filter(enterprise=enterprise, iccid__in=form.cleaned_data["cards"]))
             try:
@@ -235,6 +236,7 @@ def exemption_new(request):
             except errors.DomainError as exc:
                 add_domain_error(form, exc)
             else:
+                form.uploads_used()
                 messages.success(request, _("The exemption request was filed and awaits approval."))
                 return redirect("approvals:exemption_detail", public_id=exemption.public_id)
     else:

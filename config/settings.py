@@ -355,6 +355,14 @@ CELERY_BEAT_SCHEDULE["cards-end-test-periods"] = {
     "schedule": TEST_PERIOD_SWEEP_SECONDS,
     "options": {"expires": TEST_PERIOD_SWEEP_SECONDS},
 }
+# Files of a form that came back with errors are kept this long for its next submit (core.pending_uploads);
+# the sweep deletes those nobody came back for.
+PENDING_UPLOAD_SECONDS = env.int("PENDING_UPLOAD_SECONDS", default=3600)
+CELERY_BEAT_SCHEDULE["accounts-purge-pending-uploads"] = {
+    "task": "accounts.tasks.purge_pending_uploads",
+    "schedule": 600,
+    "options": {"expires": 600},
+}
 # List exports (portal.exports): delete the files of expired ones, and requeue those whose task was lost.
 CELERY_BEAT_SCHEDULE["portal-sweep-list-exports"] = {
     "task": "portal.tasks.sweep_list_exports",
@@ -504,7 +512,8 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'"],
+        # blob:: the preview of a photo just chosen or taken, made in the browser (static/js/forms.js).
+        "img-src": ["'self'", "blob:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
         "form-action": ["'self'"],

@@ -43,6 +43,8 @@ urlpatterns = [
     path("accounts/tokens/", account_views.api_tokens, name="api_tokens"),
     path("notifications/", account_views.notices, name="notices"),
     path("notifications/read/", account_views.notices_read, name="notices_read"),
+    # A photo a form kept when it came back with errors (the token is random, no personal data).
+    path("uploads/pending/<str:token>/", account_views.pending_upload_preview, name="pending_upload_preview"),
     path(
         "accounts/set-password/<uidb64>/<token>/",
         account_views.PasswordSetConfirmView.as_view(),

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import Role
+from core.forms import KeepsUploadsMixin
 from core.identity import CredentialType, PersonalIdType
 from enterprises.models import ChangeTarget, EnterpriseStatus, UnitKind
 from enterprises.selectors import unit_kinds_offered
@@ -182,7 +183,7 @@ def _business_reference_field() -> forms.CharField:
     )
 
 
-class EnterpriseRegisterForm(EnterpriseRealNameForm, ResponsiblePersonRealNameForm):
+class EnterpriseRegisterForm(KeepsUploadsMixin, EnterpriseRealNameForm, ResponsiblePersonRealNameForm):
     """E1 + P1 + P2 in one form."""
 
     credential_files = MultipleFileField(
@@ -225,7 +226,7 @@ class EnterpriseRegisterForm(EnterpriseRealNameForm, ResponsiblePersonRealNameFo
         return ResponsiblePersonData(**self.responsible_values())
 
 
-class EnterpriseChangeRequestForm(EnterpriseRealNameForm):
+class EnterpriseChangeRequestForm(KeepsUploadsMixin, EnterpriseRealNameForm):
     """E3: new enterprise real-name data with the new credential."""
 
     target = ChangeTarget.ENTERPRISE
@@ -253,7 +254,7 @@ class EnterpriseChangeRequestForm(EnterpriseRealNameForm):
         return []
 
 
-class ResponsibleChangeRequestForm(ResponsiblePersonRealNameForm):
+class ResponsibleChangeRequestForm(KeepsUploadsMixin, ResponsiblePersonRealNameForm):
     """P4: new responsible-person real-name data with the new ID photo."""
 
     target = ChangeTarget.RESPONSIBLE_PERSON
@@ -310,7 +311,7 @@ def change_request_initial(enterprise, target: str) -> dict:
 # --- later business, editing, search -----------------------------------------
 
 
-class DocumentUploadForm(forms.Form):
+class DocumentUploadForm(KeepsUploadsMixin, forms.Form):
     """E2, P3: fresh photos only, nothing is re-entered."""
 
     credential_files = MultipleFileField(label=_("Fresh photo of the original credential"))

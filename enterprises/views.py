@@ -31,6 +31,7 @@ from accounts.throttling import page_reveal_wait, reveal_wait_message
 from core import errors
 from core.forms import add_domain_error
 from core.http import no_store, require_form_methods
+from core.pending_uploads import upload_owner
 from enterprises import forms, selectors, services
 from enterprises.models import ChangeRequestStatus, ChangeTarget, DocumentKind
 
@@ -143,7 +144,7 @@ def enterprise_create(request):
     if not can(user, Capability.ENTERPRISE_REGISTER):
         raise PermissionDenied(str(_("Only account managers register enterprises.")))
     if request.method == "POST":
-        form = forms.EnterpriseRegisterForm(request.POST, request.FILES)
+        form = forms.EnterpriseRegisterForm(request.POST, request.FILES, uploads_owner=upload_owner(request))
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -159,6 +160,7 @@ def enterprise_create(request):
             except errors.DomainError as exc:
                 add_domain_error(form, exc)
             else:
+                form.uploads_used()
                 messages.success(request, _("The enterprise %(name)s is registered.") % {"name": enterprise.name})
                 return redirect("enterprises:detail", public_id=enterprise.public_id)
     else:
@@ -203,7 +205,9 @@ def enterprise_upload(request, public_id):
     user = request.user
     enterprise = _load(user, public_id, capability=Capability.ENTERPRISE_UPLOAD_DOCUMENTS)
     if request.method == "POST":
-        form = forms.DocumentUploadForm(request.POST, request.FILES, enterprise=enterprise)
+        form = forms.DocumentUploadForm(
+            request.POST, request.FILES, enterprise=enterprise, uploads_owner=upload_owner(request)
+        )
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -218,6 +222,7 @@ def enterprise_upload(request, public_id):
             except errors.DomainError as exc:
                 add_domain_error(form, exc)
             else:
+                form.uploads_used()
                 messages.success(
                     request,
                     ngettext(
@@ -365,7 +370,7 @@ def change_request_create(request, public_id):
         raise Http404(str(_("Choose what to change.")))
     form_class = forms.CHANGE_REQUEST_FORMS[target]
     if request.method == "POST":
-        form = form_class(request.POST, request.FILES, enterprise=enterprise)
+        form = form_class(request.POST, request.FILES, enterprise=enterprise, uploads_owner=upload_owner(request))
         if form.is_valid():
             try:
                 services.change_request_submit(
@@ -380,6 +385,7 @@ def change_request_create(request, public_id):
             except errors.DomainError as exc:
                 add_domain_error(form, exc)
             else:
+                form.uploads_used()
                 messages.success(
                     request,
                     _(

@@ -26,6 +26,7 @@ from rest_framework.test import APIClient
 from cards.imports import services as import_services
 from cards.management.commands.make_card_file import card_csv
 from cards.self_service.services import link_create
+from core.pending_uploads import pending_upload_keep
 from enterprises.services import change_request_submit
 from integrations.keys import key_create
 from integrations.webhooks import signing
@@ -183,6 +184,7 @@ def _objects(world):
         "auth": _token_key(manager),  # /api/v1/auth/tokens/{key}/
         "password-links": "MQ",
         "exports": export.public_id,  # /accounts/set-password/<uidb64>/<token>/: a link that is not valid
+        "pending-uploads": pending_upload_keep(owner=f"user:{manager.pk}", field="photo", upload=jpeg_upload()),
     }
 
 
@@ -297,6 +299,7 @@ PAGE_OBJECTS = [
     ("platform/keys/enterprise/", "enterprises"),  # the API keys page, and its sandbox reset
     ("platform/keys/", "platform"),  # /platform/keys/<key>/rotate/ and revoke/
     ("exports/", "exports"),  # a large list export's progress and download (portal.exports)
+    ("uploads/pending/", "pending-uploads"),  # a photo a form kept when it came back with errors
 ]
 CHOICES = {
     "kind": ["live_photo", "id_photo", "junk"],

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cards.models import CardUser
 from core.columns import max_length
+from core.forms import KeepsUploadsMixin
 from core.identity import PersonalIdType
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
@@ -39,7 +40,7 @@ class PhotoInput(forms.ClearableFileInput):
         super().__init__(attrs={"accept": "image/*", "capture": capture})
 
 
-class CardUserRegisterForm(forms.Form):
+class CardUserRegisterForm(KeepsUploadsMixin, forms.Form):
     enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
         label=_("Enterprise"), queryset=None, to_field_name="public_id"
     )

@@ -39,6 +39,7 @@ from cards.models import RegistrationStatus
 from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
+from core.pending_uploads import upload_owner
 from core.search import clean_search, looks_like_id_number, shown_search, stash_search, stashed_search
 from verification.capture import capture_page_context, live_photo_from_form
 from verification.models import VerificationStatus
@@ -169,7 +170,7 @@ def card_user_create(request):
     status = 200
     if request.method == "POST":
         status = 400
-        form = forms.CardUserRegisterForm(request.POST, request.FILES, user=user)
+        form = forms.CardUserRegisterForm(request.POST, request.FILES, user=user, uploads_owner=upload_owner(request))
         if form.is_valid():
             data = form.cleaned_data
             enterprise = data["enterprise"]
@@ -201,9 +202,11 @@ def card_user_create(request):
                 status = exc.status_code
                 if exc.field == "cards":
                     form.add_error("iccids", exc.message)
+                    form.keep_uploads()
                 else:
                     add_domain_error(form, exc)
             else:
+                form.uploads_used()
                 _flash_registration_state(request, verification)
                 return redirect("cards:card_user_detail", public_id=verification.card_user.public_id)
     else:

@@ -24,8 +24,9 @@ from accounts.roles import Role
 from cards.imports import parsing, report, selectors, services
 from cards.models import ImportStatus, Package
 from core import errors
-from core.forms import add_domain_error
+from core.forms import KeepsUploadsMixin, add_domain_error
 from core.http import no_store
+from core.pending_uploads import upload_owner
 from enterprises.models import Enterprise
 
 RECENT_IMPORTS = 10
@@ -33,7 +34,7 @@ CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-class CardImportForm(forms.Form):
+class CardImportForm(KeepsUploadsMixin, forms.Form):
     enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
         label=_("Enterprise"),
         queryset=None,
@@ -100,7 +101,13 @@ def import_new(request):
         initial = {}
         if request.method == "GET" and request.GET.get("enterprise"):
             initial["enterprise"] = request.GET["enterprise"]
-        form = CardImportForm(request.POST or None, request.FILES or None, user=user, initial=initial)
+        form = CardImportForm(
+            request.POST or None,
+            request.FILES or None,
+            user=user,
+            initial=initial,
+            uploads_owner=upload_owner(request),
+        )
         if request.method == "POST" and form.is_valid():
             try:
                 job = services.card_import_create(
@@ -113,6 +120,7 @@ def import_new(request):
             except errors.DomainError as exc:
                 add_domain_error(form, exc)
             else:
+                form.uploads_used()
                 return redirect("card_imports:detail", public_id=job.public_id)
     # The example names a package of the live catalogue: one with free services (a test package
     # would fix them and refuse the example's), else the demo catalogue's.

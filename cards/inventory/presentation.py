@@ -49,6 +49,11 @@ class DecisionView:
         return [{"rule": r.rule, "text": r.text(self.language)} for r in self.decision.reasons]
 
     @property
+    def exemption_possible(self) -> bool:
+        """An exemption could be asked for now: real-name is required and missing, and U2 does not forbid one."""
+        return self.required and not self.no_exemption_possible and self.basis == "missing"
+
+    @property
     def exemption_text(self) -> str:
         return exemption_text(self.decision)
 

@@ -98,6 +98,23 @@ def card_list(request):
     )
 
 
+def _exemption_url(user, card, view) -> str:
+    """The exemption form with this card chosen, where an exemption is possible and the user may file one.
+
+    A card already in a request that awaits a decision is refused there, with the reason
+    (approvals.services.exemption_file): that table is a floor above the cards.
+    """
+    if not (
+        view.exemption_possible
+        and card.status in LIVE_CARD_STATUSES
+        and card.status != CardStatus.ACTIVE
+        and can(user, Capability.EXEMPTIONS_FILE, card.enterprise)
+    ):
+        return ""
+    query = urlencode({"enterprise": str(card.enterprise.public_id), "q": card.iccid, "cards": card.iccid})
+    return f"{reverse('approvals:exemption_new')}?{query}"
+
+
 def _render_card_detail(request, card):
     user = request.user
     view = decision_view(card)
@@ -121,6 +138,7 @@ def _render_card_detail(request, card):
     context = {
         "card": card,
         "decision": view,
+        "exemption_url": _exemption_url(user, card, view),
         "binding": binding,
         "events": events,
         "may_change": may_change,

@@ -23,6 +23,7 @@ from cards.models import (
 from cards.orders.handlers import ADDRESS_MAX, NAME_MAX
 from cards.orders.presentation import fresh_credential_message
 from cards.orders.services import MSG_FRESH_RESPONSIBLE, ORDER_MAX_CARDS, parse_iccid_list
+from core.forms import KeepsUploadsMixin
 from core.identity import PersonalIdType
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprises_visible_to
@@ -96,7 +97,7 @@ class HandlerLookupForm(forms.Form):
     )
 
 
-class OrderDetailsForm(forms.Form):
+class OrderDetailsForm(KeepsUploadsMixin, forms.Form):
     """Step 3: the handler's remaining data and photos, the business parameters, then submit.
 
     Only what the rules need is asked: name and address only for a new handler,

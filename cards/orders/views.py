@@ -42,6 +42,7 @@ from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
 from core.identity import PersonalIdType
+from core.pending_uploads import upload_owner
 from verification.capture import capture_page_context, live_photo_from_form
 from verification.models import VerificationStatus
 
@@ -294,7 +295,7 @@ def order_new_details(request):
     )
     refusal = None
     if request.method == "POST":
-        form = OrderDetailsForm(request.POST, request.FILES, **form_kwargs)
+        form = OrderDetailsForm(request.POST, request.FILES, uploads_owner=upload_owner(request), **form_kwargs)
         if form.is_valid():
             cleaned = form.cleaned_data
             try:
@@ -320,6 +321,7 @@ def order_new_details(request):
                 # A refusal by the rules (RealnameRequired) carries its decision: the page explains it.
                 refusal = exc if "decision" in exc.extra else None
             else:
+                form.uploads_used()
                 _clear_wizard(request)
                 _flash_order_state(
                     request,

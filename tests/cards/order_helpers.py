@@ -7,6 +7,7 @@ from pathlib import Path
 from django.conf import settings
 
 from cards.models import Card, CardEvent, Handler, Order, OrderCard
+from core.pending_uploads import FOLDER as KEPT  # a form's files kept for its next submit (issue 11 §2)
 from enterprises.models import Document
 from tests import factories
 from verification.models import Verification
@@ -25,7 +26,7 @@ def active(enterprise, n=1, **kwargs) -> list[Card]:
 
 def private_files() -> set[Path]:
     root = Path(settings.PRIVATE_MEDIA_ROOT)
-    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+    return {p for p in root.rglob("*") if p.is_file() and KEPT not in p.parts} if root.exists() else set()
 
 
 def counts() -> dict:

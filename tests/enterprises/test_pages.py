@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from accounts.models import AuditEvent, PiiAccessLog
+from core.pending_uploads import FOLDER as KEPT  # a form's files kept for its next submit (issue 11 §2)
 from enterprises.models import (
     ChangeRequest,
     ChangeRequestStatus,
@@ -42,7 +43,7 @@ def counts() -> dict[str, int]:
 
 def private_files() -> set[Path]:
     root = Path(settings.PRIVATE_MEDIA_ROOT)
-    return {path for path in root.rglob("*") if path.is_file()} if root.exists() else set()
+    return {path for path in root.rglob("*") if path.is_file() and KEPT not in path.parts} if root.exists() else set()
 
 
 def register_payload(**overrides) -> dict:

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from accounts.pii import unit_name_index
 from core.errors import Conflict, ValidationFailed
 from core.identity import normalize_unit_name
+from core.pending_uploads import FOLDER as KEPT  # a form's files kept for its next submit (issue 11 §2)
 from enterprises import selectors, services
 from enterprises.models import ChangeRequest, Document, Enterprise, UnitKind
 from tests import factories, idgen
@@ -30,7 +31,7 @@ WATER = "北京市水务局"
 
 def stored_files() -> list[Path]:
     root = Path(settings.PRIVATE_MEDIA_ROOT)
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    return sorted(p for p in root.rglob("*") if p.is_file() and KEPT not in p.parts) if root.exists() else []
 
 
 def rows() -> tuple[int, int, int]:

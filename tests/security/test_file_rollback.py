@@ -18,6 +18,7 @@ from django.db import OperationalError
 
 from cards.models import CardUser, Order
 from core.errors import DomainError
+from core.pending_uploads import FOLDER as KEPT  # a form's files kept for its next submit (issue 11 §2)
 from enterprises.models import Document
 from tests import factories
 from tests.approvals import attachments_for
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 def private_files() -> set[Path]:
     root = Path(settings.PRIVATE_MEDIA_ROOT)
-    return {path for path in root.rglob("*") if path.is_file()} if root.exists() else set()
+    return {path for path in root.rglob("*") if path.is_file() and KEPT not in path.parts} if root.exists() else set()
 
 
 def fail_on(monkeypatch, target: str, action: str | None = None):
