@@ -17,20 +17,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import Capability
 from cards.inventory.selectors import cards_visible_to, normalise_card_search, search_cards
 from cards.models import LIVE_CARD_STATUSES, Card, CardBinding, CardStatus
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound, PermissionDenied, ValidationFailed
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprise_for_action
 
 PAGE_SIZE = 50
 # The rule ids a card can carry in realname_rules (cards.rules.evaluate).
-RULE_IDS = ("U0", "U1", "U2", "U3", "U4", "U5")
+RULE_IDS = ("U0", "U1", "U2", "U3", "U4")
 # The form fields a "select all that match" posts, next to the form's own (templates/includes/card_picker.html).
 ALL_FIELD = "picker_all"
 FILTER_FIELDS = {"q": "picker_q", "status": "picker_status", "rule": "picker_rule"}
@@ -105,7 +104,7 @@ def picker_enterprise(user: Any, public_id: object, purpose: PickerPurpose) -> E
     user may not act on get the same answer (NotFound), so the picker tells nobody which exist."""
     try:
         return enterprise_for_action(user, public_id, capability=purpose.capability)
-    except (NotFound, DjangoPermissionDenied) as exc:
+    except (NotFound, PermissionDenied) as exc:
         raise NotFound(MSG_NO_ENTERPRISE, code="unknown_enterprise") from exc
 
 
@@ -129,9 +128,10 @@ def picker_cards(
     return queryset.order_by("iccid")
 
 
-def picker_page(queryset: QuerySet[Card], *, after: object = "", size: int = PAGE_SIZE) -> tuple[list[Card], str]:
+def picker_page(queryset: QuerySet[Card], *, after: object = "", size: int | None = None) -> tuple[list[Card], str]:
     """One keyset page: the cards after the ICCID `after`, and the ICCID to ask for the next page
     ("" on the last one). One row beyond the page says whether there is more; nothing is counted."""
+    size = size or PAGE_SIZE
     after = str(after or "")
     if after and not (after.isascii() and after.isdigit() and len(after) <= 20):
         raise ValidationFailed(_("The page asked for does not exist."), code="invalid_cursor", field="after")
