@@ -90,6 +90,7 @@
     this.count = root.querySelector("[data-picker-count]");
     this.message = root.querySelector("[data-picker-message]");
     this.allInput = root.querySelector("[data-picker-all]");
+    this.allButton = root.querySelector("[data-picker-select-all]");
     this.filters = {};
     this.selected = [];
     this.all = null; // {count} while "select all that match" stands
@@ -113,7 +114,7 @@
     this.more.addEventListener("click", function () {
       self.load(true);
     });
-    root.querySelector("[data-picker-select-all]").addEventListener("click", function () {
+    this.allButton.addEventListener("click", function () {
       self.selectAll();
     });
     root.querySelector("[data-picker-clear]").addEventListener("click", function () {
@@ -261,7 +262,20 @@
     });
   };
 
+  // While a search is on its way, "select all" would count the cards of the search before it.
+  Picker.prototype.busy = function (on) {
+    if (on) {
+      this.root.setAttribute("aria-busy", "true");
+    } else {
+      this.root.removeAttribute("aria-busy");
+    }
+    this.allButton.disabled = on;
+  };
+
   Picker.prototype.selectAll = function () {
+    if (this.root.hasAttribute("aria-busy")) {
+      return;
+    }
     if (this.tooMany) {
       this.message.textContent = this.text("too-many");
       return;
@@ -295,6 +309,7 @@
       this.showCount();
     }
     var self = this;
+    this.busy(true);
     window.clearTimeout(this.timer);
     this.timer = window.setTimeout(function () {
       self.load(false);
@@ -352,6 +367,7 @@
       this.tooMany = false;
     }
     if (!enterprise) {
+      this.busy(false);
       this.message.textContent = this.text("choose-enterprise");
       this.showCount();
       return;
@@ -371,7 +387,7 @@
       params.set("after", this.next);
     }
     var ticket = (this.request += 1);
-    this.root.setAttribute("aria-busy", "true");
+    this.busy(true);
     window
       .fetch(this.url + "?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
@@ -383,7 +399,7 @@
         if (ticket !== self.request) {
           return; // an older search answered late
         }
-        self.root.removeAttribute("aria-busy");
+        self.busy(false);
         if (!answer.ok) {
           self.message.textContent = answer.body.detail || self.text("failed");
           return;
@@ -404,7 +420,7 @@
       })
       .catch(function () {
         if (ticket === self.request) {
-          self.root.removeAttribute("aria-busy");
+          self.busy(false);
           self.message.textContent = self.text("failed");
         }
       });
