@@ -269,3 +269,35 @@ def test_the_pages_with_the_picker_allow_the_camera_for_its_scan(am, world):
         assert b"data-card-picker" in response.content
         assert "camera=(self)" in response["Permissions-Policy"]
     assert "camera=()" in am.get(reverse("cards:list"))["Permissions-Policy"]
+
+
+def test_self_service_link_select_all_covers_the_matching_cards_without_a_registered_user(am, world, manager):
+    from cards.models import SelfServiceLink
+
+    enterprise = world["enterprise"]
+    u1 = [factories.order_stock_card(enterprise=enterprise, data="non_directed") for _ in range(2)]
+    bound = factories.order_stock_card(enterprise=enterprise, data="non_directed")
+    factories.verified_card_user(actor=manager, enterprise=enterprise, cards=[bound])
+    factories.order_stock_card(enterprise=enterprise)  # U0: not matched
+    response = am.post(
+        reverse("self_service:list", kwargs={"public_id": enterprise.public_id}),
+        {"label": "一号仓", "cards": "", "expires_in_days": 7, "max_uses": 10, "picker_all": "1", "picker_rule": "U1"},
+    )
+    assert response.status_code == 200 and b"data-card-picker" not in response.content  # the issued page
+    link = SelfServiceLink.objects.get(enterprise=enterprise, label="一号仓")
+    assert sorted(link.cards.values_list("iccid", flat=True)) == sorted(c.iccid for c in u1)
+
+
+def test_handover_select_all_is_resolved_like_the_registration_form(am, world):
+    from cards.models import SelfServiceLink
+
+    enterprise = world["enterprise"]
+    u1 = [factories.order_stock_card(enterprise=enterprise, data="non_directed") for _ in range(2)]
+    factories.order_stock_card(enterprise=enterprise)
+    response = am.post(
+        reverse("self_service:handover_create"),
+        {"enterprise": str(enterprise.public_id), "iccids": "", "picker_all": "1", "picker_rule": "U1"},
+    )
+    assert response.status_code == 200
+    link = SelfServiceLink.objects.get(enterprise=enterprise)
+    assert sorted(link.cards.values_list("iccid", flat=True)) == sorted(c.iccid for c in u1)
