@@ -31,16 +31,16 @@ from accounts.roles import Role
 from accounts.services import history_for
 from accounts.throttling import page_reveal_wait, reveal_wait_message
 from approvals import selectors, services
-from approvals.forms import DecisionForm, ExemptionFileForm
+from approvals.forms import DecisionForm, ExemptionFileForm, exemption_candidates
 from approvals.models import ApprovalLevel, RequestStatus
 from approvals.selectors import change_request_for_user
 from cards.card_users.presentation import registration_status_body
 from cards.inventory.pages import CappedPaginator
+from cards.inventory.picker import with_picked_all
 from cards.inventory.selectors import cards_visible_to
-from cards.models import LIVE_CARD_STATUSES, CardStatus
 from core import errors
 from core.forms import add_domain_error
-from core.http import no_store, require_form_methods
+from core.http import camera_allowed, no_store, require_form_methods
 from core.identity import CredentialType, PersonalIdType, mask_identifier
 from core.pending_uploads import upload_owner
 from core.search import clean_search
@@ -164,12 +164,7 @@ def _reasons(decision, request) -> list[str]:
 
 
 def _filing_candidates(user, enterprise, q: str):
-    cards = (
-        cards_visible_to(user)
-        .filter(enterprise=enterprise, status__in=LIVE_CARD_STATUSES, realname_required=True)
-        .exclude(status=CardStatus.ACTIVE)
-        .order_by("iccid")
-    )
+    cards = exemption_candidates(cards_visible_to(user).filter(enterprise=enterprise)).order_by("iccid")
     if q:
         cards = cards.filter(iccid__startswith=q)
     return [services.assess_card(card) for card in cards[:MAX_CARDS_ON_FILING_PAGE]]
@@ -194,6 +189,7 @@ def _assessment_rows(assessments, request) -> list[dict]:
 @login_required
 @never_cache
 @require_form_methods
+@camera_allowed  # the card picker's barcode scan
 def exemption_new(request):
     """File an exemption request for selected cards of one enterprise, seeing each card's decision."""
     user = request.user
@@ -216,13 +212,21 @@ def exemption_new(request):
     choices = [(a.card.iccid, a.card.iccid) for a in assessments]
     known = {a.card.iccid for a in assessments}
     if request.method == "POST":
-        posted = request.POST.getlist("cards")
+        data = with_picked_all(
+            user,
+            request.POST,
+            field="cards",
+            purpose_name="exemption",
+            enterprise_id=enterprise.public_id,
+            multiple=True,
+        )
+        posted = data.getlist("cards")
         # Cards chosen elsewhere (e.g. from the card list) are choices too, when they are the enterprise's.
         extra = cards_visible_to(user).filter(
             enterprise=enterprise, iccid__in=[i for i in posted if i not in known][:1000]
         )
         choices += [(c.iccid, c.iccid) for c in extra]
-        form = ExemptionFileForm(request.POST, request.FILES, card_choices=choices, uploads_owner=upload_owner(request))
+        form = ExemptionFileForm(data, request.FILES, card_choices=choices, uploads_owner=upload_owner(request))
         if form.is_valid():
             cards = list(cards_visible_to(user).filter(enterprise=enterprise, iccid__in=form.cleaned_data["cards"]))
             try:

@@ -35,6 +35,7 @@ from cards.card_users.services import (
 from cards.decisions import current_language
 from cards.inventory import selectors as card_selectors
 from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator, card_for_page
+from cards.inventory.picker import with_picked_all
 from cards.models import RegistrationStatus
 from core import errors
 from core.forms import add_domain_error
@@ -170,7 +171,10 @@ def card_user_create(request):
     status = 200
     if request.method == "POST":
         status = 400
-        form = forms.CardUserRegisterForm(request.POST, request.FILES, user=user, uploads_owner=upload_owner(request))
+        posted = with_picked_all(
+            user, request.POST, field="iccids", purpose_name="card_user", enterprise_id=request.POST.get("enterprise")
+        )
+        form = forms.CardUserRegisterForm(posted, request.FILES, user=user, uploads_owner=upload_owner(request))
         if form.is_valid():
             data = form.cleaned_data
             enterprise = data["enterprise"]

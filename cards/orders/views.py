@@ -32,6 +32,7 @@ from accounts.permissions import Capability, can
 from accounts.pii import decrypt, encrypt, mask_identifier
 from accounts.reveals import personal_file_response
 from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator
+from cards.inventory.picker import with_picked_all
 from cards.models import BUSINESSES, LIVE_CARD_STATUSES, BusinessType, CardBinding, OrderStatus
 from cards.orders import policy as order_policy
 from cards.orders import selectors, services
@@ -157,12 +158,21 @@ def _handover_iccids(user, enterprise, cards) -> list[str]:
 @login_required
 @never_cache
 @require_form_methods
+@camera_allowed  # the card picker's barcode scan
 def order_new(request):
     user = request.user
     _require_filer(user)
     enterprises = order_policy.order_enterprises_for(user)
     if request.method == "POST":
-        form = OrderStartForm(request.POST, enterprises=enterprises)
+        posted = with_picked_all(
+            user,
+            request.POST,
+            field="cards",
+            purpose_name="order",
+            enterprise_id=request.POST.get("enterprise"),
+            context={"business_type": request.POST.get("business_type", "")},
+        )
+        form = OrderStartForm(posted, enterprises=enterprises)
         if form.is_valid():
             enterprise = form.cleaned_data["enterprise"]
             business_type = form.cleaned_data["business_type"]
