@@ -17,10 +17,11 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connections
 from django.db.models import Count
 
 from approvals import services as approval_services
+from cards.card_users.services import card_user_bind
 from cards.imports import services as import_services
 from cards.inventory.selectors import cards_lacking_realname, cards_visible_to
 from cards.inventory.tallies import (
@@ -406,39 +407,53 @@ def test_the_home_tile_reads_the_counters(world, client):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_bindings_and_activations_keep_the_counters_right(world):
+def test_concurrent_bindings_keep_the_counters_right(world, scripted_face_engine):
+    """Twelve binds at once, each of two cards (one awaiting its user, which goes active, one in stock): every
+    transaction moves counts between the same four keys of one enterprise, in differing orders."""
     users = world["users"]
     ent = world["enterprise"]
-    cards = [factories.card(enterprise=ent, **COMBOS["U1"]) for _ in range(12)]
-    factories.activate(cards[:6])  # these await their users now
-    threads_n = len(cards)
-    barrier = threading.Barrier(threads_n)
+    awaiting = [factories.card(enterprise=ent, **COMBOS["U1"]) for _ in range(12)]
+    in_stock = [factories.card(enterprise=ent, **COMBOS["U1"]) for _ in range(12)]
+    factories.activate(awaiting)  # they await their users now
+    scripted_face_engine("review", distance=0.55)  # registered, not bound, until the threads bind
+    work = []
+    for i, (first, second) in enumerate(zip(awaiting, in_stock, strict=True)):
+        cards = [first, second] if i % 2 else [second, first]
+        verification = factories.card_user_registration(actor=users["account_manager"], enterprise=ent, cards=cards)
+        work.append((verification.card_user, cards))
+    assert lacking_realname_count(users["account_manager"]) == 24
+    barrier = threading.Barrier(len(work))
     errors: list[BaseException] = []
 
-    def bind(card):
+    def bind(card_user, cards):
+        close_old_connections()
         try:
             barrier.wait(timeout=30)
-            factories.verified_card_user(actor=users["account_manager"], enterprise=ent, cards=[card])
-        except BaseException as exc:  # reported below
+            card_user_bind(actor=None, card_user=card_user, cards=cards)
+        except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
-            close_old_connections()
-            connection.close()
+            connections.close_all()
 
-    threads = [threading.Thread(target=bind, args=(card,)) for card in cards]
+    threads = [threading.Thread(target=bind, args=item) for item in work]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
     assert not errors, errors
-    assert Card.objects.filter(status=CardStatus.ACTIVE).count() == 6
-    assert tallied() == counted()
-    assert tallied() == Counter(
-        {
-            (ent.pk, CardStatus.ACTIVE.value, RealnameState.COVERED.value): 6,
-            (ent.pk, CardStatus.IN_STOCK.value, RealnameState.COVERED.value): 6,
-        }
+    assert Card.objects.filter(status=CardStatus.ACTIVE).count() == 12
+    assert (
+        tallied()
+        == counted()
+        == Counter(
+            {
+                (ent.pk, CardStatus.ACTIVE.value, RealnameState.COVERED.value): 12,
+                (ent.pk, CardStatus.IN_STOCK.value, RealnameState.COVERED.value): 12,
+            }
+        )
     )
+    assert lacking_realname_count(users["account_manager"]) == 0
     tallies_compact()
     assert tallied() == counted()
     assert CardTally.objects.count() == 2
@@ -458,10 +473,10 @@ def test_two_compactions_at_once_never_count_a_row_twice(world):
         try:
             barrier.wait(timeout=30)
             tallies_compact()
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
-            connection.close()
+            connections.close_all()
 
     threads = [threading.Thread(target=fold) for _ in range(2)]
     for thread in threads:
