@@ -173,13 +173,25 @@ class Recount:
         return not self.cards_repaired and not self.drift
 
 
+REPAIR_BATCH = 5000
+
+
 def _repair_states() -> int:
-    repaired = 0
-    annotated = Card.objects.annotate(should=realname_state_expression())
-    for state in RealnameState.values:
-        wrong = annotated.filter(should=state).exclude(realname_state=state)
-        repaired += Card.objects.filter(pk__in=wrong.values("pk")).update(realname_state=state)
-    return repaired
+    """One pass over the cards for those whose stored state is not what their rows say; they are set in
+    batches (a daily run normally finds none)."""
+    wrong = (
+        Card.objects.order_by()
+        .annotate(should=realname_state_expression())
+        .exclude(realname_state=F("should"))
+        .values_list("pk", "should")
+    )
+    by_state: dict[str, list[int]] = {}
+    for pk, state in wrong.iterator(chunk_size=REPAIR_BATCH):
+        by_state.setdefault(state, []).append(pk)
+    for state, pks in by_state.items():
+        for start in range(0, len(pks), REPAIR_BATCH):
+            Card.objects.filter(pk__in=pks[start : start + REPAIR_BATCH]).update(realname_state=state)
+    return sum(len(pks) for pks in by_state.values())
 
 
 def tallies_recount() -> Recount:
