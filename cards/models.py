@@ -146,6 +146,17 @@ class CardStatus(models.TextChoices):
 LIVE_CARD_STATUSES = [CardStatus.IN_STOCK, CardStatus.AWAITING_REALNAME, CardStatus.ACTIVE, CardStatus.SUSPENDED]
 
 
+class RealnameState(models.TextChoices):
+    """Where a card stands with its user's real-name (U5), whatever its status: the stored rule decision says
+    none is needed, or it is needed and lacking (no live binding, no approved exemption of its owner naming
+    it), or it is needed and covered. A card in stock or awaiting with "lacking" is exactly what
+    cards.inventory.selectors.cards_lacking_realname finds; cards.inventory.tallies keeps it right."""
+
+    NOT_REQUIRED = "not_required", _("Not required")
+    LACKING = "lacking", _("Needed, lacking")
+    COVERED = "covered", _("Needed, covered")
+
+
 class Card(models.Model):
     iccid = models.CharField(_("ICCID"), max_length=20, unique=True)
     msisdn = models.CharField(_("MSISDN"), max_length=13, unique=True)
@@ -173,6 +184,15 @@ class Card(models.Model):
     realname_required = models.BooleanField(_("needs user real-name"), default=False)
     realname_rules = models.CharField(_("rules that fired"), max_length=32, blank=True)
     exemption_needed = models.CharField(_("exemption approvable by"), max_length=24, blank=True)
+    # Denormalised for the counters (CardTally); only cards.inventory.tallies sets it.
+    realname_state = models.CharField(
+        _("user real-name"),
+        max_length=16,
+        choices=RealnameState.choices,
+        default=RealnameState.NOT_REQUIRED,
+        db_default=RealnameState.NOT_REQUIRED,
+        editable=False,
+    )
     import_job = models.ForeignKey(
         "CardImport",
         null=True,
@@ -239,6 +259,39 @@ class Card(models.Model):
             and self.test_period_ends_at is not None
             and self.test_period_ends_at <= (now or timezone.now())
         )
+
+
+class CardTally(models.Model):
+    """Counters of cards per (enterprise, status, real-name state), so that the home page and dashboards
+    never count the cards themselves (issue 12 §1.3).
+
+    A ledger, not one row per key: each change of a card's key inserts -1 for the old key and +1 for the
+    new one, in the transaction that changes the card, and an import inserts its batch's counts. Nothing
+    updates a row in place, so no transition waits on another's counter row (a big enterprise's "in
+    stock, lacking" row would be hot), no two transactions lock counter rows in opposite orders, and a
+    rolled-back savepoint takes its rows with it. The count of a key is the sum of its rows;
+    cards.inventory.tallies.tallies_compact folds each key's rows into one (a beat task), and
+    recount_cards rebuilds them from the cards.
+    """
+
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise",
+        verbose_name=_("enterprise"),
+        on_delete=models.CASCADE,
+        related_name="card_tallies",
+        db_index=False,
+    )
+    status = models.CharField(_("status"), max_length=20, choices=CardStatus.choices)
+    realname = models.CharField(_("user real-name"), max_length=16, choices=RealnameState.choices)
+    count = models.BigIntegerField(_("count"))
+
+    class Meta:
+        verbose_name = _("card counter")
+        verbose_name_plural = _("card counters")
+        indexes = [models.Index(fields=["enterprise", "status", "realname"], name="card_tally_key")]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise_id} {self.status} {self.realname}: {self.count:+d}"
 
 
 class CardEvent(models.Model):

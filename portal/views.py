@@ -8,7 +8,7 @@ from django.shortcuts import render
 from accounts.roles import Role
 from approvals import selectors as approval_selectors
 from approvals.models import RequestStatus
-from cards.inventory.selectors import cards_lacking_realname, cards_visible_to
+from cards.inventory.tallies import lacking_realname_count
 from cards.models import OrderStatus
 from cards.orders.selectors import orders_visible_to
 from enterprises.selectors import enterprises_visible_to
@@ -27,8 +27,9 @@ def home(request):
     }
     if role in (Role.ACCOUNT_MANAGER, Role.ENTERPRISE_ADMIN):
         context.update(
-            # What the tile says: cards that need real-name and lack it, in stock or at the U5 gate.
-            lacking_realname=cards_lacking_realname(cards_visible_to(user)).count(),
+            # What the tile says: cards that need real-name and lack it, in stock or at the U5 gate. From the
+            # counters: counting the cards grows with them (issue 12 §1.3).
+            lacking_realname=lacking_realname_count(user),
             orders_waiting=orders_visible_to(user).filter(status=OrderStatus.AWAITING_VERIFICATION).count(),
             open_exemptions=approval_selectors.exemptions_visible_to(user)
             .filter(status=RequestStatus.SUBMITTED)
