@@ -8,7 +8,7 @@ turns off their second, unfiltered full count.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import ClassVar, cast
 
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
@@ -40,5 +40,5 @@ class CappedListAdminMixin:
     """An admin changelist over a large table: the capped count, and no full count of the whole table
     next to it (Django's "N results (M total)")."""
 
-    paginator = CappedPaginator
+    paginator: ClassVar[type] = CappedPaginator
     show_full_result_count = False
