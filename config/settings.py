@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "core.middleware.RequestLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    # After the session and language (its 400 is translated), before any view reads a parameter.
+    "core.middleware.ApiQueryParametersMiddleware",
     # Innermost, so their process_exception sees a view's error first: a domain error (its page, 503 for an
     # outage) before the DEBUG error pages.
     "core.middleware.PortalErrorPagesMiddleware",
@@ -489,6 +491,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.document_pagination_errors",
+        "core.api.document_unknown_parameter_errors",
         "integrations.webhooks.openapi.postprocess_platform",
     ],
     # Choice sets used under several field names ("status", "id_type"...) get one stable name each.

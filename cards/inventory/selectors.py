@@ -66,11 +66,17 @@ def search_cards(queryset: QuerySet[Card], raw: object) -> QuerySet[Card]:
         condition |= Q(iccid=value)
     else:
         condition |= Q(iccid__startswith=value)
-    if len(value) in FULL_MSISDN_LENGTHS:
-        condition |= Q(msisdn=value)
-    elif len(value) < max(FULL_MSISDN_LENGTHS):
-        condition |= Q(msisdn__startswith=value)
+    if len(value) <= max(FULL_MSISDN_LENGTHS):
+        condition |= msisdn_condition(value)
     return queryset.filter(condition)
+
+
+def msisdn_condition(digits: str) -> Q:
+    """A whole MSISDN (11 or 13 digits) matches exactly, fewer digits match its start: each on an index of
+    its own (the unique one, and the pattern index PostgreSQL needs for LIKE 'prefix%')."""
+    if len(digits) in FULL_MSISDN_LENGTHS:
+        return Q(msisdn=digits)
+    return Q(msisdn__startswith=digits)
 
 
 def card_for_user(user: Any, iccid: str) -> Card:
