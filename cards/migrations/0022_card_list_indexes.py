@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cards", "0018_face_retake"),
+        ("cards", "0021_autovacuum_big_tables"),
         ("enterprises", "0007_verbose_names"),
     ]
 
