@@ -502,6 +502,8 @@ class Order(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("order")
         verbose_name_plural = _("orders")
+        # The list's keyset order within an enterprise (core.keyset).
+        indexes = [models.Index(fields=["enterprise", "-created_at", "-id"], name="order_ent_created")]
 
     def __str__(self) -> str:
         return self.number
@@ -609,6 +611,8 @@ class CardUser(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("card user")
         verbose_name_plural = _("card users")
+        # The list's keyset order within an enterprise (core.keyset; issue 12 §1.1).
+        indexes = [models.Index(fields=["enterprise", "-created_at", "-id"], name="card_user_ent_created")]
 
     def __str__(self) -> str:
         # Masked: the admin's titles, breadcrumbs and history pages, and any log, show it so.
