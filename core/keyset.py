@@ -29,7 +29,7 @@ from typing import Any, cast
 from django.core import signing
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connections
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Field, Model, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy as _
@@ -142,7 +142,7 @@ class Keyset:
         for item in self.ordering:
             name = item.lstrip("-")
             model_field = model._meta.pk if name == "pk" else model._meta.get_field(name)
-            if model_field.null:
+            if not isinstance(model_field, Field) or model_field.null:
                 raise FieldDoesNotExist(f"{name}: a keyset column must be a non-null column of {model.__name__}")
             keys.append(_Key(name, model_field.attname, item.startswith("-"), model_field))
         if not (keys[-1].model_field.primary_key or keys[-1].model_field.unique):
