@@ -179,3 +179,22 @@ def test_the_export_takes_the_filters_not_the_cursor(am, ent):
     text = b"".join(export.streaming_content) if export.streaming else export.content
     exported = text.decode("utf-8").splitlines()[1:]
     assert len(exported) == ent.cards.filter(status="in_stock").count()
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [("cards:list", "cards match"), ("cards:card_user_list", "card users match"), ("orders:list", "orders match")],
+)
+def test_past_the_cap_the_list_says_its_count_is_an_estimate(am, manager, ent, monkeypatch, name, text):
+    from core import keyset
+
+    _card_users(manager, ent, 3)
+    for _ in range(3):
+        factories.suspend([factories.active_card(enterprise=ent)])
+    monkeypatch.setattr(keyset, "COUNT_CAP", 2)
+    # SQLite has no estimate: "more than" the cap.
+    monkeypatch.setattr(keyset, "planner_estimate", lambda queryset: None)
+    assert f"More than 2 {text}" in am.get(reverse(name)).content.decode()
+    # Where the database estimates (PostgreSQL's EXPLAIN), the page says "about" and that it is an estimate.
+    monkeypatch.setattr(keyset, "planner_estimate", lambda queryset: 123456)
+    assert f"About 123456 {text} (an estimate)" in am.get(reverse(name)).content.decode()
