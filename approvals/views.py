@@ -14,7 +14,6 @@ import mimetypes
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -35,13 +34,13 @@ from approvals.forms import DecisionForm, ExemptionFileForm, exemption_candidate
 from approvals.models import ApprovalLevel, RequestStatus
 from approvals.selectors import change_request_for_user
 from cards.card_users.presentation import registration_status_body
-from cards.inventory.pages import CappedPaginator
 from cards.inventory.picker import with_picked_all
 from cards.inventory.selectors import cards_visible_to
 from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
 from core.identity import CredentialType, PersonalIdType, mask_identifier
+from core.keyset import DateJump, Keyset, list_count
 from core.pending_uploads import upload_owner
 from core.search import clean_search
 from enterprises import services as enterprise_services
@@ -50,8 +49,12 @@ from enterprises.selectors import documents_visible_to, enterprise_for_user, ent
 from verification.models import LIVENESS_FOR_REVIEW, Verification
 from verification.services import verification_review
 
-PAGE_SIZE = 25
 MAX_CARDS_ON_FILING_PAGE = 300
+# Newest first; the filer's own requests, or an enterprise's (exemption_ent_created).
+EXEMPTION_KEYSET = Keyset("exemptions", ("-created_at", "-pk"), jump=DateJump())
+# Oldest first. Keyed on when the comparison was created, not completed: completed_at may be empty, and a
+# cursor needs a column that never is; a comparison goes to review as it completes, so the order is the same.
+REVIEW_KEYSET = Keyset("face_reviews", ("created_at", "pk"), jump=DateJump())
 
 
 # --- helpers ------------------------------------------------------------------
@@ -128,12 +131,13 @@ def exemptions_listed(user, params):
 def my_requests(request):
     user = request.user
     queryset, status, search = exemptions_listed(user, request.GET)
-    page = CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = EXEMPTION_KEYSET.page(queryset, request.GET)
     return render(
         request,
         "approvals/my_requests.html",
         {
             "page_obj": page,
+            "count": list_count(queryset),
             "exemptions": page.object_list,
             "status": status,
             "statuses": RequestStatus.choices,
@@ -369,7 +373,7 @@ def review_queue(request):
     user = request.user
     if not may_somewhere(user, Capability.FACE_REVIEW):
         raise PermissionDenied(str(_("Manual face reviews are done by the provincial approvers.")))
-    page = Paginator(selectors.review_queue(user), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = REVIEW_KEYSET.page(selectors.review_queue(user), request.GET)
     return render(request, "approvals/review_queue.html", {"page_obj": page, "verifications": page.object_list})
 
 

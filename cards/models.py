@@ -568,6 +568,11 @@ class Order(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("order")
         verbose_name_plural = _("orders")
+        # The list's keyset order (core.keyset), within an enterprise and across a province's (as card users).
+        indexes = [
+            models.Index(fields=["enterprise", "-created_at", "-id"], name="order_ent_created"),
+            models.Index(fields=["-created_at", "-id"], name="order_created"),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -675,6 +680,12 @@ class CardUser(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("card user")
         verbose_name_plural = _("card users")
+        # The list's keyset order (core.keyset; issue 12 §1.1): within one enterprise (its admin), and across
+        # a province's or the nation's, where the scope is a join and the walk filters it (no sort either way).
+        indexes = [
+            models.Index(fields=["enterprise", "-created_at", "-id"], name="card_user_ent_created"),
+            models.Index(fields=["-created_at", "-id"], name="card_user_created"),
+        ]
 
     def __str__(self) -> str:
         # Masked: the admin's titles, breadcrumbs and history pages, and any log, show it so.

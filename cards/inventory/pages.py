@@ -1,5 +1,4 @@
-"""What the cards pages share: the page size, the capped paginator (core.pagination) and loading a card
-for a page.
+"""What the cards pages share: loading a card for a page (the lists page with core.keyset).
 
 The card users and orders pages stand on these (cards contract in pyproject.toml: they import the
 inventory, never each other). A card the user cannot see is core.errors.NotFound, one the user may
@@ -14,11 +13,6 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import Capability, can
 from cards.inventory import selectors
-from core.pagination import COUNT_CAP, CappedPaginator
-
-PAGE_SIZE = 25
-
-__all__ = ["COUNT_CAP", "PAGE_SIZE", "CappedPaginator", "card_for_page"]
 
 
 def card_for_page(user, iccid: str, *, manage: bool = False):
