@@ -18,6 +18,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
@@ -111,12 +112,15 @@ def exemption_decisions_text(exemption) -> str:
     return "; ".join(parts) or "—"
 
 
-def exemptions_listed(user, params):
-    """The user's exemption requests for these GET parameters (status, q): the page's and the export's."""
-    queryset = selectors.exemptions_filed_by(user).order_by("-created_at", "-pk")
+def exemptions_listed(user, params, *, now=None):
+    """The user's exemption requests for these GET parameters (status, rule, age, q): the page's, the
+    export's and the dashboard's (selectors.exemptions_listed_for says whose requests a role lists)."""
+    queryset = selectors.exemptions_listed_for(user).order_by("-created_at", "-pk")
     status = params.get("status", "")
     if status in RequestStatus.values:
         queryset = queryset.filter(status=status)
+    queryset = selectors.exemptions_with_rule(queryset, params.get("rule", ""))
+    queryset = selectors.exemptions_of_age(queryset, params.get("age", ""), now or timezone.now())
     search = clean_search(params.get("q"))
     return selectors.search_requests(queryset, search), status, search
 
@@ -136,6 +140,10 @@ def my_requests(request):
             "exemptions": page.object_list,
             "status": status,
             "statuses": RequestStatus.choices,
+            "rule": request.GET.get("rule", "") if request.GET.get("rule") in selectors.RULES_IN_REQUESTS else "",
+            "rules": selectors.RULES_IN_REQUESTS,
+            "age": request.GET.get("age", ""),
+            "ages": selectors.EXEMPTION_AGE_BUCKETS,
             "search": search,
             "search_shown": search,
             "can_file": may_somewhere(user, Capability.EXEMPTIONS_FILE),
@@ -363,8 +371,20 @@ def review_queue(request):
     user = request.user
     if not may_somewhere(user, Capability.FACE_REVIEW):
         raise PermissionDenied(str(_("Manual face reviews are done by the provincial approvers.")))
-    page = Paginator(selectors.review_queue(user), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "approvals/review_queue.html", {"page_obj": page, "verifications": page.object_list})
+    age = request.GET.get("age", "")
+    queryset = selectors.reviews_of_age(selectors.review_queue(user), age, timezone.now())
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "approvals/review_queue.html",
+        {
+            "page_obj": page,
+            "verifications": page.object_list,
+            "age": age,
+            "ages": selectors.review_age_buckets(),
+            "target_hours": selectors.review_target_hours(),
+        },
+    )
 
 
 @login_required
