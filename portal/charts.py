@@ -22,7 +22,6 @@ from django.utils.safestring import SafeString, mark_safe
 # The drawing's own units; the SVG scales to its box (width 100%), so a phone shows it whole.
 WIDTH = 480
 FONT = 13
-LABEL_CHARS = 11  # a label longer than this is cut with "…" (the whole label is in the mark's <title>)
 
 
 @dataclass(frozen=True)
@@ -83,8 +82,21 @@ def format_number(value: float, unit: str = "") -> str:
     return f"{text}{unit}"
 
 
-def _short(label: str, limit: int = LABEL_CHARS) -> str:
-    return label if len(label) <= limit else label[: limit - 1] + "…"
+def _text_width(text: str) -> float:
+    """About how wide `text` is at FONT size: a CJK character is a full em, a Latin one about half."""
+    return sum(FONT if ord(char) > 0x2E7F else FONT * 0.56 for char in text)
+
+
+def _short(label: str, room: float) -> str:
+    """`label`, cut with "…" to fit `room` (the whole label is in the mark's <title>)."""
+    if _text_width(label) <= room:
+        return label
+    cut = ""
+    for char in label:
+        if _text_width(cut + char + "…") > room:
+            break
+        cut += char
+    return cut + "…"
 
 
 def _frame(chart_id: str, title: str, desc: str, height: float, body: list[SafeString]) -> SafeString:
@@ -122,7 +134,8 @@ def _empty(chart_id: str, title: str, desc: str, message: str) -> Chart:
 # --- horizontal bars (categories: states, enterprises, provinces, age buckets) ----------------------------
 
 ROW = 26
-LABEL_WIDTH = 150
+LABEL_WIDTH = 170
+LABEL_ROOM = LABEL_WIDTH - 12
 VALUE_ROOM = 70  # right of the longest bar, for its number
 
 
@@ -144,7 +157,7 @@ def bar_chart(*, chart_id: str, title: str, desc: str, bars: Sequence[Bar], unit
             _mark_title(bar.label, bar, unit),
             LABEL_WIDTH - 8,
             f"{y + ROW / 2 + 1:.0f}",
-            _short(bar.label),
+            _short(bar.label, LABEL_ROOM),
             bar.tone,
             LABEL_WIDTH,
             y + 4,
@@ -188,7 +201,7 @@ def stacked_bar_chart(
                 '<text class="chart__label" x="{}" y="{}" text-anchor="end">{}<title>{}</title></text>',
                 LABEL_WIDTH - 8,
                 f"{y + ROW / 2 + 1:.0f}",
-                _short(stack.label),
+                _short(stack.label, LABEL_ROOM),
                 stack.label,
             )
         ]
@@ -273,8 +286,10 @@ def _x_axis(labels: Sequence[str], x_of, every: int, x_label: str) -> list[SafeS
             '<line class="chart__axis" x1="{}" y1="{}" x2="{}" y2="{}"></line>', PLOT_LEFT, base, PLOT_RIGHT, base
         )
     ]
+    last = len(labels) - 1
     for index, label in enumerate(labels):
-        if index % every == 0 or index == len(labels) - 1:
+        # The last label too, unless it would run into the one before it.
+        if index % every == 0 or (index == last and last % every >= every / 2):
             parts.append(
                 format_html(
                     '<text class="chart__tick" x="{}" y="{}" text-anchor="middle">{}</text>',

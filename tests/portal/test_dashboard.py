@@ -192,7 +192,10 @@ def _figures(context):
             yield figure.label, figure.count, figure.href
 
 
-@pytest.mark.parametrize("role", ["account_manager", "enterprise_admin", "provincial_approver", "group_approver", "ops"])
+ROLES = ["account_manager", "enterprise_admin", "provincial_approver", "group_approver", "ops"]
+
+
+@pytest.mark.parametrize("role", ROLES)
 def test_every_figure_is_the_number_of_rows_of_the_list_it_links_to(client, world, made, role):
     context = _context(client, world["users"][role])
     checked = 0
@@ -206,7 +209,7 @@ def test_every_figure_is_the_number_of_rows_of_the_list_it_links_to(client, worl
 def test_the_charts_link_every_bar_to_its_list(client, world, made):
     client.force_login(world["users"]["group_approver"])
     html = client.get(reverse("dashboard")).content.decode()
-    assert html.count("<svg class=\"chart\"") == 7
+    assert html.count('<svg class="chart"') == 7
     hrefs = set(re.findall(r'<a href="([^"]+)"', html))
     for path in ("/cards/?realname=missing&amp;province=11", "/cards/?realname=covered&amp;status=in_stock"):
         assert path in hrefs, path
