@@ -197,7 +197,9 @@ def exemption_age_q(bucket: AgeBucket, now: datetime.datetime) -> Q:
     return Q(status=RequestStatus.SUBMITTED) & bucket_q("submitted_at", bucket, now)
 
 
-def exemptions_of_age(queryset: QuerySet[ExemptionRequest], key: object, now: datetime.datetime):
+def exemptions_of_age(
+    queryset: QuerySet[ExemptionRequest], key: object, now: datetime.datetime
+) -> QuerySet[ExemptionRequest]:
     bucket = bucket_named(EXEMPTION_AGE_BUCKETS, key)
     return queryset.filter(exemption_age_q(bucket, now)) if bucket else queryset
 

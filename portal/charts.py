@@ -323,7 +323,8 @@ def column_chart(
 ) -> Chart:
     """Vertical columns over time (one per day): a y axis with grid lines, x ticks every few columns, and
     each column's number in its <title> and above it where there is room."""
-    y_max = nice_ceiling(max((bar.value for bar in bars), default=0))
+    # At least 2: the half-way grid line of a count is then a whole number.
+    y_max = max(nice_ceiling(max((bar.value for bar in bars), default=0)), 2)
     slot = (PLOT_RIGHT - PLOT_LEFT) / max(len(bars), 1)
     width = max(slot * 0.7, 1)
 
