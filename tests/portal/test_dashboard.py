@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import datetime
 import re
+from unittest import mock
 from urllib.parse import urlsplit
 
 import pytest
@@ -29,8 +30,6 @@ DAY = datetime.timedelta(days=1)
 
 def make_data(world):
     """Cards of every real-name state in the three enterprises, exemptions, reviews and imports."""
-    from unittest import mock
-
     manager, manager_gd = world["users"]["account_manager"], world["users"]["account_manager_other_province"]
     bj, bj2, gd = world["enterprise"], world["enterprise_same_province"], world["enterprise_other"]
     now = timezone.now()
