@@ -32,6 +32,7 @@ from cards.imports.selectors import card_imports_visible_to
 from cards.inventory.selectors import cards_visible_to, lacking_realname_q
 from cards.models import CardStatus
 from core.ages import bucket_q
+from enterprises.models import Enterprise
 from verification.models import VerificationOutcome
 from verification.selectors import verifications_visible_to
 
@@ -58,44 +59,45 @@ class CardStateRow(TypedDict):
 
 def card_state_rows(user: Any) -> list[CardStateRow]:
     """The user's visible cards counted by (enterprise, status, real-name state): the one place the
-    dashboard counts cards. One grouped query over the cards; the counters table (cards.CardTally, issue 12
-    §1.3) can answer it instead, row for row. "lacking" is cards_lacking_realname's condition exactly."""
+    dashboard counts cards. "lacking" is cards_lacking_realname's condition exactly. The counters table
+    (cards.CardTally, issue 12 §1.3) can answer the first query instead, row for row.
+
+    Two queries whatever the numbers: the cards grouped by ids only (a hash aggregate: grouping by the
+    enterprise's name too made PostgreSQL sort a million wide rows on disk), then the names of the
+    enterprises that have cards."""
     realname = Case(
         When(realname_required=False, then=Value("not_required")),
         When(lacking_realname_q(), then=Value("lacking")),
         default=Value("covered"),
         output_field=CharField(),
     )
-    rows = (
+    counted = list(
         cards_visible_to(user)
         .select_related(None)
         .order_by()
         .annotate(realname=realname)
-        .values(
-            "enterprise_id",
-            "enterprise__public_id",
-            "enterprise__name",
-            "enterprise__province_id",
-            "enterprise__province__code",
-            "enterprise__province__name",
-            "status",
-            "realname",
-        )
+        .values("enterprise_id", "status", "realname")
         .annotate(count=Count("pk"))
     )
+    enterprises = {
+        row["pk"]: row
+        for row in Enterprise.objects.filter(pk__in={row["enterprise_id"] for row in counted})
+        .order_by()
+        .values("pk", "public_id", "name", "province_id", "province__code", "province__name")
+    }
     return [
         CardStateRow(
             enterprise_id=row["enterprise_id"],
-            enterprise_public_id=str(row["enterprise__public_id"]),
-            enterprise_name=row["enterprise__name"],
-            province_id=row["enterprise__province_id"],
-            province_code=row["enterprise__province__code"],
-            province_name=row["enterprise__province__name"],
+            enterprise_public_id=str(enterprises[row["enterprise_id"]]["public_id"]),
+            enterprise_name=enterprises[row["enterprise_id"]]["name"],
+            province_id=enterprises[row["enterprise_id"]]["province_id"],
+            province_code=enterprises[row["enterprise_id"]]["province__code"],
+            province_name=enterprises[row["enterprise_id"]]["province__name"],
             status=row["status"],
             realname=row["realname"],
             count=row["count"],
         )
-        for row in rows
+        for row in counted
     ]
 
 
