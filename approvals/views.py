@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
@@ -115,12 +116,15 @@ def exemption_decisions_text(exemption) -> str:
     return "; ".join(parts) or "—"
 
 
-def exemptions_listed(user, params):
-    """The user's exemption requests for these GET parameters (status, q): the page's and the export's."""
-    queryset = selectors.exemptions_filed_by(user).order_by("-created_at", "-pk")
+def exemptions_listed(user, params, *, now=None):
+    """The user's exemption requests for these GET parameters (status, rule, age, q): the page's, the
+    export's and the dashboard's (selectors.exemptions_listed_for says whose requests a role lists)."""
+    queryset = selectors.exemptions_listed_for(user).order_by("-created_at", "-pk")
     status = params.get("status", "")
     if status in RequestStatus.values:
         queryset = queryset.filter(status=status)
+    queryset = selectors.exemptions_with_rule(queryset, params.get("rule", ""))
+    queryset = selectors.exemptions_of_age(queryset, params.get("age", ""), now or timezone.now())
     search = clean_search(params.get("q"))
     return selectors.search_requests(queryset, search), status, search
 
@@ -141,6 +145,10 @@ def my_requests(request):
             "exemptions": page.object_list,
             "status": status,
             "statuses": RequestStatus.choices,
+            "rule": request.GET.get("rule", "") if request.GET.get("rule") in selectors.RULES_IN_REQUESTS else "",
+            "rules": selectors.RULES_IN_REQUESTS,
+            "age": request.GET.get("age", ""),
+            "ages": selectors.EXEMPTION_AGE_BUCKETS,
             "search": search,
             "search_shown": search,
             "can_file": may_somewhere(user, Capability.EXEMPTIONS_FILE),
@@ -373,8 +381,20 @@ def review_queue(request):
     user = request.user
     if not may_somewhere(user, Capability.FACE_REVIEW):
         raise PermissionDenied(str(_("Manual face reviews are done by the provincial approvers.")))
-    page = REVIEW_KEYSET.page(selectors.review_queue(user), request.GET)
-    return render(request, "approvals/review_queue.html", {"page_obj": page, "verifications": page.object_list})
+    age = request.GET.get("age", "")
+    queryset = selectors.reviews_of_age(selectors.review_queue(user), age, timezone.now())
+    page = REVIEW_KEYSET.page(queryset, request.GET)
+    return render(
+        request,
+        "approvals/review_queue.html",
+        {
+            "page_obj": page,
+            "verifications": page.object_list,
+            "age": age,
+            "ages": selectors.review_age_buckets(),
+            "target_hours": selectors.review_target_hours(),
+        },
+    )
 
 
 @login_required

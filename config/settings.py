@@ -350,6 +350,8 @@ CELERY_BEAT_SCHEDULE["self-service-sweep-abandoned"] = {
     "schedule": SELF_SERVICE_SWEEP_SECONDS,
     "options": {"expires": SELF_SERVICE_SWEEP_SECONDS},
 }
+# Issue 11 §3: the dashboards measure the face comparisons waiting for a reviewer against this many hours.
+REVIEW_TARGET_HOURS = env.int("REVIEW_TARGET_HOURS", default=24)
 # Issue 11 §3: a self-service link or API key is announced this many days before it expires, once.
 EXPIRY_NOTICE_DAYS = env.int("EXPIRY_NOTICE_DAYS", default=7)
 CELERY_BEAT_SCHEDULE["notify-expiring-links-and-keys"] = {

@@ -119,6 +119,8 @@ QUERIES = [
         "kind": "other",
     },
     {"page": "999999"},
+    # The dashboards' list filters (issue 11 §3): an age bucket, a day, a rule and a real-name state.
+    {"age": "\x00" * 3, "day": "2026-02-30", "rule": "U1\x00", "realname": "covered", "province": "\x00"},
 ]
 
 
