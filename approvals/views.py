@@ -389,6 +389,7 @@ def review_queue(request):
         "approvals/review_queue.html",
         {
             "page_obj": page,
+            "count": list_count(queryset),
             "verifications": page.object_list,
             "age": age,
             "ages": selectors.review_age_buckets(),
