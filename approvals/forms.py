@@ -10,9 +10,24 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.permissions import Capability
 from approvals import services
 from approvals.models import ApprovalLevel
+from enterprises.autocomplete import EnterpriseField
 from enterprises.forms import IMAGE_OR_PDF_ATTRS, MultipleFileField
+from enterprises.selectors import enterprises_to_pick
+
+
+class ExemptionEnterpriseForm(forms.Form):
+    """The first step of filing: which enterprise (a text box over the name index, issue 12 §1.2)."""
+
+    enterprise = EnterpriseField(label=_("Enterprise"), capability=Capability.EXEMPTIONS_FILE)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["enterprise"]
+        assert isinstance(field, EnterpriseField)  # self.fields holds any Field
+        field.queryset = enterprises_to_pick(user, Capability.EXEMPTIONS_FILE)
 
 
 class ExemptionFileForm(forms.Form):

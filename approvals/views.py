@@ -25,13 +25,13 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from accounts.permissions import Capability, can, may_somewhere, scope_filter
+from accounts.permissions import Capability, can, may_somewhere
 from accounts.reveals import personal_file_response
 from accounts.roles import Role
 from accounts.services import history_for
 from accounts.throttling import page_reveal_wait, reveal_wait_message
 from approvals import selectors, services
-from approvals.forms import DecisionForm, ExemptionFileForm
+from approvals.forms import DecisionForm, ExemptionEnterpriseForm, ExemptionFileForm
 from approvals.models import ApprovalLevel, RequestStatus
 from approvals.selectors import change_request_for_user
 from cards.card_users.presentation import registration_status_body
@@ -45,7 +45,7 @@ from core.identity import CredentialType, PersonalIdType, mask_identifier
 from core.search import clean_search
 from enterprises import services as enterprise_services
 from enterprises.models import ChangeRequestStatus, ChangeTarget, UnitKind
-from enterprises.selectors import documents_visible_to, enterprise_for_user, enterprises_visible_to
+from enterprises.selectors import documents_visible_to, enterprise_for_user
 from verification.models import LIVENESS_FOR_REVIEW, Verification
 from verification.services import verification_review
 
@@ -201,9 +201,14 @@ def exemption_new(request):
     enterprise_id = request.GET.get("enterprise") or request.POST.get("enterprise")
     if not enterprise_id and user.role == Role.ENTERPRISE_ADMIN:
         enterprise_id = str(user.enterprise.public_id)
-    if not enterprise_id:
-        choice = enterprises_visible_to(user).filter(scope_filter(user, Capability.EXEMPTIONS_FILE)).order_by("name")
-        return render(request, "approvals/choose_enterprise.html", {"enterprises": list(choice[:500])})
+    if not enterprise_id or "enterprise_q" in request.GET:
+        # The text box of the first step (or a link with an id and no text box: the id alone).
+        picker = ExemptionEnterpriseForm(request.GET or None, user=user)
+        if not picker.is_bound or not picker.is_valid():
+            field = picker.fields["enterprise"]
+            none = not field.queryset.exists()  # type: ignore[attr-defined]  # an EnterpriseField
+            return render(request, "approvals/choose_enterprise.html", {"form": picker, "none": none})
+        enterprise_id = str(picker.cleaned_data["enterprise"].public_id)
 
     enterprise = enterprise_for_user(user, enterprise_id)
     if not can(user, Capability.EXEMPTIONS_FILE, enterprise):

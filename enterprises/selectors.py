@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scoped
-from accounts.permissions import Capability, can
+from accounts.permissions import Capability, can, scope_filter
 from accounts.pii import unit_name_index
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.identity import CredentialType, normalize_unit_name
@@ -21,6 +21,13 @@ ENTERPRISE_NOT_FOUND = _("The enterprise does not exist or you have no access to
 
 def enterprises_visible_to(user: Any) -> QuerySet[Enterprise]:
     return scoped(Enterprise.objects.all(), user).select_related("province", "account_manager", "responsible_person")
+
+
+def enterprises_to_pick(user: Any, capability: Capability | None = None) -> QuerySet[Enterprise]:
+    """What an enterprise picker may offer the user (enterprises.autocomplete): the visible enterprises, narrowed
+    to where the user holds `capability` when the form is for an action."""
+    queryset = enterprises_visible_to(user)
+    return queryset.filter(scope_filter(user, capability)) if capability is not None else queryset
 
 
 def _parse_uuid(value: object) -> uuid.UUID | None:
@@ -125,6 +132,7 @@ def change_requests_visible_to(user: Any) -> QuerySet[ChangeRequest]:
 
 __all__ = [
     "enterprises_visible_to",
+    "enterprises_to_pick",
     "enterprise_for_user",
     "enterprise_for_action",
     "enterprise_by_credential_number",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.permissions import Capability
 from cards.models import (
     BUSINESS_CHOICES,
     BUSINESSES,
@@ -24,8 +25,8 @@ from cards.orders.handlers import ADDRESS_MAX, NAME_MAX
 from cards.orders.presentation import fresh_credential_message
 from cards.orders.services import MSG_FRESH_RESPONSIBLE, ORDER_MAX_CARDS, parse_iccid_list
 from core.identity import PersonalIdType
-from enterprises.models import Enterprise
-from enterprises.selectors import enterprises_visible_to
+from enterprises.autocomplete import EnterpriseField
+from enterprises.selectors import enterprises_to_pick
 from verification.capture import FramesField, clean_capture_or_photo
 
 NUMBER_ATTRS = {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters", "autocorrect": "off"}
@@ -50,9 +51,7 @@ class OrderStartForm(forms.Form):
     """Step 1: what business, for which enterprise, on which cards."""
 
     business_type = forms.ChoiceField(label=_("Business type"), choices=BUSINESS_CHOICES)
-    enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
-        label=_("Enterprise"), queryset=None, to_field_name="public_id", empty_label=None
-    )
+    enterprise = EnterpriseField(label=_("Enterprise"), capability=Capability.ORDERS_FILE, by_credential=True)
     cards = forms.CharField(
         label=_("Cards (ICCIDs)"),
         max_length=32 * ORDER_MAX_CARDS,
@@ -69,7 +68,11 @@ class OrderStartForm(forms.Form):
 
     def __init__(self, *args, enterprises, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["enterprise"].queryset = enterprises.order_by("name")
+        enterprise = self.fields["enterprise"]
+        assert isinstance(enterprise, EnterpriseField)  # self.fields holds any Field
+        enterprise.queryset = enterprises
+        if not self.is_bound and not self.initial.get("enterprise"):
+            self.initial["enterprise"] = enterprise.single_choice()
 
     def clean_cards(self) -> list[str]:
         iccids = parse_iccid_list(self.cleaned_data["cards"])
@@ -120,12 +123,7 @@ class OrderDetailsForm(forms.Form):
         label=_("Live photo of the handler"),
         widget=forms.ClearableFileInput(attrs=LIVE_PHOTO_ATTRS),
     )
-    target_enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
-        label=_("Transfer the cards to"),
-        queryset=None,
-        to_field_name="public_id",
-        empty_label=_("Choose an enterprise"),
-    )
+    target_enterprise = EnterpriseField(label=_("Transfer the cards to"), by_credential=True)
     data = forms.ChoiceField(label=_("Data"), required=False)  # type: ignore[assignment]  # a field: the metaclass lifts it off the class
     voice = forms.ChoiceField(label=_("Voice"), required=False)
     sms = forms.ChoiceField(label=_("SMS"), required=False)
@@ -212,8 +210,8 @@ class OrderDetailsForm(forms.Form):
         keep = set(self.parameter_keys)
         if "target_enterprise" in keep:
             target = self.fields["target_enterprise"]
-            assert isinstance(target, forms.ModelChoiceField)  # self.fields holds any Field
-            target.queryset = enterprises_visible_to(user).exclude(pk=enterprise.pk).order_by("name")
+            assert isinstance(target, EnterpriseField)  # self.fields holds any Field
+            target.queryset = enterprises_to_pick(user).exclude(pk=enterprise.pk)
         choices = [("", _("Unchanged")), *ServiceLevelChoices.choices]
         for name in SERVICE_FIELDS:
             if name in keep:
