@@ -197,10 +197,12 @@ class EnterpriseField(forms.Field):
         # A credential number may only be typed into a form that is posted: a GET filter would put it in a URL.
         self.by_credential = by_credential
         self._found: dict[str, Enterprise | None] = {}
+        self._resolved: dict[str, Enterprise] = {}  # typed text -> what it resolved to, for showing it again
 
     def __deepcopy__(self, memo):
         result = super().__deepcopy__(memo)
         result._found = {}
+        result._resolved = {}
         return result
 
     def configure_widget(self) -> None:
@@ -250,7 +252,10 @@ class EnterpriseField(forms.Field):
             return chosen
         found, candidates = enterprise_resolve(self.queryset, text, by_credential=self.by_credential)
         if found is not None:
-            return self.by_id(found.public_id)
+            whole = self.by_id(found.public_id)
+            if whole is not None:
+                self._resolved[text] = whole
+            return whole
         self.widget.candidates = candidates
         code = "ambiguous" if candidates else "not_found"
         raise forms.ValidationError(self.error_messages[code], code=code)
@@ -275,6 +280,8 @@ class EnterpriseField(forms.Field):
         text = text.strip()[:MAX_QUERY]
         if chosen is not None and text and text in chosen.name:
             return chosen, ""
+        if text in self._resolved:
+            return self._resolved[text], ""
         if self._is_credential(text):
             return None, ""
         return None, text
