@@ -78,6 +78,33 @@ def _show_domain_error(request, exc: errors.DomainError) -> None:
 # --- the approver's queue -------------------------------------------------------
 
 
+MSG_NOT_APPROVER = _("Only approvers have an approval queue.")
+MSG_NOT_REVIEWER = _("Manual face reviews are done by the provincial approvers.")
+
+
+def queue_exemptions_listed(user, params):
+    """The exemptions awaiting the approver, for the search (q): the queue page's and its export's."""
+    if not selectors.is_approver(user):
+        raise errors.PermissionDenied(MSG_NOT_APPROVER)
+    pending = selectors.exemptions_pending_for(user).select_related("enterprise")
+    return selectors.search_requests(pending, clean_search(params.get("q")))
+
+
+def queue_change_requests_listed(user, params):
+    """The change requests awaiting the approver, for the search (q): the queue page's and its export's."""
+    if not selectors.is_approver(user):
+        raise errors.PermissionDenied(MSG_NOT_APPROVER)
+    pending = selectors.change_requests_pending_for(user).select_related("enterprise")
+    return selectors.search_requests(pending, clean_search(params.get("q")))
+
+
+def review_queue_listed(user, params):
+    """The face comparisons awaiting the reviewer: the review queue's and its export's."""
+    if not may_somewhere(user, Capability.FACE_REVIEW):
+        raise errors.PermissionDenied(MSG_NOT_REVIEWER)
+    return selectors.review_queue(user)
+
+
 @login_required
 @never_cache
 @require_safe
@@ -85,12 +112,12 @@ def queue(request):
     """What awaits the approver: exemptions at their level, change requests and face reviews."""
     user = request.user
     if not selectors.is_approver(user):
-        raise PermissionDenied(str(_("Only approvers have an approval queue.")))
+        raise PermissionDenied(str(MSG_NOT_APPROVER))
     search = clean_search(request.GET.get("q"))
     context = {
         "level": selectors.approver_level(user),
-        "exemptions": selectors.search_requests(selectors.exemptions_pending_for(user), search)[:100],
-        "change_requests": selectors.search_requests(selectors.change_requests_pending_for(user), search)[:100],
+        "exemptions": queue_exemptions_listed(user, request.GET)[:100],
+        "change_requests": queue_change_requests_listed(user, request.GET)[:100],
         "search": search,
         "search_shown": search,
         "review_count": selectors.review_queue(user).count(),
@@ -367,8 +394,8 @@ def attachment_download(request, public_id, pk):
 def review_queue(request):
     user = request.user
     if not may_somewhere(user, Capability.FACE_REVIEW):
-        raise PermissionDenied(str(_("Manual face reviews are done by the provincial approvers.")))
-    page = Paginator(selectors.review_queue(user), PAGE_SIZE).get_page(request.GET.get("page"))
+        raise PermissionDenied(str(MSG_NOT_REVIEWER))
+    page = Paginator(review_queue_listed(user, request.GET), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "approvals/review_queue.html", {"page_obj": page, "verifications": page.object_list})
 
 
