@@ -45,7 +45,7 @@ from core.identity import CredentialType, PersonalIdType, mask_identifier
 from core.search import clean_search
 from enterprises import services as enterprise_services
 from enterprises.models import ChangeRequestStatus, ChangeTarget, UnitKind
-from enterprises.selectors import documents_visible_to, enterprise_for_user
+from enterprises.selectors import documents_visible_to, enterprise_for_user, enterprises_to_pick
 from verification.models import LIVENESS_FOR_REVIEW, Verification
 from verification.services import verification_review
 
@@ -232,8 +232,7 @@ def exemption_new(request):
         # The text box of the first step (or a link with an id and no text box: the id alone).
         picker = ExemptionEnterpriseForm(request.GET or None, user=user)
         if not picker.is_bound or not picker.is_valid():
-            field = picker.fields["enterprise"]
-            none = not field.queryset.exists()  # type: ignore[attr-defined]  # an EnterpriseField
+            none = not enterprises_to_pick(user, Capability.EXEMPTIONS_FILE).exists()
             return render(request, "approvals/choose_enterprise.html", {"form": picker, "none": none})
         enterprise_id = str(picker.cleaned_data["enterprise"].public_id)
 

@@ -20,6 +20,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
@@ -103,7 +104,7 @@ class EnterpriseAutocomplete(forms.Widget):
         super().__init__(attrs)
         self.url = ""
         self.candidates: list[Enterprise] = []
-        self.placeholder = ""
+        self.placeholder: str | Promise = ""
 
     def value_from_datadict(self, data, files, name):
         return {"id": data.get(name), "text": data.get(name + TEXT_SUFFIX)}

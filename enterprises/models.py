@@ -114,7 +114,13 @@ class Enterprise(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("enterprise")
         verbose_name_plural = _("enterprises")
-        indexes = [models.Index(fields=["province", "-created_at"]), models.Index(fields=["name"])]
+        indexes = [
+            models.Index(fields=["province", "-created_at"]),
+            models.Index(fields=["name"]),
+            # The picker's prefix search (enterprises.autocomplete, issue 12 §1.2): LIKE 'x%' uses a plain index
+            # only under the C collation; the pattern operator class serves it under any (PostgreSQL only).
+            models.Index(fields=["name"], name="enterprise_name_prefix", opclasses=["varchar_pattern_ops"]),
+        ]
         constraints = [
             # E1: a letter unit is one record per province, whatever spacing or punctuation it is typed with.
             models.UniqueConstraint(

@@ -10,6 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import Capability
+from accounts.roles import Role
 from cards.models import (
     BUSINESS_CHOICES,
     BUSINESSES,
@@ -289,8 +290,16 @@ class OrderFilterForm(forms.Form):
     )
     status = forms.ChoiceField(label=_("Status"), required=False)
     business_type = forms.ChoiceField(label=_("Business type"), required=False)
+    # A text box over the name index (issue 12 §1.2); an enterprise's own admin has nothing to choose.
+    enterprise = EnterpriseField(label=_("Enterprise"), required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if user is None or (user.role == Role.ENTERPRISE_ADMIN and not user.is_superuser):
+            del self.fields["enterprise"]
+        else:
+            enterprise = self.fields["enterprise"]
+            assert isinstance(enterprise, EnterpriseField)  # self.fields holds any Field
+            enterprise.queryset = enterprises_to_pick(user).select_related(None)
         self.fields["status"].choices = [("", _("Any status")), *OrderStatus.choices]
         self.fields["business_type"].choices = [("", _("Any business")), *BusinessType.choices]

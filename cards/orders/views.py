@@ -358,12 +358,16 @@ def order_new_cancel(request):
 
 def orders_listed(user, params):
     """The orders the list shows for these GET parameters, and its filter form: the page's and the export's."""
-    filters = OrderFilterForm(params)
+    filters = OrderFilterForm(params, user=user)
     queryset = orders_visible_to(user).annotate(card_count=Count("cards")).order_by("-created_at", "-pk")
     if filters.is_valid():
         for name in ("status", "business_type"):
             if filters.cleaned_data[name]:
                 queryset = queryset.filter(**{name: filters.cleaned_data[name]})
+        if filters.cleaned_data.get("enterprise"):
+            queryset = queryset.filter(enterprise_id=filters.cleaned_data["enterprise"].pk)
+    elif filters.has_error("enterprise"):
+        queryset = queryset.none()  # a name that matched none or several: the form says which
         queryset = search_orders(queryset, filters.cleaned_data["q"])
     return queryset, filters
 

@@ -203,3 +203,20 @@ def test_the_widget_is_an_accessible_combobox(am):
         assert attr in box.group(0)
     assert 'role="listbox"' in page and "enterprise_autocomplete.js" in page
     assert "<script>" not in page  # CSP: no inline script
+
+
+def test_the_order_list_filters_by_a_picked_or_typed_enterprise(am, world):
+    ent, other = world["enterprise"], world["enterprise_same_province"]
+    mine = factories.suspend([factories.active_card(enterprise=ent)])
+    theirs = factories.suspend([factories.active_card(enterprise=other)])
+
+    def numbers(**params) -> set[str]:
+        response = am.get(reverse("orders:list"), params)
+        assert response.status_code == 200
+        page = response.content.decode()
+        return {number for number in (mine.number, theirs.number) if number in page}
+
+    assert numbers() == {mine.number, theirs.number}
+    assert numbers(enterprise=str(other.public_id), enterprise_q=other.name) == {theirs.number}
+    assert numbers(enterprise_q="北京物联科技") == {mine.number}
+    assert numbers(enterprise_q=world["enterprise_other"].name) == set()  # another province's: no match
