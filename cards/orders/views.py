@@ -366,9 +366,9 @@ def orders_listed(user, params):
                 queryset = queryset.filter(**{name: filters.cleaned_data[name]})
         if filters.cleaned_data.get("enterprise"):
             queryset = queryset.filter(enterprise_id=filters.cleaned_data["enterprise"].pk)
+        queryset = search_orders(queryset, filters.cleaned_data["q"])
     elif filters.has_error("enterprise"):
         queryset = queryset.none()  # a name that matched none or several: the form says which
-        queryset = search_orders(queryset, filters.cleaned_data["q"])
     return queryset, filters
 
 
