@@ -16,7 +16,21 @@ from approvals.models import ApprovalLevel
 from cards.inventory.picker import PickerPurpose
 from cards.models import LIVE_CARD_STATUSES, CardStatus
 from core.forms import KeepsUploadsMixin
+from enterprises.autocomplete import EnterpriseField
 from enterprises.forms import IMAGE_OR_PDF_ATTRS, MultipleFileField
+from enterprises.selectors import enterprises_to_pick
+
+
+class ExemptionEnterpriseForm(forms.Form):
+    """The first step of filing: which enterprise (a text box over the name index, issue 12 §1.2)."""
+
+    enterprise = EnterpriseField(label=_("Enterprise"), capability=Capability.EXEMPTIONS_FILE)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["enterprise"]
+        assert isinstance(field, EnterpriseField)  # self.fields holds any Field
+        field.queryset = enterprises_to_pick(user, Capability.EXEMPTIONS_FILE)
 
 
 def exemption_candidates(queryset, context=None):

@@ -25,13 +25,13 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from accounts.permissions import Capability, can, may_somewhere, scope_filter
+from accounts.permissions import Capability, can, may_somewhere
 from accounts.reveals import personal_file_response
 from accounts.roles import Role
 from accounts.services import history_for
 from accounts.throttling import page_reveal_wait, reveal_wait_message
 from approvals import selectors, services
-from approvals.forms import DecisionForm, ExemptionFileForm, exemption_candidates
+from approvals.forms import DecisionForm, ExemptionEnterpriseForm, ExemptionFileForm, exemption_candidates
 from approvals.models import ApprovalLevel, RequestStatus
 from approvals.selectors import change_request_for_user
 from cards.card_users.presentation import registration_status_body
@@ -46,7 +46,7 @@ from core.pending_uploads import upload_owner
 from core.search import clean_search
 from enterprises import services as enterprise_services
 from enterprises.models import ChangeRequestStatus, ChangeTarget, UnitKind
-from enterprises.selectors import documents_visible_to, enterprise_for_user, enterprises_visible_to
+from enterprises.selectors import documents_visible_to, enterprise_for_user, enterprises_to_pick
 from verification.models import LIVENESS_FOR_REVIEW, Verification
 from verification.services import verification_review
 
@@ -83,6 +83,33 @@ def _show_domain_error(request, exc: errors.DomainError) -> None:
 # --- the approver's queue -------------------------------------------------------
 
 
+MSG_NOT_APPROVER = _("Only approvers have an approval queue.")
+MSG_NOT_REVIEWER = _("Manual face reviews are done by the provincial approvers.")
+
+
+def queue_exemptions_listed(user, params):
+    """The exemptions awaiting the approver, for the search (q): the queue page's and its export's."""
+    if not selectors.is_approver(user):
+        raise errors.PermissionDenied(MSG_NOT_APPROVER)
+    pending = selectors.exemptions_pending_for(user).select_related("enterprise")
+    return selectors.search_requests(pending, clean_search(params.get("q")))
+
+
+def queue_change_requests_listed(user, params):
+    """The change requests awaiting the approver, for the search (q): the queue page's and its export's."""
+    if not selectors.is_approver(user):
+        raise errors.PermissionDenied(MSG_NOT_APPROVER)
+    pending = selectors.change_requests_pending_for(user).select_related("enterprise")
+    return selectors.search_requests(pending, clean_search(params.get("q")))
+
+
+def review_queue_listed(user, params):
+    """The face comparisons awaiting the reviewer: the review queue's and its export's."""
+    if not may_somewhere(user, Capability.FACE_REVIEW):
+        raise errors.PermissionDenied(MSG_NOT_REVIEWER)
+    return selectors.reviews_of_age(selectors.review_queue(user), params.get("age", ""), timezone.now())
+
+
 @login_required
 @never_cache
 @require_safe
@@ -90,12 +117,12 @@ def queue(request):
     """What awaits the approver: exemptions at their level, change requests and face reviews."""
     user = request.user
     if not selectors.is_approver(user):
-        raise PermissionDenied(str(_("Only approvers have an approval queue.")))
+        raise PermissionDenied(str(MSG_NOT_APPROVER))
     search = clean_search(request.GET.get("q"))
     context = {
         "level": selectors.approver_level(user),
-        "exemptions": selectors.search_requests(selectors.exemptions_pending_for(user), search)[:100],
-        "change_requests": selectors.search_requests(selectors.change_requests_pending_for(user), search)[:100],
+        "exemptions": queue_exemptions_listed(user, request.GET)[:100],
+        "change_requests": queue_change_requests_listed(user, request.GET)[:100],
         "search": search,
         "search_shown": search,
         "review_count": selectors.review_queue(user).count(),
@@ -210,9 +237,13 @@ def exemption_new(request):
     enterprise_id = request.GET.get("enterprise") or request.POST.get("enterprise")
     if not enterprise_id and user.role == Role.ENTERPRISE_ADMIN:
         enterprise_id = str(user.enterprise.public_id)
-    if not enterprise_id:
-        choice = enterprises_visible_to(user).filter(scope_filter(user, Capability.EXEMPTIONS_FILE)).order_by("name")
-        return render(request, "approvals/choose_enterprise.html", {"enterprises": list(choice[:500])})
+    if not enterprise_id or "enterprise_q" in request.GET:
+        # The text box of the first step (or a link with an id and no text box: the id alone).
+        picker = ExemptionEnterpriseForm(request.GET or None, user=user)
+        if not picker.is_bound or not picker.is_valid():
+            none = not enterprises_to_pick(user, Capability.EXEMPTIONS_FILE).exists()
+            return render(request, "approvals/choose_enterprise.html", {"form": picker, "none": none})
+        enterprise_id = str(picker.cleaned_data["enterprise"].public_id)
 
     enterprise = enterprise_for_user(user, enterprise_id)
     if not can(user, Capability.EXEMPTIONS_FILE, enterprise):
@@ -380,9 +411,8 @@ def attachment_download(request, public_id, pk):
 def review_queue(request):
     user = request.user
     if not may_somewhere(user, Capability.FACE_REVIEW):
-        raise PermissionDenied(str(_("Manual face reviews are done by the provincial approvers.")))
-    age = request.GET.get("age", "")
-    queryset = selectors.reviews_of_age(selectors.review_queue(user), age, timezone.now())
+        raise PermissionDenied(str(MSG_NOT_REVIEWER))
+    queryset = review_queue_listed(user, request.GET)
     page = REVIEW_KEYSET.page(queryset, request.GET)
     return render(
         request,
@@ -391,7 +421,7 @@ def review_queue(request):
             "page_obj": page,
             "count": list_count(queryset),
             "verifications": page.object_list,
-            "age": age,
+            "age": request.GET.get("age", ""),
             "ages": selectors.review_age_buckets(),
             "target_hours": selectors.review_target_hours(),
         },

@@ -37,7 +37,7 @@ from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.http import no_store
 from core.idempotency import Idempotent
 from enterprises import selectors, services
-from enterprises.models import ChangeRequest, Document, Enterprise
+from enterprises.models import ChangeRequest, ChangeRequestStatus, Document, Enterprise
 from enterprises.serializers import (
     ChangeRequestSerializer,
     ChangeRequestSubmitSerializer,
@@ -434,12 +434,28 @@ class EnterpriseChangeRequestsView(Idempotent, JsonOnly, generics.ListAPIView):
         if is_schema_view(self):
             return ChangeRequest.objects.none()
         enterprise = selectors.enterprise_for_user(self.request.user, self.kwargs["public_id"])
-        return selectors.change_requests_visible_to(self.request.user).filter(enterprise=enterprise)
+        queryset = selectors.change_requests_visible_to(self.request.user).filter(enterprise=enterprise)
+        params = self.request.query_params
+        if params.get("status"):
+            if params["status"] not in ChangeRequestStatus.values:
+                raise ValidationFailed(_("Unknown status."), code="invalid_choice", field="status")
+            queryset = queryset.filter(status=params["status"])
+        return selectors.search_change_requests(queryset, params.get("search")).order_by("-created_at", "-pk")
 
     @extend_schema(
         tags=["change requests"],
         summary="The change requests of an enterprise",
-        parameters=[ENTERPRISE_ID],
+        parameters=[
+            ENTERPRISE_ID,
+            OpenApiParameter("status", OpenApiTypes.STR, required=False, enum=ChangeRequestStatus.values),
+            OpenApiParameter(
+                "search",
+                OpenApiTypes.STR,
+                required=False,
+                description="The request's public_id (whole), what changes (its code or a part of its label), "
+                "or a part of the reason given.",
+            ),
+        ],
         responses={200: ChangeRequestSummarySerializer(many=True), **READ_ERRORS},
     )
     def get(self, request, *args, **kwargs):

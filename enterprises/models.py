@@ -118,6 +118,9 @@ class Enterprise(models.Model):
             # The list's keyset order within a province (core.keyset): ends in the key, so no sort for ties.
             models.Index(fields=["province", "-created_at", "-id"], name="enterprise_province_created"),
             models.Index(fields=["name"]),
+            # The picker's prefix search (enterprises.autocomplete, issue 12 §1.2): LIKE 'x%' uses a plain index
+            # only under the C collation; the pattern operator class serves it under any (PostgreSQL only).
+            models.Index(fields=["name"], name="enterprise_name_prefix", opclasses=["varchar_pattern_ops"]),
         ]
         constraints = [
             # E1: a letter unit is one record per province, whatever spacing or punctuation it is typed with.

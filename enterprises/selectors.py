@@ -9,18 +9,26 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scoped
-from accounts.permissions import Capability, can
+from accounts.permissions import Capability, can, scope_filter
 from accounts.pii import unit_name_index
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.identity import CredentialType, normalize_unit_name
+from core.search import clean_search
 from enterprises import registry
-from enterprises.models import ChangeRequest, ChangeRequestStatus, Document, Enterprise, UnitKind
+from enterprises.models import ChangeRequest, ChangeRequestStatus, ChangeTarget, Document, Enterprise, UnitKind
 
 ENTERPRISE_NOT_FOUND = _("The enterprise does not exist or you have no access to it.")
 
 
 def enterprises_visible_to(user: Any) -> QuerySet[Enterprise]:
     return scoped(Enterprise.objects.all(), user).select_related("province", "account_manager", "responsible_person")
+
+
+def enterprises_to_pick(user: Any, capability: Capability | None = None) -> QuerySet[Enterprise]:
+    """What an enterprise picker may offer the user (enterprises.autocomplete): the visible enterprises, narrowed
+    to where the user holds `capability` when the form is for an action."""
+    queryset = enterprises_visible_to(user)
+    return queryset.filter(scope_filter(user, capability)) if capability is not None else queryset
 
 
 def _parse_uuid(value: object) -> uuid.UUID | None:
@@ -123,8 +131,24 @@ def change_requests_visible_to(user: Any) -> QuerySet[ChangeRequest]:
     )
 
 
+def search_change_requests(queryset: QuerySet[ChangeRequest], raw: object) -> QuerySet[ChangeRequest]:
+    """Change requests found as the other request lists find theirs (approvals.selectors.search_requests): by their
+    number (the public_id, whole); within one enterprise, a name would find them all, so otherwise by what changes
+    (its code or a part of its label) or a part of the reason given."""
+    value = clean_search(raw)
+    if not value:
+        return queryset
+    key = _parse_uuid(value)
+    if key is not None:
+        return queryset.filter(public_id=key)
+    lowered = value.casefold()
+    targets = [code for code, label in ChangeTarget.choices if lowered == code or lowered in str(label).casefold()]
+    return queryset.filter(Q(target__in=targets) | Q(reason__icontains=value))
+
+
 __all__ = [
     "enterprises_visible_to",
+    "enterprises_to_pick",
     "enterprise_for_user",
     "enterprise_for_action",
     "enterprise_by_credential_number",
@@ -134,4 +158,5 @@ __all__ = [
     "record_documents",
     "document_for_user",
     "change_requests_visible_to",
+    "search_change_requests",
 ]

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -32,7 +32,7 @@ from core.forms import add_domain_error
 from core.http import no_store, require_form_methods
 from core.keyset import DateJump, Keyset
 from core.pending_uploads import upload_owner
-from enterprises import forms, selectors, services
+from enterprises import autocomplete, forms, selectors, services
 from enterprises.models import ChangeRequestStatus, ChangeTarget, DocumentKind
 
 # Newest first, on enterprise_province_created (province, created_at DESC, id DESC).
@@ -47,6 +47,34 @@ HISTORY_LABELS = {
 }
 
 OPEN_CHANGE_STATUSES = [ChangeRequestStatus.DRAFT, ChangeRequestStatus.SUBMITTED]
+
+
+# --- the enterprise picker's suggestions (issue 12 §1.2) ----------------------
+
+
+@login_required
+@never_cache
+@require_safe
+def enterprise_suggest(request):
+    """At most SUGGESTION_LIMIT enterprises the user may pick whose name holds ?q= (enterprise_autocomplete.js).
+
+    ?capability= narrows them to where the user holds it, as the form it serves does. Names only: a credential
+    number is never taken in a URL (the form resolves one when it is posted)."""
+    raw = request.GET.get("capability") or ""
+    try:
+        capability = Capability(raw) if raw else None
+    except ValueError:
+        return JsonResponse({"detail": str(_("Unknown capability."))}, status=400)
+    queryset = selectors.enterprises_to_pick(request.user, capability)
+    found = autocomplete.enterprise_suggestions(queryset, request.GET.get("q") or "")
+    response = JsonResponse(
+        {
+            "results": [{"id": str(e.public_id), "name": e.name, "label": autocomplete.option_label(e)} for e in found],
+            "limit": autocomplete.SUGGESTION_LIMIT,
+        }
+    )
+    no_store(response)
+    return response
 
 
 # --- helpers ------------------------------------------------------------------

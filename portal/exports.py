@@ -29,13 +29,21 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from accounts.services import audit_record
-from approvals.views import exemption_decisions_text, exemptions_listed
+from approvals.models import ApprovalLevel
+from approvals.views import (
+    exemption_decisions_text,
+    exemptions_listed,
+    queue_change_requests_listed,
+    queue_exemptions_listed,
+    review_queue_listed,
+)
 from cards.card_users.views import card_users_listed, with_live_cards
 from cards.inventory.views import cards_listed
 from cards.orders.views import orders_listed, with_card_counts
 from core.errors import NotFound, ValidationFailed
 from core.keyset import POSITION_PARAMS
 from core.queueing import enqueue, requeue_stale
+from core.text import join_words
 from portal.models import ExportFormat, ExportStatus, ListExport
 
 # Parameters of a list page that are no filter (where in the list is core.keyset's: the export takes all of it).
@@ -63,6 +71,15 @@ class ListSpec:
     title: Promise
     rows: Callable[[Any, dict[str, str]], QuerySet]
     columns: tuple[tuple[Promise, Callable[[Any], object]], ...]
+
+
+def _levels(request) -> str:
+    labels = dict(ApprovalLevel.choices)
+    return join_words(labels.get(level, level) for level in request.required_levels or [])
+
+
+def _distance(verification) -> object:
+    return round(verification.distance, 3) if verification.distance is not None else "—"
 
 
 def _card_realname(card) -> str:
@@ -132,6 +149,40 @@ LISTS: dict[str, ListSpec] = {
             (_("Status"), lambda request: request.get_status_display()),
             (_("Decisions"), exemption_decisions_text),
             (_("Filed at"), lambda request: _when(request.submitted_at)),
+        ),
+    ),
+    # The approver's queues (issue 11 §3): what the queue pages show, with their search.
+    "queue_exemptions": ListSpec(
+        title=_("Exemption requests awaiting your decision"),
+        rows=queue_exemptions_listed,
+        columns=(
+            (_("Request number"), lambda request: str(request.public_id)),
+            (_("Enterprise"), lambda request: request.enterprise.name),
+            (_("Rules"), lambda request: ", ".join(request.rules or [])),
+            (_("Approvals needed"), _levels),
+            (_("Filed at"), lambda request: _when(request.submitted_at)),
+        ),
+    ),
+    "queue_change_requests": ListSpec(
+        title=_("Change requests awaiting your decision"),
+        rows=queue_change_requests_listed,
+        columns=(
+            (_("Request number"), lambda request: str(request.public_id)),
+            (_("Enterprise"), lambda request: request.enterprise.name),
+            (_("What changes"), lambda request: request.get_target_display()),
+            (_("Filed at"), lambda request: _when(request.submitted_at)),
+        ),
+    ),
+    "face_reviews": ListSpec(
+        title=_("Face comparisons awaiting manual review"),
+        rows=review_queue_listed,
+        columns=(
+            (_("Comparison"), lambda verification: str(verification.public_id)),
+            (_("Enterprise"), lambda verification: verification.enterprise.name),
+            (_("Purpose"), lambda verification: verification.get_purpose_display()),
+            (_("Outcome"), lambda verification: verification.get_outcome_display()),
+            (_("Distance"), _distance),
+            (_("Compared at"), lambda verification: _when(verification.completed_at)),
         ),
     ),
 }

@@ -82,3 +82,32 @@ def test_chinese_text_uses_chinese_punctuation():
     assert ("Returning customer", "老客户") in pairs
     wrong = [(msgid, msgstr) for msgid, msgstr in pairs if re.search(r"[\u4e00-\u9fff][,.;:]\s?", msgstr)]
     assert not wrong, wrong[:5]
+
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+# An ASCII colon right after a template tag: after {% translate "Status" %} (or any tag that prints words) it is
+# an ASCII colon after a Chinese word once translated. {% colon %} prints the active language's.
+_TAG_THEN_COLON = re.compile(r"%\}:")
+
+
+def test_templates_put_no_ascii_colon_after_a_translated_label():
+    """Issue 11 §5: `{% translate "Status" %}:` reads "状态:" in Chinese; {% colon %} gives "状态："."""
+    templates = list(TEMPLATES_DIR.rglob("*.html"))
+    assert len(templates) > 50  # the walk found the templates
+    wrong = [
+        f"{path.relative_to(TEMPLATES_DIR)}:{number}"
+        for path in templates
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if _TAG_THEN_COLON.search(line)
+    ]
+    assert not wrong, wrong
+
+
+def test_the_colon_tag_follows_the_active_language():
+    from django.template import Context, Template
+    from django.utils import translation
+
+    template = Template('{% load i18n text_tags %}{% translate "Status" %}{% colon %}x')
+    with translation.override("en"):
+        assert template.render(Context()) == "Status: x"
+    assert _TAG_THEN_COLON.search('{% translate "Status" %}: x')

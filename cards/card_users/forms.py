@@ -13,8 +13,8 @@ from cards.models import CardUser
 from core.columns import max_length
 from core.forms import KeepsUploadsMixin
 from core.identity import PersonalIdType
-from enterprises.models import Enterprise
-from enterprises.selectors import enterprises_visible_to
+from enterprises.autocomplete import EnterpriseField
+from enterprises.selectors import enterprises_to_pick
 from verification.capture import FramesField, clean_capture_or_photo
 
 CONSENT_TEXT = _(
@@ -45,9 +45,7 @@ class PhotoInput(forms.ClearableFileInput):
 
 
 class CardUserRegisterForm(KeepsUploadsMixin, forms.Form):
-    enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
-        label=_("Enterprise"), queryset=None, to_field_name="public_id"
-    )
+    enterprise = EnterpriseField(label=_("Enterprise"), by_credential=True)
     iccids = forms.CharField(
         label=_("Cards (ICCIDs)"),
         widget=forms.Textarea(attrs={"rows": 3, "inputmode": "numeric", "autocomplete": "off"}),
@@ -86,12 +84,11 @@ class CardUserRegisterForm(KeepsUploadsMixin, forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["enterprise"].queryset = (
-            enterprises_visible_to(user)
-            .select_related(None)
-            .only("pk", "public_id", "name", "province_id")
-            .order_by("name")
-        )
+        enterprise = self.fields["enterprise"]
+        assert isinstance(enterprise, EnterpriseField)  # self.fields holds any Field
+        enterprise.queryset = enterprises_to_pick(user)
+        if not self.is_bound and not self.initial.get("enterprise"):
+            self.initial["enterprise"] = enterprise.single_choice()
         self.fields["biometric_consent"].error_messages["required"] = _(
             "Face recognition needs the card user's explicit consent to process biometric data."
         )

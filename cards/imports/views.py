@@ -28,7 +28,7 @@ from core.forms import KeepsUploadsMixin, add_domain_error
 from core.http import no_store
 from core.keyset import DateJump, Keyset, list_count
 from core.pending_uploads import upload_owner
-from enterprises.models import Enterprise
+from enterprises.autocomplete import EnterpriseField
 
 RECENT_IMPORTS = 10
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -36,13 +36,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class CardImportForm(KeepsUploadsMixin, forms.Form):
-    enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
-        label=_("Enterprise"),
-        queryset=None,
-        to_field_name="public_id",
-        empty_label=_("Choose an enterprise"),
-        error_messages={"invalid_choice": _("Choose one of the enterprises listed.")},
-    )
+    enterprise = EnterpriseField(label=_("Enterprise"), capability=Capability.CARDS_IMPORT, by_credential=True)
     file = forms.FileField(
         label=_("Card file"),
         help_text=_("CSV (UTF-8 or GBK) or Excel workbook (.xlsx), at most %(limit)s MB."),
@@ -55,7 +49,9 @@ class CardImportForm(KeepsUploadsMixin, forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         queryset = selectors.enterprises_for_import(user)
-        self.fields["enterprise"].queryset = queryset
+        field = self.fields["enterprise"]
+        assert isinstance(field, EnterpriseField)  # self.fields holds any Field
+        field.queryset = queryset
         self.fields["file"].help_text = self.fields["file"].help_text % {"limit": parsing._mb(parsing.max_bytes())}
         if user.role == Role.ENTERPRISE_ADMIN:
             # Their own enterprise only: nothing to choose.

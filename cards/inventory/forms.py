@@ -12,8 +12,8 @@ from cards.inventory import selectors
 from cards.inventory.selectors import cards_covered_realname, cards_lacking_realname
 from cards.models import CardStatus, Package
 from core.errors import ValidationFailed
-from enterprises.models import Enterprise
-from enterprises.selectors import enterprises_visible_to
+from enterprises.autocomplete import EnterpriseField
+from enterprises.selectors import enterprises_to_pick
 
 REALNAME_FILTER_CHOICES = [
     ("", _("Any")),
@@ -50,13 +50,8 @@ class CardFilterForm(forms.Form):
         empty_label=_("All packages"),
     )
     realname = forms.ChoiceField(label=_("User real-name"), required=False, choices=REALNAME_FILTER_CHOICES)
-    enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
-        label=_("Enterprise"),
-        required=False,
-        queryset=None,
-        to_field_name="public_id",
-        empty_label=_("All enterprises"),
-    )
+    # A text box over the name index, not a <select> of every enterprise in scope (issue 12 §1.2).
+    enterprise = EnterpriseField(label=_("Enterprise"), required=False)
 
     # The dashboards' "by province" bars link here; only a role that sees several provinces gets the field.
     province = forms.ModelChoiceField(
@@ -75,10 +70,8 @@ class CardFilterForm(forms.Form):
             del self.fields["enterprise"]
         else:
             field = self.fields["enterprise"]
-            assert isinstance(field, forms.ModelChoiceField)  # self.fields holds any Field
-            field.queryset = (
-                enterprises_visible_to(user).select_related(None).only("pk", "public_id", "name").order_by("name")
-            )
+            assert isinstance(field, EnterpriseField)  # self.fields holds any Field
+            field.queryset = enterprises_to_pick(user).select_related(None)
 
     def clean_q(self):
         try:

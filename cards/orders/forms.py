@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import Capability
+from accounts.roles import Role
 from cards.inventory.picker import PickerPurpose
 from cards.models import (
     BUSINESS_CHOICES,
@@ -30,8 +31,8 @@ from cards.orders.presentation import fresh_credential_message
 from cards.orders.services import MSG_FRESH_RESPONSIBLE, ORDER_MAX_CARDS, parse_iccid_list
 from core.forms import KeepsUploadsMixin
 from core.identity import PersonalIdType
-from enterprises.models import Enterprise
-from enterprises.selectors import enterprises_visible_to
+from enterprises.autocomplete import EnterpriseField
+from enterprises.selectors import enterprises_to_pick
 from verification.capture import FramesField, clean_capture_or_photo
 
 NUMBER_ATTRS = {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters", "autocorrect": "off"}
@@ -68,9 +69,7 @@ class OrderStartForm(forms.Form):
     """Step 1: what business, for which enterprise, on which cards."""
 
     business_type = forms.ChoiceField(label=_("Business type"), choices=BUSINESS_CHOICES)
-    enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
-        label=_("Enterprise"), queryset=None, to_field_name="public_id", empty_label=None
-    )
+    enterprise = EnterpriseField(label=_("Enterprise"), capability=Capability.ORDERS_FILE, by_credential=True)
     cards = forms.CharField(
         label=_("Cards (ICCIDs)"),
         max_length=32 * ORDER_MAX_CARDS,
@@ -87,7 +86,11 @@ class OrderStartForm(forms.Form):
 
     def __init__(self, *args, enterprises, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["enterprise"].queryset = enterprises.order_by("name")
+        enterprise = self.fields["enterprise"]
+        assert isinstance(enterprise, EnterpriseField)  # self.fields holds any Field
+        enterprise.queryset = enterprises
+        if not self.is_bound and not self.initial.get("enterprise"):
+            self.initial["enterprise"] = enterprise.single_choice()
 
     def clean_cards(self) -> list[str]:
         iccids = parse_iccid_list(self.cleaned_data["cards"])
@@ -138,12 +141,7 @@ class OrderDetailsForm(KeepsUploadsMixin, forms.Form):
         label=_("Live photo of the handler"),
         widget=forms.ClearableFileInput(attrs=LIVE_PHOTO_ATTRS),
     )
-    target_enterprise: forms.ModelChoiceField[Enterprise] = forms.ModelChoiceField(
-        label=_("Transfer the cards to"),
-        queryset=None,
-        to_field_name="public_id",
-        empty_label=_("Choose an enterprise"),
-    )
+    target_enterprise = EnterpriseField(label=_("Transfer the cards to"), by_credential=True)
     data = forms.ChoiceField(label=_("Data"), required=False)  # type: ignore[assignment]  # a field: the metaclass lifts it off the class
     voice = forms.ChoiceField(label=_("Voice"), required=False)
     sms = forms.ChoiceField(label=_("SMS"), required=False)
@@ -230,8 +228,8 @@ class OrderDetailsForm(KeepsUploadsMixin, forms.Form):
         keep = set(self.parameter_keys)
         if "target_enterprise" in keep:
             target = self.fields["target_enterprise"]
-            assert isinstance(target, forms.ModelChoiceField)  # self.fields holds any Field
-            target.queryset = enterprises_visible_to(user).exclude(pk=enterprise.pk).order_by("name")
+            assert isinstance(target, EnterpriseField)  # self.fields holds any Field
+            target.queryset = enterprises_to_pick(user).exclude(pk=enterprise.pk)
         choices = [("", _("Unchanged")), *ServiceLevelChoices.choices]
         for name in SERVICE_FIELDS:
             if name in keep:
@@ -309,8 +307,16 @@ class OrderFilterForm(forms.Form):
     )
     status = forms.ChoiceField(label=_("Status"), required=False)
     business_type = forms.ChoiceField(label=_("Business type"), required=False)
+    # A text box over the name index (issue 12 §1.2); an enterprise's own admin has nothing to choose.
+    enterprise = EnterpriseField(label=_("Enterprise"), required=False)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if user is None or (user.role == Role.ENTERPRISE_ADMIN and not user.is_superuser):
+            del self.fields["enterprise"]
+        else:
+            enterprise = self.fields["enterprise"]
+            assert isinstance(enterprise, EnterpriseField)  # self.fields holds any Field
+            enterprise.queryset = enterprises_to_pick(user).select_related(None)
         self.fields["status"].choices = [("", _("Any status")), *OrderStatus.choices]
         self.fields["business_type"].choices = [("", _("Any business")), *BusinessType.choices]

@@ -374,13 +374,17 @@ ORDER_KEYSET = Keyset("orders", ("-created_at", "-pk"), jump=DateJump())
 
 def orders_listed(user, params):
     """The orders the list shows for these GET parameters, and its filter form: the page's and the export's."""
-    filters = OrderFilterForm(params)
+    filters = OrderFilterForm(params, user=user)
     queryset = orders_visible_to(user).order_by("-created_at", "-pk")
     if filters.is_valid():
         for name in ("status", "business_type"):
             if filters.cleaned_data[name]:
                 queryset = queryset.filter(**{name: filters.cleaned_data[name]})
+        if filters.cleaned_data.get("enterprise"):
+            queryset = queryset.filter(enterprise_id=filters.cleaned_data["enterprise"].pk)
         queryset = search_orders(queryset, filters.cleaned_data["q"])
+    elif filters.has_error("enterprise"):
+        queryset = queryset.none()  # a name that matched none or several: the form says which
     return queryset, filters
 
 

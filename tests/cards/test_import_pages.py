@@ -191,7 +191,7 @@ def test_access_matrix_upload_page(world, package, client, role, django_capture_
     elif UPLOADS[role] == 404:
         # The other enterprise is not among the choices: a form error, nothing imported.
         assert response.status_code == 200
-        assert "Choose one of the enterprises listed." in response.content.decode()
+        assert "The enterprise does not exist or you may not choose it." in response.content.decode()
         assert CardImport.objects.count() == 0
     else:
         assert response.status_code == 403
@@ -398,10 +398,14 @@ def test_upload_page_documents_the_columns_and_offers_the_templates(world, packa
     for column in import_parsing.COLUMNS:
         assert f'<td class="mono">{column}</td>' in page
     assert reverse("card_imports:template_csv") in page and reverse("card_imports:template_xlsx") in page
-    # The account manager picks one of the province's enterprises, not another province's.
-    assert str(world["enterprise"].public_id) in page
-    assert str(world["enterprise_same_province"].public_id) in page
-    assert str(world["enterprise_other"].public_id) not in page
+    # The account manager picks one of the province's enterprises, not another province's: the page holds a
+    # text box (issue 12 §1.2), and the suggestions it asks for are the province's.
+    assert str(world["enterprise"].public_id) not in page
+    assert 'role="combobox"' in page and "capability=cards.import" in page
+    suggested = client.get(reverse("enterprises:suggest"), {"capability": "cards.import"}).json()["results"]
+    ids = {item["id"] for item in suggested}
+    assert {str(world["enterprise"].public_id), str(world["enterprise_same_province"].public_id)} <= ids
+    assert str(world["enterprise_other"].public_id) not in ids
 
 
 def test_enterprise_admin_imports_for_their_own_enterprise_without_choosing(

@@ -784,3 +784,34 @@ def test_odd_request_bodies_are_4xx_never_500(api, world):
     # A number given as a JSON number is looked up as text.
     number = api.post(f"{API}/enterprises/lookup/", {"credential_number": 12345}, format="json")
     assert number.status_code == 404
+
+
+def test_the_enterprise_change_request_list_searches_like_the_other_request_lists(api, world, manager):
+    """Issue 11 §3: by number (whole), by what changes, by a part of the reason; status filters; bad status is 400."""
+    from enterprises.models import ChangeRequest
+
+    enterprise = world["enterprise"]
+
+    def make(target, status, reason, on=enterprise):
+        return ChangeRequest.objects.create(
+            enterprise=on, target=target, status=status, reason=reason, submitted_by=manager
+        )
+
+    renamed = make("enterprise", ChangeRequestStatus.SUBMITTED, "改制更名")
+    person = make("responsible_person", ChangeRequestStatus.REJECTED, "负责人离职")
+    make("enterprise", ChangeRequestStatus.SUBMITTED, "改制更名", on=world["enterprise_same_province"])
+    url = f"{API}/enterprises/{enterprise.public_id}/change-requests/"
+
+    def found(**params):
+        response = api.get(url, params)
+        assert response.status_code == 200, response.content
+        return {item["public_id"] for item in response.json()["results"]}
+
+    assert found() == {str(renamed.public_id), str(person.public_id)}
+    assert found(search=str(person.public_id)) == {str(person.public_id)}
+    assert found(search="离职") == {str(person.public_id)}
+    assert found(search="responsible_person") == {str(person.public_id)}
+    assert found(search="改制") == {str(renamed.public_id)}  # the other enterprise's request stays out
+    assert found(status=ChangeRequestStatus.REJECTED) == {str(person.public_id)}
+    assert found(search="\x00" * 5 + "nothing") == set()
+    assert api.get(url, {"status": "nope"}).status_code == 400

@@ -248,3 +248,54 @@ def test_the_sweep_deletes_expired_files_and_requeues_lost_exports(
     exports_sweep()
     lost.refresh_from_db()
     assert lost.status == ExportStatus.DONE
+
+
+def test_the_approver_queues_export_what_they_show_with_their_search_and_are_logged(client, manager, world):
+    """Issue 11 §3: the approver's queues (exemptions, change requests, face reviews) export as CSV and XLSX."""
+    from enterprises.models import ChangeRequest, ChangeRequestStatus
+
+    ent, other = world["enterprise"], world["enterprise_same_province"]
+    waiting = factories.exemption(
+        enterprise=ent,
+        cards=[factories.card(enterprise=ent)],
+        levels=["province"],
+        submitted_by=manager,
+        status="submitted",
+    )
+    factories.exemption(
+        enterprise=other,
+        cards=[factories.card(enterprise=other)],
+        levels=["province"],
+        submitted_by=manager,
+        status="submitted",
+    )
+    change = ChangeRequest.objects.create(
+        enterprise=ent,
+        target="enterprise",
+        status=ChangeRequestStatus.SUBMITTED,
+        submitted_by=manager,
+        submitted_at=timezone.now(),
+    )
+    client.force_login(world["users"]["provincial_approver"])
+    queue_page = client.get(reverse("approvals:queue")).content.decode()
+    assert "/exports/queue_exemptions/" in queue_page and "/exports/queue_change_requests/" in queue_page
+
+    rows = csv_rows(client.get(export_url("queue_exemptions", format="csv")))
+    assert rows[0][0] == "Request number" and len(rows) == 3
+    searched = csv_rows(client.get(export_url("queue_exemptions", format="csv", q=str(waiting.public_id))))
+    assert [row[0] for row in searched[1:]] == [str(waiting.public_id)]
+    assert searched[1][1] == ent.name
+    event = AuditEvent.objects.filter(action="list.exported").latest("id")
+    assert event.data["list"] == "queue_exemptions" and event.data["searched"] is True
+    assert str(waiting.public_id) not in json.dumps(event.data)  # the search itself is not logged
+
+    workbook = xlsx_rows(content(client.get(export_url("queue_change_requests", format="xlsx"))))
+    assert [row[0] for row in workbook[1:]] == [str(change.public_id)]
+    reviews = csv_rows(client.get(export_url("face_reviews", format="csv")))
+    assert reviews[0][0] == "Comparison" and reviews[1:] == []
+    assert AuditEvent.objects.filter(action="list.exported", data__list="face_reviews").exists()
+
+    # Not an approver: no queue, so no export of it.
+    client.force_login(manager)
+    for name in ("queue_exemptions", "queue_change_requests", "face_reviews"):
+        assert client.get(export_url(name, format="csv")).status_code == 403, name
