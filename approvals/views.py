@@ -167,6 +167,7 @@ def _filing_candidates(user, enterprise, q: str):
         cards_visible_to(user)
         .filter(enterprise=enterprise, status__in=LIVE_CARD_STATUSES, realname_required=True)
         .exclude(status=CardStatus.ACTIVE)
+        .select_related("package")  # assess_card reads card.facts: the package, else a query per card
         .order_by("iccid")
     )
     if q:
