@@ -662,3 +662,25 @@ def test_the_exemption_list_api_makes_as_many_queries_for_many_requests_as_for_o
         )
     assert len(api.get("/api/v1/exemptions/").json()["results"]) == 4
     assert queries_for_list() == one
+
+
+def test_the_filing_page_makes_as_many_queries_for_many_cards_as_for_one(world, client):
+    """Issue 12 §2 (the scale benchmark): each candidate card's package and binding come with the cards."""
+    manager = world["users"]["account_manager"]
+    client.force_login(manager)
+    url = reverse("approvals:exemption_new") + f"?enterprise={world['enterprise'].public_id}"
+
+    def queries_for_page() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200
+        return len(queries)
+
+    first = card_for(world["enterprise"], "U1")
+    one = queries_for_page()
+    others = [card_for(world["enterprise"], combo) for combo in ("U1", "U3", "U1+U3")]
+    factories.verified_card_user(actor=manager, enterprise=world["enterprise"], cards=[others[0]])
+    response = client.get(url)
+    for card in (first, *others):
+        assert card.iccid in response.content.decode()
+    assert queries_for_page() == one
