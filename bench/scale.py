@@ -579,13 +579,13 @@ VARIANTS = {
     "cards:list": [
         "status=active",
         "status=active&page=40",
-        "q=8986000000000001",
-        "q=898600000000000&page=3",
+        "q=89860000000000001",
+        "q=8986000000000000&page=3",
     ],
     "api:card-list": [
         "status=active",
-        "iccid__startswith=8986000000000001",
-        "status=active&iccid__startswith=898600000000000",
+        "iccid__startswith=89860000000000001",
+        "status=active&iccid__startswith=8986000000000000",
         "package=IOT-TEST",
         "realname_required=true",
         "next",  # the page after the first, by its cursor
