@@ -1058,7 +1058,7 @@ def _throughput_and_profile(results: dict, large: dict) -> None:
             results[f"scale.throughput_{name}_4clients"] = bench.entry(rate, "requests/s", baseline=bare)
             print(
                 f"[bench] scale: {name}: {rate:.0f} requests/s with 4 clients,",
-                f"the bare view {bare:.0f} ({bare / rate:.1f}x the card list's rate)",
+                f"the bare view {bare:.0f} ({bare / rate:.1f}x its rate)",
             )
     results["scale.throughput_bare_4clients"] = bench.entry(bare, "requests/s")
     with using(large["alias"]):
