@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
+from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -25,6 +26,7 @@ from accounts.permissions import Capability, can
 from approvals import selectors, services
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
 from cards.inventory.selectors import enterprise_cards_for_user
+from cards.models import Card
 from core.api import E401, MaskedTextField, error_response, validated
 from core.errors import PermissionDenied, ValidationFailed
 from core.http import no_store
@@ -107,7 +109,11 @@ class ExemptionSerializer(serializers.Serializer):
         return self.context["request"].user
 
     def get_cards(self, obj) -> list[dict]:
-        cards = obj.cards.select_related("package").order_by("iccid")
+        # The list prefetches every row's cards (EXEMPTION_LIST_PREFETCH): no query per row there.
+        if "cards" in getattr(obj, "_prefetched_objects_cache", {}):
+            cards = obj.cards.all()
+        else:
+            cards = obj.cards.select_related("package").order_by("iccid")
         out = []
         for card in cards:
             decision = card.realname_decision
@@ -253,6 +259,14 @@ def exemption_response(request, exemption: ExemptionRequest, *, status_code=stat
 # --- exemption requests ------------------------------------------------------
 
 
+# What ExemptionSerializer reads of each row, fetched for the whole page at once (issue 12: a page's queries do
+# not grow with its rows).
+EXEMPTION_LIST_PREFETCH = (
+    Prefetch("cards", queryset=Card.objects.select_related("package").order_by("iccid")),
+    "attachments",
+)
+
+
 class ExemptionListCreateView(Idempotent, JsonOnly, generics.GenericAPIView):
     queryset = ExemptionRequest.objects.none()
     parser_classes = [MultiPartParser, FormParser, JSONParser]
@@ -296,7 +310,10 @@ class ExemptionListCreateView(Idempotent, JsonOnly, generics.GenericAPIView):
             queryset = queryset.filter(status=params["status"])
         queryset = selectors.search_requests(queryset, params.get("search"))
         queryset = (
-            selectors.exemptions_visible_to(user).filter(pk__in=queryset.values("pk")).order_by("-created_at", "-pk")
+            selectors.exemptions_visible_to(user)
+            .filter(pk__in=queryset.values("pk"))
+            .order_by("-created_at", "-pk")
+            .prefetch_related(*EXEMPTION_LIST_PREFETCH)
         )
         page = self.paginate_queryset(queryset)
         data = ExemptionSerializer(page, many=True, context={"request": request}).data

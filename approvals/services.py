@@ -139,8 +139,12 @@ class CardAssessment:
     message: str
 
 
-def assess_card(card: Card) -> CardAssessment:
-    """Why a card can or cannot be put into an exemption request (shown on the filing page)."""
+def assess_card(card: Card, *, bound: bool | None = None) -> CardAssessment:
+    """Why a card can or cannot be put into an exemption request (shown on the filing page).
+
+    `bound`: whether the card has a live binding, when the caller fetched it with the cards (a page of them
+    would otherwise ask once a card); looked up when not given.
+    """
     decision = evaluate(card.facts)
     iccid = card.iccid
     if decision.exemption == Exemption.NONE_POSSIBLE:
@@ -173,7 +177,9 @@ def assess_card(card: Card) -> CardAssessment:
             "card_cancelled",
             _("Card %(iccid)s is cancelled.") % {"iccid": iccid},
         )
-    if CardBinding.objects.filter(card=card, ended_at__isnull=True).exists():
+    if bound is None:
+        bound = CardBinding.objects.filter(card=card, ended_at__isnull=True).exists()
+    if bound:
         return CardAssessment(
             card,
             decision,

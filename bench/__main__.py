@@ -17,7 +17,7 @@ from pathlib import Path
 import django
 
 # Each is bench/<name>.py with run(results: dict) -> None. A module not written yet is skipped.
-MODULES = ["faces", "cards_import", "replay", "liveness", "platform", "self_service"]
+MODULES = ["faces", "cards_import", "replay", "liveness", "platform", "self_service", "scale"]
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = BASE_DIR / "var" / "bench.json"

@@ -70,3 +70,42 @@ def test_self_service_benchmark_submits_whole_phone_flows(settings, provinces, s
     assert users.count() == 3
     # Submitted: the comparison is queued after a commit, which this test's transaction never makes.
     assert {u.registration_status for u in users} == {RegistrationStatus.SUBMITTED}
+
+
+def test_scale_benchmark_fails_when_queries_grow_or_a_page_errs_and_misses_when_slow():
+    """The table logic of `python -m bench --only scale` (its run needs two loaded PostgreSQL databases)."""
+    from bench import scale
+
+    def row(small_ms, large_ms, small_queries=5, large_queries=5, small_status=200, large_status=200):
+        return scale.Row(
+            "cards:list",
+            "manager",
+            scale.Measure(small_status, small_queries, [small_ms] * 5),
+            scale.Measure(large_status, large_queries, [large_ms] * 5),
+        )
+
+    assert scale.verdict(row(10.0, 12.0), 1.3) is None
+    assert scale.verdict(row(10.0, 20.0), 1.3).startswith("MISS cards:list as manager: 2.00x")
+    # Below NOISE_MS of added time a ratio is noise, not a miss.
+    assert scale.verdict(row(0.4, 0.8), 1.3) is None
+    assert scale.verdict(row(10.0, 10.0, large_queries=6), 1.3).startswith("FAIL")
+    assert scale.verdict(row(10.0, 10.0, large_queries=4), 1.3) is None
+    assert scale.verdict(row(10.0, 10.0, large_status=500), 1.3).startswith("FAIL")
+    assert scale.verdict(row(10.0, 10.0, small_status=403, large_status=200), 1.3).startswith("FAIL")
+    assert scale.time_target(1_000_000) == 1.3 and scale.time_target(10_000_000) == 1.5
+
+    text = scale.table([row(10.0, 20.0, large_queries=7)], 1000, 1_000_000)
+    assert "p50 1k" in text and "p50 1M" in text
+    assert "2.00" in text and "5->7" in text
+
+
+def test_scale_benchmark_walks_the_url_conf():
+    """Every route the benchmark skips or fills still exists, and the lists it must time are among its routes."""
+    from bench import scale
+
+    names = {name for name, _route, _parameters in scale._routes()}
+    assert {"home", "cards:list", "cards:card_user_list", "orders:list", "api:card-list"} <= names
+    assert scale.SKIPPED_ROUTES <= names
+    assert set(scale.VARIANTS) <= names
+    world = scale.World(*[None] * 8)
+    assert set(scale._detail_kwargs(world)) <= names

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -630,3 +632,55 @@ def test_issue11_levels_are_listed_with_the_chinese_separator(client, world):
     page = client.get(reverse("approvals:exemption_detail", args=[request.public_id])).content.decode()
     assert "省公司、集团" in page and "省公司, 集团" not in page
     assert join_words(["省公司", "集团"]) == "省公司、集团"
+
+
+def test_the_exemption_list_api_makes_as_many_queries_for_many_requests_as_for_one(world):
+    """Issue 12 §2 (the scale benchmark): each row's cards and attachments come with the page, not a query a row."""
+    manager = world["users"]["account_manager"]
+    api = APIClient()
+    api.force_authenticate(manager)
+
+    def queries_for_list() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = api.get("/api/v1/exemptions/")
+        assert response.status_code == 200
+        return len(queries)
+
+    factories.exemption(
+        enterprise=world["enterprise"],
+        cards=[card_for(world["enterprise"], "U1")],
+        levels=["province"],
+        submitted_by=manager,
+    )
+    one = queries_for_list()
+    for combo in ("U1", "U3", "U1+U3"):
+        factories.exemption(
+            enterprise=world["enterprise"],
+            cards=[card_for(world["enterprise"], combo), card_for(world["enterprise"], "U1")],
+            levels=["province"],
+            submitted_by=manager,
+        )
+    assert len(api.get("/api/v1/exemptions/").json()["results"]) == 4
+    assert queries_for_list() == one
+
+
+def test_the_filing_page_makes_as_many_queries_for_many_cards_as_for_one(world, client):
+    """Issue 12 §2 (the scale benchmark): each candidate card's package and binding come with the cards."""
+    manager = world["users"]["account_manager"]
+    client.force_login(manager)
+    url = reverse("approvals:exemption_new") + f"?enterprise={world['enterprise'].public_id}"
+
+    def queries_for_page() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200
+        return len(queries)
+
+    first = card_for(world["enterprise"], "U1")
+    one = queries_for_page()
+    others = [card_for(world["enterprise"], combo) for combo in ("U1", "U3", "U1+U3")]
+    factories.verified_card_user(actor=manager, enterprise=world["enterprise"], cards=[others[0]])
+    response = client.get(url)
+    for card in (first, *others):
+        assert card.iccid in response.content.decode()
+    assert queries_for_page() == one
