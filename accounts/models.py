@@ -212,7 +212,11 @@ class Notice(models.Model):
         ordering = ["-created_at", "-pk"]
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
-        indexes = [models.Index(fields=["recipient", "read_at"], name="notice_unread")]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"], name="notice_unread"),
+            # The inbox's keyset order (core.keyset).
+            models.Index(fields=["recipient", "-created_at", "-id"], name="notice_recipient_created"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["recipient", "once_key"], condition=~Q(once_key=""), name="notice_once_per_key"

@@ -3,7 +3,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -17,6 +16,7 @@ from accounts.notifications import notices_for, notices_mark_read, unread_count
 from core import pending_uploads
 from core.errors import NotFound
 from core.http import no_store
+from core.keyset import DateJump, Keyset
 from core.uploads import UploadRejected, sanitize_upload
 
 
@@ -76,7 +76,8 @@ def api_tokens(request):
     return render(request, "registration/api_tokens.html", {"tokens": users.api_tokens_of(request.user)})
 
 
-NOTICES_PAGE_SIZE = 25
+# Newest first, on notice_recipient_created (recipient, created_at DESC, id DESC).
+NOTICE_KEYSET = Keyset("notices", ("-created_at", "-pk"), jump=DateJump())
 
 
 @login_required
@@ -84,7 +85,7 @@ NOTICES_PAGE_SIZE = 25
 @require_safe
 def notices(request):
     """The user's own inbox, newest first; the unread ones stand out."""
-    page = Paginator(notices_for(request.user), NOTICES_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = NOTICE_KEYSET.page(notices_for(request.user), request.GET)
     return render(request, "notices/list.html", {"page": page, "unread": unread_count(request.user)})
 
 

@@ -45,6 +45,7 @@ from cards.templatetags.rule_tags import rule_tag, rule_tags
 from core.errors import DomainError
 from core.http import no_store
 from core.identity import mask_numbers_in_text
+from core.pagination import CappedListAdminMixin
 from core.text import join_words
 from enterprises.models import ChangeRequest, ChangeRequestStatus
 from enterprises.selectors import documents_visible_to
@@ -458,7 +459,7 @@ approvals_site.register(Verification, ReviewDeskAdmin)
 # --- the operations admin: read-only, masked ------------------------------------
 
 
-class OpsReadOnlyAdmin(CapabilityAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class OpsReadOnlyAdmin(CapabilityAdminMixin, CappedListAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Ops look, never decide: deciding is the approvers' job, on the desk."""
 
     capability = Capability.OPS_ADMIN_VIEW

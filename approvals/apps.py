@@ -16,3 +16,8 @@ class ApprovalsConfig(AppConfig):
         exemption_covering.connect(exemption_covering_card)
         exemption_approved_expression.connect(approved_exemption_exists)
         change_request_submitted.connect(notify_change_request)
+        # The card picker of the exemption form (issue 11 §2).
+        from approvals.forms import EXEMPTION_PICKER
+        from cards.inventory.picker import register_purpose
+
+        register_purpose("exemption", EXEMPTION_PICKER)

@@ -10,10 +10,23 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.permissions import Capability
 from approvals import services
 from approvals.models import ApprovalLevel
+from cards.inventory.picker import PickerPurpose
+from cards.models import LIVE_CARD_STATUSES, CardStatus
 from core.forms import KeepsUploadsMixin
 from enterprises.forms import IMAGE_OR_PDF_ATTRS, MultipleFileField
+
+
+def exemption_candidates(queryset, context=None):
+    """The cards an exemption can be filed for: live, needing their user's real-name, not yet active."""
+    return queryset.filter(status__in=LIVE_CARD_STATUSES, realname_required=True).exclude(status=CardStatus.ACTIVE)
+
+
+EXEMPTION_PICKER = PickerPurpose(
+    capability=Capability.EXEMPTIONS_FILE, limit=services.MAX_CARDS_PER_REQUEST, eligible=exemption_candidates
+)
 
 
 class ExemptionFileForm(KeepsUploadsMixin, forms.Form):

@@ -10,11 +10,14 @@ request to a provincial approver.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import NOTHING, scoped
@@ -23,6 +26,7 @@ from accounts.roles import Role
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
 from cards.models import Card
 from cards.rules import Decision as RuleDecision
+from core.ages import AgeBucket, bucket_named, bucket_q
 from core.errors import NotFound, PermissionDenied
 from core.search import clean_search
 from enterprises.models import ChangeRequest, ChangeRequestStatus
@@ -161,6 +165,45 @@ def exemptions_filed_by(user: Any) -> QuerySet[ExemptionRequest]:
     return queryset.filter(filed)
 
 
+def exemptions_listed_for(user: Any) -> QuerySet[ExemptionRequest]:
+    """The exemption list a role works with (its page, its export and its dashboard figures): what a filer
+    filed (exemptions_filed_by), an approver's desk (any status, at their level), or, for a role that does
+    neither (ops), every request it may view."""
+    if may_somewhere(user, Capability.EXEMPTIONS_FILE):
+        return exemptions_filed_by(user)
+    if is_approver(user):
+        return exemptions_in_scope_of_approver(user)
+    return exemptions_visible_to(user)
+
+
+def exemptions_with_rule(queryset: QuerySet[ExemptionRequest], rule: str) -> QuerySet[ExemptionRequest]:
+    """Requests whose rules include `rule` (U1 or U3; a U1+U3 request is in both)."""
+    return queryset.filter(json_list_has("rules", rule)) if rule in RULES_IN_REQUESTS else queryset
+
+
+_DAY = datetime.timedelta(days=1)
+# How long an open request has waited since it was filed (the list's ?age= and the dashboard's bars).
+EXEMPTION_AGE_BUCKETS = (
+    AgeBucket("lt1d", _("Under 1 day"), datetime.timedelta(0), _DAY, tone="good"),
+    AgeBucket("1-3d", _("1 to 3 days"), _DAY, 3 * _DAY, tone="0"),
+    AgeBucket("3-7d", _("3 to 7 days"), 3 * _DAY, 7 * _DAY, tone="warn"),
+    AgeBucket("7-30d", _("7 to 30 days"), 7 * _DAY, 30 * _DAY, tone="bad"),
+    AgeBucket("ge30d", _("30 days or more"), 30 * _DAY, None, tone="bad"),
+)
+
+
+def exemption_age_q(bucket: AgeBucket, now: datetime.datetime) -> Q:
+    """Open (submitted) requests filed `bucket` ago."""
+    return Q(status=RequestStatus.SUBMITTED) & bucket_q("submitted_at", bucket, now)
+
+
+def exemptions_of_age(
+    queryset: QuerySet[ExemptionRequest], key: object, now: datetime.datetime
+) -> QuerySet[ExemptionRequest]:
+    bucket = bucket_named(EXEMPTION_AGE_BUCKETS, key)
+    return queryset.filter(exemption_age_q(bucket, now)) if bucket else queryset
+
+
 def exemption_covering_card(*, card: Card, decision: RuleDecision) -> ExemptionRequest | None:
     """Answers cards.hooks.exemption_covering: an approved exemption of the card's current owner whose
     levels cover what the card's decision needs now (an ownership transfer leaves the old ones behind)."""
@@ -244,6 +287,35 @@ def review_queue(user: Any) -> QuerySet[Verification]:
     )
 
 
+def review_target_hours() -> int:
+    """How long a face comparison should wait for its reviewer at most (settings.REVIEW_TARGET_HOURS)."""
+    return max(int(getattr(settings, "REVIEW_TARGET_HOURS", 24)), 1)
+
+
+def review_age_buckets() -> tuple[AgeBucket, ...]:
+    """Waiting times against the target T: under T/2, T/2 to T, T to 2T (late), 2T or more (very late)."""
+    hours = review_target_hours()
+    target = datetime.timedelta(hours=hours)
+    half, zero = target / 2, datetime.timedelta(0)
+    low, twice = f"{hours / 2:g}", 2 * hours
+    return (
+        AgeBucket("early", _("Under %(hours)s h") % {"hours": low}, zero, half, "good"),
+        AgeBucket("due", _("%(low)s to %(high)s h") % {"low": low, "high": hours}, half, target, "warn"),
+        AgeBucket("late", _("%(low)s to %(high)s h, late") % {"low": hours, "high": twice}, target, 2 * target, "bad"),
+        AgeBucket("very_late", _("%(hours)s h or more, late") % {"hours": twice}, 2 * target, None, "bad"),
+    )
+
+
+def with_waiting_since(queryset: QuerySet[Verification]) -> QuerySet[Verification]:
+    """A comparison waits for its reviewer from the time the engine finished (else from its creation)."""
+    return queryset.annotate(waiting_since=Coalesce("completed_at", "created_at"))
+
+
+def reviews_of_age(queryset: QuerySet[Verification], key: object, now: datetime.datetime) -> QuerySet[Verification]:
+    bucket = bucket_named(review_age_buckets(), key)
+    return with_waiting_since(queryset).filter(bucket_q("waiting_since", bucket, now)) if bucket else queryset
+
+
 def verification_for_reviewer(user: Any, public_id: object) -> Verification:
     key = _parse_uuid(public_id)
     verification = reviews_in_scope(user).filter(public_id=key).first() if key else None
@@ -279,16 +351,25 @@ __all__ = [
     "change_requests_decidable_by",
     "change_requests_pending_for",
     "exemption_for_user",
+    "EXEMPTION_AGE_BUCKETS",
+    "exemption_age_q",
     "exemptions_filed_by",
+    "exemptions_listed_for",
+    "exemptions_of_age",
+    "exemptions_with_rule",
     "exemptions_in_scope_of_approver",
     "exemptions_pending_for",
     "exemptions_visible_to",
     "is_approver",
     "levels_to_decide",
     "open_exemptions_for_cards",
+    "review_age_buckets",
     "review_queue",
+    "review_target_hours",
+    "reviews_of_age",
     "reviews_in_scope",
     "search_requests",
     "verification_for_photos",
     "verification_for_reviewer",
+    "with_waiting_since",
 ]

@@ -14,10 +14,10 @@ import mimetypes
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
@@ -31,17 +31,17 @@ from accounts.roles import Role
 from accounts.services import history_for
 from accounts.throttling import page_reveal_wait, reveal_wait_message
 from approvals import selectors, services
-from approvals.forms import DecisionForm, ExemptionFileForm
+from approvals.forms import DecisionForm, ExemptionFileForm, exemption_candidates
 from approvals.models import ApprovalLevel, RequestStatus
 from approvals.selectors import change_request_for_user
 from cards.card_users.presentation import registration_status_body
-from cards.inventory.pages import CappedPaginator
+from cards.inventory.picker import with_picked_all
 from cards.inventory.selectors import cards_visible_to
-from cards.models import LIVE_CARD_STATUSES, CardStatus
 from core import errors
 from core.forms import add_domain_error
-from core.http import no_store, require_form_methods
+from core.http import camera_allowed, no_store, require_form_methods
 from core.identity import CredentialType, PersonalIdType, mask_identifier
+from core.keyset import DateJump, Keyset, list_count
 from core.pending_uploads import upload_owner
 from core.search import clean_search
 from enterprises import services as enterprise_services
@@ -50,8 +50,12 @@ from enterprises.selectors import documents_visible_to, enterprise_for_user, ent
 from verification.models import LIVENESS_FOR_REVIEW, Verification
 from verification.services import verification_review
 
-PAGE_SIZE = 25
 MAX_CARDS_ON_FILING_PAGE = 300
+# Newest first; the filer's own requests, or an enterprise's (exemption_ent_created).
+EXEMPTION_KEYSET = Keyset("exemptions", ("-created_at", "-pk"), jump=DateJump())
+# Oldest first. Keyed on when the comparison was created, not completed: completed_at may be empty, and a
+# cursor needs a column that never is; a comparison goes to review as it completes, so the order is the same.
+REVIEW_KEYSET = Keyset("face_reviews", ("created_at", "pk"), jump=DateJump())
 
 
 # --- helpers ------------------------------------------------------------------
@@ -112,12 +116,15 @@ def exemption_decisions_text(exemption) -> str:
     return "; ".join(parts) or "—"
 
 
-def exemptions_listed(user, params):
-    """The user's exemption requests for these GET parameters (status, q): the page's and the export's."""
-    queryset = selectors.exemptions_filed_by(user).order_by("-created_at", "-pk")
+def exemptions_listed(user, params, *, now=None):
+    """The user's exemption requests for these GET parameters (status, rule, age, q): the page's, the
+    export's and the dashboard's (selectors.exemptions_listed_for says whose requests a role lists)."""
+    queryset = selectors.exemptions_listed_for(user).order_by("-created_at", "-pk")
     status = params.get("status", "")
     if status in RequestStatus.values:
         queryset = queryset.filter(status=status)
+    queryset = selectors.exemptions_with_rule(queryset, params.get("rule", ""))
+    queryset = selectors.exemptions_of_age(queryset, params.get("age", ""), now or timezone.now())
     search = clean_search(params.get("q"))
     return selectors.search_requests(queryset, search), status, search
 
@@ -128,15 +135,20 @@ def exemptions_listed(user, params):
 def my_requests(request):
     user = request.user
     queryset, status, search = exemptions_listed(user, request.GET)
-    page = CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = EXEMPTION_KEYSET.page(queryset, request.GET)
     return render(
         request,
         "approvals/my_requests.html",
         {
             "page_obj": page,
+            "count": list_count(queryset),
             "exemptions": page.object_list,
             "status": status,
             "statuses": RequestStatus.choices,
+            "rule": request.GET.get("rule", "") if request.GET.get("rule") in selectors.RULES_IN_REQUESTS else "",
+            "rules": selectors.RULES_IN_REQUESTS,
+            "age": request.GET.get("age", ""),
+            "ages": selectors.EXEMPTION_AGE_BUCKETS,
             "search": search,
             "search_shown": search,
             "can_file": may_somewhere(user, Capability.EXEMPTIONS_FILE),
@@ -164,12 +176,7 @@ def _reasons(decision, request) -> list[str]:
 
 
 def _filing_candidates(user, enterprise, q: str):
-    cards = (
-        cards_visible_to(user)
-        .filter(enterprise=enterprise, status__in=LIVE_CARD_STATUSES, realname_required=True)
-        .exclude(status=CardStatus.ACTIVE)
-        .order_by("iccid")
-    )
+    cards = exemption_candidates(cards_visible_to(user).filter(enterprise=enterprise)).order_by("iccid")
     if q:
         cards = cards.filter(iccid__startswith=q)
     return [services.assess_card(card) for card in cards[:MAX_CARDS_ON_FILING_PAGE]]
@@ -194,6 +201,7 @@ def _assessment_rows(assessments, request) -> list[dict]:
 @login_required
 @never_cache
 @require_form_methods
+@camera_allowed  # the card picker's barcode scan
 def exemption_new(request):
     """File an exemption request for selected cards of one enterprise, seeing each card's decision."""
     user = request.user
@@ -216,13 +224,21 @@ def exemption_new(request):
     choices = [(a.card.iccid, a.card.iccid) for a in assessments]
     known = {a.card.iccid for a in assessments}
     if request.method == "POST":
-        posted = request.POST.getlist("cards")
+        data = with_picked_all(
+            user,
+            request.POST,
+            field="cards",
+            purpose_name="exemption",
+            enterprise_id=enterprise.public_id,
+            multiple=True,
+        )
+        posted = data.getlist("cards")
         # Cards chosen elsewhere (e.g. from the card list) are choices too, when they are the enterprise's.
         extra = cards_visible_to(user).filter(
             enterprise=enterprise, iccid__in=[i for i in posted if i not in known][:1000]
         )
         choices += [(c.iccid, c.iccid) for c in extra]
-        form = ExemptionFileForm(request.POST, request.FILES, card_choices=choices, uploads_owner=upload_owner(request))
+        form = ExemptionFileForm(data, request.FILES, card_choices=choices, uploads_owner=upload_owner(request))
         if form.is_valid():
             cards = list(cards_visible_to(user).filter(enterprise=enterprise, iccid__in=form.cleaned_data["cards"]))
             try:
@@ -365,8 +381,20 @@ def review_queue(request):
     user = request.user
     if not may_somewhere(user, Capability.FACE_REVIEW):
         raise PermissionDenied(str(_("Manual face reviews are done by the provincial approvers.")))
-    page = Paginator(selectors.review_queue(user), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "approvals/review_queue.html", {"page_obj": page, "verifications": page.object_list})
+    age = request.GET.get("age", "")
+    queryset = selectors.reviews_of_age(selectors.review_queue(user), age, timezone.now())
+    page = REVIEW_KEYSET.page(queryset, request.GET)
+    return render(
+        request,
+        "approvals/review_queue.html",
+        {
+            "page_obj": page,
+            "verifications": page.object_list,
+            "age": age,
+            "ages": selectors.review_age_buckets(),
+            "target_hours": selectors.review_target_hours(),
+        },
+    )
 
 
 @login_required

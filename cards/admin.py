@@ -7,22 +7,23 @@ transition), so cards, their history, card users and bindings are view-only
 here, for superusers too. Card users show a masked ID number; the encrypted
 number, its blind index and the photos are never in a list or a form (an
 allow-list of fields). The card list stays fast with millions of rows: no full
-COUNT(*), a capped count, and search by ICCID prefix on its index.
+COUNT(*), a capped count (core.pagination), fixed filter choices rather than a
+DISTINCT over the table, and search by ICCID or MSISDN, whole or by prefix, on
+their indexes.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from django import forms
 from django.contrib import admin
-from django.core.paginator import Paginator
-from django.db.models import QuerySet
-from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from cards.inventory.packages import PACKAGE_FIELDS, package_check_in_use, package_create, package_update
+from cards.inventory.selectors import search_cards
+from cards.inventory.serializers import EVENT_LABELS
 from cards.models import (
     TEST_PERIOD_MAX_DAYS,
     Card,
@@ -35,37 +36,44 @@ from cards.models import (
     OrderCard,
     Package,
 )
-from core.errors import DomainError
+from core.errors import DomainError, ValidationFailed
 from core.forms import add_domain_error
 from core.identity import mask_address, mask_name
+from core.pagination import CappedListAdminMixin
 from enterprises.admin import CardSandboxFilter, SandboxFilter
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
-ADMIN_COUNT_CAP = 10_000
-
-
-class CappedCountPaginator(Paginator):
-    @cached_property
-    def count(self) -> int:
-        # The stubs allow any sequence; the admin's changelists paginate querysets.
-        return cast(QuerySet, self.object_list)[: ADMIN_COUNT_CAP + 1].count()
-
 
 class IccidSearchMixin:
-    """Search by ICCID: digits match as a prefix (which covers the exact ICCID), on the pattern index."""
+    """Search by ICCID or MSISDN as the portal's card search does (cards.inventory.selectors.search_cards):
+    a whole one matches exactly, fewer digits match its start, each on its own index."""
 
-    search_help_text: ClassVar[StrOrPromise | None] = _("An ICCID, or its first digits.")
-    iccid_lookup = "iccid"
+    search_help_text: ClassVar[StrOrPromise | None] = _("An ICCID or MSISDN, or their first digits.")
+    # The path from the listed model to its card ("card" for a card's rows); empty for the cards themselves.
+    card_path = ""
 
     def get_search_results(self, request, queryset, search_term):
-        term = "".join((search_term or "").split())
-        if not term:
-            return queryset, False
-        if not term.isdigit() or len(term) > 20:
+        try:
+            if not self.card_path:
+                return search_cards(queryset, search_term), False
+            return queryset.filter(**{f"{self.card_path}__in": search_cards(Card.objects.all(), search_term)}), False
+        except ValidationFailed:  # not digits, or longer than an ICCID: no card has it
             return queryset.none(), False
-        return queryset.filter(**{f"{self.iccid_lookup}__startswith": term}), False
+
+
+class CardEventActionFilter(admin.SimpleListFilter):
+    """The actions a card's history knows (a fixed list), not a DISTINCT over every event ever written."""
+
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        return [(action, label) for action, label in EVENT_LABELS.items()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
 
 
 class PackageAdminForm(forms.ModelForm):
@@ -134,14 +142,12 @@ class PackageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Card)
-class CardAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class CardAdmin(IccidSearchMixin, CappedListAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("iccid", "msisdn", "enterprise", "package", "status", "realname_required", "realname_rules")
     list_filter = (SandboxFilter, "status", "realname_required", "package")
     list_select_related = ("enterprise", "package")
     ordering = ("iccid",)
-    search_fields = ("iccid",)
-    show_full_result_count = False
-    paginator = CappedCountPaginator
+    search_fields = ("iccid", "msisdn")
     list_per_page = 50
     fields = (
         "iccid",
@@ -168,14 +174,14 @@ class CardAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CardEvent)
-class CardEventAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    iccid_lookup = "card__iccid"
+class CardEventAdmin(IccidSearchMixin, CappedListAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    card_path = "card"
     list_display = ("at", "card", "action", "from_status", "to_status", "actor")
-    list_filter = (CardSandboxFilter, "action")
+    list_filter = (CardSandboxFilter, CardEventActionFilter)
     list_select_related = ("card", "actor")
-    search_fields = ("card__iccid",)
-    show_full_result_count = False
-    paginator = CappedCountPaginator
+    # The model's ordering, on its index (cardevent_at_desc); a tiebreak on id keeps pages stable.
+    ordering = ("-at", "-id")
+    search_fields = ("card__iccid", "card__msisdn")
     fields = ("card", "at", "actor", "action", "from_status", "to_status", "order", "data")
     readonly_fields = fields
 
@@ -186,7 +192,7 @@ class BindingInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 
 @admin.register(CardUser)
-class CardUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CardUserAdmin(CappedListAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "masked_name",
         "masked_id_number",
@@ -225,12 +231,12 @@ class CardUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CardBinding)
-class CardBindingAdmin(IccidSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    iccid_lookup = "card__iccid"
+class CardBindingAdmin(IccidSearchMixin, CappedListAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    card_path = "card"
     list_display = ("card", "masked_card_user", "masked_id_number", "bound_at", "ended_at", "end_reason")
     list_filter = (CardSandboxFilter, "end_reason")
     list_select_related = ("card", "card_user")
-    search_fields = ("card__iccid",)
+    search_fields = ("card__iccid", "card__msisdn")
     fields = ("card", "masked_card_user", "masked_id_number", "bound_at", "ended_at", "end_reason")
     readonly_fields = fields
 
@@ -252,7 +258,7 @@ class OrderCardInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(CappedListAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "number",
         "enterprise",
@@ -263,11 +269,11 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "created_at",
         "completed_at",
     )
-    list_filter = (SandboxFilter, "business_type", "status")
+    # A date filter of fixed ranges, not a date hierarchy: its links are a DISTINCT over every order.
+    list_filter = (SandboxFilter, "business_type", "status", "created_at")
     list_select_related = ("enterprise", "handler")
     search_fields = ("number",)
     search_help_text = _("The order number.")
-    date_hierarchy = "created_at"
     # No photos: they are served only by the permission-checking order view, and logged.
     fields = (
         "number",
@@ -295,7 +301,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Handler)
-class HandlerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class HandlerAdmin(CappedListAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("masked_name", "masked_id_number", "id_type", "enterprise", "created_at")
     list_filter = (SandboxFilter, "id_type")
     list_select_related = ("enterprise",)
@@ -325,7 +331,7 @@ class HandlerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CardImport)
-class CardImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CardImportAdmin(CappedListAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "enterprise", "status", "total_rows", "imported_rows", "error_count", "created_by")
     list_filter = (SandboxFilter, "status", "file_format")
     list_select_related = ("enterprise", "created_by")

@@ -20,3 +20,12 @@ class CardsConfig(AppConfig):
         sandbox_created.connect(sandbox.seed_cards)
         sandbox_reset.connect(sandbox.wipe)
         sandbox_outcome.connect(sandbox.engine_outcome)
+        # The card picker of each form that names cards (issue 11 §2).
+        from cards.card_users.forms import CARD_USER_PICKER
+        from cards.inventory.picker import register_purpose
+        from cards.orders.forms import ORDER_PICKER
+        from cards.self_service.views import LINK_PICKER
+
+        register_purpose("order", ORDER_PICKER)
+        register_purpose("card_user", CARD_USER_PICKER)
+        register_purpose("self_service", LINK_PICKER)

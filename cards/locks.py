@@ -20,6 +20,11 @@ Every card transition takes its locks here, so that the rules hold in one place:
   transition that locks one card again within the same transaction does not wait.
 
 Other rows (orders, exemption requests, identity slots) are locked before the cards, never after.
+The card counters (CardTally) are never locked: a transition only inserts into them.
+
+Each locked card remembers its counter key as the database held it (`key_when_locked`): no other
+transaction can change it until this one ends, so it is what the card's counter moves from
+(cards.inventory.tallies).
 On SQLite none of this is emitted (it has no row locks); the order of work stays the same.
 """
 
@@ -28,6 +33,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cards.models import Card
+
+_KEY_WHEN_LOCKED = "_tally_key_when_locked"
+
+
+def tally_key(card: Card) -> tuple[int, str, str]:
+    """The card's counter key: (enterprise id, status, real-name state)."""
+    return (card.enterprise_id, str(card.status), str(card.realname_state))
+
+
+def _remember(card: Card) -> Card:
+    setattr(card, _KEY_WHEN_LOCKED, tally_key(card))
+    return card
+
+
+def key_when_locked(card: Card) -> tuple[int, str, str] | None:
+    """The key the card had when this transaction locked it (or last settled it); None for a card never
+    locked (a new one)."""
+    return getattr(card, _KEY_WHEN_LOCKED, None)
+
+
+def key_settled(card: Card) -> None:
+    """The card's counter now stands at its current key."""
+    _remember(card)
 
 
 def _locking():
@@ -39,12 +67,12 @@ def lock_cards(cards: Iterable) -> list[Card]:
     keys = sorted({item.pk if isinstance(item, Card) else int(item) for item in cards})
     if not keys:
         return []
-    return list(_locking().filter(pk__in=keys).order_by("pk"))
+    return [_remember(card) for card in _locking().filter(pk__in=keys).order_by("pk")]
 
 
 def lock_card(card: Card) -> Card:
     """Lock one card and return it fresh from the database."""
-    return _locking().get(pk=card.pk)
+    return _remember(_locking().get(pk=card.pk))
 
 
-__all__ = ["lock_card", "lock_cards"]
+__all__ = ["key_settled", "key_when_locked", "lock_card", "lock_cards", "tally_key"]

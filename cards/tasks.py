@@ -6,6 +6,7 @@ here so that Celery's autodiscovery, which reads each app's tasks module, regist
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from celery import shared_task
@@ -14,10 +15,13 @@ from django.utils import timezone
 
 from cards.imports.tasks import requeue_pending_imports, run_card_import
 from cards.inventory.services import card_end_test_period
+from cards.inventory.tallies import tallies_compact, tallies_recount
 from cards.models import Card, CardStatus
 from cards.self_service.cleanup import sweep_abandoned
 from cards.self_service.services import links_warn_expiring
 from integrations.keys import keys_warn_expiring
+
+logger = logging.getLogger(__name__)
 
 # U4: how many due cards one query fetches; each is then locked and suspended on its own.
 TEST_PERIOD_BATCH = 500
@@ -66,3 +70,24 @@ __all__ = [
     "requeue_pending_imports",
     "run_card_import",
 ]
+
+
+@shared_task(acks_late=True, ignore_result=True, max_retries=0, soft_time_limit=50, time_limit=60)
+def compact_card_tallies() -> int:
+    """Celery beat, each minute: fold the card counters' rows, one per key (cards.inventory.tallies). Safe to
+    repeat, and to run twice at once; returns how many rows it removed."""
+    return tallies_compact()
+
+
+@shared_task(acks_late=True, ignore_result=True, max_retries=0, soft_time_limit=1800, time_limit=1900)
+def recount_card_tallies() -> bool:
+    """Celery beat, daily: rebuild the card counters from the cards (manage.py recount_cards). A drift means a
+    write path that moves no counter: it is logged (keys and figures only, never a card). True when clean."""
+    result = tallies_recount()
+    if not result.clean:
+        logger.warning(
+            "card counters drifted: %s cards had a wrong real-name state; counted minus tallied per key: %s",
+            result.cards_repaired,
+            result.drift,
+        )
+    return result.clean

@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "core.middleware.RequestLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    # After the session and language (its 400 is translated), before any view reads a parameter.
+    "core.middleware.ApiQueryParametersMiddleware",
     # Innermost, so their process_exception sees a view's error first: a domain error (its page, 503 for an
     # outage) before the DEBUG error pages.
     "core.middleware.PortalErrorPagesMiddleware",
@@ -127,6 +129,11 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Keep connections open between requests (issue 12 §1.6: a new one costs 4-5 ms a request); a connection the
+# server closed meanwhile is noticed before a request uses it. 0 in development and tests: the test runner's
+# threads and a local SQLite file want a fresh connection each time.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if PRODUCTION else 0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Embedded mode serves a few people at once. WAL lets readers go on while one writes;
     # IMMEDIATE takes the write lock when a transaction starts, so two writers queue (up to
@@ -343,6 +350,8 @@ CELERY_BEAT_SCHEDULE["self-service-sweep-abandoned"] = {
     "schedule": SELF_SERVICE_SWEEP_SECONDS,
     "options": {"expires": SELF_SERVICE_SWEEP_SECONDS},
 }
+# Issue 11 §3: the dashboards measure the face comparisons waiting for a reviewer against this many hours.
+REVIEW_TARGET_HOURS = env.int("REVIEW_TARGET_HOURS", default=24)
 # Issue 11 §3: a self-service link or API key is announced this many days before it expires, once.
 EXPIRY_NOTICE_DAYS = env.int("EXPIRY_NOTICE_DAYS", default=7)
 CELERY_BEAT_SCHEDULE["notify-expiring-links-and-keys"] = {
@@ -362,6 +371,19 @@ CELERY_BEAT_SCHEDULE["accounts-purge-pending-uploads"] = {
     "task": "accounts.tasks.purge_pending_uploads",
     "schedule": 600,
     "options": {"expires": 600},
+}
+# The card counters (issue 12 §1.3): fold the ledger's rows each minute, and rebuild it from the cards daily
+# (the rebuild logs any drift it repaired).
+CARD_TALLY_COMPACT_SECONDS = env.int("CARD_TALLY_COMPACT_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["cards-compact-tallies"] = {
+    "task": "cards.tasks.compact_card_tallies",
+    "schedule": CARD_TALLY_COMPACT_SECONDS,
+    "options": {"expires": CARD_TALLY_COMPACT_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["cards-recount-tallies"] = {
+    "task": "cards.tasks.recount_card_tallies",
+    "schedule": 24 * 3600,
+    "options": {"expires": 3600},
 }
 # List exports (portal.exports): delete the files of expired ones, and requeue those whose task was lost.
 CELERY_BEAT_SCHEDULE["portal-sweep-list-exports"] = {
@@ -448,7 +470,9 @@ SPECTACULAR_SETTINGS = {
         "A test key (`Authorization: Api-Key rnk_test_...`) acts on its enterprise's sandbox, never on real "
         "records: send the real enterprise's id as with a live key. The sandbox holds 20 cards (ICCID "
         "`898699` + the sandbox's number in 10 digits + `01`..`20` + a Luhn digit; list them with "
-        "`GET /api/v1/cards/`); it may add or import cards only in that range (ICCID `898699` + its number, MSISDN `19999` + its 6 digits). No real face matching runs there; the card user's resident ID number decides:\n\n"
+        "`GET /api/v1/cards/`); it may add or import cards only in that range (ICCID `898699` + its number, "
+        "MSISDN `19999` + its 6 digits). No real face matching runs there; the card user's resident ID number "
+        "decides:\n\n"
         "| ID number | outcome |\n|---|---|\n"
         "| `110101199001010015` | `registered` |\n"
         "| `110101199001010023` | `in_review` (stays there) |\n"
@@ -471,6 +495,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.document_pagination_errors",
+        "core.api.document_unknown_parameter_errors",
         "integrations.webhooks.openapi.postprocess_platform",
     ],
     # Choice sets used under several field names ("status", "id_type"...) get one stable name each.

@@ -37,6 +37,7 @@ api_v1: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     path("", portal_views.home, name="home"),
+    path("dashboard/", portal_views.dashboard_page, name="dashboard"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", account_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", account_views.PasswordChangeView.as_view(), name="password_change"),

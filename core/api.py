@@ -1,7 +1,12 @@
-"""DRF glue: domain errors become JSON errors with their code and field."""
+"""DRF glue: domain errors become JSON errors with their code and field; a query parameter the operation does
+not document is refused (400 unknown_query_parameter), so that a misspelt filter is never silently ignored."""
 
 from __future__ import annotations
 
+import functools
+import threading
+
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -115,4 +120,85 @@ def document_pagination_errors(result, generator, request, public):
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                 "description": MSG_NO_SUCH_PAGE,
             }
+    return result
+
+
+# --- unknown query parameters ----------------------------------------------------------------------
+
+# DRF's own: the renderer override (URL_FORMAT_OVERRIDE), which the schema does not list.
+ALWAYS_KNOWN_QUERY_PARAMETERS = frozenset({"format"})
+MSG_UNKNOWN_QUERY_PARAMETER = _(
+    "This request has a query parameter that this endpoint does not know: it would be ignored. "
+    "`allowed` lists the ones it knows."
+)
+_DOCUMENTED_LOCK = threading.Lock()
+
+
+@functools.cache
+def _documented_query_parameters() -> dict[tuple[type, str], frozenset[str]]:
+    # The generator's own walk over the URLconf, so that what is accepted is exactly what the schema
+    # documents (filters, pagination): one operation per (view class, method), as /api/schema/ builds it.
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.settings import spectacular_settings
+
+    generator = SchemaGenerator()
+    generator._initialise_endpoints()
+    known: dict[tuple[type, str], frozenset[str]] = {}
+    for path, path_regex, method, view in generator._get_paths_and_endpoints():
+        view.request = spectacular_settings.GET_MOCK_REQUEST(method, path, view, None)
+        operation = view.schema.get_operation(path, path_regex, "", method, generator.registry)
+        if not operation:
+            continue
+        names = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+        key = (type(view), method.upper())
+        known[key] = known.get(key, frozenset()) | names
+    return known
+
+
+def documented_query_parameters(view_class: type, method: str) -> frozenset[str] | None:
+    """The query parameters the schema documents for this view and method, or None for an operation the
+    schema leaves out (the schema and docs views themselves, OPTIONS)."""
+    with _DOCUMENTED_LOCK:  # built once per process, on the first API request
+        known = _documented_query_parameters()
+    found = known.get((view_class, "GET" if method.upper() == "HEAD" else method.upper()))
+    return None if found is None else found | ALWAYS_KNOWN_QUERY_PARAMETERS
+
+
+def check_query_parameters(view_class: type, method: str, names) -> None:
+    """Refuse a request that names a query parameter its operation does not document (400
+    unknown_query_parameter, `field` the first such name, `allowed` every known one). The names are the
+    caller's own, masked all the same: a misplaced ID number must not come back in the clear."""
+    allowed = documented_query_parameters(view_class, method)
+    if allowed is None:
+        return
+    unknown = sorted(set(names) - allowed)
+    if unknown:
+        raise ValidationFailed(
+            MSG_UNKNOWN_QUERY_PARAMETER,
+            code="unknown_query_parameter",
+            field=mask_numbers_in_text(unknown[0])[:100],
+            extra={"unknown": [mask_numbers_in_text(name)[:100] for name in unknown[:20]], "allowed": sorted(allowed)},
+        )
+
+
+MSG_UNKNOWN_PARAMETER_400 = (
+    "Invalid input, or a query parameter this operation does not document (code `unknown_query_parameter`; "
+    "`allowed` lists the known ones)."
+)
+
+
+def document_unknown_parameter_errors(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every operation may answer 400 unknown_query_parameter
+    (core.middleware.ApiQueryParametersMiddleware), so each documents a 400."""
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            operation["responses"].setdefault(
+                "400",
+                {
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    "description": MSG_UNKNOWN_PARAMETER_400,
+                },
+            )
     return result

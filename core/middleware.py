@@ -21,6 +21,8 @@ by counting while it reads it (Django itself would read such a body as empty).
 It also gives the request its pixel budget (core.limits). ApiNoStoreMiddleware
 marks every API response `Cache-Control: no-store`: most carry names, addresses
 or ID numbers, and an error is no exception (it may echo what was sent).
+ApiQueryParametersMiddleware refuses a query parameter that the API operation
+does not document (issue 12 §1.6, core.api.check_query_parameters).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import defaults
 
+from core.api import check_query_parameters
 from core.errors import DomainError, ServiceUnavailable
 from core.http import loggable_path, no_store
 from core.limits import pixel_budget
@@ -259,3 +262,25 @@ class ApiNoStoreMiddleware:
         if request.path_info.startswith(API_PREFIX):
             no_store(response)
         return response
+
+
+class ApiQueryParametersMiddleware:
+    """An API request with a query parameter its operation does not document gets 400
+    unknown_query_parameter, for every DRF view at once: a misspelt filter (`?statu=active`) would
+    otherwise answer the whole unfiltered list as if it were the filtered one."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        view_class = getattr(view_func, "cls", None)  # APIView.as_view() names its class
+        if view_class is None or not request.path_info.startswith(API_PREFIX) or not request.GET:
+            return None
+        try:
+            check_query_parameters(view_class, request.method or "GET", request.GET.keys())
+        except DomainError as error:
+            return domain_error_response(request, error)
+        return None

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin import ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from core.errors import DomainError
 from core.identity import mask_address, mask_name, mask_numbers_in_text
+from core.pagination import CappedListAdminMixin
 from enterprises.models import (
     ChangeRequest,
     Document,
@@ -221,7 +222,7 @@ class EnterpriseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Document)
-class DocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DocumentAdmin(CappedListAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("enterprise", "kind", "version", "purpose", "content_type", "size", "uploaded_by", "uploaded_at")
     list_filter = (SandboxFilter, "kind", "purpose", "content_type")
     search_fields = ("enterprise__name", "business_reference")

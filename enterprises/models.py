@@ -114,7 +114,11 @@ class Enterprise(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("enterprise")
         verbose_name_plural = _("enterprises")
-        indexes = [models.Index(fields=["province", "-created_at"]), models.Index(fields=["name"])]
+        indexes = [
+            # The list's keyset order within a province (core.keyset): ends in the key, so no sort for ties.
+            models.Index(fields=["province", "-created_at", "-id"], name="enterprise_province_created"),
+            models.Index(fields=["name"]),
+        ]
         constraints = [
             # E1: a letter unit is one record per province, whatever spacing or punctuation it is typed with.
             models.UniqueConstraint(

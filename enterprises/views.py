@@ -12,7 +12,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
@@ -31,11 +30,13 @@ from accounts.throttling import page_reveal_wait, reveal_wait_message
 from core import errors
 from core.forms import add_domain_error
 from core.http import no_store, require_form_methods
+from core.keyset import DateJump, Keyset
 from core.pending_uploads import upload_owner
 from enterprises import forms, selectors, services
 from enterprises.models import ChangeRequestStatus, ChangeTarget, DocumentKind
 
-PAGE_SIZE = 25
+# Newest first, on enterprise_province_created (province, created_at DESC, id DESC).
+ENTERPRISE_KEYSET = Keyset("enterprises", ("-created_at", "-pk"), jump=DateJump())
 
 
 HISTORY_LABELS = {
@@ -112,7 +113,7 @@ def enterprise_list(request):
         if search.cleaned_data["status"]:
             queryset = queryset.filter(status=search.cleaned_data["status"])
 
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = ENTERPRISE_KEYSET.page(queryset, request.GET)
     return render(
         request,
         "enterprises/list.html",

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_safe
 from cards.card_users.views import card_user_search
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.http import no_store
+from core.keyset import POSITION_PARAMS
 from core.search import looks_like_id_number
 from portal import exports
 from portal.models import ExportFormat, ExportStatus
@@ -23,7 +24,8 @@ from portal.models import ExportFormat, ExportStatus
 
 def _params(request, name: str) -> dict[str, str]:
     """The list's filters and search from its GET parameters, as the list page reads them."""
-    params = {key: value for key, value in request.GET.items() if key not in ("page", "format")}
+    # Where the page stood in its list (cursor, jump) is no filter: the export is the whole filtered list.
+    params = {key: value for key, value in request.GET.items() if key not in POSITION_PARAMS and key != "format"}
     if name == "card_users":
         params.pop("s", None)
         if looks_like_id_number(params.get("q", "")):

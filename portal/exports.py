@@ -30,15 +30,16 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.services import audit_record
 from approvals.views import exemption_decisions_text, exemptions_listed
-from cards.card_users.views import card_users_listed
+from cards.card_users.views import card_users_listed, with_live_cards
 from cards.inventory.views import cards_listed
-from cards.orders.views import orders_listed
+from cards.orders.views import orders_listed, with_card_counts
 from core.errors import NotFound, ValidationFailed
+from core.keyset import POSITION_PARAMS
 from core.queueing import enqueue, requeue_stale
 from portal.models import ExportFormat, ExportStatus, ListExport
 
-# Parameters of a list page that are no filter.
-NOT_FILTERS = frozenset({"page", "format", "s", "q"})
+# Parameters of a list page that are no filter (where in the list is core.keyset's: the export takes all of it).
+NOT_FILTERS = frozenset({"format", "s", "q"}) | POSITION_PARAMS
 PROGRESS_EVERY = 500
 CHUNK = 1000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -96,7 +97,9 @@ LISTS: dict[str, ListSpec] = {
     ),
     "card_users": ListSpec(
         title=_("Card users"),
-        rows=lambda user, params: card_users_listed(user, params.get("q", ""), expired=params.get("expired") == "1"),
+        rows=lambda user, params: with_live_cards(
+            card_users_listed(user, params.get("q", ""), expired=params.get("expired") == "1")
+        ),
         columns=(
             (_("Name"), lambda card_user: card_user.name),
             (_("ID number"), lambda card_user: card_user.id_number_masked),
@@ -108,7 +111,7 @@ LISTS: dict[str, ListSpec] = {
     ),
     "orders": ListSpec(
         title=_("Orders"),
-        rows=lambda user, params: orders_listed(user, params)[0],
+        rows=lambda user, params: with_card_counts(orders_listed(user, params)[0]),
         columns=(
             (_("Order number"), lambda order: order.number),
             (_("Enterprise"), lambda order: order.enterprise.name),

@@ -39,6 +39,7 @@ class NavItem:
 
 MENU: list[NavItem] = [
     NavItem(_("Home"), "home", (C.VIEW,)),
+    NavItem(_("Dashboard"), "dashboard", (C.VIEW,)),
     NavItem(_("Enterprises"), "enterprises:list", (C.VIEW,), WIDE),
     NavItem(_("Register an enterprise"), "enterprises:create", (C.ENTERPRISE_REGISTER,)),
     NavItem(_("Returning customer"), "enterprises:returning", (C.ENTERPRISE_REGISTER,)),

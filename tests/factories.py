@@ -389,4 +389,13 @@ def exemption(*, enterprise, cards, levels, submitted_by: User, status: str = "a
         submitted_by=submitted_by,
     )
     request.cards.set(cards)
+    if status == "approved":
+        # What approval does to the cards' real-name state and counters (approvals.services.exemption_decide).
+        from django.db import transaction
+
+        from cards.inventory.tallies import cards_tally_settle
+        from cards.locks import lock_cards
+
+        with transaction.atomic():
+            cards_tally_settle(lock_cards(cards))
     return request

@@ -25,6 +25,11 @@ def _dotenv_defines(name: str) -> bool:
     return any(line.strip().startswith(f"{name}=") for line in dotenv.read_text().splitlines())
 
 
+PRINT_CONNECTIONS = (
+    "from django.conf import settings; db = settings.DATABASES['default']; "
+    "print('conn', db['CONN_MAX_AGE'], db['CONN_HEALTH_CHECKS'])"
+)
+
 CASES = {
     "deploy": (["check", "--deploy", "--fail-level", "WARNING"], {}),
     **{f"absent:{name}": (["check"], {name: None}) for name in REQUIRED},
@@ -35,6 +40,8 @@ CASES = {
         ["check"],
         {"REDIS_URL": "redis://127.0.0.1:6379/3", "CACHE_URL": "redis://127.0.0.1:6379/3/"},
     ),
+    "connections": (["shell", "-c", PRINT_CONNECTIONS], {}),
+    "connections_env": (["shell", "-c", PRINT_CONNECTIONS], {"CONN_MAX_AGE": "0"}),
 }
 
 
@@ -99,3 +106,15 @@ def test_a_malformed_reveal_rate_stops_start_up(runs):
     returncode, stdout, stderr = runs["bad_reveal_rate"]
     assert returncode != 0
     assert "PII_REVEAL_RATE must look like 30/hour" in stderr
+
+
+def test_production_keeps_database_connections_with_health_checks(runs, settings):
+    """Issue 12 §1.6: a connection lives 60 s by default in production (CONN_MAX_AGE sets it), and is checked
+    before a request reuses it; development and the tests open one per request."""
+    returncode, stdout, stderr = runs["connections"]
+    assert returncode == 0, stderr
+    assert "conn 60 True" in stdout
+    returncode, stdout, stderr = runs["connections_env"]
+    assert returncode == 0, stderr
+    assert "conn 0 True" in stdout
+    assert settings.DATABASES["default"]["CONN_MAX_AGE"] == 0

@@ -15,6 +15,7 @@ from accounts.access import scoped
 from accounts.admin import CapabilityAdminMixin
 from accounts.permissions import Capability
 from core.identity import mask_numbers_in_text
+from core.pagination import CappedListAdminMixin
 from verification.models import Verification
 
 
@@ -23,7 +24,7 @@ def _ref(value) -> str:
 
 
 @admin.register(Verification)
-class VerificationOpsAdmin(CapabilityAdminMixin, admin.ModelAdmin):
+class VerificationOpsAdmin(CapabilityAdminMixin, CappedListAdminMixin, admin.ModelAdmin):
     capability = Capability.OPS_ADMIN_VIEW
     list_display = ("reference", "purpose", "enterprise", "status", "outcome", "distance", "engine", "created_at")
     list_filter = ("status", "purpose", "outcome", "engine")

@@ -7,6 +7,8 @@ import re
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.permissions import Capability
+from cards.inventory.picker import PickerPurpose, unbound_live
 from cards.models import CardUser
 from core.columns import max_length
 from core.forms import KeepsUploadsMixin
@@ -24,6 +26,8 @@ CONSENT_TEXT = _(
 
 _ICCID_SPLIT = re.compile(r"[\s,;，；]+")
 MAX_CARDS = 50
+# The counter's registration and the handover to the card user's phone pick from the same cards.
+CARD_USER_PICKER = PickerPurpose(capability=Capability.CARD_USERS_REGISTER, limit=MAX_CARDS, eligible=unbound_live)
 
 
 class NoEchoTextInput(forms.TextInput):

@@ -34,11 +34,13 @@ from cards.card_users.services import (
 )
 from cards.decisions import current_language
 from cards.inventory import selectors as card_selectors
-from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator, card_for_page
-from cards.models import RegistrationStatus
+from cards.inventory.pages import card_for_page
+from cards.inventory.picker import with_picked_all
+from cards.models import CardBinding, RegistrationStatus
 from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
+from core.keyset import DateJump, Keyset, list_count
 from core.pending_uploads import upload_owner
 from core.search import clean_search, looks_like_id_number, shown_search, stash_search, stashed_search
 from verification.capture import capture_page_context, live_photo_from_form
@@ -61,18 +63,36 @@ def card_user_search(request) -> tuple[str, bool]:
     return (clean_search(request.GET.get("q")), False)
 
 
+# Newest first, on the index card_user_ent_created (enterprise, created_at DESC, id DESC).
+CARD_USER_KEYSET = Keyset("card_users", ("-created_at", "-pk"), jump=DateJump())
+
+
 def card_users_listed(user, value: str, *, expired: bool = False):
     """The card users the list shows with this search (see card_user_search): the page's and the export's."""
     queryset = selectors.card_users_visible_to(user)
     if expired:
         # An unknown or expired token finds nothing; it does not quietly list everyone instead.
         queryset = queryset.none()
-    queryset = (
-        selectors.search_card_users(queryset, value)
-        .annotate(live_cards=Count("bindings", filter=Q(bindings__ended_at__isnull=True)))
-        .order_by("-created_at", "-pk")
+    return selectors.search_card_users(queryset, value).order_by("-created_at", "-pk")
+
+
+def with_live_cards(queryset):
+    """Each card user's live cards, for the export (which reads every row anyway)."""
+    return queryset.annotate(live_cards=Count("bindings", filter=Q(bindings__ended_at__isnull=True)))
+
+
+def set_live_cards(card_users: list) -> None:
+    """The live cards of the card users a page shows, in one query over their ids: a COUNT over the
+    whole scope's bindings grew with the data (242 ms at a million cards, issue 12 §1.1)."""
+    counts = dict(
+        CardBinding.objects.filter(card_user_id__in=[c.pk for c in card_users], ended_at__isnull=True)
+        .order_by()
+        .values_list("card_user_id")
+        .annotate(n=Count("pk"))
+        .values_list("card_user_id", "n")
     )
-    return queryset
+    for card_user in card_users:
+        card_user.live_cards = counts.get(card_user.pk, 0)
 
 
 @login_required
@@ -93,7 +113,8 @@ def card_user_list(request):
         return redirect("cards:card_user_list")
     value, expired = card_user_search(request)
     queryset = card_users_listed(user, value, expired=expired)
-    page = CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CARD_USER_KEYSET.page(queryset, request.GET)
+    set_live_cards(page.object_list)
     return render(
         request,
         "cards/card_user_list.html",
@@ -101,7 +122,7 @@ def card_user_list(request):
             "page_obj": page,
             "card_users": page.object_list,
             "can_register": may_somewhere(user, Capability.CARD_USERS_REGISTER),
-            "count_cap": COUNT_CAP,
+            "count": list_count(queryset),
             "search": value,
             "search_shown": shown_search(value),
             "search_expired": expired,
@@ -170,7 +191,10 @@ def card_user_create(request):
     status = 200
     if request.method == "POST":
         status = 400
-        form = forms.CardUserRegisterForm(request.POST, request.FILES, user=user, uploads_owner=upload_owner(request))
+        posted = with_picked_all(
+            user, request.POST, field="iccids", purpose_name="card_user", enterprise_id=request.POST.get("enterprise")
+        )
+        form = forms.CardUserRegisterForm(posted, request.FILES, user=user, uploads_owner=upload_owner(request))
         if form.is_valid():
             data = form.cleaned_data
             enterprise = data["enterprise"]

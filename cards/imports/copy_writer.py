@@ -9,7 +9,8 @@ from django.db import connection
 from django.utils import timezone
 
 from cards.imports.rows import ValidRow
-from cards.models import Card, CardStatus
+from cards.inventory.tallies import tally_import_batch
+from cards.models import Card, CardStatus, RealnameState
 from core.columns import db_column
 
 BULK_BATCH = 2000
@@ -31,6 +32,7 @@ _CARD_COLUMNS = (
     "realname_required",
     "realname_rules",
     "exemption_needed",
+    "realname_state",
     "has_been_commercial",
     "test_period_started_at",
     "test_period_ends_at",
@@ -49,11 +51,26 @@ def _trial_columns(valid: list[ValidRow], now) -> dict:
     return columns
 
 
+def _realname_state(row: ValidRow) -> str:
+    # A new card has no binding, and no exemption names it yet.
+    return RealnameState.LACKING.value if row.realname_required else RealnameState.NOT_REQUIRED.value
+
+
 def _write_cards(valid: list[ValidRow], *, enterprise_id: int, import_id: int) -> None:
+    """The cards, and their counters in the same transaction (the caller's)."""
     if connection.vendor == "postgresql":
         _copy_cards(valid, enterprise_id=enterprise_id, import_id=import_id)
     else:
         _bulk_create_cards(valid, enterprise_id=enterprise_id, import_id=import_id)
+    tally_import_batch(enterprise_id=enterprise_id, states=(_realname_state(r) for r in valid))
+
+
+def analyze_cards() -> None:
+    """Fresh planner statistics after an import (PostgreSQL): a big one changes the table's shape at once,
+    and until autovacuum gets to it the planner may choose a full scan for a count (issue 12 §1.3)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(Card._meta.db_table)}")
 
 
 def copy_sql() -> str:
@@ -77,7 +94,7 @@ def copy_stream(valid: list[ValidRow], *, enterprise_id: int, import_id: int, no
     buffer = io.StringIO()
     buffer.writelines(
         f"{r.iccid}\t{r.msisdn}\t{r.imsi}{head}{r.package_id}\t{r.data}\t{r.voice}\t{r.sms}\t{status}\t"
-        f"{'t' if r.realname_required else 'f'}\t{r.realname_rules}\t{r.exemption_needed}"
+        f"{'t' if r.realname_required else 'f'}\t{r.realname_rules}\t{r.exemption_needed}\t{_realname_state(r)}"
         f"{trial[r.test_period_days]}{tail}"
         for r in valid
     )
@@ -121,6 +138,7 @@ def _bulk_create_cards(valid: list[ValidRow], *, enterprise_id: int, import_id: 
                 realname_required=r.realname_required,
                 realname_rules=r.realname_rules,
                 exemption_needed=r.exemption_needed,
+                realname_state=_realname_state(r),
                 import_job_id=import_id,
                 has_been_commercial=trial[r.test_period_days][0],
                 test_period_started_at=trial[r.test_period_days][1],
@@ -133,6 +151,7 @@ def _bulk_create_cards(valid: list[ValidRow], *, enterprise_id: int, import_id: 
 
 
 __all__ = [
+    "analyze_cards",
     "copy_sql",
     "copy_stream",
     "copy_into",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import Any
 
@@ -27,6 +28,11 @@ def card_imports_visible_to(user: Any) -> QuerySet[CardImport]:
     return scoped(CardImport.objects.all(), user, path="enterprise__").select_related("enterprise", "created_by")
 
 
+def card_imports_on_day(queryset: QuerySet[CardImport], day: datetime.date) -> QuerySet[CardImport]:
+    """Imports uploaded on `day`, a calendar day of the portal's time zone (as the dashboards count them)."""
+    return queryset.filter(created_at__date=day)
+
+
 def card_import_for_user(user: Any, public_id: object) -> CardImport:
     try:
         key = uuid.UUID(str(public_id))
@@ -47,6 +53,7 @@ def progress_percent(job: CardImport) -> int:
 
 
 __all__ = [
+    "card_imports_on_day",
     "card_imports_visible_to",
     "card_import_for_user",
     "enterprises_for_import",

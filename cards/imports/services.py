@@ -47,7 +47,7 @@ from accounts.models import NoticeKind, User
 from accounts.notifications import notify, path_for
 from accounts.permissions import Capability, actor_user, require
 from accounts.services import audit_record
-from cards.imports.copy_writer import _write_cards
+from cards.imports.copy_writer import _write_cards, analyze_cards
 from cards.imports.parsing import inspect_file, parse_file, read_upload
 from cards.imports.report import _error_dicts, _max_stored_errors
 from cards.imports.rows import RowError
@@ -319,6 +319,7 @@ def _run(job: CardImport) -> str:
             errors=duplicates,
             processed=total,
         )
+    analyze_cards()
     return ImportStatus.SUCCEEDED
 
 

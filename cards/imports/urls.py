@@ -8,6 +8,7 @@ app_name = "card_imports"
 
 urlpatterns = [
     path("", views_import.import_new, name="new"),
+    path("list/", views_import.import_list, name="list"),
     path("template.csv", views_import.template_csv, name="template_csv"),
     path("template.xlsx", views_import.template_xlsx, name="template_xlsx"),
     path("<uuid:public_id>/", views_import.import_detail, name="detail"),

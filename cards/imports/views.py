@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts.permissions import Capability, can, may_somewhere
 from accounts.roles import Role
 from cards.imports import parsing, report, selectors, services
+from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator
 from cards.models import ImportStatus, Package
 from core import errors
 from core.forms import KeepsUploadsMixin, add_domain_error
@@ -62,6 +63,22 @@ class CardImportForm(KeepsUploadsMixin, forms.Form):
             self.fields["enterprise"].widget = forms.HiddenInput()
             self.fields["enterprise"].initial = own.public_id if own else None
         self.own_enterprise = queryset.first() if user.role == Role.ENTERPRISE_ADMIN else None
+
+
+class ImportFilterForm(forms.Form):
+    """The import list's filters: the day uploaded (what the dashboards' per-day bars link to) and the status."""
+
+    day = forms.DateField(label=_("Uploaded on"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("All statuses")), *ImportStatus.choices]
+    )
+
+    def apply(self, queryset):
+        if self.cleaned_data.get("day"):
+            queryset = selectors.card_imports_on_day(queryset, self.cleaned_data["day"])
+        if self.cleaned_data.get("status"):
+            queryset = queryset.filter(status=self.cleaned_data["status"])
+        return queryset
 
 
 def _load(user, public_id):
@@ -146,6 +163,23 @@ def import_new(request):
             "recent": recent,
             "max_mb": parsing._mb(parsing.max_bytes()),
         },
+    )
+
+
+@login_required
+@never_cache
+@require_safe
+def import_list(request):
+    """Every import the user may see, newest first, by day uploaded and status."""
+    form = ImportFilterForm(request.GET or None)
+    queryset = selectors.card_imports_visible_to(request.user).order_by("-created_at", "-pk")
+    if form.is_bound:
+        queryset = form.apply(queryset) if form.is_valid() else queryset.none()
+    page = CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "cards/import_list.html",
+        {"form": form, "page_obj": page, "imports": page.object_list, "count_cap": COUNT_CAP},
     )
 
 

@@ -111,6 +111,8 @@ class CardListView(CardsApiView, generics.ListAPIView):
             queryset = queryset.filter(package_id=package.pk)
         if filters.get("iccid__startswith"):
             queryset = queryset.filter(iccid__startswith=filters["iccid__startswith"])
+        if filters.get("msisdn"):
+            queryset = queryset.filter(selectors.msisdn_condition(filters["msisdn"]))
         if filters.get("realname_required") is not None:
             queryset = queryset.filter(realname_required=filters["realname_required"])
         if filters.get("search"):
@@ -125,6 +127,13 @@ class CardListView(CardsApiView, generics.ListAPIView):
             OpenApiParameter("status", OpenApiTypes.STR, enum=CardStatus.values),
             OpenApiParameter("package", OpenApiTypes.STR, description="Package code."),
             OpenApiParameter("iccid__startswith", OpenApiTypes.STR, description="ICCID prefix (digits)."),
+            OpenApiParameter(
+                "msisdn",
+                OpenApiTypes.STR,
+                pattern=r"^\d{1,13}$",
+                description="MSISDN digits: a whole number (11 or 13 digits) matches exactly, fewer digits match "
+                "its start.",
+            ),
             OpenApiParameter("realname_required", OpenApiTypes.BOOL, description="Cards that need user real-name."),
             OpenApiParameter("enterprise", OpenApiTypes.UUID, description="Owning enterprise's public_id."),
             OpenApiParameter(

@@ -6,8 +6,10 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Province
+from accounts.permissions import Capability, Scope, scope_of
 from cards.inventory import selectors
-from cards.inventory.selectors import cards_lacking_realname
+from cards.inventory.selectors import cards_covered_realname, cards_lacking_realname
 from cards.models import CardStatus, Package
 from core.errors import ValidationFailed
 from enterprises.models import Enterprise
@@ -18,6 +20,7 @@ REALNAME_FILTER_CHOICES = [
     ("yes", _("Needs user real-name")),
     ("no", _("Does not need user real-name")),
     ("missing", _("Needs user real-name and lacks it")),
+    ("covered", _("Needs user real-name and has it (or an exemption)")),
 ]
 
 
@@ -55,8 +58,19 @@ class CardFilterForm(forms.Form):
         empty_label=_("All enterprises"),
     )
 
+    # The dashboards' "by province" bars link here; only a role that sees several provinces gets the field.
+    province = forms.ModelChoiceField(
+        label=_("Province"),
+        required=False,
+        queryset=Province.objects.all(),
+        to_field_name="code",
+        empty_label=_("All provinces"),
+    )
+
     def __init__(self, *args, user, single_enterprise: bool, **kwargs):
         super().__init__(*args, **kwargs)
+        if scope_of(user, Capability.VIEW) != Scope.NATIONWIDE:
+            del self.fields["province"]
         if single_enterprise:
             del self.fields["enterprise"]
         else:
@@ -78,6 +92,8 @@ class CardFilterForm(forms.Form):
             queryset = selectors.search_cards(queryset, data["q"])
         if data.get("enterprise"):
             queryset = queryset.filter(enterprise_id=data["enterprise"].pk)
+        if data.get("province"):
+            queryset = queryset.filter(enterprise__province_id=data["province"].pk)
         if data.get("status"):
             queryset = queryset.filter(status=data["status"])
         if data.get("package"):
@@ -88,4 +104,6 @@ class CardFilterForm(forms.Form):
             queryset = queryset.filter(realname_required=data["realname"] == "yes")
         elif data.get("realname") == "missing":
             queryset = cards_lacking_realname(queryset)
+        elif data.get("realname") == "covered":
+            queryset = cards_covered_realname(queryset)
         return queryset

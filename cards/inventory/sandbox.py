@@ -33,6 +33,7 @@ from stdnum import luhn
 
 from accounts.pii import personal_id_index
 from cards.inventory.services import card_create
+from cards.inventory.tallies import tallies_forget_enterprise
 from cards.models import (
     Card,
     CardBinding,
@@ -180,6 +181,7 @@ def wipe(*, sandbox: Enterprise) -> None:
     Handler.objects.filter(enterprise=sandbox).delete()
     imports.delete()
     Card.objects.filter(enterprise=sandbox).delete()
+    tallies_forget_enterprise(sandbox.pk)
     _delete_files_after_commit(files)
 
 

@@ -25,14 +25,25 @@ def cards_visible_to(user: Any) -> QuerySet[Card]:
 REALNAME_PENDING_STATUSES = (CardStatus.IN_STOCK, CardStatus.AWAITING_REALNAME)
 
 
+def lacking_realname_q() -> Q:
+    """The condition on a card row of cards_lacking_realname, for a filter or an aggregate's CASE."""
+    return (
+        Q(status__in=REALNAME_PENDING_STATUSES, realname_required=True)
+        & ~Q(Exists(CardBinding.objects.filter(card=OuterRef("pk"), ended_at__isnull=True)))
+        & ~Q(hooks.exemption_approved_expression.ask())
+    )
+
+
 def cards_lacking_realname(queryset: QuerySet[Card]) -> QuerySet[Card]:
     """The cards that need their user's real-name (U5) and lack it: no live binding and no approved
     exemption, whether they wait at the gate or are still in stock and will need it to be activated."""
-    return (
-        queryset.filter(status__in=REALNAME_PENDING_STATUSES, realname_required=True)
-        .exclude(Exists(CardBinding.objects.filter(card=OuterRef("pk"), ended_at__isnull=True)))
-        .exclude(hooks.exemption_approved_expression.ask())
-    )
+    return queryset.filter(lacking_realname_q())
+
+
+def cards_covered_realname(queryset: QuerySet[Card]) -> QuerySet[Card]:
+    """The cards that need their user's real-name and are not lacking it: bound, exempted, or no longer
+    waiting for it (the dashboards' third real-name state, beside "not needed" and "lacking")."""
+    return queryset.filter(Q(realname_required=True) & ~lacking_realname_q())
 
 
 # A full ICCID is 19 or 20 digits, a full MSISDN 11 or 13: those are matched exactly (the unique index),
@@ -66,11 +77,17 @@ def search_cards(queryset: QuerySet[Card], raw: object) -> QuerySet[Card]:
         condition |= Q(iccid=value)
     else:
         condition |= Q(iccid__startswith=value)
-    if len(value) in FULL_MSISDN_LENGTHS:
-        condition |= Q(msisdn=value)
-    elif len(value) < max(FULL_MSISDN_LENGTHS):
-        condition |= Q(msisdn__startswith=value)
+    if len(value) <= max(FULL_MSISDN_LENGTHS):
+        condition |= msisdn_condition(value)
     return queryset.filter(condition)
+
+
+def msisdn_condition(digits: str) -> Q:
+    """A whole MSISDN (11 or 13 digits) matches exactly, fewer digits match its start: each on an index of
+    its own (the unique one, and the pattern index PostgreSQL needs for LIKE 'prefix%')."""
+    if len(digits) in FULL_MSISDN_LENGTHS:
+        return Q(msisdn=digits)
+    return Q(msisdn__startswith=digits)
 
 
 def card_for_user(user: Any, iccid: str) -> Card:

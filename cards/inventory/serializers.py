@@ -118,6 +118,12 @@ class CardFilterSerializer(serializers.Serializer):
         help_text="ICCID prefix (digits).",
         error_messages={"invalid": _("An ICCID prefix has up to 20 digits.")},
     )
+    msisdn = serializers.RegexField(
+        r"^\d{1,13}$",
+        required=False,
+        help_text="MSISDN digits: a whole number (11 or 13 digits) matches exactly, fewer digits match its start.",
+        error_messages={"invalid": _("A number or its start has up to 13 digits.")},
+    )
     realname_required = serializers.BooleanField(required=False, allow_null=True, default=None)
     enterprise = serializers.UUIDField(required=False, help_text="The owning enterprise's public_id.")
     search = serializers.CharField(

@@ -21,6 +21,7 @@ from accounts.models import User
 from accounts.permissions import Capability, actor_user, require
 from cards import hooks
 from cards.errors import OrderRequired, RealnameRequired
+from cards.inventory.tallies import card_tally_settle, cards_tally_settle
 from cards.locks import lock_card, lock_cards
 from cards.models import (
     BUSINESSES,
@@ -34,6 +35,7 @@ from cards.models import (
     OrderCard,
     OrderStatus,
     Package,
+    RealnameState,
     ServiceLevelChoices,
 )
 from cards.rules import Decision, Exemption, ServiceLevel, evaluate
@@ -226,6 +228,8 @@ def card_create(
         )
         for field, value in decision_cache_fields(evaluate(card.facts)).items():
             setattr(card, field, value)
+        # A new card has no binding, and no exemption names it yet.
+        card.realname_state = RealnameState.LACKING if card.realname_required else RealnameState.NOT_REQUIRED
         card.save()
         card_event(card, actor=actor, action="created", data={"rules": card.realname_rules.split(",")})
     return card
@@ -270,7 +274,11 @@ def card_event(
     order: Order | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """One line of the card's history; the card's status is its new one (the card users' binds write here too)."""
+    """One line of the card's history; the card's status is its new one (the card users' binds write here too).
+
+    Every change of a card writes one, after the card and its bindings are saved: so this is where the card's
+    real-name state and its counter follow the change (cards.inventory.tallies), in its transaction."""
+    card_tally_settle(card)
     CardEvent.objects.create(
         card=card,
         actor=actor_user(actor),
@@ -649,7 +657,10 @@ def cards_realname_resolved(*, actor: User | None, cards: Iterable[Card]) -> lis
     (left by an earlier version of the portal), stays as it is: a new-installation order activates it.
     """
     released = []
-    for card in lock_cards(cards):
+    locked = lock_cards(cards)
+    # A binding settled its cards already; an approved exemption changes their state without a CardEvent.
+    cards_tally_settle(locked)
+    for card in locked:
         if card.status != CardStatus.AWAITING_REALNAME or not realname_satisfied(card)[0]:
             continue
         line = awaiting_order_line(card)

@@ -24,11 +24,12 @@ from django.views.decorators.http import require_POST, require_safe
 from accounts.permissions import Capability, can
 from accounts.roles import Role
 from cards.inventory import forms, selectors
-from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator, card_for_page
+from cards.inventory.pages import card_for_page
 from cards.inventory.presentation import decision_view
 from cards.inventory.serializers import event_label
 from cards.models import BUSINESSES, LIVE_CARD_STATUSES, RESUME, SUSPEND, BusinessType, CardStatus
 from core.http import require_form_methods
+from core.keyset import Keyset, TextJump, list_count
 
 MSG_THROUGH_AN_ORDER = _(
     "Every business on a card is done through an order that records its handler (rule H2). "
@@ -75,6 +76,10 @@ def _single_enterprise(user) -> bool:
 
 # --- cards ----------------------------------------------------------------------
 
+# The ICCID is unique and indexed alone and after the enterprise (card_enterprise_iccid), so it is the
+# whole keyset; the jump goes to the first card at or after the ICCID typed, within the filters.
+CARD_KEYSET = Keyset("cards", ("iccid",), jump=TextJump())
+
 
 def cards_listed(user, params):
     """The cards the list shows for these GET parameters, and its filter form: the page's and the export's."""
@@ -90,11 +95,11 @@ def cards_listed(user, params):
 @require_safe
 def card_list(request):
     queryset, form = cards_listed(request.user, request.GET)
-    page = CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CARD_KEYSET.page(queryset, request.GET)
     return render(
         request,
         "cards/card_list.html",
-        {"form": form, "page_obj": page, "cards": page.object_list, "count_cap": COUNT_CAP},
+        {"form": form, "page_obj": page, "cards": page.object_list, "count": list_count(queryset)},
     )
 
 

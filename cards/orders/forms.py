@@ -7,14 +7,19 @@ to the right input (core.forms.add_domain_error).
 from __future__ import annotations
 
 from django import forms
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
+from accounts.permissions import Capability
+from cards.inventory.picker import PickerPurpose
 from cards.models import (
     BUSINESS_CHOICES,
     BUSINESSES,
+    LIVE_CARD_STATUSES,
     RESUME,
     SUSPEND,
     BusinessType,
+    OrderCard,
     OrderStatus,
     Package,
     ServiceLevelChoices,
@@ -38,6 +43,18 @@ IMAGE_OR_PDF_ATTRS = {"accept": "image/*,application/pdf"}
 # new_iccids is one field per card.
 SERVICE_FIELDS = ("data", "voice", "sms")
 PARAMETER_FIELDS = ("target_enterprise", *SERVICE_FIELDS, "package", "action")
+
+
+def order_picker_cards(queryset, context):
+    """The cards the wizard's first step can take: in a state the chosen business allows (any live one
+    before a business is chosen), and not in an order that waits for its handler's face comparison."""
+    business = BUSINESSES.get(context.get("business_type") or "")
+    statuses = business.card_statuses if business else LIVE_CARD_STATUSES
+    waiting = OrderCard.objects.filter(card=OuterRef("pk"), order__status=OrderStatus.AWAITING_VERIFICATION)
+    return queryset.filter(status__in=statuses).exclude(Exists(waiting))
+
+
+ORDER_PICKER = PickerPurpose(capability=Capability.ORDERS_FILE, limit=ORDER_MAX_CARDS, eligible=order_picker_cards)
 
 
 class NoEchoTextInput(forms.TextInput):

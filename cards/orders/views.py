@@ -31,8 +31,8 @@ from django.views.decorators.http import require_POST, require_safe
 from accounts.permissions import Capability, can
 from accounts.pii import decrypt, encrypt, mask_identifier
 from accounts.reveals import personal_file_response
-from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator
-from cards.models import BUSINESSES, LIVE_CARD_STATUSES, BusinessType, CardBinding, OrderStatus
+from cards.inventory.picker import with_picked_all
+from cards.models import BUSINESSES, LIVE_CARD_STATUSES, BusinessType, CardBinding, OrderCard, OrderStatus
 from cards.orders import policy as order_policy
 from cards.orders import selectors, services
 from cards.orders.forms import HandlerLookupForm, LivePhotoRetakeForm, OrderDetailsForm, OrderFilterForm, OrderStartForm
@@ -42,6 +42,7 @@ from core import errors
 from core.forms import add_domain_error
 from core.http import camera_allowed, no_store, require_form_methods
 from core.identity import PersonalIdType
+from core.keyset import DateJump, Keyset, list_count
 from core.pending_uploads import upload_owner
 from verification.capture import capture_page_context, live_photo_from_form
 from verification.models import VerificationStatus
@@ -157,12 +158,21 @@ def _handover_iccids(user, enterprise, cards) -> list[str]:
 @login_required
 @never_cache
 @require_form_methods
+@camera_allowed  # the card picker's barcode scan
 def order_new(request):
     user = request.user
     _require_filer(user)
     enterprises = order_policy.order_enterprises_for(user)
     if request.method == "POST":
-        form = OrderStartForm(request.POST, enterprises=enterprises)
+        posted = with_picked_all(
+            user,
+            request.POST,
+            field="cards",
+            purpose_name="order",
+            enterprise_id=request.POST.get("enterprise"),
+            context={"business_type": request.POST.get("business_type", "")},
+        )
+        form = OrderStartForm(posted, enterprises=enterprises)
         if form.is_valid():
             enterprise = form.cleaned_data["enterprise"]
             business_type = form.cleaned_data["business_type"]
@@ -358,10 +368,14 @@ def order_new_cancel(request):
 # --- list and detail -------------------------------------------------------------------
 
 
+# Newest first, on the index order_ent_created (enterprise, created_at DESC, id DESC).
+ORDER_KEYSET = Keyset("orders", ("-created_at", "-pk"), jump=DateJump())
+
+
 def orders_listed(user, params):
     """The orders the list shows for these GET parameters, and its filter form: the page's and the export's."""
     filters = OrderFilterForm(params)
-    queryset = orders_visible_to(user).annotate(card_count=Count("cards")).order_by("-created_at", "-pk")
+    queryset = orders_visible_to(user).order_by("-created_at", "-pk")
     if filters.is_valid():
         for name in ("status", "business_type"):
             if filters.cleaned_data[name]:
@@ -370,13 +384,32 @@ def orders_listed(user, params):
     return queryset, filters
 
 
+def with_card_counts(queryset):
+    """Each order's cards, for the export (which reads every row anyway)."""
+    return queryset.annotate(card_count=Count("cards"))
+
+
+def set_card_counts(orders: list) -> None:
+    """The cards of the orders a page shows, in one query over their ids (not a COUNT over the scope)."""
+    counts = dict(
+        OrderCard.objects.filter(order_id__in=[order.pk for order in orders])
+        .order_by()
+        .values_list("order_id")
+        .annotate(n=Count("pk"))
+        .values_list("order_id", "n")
+    )
+    for order in orders:
+        order.card_count = counts.get(order.pk, 0)
+
+
 @login_required
 @never_cache
 @require_safe
 def order_list(request):
     user = request.user
     queryset, filters = orders_listed(user, request.GET)
-    page = CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = ORDER_KEYSET.page(queryset, request.GET)
+    set_card_counts(page.object_list)
     return render(
         request,
         "cards/order_list.html",
@@ -384,7 +417,7 @@ def order_list(request):
             "filters": filters,
             "page_obj": page,
             "orders": page.object_list,
-            "count_cap": COUNT_CAP,
+            "count": list_count(queryset),
             "can_file": order_policy.order_enterprises_for(user).exists(),
         },
     )

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from accounts.permissions import Capability, may_somewhere, scope_filter
 from cards.card_users.forms import CardUserRegisterForm
+from cards.inventory.picker import with_picked_all
 from cards.models import (
     FINAL_REGISTRATION_STATUSES,
     HandoverStatus,
@@ -164,7 +165,9 @@ def handover_create(request):
     _require_registrar(user)
     origin = _origin(request)
     enterprise_id = request.POST.get("enterprise", "")
-    identifiers = split_identifiers(request.POST.get("iccids", ""))
+    # The registration page's card picker may have posted "select all that match" (issue 11 §2).
+    posted = with_picked_all(user, request.POST, field="iccids", purpose_name="card_user", enterprise_id=enterprise_id)
+    identifiers = split_identifiers(posted.get("iccids", ""))
     try:
         if not enterprise_id:
             raise ValidationFailed(MSG_ENTERPRISE, code="required", field="enterprise")

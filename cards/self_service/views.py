@@ -21,6 +21,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from accounts.permissions import Capability
+from cards.inventory.picker import PickerPurpose, unbound_live, with_picked_all
 from cards.models import (
     SELF_SERVICE_LINK_DEFAULT_DAYS,
     SELF_SERVICE_LINK_MAX_DAYS,
@@ -29,11 +31,11 @@ from cards.models import (
     SelfServiceLinkStatus,
 )
 from cards.self_service import qr, selectors, services
-from cards.self_service.card_lists import read_card_file, split_identifiers
+from cards.self_service.card_lists import MAX_CARDS, read_card_file, split_identifiers
 from cards.self_service.throttling import link_page_throttle
 from core.errors import DomainError
 from core.forms import add_domain_error
-from core.http import no_store, require_form_methods
+from core.http import camera_allowed, no_store, require_form_methods
 from enterprises import selectors as enterprise_selectors
 
 DEFAULT_MAX_USES = 500
@@ -41,6 +43,8 @@ DEFAULT_MAX_USES = 500
 # no-referrer: under it browsers send `Origin: null` with the page's own form posts, which Django's CSRF
 # check refuses (every phone step, every revoke or take-back), while same-origin keeps the Referer at home.
 TOKEN_PAGE_REFERRER_POLICY = "same-origin"
+# A link's card users register themselves, so it lists cards that have no registered user yet.
+LINK_PICKER = PickerPurpose(capability=Capability.SELF_SERVICE_LINKS_MANAGE, limit=MAX_CARDS, eligible=unbound_live)
 
 
 class LinkCreateForm(forms.Form):
@@ -94,12 +98,18 @@ def _issued(request, link, token: str, *, renewed: bool = False):
 @login_required
 @never_cache
 @require_form_methods
+@camera_allowed  # the card picker's barcode scan
 def link_list(request, public_id):
     """An enterprise's links and the form to create one."""
     user = request.user
     selectors.require_manager(user)
     enterprise = enterprise_selectors.enterprise_for_action(user, public_id, capability=selectors.MANAGE)
-    form = LinkCreateForm(request.POST or None, request.FILES or None)
+    posted = None
+    if request.method == "POST":
+        posted = with_picked_all(
+            user, request.POST, field="cards", purpose_name="self_service", enterprise_id=enterprise.public_id
+        )
+    form = LinkCreateForm(posted or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

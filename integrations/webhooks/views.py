@@ -11,7 +11,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -20,9 +19,11 @@ from django.views.decorators.http import require_POST
 from core.errors import PAGE_ERRORS, DomainError
 from core.forms import add_domain_error
 from core.http import no_store, require_form_methods
+from core.keyset import DateJump, Keyset
 from integrations.webhooks import selectors, services
 
-ATTEMPTS_PER_PAGE = 50
+# Newest first (the endpoint's attempts go through its deliveries: a join, at most the endpoint's rows).
+ATTEMPT_KEYSET = Keyset("webhook_attempts", ("-attempted_at", "-pk"), per_page=50, jump=DateJump())
 
 
 class EndpointCreateForm(forms.Form):
@@ -100,7 +101,7 @@ def endpoint_detail(request, public_id):
             add_domain_error(form, exc)
         else:
             return _issued(request, endpoint, secret, rotated=True)
-    attempts = Paginator(selectors.attempts_of(endpoint), ATTEMPTS_PER_PAGE).get_page(request.GET.get("page"))
+    attempts = ATTEMPT_KEYSET.page(selectors.attempts_of(endpoint), request.GET)
     context = {"endpoint": endpoint, "enterprise": endpoint.enterprise, "attempts": attempts, "rotate_form": form}
     return render(request, "integrations/webhook_detail.html", context, status=400 if form.errors else 200)
 

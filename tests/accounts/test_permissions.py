@@ -209,6 +209,9 @@ GROUP_PERMISSIONS_BEFORE = {
         "cards.view_order",
         "cards.view_ordercard",
         "cards.view_handler",
+        # Added since (issue 12 §1.5): the notices and list exports got their read-only ops lists.
+        "accounts.view_notice",
+        "portal.view_listexport",
     ],
 }
 

@@ -1,5 +1,5 @@
 """Issue 11 §3 in Chromium, on a desktop and a phone: the account manager searches card users by an ID
-number (which never reaches the address bar), jumps pages, and exports a large list that is built in
+number (which never reaches the address bar), pages on, and exports a large list that is built in
 the background and downloaded from its progress page."""
 
 from __future__ import annotations
@@ -46,11 +46,10 @@ def test_search_by_id_number_page_jump_and_a_background_export(page, world, sett
     screenshot(page, f"card-user-search-{viewport}")
 
     page.goto(f"{page.base_url}/cards/card-users/")
-    page.fill("input#page-jump", "2")
-    page.click(".pagination__jump [type=submit]")
+    page.click(".pagination a[data-page=next]")
     page.wait_for_load_state()
-    assert "page=2" in page.url
-    assert page.locator(".pagination").inner_text().count("2") >= 1
+    assert "cursor=" in page.url
+    assert page.locator("table tbody tr").count() == 2
 
     page.goto(f"{page.base_url}/cards/")
     page.click("a[href*='/exports/cards/'][href*='format=csv']")

@@ -272,22 +272,29 @@ def test_approver_queue_search(client, world):
 # --- pagination ------------------------------------------------------------------------
 
 
-def test_pages_have_counts_and_a_page_jump_that_keeps_the_filters(am, world):
+def test_pages_have_counts_and_links_and_a_jump_that_keep_the_filters(am, world):
     ent = world["enterprise"]
     cards = [factories.card(enterprise=ent) for _ in range(27)]
     prefix = cards[0].iccid[:10]
-    response = am.get(reverse("cards:list"), {"q": prefix, "status": "", "page": "2"})
+    response = am.get(reverse("cards:list"), {"q": prefix, "status": ""})
     body = response.content.decode()
-    matching = [card for card in cards if card.iccid.startswith(prefix)]
+    matching = sorted(card.iccid for card in cards if card.iccid.startswith(prefix))
     assert f"{len(matching)} cards match" in body
-    assert "Page 2 of 2" in body
+    assert "Page 2 of 2" not in body  # pages are not numbered
+    following = re.search(r'href="([^"]*)"[^>]*data-page="next"', body).group(1)
+    assert f"q={prefix}" in following and "cursor=" in following
     jump = re.search(r'<form method="get" class="pagination__jump">(.*?)</form>', body, re.S).group(1)
     assert f'<input type="hidden" name="q" value="{prefix}">' in jump
-    assert 'name="page"' in jump and 'max="2"' in jump
-    assert 'name="page" min' in jump and 'type="hidden" name="page"' not in jump
-    # A page past the end, or not a number, shows the last (or first) page rather than an error.
-    assert "Page 2 of 2" in am.get(reverse("cards:list"), {"q": prefix, "page": "999"}).content.decode()
-    assert "Page 1 of 2" in am.get(reverse("cards:list"), {"q": prefix, "page": "x"}).content.decode()
+    assert 'name="jump"' in jump and 'type="hidden" name="jump"' not in jump
+    assert 'name="cursor"' not in jump
+    # The jump goes to the first card at or after the ICCID typed, within the search.
+    landed = am.get(reverse("cards:list"), {"q": prefix, "jump": matching[5]}).content.decode()
+    assert re.findall(r'href="/cards/(\d+)/"', landed)[0] == matching[5]
+    assert 'data-page="previous"' in landed
+    # A stale numbered link gets the first page and a note, never a wrong page.
+    stale = am.get(reverse("cards:list"), {"q": prefix, "page": "999"}).content.decode()
+    assert "Pages are no longer numbered" in stale
+    assert re.findall(r'href="/cards/(\d+)/"', stale)[0] == matching[0]
 
 
 def test_the_card_user_page_jump_carries_the_token_not_the_number(am, manager, world):
@@ -302,7 +309,14 @@ def test_the_card_user_page_jump_carries_the_token_not_the_number(am, manager, w
     )
     page = am.get(reverse("cards:card_user_list")).content.decode()
     assert "27 card users match" in page
-    assert "Page 1 of 2" in page
+    assert 'data-page="next"' in page
+    # A search's pages carry its token (the 26 others are all 李四), never what was searched.
+    location = am.post(reverse("cards:card_user_list"), {"q": "李四"})["Location"]
+    searched = am.get(location).content.decode()
+    token = location.split("s=")[1]
+    assert f'<input type="hidden" name="s" value="{token}">' in searched
+    following = re.search(r'href="([^"]*)"[^>]*data-page="next"', searched).group(1)
+    assert f"s={token}" in following and "q=" not in following
     location = am.post(reverse("cards:card_user_list"), {"q": number})["Location"]
     searched = am.get(location).content.decode()
     assert "1 card user matches" in searched

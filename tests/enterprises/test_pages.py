@@ -336,8 +336,10 @@ def test_list_paginates_by_25(manager_client, world):
         factories.enterprise(actor=manager)
     first = manager_client.get(reverse("enterprises:list"))
     assert len(first.context["enterprises"]) == 25
-    second = manager_client.get(reverse("enterprises:list"), {"page": 2})
+    following = first.context["page_obj"].next_cursor
+    second = manager_client.get(reverse("enterprises:list"), {"cursor": following})
     assert len(second.context["enterprises"]) == 1
+    assert not set(first.context["enterprises"]) & set(second.context["enterprises"])
 
 
 def test_enterprise_admin_is_sent_to_their_enterprise(client, world):

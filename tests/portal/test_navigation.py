@@ -8,7 +8,7 @@ from portal.navigation import menu_for
 
 pytestmark = pytest.mark.django_db
 
-EVERYONE = ["home", "cards:list", "cards:card_user_list", "orders:list"]
+EVERYONE = ["home", "dashboard", "cards:list", "cards:card_user_list", "orders:list"]
 MANAGER = EVERYONE + [
     "enterprises:list",
     "enterprises:create",
