@@ -70,6 +70,16 @@ class Walk:
         return text
 
 
+def _dashboard(walk) -> None:
+    """The compliance dashboard, reached from its home tile: its charts fit the screen (issue 11 §3)."""
+    walk.open("/", "home-for-dashboard")
+    walk.follow(walk.page.locator("#tile-dashboard"), "dashboard")
+    charts = walk.page.locator("svg.chart")
+    for index in range(charts.count()):
+        box = charts.nth(index).bounding_box()
+        assert box and 0 < box["width"] <= VIEWPORTS[walk.viewport]["width"], (walk.role, index, box)
+
+
 def _no_browser_checks(page) -> None:
     # The browser's required-field checks would stop the submit first; the server's errors are what is walked.
     page.eval_on_selector("main form[enctype]", "form => { form.noValidate = true; }")
@@ -110,6 +120,13 @@ def test_the_account_managers_day(page, world, scripted_face_engine, settings, p
     assert len(_rows(page)) == lacking.count()
     assert not any(plain.iccid in row for row in _rows(page))
 
+    # The dashboard counts the same cards, and its tile leads to the same list.
+    _dashboard(walk)
+    assert page.locator("svg.chart").count() >= 1
+    assert int(page.locator("[data-figure=lacking]").inner_text()) == lacking.count()
+    walk.follow(page.locator("a.tile[href$='realname=missing']"), "dashboard-lacking")
+    assert len(_rows(page)) == lacking.count()
+
     # The card list, searched by an ICCID prefix and by a full MSISDN.
     target = stock[1]
     walk.open("/cards/", "cards")
@@ -128,6 +145,12 @@ def test_the_account_managers_day(page, world, scripted_face_engine, settings, p
     walk.open(f"/cards/card-users/new/?card={target.iccid}", "counter")
     if page.locator("select[name=enterprise]").count():
         page.select_option("select[name=enterprise]", str(enterprise.public_id))
+    # The card is picked from the enterprise's stock, not typed; a phone may scan its barcode (§2).
+    picker = page.locator("[data-card-picker]")
+    picker.wait_for(state="visible")
+    picker.locator("[data-picker-filter=q]").fill(stock[0].iccid)
+    picker.locator(f"[data-picker-results] input[value='{stock[0].iccid}']").wait_for()
+    assert page.locator("[data-picker-scan]").is_visible() is (viewport == "phone")
     page.fill("input[name=name]", "王芳")
     page.select_option("select[name=id_type]", "resident_id")
     number = idgen.resident_id()
@@ -222,6 +245,7 @@ def test_the_enterprise_admins_day(page, world, scripted_face_engine, viewport):
     walk = Walk(page, viewport, "enterprise-admin")
     login(page, admin.username, factories.PASSWORD)
 
+    _dashboard(walk)
     walk.open("/", "home")
     walk.follow(page.locator("a.tile--primary"), "own-enterprise")
     assert str(enterprise.public_id) in page.url and enterprise.name in page.locator("main").inner_text()
@@ -279,6 +303,7 @@ def test_the_provincial_approvers_day(page, world, scripted_face_engine, viewpor
     walk = Walk(page, viewport, "provincial-approver", desk=True)
     login(page, approver.username, factories.PASSWORD)
 
+    _dashboard(walk)
     walk.open("/", "home")
     assert int(page.locator("a.tile[href$='/approvals/reviews/'] .tile__count").inner_text()) >= 1
 
@@ -325,6 +350,7 @@ def test_the_group_approvers_day(page, world, viewport):
     walk = Walk(page, viewport, "group-approver", desk=True)
     login(page, group.username, factories.PASSWORD)
 
+    _dashboard(walk)
     walk.open("/", "home")
     walk.follow(page.locator("a.tile[href$='/approvals/']"), "queue")
     assert page.locator(f"main a[href*='{exemption.public_id}']").count() >= 1
@@ -347,6 +373,7 @@ def test_the_ops_day(page, world, viewport):
     walk = Walk(page, viewport, "ops", desk=True)
     login(page, ops.username, factories.PASSWORD)
 
+    _dashboard(walk)
     walk.open("/admin/", "admin")
     header = page.locator("#header").inner_text()
     assert "赵运维" in header and ops.username not in header
