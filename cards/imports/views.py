@@ -22,11 +22,11 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts.permissions import Capability, can, may_somewhere
 from accounts.roles import Role
 from cards.imports import parsing, report, selectors, services
-from cards.inventory.pages import COUNT_CAP, PAGE_SIZE, CappedPaginator
 from cards.models import ImportStatus, Package
 from core import errors
 from core.forms import KeepsUploadsMixin, add_domain_error
 from core.http import no_store
+from core.keyset import DateJump, Keyset, list_count
 from core.pending_uploads import upload_owner
 from enterprises.models import Enterprise
 
@@ -166,6 +166,9 @@ def import_new(request):
     )
 
 
+IMPORT_KEYSET = Keyset("imports", ("-created_at", "-pk"), jump=DateJump())
+
+
 @login_required
 @never_cache
 @require_safe
@@ -175,11 +178,11 @@ def import_list(request):
     queryset = selectors.card_imports_visible_to(request.user).order_by("-created_at", "-pk")
     if form.is_bound:
         queryset = form.apply(queryset) if form.is_valid() else queryset.none()
-    page = CappedPaginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = IMPORT_KEYSET.page(queryset, request.GET)
     return render(
         request,
         "cards/import_list.html",
-        {"form": form, "page_obj": page, "imports": page.object_list, "count_cap": COUNT_CAP},
+        {"form": form, "page_obj": page, "imports": page.object_list, "count": list_count(queryset)},
     )
 
 
