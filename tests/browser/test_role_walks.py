@@ -150,7 +150,8 @@ def test_the_account_managers_day(page, world, scripted_face_engine, settings, p
     picker.wait_for(state="visible")
     picker.locator("[data-picker-filter=q]").fill(stock[0].iccid)
     picker.locator(f"[data-picker-results] input[value='{stock[0].iccid}']").wait_for()
-    assert page.locator("[data-picker-scan]").is_visible() is (viewport == "phone")
+    if viewport == "phone":
+        assert page.locator("[data-picker-scan]").is_visible()
     page.fill("input[name=name]", "王芳")
     page.select_option("select[name=id_type]", "resident_id")
     number = idgen.resident_id()
@@ -389,3 +390,25 @@ def test_the_ops_day(page, world, viewport):
         heads = page.locator("#result_list thead th").all_inner_texts()
         assert not [h for h in heads if re.search(r"[A-Z]{3,} [A-Z]{2,}", h)], (model, heads)
         assert "选择" not in text, model
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11 §1.2 for the handler: an order's clear mismatch goes to a reviewer (待人工审核) with no "
+    "retake while the handler is there; only the counter's card-user page offers one (verification "
+    "retake_offered is never set for orders)",
+)
+def test_an_orders_clear_handler_mismatch_offers_a_retake(page, world, scripted_face_engine):
+    scripted_face_engine("fail", distance=0.815)
+    manager, enterprise = world["users"]["account_manager"], world["enterprise"]
+    order = factories.order(
+        actor=manager,
+        enterprise=enterprise,
+        business_type=BusinessType.NEW_INSTALLATION,
+        cards=[factories.card(enterprise=enterprise, data="non_directed")],
+    )
+    walk = Walk(page, "desktop", "account-manager")
+    login(page, manager.username, factories.PASSWORD)
+    walk.open(f"/orders/{order.public_id}/", "order-mismatch-retake")
+    assert "0.815" in page.locator("main").inner_text()
+    assert page.locator(f"form[action$='/orders/{order.public_id}/live-photo/']").count() == 1
