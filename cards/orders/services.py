@@ -76,7 +76,7 @@ from enterprises.services import enterprise_upload_documents
 from integrations.webhooks.models import EventType
 from integrations.webhooks.payloads import emit_event
 from verification.models import LivenessSource, Verification, VerificationPurpose, VerificationStatus
-from verification.services import verification_create
+from verification.services import verification_create, verification_retake, verification_send_to_review
 
 ORDER_MAX_CARDS = 1000
 SERVICE_LEVELS = frozenset(level.value for level in ServiceLevel)
@@ -441,11 +441,14 @@ def order_create(
     review_required: bool = False,
     liveness: str = "",
     liveness_frames: Sequence[bytes] = (),
+    retake_offered: bool = False,
 ) -> Order:
     """File an order (H1-H3). Face-gated businesses wait for the comparison; others complete now.
 
     `review_required`, `liveness`, `liveness_frames`: how the handler's live photo came (a live capture's
     outcome, or one fallback photo that proves no presence) as verification_create takes them.
+    `retake_offered`: the handler stands at the counter, so a clear mismatch waits for a retake or for the
+    manager to send it to a reviewer (issue 11 §1.2), instead of going to a reviewer at once.
 
     `cards` are Card objects or ICCIDs of the enterprise.
 
@@ -555,6 +558,7 @@ def order_create(
                 review_required=review_required,
                 liveness=liveness,
                 liveness_frames=liveness_frames,
+                retake_offered=retake_offered,
             )
             audit_record(
                 actor=actor,
@@ -723,7 +727,8 @@ def order_handler_declined(*, order: Order, verification: Verification, actor: U
 
 
 def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo: object) -> Verification:
-    """A comparison refused the live photo as unusable (no face, several faces...): take it again."""
+    """A comparison refused the live photo as unusable (no face, several faces...), or found a clear
+    mismatch while the handler is at the counter (issue 11 §1.2): take it again."""
 
     require(actor, Capability.ORDERS_FILE, order.enterprise, message=PermissionText.CHANGE)
     photos = _files(handler_live_photo)
@@ -736,12 +741,38 @@ def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo: ob
         if (
             locked.status != OrderStatus.AWAITING_VERIFICATION
             or latest is None
-            or latest.status != VerificationStatus.REJECTED
+            or latest.status not in (VerificationStatus.REJECTED, VerificationStatus.MISMATCH)
         ):
             raise InvalidTransition(
-                _("A new live photo can only be taken when the last one was refused as unusable."),
+                _(
+                    "A new live photo can only be taken when the last one was refused as unusable or did not "
+                    "match the handler's ID photo."
+                ),
                 field="handler_live_photo",
             )
+        if latest.status == VerificationStatus.MISMATCH:
+            # The same comparison runs again with the new photo (verification_retake counts the retakes);
+            # the order keeps only the newest live photo, as after an unusable one.
+            attempt = latest.retakes + 2
+            mismatched_live = locked.handler_live_photo.name
+            if mismatched_live:
+                live_storage = locked.handler_live_photo.storage
+                transaction.on_commit(lambda: live_storage.delete(mismatched_live))
+            _store(
+                stored,
+                locked.handler_live_photo,
+                f"{locked.public_id}-live-retake-{attempt}{live_clean.extension}",
+                live_clean,
+            )
+            locked.save(update_fields=["handler_live_photo"])
+            retaken = verification_retake(verification=latest, actor=actor, live_photo=live_clean)
+            audit_record(
+                actor=actor,
+                action="order.live_photo_retaken",
+                obj=locked,
+                data={"verification": str(retaken.public_id), "after": "mismatch"},
+            )
+            return retaken
         # The ID photo stays: it was sanitised when the order was filed.
         with locked.handler_id_photo.open("rb") as handle:
             id_content = handle.read()
@@ -784,6 +815,24 @@ def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo: ob
     return verification
 
 
+def order_send_to_review(*, actor: User, order: Order) -> Verification:
+    """The manager hands the handler's clear mismatch to a reviewer instead of retaking (issue 11 §1.2)."""
+    require(actor, Capability.ORDERS_FILE, order.enterprise, message=PermissionText.CHANGE)
+    with transaction.atomic():
+        locked = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
+        latest = order_latest_verification(locked)
+        if locked.status != OrderStatus.AWAITING_VERIFICATION or latest is None:
+            raise InvalidTransition(_("This order has no comparison to send to a reviewer."), code="not_mismatch")
+        verification = verification_send_to_review(verification=latest, actor=actor)
+        audit_record(
+            actor=actor,
+            action="order.sent_to_review",
+            obj=locked,
+            data={"verification": str(verification.public_id)},
+        )
+    return verification
+
+
 def order_verification_settled(*, verification: Verification, actor: User | None) -> None:
     """Receiver of verification.hooks.verification_settled: the handler's comparison decides its order (H3)."""
     if verification.purpose != VerificationPurpose.HANDLER:
@@ -798,6 +847,7 @@ def order_verification_settled(*, verification: Verification, actor: User | None
 
 __all__ = [
     "MSG_LIVE_PHOTO_REQUIRED",
+    "order_send_to_review",
     "ORDER_MAX_CARDS",
     "CleanParameters",
     "order_clean_parameters",

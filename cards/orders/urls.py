@@ -14,5 +14,6 @@ urlpatterns = [
     path("new/cancel/", views.order_new_cancel, name="new_cancel"),
     path("<uuid:public_id>/", views.order_detail, name="detail"),
     path("<uuid:public_id>/live-photo/", views.order_retake, name="retake"),
+    path("<uuid:public_id>/send-to-review/", views.order_send_to_review, name="send_to_review"),
     path("<uuid:public_id>/photos/<str:kind>/", views.order_photo, name="photo"),
 ]

@@ -46,6 +46,7 @@ from core.keyset import DateJump, Keyset, list_count
 from core.pending_uploads import upload_owner
 from verification.capture import capture_page_context, live_photo_from_form
 from verification.models import VerificationStatus
+from verification.services import retake_limit
 
 SESSION_KEY = "order_wizard"
 PHOTO_FIELDS = {"id": "handler_id_photo", "live": "handler_live_photo"}
@@ -324,6 +325,8 @@ def order_new_details(request):
                     parameters=form.parameters(),
                     credential_photo=cleaned.get("credential_photo"),
                     responsible_id_photo=cleaned.get("responsible_id_photo"),
+                    # The handler stands at the counter: a clear mismatch may be retaken there (issue 11 §1.2).
+                    retake_offered=True,
                     **_handler_live_photo(form),
                 )
             except errors.DomainError as exc:
@@ -465,23 +468,27 @@ def _render_detail(request, order, *, retake_form=None, status: int = 200):
         for line in selectors.order_lines(order)
     ]
     can_change = can(user, Capability.ORDERS_FILE, order.enterprise)
-    can_retake = bool(
-        can_change
-        and order.status == OrderStatus.AWAITING_VERIFICATION
-        and verification is not None
-        and verification.status == VerificationStatus.REJECTED
-    )
+    waiting = can_change and order.status == OrderStatus.AWAITING_VERIFICATION and verification is not None
+    mismatch = bool(waiting and verification.status == VerificationStatus.MISMATCH)
+    retakes_left = max(0, retake_limit() - verification.retakes) if mismatch else 0
+    can_retake = bool(waiting and verification.status == VerificationStatus.REJECTED) or retakes_left > 0
     context = {
         "order": order,
         "handler": order.handler,
         "lines": lines,
         "verification": verification,
         "can_retake": can_retake,
+        # Issue 11 §1.2: a clear mismatch while the handler is still there: retake, or send to a reviewer.
+        "mismatch": mismatch,
+        "retakes_left": retakes_left,
         "retake_form": retake_form or (LivePhotoRetakeForm() if can_retake else None),
         "can_view_photos": can(user, Capability.ENTERPRISE_FILES_OPEN, order),
         # While the comparison runs or waits for a reviewer; a photo refused as unusable waits for a retake.
         "polling": order.status == OrderStatus.AWAITING_VERIFICATION
-        and not (verification is not None and verification.status == VerificationStatus.REJECTED),
+        and not (
+            verification is not None
+            and verification.status in (VerificationStatus.REJECTED, VerificationStatus.MISMATCH)
+        ),
     }
     response = render(request, "cards/order_detail.html", context, status=status)
     no_store(response)
@@ -519,6 +526,24 @@ def order_retake(request, public_id):
             )
             return redirect("orders:detail", public_id=order.public_id)
     return _render_detail(request, order, retake_form=form, status=400)
+
+
+@login_required
+@never_cache
+@require_POST
+def order_send_to_review(request, public_id):
+    """The manager sends the handler's clear mismatch to a reviewer instead of retaking (issue 11 §1.2)."""
+    user = request.user
+    order = selectors.order_for_user(user, public_id)
+    if not can(user, Capability.ORDERS_FILE, order.enterprise):
+        raise PermissionDenied(str(order_policy.PermissionText.CHANGE))
+    try:
+        services.order_send_to_review(actor=user, order=order)
+    except errors.DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The comparison is sent to a reviewer; the order waits for the decision."))
+    return redirect("orders:detail", public_id=order.public_id)
 
 
 @login_required

