@@ -48,3 +48,19 @@ def test_11_5_the_desktop_header_shows_the_navigation(page, world):
     assert page.locator(".site-nav a").first.is_visible()
     assert _header_height(page) <= 120
     screenshot(page, "desktop-header")
+
+
+def test_11_3_on_a_phone_the_menu_button_shows_the_unread_notices(page, world):
+    from accounts.models import NoticeKind
+    from accounts.notifications import notify
+
+    manager = world["users"]["account_manager"]
+    notify(manager, NoticeKind.DECISION, None, title="决定已出", body="", link="/")
+    login(page, manager.username, factories.PASSWORD)
+    page.set_viewport_size(PHONE)
+    page.goto(f"{page.base_url}/")
+    badge = page.locator(".menu-toggle [data-menu-unread]")
+    # The bell itself is inside the collapsed menu; its count is on the button that opens it.
+    assert not page.locator(".bell").is_visible()
+    assert badge.is_visible() and badge.inner_text() == "1"
+    assert _header_height(page) <= 80
