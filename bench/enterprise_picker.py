@@ -25,6 +25,7 @@ CARDS = 60
 
 
 def _recreate(url: str) -> None:
+    # A script: these load only once main() has pointed Django at the benchmark's database and set it up.
     import psycopg2
 
     name = urlparse(url).path.lstrip("/")
@@ -45,9 +46,11 @@ def main() -> int:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     _recreate(url)
+    # A script: these load only once main() has pointed Django at the benchmark's database and set it up.
     import django
 
     django.setup()
+    # A script: these load only once main() has pointed Django at the benchmark's database and set it up.
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
@@ -55,6 +58,7 @@ def main() -> int:
 
     setup_test_environment()
     call_command("migrate", verbosity=0)
+    # A script: these load only once main() has pointed Django at the benchmark's database and set it up.
     from accounts.models import Province
     from accounts.services import user_create
     from cards.models import Card, Package

@@ -112,6 +112,7 @@ def _admin_connection():
 
 def _alias(name: str) -> str:
     """A connection alias of its own for the database `name` (added to Django's connections)."""
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from django.db import connections
 
     alias = f"bench_{name}"
@@ -125,6 +126,7 @@ def _alias(name: str) -> str:
 def using(alias: str):
     """Django's default connection is `alias` inside the block: the views, services and
     CaptureQueriesContext all read and write that database."""
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from django.db import connections
 
     saved = connections["default"]
@@ -136,6 +138,7 @@ def using(alias: str):
 
 
 def _disk_migrations() -> list[str]:
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from django.db.migrations.loader import MigrationLoader
 
     loader = MigrationLoader(None, ignore_no_migrations=True)
@@ -148,6 +151,7 @@ def _marker(cards: int) -> str:
 
 
 def _loaded_marker(alias: str) -> str | None:
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from django.db import connections
 
     with connections[alias].cursor() as cursor:
@@ -162,6 +166,7 @@ def _loaded_marker(alias: str) -> str | None:
 def prepare(name: str, cards: int, *, log=print) -> str:
     """The alias of database `name` holding the scale world of `cards` cards: reused when its marker
     matches, else created again, migrated, seeded and loaded."""
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from django.db import connections
 
     alias = _alias(name)
@@ -245,6 +250,7 @@ _GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平�
 
 def _people(count: int) -> list[tuple[int, str, str, str]]:
     """(k, name, encrypted ID number, blind index) of `count` distinct valid resident IDs."""
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from accounts.pii import encrypt, personal_id_index
 
     rng = random.Random(12)
@@ -261,9 +267,11 @@ def _people(count: int) -> list[tuple[int, str, str, str]]:
 
 
 def load(alias: str, cards: int, *, log=print) -> None:
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from django.core.management import call_command
     from django.db import connections
 
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from accounts.models import Province, User
     from accounts.roles import Role
     from accounts.services import user_create
@@ -304,6 +312,7 @@ def load(alias: str, cards: int, *, log=print) -> None:
         verification_passed = Verification.objects.filter(card_user__isnull=False, status="passed").first()
         verification_review = Verification.objects.filter(card_user__isnull=False, status="in_review").first()
         template_change = ChangeRequest.objects.filter(enterprise=big).first()
+        # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
         from approvals.models import ExemptionRequest
 
         template_exemption = ExemptionRequest.objects.filter(enterprise=big).order_by("pk").first()
@@ -596,6 +605,7 @@ VARIANTS = {
 
 def _routes() -> list[tuple[str, str, list[str]]]:
     """(name, route, parameter names) of every route of the URL conf, admin sites excepted."""
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from django.urls import URLResolver, get_resolver
 
     def walk(patterns, prefix, namespace):
@@ -627,6 +637,7 @@ class World:
 
 
 def _world(user) -> World:
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from approvals.models import ExemptionRequest
     from cards.models import Card, CardImport, CardUser, Order
     from enterprises.models import ChangeRequest, Enterprise
@@ -692,9 +703,11 @@ def _detail_kwargs(world: World) -> dict[str, dict | None]:
 
 def _admin_pages(world: World) -> dict[str, str]:
     """The ops admin's and the approvals desk's index and changelists, and the change pages of the big models."""
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from django.contrib import admin
     from django.urls import reverse
 
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from approvals.admin import approvals_site
 
     pages = {}
@@ -717,6 +730,7 @@ def pages_for(user) -> tuple[dict[str, str], list[str]]:
 
     A superuser is measured on the admin sites only: on the portal it is an ops user (accounts.permissions).
     """
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from django.urls import reverse
 
     world = _world(user)
@@ -795,6 +809,7 @@ def measure(clients: dict[str, dict[str, Any]], pages: dict[str, list[str]], req
     A page that answers no 200 at either size is not timed (the role cannot see it); a status that differs
     between the sizes is kept, and fails in verdict().
     """
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -869,8 +884,10 @@ def _short(cards: int) -> str:
 
 
 def _clients(alias: str) -> dict[str, Any]:
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from django.test import Client
 
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from accounts.models import User
 
     found: dict[str, Any] = {"alias": alias, "pages": {}}
@@ -999,6 +1016,7 @@ def profile(client, path: str, requests: int = 20, top: int = 15) -> str:
 
 
 def run(results: dict, *, large: int = LARGE, small: int = SMALL, requests: int = REQUESTS) -> None:
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from django.test.utils import override_settings
 
     target = time_target(large)
@@ -1049,6 +1067,7 @@ def run(results: dict, *, large: int = LARGE, small: int = SMALL, requests: int 
 
 
 def _throughput_and_profile(results: dict, large: dict) -> None:
+    # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from django.conf import settings
     from django.urls import reverse
 

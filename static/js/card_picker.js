@@ -216,7 +216,7 @@
         self.markResults();
       });
     } else {
-      this.form.addEventListener("change", function (event) {
+      if (self.form) self.form.addEventListener("change", function (event) {
         if (event.target.matches && event.target.matches("input[name='" + self.field + "']:not([data-picker-box])")) {
           self.readField();
           self.showCount();
@@ -224,14 +224,12 @@
         }
       });
     }
-    ["data-enterprise-field", "data-business-field"].forEach(function (attribute) {
-      var name = self.root.getAttribute(attribute);
-      var input = name && self.form.elements.namedItem(name);
-      if (input && input.addEventListener) {
-        input.addEventListener("change", function () {
-          self.filterChanged();
-        });
-      }
+    // Listened for on the form: the enterprise picker may replace its field's element (enterprise_autocomplete.js).
+    var watched = ["data-enterprise-field", "data-business-field"]
+      .map(function (attribute) { return self.root.getAttribute(attribute); })
+      .filter(Boolean);
+    if (self.form) self.form.addEventListener("change", function (event) {
+      if (event.target && watched.indexOf(event.target.name) >= 0) self.filterChanged();
     });
   };
 

@@ -59,6 +59,8 @@
         value = hidden;
       }
       value.value = li.getAttribute("data-id");
+      // A script's change fires no event: say it, so that what depends on the enterprise (the card picker) follows.
+      value.dispatchEvent(new Event("change", { bubbles: true }));
       close();
       if (status) status.textContent = li.textContent;
     }
@@ -116,7 +118,10 @@
     }
 
     input.addEventListener("input", function () {
-      if (value.tagName !== "SELECT") value.value = "";
+      if (value.tagName !== "SELECT" && value.value) {
+        value.value = "";
+        value.dispatchEvent(new Event("change", { bubbles: true }));
+      }
       clearTimeout(timer);
       timer = setTimeout(ask, DELAY_MS);
     });

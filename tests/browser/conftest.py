@@ -70,3 +70,17 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def choose_enterprise(page, enterprise) -> None:
+    """Pick `enterprise` in the page's enterprise picker (enterprises.autocomplete) as a person does: type
+    its name, then click it in the suggestions."""
+    box = page.locator("input[name=enterprise_q]").first
+    box.click()
+    box.fill("")
+    box.press_sequentially(enterprise.name, delay=20)
+    option = page.locator(".autocomplete__list [role=option]", has_text=enterprise.name).first
+    option.wait_for()
+    option.click()
+    hidden = page.locator("[data-autocomplete-value][name=enterprise]").first
+    assert hidden.input_value() == str(enterprise.public_id)

@@ -10,7 +10,7 @@ import pytest
 
 from cards.models import Card, CardImport, ImportStatus
 from tests import factories, idgen
-from tests.browser.conftest import login, screenshot
+from tests.browser.conftest import choose_enterprise, login, screenshot
 
 pytestmark = [
     pytest.mark.browser,
@@ -42,7 +42,7 @@ def test_U2_import_then_card_page_explains_no_exemption(page, world, tmp_path, s
 
     login(page, manager.username, factories.PASSWORD)
     page.goto(f"{page.base_url}/cards/imports/")
-    page.select_option("select[name=enterprise]", str(enterprise.public_id))
+    choose_enterprise(page, enterprise)
     page.set_input_files("input[name=file]", str(card_file))
     page.click("main form[enctype] [type=submit]")
     page.wait_for_selector("#import-progress")

@@ -12,7 +12,7 @@ import pytest
 
 from approvals.models import ExemptionRequest
 from tests import factories
-from tests.browser.conftest import login, screenshot
+from tests.browser.conftest import choose_enterprise, login, screenshot
 from tests.images import jpeg_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -68,7 +68,7 @@ def test_issue11_order_cards_are_picked_by_search_and_select_all(page, world, vi
     login(page, manager.username, factories.PASSWORD)
     page.goto(f"{page.base_url}/orders/new/")
     page.select_option("select[name=business_type]", "new_installation")
-    page.select_option("select[name=enterprise]", str(enterprise.public_id))
+    choose_enterprise(page, enterprise)
     picker = page.locator("[data-card-picker]")
     picker.wait_for(state="visible")
     _settled(page, 4)
