@@ -468,10 +468,11 @@ def _render_detail(request, order, *, retake_form=None, status: int = 200):
         for line in selectors.order_lines(order)
     ]
     can_change = can(user, Capability.ORDERS_FILE, order.enterprise)
-    waiting = can_change and order.status == OrderStatus.AWAITING_VERIFICATION and verification is not None
-    mismatch = bool(waiting and verification.status == VerificationStatus.MISMATCH)
-    retakes_left = max(0, retake_limit() - verification.retakes) if mismatch else 0
-    can_retake = bool(waiting and verification.status == VerificationStatus.REJECTED) or retakes_left > 0
+    comparison = verification.status if verification is not None else None
+    waiting = can_change and order.status == OrderStatus.AWAITING_VERIFICATION
+    mismatch = bool(waiting and comparison == VerificationStatus.MISMATCH)
+    retakes_left = max(0, retake_limit() - verification.retakes) if mismatch and verification is not None else 0
+    can_retake = bool(waiting and comparison == VerificationStatus.REJECTED) or retakes_left > 0
     context = {
         "order": order,
         "handler": order.handler,
