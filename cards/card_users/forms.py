@@ -81,6 +81,8 @@ class CardUserRegisterForm(KeepsUploadsMixin, forms.Form):
         ),
     )
     biometric_consent = forms.BooleanField(label=CONSENT_TEXT, required=True)
+    # The label is the whole consent text; the error summary names it shortly.
+    biometric_consent.summary_label = _("Consent to the biometric check")  # type: ignore[attr-defined]
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from cards.card_users.forms import CONSENT_TEXT
 from cards.models import CardUser
 from tests import factories, idgen
 from tests.images import jpeg_upload
@@ -44,6 +45,9 @@ def test_the_counter_keeps_both_photos_when_the_consent_is_missing(
     assert response.status_code == 400
     html = response.content.decode()
     assert set(response.context["form"].errors) == {"biometric_consent"}
+    # The summary names the consent shortly, not by its whole text (which ended "。：" in Chinese).
+    summary = re.search(r'data-error-link="biometric_consent">([^<]+)<', html).group(1)
+    assert summary.startswith("Consent to the biometric check: ") and str(CONSENT_TEXT) not in summary
     [id_token], [live_token] = tokens(html, "id_photo"), tokens(html, "live_photo")
     assert id_number not in html and id_token not in id_number
     assert not CardUser.objects.exists() and not Verification.objects.exists()
