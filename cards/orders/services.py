@@ -726,6 +726,17 @@ def order_handler_declined(*, order: Order, verification: Verification, actor: U
         return _reject(locked, actor=actor, reason=reason, code="handler_declined")
 
 
+def _replace_live_photo(stored: StoredFiles, order: Order, name: str, upload: CleanUpload) -> None:
+    """The order keeps only its newest live photo: the one replaced is deleted once the transaction commits
+    (the comparison it went to keeps a copy of its own)."""
+    previous = order.handler_live_photo.name
+    if previous:
+        storage = order.handler_live_photo.storage
+        transaction.on_commit(lambda: storage.delete(previous))
+    _store(stored, order.handler_live_photo, name, upload)
+    order.save(update_fields=["handler_live_photo"])
+
+
 def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo: object) -> Verification:
     """A comparison refused the live photo as unusable (no face, several faces...), or found a clear
     mismatch while the handler is at the counter (issue 11 §1.2): take it again."""
@@ -754,17 +765,9 @@ def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo: ob
             # The same comparison runs again with the new photo (verification_retake counts the retakes);
             # the order keeps only the newest live photo, as after an unusable one.
             attempt = latest.retakes + 2
-            mismatched_live = locked.handler_live_photo.name
-            if mismatched_live:
-                live_storage = locked.handler_live_photo.storage
-                transaction.on_commit(lambda: live_storage.delete(mismatched_live))
-            _store(
-                stored,
-                locked.handler_live_photo,
-                f"{locked.public_id}-live-retake-{attempt}{live_clean.extension}",
-                live_clean,
+            _replace_live_photo(
+                stored, locked, f"{locked.public_id}-live-retake-{attempt}{live_clean.extension}", live_clean
             )
-            locked.save(update_fields=["handler_live_photo"])
             retaken = verification_retake(verification=latest, actor=actor, live_photo=live_clean)
             audit_record(
                 actor=actor,
@@ -785,15 +788,7 @@ def order_retake_live_photo(*, actor: User, order: Order, handler_live_photo: ob
             sha256=hashlib.sha256(id_content).hexdigest(),
         )
         attempt = locked.verifications.count() + 1
-        previous_live = locked.handler_live_photo.name
-        if previous_live:
-            # The refused photo is kept on its verification record; the order's copy goes.
-            storage = locked.handler_live_photo.storage
-            transaction.on_commit(lambda: storage.delete(previous_live))
-        _store(
-            stored, locked.handler_live_photo, f"{locked.public_id}-live-{attempt}{live_clean.extension}", live_clean
-        )
-        locked.save(update_fields=["handler_live_photo"])
+        _replace_live_photo(stored, locked, f"{locked.public_id}-live-{attempt}{live_clean.extension}", live_clean)
         verification = verification_create(
             actor=actor,
             purpose=VerificationPurpose.HANDLER,
