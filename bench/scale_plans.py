@@ -12,6 +12,7 @@ earlier, `write(bench.scale._alias(name), cards)`. Imported only after django.se
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -158,7 +159,7 @@ def plans(alias: str) -> dict[str, str]:
             _add(
                 found,
                 f"{what}: live cards of the rows shown (set_live_cards)",
-                _captured(lambda rows=rows: set_live_cards(rows)),
+                _captured(functools.partial(set_live_cards, rows)),
             )
         someone = CardBinding.objects.filter(ended_at__isnull=True, card__enterprise=big).order_by("pk").first()
         if someone is not None:
