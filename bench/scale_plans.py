@@ -3,8 +3,8 @@ large database: EXPLAIN (ANALYZE, BUFFERS) of each query the document makes a cl
 
 The SQL is the views' own: the selectors and list functions the pages call, sliced as their keyset's first
 page (core.keyset), or, where the code runs the statement itself (a count, an aggregate, a service's locks),
-the statements captured while it runs. The one service that writes (card_user_bind: the identity slot row
-of U6) runs inside a transaction that is rolled back.
+the statements captured while it runs. What writes (card_user_bind and its identity slot row of U6; the ops
+admin's login) runs inside a transaction that is rolled back.
 
 Run by bench.scale.run at the end (var/bench/scale-plans.txt); on a database bench.scale.prepare loaded
 earlier, `write(bench.scale._alias(name), cards)`. Imported only after django.setup() (it imports the apps).
@@ -185,13 +185,16 @@ def plans(alias: str) -> dict[str, str]:
 
         found["a card's event history (card detail)"] = _planned(card_events(card)[:HISTORY_LIMIT])
 
-        client = Client()
-        client.force_login(users["superuser"])
-        _add(
-            found,
-            "ops admin: card event changelist (/admin/cards/cardevent/)",
-            _captured(lambda: client.get(reverse("admin:cards_cardevent_changelist")), table="cards_cardevent"),
-        )
+        # The login writes (its session, last_login, the login audit): rolled back with the page's reads.
+        with transaction.atomic():
+            client = Client()
+            client.force_login(users["superuser"])
+            _add(
+                found,
+                "ops admin: card event changelist (/admin/cards/cardevent/)",
+                _captured(lambda: client.get(reverse("admin:cards_cardevent_changelist")), table="cards_cardevent"),
+            )
+            transaction.set_rollback(True)
     return found
 
 
