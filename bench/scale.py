@@ -1061,6 +1061,10 @@ def run(results: dict, *, large: int = LARGE, small: int = SMALL, requests: int 
         results["scale.worst_ratio"] = bench.entry(max(row.ratio for row in timed), "x")
 
     _throughput_and_profile(results, clients["large"])
+    # Imported here: bench.scale_plans imports this module (its roles and `using`).
+    from bench import scale_plans
+
+    print(f"[bench] scale: query plans at {large:,} cards (docs/scaling.md): {scale_plans.write(large_alias, large)}")
     if failures:
         raise RuntimeError(f"scale: {len(failures)} page(s) failed:\n" + "\n".join(failures))
     print(f"[bench] scale: no query count grows; {len(misses)} page x role over the {target}x time target")
