@@ -110,6 +110,19 @@ def _own_enterprise(user):
 # --- list and search ----------------------------------------------------------
 
 
+def enterprises_listed(user, params):
+    """The enterprises the list shows for these GET parameters, and its search form: the page's and the
+    export's."""
+    search = forms.EnterpriseSearchForm(params)
+    queryset = selectors.enterprises_visible_to(user).order_by("-created_at", "-pk")
+    if search.is_valid():
+        if search.cleaned_data["q"]:
+            queryset = queryset.filter(name__icontains=search.cleaned_data["q"])
+        if search.cleaned_data["status"]:
+            queryset = queryset.filter(status=search.cleaned_data["status"])
+    return queryset, search
+
+
 @login_required
 @never_cache
 @require_form_methods
@@ -118,9 +131,8 @@ def enterprise_list(request):
     if _is_enterprise_admin(user):
         return redirect("enterprises:detail", public_id=_own_enterprise(user).public_id)
 
-    search = forms.EnterpriseSearchForm(request.GET)
+    queryset, search = enterprises_listed(user, request.GET)
     number_form = forms.CredentialNumberForm(request.POST if request.method == "POST" else None)
-    queryset = selectors.enterprises_visible_to(user).order_by("-created_at", "-pk")
     number_search = request.method == "POST"
 
     if number_search:
@@ -135,11 +147,6 @@ def enterprise_list(request):
                 queryset = selectors.enterprises_visible_to(user).filter(pk=found.pk)
                 # The number is not echoed back into the page.
                 number_form = forms.CredentialNumberForm()
-    elif search.is_valid():
-        if search.cleaned_data["q"]:
-            queryset = queryset.filter(name__icontains=search.cleaned_data["q"])
-        if search.cleaned_data["status"]:
-            queryset = queryset.filter(status=search.cleaned_data["status"])
 
     page = ENTERPRISE_KEYSET.page(queryset, request.GET)
     return render(

@@ -44,6 +44,7 @@ from core.errors import NotFound, ValidationFailed
 from core.keyset import POSITION_PARAMS
 from core.queueing import enqueue, requeue_stale
 from core.text import join_words
+from enterprises.views import enterprises_listed
 from portal.models import ExportFormat, ExportStatus, ListExport
 
 # Parameters of a list page that are no filter (where in the list is core.keyset's: the export takes all of it).
@@ -149,6 +150,19 @@ LISTS: dict[str, ListSpec] = {
             (_("Status"), lambda request: request.get_status_display()),
             (_("Decisions"), exemption_decisions_text),
             (_("Filed at"), lambda request: _when(request.submitted_at)),
+        ),
+    ),
+    "enterprises": ListSpec(
+        title=_("Enterprises"),
+        rows=lambda user, params: enterprises_listed(user, params)[0].select_related("province", "account_manager"),
+        columns=(
+            (_("Unit name"), lambda enterprise: enterprise.name),
+            (_("Credential type"), lambda enterprise: enterprise.get_credential_type_display()),
+            (_("Credential number"), lambda enterprise: enterprise.credential_number_masked or "—"),
+            (_("Province"), lambda enterprise: enterprise.province.name),
+            (_("Account manager"), lambda enterprise: str(enterprise.account_manager)),
+            (_("Status"), lambda enterprise: enterprise.get_status_display()),
+            (_("Registered"), lambda enterprise: _when(enterprise.created_at)),
         ),
     ),
     # The approver's queues (issue 11 §3): what the queue pages show, with their search.

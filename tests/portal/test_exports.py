@@ -299,3 +299,22 @@ def test_the_approver_queues_export_what_they_show_with_their_search_and_are_log
     client.force_login(manager)
     for name in ("queue_exemptions", "queue_change_requests", "face_reviews"):
         assert client.get(export_url(name, format="csv")).status_code == 403, name
+
+
+def test_the_enterprise_export_is_the_lists_search_masked_and_scoped(am, world):
+    ent, other = world["enterprise"], world["enterprise_other"]
+    page = am.get(reverse("enterprises:list"), {"q": ent.name[:3]}).content.decode()
+    link = re.search(r'href="(/exports/enterprises/\?[^"]*format=csv[^"]*)"', page).group(1).replace("&amp;", "&")
+    rows = csv_rows(am.get(link))
+    assert rows[0][:3] == ["Unit name", "Credential type", "Credential number"]
+    names = [row[0] for row in rows[1:]]
+    assert ent.name in names
+    assert other.name not in names  # another province's enterprise is never exported
+    exported = next(row for row in rows[1:] if row[0] == ent.name)
+    assert exported[2] == ent.credential_number_masked
+    assert ent.credential_number not in content(am.get(link)).decode()
+    # A status the enterprise is not in exports none of it.
+    none_left = csv_rows(am.get(export_url("enterprises", format="csv", q=ent.name, status="change_pending")))
+    assert ent.name not in [row[0] for row in none_left[1:]]
+    event = AuditEvent.objects.filter(action="list.exported").latest("id")
+    assert event.data["list"] == "enterprises"
