@@ -49,6 +49,39 @@ def test_a_benchmark_run_drops_the_figures_its_module_retired(monkeypatch, tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.faces
+def test_faces_benchmark_times_sanitising_and_the_comparison_against_the_bare_library(tmp_path):
+    """`python -m bench --only faces` on two pairs, in a process of its own as the command runs (its pool
+    forks; its scratch database is a throwaway copy of a SQLite file of its own). Every round of a pair
+    must settle a fresh registration: a second outcome on a settled one raised, and the run failed."""
+    output = tmp_path / "bench.json"
+    output.write_text(json.dumps({"faces.e2e_ms_per_verification": {"value": 338.0, "unit": "ms"}}))
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bench-dev.sqlite3'}", "BENCH_FACE_PAIRS": "2"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "faces", "--output", str(output)],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = json.loads(output.read_text())
+    # The flattering figure is gone; the pipeline is its two parts, against the bare library on the same pixels.
+    assert "faces.e2e_ms_per_verification" not in figures
+    pipeline, sanitise = figures["faces.pipeline_ms_per_verification"], figures["faces.sanitise_ms_per_pair"]
+    compare = figures["faces.compare_ms_per_verification"]
+    assert sanitise["value"] > 0 and compare["value"] > 0
+    assert pipeline["value"] == pytest.approx(sanitise["value"] + compare["value"], abs=0.001)
+    assert (
+        pipeline["baseline"]
+        == compare["baseline"]
+        == figures["faces.engine_same_pixels_ms_per_verification"]["baseline"]
+    )
+    assert pipeline["baseline"] > 0
+
+
+@pytest.mark.slow
 def test_platform_benchmark_delivers_every_callback_and_times_both_logins(tmp_path):
     """`python -m bench --only platform` end to end, small: its worker processes must share the rows, so
     it runs as the command does, in a process of its own, on a SQLite file of its own (never the database
