@@ -1,7 +1,8 @@
 """`python -m bench [--only NAME ...]`: run the benchmarks, merge their figures into var/bench.json.
 
 var/bench.json maps a benchmark name to {"value", "unit", "baseline", "ratio"}.
-Figures of benchmarks not run this time are kept.
+Figures of benchmarks not run this time are kept. A module may name in RETIRED_FIGURES the figures it
+no longer makes because their meaning changed; a successful run of it drops them from the file.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
 
     results: dict[str, dict] = {}
+    retired: set[str] = set()
     failed = []
     for name in args.only or MODULES:
         try:
@@ -59,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(name)  # its figures, perhaps half made, are not merged
         else:
             results.update(figures)
+            retired.update(getattr(module, "RETIRED_FIGURES", ()))
 
     merged = {}
     if args.output.exists():
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             merged = json.loads(args.output.read_text())
         except ValueError:
             print(f"[bench] {args.output} is not JSON: rewritten")
+    for name in retired - results.keys():
+        merged.pop(name, None)
     merged.update(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.output.with_suffix(".tmp")
