@@ -26,6 +26,8 @@ from django.utils.translation import gettext_lazy as _
 from core.errors import ValidationFailed
 from core.keyset import COUNT_CAP, CURSOR_PARAM, Keyset, KeysetPage, ListCount, list_count
 
+# The admin shows the first page under the note, rather than the portal's 400 page (core.keyset).
+MSG_BAD_ADMIN_CURSOR = _("This page link is broken or belongs to another list: this is the list's first page.")
 MSG_STALE_ADMIN_PAGE = _("Pages are no longer numbered: this is the list's first page. Use Next and Previous.")
 
 
@@ -90,8 +92,8 @@ class KeysetChangeList(ChangeList):
             return
         try:
             page = keyset.page(self.queryset, {CURSOR_PARAM: self.cursor})
-        except ValidationFailed as exc:
-            messages.error(request, exc.message)
+        except ValidationFailed:
+            messages.error(request, MSG_BAD_ADMIN_CURSOR)
             page = keyset.page(self.queryset, {})
         if self.stale_page:
             messages.info(request, MSG_STALE_ADMIN_PAGE)
