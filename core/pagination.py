@@ -63,6 +63,8 @@ class KeysetChangeList(ChangeList):
         self.cursor = str(request.GET.get(CURSOR_PARAM) or "")
         self.stale_page = PAGE_VAR in request.GET
         super().__init__(request, *args, **kwargs)
+        # The search form keeps `params` as hidden fields: a new search starts at its first page.
+        self.params.pop(CURSOR_PARAM, None)
 
     def get_filters_params(self, params=None):
         # The cursor says where in the list, not what is listed: as a lookup it would be a field error.
