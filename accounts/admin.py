@@ -450,6 +450,8 @@ class PiiAccessLogAdmin(CapabilityAdminMixin, CappedListAdminMixin, ReadOnlyAdmi
     list_filter = (PiiFieldFilter, ("content_type", admin.RelatedOnlyFieldListFilter), "at")
     search_fields = ("actor__username", "object_id", "ip_address")
     list_select_related = ("actor", "content_type")
+    # Its keyset order (core.pagination), on the index of `at`: PostgreSQL sorts only a time's ties by id.
+    ordering = ("-at", "-id")
     fields = ("at", "actor", "field_label", "content_type", "object_id", "ip_address")
     readonly_fields = fields
 
@@ -489,6 +491,8 @@ class NoticeAdmin(CapabilityAdminMixin, CappedListAdminMixin, ReadOnlyAdminMixin
     search_fields = ("recipient__username",)
     search_help_text = _("The recipient's user name.")
     list_select_related = ("recipient",)
+    # Its keyset order, on the index notice_created (core.pagination).
+    ordering = ("-created_at", "-id")
     fields = (
         "created_at",
         "recipient",

@@ -216,6 +216,8 @@ class Notice(models.Model):
             models.Index(fields=["recipient", "read_at"], name="notice_unread"),
             # The inbox's keyset order (core.keyset).
             models.Index(fields=["recipient", "-created_at", "-id"], name="notice_recipient_created"),
+            # The operations admin's list of everyone's notices, by keyset (core.pagination).
+            models.Index(fields=["-created_at", "-id"], name="notice_created"),
         ]
         constraints = [
             models.UniqueConstraint(

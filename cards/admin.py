@@ -205,6 +205,8 @@ class CardUserAdmin(CappedListAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = (SandboxFilter, "registration_status", "id_type", "channel")
     list_select_related = ("enterprise",)
     search_fields = ("enterprise__name",)
+    # Its keyset order, on the index card_user_created (core.pagination).
+    ordering = ("-created_at", "-id")
     # No id_number, no blind index, no photos: the photos are served only by the permission-checking view.
     fields = (
         "public_id",
@@ -237,6 +239,9 @@ class CardBindingAdmin(IccidSearchMixin, CappedListAdminMixin, ReadOnlyAdminMixi
     list_filter = (CardSandboxFilter, "end_reason")
     list_select_related = ("card", "card_user")
     search_fields = ("card__iccid", "card__msisdn")
+    # Newest first by key, on the primary key's index: bound_at is the insert time, so the two orders agree
+    # and the keyset (core.pagination) needs no index of its own.
+    ordering = ("-id",)
     fields = ("card", "masked_card_user", "masked_id_number", "bound_at", "ended_at", "end_reason")
     readonly_fields = fields
 
@@ -273,6 +278,8 @@ class OrderAdmin(CappedListAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = (SandboxFilter, "business_type", "status", "created_at")
     list_select_related = ("enterprise", "handler")
     search_fields = ("number",)
+    # Its keyset order, on the index order_created (core.pagination).
+    ordering = ("-created_at", "-id")
     search_help_text = _("The order number.")
     # No photos: they are served only by the permission-checking order view, and logged.
     fields = (

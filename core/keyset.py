@@ -142,12 +142,23 @@ class Keyset:
         for item in self.ordering:
             name = item.lstrip("-")
             model_field = model._meta.pk if name == "pk" else model._meta.get_field(name)
-            if not isinstance(model_field, Field) or model_field.null:
+            # A relation orders by the related model's ordering (a join), not by the key the cursor would hold
+            # (Django orders "pk" by its column, even where the primary key is a relation).
+            relation = model_field.remote_field is not None and name != "pk"
+            if not isinstance(model_field, Field) or model_field.null or relation:
                 raise FieldDoesNotExist(f"{name}: a keyset column must be a non-null column of {model.__name__}")
             keys.append(_Key(name, model_field.attname, item.startswith("-"), model_field))
         if not (keys[-1].model_field.primary_key or keys[-1].model_field.unique):
             raise FieldDoesNotExist(f"{self.name}: the last keyset column must be unique")
         return keys
+
+    def fits(self, model: type[Model]) -> bool:
+        """Whether this ordering can be a keyset of the model: direct non-null columns, the last unique."""
+        try:
+            self._keys(model)
+        except FieldDoesNotExist:
+            return False
+        return True
 
     # cursors
 

@@ -29,7 +29,8 @@ class VerificationOpsAdmin(CapabilityAdminMixin, CappedListAdminMixin, admin.Mod
     list_display = ("reference", "purpose", "enterprise", "status", "outcome", "distance", "engine", "created_at")
     list_filter = ("status", "purpose", "outcome", "engine")
     search_fields = ("enterprise__name",)
-    ordering = ("-created_at",)
+    # Its keyset order, on the index verification_created (core.pagination).
+    ordering = ("-created_at", "-id")
     fields = (
         "reference",
         "purpose",

@@ -171,6 +171,8 @@ class Verification(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "enterprise"]),
+            # The operations admin's list, newest first, by keyset (core.pagination): no sort of every comparison.
+            models.Index(fields=["-created_at", "-id"], name="verification_created"),
             *(
                 models.Index(fields=[f"live_phash_band{band}"], name=f"verification_phash_band{band}")
                 for band in range(4)
