@@ -815,3 +815,14 @@ def test_the_enterprise_change_request_list_searches_like_the_other_request_list
     assert found(status=ChangeRequestStatus.REJECTED) == {str(person.public_id)}
     assert found(search="\x00" * 5 + "nothing") == set()
     assert api.get(url, {"status": "nope"}).status_code == 400
+
+
+def test_list_query_count_does_not_grow_with_the_enterprises(lone_api, lone_manager, django_assert_num_queries):
+    for _ in range(2):
+        factories.enterprise(actor=lone_manager)
+    with django_assert_num_queries(2) as few:
+        assert len(lone_api.get(f"{API}/enterprises/").json()["results"]) == 2
+    for _ in range(23):
+        factories.enterprise(actor=lone_manager)
+    with django_assert_num_queries(len(few.captured_queries)):
+        assert len(lone_api.get(f"{API}/enterprises/").json()["results"]) == 25
