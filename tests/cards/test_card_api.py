@@ -516,8 +516,9 @@ def _orders_made(manager, ent, n: int) -> None:
 
 def _imports_made(manager, ent, n: int) -> None:
     for _ in range(n):
+        error = {"row": 2, "column": "iccid", "code": "missing_value", "value": ""}
         CardImport.objects.create(
-            enterprise=ent, created_by=manager, file_format="csv", status=ImportStatus.FAILED, errors=[{"row": 2, "column": "iccid", "code": "missing_value", "value": ""}]
+            enterprise=ent, created_by=manager, file_format="csv", status=ImportStatus.FAILED, errors=[error]
         )
 
 
