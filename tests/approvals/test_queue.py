@@ -130,6 +130,14 @@ def test_change_requests_are_their_own_paged_list(approver, manager):
     assert 'data-list="change_requests"' in body and "(27)" in body
 
 
+def test_the_exports_keep_the_search_but_not_which_list_is_shown(approver, world, manager):
+    _exemptions(world["enterprise"], manager, 1)
+    body = html.unescape(approver.get(QUEUE, {"list": "change_requests", "q": "科技"}).content.decode())
+    exports = re.findall(r'href="(/exports/queue_[a-z_]+/\?[^"]*)"', body)
+    assert len(exports) == 4
+    assert all("q=" in url and "format=" in url and "list=" not in url for url in exports)
+
+
 def test_a_cursor_of_one_list_is_refused_by_the_other(approver, world, manager):
     _exemptions(world["enterprise"], manager, 27)
     following = link(approver.get(QUEUE).content.decode(), "next")
