@@ -38,6 +38,11 @@ EXEMPTION_NOT_FOUND = _("The exemption request does not exist or you have no acc
 CHANGE_REQUEST_NOT_FOUND = _("The change request does not exist or you have no access to it.")
 REVIEW_NOT_FOUND = _("The face comparison does not exist or you have no access to it.")
 
+# A queue is worked oldest first. Keyed on when a request was created, not filed: submitted_at is empty on
+# drafts, and a keyset cursor (approvals.views) needs a column that never is. Both kinds of request are
+# created already submitted, so the order is the filing order; a partial index on the open ones serves it.
+QUEUE_ORDER = ("created_at", "pk")
+
 # The order levels are stored and shown in.
 LEVEL_ORDER = (ApprovalLevel.PROVINCE.value, ApprovalLevel.GROUP.value)
 RULES_IN_REQUESTS = ("U1", "U3")
@@ -147,7 +152,7 @@ def exemptions_pending_for(user: Any) -> QuerySet[ExemptionRequest]:
         .filter(status=RequestStatus.SUBMITTED)
         .exclude(decisions__level=level)
         .exclude(submitted_by=user)
-        .order_by("submitted_at", "pk")
+        .order_by(*QUEUE_ORDER)
     )
 
 
@@ -249,7 +254,7 @@ def change_requests_pending_for(user: Any) -> QuerySet[ChangeRequest]:
         change_requests_decidable_by(user)
         .filter(status=ChangeRequestStatus.SUBMITTED)
         .exclude(submitted_by=user)
-        .order_by("submitted_at", "pk")
+        .order_by(*QUEUE_ORDER)
     )
 
 
@@ -363,6 +368,7 @@ __all__ = [
     "is_approver",
     "levels_to_decide",
     "open_exemptions_for_cards",
+    "QUEUE_ORDER",
     "review_age_buckets",
     "review_queue",
     "review_target_hours",

@@ -112,6 +112,14 @@ def review_queue_listed(user, params):
     return selectors.reviews_of_age(selectors.review_queue(user), params.get("age", ""), timezone.now())
 
 
+# The queue's two lists, one paged at a time (?list=): each keyset pages its own list, in the selectors'
+# QUEUE_ORDER (oldest waiting first), and a cursor of one is refused by the other.
+QUEUE_KEYSETS = {
+    "exemptions": Keyset("queue_exemptions", selectors.QUEUE_ORDER, jump=DateJump()),
+    "change_requests": Keyset("queue_change_requests", selectors.QUEUE_ORDER, jump=DateJump()),
+}
+
+
 @login_required
 @never_cache
 @require_safe
@@ -120,15 +128,24 @@ def queue(request):
     user = request.user
     if not selectors.is_approver(user):
         raise PermissionDenied(str(MSG_NOT_APPROVER))
+    level = selectors.approver_level(user)
+    is_provincial = level == ApprovalLevel.PROVINCE
     search = clean_search(request.GET.get("q"))
+    listed = {"exemptions": queue_exemptions_listed(user, request.GET)}
+    if is_provincial:  # only they decide change requests (selectors.change_requests_decidable_by)
+        listed["change_requests"] = queue_change_requests_listed(user, request.GET)
+    shown = request.GET.get("list") if request.GET.get("list") in listed else "exemptions"
+    page = QUEUE_KEYSETS[shown].page(listed[shown], request.GET)
     context = {
-        "level": selectors.approver_level(user),
-        "exemptions": queue_exemptions_listed(user, request.GET)[:100],
-        "change_requests": queue_change_requests_listed(user, request.GET)[:100],
+        "level": level,
+        "shown": shown,
+        "page_obj": page,
+        "rows": page.object_list,
+        "counts": {name: list_count(queryset) for name, queryset in listed.items()},
         "search": search,
         "search_shown": search,
-        "review_count": selectors.review_queue(user).count(),
-        "is_provincial": selectors.approver_level(user) == ApprovalLevel.PROVINCE,
+        "review_count": list_count(selectors.review_queue(user)) if is_provincial else None,
+        "is_provincial": is_provincial,
     }
     return render(request, "approvals/queue.html", context)
 

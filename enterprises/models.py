@@ -305,6 +305,13 @@ class ChangeRequest(models.Model):
                 name="change_request_one_open_per_target",
             )
         ]
+        indexes = [
+            # The provincial approvers' queue (approvals.selectors.QUEUE_ORDER): open requests, oldest
+            # first; partial, as the open ones are few among all ever filed.
+            models.Index(
+                fields=["created_at", "id"], condition=Q(status="submitted"), name="change_request_queue_open"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_target_display()} ({self.get_status_display()})"

@@ -7,12 +7,14 @@ masking, error codes, and that refused requests write nothing.
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts.models import PiiAccessLog
 from accounts.pii import mask_identifier
-from cards.models import CardBinding, CardStatus, CardUser
+from cards.models import CardBinding, CardImport, CardStatus, CardUser, ImportStatus
 from cards.rules import REASONS
 from tests import factories, idgen
 from tests.images import jpeg_upload
@@ -499,3 +501,38 @@ def test_the_schema_documents_the_card_endpoints(api):
         "/api/v1/verifications/{public_id}/",
     ]:
         assert path in paths, path
+
+
+def _card_users_made(manager, ent, n: int) -> None:
+    for _ in range(n):
+        factories.verified_card_user(actor=manager, enterprise=ent, cards=[factories.card(enterprise=ent)])
+
+
+def _orders_made(manager, ent, n: int) -> None:
+    factories.activate([factories.card(enterprise=ent) for _ in range(n)], actor=manager)
+    for _ in range(n - 1):
+        factories.suspend([factories.active_card(enterprise=ent, actor=manager)], actor=manager)
+
+
+def _imports_made(manager, ent, n: int) -> None:
+    for _ in range(n):
+        error = {"row": 2, "column": "iccid", "code": "missing_value", "value": ""}
+        CardImport.objects.create(
+            enterprise=ent, created_by=manager, file_format="csv", status=ImportStatus.FAILED, errors=[error]
+        )
+
+
+@pytest.mark.parametrize(
+    "path, made",
+    [("card-users", _card_users_made), ("orders", _orders_made), ("card-imports", _imports_made)],
+)
+def test_a_list_api_page_costs_the_same_queries_with_more_rows(api, manager, ent, path, made):
+    """Issue 12 §1.4: no list API reads a row's relations one query a row."""
+    made(manager, ent, 2)
+    with CaptureQueriesContext(connection) as few:
+        assert api.get(f"{API}/{path}/").status_code == 200
+    made(manager, ent, 23)
+    with CaptureQueriesContext(connection) as many:
+        body = api.get(f"{API}/{path}/").json()
+    assert len(body["results"]) >= 25
+    assert len(many) == len(few)

@@ -6,6 +6,7 @@ What the import does with each kind of file is in test_import.py.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import html
 import io
 import re
@@ -14,10 +15,12 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from cards.imports import parsing as import_parsing
 from cards.imports import services as import_services
+from cards.imports.views import RECENT_IMPORTS
 from cards.models import Card, CardImport, ImportStatus, Package
 from tests.cards.import_files import HEADER, bad_check_digit, csv_bytes, iccid, row, xlsx_bytes
 from tests.images import jpeg_bytes
@@ -581,3 +584,28 @@ def test_issue11_the_example_iccid_passes_luhn():
     from stdnum import luhn
 
     assert luhn.is_valid(import_parsing.EXAMPLE_ICCID) and len(import_parsing.EXAMPLE_ICCID) == 20
+
+
+def test_the_upload_page_shows_the_latest_imports_and_the_full_list_pages_by_cursor(world, client):
+    """Issue 12 §1.4: the panel is bounded (the latest RECENT_IMPORTS) and links to the keyset-paged list."""
+    start = timezone.now() - dt.timedelta(days=3)
+    jobs = []
+    for minutes in range(27):
+        job = CardImport.objects.create(
+            enterprise=world["enterprise"], file_format="csv", status=ImportStatus.SUCCEEDED
+        )
+        CardImport.objects.filter(pk=job.pk).update(created_at=start + dt.timedelta(minutes=minutes))
+        jobs.append(str(job.public_id))
+    newest_first = jobs[::-1]
+    client.force_login(world["users"]["account_manager"])
+
+    def rows(body: str) -> list[str]:
+        return re.findall(r'href="/cards/imports/([0-9a-f-]{36})/"', body)
+
+    panel = client.get(reverse("card_imports:new")).content.decode()
+    assert rows(panel) == newest_first[:RECENT_IMPORTS]
+    assert f'href="{reverse("card_imports:list")}"' in panel
+    first = client.get(reverse("card_imports:list")).content.decode()
+    following = html.unescape(re.search(r'href="([^"]*)"[^>]*data-page="next"', first).group(1))
+    second = client.get(reverse("card_imports:list") + following).content.decode()
+    assert rows(first) + rows(second) == newest_first

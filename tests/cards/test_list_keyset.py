@@ -148,6 +148,7 @@ def test_orders_jump_to_a_date_and_count_their_cards_for_the_page(am, manager, e
         ("orders:list", "account_manager"),
         ("approvals:my_requests", "account_manager"),
         ("approvals:review_queue", "provincial_approver"),
+        ("approvals:queue", "provincial_approver"),
         ("enterprises:list", "account_manager"),
         ("notices", "account_manager"),
     ],

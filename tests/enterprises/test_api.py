@@ -815,3 +815,20 @@ def test_the_enterprise_change_request_list_searches_like_the_other_request_list
     assert found(status=ChangeRequestStatus.REJECTED) == {str(person.public_id)}
     assert found(search="\x00" * 5 + "nothing") == set()
     assert api.get(url, {"status": "nope"}).status_code == 400
+
+
+def test_list_query_count_does_not_grow_with_the_enterprises(lone_api, lone_manager, django_assert_num_queries):
+    """Issue 12 §1.4: the list reads each row's unit kind, province and manager in the page's query."""
+
+    def listed() -> list[dict]:
+        # Only this test's enterprises: the module's world may hold others in the province.
+        return lone_api.get(f"{API}/enterprises/", {"name": "计数测试"}).json()["results"]
+
+    for _ in range(2):
+        factories.enterprise(actor=lone_manager, name=f"计数测试{uuid.uuid4().hex[:8]}")
+    with django_assert_num_queries(2):  # the count and the page
+        assert len(listed()) == 2
+    for _ in range(23):
+        factories.enterprise(actor=lone_manager, name=f"计数测试{uuid.uuid4().hex[:8]}")
+    with django_assert_num_queries(2):
+        assert len(listed()) == 25
