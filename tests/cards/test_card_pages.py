@@ -144,7 +144,8 @@ def test_list_count_is_capped(am, ent, monkeypatch):
     monkeypatch.setattr(keyset, "COUNT_CAP", 3)
     # Past the cap PostgreSQL's planner estimate is shown instead (test_list_keyset); it varies with the
     # table's statistics, so this test pins the plain "more than" wording that has no estimate.
-    monkeypatch.setattr(keyset, "planner_estimate", lambda queryset: None)
+    counted = keyset.counted_and_estimated
+    monkeypatch.setattr(keyset, "counted_and_estimated", lambda queryset, cap: (counted(queryset, cap)[0], None))
     for _ in range(5):
         factories.card(enterprise=ent)
     response = am.get(reverse("cards:list"))

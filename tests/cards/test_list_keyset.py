@@ -194,8 +194,8 @@ def test_past_the_cap_the_list_says_its_count_is_an_estimate(am, manager, ent, m
         factories.suspend([factories.active_card(enterprise=ent)])
     monkeypatch.setattr(keyset, "COUNT_CAP", 2)
     # SQLite has no estimate: "more than" the cap.
-    monkeypatch.setattr(keyset, "planner_estimate", lambda queryset: None)
+    monkeypatch.setattr(keyset, "counted_and_estimated", lambda queryset, cap: (cap + 1, None))
     assert f"More than 2 {text}" in am.get(reverse(name)).content.decode()
     # Where the database estimates (PostgreSQL's EXPLAIN), the page says "about" and that it is an estimate.
-    monkeypatch.setattr(keyset, "planner_estimate", lambda queryset: 123456)
+    monkeypatch.setattr(keyset, "counted_and_estimated", lambda queryset, cap: (cap + 1, 123456))
     assert f"About 123456 {text} (an estimate)" in am.get(reverse(name)).content.decode()
