@@ -307,7 +307,7 @@ def counted_and_estimated(queryset: QuerySet, cap: int) -> tuple[int, int | None
 
     One statement, so that a list past the cap costs the same queries as one below it: the scale
     benchmark fails a page whose query count differs between 1,000 and a million cards (issue 12 §2).
-    The estimate is the planner's (EXPLAIN in realname_count_estimate, accounts migration 0009: nothing is
+    The estimate is the planner's (EXPLAIN in realname_count_estimate, accounts migration 0010: nothing is
     run), pg_class.reltuples scaled to the table's pages when unfiltered, the planner's selectivity when
     filtered; good to a few per cent after ANALYZE, which is all a list's "about" needs."""
     connection = connections[queryset.db]

@@ -34,6 +34,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0008_keyset_list_indexes")]
+    dependencies = [("accounts", "0009_admin_keyset_indexes")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
