@@ -144,9 +144,9 @@ def test_a_stale_numbered_page_gets_the_first_page_and_a_note(ops_client, ent, p
 def test_the_count_says_more_than_its_cap(ops_client, ent, pages_of_ten, monkeypatch):
     _cards(ent, 4)
     monkeypatch.setattr(keyset, "COUNT_CAP", 3)
-    monkeypatch.setattr(keyset, "planner_estimate", lambda queryset: None)
+    monkeypatch.setattr(keyset, "counted_and_estimated", lambda queryset, cap: (cap + 1, None))
     assert 'data-count="capped">More than 3 cards' in ops_client.get(CARDS, {"q": PREFIX}).content.decode()
-    monkeypatch.setattr(keyset, "planner_estimate", lambda queryset: 123456)
+    monkeypatch.setattr(keyset, "counted_and_estimated", lambda queryset, cap: (cap + 1, 123456))
     assert "About 123456 cards (an estimate)" in ops_client.get(CARDS, {"q": PREFIX}).content.decode()
 
 
