@@ -147,7 +147,7 @@ def _fixtures():
     return manager, enterprise, package
 
 
-def _copy_baseline(valid, enterprise_id: int, import_id: int, *, shape: str = "full") -> float:
+def _copy_baseline(valid, enterprise, import_id: int, *, shape: str = "full") -> float:
     """COPY the same rows, in COPY text, into a scratch table; seconds to commit.
 
     shape "full": shaped like cards_card (columns, indexes, unique constraints and its foreign keys,
@@ -173,7 +173,7 @@ def _copy_baseline(valid, enterprise_id: int, import_id: int, *, shape: str = "f
             )
             for (definition,) in cursor.fetchall():
                 cursor.execute(f"ALTER TABLE bench_copy_cards ADD {definition}")
-    stream = import_copy_writer.copy_stream(valid, enterprise_id=enterprise_id, import_id=import_id)
+    stream = import_copy_writer.copy_stream(valid, enterprise=enterprise, import_id=import_id)
     sql = import_copy_writer.copy_sql().replace(f"COPY {table} ", "COPY bench_copy_cards ", 1)
     start = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -213,9 +213,9 @@ def _measure() -> dict:
 
     copy_times, bare_times, index_times, import_times = [], [], [], []
     for attempt in range(REPEATS):
-        bare_times.append(_copy_baseline(valid, enterprise.pk, placeholder.pk, shape="bare"))
-        index_times.append(_copy_baseline(valid, enterprise.pk, placeholder.pk, shape="indexes"))
-        copy_times.append(_copy_baseline(valid, enterprise.pk, placeholder.pk))
+        bare_times.append(_copy_baseline(valid, enterprise, placeholder.pk, shape="bare"))
+        index_times.append(_copy_baseline(valid, enterprise, placeholder.pk, shape="indexes"))
+        copy_times.append(_copy_baseline(valid, enterprise, placeholder.pk))
         _reset_cards()
         upload = SimpleUploadedFile("cards.csv", content, content_type="text/csv")
         start = time.perf_counter()
