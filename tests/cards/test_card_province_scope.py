@@ -92,3 +92,18 @@ def test_the_card_api_lists_the_scope_and_never_another_provinces_or_a_sandboxs_
     listed = {row["iccid"] for row in response.json()["results"]}
     assert listed == {cards[name].iccid for name in visible}
     assert not listed & set(Card.objects.filter(enterprise=sandbox).values_list("iccid", flat=True))
+
+
+def test_a_nationwide_lists_province_filter_reads_the_cards_own_province(client, world, cards):
+    client.force_login(world["users"]["group_approver"])
+    other = world["enterprise_other"].province
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(reverse("cards:list"), {"province": other.code})
+    assert response.status_code == 200
+    shown = response.content.decode()
+    assert cards["other_province"].iccid in shown
+    assert cards["own"].iccid not in shown
+    assert cards["same_province"].iccid not in shown
+    listed = [q["sql"] for q in captured.captured_queries if 'FROM "cards_card"' in q["sql"]]
+    assert listed
+    assert all('"cards_card"."province_id" = ' in _where(sql) for sql in listed), listed
