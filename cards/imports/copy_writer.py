@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.utils import timezone
@@ -13,6 +13,9 @@ from cards.imports.rows import ValidRow
 from cards.inventory.tallies import tally_import_batch
 from cards.models import Card, CardStatus, RealnameState, card_scope_columns
 from core.columns import db_column
+
+if TYPE_CHECKING:
+    from enterprises.models import Enterprise
 
 BULK_BATCH = 2000
 NULL = "\\N"  # COPY text format
@@ -59,7 +62,7 @@ def _realname_state(row: ValidRow) -> str:
     return RealnameState.LACKING.value if row.realname_required else RealnameState.NOT_REQUIRED.value
 
 
-def _write_cards(valid: list[ValidRow], *, enterprise: Any, import_id: int) -> None:
+def _write_cards(valid: list[ValidRow], *, enterprise: Enterprise, import_id: int) -> None:
     """The cards, and their counters in the same transaction (the caller's)."""
     if connection.vendor == "postgresql":
         _copy_cards(valid, enterprise=enterprise, import_id=import_id)
@@ -82,7 +85,7 @@ def copy_sql() -> str:
     return f"COPY {quote(Card._meta.db_table)} ({columns}) FROM STDIN"
 
 
-def copy_stream(valid: list[ValidRow], *, enterprise: Any, import_id: int, now=None) -> io.StringIO:
+def copy_stream(valid: list[ValidRow], *, enterprise: Enterprise, import_id: int, now=None) -> io.StringIO:
     """The rows in COPY text format. Every value was validated to digits or a known code: nothing to escape."""
     now = now or timezone.now()
     stamp = now.isoformat()
@@ -118,13 +121,13 @@ def copy_into(cursor, sql: str, stream: io.StringIO) -> None:
                 copy.write(stream.getvalue())
 
 
-def _copy_cards(valid: list[ValidRow], *, enterprise: Any, import_id: int) -> None:
+def _copy_cards(valid: list[ValidRow], *, enterprise: Enterprise, import_id: int) -> None:
     stream = copy_stream(valid, enterprise=enterprise, import_id=import_id)
     with connection.cursor() as cursor:
         copy_into(cursor, copy_sql(), stream)
 
 
-def _bulk_create_cards(valid: list[ValidRow], *, enterprise: Any, import_id: int) -> None:
+def _bulk_create_cards(valid: list[ValidRow], *, enterprise: Enterprise, import_id: int) -> None:
     status = CardStatus.IN_STOCK
     trial = _trial_columns(valid, timezone.now())
     scope = card_scope_columns(enterprise)
