@@ -62,6 +62,9 @@ def _rebuild(schema_editor, *, partitioned: bool) -> None:
     quote = schema_editor.quote_name
     table, twin = quote(EVENT_TABLE), quote(TWIN)
     with schema_editor.connection.cursor() as cursor:
+        # Deferred foreign-key checks still pending on the table (rows written earlier in this transaction)
+        # would forbid dropping it: run them now.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
         state = _table_state(cursor, quote)
         like = f"CREATE TABLE {twin} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -139,3 +140,33 @@ def test_where_events_are_a_plain_table_the_task_does_nothing():
         pytest.skip("the events are partitioned on PostgreSQL")
     assert ensure_event_partitions() == []
     assert ensure_card_event_partitions() == 0
+
+
+@postgres
+def test_the_migrations_rebuild_keeps_every_event_its_id_and_the_indexes_both_ways(card):
+    rebuild = importlib.import_module("cards.migrations.0025_partition_card_events")._rebuild
+    CardEvent.objects.create(card=card, action="note")
+    old = CardEvent.objects.get(card=card, action="note")
+    CardEvent.objects.filter(pk=old.pk).update(at=old.at - timedelta(days=400))  # a month with no partition
+    before = sorted(CardEvent.objects.values_list("id", "at", "action"))
+
+    def indexes() -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", [EVENT_TABLE])
+            return {name for (name,) in cursor.fetchall()}
+
+    partitioned_indexes = indexes()
+    with connection.schema_editor() as editor:
+        rebuild(editor, partitioned=False)
+    assert not partitions.events_partitioned()
+    assert sorted(CardEvent.objects.values_list("id", "at", "action")) == before
+    assert indexes() == partitioned_indexes
+    with connection.schema_editor() as editor:
+        rebuild(editor, partitioned=True)
+    assert partitions.events_partitioned()
+    assert sorted(CardEvent.objects.values_list("id", "at", "action")) == before
+    assert indexes() == partitioned_indexes
+    # The oldest event's month got its partition; the identity goes on after the highest id.
+    assert _partition_of(old) == partition_name(month_of(old.at - timedelta(days=400)))
+    CardEvent.objects.create(card=card, action="after")
+    assert CardEvent.objects.get(action="after").pk > max(row[0] for row in before)
