@@ -329,21 +329,28 @@ def can(actor: Any, capability: Capability, target: Any = None) -> bool:
     return province_id is not None and province_id == actor.province_id
 
 
-def scope_filter(actor: Any, capability: Capability = C.VIEW, *, path: str = "") -> Q:
+def scope_filter(actor: Any, capability: Capability = C.VIEW, *, path: str = "", own_scope_columns: bool = False) -> Q:
     """The filter on an enterprise-owned model for where the actor holds `capability`.
 
     `path` leads from the model to its enterprise: "" on Enterprise itself, "enterprise__" on a record of one.
     Province and nationwide scopes hold real enterprises only (REAL_ONLY); an enterprise scope is exact.
+    `own_scope_columns`: the model carries its enterprise's province and sandbox flag itself (`province_id`,
+    `in_sandbox`, as cards do), so the province and nationwide scopes read them with no join to enterprises.
     """
     scope = scope_of(actor, capability)
     if scope is None:
         return NOTHING
     if scope == S.OWN_ENTERPRISE:
         return Q(**{f"{path}pk" if not path else f"{path}id": actor.enterprise_id})
-    real = Q(**{f"{path}sandbox_of__isnull": True})
+    if own_scope_columns:
+        real = Q(in_sandbox=False)
+        province = Q(province_id=actor.province_id)
+    else:
+        real = Q(**{f"{path}sandbox_of__isnull": True})
+        province = Q(**{f"{path}province_id": actor.province_id})
     if scope == S.NATIONWIDE:
         return real
-    return real & Q(**{f"{path}province_id": actor.province_id})
+    return real & province
 
 
 MSG_DENIED = _("Your role may not do this here.")

@@ -185,21 +185,29 @@ def _fill_existing(cards: int, *, enterprise, package, manager) -> None:
                 """
                 INSERT INTO cards_card (iccid, msisdn, imsi, enterprise_id, package_id, data_service, voice_service,
                     sms_service, status, realname_required, realname_rules, exemption_needed, has_been_commercial,
-                    created_at, updated_at)
+                    created_at, updated_at, province_id, in_sandbox)
                 SELECT '898601' || lpad(i::text, 14, '0'), '1' || lpad(i::text, 12, '0'), '',
                        CASE WHEN i %% 5 = 0 THEN %(enterprise)s ELSE %(other)s END, %(package)s,
                        'directed', 'none', 'none',
                        (ARRAY['in_stock', 'awaiting_realname', 'active', 'suspended', 'cancelled'])[i %% 5 + 1],
                        false, 'U0', '', true,
-                       now() - (i %% 1000) * interval '1 hour', now() - (i %% 1000) * interval '1 hour'
+                       now() - (i %% 1000) * interval '1 hour', now() - (i %% 1000) * interval '1 hour',
+                       %(province)s, false
                 FROM generate_series(1, %(cards)s) AS i
                 """,
-                {"enterprise": enterprise.pk, "other": other.pk, "package": package.pk, "cards": cards},
+                {
+                    "enterprise": enterprise.pk,
+                    "other": other.pk,
+                    "package": package.pk,
+                    "cards": cards,
+                    # Both enterprises are in one province and neither is a sandbox (cards.models.card_scope_columns).
+                    "province": enterprise.province_id,
+                },
             )
         cursor.execute("VACUUM ANALYZE cards_card")
 
 
-def _copy_baseline(valid, enterprise_id: int, import_id: int, *, shape: str = "full") -> float:
+def _copy_baseline(valid, enterprise, import_id: int, *, shape: str = "full") -> float:
     """COPY the same rows, in COPY text, into a scratch table; seconds to commit.
 
     shape "full": shaped like cards_card (columns, indexes, unique constraints and its foreign keys,
@@ -225,7 +233,7 @@ def _copy_baseline(valid, enterprise_id: int, import_id: int, *, shape: str = "f
             )
             for (definition,) in cursor.fetchall():
                 cursor.execute(f"ALTER TABLE bench_copy_cards ADD {definition}")
-    stream = import_copy_writer.copy_stream(valid, enterprise_id=enterprise_id, import_id=import_id)
+    stream = import_copy_writer.copy_stream(valid, enterprise=enterprise, import_id=import_id)
     sql = import_copy_writer.copy_sql().replace(f"COPY {table} ", "COPY bench_copy_cards ", 1)
     start = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -265,9 +273,9 @@ def _measure() -> dict:
 
     copy_times, bare_times, index_times, import_times = [], [], [], []
     for attempt in range(REPEATS):
-        bare_times.append(_copy_baseline(valid, enterprise.pk, placeholder.pk, shape="bare"))
-        index_times.append(_copy_baseline(valid, enterprise.pk, placeholder.pk, shape="indexes"))
-        copy_times.append(_copy_baseline(valid, enterprise.pk, placeholder.pk))
+        bare_times.append(_copy_baseline(valid, enterprise, placeholder.pk, shape="bare"))
+        index_times.append(_copy_baseline(valid, enterprise, placeholder.pk, shape="indexes"))
+        copy_times.append(_copy_baseline(valid, enterprise, placeholder.pk))
         _reset_cards()
         upload = SimpleUploadedFile("cards.csv", content, content_type="text/csv")
         start = time.perf_counter()

@@ -51,6 +51,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -240,7 +241,9 @@ def _bulk(cursor, *tables: str):
     finally:
         cursor.execute("SET session_replication_role = DEFAULT")
         for _name, definition in indexes:
-            cursor.execute(definition)
+            # A partitioned table's index reads "ON ONLY table" (its partitions' are attached one by one): made
+            # again on the whole table, it reaches every partition (the card events are partitioned by month).
+            cursor.execute(definition.replace(" ON ONLY ", " ON ", 1))
 
 
 # Family names and given names: the people's names (one ID number, one name: issue 11 §1.3).
@@ -275,6 +278,7 @@ def load(alias: str, cards: int, *, log=print) -> None:
     from accounts.models import Province, User
     from accounts.roles import Role
     from accounts.services import user_create
+    from cards.inventory.partitions import ensure_event_partitions
     from cards.models import CardUser, Order, Package
     from enterprises.models import ChangeRequest, Enterprise, ResponsiblePerson
     from verification.models import Verification
@@ -359,8 +363,8 @@ def load(alias: str, cards: int, *, log=print) -> None:
         )
         # Every enterprise but the big one, numbered 0..: the cards not the big one's go round them.
         cursor.execute(
-            "CREATE TEMP TABLE bench_others AS SELECT (row_number() OVER (ORDER BY id) - 1)::int AS n, id "
-            "FROM enterprises_enterprise WHERE id <> %s",
+            "CREATE TEMP TABLE bench_others AS SELECT (row_number() OVER (ORDER BY id) - 1)::int AS n, id, "
+            "province_id, sandbox_of_id IS NOT NULL AS in_sandbox FROM enterprises_enterprise WHERE id <> %s",
             [big.pk],
         )
         cursor.execute("SELECT count(*) FROM bench_others")
@@ -371,11 +375,13 @@ def load(alias: str, cards: int, *, log=print) -> None:
             # Cards 2p and 2p+1 share an enterprise (a card user binds both); every 5th pair is the big one's.
             cursor.execute(
                 f"""
-                INSERT INTO cards_card (iccid, msisdn, imsi, enterprise_id, package_id, data_service, voice_service,
-                    sms_service, status, realname_required, realname_rules, exemption_needed, has_been_commercial,
-                    created_at, updated_at)
+                INSERT INTO cards_card (iccid, msisdn, imsi, enterprise_id, province_id, in_sandbox, package_id,
+                    data_service, voice_service, sms_service, status, realname_required, realname_rules,
+                    exemption_needed, has_been_commercial, created_at, updated_at)
                 SELECT '{CARD_PREFIX}' || lpad(i::text, 13, '0'), '1' || lpad(i::text, 12, '0'), '',
                        CASE WHEN (i / 2) %% 5 = 0 THEN %(big)s ELSE o.id END,
+                       CASE WHEN (i / 2) %% 5 = 0 THEN %(big_province)s ELSE o.province_id END,
+                       (i / 2) %% 5 <> 0 AND o.in_sandbox,
                        CASE WHEN i %% 7 = 0 THEN %(test)s WHEN i %% 3 = 0 THEN %(data)s ELSE %(std)s END,
                        CASE WHEN i %% 3 = 0 THEN 'non_directed' ELSE 'directed' END, 'none', 'none',
                        CASE WHEN (i / 2) %% 25 < 4 THEN 'active' ELSE
@@ -391,6 +397,7 @@ def load(alias: str, cards: int, *, log=print) -> None:
                 """,
                 {
                     "big": big.pk,
+                    "big_province": big.province_id,
                     "test": packages["IOT-TEST"],
                     "data": packages["IOT-DATA"],
                     "std": packages["IOT-STD"],
@@ -434,6 +441,9 @@ def load(alias: str, cards: int, *, log=print) -> None:
         )
         step("card users and bindings")
 
+        # The events go back as far as the cards (1,000 hours): their months' partitions first, or they would all
+        # pile into the DEFAULT partition (a no-op where the events are a plain table).
+        ensure_event_partitions(since=datetime.now(UTC) - timedelta(hours=1000), using=alias)
         with _bulk(cursor, "cards_cardevent"):
             cursor.execute(
                 f"""

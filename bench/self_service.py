@@ -123,7 +123,7 @@ def fixtures(cards: int) -> tuple[str, list[str]]:
     # Inside the function: this module is imported before django.setup(); the models load after it.
     from accounts.models import Province
     from accounts.services import user_create
-    from cards.models import Card, CardStatus, Package
+    from cards.models import Card, CardStatus, Package, card_scope_columns
     from cards.self_service.services import link_create
     from enterprises.models import Enterprise, UnitKind
 
@@ -148,6 +148,7 @@ def fixtures(cards: int) -> tuple[str, list[str]]:
             iccid=f"898602{run_id:04d}{base + i:010d}",
             msisdn=f"1440{run_id:03d}{base + i:06d}",
             enterprise=enterprise,
+            **card_scope_columns(enterprise),
             package=package,
             status=CardStatus.AWAITING_REALNAME,
         )

@@ -4,7 +4,7 @@ import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -157,6 +157,12 @@ class RealnameState(models.TextChoices):
     COVERED = "covered", _("Needed, covered")
 
 
+def card_scope_columns(enterprise: Any) -> dict[str, Any]:
+    """What a new card copies from its enterprise for the scopes (Card.province, Card.in_sandbox): every
+    writer of cards (card_create, the import, the bench loaders) sets these from here."""
+    return {"province_id": enterprise.province_id, "in_sandbox": enterprise.sandbox_of_id is not None}
+
+
 class Card(models.Model):
     iccid = models.CharField(_("ICCID"), max_length=20, unique=True)
     # Unique through the constraint card_msisdn_unique below, whose one index also serves the prefix search.
@@ -170,6 +176,19 @@ class Card(models.Model):
         related_name="cards",
         db_index=False,
     )
+    # Denormalised from the enterprise (issue 12 §1.4), so that a province's or the nation's card list is scoped
+    # on the card's own row, with no join to enterprises (accounts.permissions.scope_filter, own_scope_columns).
+    # Both are set when the card is made (cards.inventory.services.card_owner_columns) and never change: an
+    # enterprise keeps its province (no service or form changes it) and its sandbox_of (set at creation).
+    province = models.ForeignKey(
+        "accounts.Province",
+        verbose_name=_("province"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        editable=False,
+    )
+    in_sandbox = models.BooleanField(_("sandbox card"), default=False, db_default=False, editable=False)
     package = models.ForeignKey(Package, verbose_name=_("package"), on_delete=models.PROTECT, related_name="cards")
     data_service = models.CharField(
         _("data"), max_length=16, choices=ServiceLevelChoices.choices, default=ServiceLevel.NONE
@@ -222,6 +241,9 @@ class Card(models.Model):
             models.Index(fields=["enterprise", "iccid"], name="card_enterprise_iccid"),
             models.Index(fields=["enterprise", "status", "iccid"], name="card_enterprise_status"),
             models.Index(fields=["enterprise", "package", "iccid"], name="card_enterprise_package"),
+            # A province's card list in its keyset order (ICCID), on the card's own province: no join, no sort.
+            # (No index on province alone: this one serves its foreign-key checks too.)
+            models.Index(fields=["province", "iccid"], name="card_province_iccid"),
             # The beat task's look-up of trials that have ended; only test cards carry the date.
             models.Index(
                 fields=["test_period_ends_at"],

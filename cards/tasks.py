@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from cards.imports.tasks import requeue_pending_imports, run_card_import
+from cards.inventory.partitions import ensure_event_partitions
 from cards.inventory.services import card_end_test_period
 from cards.inventory.tallies import tallies_compact, tallies_recount
 from cards.models import Card, CardStatus
@@ -45,6 +46,14 @@ def end_test_periods() -> int:
         for pk in batch:
             suspended += card_end_test_period(card=Card(pk=pk), now=now)
         last_pk = batch[-1]
+
+
+@shared_task(acks_late=True, ignore_result=True, max_retries=0, soft_time_limit=240, time_limit=300)
+def ensure_card_event_partitions() -> int:
+    """Celery beat, daily: make the coming months' partitions of the card events (issue 12 §3) before any
+    event needs them. Safe to repeat (cards.inventory.partitions); a no-op where the table is not
+    partitioned (SQLite). Returns how many partitions it made."""
+    return len(ensure_event_partitions())
 
 
 @shared_task(acks_late=True, ignore_result=True, max_retries=0, soft_time_limit=240, time_limit=300)

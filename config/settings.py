@@ -325,6 +325,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": WORK_SWEEP_INTERVAL,
     },
 }
+# Issue 12 §3: the card events' coming monthly partitions (PostgreSQL), made three months ahead once a day.
+CELERY_BEAT_SCHEDULE["cards-ensure-event-partitions"] = {
+    "task": "cards.tasks.ensure_card_event_partitions",
+    "schedule": 24 * 3600,
+    "options": {"expires": 3600},
+}
 # Callbacks (issue 10 §3): the sweeper sends due retries and deliveries whose task was lost. A retry
 # due within a minute is also sent with a countdown, so the 5 s retry does not wait for the sweeper.
 WEBHOOK_SWEEP_INTERVAL = env.int("WEBHOOK_SWEEP_INTERVAL", default=30)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.utils import timezone
 
 from cards.imports.rows import ValidRow
 from cards.inventory.tallies import tally_import_batch
-from cards.models import Card, CardStatus, RealnameState
+from cards.models import Card, CardStatus, RealnameState, card_scope_columns
 from core.columns import db_column
+
+if TYPE_CHECKING:
+    from enterprises.models import Enterprise
 
 BULK_BATCH = 2000
 NULL = "\\N"  # COPY text format
@@ -24,6 +28,8 @@ _CARD_COLUMNS = (
     "msisdn",
     "imsi",
     "enterprise",
+    "province",
+    "in_sandbox",
     "package",
     "data_service",
     "voice_service",
@@ -56,13 +62,13 @@ def _realname_state(row: ValidRow) -> str:
     return RealnameState.LACKING.value if row.realname_required else RealnameState.NOT_REQUIRED.value
 
 
-def _write_cards(valid: list[ValidRow], *, enterprise_id: int, import_id: int) -> None:
+def _write_cards(valid: list[ValidRow], *, enterprise: Enterprise, import_id: int) -> None:
     """The cards, and their counters in the same transaction (the caller's)."""
     if connection.vendor == "postgresql":
-        _copy_cards(valid, enterprise_id=enterprise_id, import_id=import_id)
+        _copy_cards(valid, enterprise=enterprise, import_id=import_id)
     else:
-        _bulk_create_cards(valid, enterprise_id=enterprise_id, import_id=import_id)
-    tally_import_batch(enterprise_id=enterprise_id, states=(_realname_state(r) for r in valid))
+        _bulk_create_cards(valid, enterprise=enterprise, import_id=import_id)
+    tally_import_batch(enterprise_id=enterprise.pk, states=(_realname_state(r) for r in valid))
 
 
 def analyze_cards() -> None:
@@ -79,11 +85,12 @@ def copy_sql() -> str:
     return f"COPY {quote(Card._meta.db_table)} ({columns}) FROM STDIN"
 
 
-def copy_stream(valid: list[ValidRow], *, enterprise_id: int, import_id: int, now=None) -> io.StringIO:
+def copy_stream(valid: list[ValidRow], *, enterprise: Enterprise, import_id: int, now=None) -> io.StringIO:
     """The rows in COPY text format. Every value was validated to digits or a known code: nothing to escape."""
     now = now or timezone.now()
     stamp = now.isoformat()
-    head = f"\t{enterprise_id}\t"
+    scope = card_scope_columns(enterprise)
+    head = f"\t{enterprise.pk}\t{scope['province_id']}\t{'t' if scope['in_sandbox'] else 'f'}\t"
     tail = f"\t{import_id}\t{stamp}\t{stamp}\n"
     trial = {
         days: f"\t{'t' if commercial else 'f'}\t{started.isoformat() if started else NULL}\t"
@@ -114,22 +121,24 @@ def copy_into(cursor, sql: str, stream: io.StringIO) -> None:
                 copy.write(stream.getvalue())
 
 
-def _copy_cards(valid: list[ValidRow], *, enterprise_id: int, import_id: int) -> None:
-    stream = copy_stream(valid, enterprise_id=enterprise_id, import_id=import_id)
+def _copy_cards(valid: list[ValidRow], *, enterprise: Enterprise, import_id: int) -> None:
+    stream = copy_stream(valid, enterprise=enterprise, import_id=import_id)
     with connection.cursor() as cursor:
         copy_into(cursor, copy_sql(), stream)
 
 
-def _bulk_create_cards(valid: list[ValidRow], *, enterprise_id: int, import_id: int) -> None:
+def _bulk_create_cards(valid: list[ValidRow], *, enterprise: Enterprise, import_id: int) -> None:
     status = CardStatus.IN_STOCK
     trial = _trial_columns(valid, timezone.now())
+    scope = card_scope_columns(enterprise)
     Card.objects.bulk_create(
         (
             Card(
                 iccid=r.iccid,
                 msisdn=r.msisdn,
                 imsi=r.imsi,
-                enterprise_id=enterprise_id,
+                enterprise_id=enterprise.pk,
+                **scope,
                 package_id=r.package_id,
                 data_service=r.data,
                 voice_service=r.voice,

@@ -275,7 +275,7 @@ def _run(job: CardImport) -> str:
             locked = CardImport.objects.select_for_update(of=("self",)).get(pk=job.pk)
             if locked.status != ImportStatus.RUNNING:
                 return "nothing_to_do"  # another delivery finished it meanwhile
-            _write_cards(valid, enterprise_id=job.enterprise_id, import_id=job.pk)
+            _write_cards(valid, enterprise=job.enterprise, import_id=job.pk)
             locked.status = ImportStatus.SUCCEEDED
             locked.processed_rows = total
             locked.imported_rows = len(valid)

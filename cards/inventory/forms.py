@@ -86,7 +86,8 @@ class CardFilterForm(forms.Form):
         if data.get("enterprise"):
             queryset = queryset.filter(enterprise_id=data["enterprise"].pk)
         if data.get("province"):
-            queryset = queryset.filter(enterprise__province_id=data["province"].pk)
+            # The card's own copy of its enterprise's province (Card.province): no join for the filter.
+            queryset = queryset.filter(province_id=data["province"].pk)
         if data.get("status"):
             queryset = queryset.filter(status=data["status"])
         if data.get("package"):

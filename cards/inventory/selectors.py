@@ -18,7 +18,10 @@ from enterprises.models import Enterprise
 
 
 def cards_visible_to(user: Any) -> QuerySet[Card]:
-    return scoped(Card.objects.all(), user, path="enterprise__").select_related("package", "enterprise")
+    # The card's own province and sandbox columns: a province's list needs no join (issue 12 §1.4).
+    return scoped(Card.objects.all(), user, path="enterprise__", own_scope_columns=True).select_related(
+        "package", "enterprise"
+    )
 
 
 # Cards not yet in use: in stock (real-name is needed before they go live) or held at the U5 gate.

@@ -37,6 +37,7 @@ from cards.models import (
     Package,
     RealnameState,
     ServiceLevelChoices,
+    card_scope_columns,
 )
 from cards.rules import Decision, Exemption, ServiceLevel, evaluate
 from cards.validation import validate_card_msisdn, validate_iccid, validate_imsi, validate_number_range
@@ -222,6 +223,7 @@ def card_create(
             msisdn=msisdn,
             imsi=imsi,
             enterprise=enterprise,
+            **card_scope_columns(enterprise),
             package=package,
             **levels,
             **package_facts(package, timezone.now()),

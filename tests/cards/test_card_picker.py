@@ -170,7 +170,7 @@ def test_card_user_picker_leaves_out_cards_that_have_a_registered_user(am, world
 
 
 def test_a_page_is_never_more_than_fifty_cards(am, world):
-    from cards.models import Card
+    from cards.models import Card, card_scope_columns
 
     template = factories.card(enterprise=world["enterprise"])
     Card.objects.bulk_create(
@@ -178,6 +178,7 @@ def test_a_page_is_never_more_than_fifty_cards(am, world):
             iccid=f"8986099{n:013d}",
             msisdn=f"1449{n:09d}",
             enterprise=world["enterprise"],
+            **card_scope_columns(world["enterprise"]),
             package=template.package,
         )
         for n in range(60)

@@ -25,13 +25,14 @@ TOTAL = 1_000_000
 
 
 INSERT_SQL = """
-INSERT INTO cards_card (iccid, msisdn, imsi, enterprise_id, package_id, data_service, voice_service,
+INSERT INTO cards_card (iccid, msisdn, imsi, enterprise_id, province_id, package_id, data_service, voice_service,
                         sms_service, status, realname_required, realname_rules, exemption_needed,
                         created_at, updated_at)
 SELECT '8986' || lpad(i::text, 15, '0'),
        '1' || lpad(i::text, 12, '0'),
        '',
        CASE WHEN i %% 10 = 0 THEN %(small)s ELSE %(big)s END,
+       %(province)s,
        CASE WHEN i %% 7 = 0 THEN %(test)s ELSE %(std)s END,
        CASE WHEN i %% 3 = 0 THEN 'non_directed' ELSE 'directed' END,
        'none',
@@ -56,6 +57,7 @@ def million(world):
     std = factories.package(code="IOT-STD")
     test = factories.iot_test_package()
     big, small = world["enterprise"], world["enterprise_same_province"]
+    assert big.province_id == small.province_id  # the one province_id the INSERT writes
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'cards_card' AND indexname NOT IN "
@@ -67,7 +69,17 @@ def million(world):
             cursor.execute(f'DROP INDEX "{name}"')
         cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        cursor.execute(INSERT_SQL, {"small": small.pk, "big": big.pk, "test": test.pk, "std": std.pk, "total": TOTAL})
+        cursor.execute(
+            INSERT_SQL,
+            {
+                "small": small.pk,
+                "big": big.pk,
+                "province": big.province_id,
+                "test": test.pk,
+                "std": std.pk,
+                "total": TOTAL,
+            },
+        )
         cursor.execute("SET LOCAL session_replication_role = DEFAULT")
         for _name, definition in indexes:
             cursor.execute(definition)

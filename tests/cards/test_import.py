@@ -16,7 +16,7 @@ from cards.imports import report as import_report
 from cards.imports import selectors as import_selectors
 from cards.imports import services as import_services
 from cards.imports import validation as import_validation
-from cards.models import Card, CardEvent, CardImport, CardStatus, ImportStatus, Package
+from cards.models import Card, CardEvent, CardImport, CardStatus, ImportStatus, Package, card_scope_columns
 from cards.tasks import run_card_import
 from core.errors import PermissionDenied, ValidationFailed
 from tests.cards.import_files import HEADER, bad_check_digit, csv_bytes, iccid, row, upload, xlsx_bytes
@@ -532,7 +532,11 @@ def test_cards_added_meanwhile_make_the_import_fail_whole(do_import, monkeypatch
         result = real(*args, **kwargs)
         # Another process registers row 3's card after the rows were checked, before the write.
         Card.objects.create(
-            iccid=iccid(2), msisdn="1064000009999", enterprise=world["enterprise"], package=packages["basic"]
+            iccid=iccid(2),
+            msisdn="1064000009999",
+            enterprise=world["enterprise"],
+            **card_scope_columns(world["enterprise"]),
+            package=packages["basic"],
         )
         return result
 

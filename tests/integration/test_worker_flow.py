@@ -11,7 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from cards.card_users.services import card_user_register
-from cards.models import Card, CardBinding, CardStatus, Package
+from cards.models import Card, CardBinding, CardStatus, Package, card_scope_columns
 from tests import factories, idgen
 from tests.workers import wait_for
 from verification.models import Verification, VerificationStatus
@@ -43,6 +43,7 @@ def _card(enterprise, package, n: int) -> Card:
         iccid=iccid,
         msisdn=f"149{n:08d}",
         enterprise=enterprise,
+        **card_scope_columns(enterprise),
         package=package,
         sms_service="non_directed",
         realname_required=True,
