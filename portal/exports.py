@@ -38,6 +38,7 @@ from approvals.views import (
     review_queue_listed,
 )
 from cards.card_users.views import card_users_listed, with_live_cards
+from cards.imports.views import imports_listed
 from cards.inventory.views import cards_listed
 from cards.orders.views import orders_listed, with_card_counts
 from core.errors import NotFound, ValidationFailed
@@ -163,6 +164,18 @@ LISTS: dict[str, ListSpec] = {
             (_("Account manager"), lambda enterprise: str(enterprise.account_manager)),
             (_("Status"), lambda enterprise: enterprise.get_status_display()),
             (_("Registered"), lambda enterprise: _when(enterprise.created_at)),
+        ),
+    ),
+    "imports": ListSpec(
+        title=_("Card imports"),
+        rows=lambda user, params: imports_listed(user, params)[0].select_related("enterprise"),
+        columns=(
+            (_("Uploaded"), lambda job: _when(job.created_at)),
+            (_("Enterprise"), lambda job: job.enterprise.name),
+            (_("Status"), lambda job: job.get_status_display()),
+            (_("Cards imported"), lambda job: job.imported_rows),
+            (_("Rows in the file"), lambda job: job.total_rows),
+            (_("Errors"), lambda job: job.error_count),
         ),
     ),
     # The approver's queues (issue 11 §3): what the queue pages show, with their search.

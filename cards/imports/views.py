@@ -165,15 +165,22 @@ def import_new(request):
 IMPORT_KEYSET = Keyset("imports", ("-created_at", "-pk"), jump=DateJump())
 
 
+def imports_listed(user, params):
+    """The imports the list shows for these GET parameters, and its filter form: the page's and the
+    export's."""
+    form = ImportFilterForm(params or None)
+    queryset = selectors.card_imports_visible_to(user).order_by("-created_at", "-pk")
+    if form.is_bound:
+        queryset = form.apply(queryset) if form.is_valid() else queryset.none()
+    return queryset, form
+
+
 @login_required
 @never_cache
 @require_safe
 def import_list(request):
     """Every import the user may see, newest first, by day uploaded and status."""
-    form = ImportFilterForm(request.GET or None)
-    queryset = selectors.card_imports_visible_to(request.user).order_by("-created_at", "-pk")
-    if form.is_bound:
-        queryset = form.apply(queryset) if form.is_valid() else queryset.none()
+    queryset, form = imports_listed(request.user, request.GET)
     page = IMPORT_KEYSET.page(queryset, request.GET)
     return render(
         request,

@@ -318,3 +318,25 @@ def test_the_enterprise_export_is_the_lists_search_masked_and_scoped(am, world):
     assert ent.name not in [row[0] for row in none_left[1:]]
     event = AuditEvent.objects.filter(action="list.exported").latest("id")
     assert event.data["list"] == "enterprises"
+
+
+def test_the_import_export_is_the_lists_filter_and_scoped(am, world):
+    # Inside the test: the other export tests need no card models.
+    from cards.models import CardImport, ImportStatus
+
+    done = CardImport.objects.create(
+        enterprise=world["enterprise"], file_format="csv", status=ImportStatus.SUCCEEDED, total_rows=3, imported_rows=3
+    )
+    CardImport.objects.create(enterprise=world["enterprise"], file_format="csv", status=ImportStatus.FAILED)
+    other = CardImport.objects.create(
+        enterprise=world["enterprise_other"], file_format="csv", status=ImportStatus.SUCCEEDED
+    )
+    page = am.get(reverse("card_imports:list"), {"status": ImportStatus.SUCCEEDED}).content.decode()
+    link = re.search(r'href="(/exports/imports/\?[^"]*format=csv[^"]*)"', page).group(1).replace("&amp;", "&")
+    rows = csv_rows(am.get(link))
+    assert rows[0][:3] == ["Uploaded", "Enterprise", "Status"]
+    # The filter of the page is the export's, and another province's import is never in it.
+    assert [row[1] for row in rows[1:]] == [world["enterprise"].name]
+    assert rows[1][3:] == [str(done.imported_rows), str(done.total_rows), "0"]
+    assert other.enterprise.name not in content(am.get(export_url("imports", format="csv"))).decode()
+    assert AuditEvent.objects.filter(action="list.exported").latest("id").data["list"] == "imports"
