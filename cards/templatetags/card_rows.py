@@ -1,7 +1,7 @@
 """`{% card_list_row card %}`: one row of the card list (templates/cards/card_list.html), written in Python.
 
 Drawn by the template engine, a row was some twenty variables and tags, each resolved, localised and escaped
-on its own: the 25 rows were about a third of the card list's whole request (issue 12 §2). This writes the
+on its own: the 25 rows were about a third of the card list's function calls (issue 12 §2). This writes the
 same HTML with one format_html. The card comes with `page_url` (cards.inventory.views reverses it once a
 page); its column names are translated once per language.
 """
