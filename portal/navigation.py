@@ -3,10 +3,12 @@ entries here, ordered by position."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.urls import reverse
+from django.conf import settings
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import Capability, Scope, scope_of
@@ -15,6 +17,15 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 C = Capability
+
+
+@functools.cache
+def _reversed(url_name: str, urlconf: str, script_prefix: str) -> str:
+    # The header shows the menu on every page: its URLs are reversed once for each URLconf and script prefix
+    # (the cache's key; reverse() reads the prefix itself), not again on each request (issue 12 §2).
+    return reverse(url_name, urlconf=urlconf)
+
+
 ANY_SCOPE = frozenset(Scope)
 # Lists of several enterprises, as against the enterprise admin's own one.
 WIDE = frozenset({Scope.OWN_PROVINCE, Scope.NATIONWIDE})
@@ -31,7 +42,7 @@ class NavItem:
 
     @property
     def url(self) -> str:
-        return reverse(self.url_name)
+        return _reversed(self.url_name, get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
 
     def shown_to(self, user: Any) -> bool:
         return any(scope_of(user, capability) in self.scopes for capability in self.capabilities)

@@ -1,4 +1,6 @@
-"""The card list's filter form. It checks shapes; the rules are enforced by cards.inventory.services."""
+"""The card list's filter form. It checks shapes; the rules are enforced by cards.inventory.services.
+
+Its widgets write their HTML directly (core.widgets): the form is drawn on every request of the list."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from cards.inventory import selectors
 from cards.inventory.selectors import cards_covered_realname, cards_lacking_realname
 from cards.models import CardStatus, Package
 from core.errors import ValidationFailed
+from core.widgets import DirectSelect, DirectTextInput
 from enterprises.autocomplete import EnterpriseField
 from enterprises.selectors import enterprises_to_pick
 
@@ -30,17 +33,20 @@ class CardFilterForm(forms.Form):
         help_text=_("A whole ICCID or number finds that card; fewer digits find the cards that start with them."),
         required=False,
         max_length=24,
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "type": "search"}),
+        widget=DirectTextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "type": "search"}),
     )
     iccid = forms.CharField(
         label=_("ICCID starts with"),
         required=False,
         max_length=20,
         validators=[RegexValidator(r"^\d*$", _("Enter digits only."), code="invalid_iccid_prefix")],
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+        widget=DirectTextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
     status = forms.ChoiceField(
-        label=_("Status"), required=False, choices=[("", _("All statuses")), *CardStatus.choices]
+        label=_("Status"),
+        required=False,
+        choices=[("", _("All statuses")), *CardStatus.choices],
+        widget=DirectSelect,
     )
     package = forms.ModelChoiceField(
         label=_("Package"),
@@ -48,8 +54,11 @@ class CardFilterForm(forms.Form):
         queryset=Package.objects.all(),
         to_field_name="code",
         empty_label=_("All packages"),
+        widget=DirectSelect,
     )
-    realname = forms.ChoiceField(label=_("User real-name"), required=False, choices=REALNAME_FILTER_CHOICES)
+    realname = forms.ChoiceField(
+        label=_("User real-name"), required=False, choices=REALNAME_FILTER_CHOICES, widget=DirectSelect
+    )
     # A text box over the name index, not a <select> of every enterprise in scope (issue 12 §1.2).
     enterprise = EnterpriseField(label=_("Enterprise"), required=False)
 
@@ -60,6 +69,7 @@ class CardFilterForm(forms.Form):
         queryset=Province.objects.all(),
         to_field_name="code",
         empty_label=_("All provinces"),
+        widget=DirectSelect,
     )
 
     def __init__(self, *args, user, single_enterprise: bool, **kwargs):

@@ -31,6 +31,7 @@ from cards.orders.presentation import fresh_credential_message
 from cards.orders.services import MSG_FRESH_RESPONSIBLE, ORDER_MAX_CARDS, parse_iccid_list
 from core.forms import KeepsUploadsMixin
 from core.identity import PersonalIdType
+from core.widgets import DirectSelect, DirectTextInput
 from enterprises.autocomplete import EnterpriseField
 from enterprises.selectors import enterprises_to_pick
 from verification.capture import FramesField, clean_capture_or_photo
@@ -303,10 +304,11 @@ class OrderFilterForm(forms.Form):
         label=_("Order number or ICCID"),
         required=False,
         max_length=64,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "type": "search"}),
+        widget=DirectTextInput(attrs={"autocomplete": "off", "type": "search"}),
     )
-    status = forms.ChoiceField(label=_("Status"), required=False)
-    business_type = forms.ChoiceField(label=_("Business type"), required=False)
+    # The list's filters, drawn on each of its requests: widgets that write their HTML directly (core.widgets).
+    status = forms.ChoiceField(label=_("Status"), required=False, widget=DirectSelect)
+    business_type = forms.ChoiceField(label=_("Business type"), required=False, widget=DirectSelect)
     # A text box over the name index (issue 12 §1.2); an enterprise's own admin has nothing to choose.
     enterprise = EnterpriseField(label=_("Enterprise"), required=False)
 
