@@ -12,10 +12,10 @@ WWW-Authenticate challenge (as for the enterprise API).
 
 from __future__ import annotations
 
-from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -59,9 +59,19 @@ def _detail(request, order: Order, *, status_code=status.HTTP_200_OK) -> Respons
     return response
 
 
+class OrderCursorPagination(CursorPagination):
+    """Newest first by keyset on the index order_created (created_at DESC, id DESC): no COUNT over the
+    scope and no OFFSET, however many orders there are (issue 12 §1.4)."""
+
+    ordering = ("-created_at", "-pk")
+    page_size = 50
+    page_size_query_param = None
+
+
 class OrderListCreateView(Idempotent, generics.ListAPIView):
     queryset = Order.objects.none()
     serializer_class = OrderListSerializer
+    pagination_class = OrderCursorPagination
     parser_classes = [MultiPartParser]
     renderer_classes = [JSONRenderer]
 
@@ -77,7 +87,13 @@ class OrderListCreateView(Idempotent, generics.ListAPIView):
         if filters.get("enterprise"):
             queryset = queryset.filter(enterprise__public_id=filters["enterprise"])
         queryset = search_orders(queryset, filters.get("search"))
-        return queryset.annotate(card_count=Count("cards")).order_by("-created_at", "-pk")
+        return queryset.order_by("-created_at", "-pk")
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            selectors.set_card_counts(page)
+        return page
 
     @extend_schema(
         tags=["orders"],
