@@ -15,7 +15,6 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -33,7 +32,7 @@ from cards.orders.serializers import (
     OrderFilterSerializer,
     OrderListSerializer,
 )
-from core.api import E401, error_response, is_schema_view, validated
+from core.api import E401, NewestFirstPagination, error_response, is_schema_view, validated
 from core.errors import PermissionDenied, ValidationFailed
 from core.http import no_store
 from core.idempotency import Idempotent
@@ -59,19 +58,11 @@ def _detail(request, order: Order, *, status_code=status.HTTP_200_OK) -> Respons
     return response
 
 
-class OrderCursorPagination(CursorPagination):
-    """Newest first by keyset on the index order_created (created_at DESC, id DESC): no COUNT over the
-    scope and no OFFSET, however many orders there are (issue 12 §1.4)."""
-
-    ordering = ("-created_at", "-pk")
-    page_size = 50
-    page_size_query_param = None
-
-
 class OrderListCreateView(Idempotent, generics.ListAPIView):
     queryset = Order.objects.none()
     serializer_class = OrderListSerializer
-    pagination_class = OrderCursorPagination
+    # On the index order_created; only the page's orders have their cards counted (paginate_queryset).
+    pagination_class = NewestFirstPagination
     parser_classes = [MultiPartParser]
     renderer_classes = [JSONRenderer]
 

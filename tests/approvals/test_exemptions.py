@@ -16,6 +16,7 @@ from accounts.models import AuditEvent
 from approvals import notifications, services
 from approvals.models import ExemptionAttachment, ExemptionRequest, RequestStatus
 from cards.models import CardStatus
+from core.api import NewestFirstPagination
 from core.errors import DomainError
 from tests import factories, idgen
 from tests.approvals import (
@@ -662,6 +663,29 @@ def test_the_exemption_list_api_makes_as_many_queries_for_many_requests_as_for_o
         )
     assert len(api.get("/api/v1/exemptions/").json()["results"]) == 4
     assert queries_for_list() == one
+
+
+def test_the_exemption_list_api_pages_by_cursor_newest_first(world, monkeypatch):
+    """Issue 12 §1.4: keyset pages, with no count of every request in scope on each page."""
+    monkeypatch.setattr(NewestFirstPagination, "page_size", 2)
+    manager = world["users"]["account_manager"]
+    api = APIClient()
+    api.force_authenticate(manager)
+    filed = [
+        factories.exemption(
+            enterprise=world["enterprise"],
+            cards=[card_for(world["enterprise"], "U1")],
+            levels=["province"],
+            submitted_by=manager,
+        )
+        for _ in range(3)
+    ]
+    first = api.get("/api/v1/exemptions/").json()
+    assert "count" not in first and first["previous"] is None
+    second = api.get(first["next"]).json()
+    assert second["next"] is None
+    shown = [row["public_id"] for row in first["results"] + second["results"]]
+    assert shown == [str(request.public_id) for request in reversed(filed)]
 
 
 def test_the_filing_page_makes_as_many_queries_for_many_cards_as_for_one(world, client):

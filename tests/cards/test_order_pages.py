@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import PiiAccessLog
 from cards.models import BusinessType, Card, CardStatus, Handler, Order, OrderStatus
-from cards.orders.api import OrderCursorPagination
+from core.api import NewestFirstPagination
 from tests import factories, idgen
 from tests.cards.order_helpers import active, counts, passed, stock, verification_of
 from tests.images import jpeg_upload
@@ -510,7 +510,7 @@ def test_api_list_filters(api, world):
 def test_api_list_pages_by_cursor_with_each_orders_cards(api, world, monkeypatch):
     """Keyset pages, newest first: no count of the whole scope to go stale or grow (issue 12 §1.4), and each
     order's card count is its own, though counted only for the page."""
-    monkeypatch.setattr(OrderCursorPagination, "page_size", 2)
+    monkeypatch.setattr(NewestFirstPagination, "page_size", 2)
     am, ent = world["users"]["account_manager"], world["enterprise"]
     made = [
         factories.order(actor=am, enterprise=ent, business_type=BusinessType.CANCELLATION, cards=stock(ent, n))
