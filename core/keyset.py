@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django.core import signing
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, ValidationError
 from django.db import connections
 from django.db.models import Field, Model, Q, QuerySet
 from django.utils import timezone
@@ -282,13 +282,28 @@ def list_count(queryset: QuerySet, *, cap: int | None = None) -> ListCount:
     # Without ORDER BY and joins the LIMIT stops the scan at cap + 1 rows; with them PostgreSQL sorted
     # every visible row first (49 ms against 1.8 ms for a province's cards, issue 12 §1.4).
     plain = queryset.order_by().select_related(None)
+    # Asked first, so that a list far past the cap is not counted at all, and the queries are as many
+    # for a thousand rows as for a million.
+    estimate = planner_estimate(plain)
+    if trusted_past_cap(estimate, cap):
+        return ListCount(value=cast(int, estimate), exact=False, estimated=True, cap=cap)
     counted = plain[: cap + 1].count()
     if counted <= cap:
         return ListCount(value=counted, exact=True, estimated=False, cap=cap)
-    estimate = planner_estimate(plain)
     if estimate is None or estimate <= cap:
         return ListCount(value=cap, exact=False, estimated=False, cap=cap)
     return ListCount(value=estimate, exact=False, estimated=True, cap=cap)
+
+
+# Counting cap + 1 rows is itself a scan that grows with the list up to the cap (the bindings admin joined
+# 10,001 bindings to their cards: 24 ms at 200k cards, against 1 ms for the EXPLAIN). After ANALYZE the
+# planner is off by a few per cent, not by half: an estimate past twice the cap is taken as it is.
+TRUSTED_ESTIMATE_FACTOR = 2
+
+
+def trusted_past_cap(estimate: int | None, cap: int) -> bool:
+    """Whether the planner's estimate says, beyond its own error, that the list is longer than the cap."""
+    return estimate is not None and estimate > cap * TRUSTED_ESTIMATE_FACTOR
 
 
 def planner_estimate(queryset: QuerySet) -> int | None:
@@ -299,7 +314,10 @@ def planner_estimate(queryset: QuerySet) -> int | None:
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":
         return None
-    sql, params = queryset.query.sql_with_params()
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:  # .none(), or a filter that can match nothing: no SQL to explain
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         (plan,) = cursor.fetchone()

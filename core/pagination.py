@@ -14,6 +14,8 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
+from core.keyset import planner_estimate, trusted_past_cap
+
 COUNT_CAP = 10_000
 
 
@@ -29,6 +31,10 @@ class CappedPaginator(Paginator):
         # stops the scan at cap + 1 rows; with them PostgreSQL sorted every visible row first (0.44 s at a
         # million cards, against milliseconds).
         queryset = cast(QuerySet, self.object_list).order_by().select_related(None)
+        if trusted_past_cap(planner_estimate(queryset), self.cap):
+            # Far past the cap by the planner's estimate: "more than the cap", as a count would say, without
+            # counting cap + 1 rows through the changelist's joins.
+            return self.cap + 1
         return queryset[: self.cap + 1].count()
 
     @property

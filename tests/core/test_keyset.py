@@ -206,6 +206,20 @@ def test_list_count_is_exact_below_the_cap_and_capped_above(user, monkeypatch):
         assert not capped.estimated and capped.value == 4
 
 
+def test_list_count_takes_an_estimate_far_past_the_cap_without_counting(user, monkeypatch):
+    """Counting cap + 1 rows grew with the list up to the cap (issue 12 §1.4); past twice the cap the
+    planner's estimate is taken, and nearer the cap a count checks it."""
+    queryset = _notices(user, [T0] * 6)
+    monkeypatch.setattr(keyset, "planner_estimate", lambda queryset: 9)
+    with CaptureQueriesContext(connection) as queries:
+        far = list_count(queryset, cap=4)
+    assert (far.value, far.exact, far.estimated) == (9, False, True)
+    assert not [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    monkeypatch.setattr(keyset, "planner_estimate", lambda queryset: 8)
+    near = list_count(queryset, cap=10)
+    assert (near.value, near.exact) == (6, True)
+
+
 @pytest.mark.postgres
 def test_past_the_cap_postgresql_gives_an_estimate_without_order_by(user):
     queryset = _notices(user, [T0 - dt.timedelta(seconds=s) for s in range(30)]).order_by("-created_at")
