@@ -705,6 +705,10 @@ def test_the_filing_page_makes_as_many_queries_for_many_cards_as_for_one(world, 
     others = [card_for(world["enterprise"], combo) for combo in ("U1", "U3", "U1+U3")]
     factories.verified_card_user(actor=manager, enterprise=world["enterprise"], cards=[others[0]])
     response = client.get(url)
+    page = response.content.decode()
     for card in (first, *others):
-        assert card.iccid in response.content.decode()
+        assert card.iccid in page
+    # The bound card's live binding is found with the page's cards: nothing to exempt, its box is disabled.
+    assert f'id="card-{others[0].pk}" disabled>' in page
+    assert f'id="card-{first.pk}">' in page
     assert queries_for_page() == one
