@@ -27,7 +27,7 @@ from approvals import selectors, services
 from approvals.models import ApprovalLevel, ExemptionRequest, RequestStatus
 from cards.inventory.selectors import enterprise_cards_for_user
 from cards.models import Card
-from core.api import E401, MaskedTextField, error_response, validated
+from core.api import E401, MaskedTextField, NewestFirstPagination, error_response, validated
 from core.errors import PermissionDenied, ValidationFailed
 from core.http import no_store
 from core.idempotency import Idempotent
@@ -270,6 +270,8 @@ EXEMPTION_LIST_PREFETCH = (
 class ExemptionListCreateView(Idempotent, JsonOnly, generics.GenericAPIView):
     queryset = ExemptionRequest.objects.none()
     parser_classes = [MultiPartParser, FormParser, JSONParser]
+    # Page-number pages counted every request in scope on each page (issue 12 §1.4).
+    pagination_class = NewestFirstPagination
 
     def get_serializer_class(self):
         return ExemptionFileSerializer if self.request.method == "POST" else ExemptionSerializer

@@ -55,6 +55,9 @@ class IccidSearchMixin:
     card_path = ""
 
     def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            # No search: the list as it is, not joined to "every card" (a semi-join the count paid for).
+            return queryset, False
         try:
             if not self.card_path:
                 return search_cards(queryset, search_term), False
@@ -74,6 +77,26 @@ class CardEventActionFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+# The reasons cards.inventory.services._end_bindings writes.
+BINDING_END_REASONS = {
+    "card_cancelled": _("the card was cancelled"),
+    "ownership_transfer": _("the card changed owner"),
+}
+
+
+class BindingEndReasonFilter(admin.SimpleListFilter):
+    """Why a binding ended, from the fixed list, not a DISTINCT over every binding ever written."""
+
+    title = _("why it ended")
+    parameter_name = "end_reason"
+
+    def lookups(self, request, model_admin):
+        return list(BINDING_END_REASONS.items())
+
+    def queryset(self, request, queryset):
+        return queryset.filter(end_reason=self.value()) if self.value() else queryset
 
 
 class PackageAdminForm(forms.ModelForm):
@@ -236,7 +259,7 @@ class CardUserAdmin(CappedListAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 class CardBindingAdmin(IccidSearchMixin, CappedListAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     card_path = "card"
     list_display = ("card", "masked_card_user", "masked_id_number", "bound_at", "ended_at", "end_reason")
-    list_filter = (CardSandboxFilter, "end_reason")
+    list_filter = (CardSandboxFilter, BindingEndReasonFilter)
     list_select_related = ("card", "card_user")
     search_fields = ("card__iccid", "card__msisdn")
     # Newest first by key, on the primary key's index: bound_at is the insert time, so the two orders agree

@@ -9,6 +9,7 @@ import threading
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -105,6 +106,15 @@ MSG_NO_SUCH_PAGE = (
     "No such page: `page` is past the last page or not a number, or `cursor` is not one this list gave "
     "(code `not_found`)."
 )
+
+
+class NewestFirstPagination(CursorPagination):
+    """A list newest first by keyset on (created_at DESC, id DESC), which the list's index serves: no COUNT
+    over the scope and no OFFSET, however long the list grows (issue 12 §1.4)."""
+
+    ordering = ("-created_at", "-pk")
+    page_size = 50
+    page_size_query_param = None
 
 
 def document_pagination_errors(result, generator, request, public):

@@ -146,11 +146,9 @@ class SandboxFilter(admin.SimpleListFilter):
             }
 
     def queryset(self, request, queryset):
-        sandboxes = Enterprise.objects.filter(sandbox_of__isnull=False).values("pk")
-        lookup = f"{self.path}in" if self.path else "pk__in"
-        if self.value() == "sandbox":
-            return queryset.filter(**{lookup: sandboxes})
-        return queryset.exclude(**{lookup: sandboxes})
+        # A join on the enterprise, not NOT IN (its sandboxes): the planner halves its estimate of a NOT IN,
+        # and the capped paginator trusts that estimate to skip counting a long list (core.pagination).
+        return queryset.filter(**{f"{self.path}sandbox_of__isnull": self.value() != "sandbox"})
 
 
 class EnterpriseSandboxFilter(SandboxFilter):

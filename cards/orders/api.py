@@ -12,7 +12,6 @@ WWW-Authenticate challenge (as for the enterprise API).
 
 from __future__ import annotations
 
-from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -33,7 +32,7 @@ from cards.orders.serializers import (
     OrderFilterSerializer,
     OrderListSerializer,
 )
-from core.api import E401, error_response, is_schema_view, validated
+from core.api import E401, NewestFirstPagination, error_response, is_schema_view, validated
 from core.errors import PermissionDenied, ValidationFailed
 from core.http import no_store
 from core.idempotency import Idempotent
@@ -62,6 +61,8 @@ def _detail(request, order: Order, *, status_code=status.HTTP_200_OK) -> Respons
 class OrderListCreateView(Idempotent, generics.ListAPIView):
     queryset = Order.objects.none()
     serializer_class = OrderListSerializer
+    # On the index order_created; only the page's orders have their cards counted (paginate_queryset).
+    pagination_class = NewestFirstPagination
     parser_classes = [MultiPartParser]
     renderer_classes = [JSONRenderer]
 
@@ -77,7 +78,13 @@ class OrderListCreateView(Idempotent, generics.ListAPIView):
         if filters.get("enterprise"):
             queryset = queryset.filter(enterprise__public_id=filters["enterprise"])
         queryset = search_orders(queryset, filters.get("search"))
-        return queryset.annotate(card_count=Count("cards")).order_by("-created_at", "-pk")
+        return queryset.order_by("-created_at", "-pk")
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            selectors.set_card_counts(page)
+        return page
 
     @extend_schema(
         tags=["orders"],

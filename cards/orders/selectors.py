@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import scoped
@@ -22,6 +22,20 @@ from verification.models import Verification, VerificationPurpose
 
 def orders_visible_to(user: Any) -> QuerySet[Order]:
     return scoped(Order.objects.all(), user, path="enterprise__").select_related("enterprise", "handler")
+
+
+def set_card_counts(orders: list[Any]) -> None:
+    """The cards of the orders a page shows, in one query over their ids: a COUNT joined over the whole
+    scope grew with the orders (the API's list, issue 12 §1.4)."""
+    counts = dict(
+        OrderCard.objects.filter(order_id__in=[order.pk for order in orders])
+        .order_by()
+        .values_list("order_id")
+        .annotate(n=Count("pk"))
+        .values_list("order_id", "n")
+    )
+    for order in orders:
+        order.card_count = counts.get(order.pk, 0)
 
 
 def search_orders(queryset: QuerySet[Order], raw: object) -> QuerySet[Order]:

@@ -32,7 +32,7 @@ from accounts.permissions import Capability, can
 from accounts.pii import decrypt, encrypt, mask_identifier
 from accounts.reveals import personal_file_response
 from cards.inventory.picker import with_picked_all
-from cards.models import BUSINESSES, LIVE_CARD_STATUSES, BusinessType, CardBinding, OrderCard, OrderStatus
+from cards.models import BUSINESSES, LIVE_CARD_STATUSES, BusinessType, CardBinding, OrderStatus
 from cards.orders import policy as order_policy
 from cards.orders import selectors, services
 from cards.orders.forms import HandlerLookupForm, LivePhotoRetakeForm, OrderDetailsForm, OrderFilterForm, OrderStartForm
@@ -396,19 +396,6 @@ def with_card_counts(queryset):
     return queryset.annotate(card_count=Count("cards"))
 
 
-def set_card_counts(orders: list) -> None:
-    """The cards of the orders a page shows, in one query over their ids (not a COUNT over the scope)."""
-    counts = dict(
-        OrderCard.objects.filter(order_id__in=[order.pk for order in orders])
-        .order_by()
-        .values_list("order_id")
-        .annotate(n=Count("pk"))
-        .values_list("order_id", "n")
-    )
-    for order in orders:
-        order.card_count = counts.get(order.pk, 0)
-
-
 @login_required
 @never_cache
 @require_safe
@@ -416,7 +403,7 @@ def order_list(request):
     user = request.user
     queryset, filters = orders_listed(user, request.GET)
     page = ORDER_KEYSET.page(queryset, request.GET)
-    set_card_counts(page.object_list)
+    selectors.set_card_counts(page.object_list)
     return render(
         request,
         "cards/order_list.html",

@@ -16,6 +16,7 @@ from accounts.models import AuditEvent
 from approvals import notifications, services
 from approvals.models import ExemptionAttachment, ExemptionRequest, RequestStatus
 from cards.models import CardStatus
+from core.api import NewestFirstPagination
 from core.errors import DomainError
 from tests import factories, idgen
 from tests.approvals import (
@@ -664,6 +665,29 @@ def test_the_exemption_list_api_makes_as_many_queries_for_many_requests_as_for_o
     assert queries_for_list() == one
 
 
+def test_the_exemption_list_api_pages_by_cursor_newest_first(world, monkeypatch):
+    """Issue 12 §1.4: keyset pages, with no count of every request in scope on each page."""
+    monkeypatch.setattr(NewestFirstPagination, "page_size", 2)
+    manager = world["users"]["account_manager"]
+    api = APIClient()
+    api.force_authenticate(manager)
+    filed = [
+        factories.exemption(
+            enterprise=world["enterprise"],
+            cards=[card_for(world["enterprise"], "U1")],
+            levels=["province"],
+            submitted_by=manager,
+        )
+        for _ in range(3)
+    ]
+    first = api.get("/api/v1/exemptions/").json()
+    assert "count" not in first and first["previous"] is None
+    second = api.get(first["next"]).json()
+    assert second["next"] is None
+    shown = [row["public_id"] for row in first["results"] + second["results"]]
+    assert shown == [str(request.public_id) for request in reversed(filed)]
+
+
 def test_the_filing_page_makes_as_many_queries_for_many_cards_as_for_one(world, client):
     """Issue 12 §2 (the scale benchmark): each candidate card's package and binding come with the cards."""
     manager = world["users"]["account_manager"]
@@ -681,6 +705,10 @@ def test_the_filing_page_makes_as_many_queries_for_many_cards_as_for_one(world, 
     others = [card_for(world["enterprise"], combo) for combo in ("U1", "U3", "U1+U3")]
     factories.verified_card_user(actor=manager, enterprise=world["enterprise"], cards=[others[0]])
     response = client.get(url)
+    page = response.content.decode()
     for card in (first, *others):
-        assert card.iccid in response.content.decode()
+        assert card.iccid in page
+    # The bound card's live binding is found with the page's cards: nothing to exempt, its box is disabled.
+    assert f'id="card-{others[0].pk}" disabled>' in page
+    assert f'id="card-{first.pk}">' in page
     assert queries_for_page() == one

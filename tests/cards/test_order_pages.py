@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import PiiAccessLog
 from cards.models import BusinessType, Card, CardStatus, Handler, Order, OrderStatus
+from core.api import NewestFirstPagination
 from tests import factories, idgen
 from tests.cards.order_helpers import active, counts, passed, stock, verification_of
 from tests.images import jpeg_upload
@@ -504,6 +505,23 @@ def test_api_list_filters(api, world):
     assert api.get("/api/v1/orders/", {"status": "bogus"}).status_code == 400
     item = api.get("/api/v1/orders/").json()["results"][0]
     assert item["card_count"] == 1 and "cards" not in item
+
+
+def test_api_list_pages_by_cursor_with_each_orders_cards(api, world, monkeypatch):
+    """Keyset pages, newest first: no count of the whole scope to go stale or grow (issue 12 §1.4), and each
+    order's card count is its own, though counted only for the page."""
+    monkeypatch.setattr(NewestFirstPagination, "page_size", 2)
+    am, ent = world["users"]["account_manager"], world["enterprise"]
+    made = [
+        factories.order(actor=am, enterprise=ent, business_type=BusinessType.CANCELLATION, cards=stock(ent, n))
+        for n in (1, 2, 3)
+    ]
+    first = api.get("/api/v1/orders/").json()
+    assert "count" not in first and first["previous"] is None
+    second = api.get(first["next"]).json()
+    assert second["next"] is None
+    shown = [(o["number"], o["card_count"]) for o in first["results"] + second["results"]]
+    assert shown == [(made[2].number, 3), (made[1].number, 2), (made[0].number, 1)]
 
 
 def test_api_schema_documents_the_order_endpoints():

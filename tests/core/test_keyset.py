@@ -206,6 +206,18 @@ def test_list_count_is_exact_below_the_cap_and_capped_above(user, monkeypatch):
         assert not capped.estimated and capped.value == 4
 
 
+def test_list_count_takes_an_estimate_far_past_the_cap_without_counting(user, monkeypatch):
+    """Counting cap + 1 rows grew with the list up to the cap (issue 12 §1.4); where the estimate was past
+    twice the cap the count is not run (None), and the list says "about" the estimate."""
+    queryset = _notices(user, [T0] * 6)
+    monkeypatch.setattr(keyset, "counted_and_estimated", lambda queryset, cap: (None, 9))
+    far = list_count(queryset, cap=4)
+    assert (far.value, far.exact, far.estimated) == (9, False, True)
+    monkeypatch.setattr(keyset, "counted_and_estimated", lambda queryset, cap: (6, 8))
+    near = list_count(queryset, cap=10)
+    assert (near.value, near.exact) == (6, True)
+
+
 @pytest.mark.postgres
 def test_past_the_cap_postgresql_gives_an_estimate_without_order_by(user):
     queryset = _notices(user, [T0 - dt.timedelta(seconds=s) for s in range(30)]).order_by("-created_at")

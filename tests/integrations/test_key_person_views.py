@@ -72,7 +72,8 @@ def test_an_unknown_api_path_is_a_json_404(world):
 def test_a_page_past_the_end_is_a_documented_404(world):
     client = APIClient()
     client.force_authenticate(world["users"]["enterprise_admin"])
-    assert client.get("/api/v1/exemptions/", {"page": "999"}).status_code == 404
+    # The list pages by cursor (issue 12 §1.4): a cursor it never gave ("o=abc", a broken offset) is its 404.
+    assert client.get("/api/v1/exemptions/", {"cursor": "bz1hYmM="}).status_code == 404
     schema = SchemaGenerator().get_schema(request=None, public=True)
     for path in ("/api/v1/exemptions/", "/api/v1/card-users/", "/api/v1/cards/"):
         not_found = schema["paths"][path]["get"]["responses"]["404"]
