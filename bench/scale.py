@@ -14,7 +14,8 @@ scaled up with set-based SQL to the same shape at either size:
   reused by SQL, at most four live bindings per ID: U6 holds);
 - card events: a "created" event on nine cards in ten, and an activation and a binding event on one in ten
   (1.1 a card), an order per 200 cards, an exemption per 2,000, an import per 5,000, a
-  verification per 100 card users, a change request on every third enterprise.
+  verification per 100 card users (but at least LISTED_AT_LEAST = 120 of each, so that the small world's
+  lists fill their pages as the large one's do), a change request on every third enterprise.
 
 A loaded database is kept: its marker table names N and the loader's version, and a run whose marker
 matches reuses it, migrated forward through any migration written since (then ANALYZE), as a deploy
@@ -69,7 +70,7 @@ WARMUP = 3
 SMALL_DB = os.environ.get("BENCH_SCALE_SMALL_DB", "bench_scale_small")
 LARGE_DB = os.environ.get("BENCH_SCALE_LARGE_DB", "bench_scale_large")
 # Bumped whenever the loader's shape changes: a database loaded by another version is loaded again.
-LOADER_VERSION = 3
+LOADER_VERSION = 4
 CARD_PREFIX = "898600"  # the loader's cards; the demo world's are 898611...
 BIG_PROVINCES = ("11", "44", "32", "33")  # Beijing, Guangdong, Jiangsu, Zhejiang
 ENTERPRISES = 200
@@ -287,6 +288,18 @@ def _people(count: int) -> list[tuple[int, str, str, str]]:
     return people
 
 
+# Orders, exemptions, imports and verifications come one per so many cards (or card users), but never fewer
+# than this at any size: more than a full page of the admin's changelists (100 rows) and of the portal's
+# lists (25), so that the 1,000-card world's pages are as full as the large one's, and a ratio measures
+# the data's growth, not a part-filled page against a full one.
+LISTED_AT_LEAST = 120
+
+
+def _every(per: int, count: int) -> int:
+    """One row per `per` of `count`, or more often where that would make fewer than LISTED_AT_LEAST."""
+    return max(1, min(per, count // LISTED_AT_LEAST))
+
+
 def load(alias: str, cards: int, *, log=print) -> None:
     # Imported when the benchmark runs, after bench/__main__ has set Django up and swapped the databases in.
     from django.core.management import call_command
@@ -488,7 +501,7 @@ def load(alias: str, cards: int, *, log=print) -> None:
             "AND x.id_number_index = h.id_number_index)",
             [template_order.handler_id],
         )
-        ordered = f"s.iccid LIKE '{CARD_PREFIX}%%' AND substr(s.iccid, 7)::bigint %% 200 = 1"
+        ordered = f"s.iccid LIKE '{CARD_PREFIX}%%' AND substr(s.iccid, 7)::bigint %% {_every(200, cards)} = 1"
         _clone(
             cursor,
             "cards_order",
@@ -514,7 +527,7 @@ def load(alias: str, cards: int, *, log=print) -> None:
         )
         step("orders")
 
-        exempted = f"s.iccid LIKE '{CARD_PREFIX}%%' AND substr(s.iccid, 7)::bigint %% 2000 = 3"
+        exempted = f"s.iccid LIKE '{CARD_PREFIX}%%' AND substr(s.iccid, 7)::bigint %% {_every(2000, cards)} = 3"
         _clone(
             cursor,
             "approvals_exemptionrequest",
@@ -552,9 +565,9 @@ def load(alias: str, cards: int, *, log=print) -> None:
                    '{}'::jsonb, now() - j * interval '1 hour', now() - j * interval '1 hour', ''
             FROM generate_series(1, %(count)s) AS j JOIN bench_others o ON o.n = j %% %(others)s
             """,
-            {"big": big.pk, "actor": managers["11"].pk, "count": max(1, cards // 5000), "others": others},
+            {"big": big.pk, "actor": managers["11"].pk, "count": max(LISTED_AT_LEAST, cards // 5000), "others": others},
         )
-        verified = "s.id %% 100 = 0"
+        verified = f"s.id %% {_every(100, users)} = 0"
         for template, condition in (
             (verification_passed.pk, f"{verified} AND s.registration_status = 'registered'"),
             (verification_review.pk, "s.registration_status = 'in_review'"),
