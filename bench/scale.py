@@ -70,7 +70,7 @@ WARMUP = 3
 SMALL_DB = os.environ.get("BENCH_SCALE_SMALL_DB", "bench_scale_small")
 LARGE_DB = os.environ.get("BENCH_SCALE_LARGE_DB", "bench_scale_large")
 # Bumped whenever the loader's shape changes: a database loaded by another version is loaded again.
-LOADER_VERSION = 4
+LOADER_VERSION = 5
 CARD_PREFIX = "898600"  # the loader's cards; the demo world's are 898611...
 BIG_PROVINCES = ("11", "44", "32", "33")  # Beijing, Guangdong, Jiangsu, Zhejiang
 ENTERPRISES = 200
@@ -310,7 +310,8 @@ def load(alias: str, cards: int, *, log=print) -> None:
     from accounts.roles import Role
     from accounts.services import user_create
     from cards.inventory.partitions import ensure_event_partitions
-    from cards.models import CardUser, Order, Package
+    from cards.inventory.tallies import realname_state_expression, tallies_recount
+    from cards.models import Card, CardUser, Order, Package
     from enterprises.models import ChangeRequest, Enterprise, ResponsiblePerson
     from verification.models import Verification
 
@@ -341,6 +342,7 @@ def load(alias: str, cards: int, *, log=print) -> None:
                 email=f"{username}@demo.example",
             )
         big = Enterprise.objects.get(admins__username="admin_bj")
+        small = Enterprise.objects.get(admins__username=ROLES["admin_small"])
         template_person = ResponsiblePerson.objects.get(enterprise=big)
         template_user = CardUser.objects.filter(enterprise=big).order_by("pk").first()
         template_order = Order.objects.filter(enterprise=big).order_by("pk").first()
@@ -437,6 +439,24 @@ def load(alias: str, cards: int, *, log=print) -> None:
                 },
             )
         step(f"{cards:,} cards")
+        # The small enterprise whose admin is measured holds at least LISTED_AT_LEAST cards at any size (whole
+        # pairs, taken from the others in ICCID order), so that its lists' pages are full at 1,000 cards too.
+        cursor.execute(
+            "SELECT count(*) FROM cards_card WHERE enterprise_id = %s AND iccid LIKE %s", [small.pk, f"{CARD_PREFIX}%"]
+        )
+        wanted = max(0, LISTED_AT_LEAST - cursor.fetchone()[0])
+        cursor.execute(
+            "UPDATE cards_card c SET enterprise_id = %(small)s, province_id = %(province)s, in_sandbox = false "
+            "FROM (SELECT id FROM cards_card WHERE iccid LIKE %(prefix)s AND enterprise_id NOT IN (%(big)s, %(small)s) "
+            "AND NOT in_sandbox ORDER BY iccid LIMIT %(wanted)s) moved WHERE c.id = moved.id",
+            {
+                "small": small.pk,
+                "province": small.province_id,
+                "big": big.pk,
+                "prefix": f"{CARD_PREFIX}%",
+                "wanted": wanted + wanted % 2,
+            },
+        )
 
         # The card users: one per bound pair, its public id derived from the pair (the same in both databases).
         pairs = "(substr(s.iccid, 7)::bigint / 2)"
@@ -553,19 +573,27 @@ def load(alias: str, cards: int, *, log=print) -> None:
             {"public_id": "md5('bench-change-' || s.id)::uuid", "enterprise_id": "s.id"},
             "enterprises_enterprise s WHERE s.name LIKE '基准测试%%' AND s.id %% 3 = 0",
         )
-        # Imports: the rows of the import pages (their files are never read by a list or a detail page). The first
-        # is the big enterprise's, so that its lists have a row at 1,000 cards too (an empty list makes fewer queries).
+        # Imports: the rows of the import pages (their files are never read by a list or a detail page). One in
+        # five is the big enterprise's and one in five the measured small one's, so that their lists have rows at
+        # 1,000 cards too (an empty list makes fewer queries).
         cursor.execute(
             """
             INSERT INTO cards_cardimport (public_id, enterprise_id, file, file_format, status, total_rows,
                 processed_rows, imported_rows, error_count, errors, failure_message, created_by_id, actor_data,
                 created_at, finished_at, task_id)
-            SELECT md5('bench-import-' || j)::uuid, CASE WHEN j %% 5 = 1 THEN %(big)s ELSE o.id END,
+            SELECT md5('bench-import-' || j)::uuid,
+                   CASE WHEN j %% 5 = 1 THEN %(big)s WHEN j %% 5 = 2 THEN %(small)s ELSE o.id END,
                    'card-imports/bench.csv', 'csv', 'succeeded', 5000, 5000, 5000, 0, '[]'::jsonb, '', %(actor)s,
                    '{}'::jsonb, now() - j * interval '1 hour', now() - j * interval '1 hour', ''
             FROM generate_series(1, %(count)s) AS j JOIN bench_others o ON o.n = j %% %(others)s
             """,
-            {"big": big.pk, "actor": managers["11"].pk, "count": max(LISTED_AT_LEAST, cards // 5000), "others": others},
+            {
+                "big": big.pk,
+                "small": small.pk,
+                "actor": managers["11"].pk,
+                "count": max(LISTED_AT_LEAST, cards // 5000),
+                "others": others,
+            },
         )
         verified = f"s.id %% {_every(100, users)} = 0"
         for template, condition in (
@@ -585,6 +613,13 @@ def load(alias: str, cards: int, *, log=print) -> None:
                 f"cards_carduser s WHERE s.id > {template_user.pk + 1} AND {condition}",
             )
         step("exemptions, change requests, imports, verifications")
+    # The cards' stored real-name state and the counters the home page and the dashboards read, as the
+    # services would have kept them (the SQL above wrote neither): one UPDATE, then the daily recount.
+    with using(alias):
+        Card.objects.update(realname_state=realname_state_expression())
+        tallies_recount()
+    step("real-name states and counters")
+    with connection.cursor() as cursor:
         # VACUUM too: the visibility map of a fresh load is empty, which no long-lived table has.
         cursor.execute("VACUUM ANALYZE")
         step("VACUUM ANALYZE")

@@ -14,6 +14,7 @@ import secrets
 import time
 import unicodedata
 
+from django.db.models import Q
 from django.http import HttpRequest
 from stdnum.iso7064 import mod_11_2
 
@@ -30,6 +31,21 @@ def clean_search(raw: object) -> str:
     # Control characters (a NUL above all, which PostgreSQL refuses in a string) are no part of a search.
     text = "".join(char for char in str(raw or "") if unicodedata.category(char) != "Cc" or char.isspace())
     return " ".join(text.split())[:SEARCH_MAX_LENGTH]
+
+
+def digits_prefix(field: str, digits: str) -> Q:
+    """Rows whose `field` (a column of digits: ICCID, MSISDN) starts with `digits`, as a LIKE that is also a
+    range, [digits, the next prefix): a btree index on (scope, field) serves a range, but serves LIKE
+    only under the "C" collation (PostgreSQL's C.UTF-8 is not that), so without the range a search within
+    an enterprise read all its cards' index entries (43.9 ms against 13.9 at 1M cards, issue 12 §1.6).
+    Digits order alike in every collation, so the range holds exactly the rows the LIKE keeps."""
+    condition = Q(**{f"{field}__startswith": digits, f"{field}__gte": digits})
+    # The next prefix: the last digit below 9 raised, the 9s after it dropped ("8986999" -> "8987"); a
+    # prefix of 9s alone has no bound above.
+    stem = digits.rstrip("9")
+    if stem:
+        condition &= Q(**{f"{field}__lt": stem[:-1] + str(int(stem[-1]) + 1)})
+    return condition
 
 
 def looks_like_id_number(value: str) -> bool:

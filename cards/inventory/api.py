@@ -45,6 +45,7 @@ from cards.models import Card, CardStatus, Package
 from cards.rules import CardFacts, ServiceLevel, evaluate, is_149_segment
 from core.api import E401, is_schema_view, validated
 from core.errors import PermissionDenied, ValidationFailed
+from core.search import digits_prefix
 
 HISTORY_LIMIT = 100
 
@@ -110,7 +111,7 @@ class CardListView(CardsApiView, generics.ListAPIView):
                 )
             queryset = queryset.filter(package_id=package.pk)
         if filters.get("iccid__startswith"):
-            queryset = queryset.filter(iccid__startswith=filters["iccid__startswith"])
+            queryset = queryset.filter(digits_prefix("iccid", filters["iccid__startswith"]))
         if filters.get("msisdn"):
             queryset = queryset.filter(selectors.msisdn_condition(filters["msisdn"]))
         if filters.get("realname_required") is not None:

@@ -14,6 +14,7 @@ from cards.inventory import selectors
 from cards.inventory.selectors import cards_covered_realname, cards_lacking_realname
 from cards.models import CardStatus, Package
 from core.errors import ValidationFailed
+from core.search import digits_prefix
 from core.widgets import DirectSelect, DirectTextInput
 from enterprises.autocomplete import EnterpriseField
 from enterprises.selectors import enterprises_to_pick
@@ -103,7 +104,7 @@ class CardFilterForm(forms.Form):
         if data.get("package"):
             queryset = queryset.filter(package_id=data["package"].pk)
         if data.get("iccid"):
-            queryset = queryset.filter(iccid__startswith=data["iccid"])
+            queryset = queryset.filter(digits_prefix("iccid", data["iccid"]))
         if data.get("realname") in ("yes", "no"):
             queryset = queryset.filter(realname_required=data["realname"] == "yes")
         elif data.get("realname") == "missing":

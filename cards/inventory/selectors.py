@@ -14,6 +14,7 @@ from accounts.access import scoped
 from cards import hooks
 from cards.models import Card, CardBinding, CardEvent, CardStatus
 from core.errors import NotFound, ValidationFailed
+from core.search import digits_prefix
 from enterprises.models import Enterprise
 
 
@@ -79,7 +80,7 @@ def search_cards(queryset: QuerySet[Card], raw: object) -> QuerySet[Card]:
     if len(value) in FULL_ICCID_LENGTHS:
         condition |= Q(iccid=value)
     else:
-        condition |= Q(iccid__startswith=value)
+        condition |= digits_prefix("iccid", value)
     if len(value) <= max(FULL_MSISDN_LENGTHS):
         condition |= msisdn_condition(value)
     return queryset.filter(condition)

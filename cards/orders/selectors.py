@@ -16,7 +16,7 @@ from cards.models import (
 from core.errors import (
     NotFound,
 )
-from core.search import clean_search
+from core.search import clean_search, digits_prefix
 from verification.models import Verification, VerificationPurpose
 
 
@@ -47,7 +47,9 @@ def search_orders(queryset: QuerySet[Order], raw: object) -> QuerySet[Order]:
     condition = Q(number__startswith=value)
     if value.isdigit():
         lines = OrderCard.objects.filter(order=OuterRef("pk"))
-        lines = lines.filter(card__iccid=value) if len(value) >= 19 else lines.filter(card__iccid__startswith=value)
+        lines = (
+            lines.filter(card__iccid=value) if len(value) >= 19 else lines.filter(digits_prefix("card__iccid", value))
+        )
         condition |= Q(Exists(lines))
     return queryset.filter(condition)
 
