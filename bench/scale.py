@@ -70,7 +70,7 @@ WARMUP = 3
 SMALL_DB = os.environ.get("BENCH_SCALE_SMALL_DB", "bench_scale_small")
 LARGE_DB = os.environ.get("BENCH_SCALE_LARGE_DB", "bench_scale_large")
 # Bumped whenever the loader's shape changes: a database loaded by another version is loaded again.
-LOADER_VERSION = 5
+LOADER_VERSION = 6
 CARD_PREFIX = "898600"  # the loader's cards; the demo world's are 898611...
 BIG_PROVINCES = ("11", "44", "32", "33")  # Beijing, Guangdong, Jiangsu, Zhejiang
 ENTERPRISES = 200
@@ -357,6 +357,8 @@ def load(alias: str, cards: int, *, log=print) -> None:
         assert template_change and template_exemption
         packages = {p.code: p.pk for p in Package.objects.all()}
         users = max(2, round(cards * 0.08))
+        # One card user in 1,000 waits for a reviewer (at least LISTED_AT_LEAST of them where there are enough).
+        reviewed = _every(1000, users)
         people = _people(min(max(1, math.ceil(users / 2)), 200_000))
         step(f"{len(people):,} people encrypted")
 
@@ -470,7 +472,9 @@ def load(alias: str, cards: int, *, log=print) -> None:
                 "id_number": "p.enc",
                 "id_number_index": "p.idx",
                 "enterprise_id": "s.enterprise_id",
-                "registration_status": f"CASE WHEN {pairs} %% 1000 = 1 THEN 'in_review' ELSE 'registered' END",
+                "registration_status": (
+                    f"CASE WHEN {pairs} %% {reviewed} = {1 % reviewed} THEN 'in_review' ELSE 'registered' END"
+                ),
                 "created_at": "s.created_at",
                 "biometric_consent_at": "s.created_at",
             },
