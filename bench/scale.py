@@ -13,7 +13,7 @@ scaled up with set-based SQL to the same shape at either size:
   ID numbers encrypted and blind-indexed with the app's own keys (a pool of distinct people made in Python,
   reused by SQL, at most four live bindings per ID: U6 holds);
 - card events: a "created" event on nine cards in ten, and an activation and a binding event on one in ten
-  (1.1 a card), an order per 200 cards, an exemption per 2,000, an import per 5,000, a
+  (1.1 a card), an order per 199 cards (spread over the enterprises), an exemption per 2,000, an import per 5,000, a
   verification per 100 card users (but at least LISTED_AT_LEAST = 300 of each, so that the small world's
   lists fill their pages as the large one's do), a change request on every third enterprise.
 
@@ -70,7 +70,7 @@ WARMUP = 3
 SMALL_DB = os.environ.get("BENCH_SCALE_SMALL_DB", "bench_scale_small")
 LARGE_DB = os.environ.get("BENCH_SCALE_LARGE_DB", "bench_scale_large")
 # Bumped whenever the loader's shape changes: a database loaded by another version is loaded again.
-LOADER_VERSION = 8
+LOADER_VERSION = 9
 CARD_PREFIX = "898600"  # the loader's cards; the demo world's are 898611...
 BIG_PROVINCES = ("11", "44", "32", "33")  # Beijing, Guangdong, Jiangsu, Zhejiang
 ENTERPRISES = 200
@@ -528,7 +528,9 @@ def load(alias: str, cards: int, *, log=print) -> None:
             "AND x.id_number_index = h.id_number_index)",
             [template_order.handler_id],
         )
-        every = _every(200, cards)
+        # Every 199th card, not 200th: i % 200 = 1 fixes (i / 2) % 5, so every order was the big enterprise's
+        # (a pair whose (i / 2) % 5 = 0 is its) and the others had none at 1M.
+        every = _every(199, cards)
         ordered = f"s.iccid LIKE '{CARD_PREFIX}%%' AND substr(s.iccid, 7)::bigint %% {every} = {1 % every}"
         _clone(
             cursor,
