@@ -13,9 +13,9 @@ scaled up with set-based SQL to the same shape at either size:
   ID numbers encrypted and blind-indexed with the app's own keys (a pool of distinct people made in Python,
   reused by SQL, at most four live bindings per ID: U6 holds);
 - card events: a "created" event on nine cards in ten, and an activation and a binding event on one in ten
-  (1.1 a card), an order per 199 cards (spread over the enterprises), an exemption per 2,000, an import per 5,000, a
-  verification per 100 card users (but at least LISTED_AT_LEAST = 300 of each, so that the small world's
-  lists fill their pages as the large one's do), a change request on every third enterprise.
+  (1.1 a card), an order per 199 cards (spread over the enterprises), an exemption per 2,000, an import
+  per 5,000, a verification per 100 card users (but at least LISTED_AT_LEAST = 300 of each, so that the
+  small world's lists fill their pages as the large one's do), a change request on every third enterprise.
 
 A loaded database is kept: its marker table names N and the loader's version, and a run whose marker
 matches reuses it, migrated forward through any migration written since (then ANALYZE), as a deploy
