@@ -318,6 +318,8 @@ def test_the_provincial_approvers_day(page, world, scripted_face_engine, viewpor
 
     # The change request: old → new of what changes, in words (§1.5).
     walk.open("/approvals/", "queue")
+    # The queue shows one list at a time: the change requests are behind their own tab.
+    walk.follow(page.locator("[data-list='change_requests'] a").first, "queue-change-requests")
     walk.follow(page.locator(f"main a[href*='{change.public_id}']").first, "change-request")
     comparison = page.locator("table.change-comparison").inner_text()
     assert enterprise.name in comparison and values["name"] in comparison
