@@ -203,14 +203,16 @@ def _migrate_forward(alias: str) -> list[str]:
     from django.db import connections
     from django.db.migrations.recorder import MigrationRecorder
 
-    before = set(MigrationRecorder(connections[alias]).applied_migrations())
-    call_command("migrate", database=alias, interactive=False, verbosity=0)
-    new = sorted(
-        f"{app}.{name}" for app, name in set(MigrationRecorder(connections[alias]).applied_migrations()) - before
-    )
-    if new:
-        with connections[alias].cursor() as cursor:
-            cursor.execute("ANALYZE")
+    # As the loader migrates: with the alias as the default connection, so that the project's own
+    # post-migrate handlers (roles, permissions) write there too, not to the scratch database.
+    with using(alias):
+        recorder = MigrationRecorder(connections["default"])
+        before = set(recorder.applied_migrations())
+        call_command("migrate", interactive=False, verbosity=0)
+        new = sorted(f"{app}.{name}" for app, name in set(recorder.applied_migrations()) - before)
+        if new:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("ANALYZE")
     return new
 
 
