@@ -31,6 +31,8 @@ so that a busy machine slows both alike. A page whose query count grows with the
 
 Last, throughput through gunicorn (bench.scale_wsgi: the portal plus a bare view, 2 workers x 2 threads) with
 4 concurrent clients: the card list and the card API against the bare view; and a profile of the card list.
+Then, on the large database, the query plans docs/scaling.md quotes (bench.scale_plans) and the card events'
+monthly partitions against a plain copy of them (bench.scale_partitions).
 """
 
 from __future__ import annotations
@@ -1168,6 +1170,12 @@ def run(results: dict, *, large: int = LARGE, small: int = SMALL, requests: int 
     from bench import scale_plans
 
     print(f"[bench] scale: query plans at {large:,} cards (docs/scaling.md): {scale_plans.write(large_alias, large)}")
+    # Imported here: bench.scale_partitions imports this module (its `using` and the loader's card numbers).
+    from bench import scale_partitions
+
+    compared = scale_partitions.write(large_alias, large, results)
+    if compared:
+        print(f"[bench] scale: the event partitions against a plain copy, with their plans: {compared}")
     if failures:
         raise RuntimeError(f"scale: {len(failures)} page(s) failed:\n" + "\n".join(failures))
     print(f"[bench] scale: no query count grows; {len(misses)} page x role over the {target}x time target")

@@ -166,3 +166,61 @@ def test_scale_benchmark_walks_the_url_conf():
     assert set(scale.VARIANTS) <= names
     world = scale.World(*[None] * 8)
     assert set(scale._detail_kwargs(world)) <= names
+
+
+def test_scale_partitions_benchmark_rebuilds_the_indexes_reads_plans_and_tabulates():
+    """The helpers of bench.scale_partitions (its run needs the large PostgreSQL database)."""
+    from bench import scale_partitions as parts
+
+    definitions = [
+        (
+            "cards_cardevent_pkey",
+            "CREATE UNIQUE INDEX cards_cardevent_pkey ON ONLY public.cards_cardevent USING btree (id, at)",
+        ),
+        (
+            "cardevent_at_desc",
+            "CREATE INDEX cardevent_at_desc ON ONLY public.cards_cardevent USING btree (at DESC, id DESC)",
+        ),
+    ]
+    # The primary key is each table's own ((id) on the plain copy); the others are made again on the copy.
+    assert parts.index_ddl(definitions, parts.FLAT) == [
+        "CREATE INDEX bench_cardevent_flat_cardevent_at_desc ON bench_cardevent_flat USING btree (at DESC, id DESC)"
+    ]
+    assert parts.on_flat('SELECT "cards_cardevent"."id" FROM "cards_cardevent"') == (
+        'SELECT "bench_cardevent_flat"."id" FROM "bench_cardevent_flat"'
+    )
+
+    plan = "\n".join(
+        [
+            "Limit  (cost=1..2 rows=3 width=1) (actual time=0.1..0.2 rows=3 loops=1)",
+            "  Buffers: shared hit=10 read=2",
+            "  ->  Append  (cost=1..2 rows=3 width=1) (actual time=0.1..0.2 rows=3 loops=1)",
+            "        ->  Index Scan using a_idx on cards_cardevent_y2026m10 cards_cardevent_1  (cost=0.28..8.30 "
+            "rows=1 width=62) (actual time=0.003..0.003 rows=0 loops=1)",
+            "        ->  Bitmap Heap Scan on cards_cardevent_y2026m12 cards_cardevent_3  (cost=4.30..12.94 rows=3 "
+            "width=63) (actual time=0.006..0.009 rows=3 loops=1)",
+            "              ->  Bitmap Index Scan on b_idx  (cost=0.00..4.30 rows=3 width=0) (actual time=0.003..0.003 "
+            "rows=3 loops=1)",
+            "  ->  Seq Scan on accounts_user  (cost=0.00..1.11 rows=11 width=194) (actual time=0.0..0.0 rows=1 "
+            "loops=3)",
+            "        Buffers: shared hit=3",
+            "Planning Time: 0.268 ms",
+        ]
+    )
+    # The rows of the event tables' scans (not the users', nor the bitmap's index twice), the root's buffers.
+    assert parts.plan_figures(plan) == parts.PlanFigures(rows_read=3, buffers=12, tables=2, planning_ms=0.268)
+
+    rows = [
+        parts.Compared(
+            "card_history", "a card's history", 2.0, 1.0, parts.PlanFigures(3, 10, 7), parts.PlanFigures(3, 8, 1)
+        ),
+        parts.Compared("drop_oldest_month", "remove the oldest month", 2.0, 400.0, note="  WAL 13 kB / 9,000 kB"),
+    ]
+    text = parts.table(rows)
+    assert "2.00x" in text and "10 / 8" in text and "7 / 1" in text and "0.00 / 0.00" in text and "WAL 13 kB" in text
+    found = parts.figures(rows, {"table": (2 * 2**20, 2**20)}, 12.5)
+    assert found["scale.events_partitioned.card_history_ms"]["ratio"] == 2.0
+    assert found["scale.events_partitioned.card_history_buffers"]["baseline"] == 8
+    assert "scale.events_partitioned.drop_oldest_month_buffers" not in found
+    assert found["scale.events_partitioned.table_mb"]["value"] == 2.0
+    assert found["scale.events_partitioned.flat_copy_s"]["value"] == 12.5
