@@ -28,7 +28,13 @@ from bench.scale import BASE_DIR, CARD_PREFIX, ROLES, using
 from cards.card_users.services import card_user_bind
 from cards.card_users.views import CARD_USER_KEYSET, card_users_listed, set_live_cards
 from cards.inventory.selectors import card_events
-from cards.inventory.tallies import lacking_realname_count, tallies_visible_to
+from cards.inventory.tallies import (
+    lacking_realname_count,
+    lacking_tallies_by_enterprise,
+    lacking_tallies_by_province,
+    tallies_by_status,
+    tallies_visible_to,
+)
 from cards.inventory.views import CARD_KEYSET, HISTORY_LIMIT, cards_listed
 from cards.models import Card, CardBinding
 from core.errors import DomainError
@@ -175,6 +181,16 @@ def plans(alias: str) -> dict[str, str]:
             ("group_approver", "home counters, nationwide dashboard (CardTally)"),
         ):
             found[what] = _planned(tallies_visible_to(users[role]))
+        # The nationwide dashboard's card figures, grouped in the database (portal.dashboard): per status and
+        # state, the ten enterprises with the most cards lacking real-name, and per province.
+        group = users["group_approver"]
+        found["dashboard: counters per status and state, nationwide (CardTally)"] = _planned(tallies_by_status(group))
+        _add(
+            found,
+            "dashboard: enterprises lacking real-name, the ten shown (CardTally)",
+            _captured(lambda: lacking_tallies_by_enterprise(group, top=10)),
+        )
+        found["dashboard: lacking real-name per province (CardTally)"] = _planned(lacking_tallies_by_province(group))
         _add(
             found,
             "home: cards lacking real-name, a province (CardTally)",

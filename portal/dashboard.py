@@ -5,21 +5,22 @@ status / real-name / enterprise / province filters, the exemption list's rule an
 age, the import list's day), so the number on a bar is the number of rows behind it.
 
 Fast at a million cards: each section is one grouped query, whatever the number of enterprises or cards.
-All card counting goes through `card_state_rows`, one function, so that it can be answered by the
-per-enterprise counters table (issue 12 §1.3) instead of the cards themselves; nothing else here knows
-how the rows are made.
+The card figures are read from the per-enterprise counters table (issue 12 §1.3), never from the cards,
+and grouped there: the state totals, the ten enterprises shown and the provinces, each a query whose
+rows are the figures drawn (a nationwide scope has some thousands of counter rows; summing them here grew
+with the enterprises).
 """
 
 from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 from urllib.parse import urlencode
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.db.models.functions import TruncDate, TruncWeek
 from django.urls import reverse
 from django.utils import timezone
@@ -30,11 +31,14 @@ from approvals import selectors as approval_selectors
 from approvals.models import RequestStatus
 from cards.imports.selectors import card_imports_visible_to
 from cards.inventory.selectors import REALNAME_PENDING_STATUSES
-from cards.inventory.tallies import tallies_visible_to
+from cards.inventory.tallies import (
+    lacking_tallies_by_enterprise,
+    lacking_tallies_by_province,
+    tallies_by_status,
+)
 from cards.models import CardStatus
 from cards.models import RealnameState as RealnameStateChoice
 from core.ages import bucket_q
-from enterprises.models import Enterprise
 from verification.models import VerificationOutcome
 from verification.selectors import verifications_visible_to
 
@@ -47,64 +51,20 @@ WEEKS = 12
 DAYS = 30
 
 
-class CardStateRow(TypedDict):
-    enterprise_id: int
-    enterprise_public_id: str
-    enterprise_name: str
-    province_id: int
-    province_code: str
-    province_name: str
-    status: str
-    realname: RealnameState
-    count: int
-
-
-def card_state_rows(user: Any) -> list[CardStateRow]:
-    """The user's visible cards counted by (enterprise, status, real-name state): the one place the
-    dashboard counts cards. It reads the counters (cards.inventory.tallies, issue 12 §1.3), which the
-    transitions and the import keep in their own transactions, so the figures cost the same at a
-    thousand cards and at ten million. "lacking" is cards_lacking_realname's condition exactly: a card
-    whose user's real-name is missing counts as lacking only while it is in stock or at the gate, which
-    is all that list shows.
-
-    Two queries whatever the numbers: the counters grouped by ids, then the names of the enterprises."""
-    counted = []
-    for row in tallies_visible_to(user):
-        realname = row["realname"]
+def card_state_counts(user: Any) -> dict[tuple[RealnameState, str], int]:
+    """The user's visible cards counted by (real-name state, status): the one place the dashboard counts
+    them all. It reads the counters (cards.inventory.tallies, issue 12 §1.3), which the transitions and the
+    import keep in their own transactions, grouped in the database, so the figures cost one query of at
+    most a row per status and state at a thousand cards and at ten million. "lacking" is
+    cards_lacking_realname's condition exactly: a card whose user's real-name is missing counts as lacking
+    only while it is in stock or at the gate, which is all that list shows."""
+    counts: dict[tuple[RealnameState, str], int] = defaultdict(int)
+    for row in tallies_by_status(user):
+        realname: RealnameState = row["realname"]
         if realname == RealnameStateChoice.LACKING and row["status"] not in REALNAME_PENDING_STATUSES:
             realname = "covered"
-        counted.append({**row, "realname": str(realname)})
-    # Each enterprise's fields once, not once for each of its counter rows (a nationwide viewer reads some
-    # thousands: an enterprise has a row per status and state; the UUID's text alone was 1.6 ms of them).
-    enterprises = {
-        row["pk"]: (
-            str(row["public_id"]),
-            row["name"],
-            row["province_id"],
-            row["province__code"],
-            row["province__name"],
-        )
-        for row in Enterprise.objects.filter(pk__in={row["enterprise_id"] for row in counted})
-        .order_by()
-        .values("pk", "public_id", "name", "province_id", "province__code", "province__name")
-    }
-    rows = []
-    for row in counted:
-        public_id, name, province_id, province_code, province_name = enterprises[row["enterprise_id"]]
-        rows.append(
-            CardStateRow(
-                enterprise_id=row["enterprise_id"],
-                enterprise_public_id=public_id,
-                enterprise_name=name,
-                province_id=province_id,
-                province_code=province_code,
-                province_name=province_name,
-                status=row["status"],
-                realname=row["realname"],
-                count=row["count"],
-            )
-        )
-    return rows
+        counts[(realname, row["status"])] += row["count"]
+    return counts
 
 
 def cards_url(**filters: str) -> str:
@@ -154,10 +114,8 @@ STATUS_TONES = {
 }
 
 
-def cards_by_state(rows: Iterable[CardStateRow]) -> list[StateRow]:
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    for row in rows:
-        counts[(row["realname"], row["status"])] += row["count"]
+def cards_by_state(counts: Mapping[tuple[RealnameState, str], int]) -> list[StateRow]:
+    """`card_state_counts` as a stacked bar per real-name state, a part per status."""
     labels = _state_labels()
     return [
         StateRow(
@@ -167,7 +125,7 @@ def cards_by_state(rows: Iterable[CardStateRow]) -> list[StateRow]:
             by_status=tuple(
                 Figure(
                     label=str(status_label),
-                    count=counts[(state, status)],
+                    count=counts.get((state, status), 0),
                     href=cards_url(realname=REALNAME_FILTER[state], status=status),
                     tone=STATUS_TONES[CardStatus(status)],
                     key=status,
@@ -179,26 +137,28 @@ def cards_by_state(rows: Iterable[CardStateRow]) -> list[StateRow]:
     ]
 
 
-def lacking_by_enterprise(rows: Iterable[CardStateRow], *, top: int = TOP_ENTERPRISES) -> list[Figure]:
+def lacking_by_enterprise(user: Any, *, lacking_total: int, top: int = TOP_ENTERPRISES) -> list[Figure]:
     """Cards lacking real-name per enterprise, the `top` largest, then one "other enterprises" figure
-    (which links to every lacking card: no list filter names "all but these")."""
-    totals: dict[str, int] = defaultdict(int)
-    names: dict[str, str] = {}
-    for row in rows:
-        if row["realname"] == "lacking":
-            totals[row["enterprise_public_id"]] += row["count"]
-            names[row["enterprise_public_id"]] = row["enterprise_name"]
-    ranked = sorted(totals.items(), key=lambda item: (-item[1], names[item[0]]))
+    (which links to every lacking card: no list filter names "all but these"). `lacking_total` is the
+    "lacking" figure of `card_state_counts` (the same counter rows): the rest is what the top leaves of
+    it, so that only the enterprises shown are read."""
+    ranked = lacking_tallies_by_enterprise(user, top=top)
     figures = [
-        Figure(label=names[key], count=count, href=cards_url(realname="missing", enterprise=key), tone="bad", key=key)
-        for key, count in ranked[:top]
+        Figure(
+            label=row["name"],
+            count=row["count"],
+            href=cards_url(realname="missing", enterprise=str(row["public_id"])),
+            tone="bad",
+            key=str(row["public_id"]),
+        )
+        for row in ranked
     ]
-    rest = ranked[top:]
-    if rest:
+    others = ranked[0]["enterprises"] - len(ranked) if ranked else 0
+    if others:
         figures.append(
             Figure(
-                label=_("Other enterprises (%(count)s)") % {"count": len(rest)},
-                count=sum(count for _key, count in rest),
+                label=_("Other enterprises (%(count)s)") % {"count": others},
+                count=lacking_total - sum(row["count"] for row in ranked),
                 href=cards_url(realname="missing"),
                 tone="muted",
                 key="others",
@@ -207,24 +167,19 @@ def lacking_by_enterprise(rows: Iterable[CardStateRow], *, top: int = TOP_ENTERP
     return figures
 
 
-def lacking_by_province(rows: Iterable[CardStateRow], *, linked: bool) -> list[Figure]:
+def lacking_by_province(user: Any, *, linked: bool) -> list[Figure]:
     """Cards lacking real-name per province, largest first; linked to the card list's province filter
     where the viewer has it (a nationwide scope: cards.inventory.forms.CardFilterForm)."""
-    totals: dict[str, int] = defaultdict(int)
-    names: dict[str, str] = {}
-    for row in rows:
-        if row["realname"] == "lacking":
-            totals[row["province_code"]] += row["count"]
-            names[row["province_code"]] = row["province_name"]
+    rows = sorted(lacking_tallies_by_province(user), key=lambda row: (-row["count"], row["code"]))
     return [
         Figure(
-            label=names[code],
-            count=count,
-            href=cards_url(realname="missing", province=code) if linked else cards_url(realname="missing"),
+            label=row["name"],
+            count=row["count"],
+            href=cards_url(realname="missing", province=row["code"]) if linked else cards_url(realname="missing"),
             tone="bad",
-            key=code,
+            key=row["code"],
         )
-        for code, count in sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+        for row in rows
     ]
 
 
@@ -244,23 +199,26 @@ def exemptions_url(**filters: str) -> str:
 
 
 def exemptions_by_rule(user: Any) -> list[tuple[str, tuple[Figure, ...]]]:
-    """The role's exemption list (selectors.exemptions_listed_for) counted by rule and status, in one query."""
+    """The role's exemption list (selectors.exemptions_listed_for) counted by rule and status, in one query
+    grouped by status: a count per rule on each of the few status rows (ten counts over every request,
+    each its own DISTINCT sort, cost 7x as much and grew with the requests)."""
     queryset = approval_selectors.exemptions_listed_for(user).order_by()
-    aggregates = {
-        f"{rule}__{status}": Count(
-            "pk", filter=approval_selectors.json_list_has("rules", rule) & Q(status=status), distinct=True
-        )
-        for rule in approval_selectors.RULES_IN_REQUESTS
-        for status in RequestStatus.values
+    rows = queryset.values("status").annotate(
+        **{
+            f"rule_{rule}": Count("pk", filter=approval_selectors.json_list_has("rules", rule), distinct=True)
+            for rule in approval_selectors.RULES_IN_REQUESTS
+        }
+    )
+    counts = {
+        (rule, row["status"]): row[f"rule_{rule}"] for row in rows for rule in approval_selectors.RULES_IN_REQUESTS
     }
-    counts = queryset.aggregate(**aggregates)
     return [
         (
             rule,
             tuple(
                 Figure(
                     label=str(label),
-                    count=counts[f"{rule}__{status}"] or 0,
+                    count=counts.get((rule, status), 0),
                     href=exemptions_url(rule=rule, status=status),
                     tone=EXEMPTION_STATUS_TONES[RequestStatus(status)],
                     key=status,
@@ -275,7 +233,8 @@ def exemptions_by_rule(user: Any) -> list[tuple[str, tuple[Figure, ...]]]:
 def exemptions_by_age(user: Any, now: datetime.datetime) -> list[Figure]:
     """The role's open exemption requests by how long they have waited since filed, in one query."""
     buckets = approval_selectors.EXEMPTION_AGE_BUCKETS
-    queryset = approval_selectors.exemptions_listed_for(user).order_by()
+    # Only the open ones: every bucket asks for them, and the decided requests are most of the list.
+    queryset = approval_selectors.exemptions_listed_for(user).filter(status=RequestStatus.SUBMITTED).order_by()
     counts = queryset.aggregate(
         **{
             bucket.key: Count("pk", filter=approval_selectors.exemption_age_q(bucket, now), distinct=True)
@@ -433,13 +392,12 @@ def sections_for(user: Any) -> Sections:
 
 
 __all__ = [
-    "CardStateRow",
     "Figure",
     "REALNAME_STATES",
     "Sections",
     "StateRow",
     "WeekRates",
-    "card_state_rows",
+    "card_state_counts",
     "cards_by_state",
     "exemptions_by_age",
     "exemptions_by_rule",

@@ -76,8 +76,7 @@ def dashboard_context(user, now) -> dict:
     sections = dashboard.sections_for(user)
     context: dict = {"sections": sections, "now": now}
     if sections.cards:
-        rows = dashboard.card_state_rows(user)
-        states = dashboard.cards_by_state(rows)
+        states = dashboard.cards_by_state(dashboard.card_state_counts(user))
         context["states"] = states
         context["statuses"] = states[0].by_status if states else ()
         context["card_total"] = sum(state.total for state in states)
@@ -91,7 +90,7 @@ def dashboard_context(user, now) -> dict:
             empty=_("No cards in your scope yet."),
         )
         if sections.by_enterprise:
-            by_enterprise = dashboard.lacking_by_enterprise(rows)
+            by_enterprise = dashboard.lacking_by_enterprise(user, lacking_total=context["lacking_total"])
             context["by_enterprise"] = by_enterprise
             context["by_enterprise_chart"] = charts.bar_chart(
                 chart_id="chart-enterprises",
@@ -101,7 +100,7 @@ def dashboard_context(user, now) -> dict:
                 empty=_("No card lacks its user's real-name."),
             )
         if sections.by_province:
-            by_province = dashboard.lacking_by_province(rows, linked=sections.province_links)
+            by_province = dashboard.lacking_by_province(user, linked=sections.province_links)
             context["by_province"] = by_province
             context["by_province_chart"] = charts.bar_chart(
                 chart_id="chart-provinces",

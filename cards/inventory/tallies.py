@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When, Window
+from django.db.models.functions import Collate
 
 from accounts.access import scoped
 from cards import hooks
@@ -103,6 +104,59 @@ def tallies_visible_to(user: Any) -> QuerySet:
     return (
         scoped(CardTally.objects.all(), user, path="enterprise__")
         .values("enterprise_id", "status", "realname", province_id=F("enterprise__province_id"))
+        .annotate(count=Sum("count"))
+        .exclude(count=0)
+        .order_by()
+    )
+
+
+def tallies_by_status(user: Any) -> QuerySet:
+    """The cards in the user's scope per (status, realname) from the counters: rows of status, realname,
+    count, at most one per status and state whatever the number of enterprises."""
+    return (
+        scoped(CardTally.objects.all(), user, path="enterprise__")
+        .values("status", "realname")
+        .annotate(count=Sum("count"))
+        .exclude(count=0)
+        .order_by()
+    )
+
+
+def _lacking_tallies(user: Any) -> QuerySet:
+    """The counter rows of cards_lacking_realname's cards: lacking, and in stock or at the gate."""
+    return scoped(CardTally.objects.all(), user, path="enterprise__").filter(
+        status__in=LACKING_STATUSES, realname=RealnameState.LACKING
+    )
+
+
+def _name_order() -> Any:
+    # Code-point order, as Python's sort of the names: a database collation (zh_CN, en_US) would rank
+    # ties differently on another server.
+    name = F("enterprise__name")
+    return Collate(name, "C") if connection.vendor == "postgresql" else name
+
+
+def lacking_tallies_by_enterprise(user: Any, *, top: int) -> list[dict[str, Any]]:
+    """The `top` enterprises in scope with the most cards lacking real-name, most first (then by name):
+    rows of enterprise_id, public_id, name, count, and on each row `enterprises` (how many enterprises
+    lack it at all, for the figure of the rest). One query: the counters are
+    grouped and ranked in the database, and only the rows shown are read."""
+    rows = (
+        _lacking_tallies(user)
+        .values("enterprise_id", public_id=F("enterprise__public_id"), name=F("enterprise__name"))
+        .annotate(count=Sum("count"))
+        .exclude(count=0)
+        .annotate(enterprises=Window(Count("*")))
+        .order_by("-count", _name_order(), "enterprise_id")
+    )
+    return list(rows[:top])
+
+
+def lacking_tallies_by_province(user: Any) -> QuerySet:
+    """The cards in scope lacking real-name per province: rows of code, name, count (one per province)."""
+    return (
+        _lacking_tallies(user)
+        .values(code=F("enterprise__province__code"), name=F("enterprise__province__name"))
         .annotate(count=Sum("count"))
         .exclude(count=0)
         .order_by()
@@ -235,9 +289,12 @@ __all__ = [
     "card_tally_settle",
     "cards_tally_settle",
     "lacking_realname_count",
+    "lacking_tallies_by_enterprise",
+    "lacking_tallies_by_province",
     "realname_state_expression",
     "tallies_compact",
     "tallies_forget_enterprise",
+    "tallies_by_status",
     "tallies_recount",
     "tallies_visible_to",
     "tally_count",

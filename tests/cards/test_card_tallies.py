@@ -13,6 +13,7 @@ import random
 import threading
 from collections import Counter
 from io import StringIO
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
@@ -26,7 +27,10 @@ from cards.imports import services as import_services
 from cards.inventory.selectors import cards_lacking_realname, cards_visible_to
 from cards.inventory.tallies import (
     lacking_realname_count,
+    lacking_tallies_by_enterprise,
+    lacking_tallies_by_province,
     realname_state_expression,
+    tallies_by_status,
     tallies_compact,
     tallies_recount,
     tallies_visible_to,
@@ -328,6 +332,51 @@ def test_the_counters_are_scoped_like_the_cards(world):
         (ent.pk, ent.province_id, "in_stock", "lacking", 1),
         (same_province.pk, same_province.province_id, "in_stock", "lacking", 2),
     ]
+
+
+@pytest.mark.django_db
+def test_the_grouped_reads_are_a_count_of_the_cards(world):
+    """The dashboard's reads (per status and state; the enterprises and provinces lacking real-name) say
+    what a plain count of each role's cards says, the ledger unfolded (a key's +1 and -1 rows) and a
+    sandbox's cards left out."""
+    users = world["users"]
+    manager = users["account_manager"]
+    ent, same_province, other = world["enterprise"], world["enterprise_same_province"], world["enterprise_other"]
+    for enterprise, lacking in ((ent, 3), (same_province, 1), (other, 2)):
+        for _index in range(lacking):
+            factories.card(enterprise=enterprise, **COMBOS["U1"])
+        factories.card(enterprise=enterprise)  # real-name not needed
+    factories.activate([Card.objects.filter(enterprise=ent).first()], actor=manager)  # to the U5 gate
+    bound = factories.card(enterprise=ent, **COMBOS["U1"])
+    with mock.patch("verification.services.enqueue_verification"):
+        factories.verified_card_user(actor=manager, enterprise=ent, cards=[bound])
+    sandbox_for(ent)  # its seeded cards have counters too
+    assert CardTally.objects.count() > len(tallied())  # moves left more than one row for some keys
+    for role in SCOPE_ROLES:
+        user = users[role]
+        cards = cards_visible_to(user).order_by()
+        by_status = Counter(
+            {
+                (r["status"], r["state"]): r["n"]
+                for r in cards.annotate(state=realname_state_expression())
+                .values("status", "state")
+                .annotate(n=Count("pk"))
+            }
+        )
+        assert {(r["status"], r["realname"]): r["count"] for r in tallies_by_status(user)} == by_status, role
+        lacking = cards_lacking_realname(cards)
+        per_enterprise = sorted(
+            (-r["n"], r["enterprise__name"], r["enterprise_id"])
+            for r in lacking.values("enterprise_id", "enterprise__name").annotate(n=Count("pk"))
+        )
+        top = lacking_tallies_by_enterprise(user, top=2)
+        assert [(-r["count"], r["name"], r["enterprise_id"]) for r in top] == per_enterprise[:2], role
+        assert all(r["enterprises"] == len(per_enterprise) for r in top), role
+        per_province = {
+            r["enterprise__province__code"]: r["n"]
+            for r in lacking.values("enterprise__province__code").annotate(n=Count("pk"))
+        }
+        assert {r["code"]: r["count"] for r in lacking_tallies_by_province(user)} == per_province, role
 
 
 @pytest.mark.django_db
