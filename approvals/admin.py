@@ -22,7 +22,7 @@ from django.contrib.admin import SimpleListFilter
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -47,7 +47,7 @@ from core.http import no_store
 from core.identity import mask_numbers_in_text
 from core.pagination import CappedListAdminMixin
 from core.text import join_words
-from enterprises.models import ChangeRequest, ChangeRequestStatus
+from enterprises.models import ChangeRequest, ChangeRequestStatus, Enterprise
 from enterprises.selectors import documents_visible_to
 from verification.models import LIVENESS_FOR_REVIEW, Verification, VerificationPurpose, VerificationStatus
 from verification.services import verification_review
@@ -118,6 +118,11 @@ class DeskAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def rows_in_scope(self, request) -> QuerySet:
+        """The desk's rows without what its list annotates them with (the enterprise filter asks only
+        which enterprises hold one: a count of each request's cards there grouped every row it probed)."""
+        return self.get_queryset(request)
 
     def get_list_display_links(self, request, list_display):
         return (list_display[0],)
@@ -257,8 +262,10 @@ class ScopedEnterpriseFilter(SimpleListFilter):
     parameter_name = "enterprise"
 
     def lookups(self, request, model_admin):
-        queryset = model_admin.get_queryset(request)
-        rows = queryset.values_list("enterprise__public_id", "enterprise__name").distinct().order_by("enterprise__name")
+        # An enterprise is listed where the desk holds a row of it: a probe of the rows' enterprise index per
+        # enterprise, where a DISTINCT over the desk's rows read every row it ever held.
+        holds = model_admin.rows_in_scope(request).filter(enterprise=OuterRef("pk"))
+        rows = Enterprise.objects.filter(Exists(holds)).order_by("name").values_list("public_id", "name")
         return [(str(public_id), name) for public_id, name in rows[:200]]
 
     def queryset(self, request, queryset):
@@ -284,11 +291,12 @@ class ExemptionDeskAdmin(DeskAdmin):
     ordering = ("-submitted_at",)
     decide_template = "admin/approvals/exemption_decide.html"
 
+    def rows_in_scope(self, request):
+        return selectors.exemptions_in_scope_of_approver(request.user)
+
     def get_queryset(self, request):
         pending = selectors.exemptions_pending_for(request.user).filter(pk=OuterRef("pk")).values("pk")
-        return selectors.exemptions_in_scope_of_approver(request.user).annotate(
-            n_cards=Count("cards", distinct=True), awaiting=Exists(pending)
-        )
+        return self.rows_in_scope(request).annotate(n_cards=Count("cards", distinct=True), awaiting=Exists(pending))
 
     @admin.display(description=_("request"))
     def reference(self, obj):
@@ -391,7 +399,12 @@ class ChangeRequestDeskAdmin(DeskAdmin):
 # --- manual face review: provincial approvers only ---
 
 
-class ReviewDeskAdmin(DeskAdmin):
+class ReviewDeskAdmin(CappedListAdminMixin, DeskAdmin):
+    """The comparisons of the province, oldest first by keyset (core.pagination): a page walks the index
+    verification_created until it holds its rows, and counts at most COUNT_CAP. Ordered by the nullable
+    completed_at under Django's numbered pages, every page sorted and counted, twice, every comparison
+    the province ever made (11.6 ms for the page's query alone with ten times the 1M world's)."""
+
     list_display = (
         "reference",
         "enterprise_name",
@@ -404,7 +417,9 @@ class ReviewDeskAdmin(DeskAdmin):
     )
     list_filter = ("status", "purpose", "outcome", ScopedEnterpriseFilter)
     search_fields = ("enterprise__name",)
-    ordering = ("completed_at",)
+    # Created, as the queue is (approvals.selectors.review_queue): completed_at may be empty, and a keyset
+    # needs a column that never is.
+    ordering = ("created_at", "pk")
     decide_template = "admin/approvals/review_decide.html"
     deciding = (Capability.FACE_REVIEW,)
 

@@ -53,6 +53,9 @@ class ExemptionRequest(models.Model):
             models.Index(fields=["status", "enterprise"], name="exemption_status_enterprise"),
             # "My requests": an enterprise's, newest first (core.keyset).
             models.Index(fields=["enterprise", "-created_at", "-id"], name="exemption_ent_created"),
+            # The list of a province's or the whole nation's requests, newest first (the API's
+            # NewestFirstPagination, the portal's EXEMPTION_KEYSET): walked until a page is full, not sorted.
+            models.Index(fields=["-created_at", "-id"], name="exemption_created"),
             # The approvers' queue (selectors.QUEUE_ORDER): open requests, oldest first; partial, as
             # the open ones are few among all ever filed.
             models.Index(fields=["created_at", "id"], condition=Q(status="submitted"), name="exemption_queue_open"),

@@ -283,12 +283,18 @@ def reviews_in_scope(user: Any) -> QuerySet[Verification]:
 
 
 def review_queue(user: Any) -> QuerySet[Verification]:
-    """Comparisons awaiting manual review in the reviewer's province, oldest first."""
+    """Comparisons awaiting manual review in the reviewer's province, oldest first.
+
+    Oldest by creation, as the queue page's keyset (approvals.views.REVIEW_KEYSET) and the API's pages go: a
+    comparison goes to review as it completes, so the order is the completion order, and the partial index
+    verification_review_queue serves it. Ordered by completed_at first, every page sorted the whole queue
+    of the province (its rows joined to their card users first): 6.6 ms with 3,000 in review, growing with
+    them, against a walk that stops at the page's rows."""
     return (
         reviews_in_scope(user)
         .filter(status=VerificationStatus.IN_REVIEW)
         .select_related("enterprise", "order", "card_user")
-        .order_by("completed_at", "created_at", "pk")
+        .order_by("created_at", "pk")
     )
 
 

@@ -59,6 +59,7 @@ MAX_CARDS_ON_FILING_PAGE = 50
 EXEMPTION_KEYSET = Keyset("exemptions", ("-created_at", "-pk"), jump=DateJump())
 # Oldest first. Keyed on when the comparison was created, not completed: completed_at may be empty, and a
 # cursor needs a column that never is; a comparison goes to review as it completes, so the order is the same.
+# The API pages in it too (selectors.review_queue), on the partial index verification_review_queue.
 REVIEW_KEYSET = Keyset("face_reviews", ("created_at", "pk"), jump=DateJump())
 
 

@@ -182,6 +182,16 @@ class Verification(models.Model):
                 condition=Q(completed_at__isnull=False),
                 name="verification_completed",
             ),
+            # The face-review queue, oldest first (approvals.selectors.review_queue): partial, as the
+            # comparisons awaiting review are few among all ever made, so a page walks only them and stops at
+            # its rows. completed_at and enterprise_id ride along: the dashboard's ages of the queue are
+            # counted from the index alone.
+            models.Index(
+                fields=["created_at", "id"],
+                include=["completed_at", "enterprise_id"],
+                condition=Q(status="in_review"),
+                name="verification_review_queue",
+            ),
             *(
                 models.Index(fields=[f"live_phash_band{band}"], name=f"verification_phash_band{band}")
                 for band in range(4)

@@ -283,3 +283,44 @@ def test_api_review_queue_and_decision(world):
     )
     assert ok.status_code == 200 and ok.json()["status"] == "approved"
     assert activation(card, users["account_manager"]) == "activated"
+
+
+def test_the_queue_pages_on_its_partial_index(world):
+    """The API's pages and the queue page's keyset order the queue alike, as the partial index on the
+    comparisons in review does (issue 12: a page walks the index and stops at its rows)."""
+    from django.db.models import Q
+
+    from approvals.views import REVIEW_KEYSET
+
+    queue = selectors.review_queue(world["users"]["provincial_approver"])
+    assert tuple(queue.query.order_by) == REVIEW_KEYSET.ordering == ("created_at", "pk")
+    (index,) = [i for i in Verification._meta.indexes if i.name == "verification_review_queue"]
+    assert list(index.fields) == ["created_at", "id"]
+    assert index.condition == Q(status=VerificationStatus.IN_REVIEW)
+
+
+@pytest.mark.postgres
+def test_the_queue_s_first_page_walks_the_partial_index(world):
+    """With many comparisons decided and some in review, PostgreSQL reads the first page off the partial
+    index in order: no sort of the province's whole queue."""
+    from django.db import connection
+
+    template, _card = card_user_in_review(world)
+    base = {
+        f.attname: getattr(template, f.attname)
+        for f in Verification._meta.concrete_fields
+        if f.attname not in ("id", "public_id")
+    }
+    rows = [
+        Verification(**{**base, "status": VerificationStatus.IN_REVIEW if n % 10 == 0 else VerificationStatus.PASSED})
+        for n in range(3000)
+    ]
+    Verification.objects.bulk_create(rows, batch_size=500)
+    with connection.cursor() as cursor:
+        # The tables of the query only: ANALYZE's row counts outlive the test's rollback, and other tests'
+        # plans read them.
+        for table in ("verification_verification", "enterprises_enterprise", "cards_order", "cards_carduser"):
+            cursor.execute(f"ANALYZE {table}")
+    reviewer = world["users"]["provincial_approver"]
+    plan = selectors.review_queue(reviewer)[:50].explain()
+    assert "verification_review_queue" in plan and "Sort" not in plan, plan
