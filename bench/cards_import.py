@@ -253,13 +253,31 @@ def _reset_cards() -> None:
     CardImport.objects.all().delete()
 
 
+def _timed_import(content: bytes, *, actor, enterprise):
+    """(seconds, job) of one import of `content` (a CSV's bytes), from the upload to the committed cards;
+    a run that does not import all ROWS rows fails the benchmark."""
+    # Inside the function: this module runs as a script before django.setup(); the models load after it.
+    from cards.imports import services as import_services
+    from cards.models import Card, ImportStatus
+
+    upload = SimpleUploadedFile("cards.csv", content, content_type="text/csv")
+    start = time.perf_counter()
+    job = import_services.card_import_create(actor=actor, enterprise=enterprise, upload=upload)
+    job.refresh_from_db()
+    elapsed = time.perf_counter() - start
+    if job.status != ImportStatus.SUCCEEDED:
+        raise RuntimeError(f"the import did not succeed: {job.status} {job.failure_message} {job.errors[:3]}")
+    assert Card.objects.filter(import_job=job).count() == ROWS
+    return elapsed, job
+
+
 def _measure() -> dict:
     # Inside the function: this module runs as a script before django.setup(); the models load after it.
     from cards.imports import parsing as import_parsing
     from cards.imports import services as import_services
     from cards.imports import validation as import_validation
     from cards.management.commands.make_card_file import card_csv
-    from cards.models import Card, CardImport, ImportStatus
+    from cards.models import Card, CardImport
 
     assert connection.vendor == "postgresql", connection.vendor
     manager, enterprise, package = _fixtures()
@@ -277,14 +295,7 @@ def _measure() -> dict:
         index_times.append(_copy_baseline(valid, enterprise, placeholder.pk, shape="indexes"))
         copy_times.append(_copy_baseline(valid, enterprise, placeholder.pk))
         _reset_cards()
-        upload = SimpleUploadedFile("cards.csv", content, content_type="text/csv")
-        start = time.perf_counter()
-        job = import_services.card_import_create(actor=manager, enterprise=enterprise, upload=upload)
-        job.refresh_from_db()
-        elapsed = time.perf_counter() - start
-        if job.status != ImportStatus.SUCCEEDED:
-            raise RuntimeError(f"the import did not succeed: {job.status} {job.failure_message} {job.errors[:3]}")
-        assert Card.objects.filter(import_job=job).count() == ROWS
+        elapsed, job = _timed_import(content, actor=manager, enterprise=enterprise)
         import_times.append(elapsed)
         print(
             f"[bench] cards_import: run {attempt + 1}: import {elapsed:.2f} s, COPY {copy_times[-1]:.2f} s "
@@ -299,14 +310,7 @@ def _measure() -> dict:
     print(f"[bench] cards_import: {EXISTING} existing cards loaded in {time.perf_counter() - start:.1f} s", flush=True)
     full_times = []
     for attempt in range(REPEATS):
-        upload = SimpleUploadedFile("cards.csv", content, content_type="text/csv")
-        start = time.perf_counter()
-        job = import_services.card_import_create(actor=manager, enterprise=enterprise, upload=upload)
-        job.refresh_from_db()
-        elapsed = time.perf_counter() - start
-        if job.status != ImportStatus.SUCCEEDED:
-            raise RuntimeError(f"the import did not succeed: {job.status} {job.failure_message} {job.errors[:3]}")
-        assert Card.objects.filter(import_job=job).count() == ROWS
+        elapsed, job = _timed_import(content, actor=manager, enterprise=enterprise)
         full_times.append(elapsed)
         print(
             f"[bench] cards_import: run {attempt + 1}: import into {EXISTING} existing cards {elapsed:.2f} s",

@@ -9,9 +9,11 @@ for every role, enterprises, orders, exemptions, a change request, verified and 
 scaled up with set-based SQL to the same shape at either size:
 
 - about 200 enterprises over four provinces; the demo enterprise 北京智联 holds 20% of the cards;
-- card users on 8% of the cards' count, each with two live bindings (16% of the cards bound), their names and
-  ID numbers encrypted and blind-indexed with the app's own keys (a pool of distinct people made in Python,
-  reused by SQL, at most four live bindings per ID: U6 holds);
+- card users on 8% of the cards' count, each with two live bindings (16% of the cards bound), and at least
+  SMALL_ENTERPRISE_USERS = 60 of the measured small enterprise's at any size (more of its pairs bound where
+  its share falls short), their names and ID numbers encrypted and blind-indexed with the app's own keys (a
+  pool of distinct people made in Python, one for every two card users, reused by SQL: at most four live
+  bindings per ID, U6 holds);
 - card events: a "created" event on nine cards in ten, and an activation and a binding event on one in ten
   (1.1 a card), an order per 199 cards (spread over the enterprises), an exemption per 2,000, an import
   per 5,000, a verification per 100 card users (but at least LISTED_AT_LEAST = 300 of each, so that the
@@ -19,7 +21,7 @@ scaled up with set-based SQL to the same shape at either size:
 
 A loaded database is kept: its marker table names N and the loader's version, and a run whose marker
 matches reuses it, migrated forward through any migration written since (then ANALYZE), as a deploy
-migrates a full database; the output says so. The loader ends with ANALYZE.
+migrates a full database; the output says so. The loader ends with VACUUM ANALYZE and a CHECKPOINT.
 
 Then, as each role (account manager, the big and a small enterprise's admins, provincial and group
 approvers, ops, a superuser), every page of the URL conf that a GET can show (lists, home, details, forms,
@@ -72,7 +74,7 @@ WARMUP = 3
 SMALL_DB = os.environ.get("BENCH_SCALE_SMALL_DB", "bench_scale_small")
 LARGE_DB = os.environ.get("BENCH_SCALE_LARGE_DB", "bench_scale_large")
 # Bumped whenever the loader's shape changes: a database loaded by another version is loaded again.
-LOADER_VERSION = 9
+LOADER_VERSION = 10
 CARD_PREFIX = "898600"  # the loader's cards; the demo world's are 898611...
 BIG_PROVINCES = ("11", "44", "32", "33")  # Beijing, Guangdong, Jiangsu, Zhejiang
 ENTERPRISES = 200
@@ -282,9 +284,12 @@ def _people(count: int) -> list[tuple[int, str, str, str]]:
     rng = random.Random(12)
     people = []
     for k in range(count):
-        birth = f"{1950 + k % 50}{1 + k % 12:02d}{1 + k % 28:02d}"
+        # A thousand people a birth date, the dates in turn: distinct up to 50*12*28*1000 people. (Year, month
+        # and day each taken from k modulo its own period repeated them all every lcm(50, 12, 28, 1000) = 21,000
+        # people: at 1M cards 40,000 people held 3,361 ID numbers, up to 50 live bindings on one.)
+        day = k // 1000
+        birth = f"{1950 + day // 336 % 50}{1 + day // 28 % 12:02d}{1 + day % 28:02d}"
         body = f"110105{birth}{k % 1000:03d}"
-        # Distinct: the birth date and sequence repeat only past 50*12*28*1000 people.
         check = (12 - sum(int(d) * (2 ** (17 - i) % 11) for i, d in enumerate(body)) % 11) % 11  # GB 11643
         number = body + ("X" if check == 10 else str(check))
         name = rng.choice(_FAMILY) + "".join(rng.choice(_GIVEN) for _ in range(1 + k % 2))
@@ -297,8 +302,12 @@ def _people(count: int) -> list[tuple[int, str, str, str]]:
 # admin's changelists (100 rows) and of the portal's lists (25), so that the 1,000-card world's pages are as
 # full as the large one's, and a ratio measures the data's growth, not a part-filled page against a full one.
 LISTED_AT_LEAST = 300
-# The measured small enterprise's cards at any size (whole pairs moved to it in the loader).
+# The measured small enterprise's cards at any size (whole pairs moved to it in the loader), and its card users
+# (pairs of its cards bound where the 16% of them bound make fewer): enough to fill a page of its card-user list
+# and API (50 rows + 1) at 1,000 cards too.
 SMALL_ENTERPRISE_CARDS = 120
+SMALL_ENTERPRISE_USERS = 60
+assert SMALL_ENTERPRISE_CARDS >= 2 * SMALL_ENTERPRISE_USERS
 
 
 def _every(per: int, count: int) -> int:
@@ -362,16 +371,9 @@ def load(alias: str, cards: int, *, log=print) -> None:
         assert template_user and template_order and verification_passed and verification_review
         assert template_change and template_exemption
         packages = {p.code: p.pk for p in Package.objects.all()}
-        users = max(2, round(cards * 0.08))
-        # One card user in 1,000 waits for a reviewer (at least LISTED_AT_LEAST of them where there are enough).
-        reviewed = _every(1000, users)
-        people = _people(min(max(1, math.ceil(users / 2)), 200_000))
-        step(f"{len(people):,} people encrypted")
 
     connection = connections[alias]
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE bench_people (k int PRIMARY KEY, name text, enc text, idx text)")
-        cursor.executemany("INSERT INTO bench_people VALUES (%s, %s, %s, %s)", people)
         code_of = {"11": 0, "44": 1, "32": 2, "33": 3}
         new_enterprises = ENTERPRISES - Enterprise.objects.using(alias).count()
         _clone(
@@ -448,8 +450,10 @@ def load(alias: str, cards: int, *, log=print) -> None:
             )
         step(f"{cards:,} cards")
         # The small enterprise whose admin is measured holds at least SMALL_ENTERPRISE_CARDS cards at any size
-        # (whole pairs, taken from the others in ICCID order), so that its card lists' pages are full at 1,000
-        # cards too (its card users, 8% of them, still fill less than a page there).
+        # (whole pairs, taken from the others in ICCID order, unbound pairs first: the others keep their card
+        # users, which fill the provincial approver's lists at 1,000 cards), so that its card lists' pages are
+        # full at 1,000 cards too.
+        pairs = "(substr(iccid, 7)::bigint / 2)"
         cursor.execute(
             "SELECT count(*) FROM cards_card WHERE enterprise_id = %s AND iccid LIKE %s", [small.pk, f"{CARD_PREFIX}%"]
         )
@@ -457,7 +461,7 @@ def load(alias: str, cards: int, *, log=print) -> None:
         cursor.execute(
             "UPDATE cards_card c SET enterprise_id = %(small)s, province_id = %(province)s, in_sandbox = false "
             "FROM (SELECT id FROM cards_card WHERE iccid LIKE %(prefix)s AND enterprise_id NOT IN (%(big)s, %(small)s) "
-            "AND NOT in_sandbox ORDER BY iccid LIMIT %(wanted)s) moved WHERE c.id = moved.id",
+            f"AND NOT in_sandbox ORDER BY {pairs} %% 25 < 4, iccid LIMIT %(wanted)s) moved WHERE c.id = moved.id",
             {
                 "small": small.pk,
                 "province": small.province_id,
@@ -466,6 +470,44 @@ def load(alias: str, cards: int, *, log=print) -> None:
                 "wanted": wanted + wanted % 2,
             },
         )
+
+        # The bound pairs, numbered: every pair of 25 whose number leaves 0-3 (16% of the cards), and as many more
+        # of the small enterprise's as make SMALL_ENTERPRISE_USERS card users there (at 1,000 cards its 16% are
+        # 9: its card-user pages would be part-filled at 1,000 cards and full at 1M). Pair 0 is card 1 alone.
+        cursor.execute("CREATE TEMP TABLE bench_bound (pair bigint PRIMARY KEY, n int NOT NULL)")
+        cursor.execute(
+            f"""
+            WITH small_pairs AS (
+                SELECT {pairs} AS pair FROM cards_card WHERE enterprise_id = %(small)s AND iccid LIKE %(prefix)s
+                GROUP BY 1 HAVING count(*) = 2
+            ), topped_up AS (
+                SELECT pair FROM small_pairs WHERE pair %% 25 >= 4 ORDER BY pair
+                LIMIT greatest(0, %(users)s - (SELECT count(*) FROM small_pairs WHERE pair %% 25 < 4))
+            )
+            INSERT INTO bench_bound (pair, n)
+            SELECT pair, row_number() OVER (ORDER BY pair) - 1 FROM (
+                SELECT pair FROM generate_series(1, %(total)s / 2) AS pair WHERE pair %% 25 < 4
+                UNION ALL SELECT pair FROM topped_up
+            ) bound
+            """,
+            {"small": small.pk, "prefix": f"{CARD_PREFIX}%", "users": SMALL_ENTERPRISE_USERS, "total": cards},
+        )
+        # A bound card is active, as the 16% are from the start.
+        cursor.execute(
+            f"UPDATE cards_card SET status = 'active' WHERE enterprise_id = %(small)s AND iccid LIKE %(prefix)s "
+            f"AND status <> 'active' AND {pairs} IN (SELECT pair FROM bench_bound)",
+            {"small": small.pk, "prefix": f"{CARD_PREFIX}%"},
+        )
+        cursor.execute("SELECT count(*) FROM bench_bound")
+        users = cursor.fetchone()[0]
+        # One person for every two card users, the n-th bound pair's the (n mod people)-th: two pairs, four live
+        # bindings at most on one ID number (U6 allows five).
+        people = _people(max(1, math.ceil(users / 2)))
+        cursor.execute("CREATE TEMP TABLE bench_people (k int PRIMARY KEY, name text, enc text, idx text)")
+        cursor.executemany("INSERT INTO bench_people VALUES (%s, %s, %s, %s)", people)
+        step(f"{len(people):,} people encrypted")
+        # One card user in 1,000 waits for a reviewer (at least LISTED_AT_LEAST of them where there are enough).
+        reviewed = _every(1000, users)
 
         # The card users: one per bound pair, its public id derived from the pair (the same in both databases).
         pairs = "(substr(s.iccid, 7)::bigint / 2)"
@@ -485,16 +527,17 @@ def load(alias: str, cards: int, *, log=print) -> None:
                 "created_at": "s.created_at",
                 "biometric_consent_at": "s.created_at",
             },
-            f"cards_card s JOIN bench_people p ON p.k = {pairs} %% %(people)s "
-            f"WHERE s.iccid LIKE '{CARD_PREFIX}%%' AND substr(s.iccid, 7)::bigint %% 2 = 0 AND {pairs} %% 25 < 4",
+            f"cards_card s JOIN bench_bound b ON b.pair = {pairs} JOIN bench_people p ON p.k = b.n %% %(people)s "
+            f"WHERE s.iccid LIKE '{CARD_PREFIX}%%' AND substr(s.iccid, 7)::bigint %% 2 = 0",
             {"people": len(people)},
         )
         cursor.execute(
             f"""
             INSERT INTO cards_cardbinding (card_id, card_user_id, id_number_index, bound_at, ended_at, end_reason)
             SELECT s.id, u.id, u.id_number_index, s.created_at, NULL, ''
-            FROM cards_card s JOIN cards_carduser u ON u.public_id = md5('bench-card-user-' || {pairs})::uuid
-            WHERE s.iccid LIKE '{CARD_PREFIX}%%' AND {pairs} %% 25 < 4
+            FROM cards_card s JOIN bench_bound b ON b.pair = {pairs}
+            JOIN cards_carduser u ON u.public_id = md5('bench-card-user-' || {pairs})::uuid
+            WHERE s.iccid LIKE '{CARD_PREFIX}%%'
             """,
             {},
         )
@@ -630,15 +673,20 @@ def load(alias: str, cards: int, *, log=print) -> None:
             )
         step("exemptions, change requests, imports, verifications")
     # The cards' stored real-name state and the counters the home page and the dashboards read, as the
-    # services would have kept them (the SQL above wrote neither): one UPDATE, then the daily recount.
+    # services would have kept them (the SQL above wrote neither): one UPDATE, then the daily recount. Only the
+    # cards that need a real-name are written: the others' state is the column's default (NOT_REQUIRED, what
+    # the expression gives them), and rewriting every card took 684 s of the 10M load's 1,107.
     with using(alias):
-        Card.objects.update(realname_state=realname_state_expression())
+        Card.objects.filter(realname_required=True).update(realname_state=realname_state_expression())
+        step("real-name states")
         tallies_recount()
-    step("real-name states and counters")
+    step("counters")
     with connection.cursor() as cursor:
         # VACUUM too: the visibility map of a fresh load is empty, which no long-lived table has.
         cursor.execute("VACUUM ANALYZE")
-        step("VACUUM ANALYZE")
+        # And the load's dirty buffers written now, not by the checkpointer during the first measurements.
+        cursor.execute("CHECKPOINT")
+        step("VACUUM ANALYZE, CHECKPOINT")
 
 
 # --- what is measured --------------------------------------------------------------------------
