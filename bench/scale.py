@@ -320,6 +320,7 @@ def load(alias: str, cards: int, *, log=print) -> None:
     from cards.models import Card, CardUser, Order, Package
     from enterprises.models import ChangeRequest, Enterprise, ResponsiblePerson
     from verification.models import Verification
+    from verification.tallies import verification_tallies_recount
 
     stage = time.monotonic()
 
@@ -629,11 +630,13 @@ def load(alias: str, cards: int, *, log=print) -> None:
                 f"cards_carduser s WHERE s.id > {template_user.pk + 1} AND {condition}",
             )
         step("exemptions, change requests, imports, verifications")
-    # The cards' stored real-name state and the counters the home page and the dashboards read, as the
-    # services would have kept them (the SQL above wrote neither): one UPDATE, then the daily recount.
+    # The cards' stored real-name state and the counters the home page and the dashboards read (cards',
+    # face comparisons'), as the services would have kept them (the SQL above wrote none): one UPDATE,
+    # then the daily recounts.
     with using(alias):
         Card.objects.update(realname_state=realname_state_expression())
         tallies_recount()
+        verification_tallies_recount()
     step("real-name states and counters")
     with connection.cursor() as cursor:
         # VACUUM too: the visibility map of a fresh load is empty, which no long-lived table has.
