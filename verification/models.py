@@ -173,15 +173,6 @@ class Verification(models.Model):
             models.Index(fields=["status", "enterprise"]),
             # The operations admin's list, newest first, by keyset (core.pagination): no sort of every comparison.
             models.Index(fields=["-created_at", "-id"], name="verification_created"),
-            # The dashboard's rates of the last weeks (portal.dashboard.face_rates_by_week) read the comparisons
-            # completed since a day, not every one ever made; enterprise and outcome ride along, so that the
-            # rows need not be fetched.
-            models.Index(
-                fields=["completed_at"],
-                include=["enterprise", "outcome"],
-                condition=Q(completed_at__isnull=False),
-                name="verification_completed",
-            ),
             *(
                 models.Index(fields=[f"live_phash_band{band}"], name=f"verification_phash_band{band}")
                 for band in range(4)
