@@ -329,6 +329,7 @@ def load(alias: str, cards: int, *, log=print) -> None:
     from cards.models import Card, CardUser, Order, Package
     from enterprises.models import ChangeRequest, Enterprise, ResponsiblePerson
     from verification.models import Verification
+    from verification.tallies import verification_tallies_recount
 
     stage = time.monotonic()
 
@@ -669,14 +670,15 @@ def load(alias: str, cards: int, *, log=print) -> None:
                 f"cards_carduser s WHERE s.id > {template_user.pk + 1} AND {condition}",
             )
         step("exemptions, change requests, imports, verifications")
-    # The cards' stored real-name state and the counters the home page and the dashboards read, as the
-    # services would have kept them (the SQL above wrote neither): one UPDATE, then the daily recount. Only the
-    # cards that need a real-name are written: the others' state is the column's default (NOT_REQUIRED, what
-    # the expression gives them), and rewriting every card took 684 s of the 10M load's 1,107.
+    # The cards' stored real-name state and the counters the home page and the dashboards read (cards', face
+    # comparisons'), as the services would have kept them (the SQL above wrote none): one UPDATE, then the daily
+    # recounts. Only the cards that need a real-name are written: the others' state is the column's default
+    # (NOT_REQUIRED, what the expression gives them), and rewriting every card took 684 s of the 10M load's 1,107.
     with using(alias):
         Card.objects.filter(realname_required=True).update(realname_state=realname_state_expression())
         step("real-name states")
         tallies_recount()
+        verification_tallies_recount()
     step("counters")
     with connection.cursor() as cursor:
         # VACUUM too: the visibility map of a fresh load is empty, which no long-lived table has.

@@ -391,6 +391,17 @@ CELERY_BEAT_SCHEDULE["cards-recount-tallies"] = {
     "schedule": 24 * 3600,
     "options": {"expires": 3600},
 }
+# The face comparisons' counters (verification.tallies), kept as the cards' are, on the same rhythm.
+CELERY_BEAT_SCHEDULE["verification-compact-tallies"] = {
+    "task": "verification.tasks.compact_verification_tallies",
+    "schedule": CARD_TALLY_COMPACT_SECONDS,
+    "options": {"expires": CARD_TALLY_COMPACT_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["verification-recount-tallies"] = {
+    "task": "verification.tasks.recount_verification_tallies",
+    "schedule": 24 * 3600,
+    "options": {"expires": 3600},
+}
 # List exports (portal.exports): delete the files of expired ones, and requeue those whose task was lost.
 CELERY_BEAT_SCHEDULE["portal-sweep-list-exports"] = {
     "task": "portal.tasks.sweep_list_exports",

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from django.db.models import Count
-from django.db.models.functions import TruncDate, TruncWeek
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -40,7 +40,7 @@ from cards.models import CardStatus
 from cards.models import RealnameState as RealnameStateChoice
 from core.ages import bucket_q
 from verification.models import VerificationOutcome
-from verification.selectors import verifications_visible_to
+from verification.selectors import verification_tallies_visible_to
 
 RealnameState = Literal["not_required", "lacking", "covered"]
 REALNAME_STATES: tuple[RealnameState, ...] = ("lacking", "covered", "not_required")
@@ -300,24 +300,25 @@ def _local_date(value: datetime.date | datetime.datetime) -> datetime.date:
 def face_rates_by_week(user: Any, now: datetime.datetime, *, weeks: int = WEEKS) -> list[WeekRates]:
     """The engine's outcomes of the comparisons completed in each of the last `weeks` weeks (Monday to
     Sunday, the portal's time zone), in one grouped query. A photo the engine could not use counts in the
-    week's total, not in any of the three rates."""
+    week's total, not in any of the three rates.
+
+    Read from the comparisons' counters (verification.tallies, issue 12 §1.3), grouped in the database by
+    week and outcome: the rows read are at most weeks x outcomes x enterprises in scope, whatever the
+    number of comparisons, and the rows returned at most weeks x outcomes."""
     today = timezone.localdate(now)
     this_monday = today - datetime.timedelta(days=today.weekday())
     first = this_monday - datetime.timedelta(weeks=weeks - 1)
-    start = timezone.make_aware(datetime.datetime.combine(first, datetime.time.min))
     rows = (
-        verifications_visible_to(user)
-        .select_related(None)
-        .order_by()
-        .filter(completed_at__gte=start, completed_at__isnull=False)
-        .exclude(outcome="")
-        .annotate(week=TruncWeek("completed_at"))
+        verification_tallies_visible_to(user)
+        .filter(week__gte=first, week__lte=this_monday)
         .values("week", "outcome")
-        .annotate(count=Count("pk"))
+        .annotate(count=Sum("count"))
+        .exclude(count=0)
+        .order_by()
     )
     counts: dict[datetime.date, dict[str, int]] = defaultdict(dict)
     for row in rows:
-        counts[_local_date(row["week"])][row["outcome"]] = row["count"]
+        counts[row["week"]][row["outcome"]] = row["count"]
     result = []
     for index in range(weeks):
         week = first + datetime.timedelta(weeks=index)

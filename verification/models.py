@@ -173,15 +173,6 @@ class Verification(models.Model):
             models.Index(fields=["status", "enterprise"]),
             # The operations admin's list, newest first, by keyset (core.pagination): no sort of every comparison.
             models.Index(fields=["-created_at", "-id"], name="verification_created"),
-            # The dashboard's rates of the last weeks (portal.dashboard.face_rates_by_week) read the comparisons
-            # completed since a day, not every one ever made; enterprise and outcome ride along, so that the
-            # rows need not be fetched.
-            models.Index(
-                fields=["completed_at"],
-                include=["enterprise", "outcome"],
-                condition=Q(completed_at__isnull=False),
-                name="verification_completed",
-            ),
             # The face-review queue, oldest first (approvals.selectors.review_queue): partial, as the
             # comparisons awaiting review are few among all ever made, so a page walks only them and stops at
             # its rows. completed_at and enterprise_id ride along: the dashboard's ages of the queue are
@@ -204,3 +195,37 @@ class Verification(models.Model):
     @property
     def gate_open(self) -> bool:
         return self.status in GATE_OPEN_STATUSES
+
+
+class VerificationTally(models.Model):
+    """Counters of the completed comparisons per (enterprise, week, outcome), so that the dashboard's
+    face-match rates never count the comparisons themselves (issue 12 §1.3).
+
+    `week` is the Monday, in the portal's time zone, of the week the comparison completed in. A ledger as
+    cards.models.CardTally is (core.ledger): recording a result inserts +1 for its key and a retake that
+    clears it -1, in the transaction that changes the comparison; verification.tallies folds the rows
+    (each minute) and rebuilds them from the comparisons (daily).
+    """
+
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise",
+        verbose_name=_("enterprise"),
+        on_delete=models.CASCADE,
+        related_name="verification_tallies",
+        db_index=False,
+    )
+    week = models.DateField(_("week"))
+    outcome = models.CharField(_("outcome"), max_length=16, choices=VerificationOutcome.choices)
+    count = models.BigIntegerField(_("count"))
+
+    class Meta:
+        verbose_name = _("face comparison counter")
+        verbose_name_plural = _("face comparison counters")
+        indexes = [
+            models.Index(fields=["enterprise", "week", "outcome"], name="verification_tally_key"),
+            # A province's or the nation's weeks: the weeks shown, not every week ever counted.
+            models.Index(fields=["week"], name="verification_tally_week"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise_id} {self.week} {self.outcome}: {self.count:+d}"

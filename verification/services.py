@@ -35,6 +35,7 @@ from verification.models import (
     VerificationOutcome,
     VerificationStatus,
 )
+from verification.tallies import tally_key, verification_tally_move
 
 OUTCOME_TO_STATUS = {
     VerificationOutcome.PASS: VerificationStatus.PASSED,
@@ -138,6 +139,7 @@ def verification_record_result(
         record = Verification.objects.select_for_update(of=("self",), no_key=True).get(pk=verification.pk)
         if record.status != VerificationStatus.PENDING:
             return record
+        counted_as = tally_key(record)
         record.outcome = outcome
         record.status = OUTCOME_TO_STATUS[VerificationOutcome(outcome)]
         if _in_sandbox(record):
@@ -165,6 +167,8 @@ def verification_record_result(
         record.attempts += 1
         record.completed_at = timezone.now()
         record.save()
+        # The dashboard's rates count it from now on (verification.tallies), in this transaction.
+        verification_tally_move(counted_as, tally_key(record))
         audit_record(
             actor=None,
             action="verification.result",
@@ -199,6 +203,7 @@ def verification_retake(*, verification: Verification, actor: User | None, live_
         if record.retakes >= retake_limit():
             raise InvalidTransition(_("No retake is left: send it to a reviewer."), code="retake_limit")
         previous = {"distance": record.distance, "retake": record.retakes}
+        counted_as = tally_key(record)
         stored.save(record.live_photo, f"live{live_photo.extension}", live_photo.content)
         record.retakes += 1
         # A retake is one photo: presence is not proven (issue 9 §3), so even a match goes to a reviewer.
@@ -212,6 +217,8 @@ def verification_retake(*, verification: Verification, actor: User | None, live_
         record.live_photo_phash = ""
         record.replay_of = None
         record.save()
+        # Not completed any more: the week it had completed in counts it no longer (its next result will).
+        verification_tally_move(counted_as, tally_key(record))
         audit_record(actor=actor, action="verification.retaken", obj=record, data=previous)
         _result_settled(record, actor=actor)
         transaction.on_commit(lambda: enqueue_verification(record.pk))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError
@@ -10,6 +12,9 @@ from core.queueing import requeue_stale
 from verification.liveness import check_liveness
 from verification.matching import run_comparison
 from verification.models import Verification, VerificationStatus
+from verification.tallies import verification_tallies_compact, verification_tallies_recount
+
+logger = logging.getLogger(__name__)
 
 # Transient: storage (OSError, e.g. a network file system or object store hiccup) and the database.
 TRANSIENT_ERRORS = (OSError, OperationalError, InterfaceError)
@@ -56,3 +61,20 @@ def run_liveness_check(frame_paths: list[str], timestamps: list[float] | None, c
         with default_storage.open(path, "rb") as fh:
             frames.append(fh.read())
     return check_liveness(frames, timestamps, challenge).as_dict()
+
+
+@shared_task(queue="default", acks_late=True, ignore_result=True, max_retries=0, soft_time_limit=50, time_limit=60)
+def compact_verification_tallies() -> int:
+    """Celery beat, each minute: fold the comparisons' counters, one row per key (verification.tallies).
+    Safe to repeat, and to run twice at once; returns how many rows it removed."""
+    return verification_tallies_compact()
+
+
+@shared_task(queue="default", acks_late=True, ignore_result=True, max_retries=0, soft_time_limit=1800, time_limit=1900)
+def recount_verification_tallies() -> bool:
+    """Celery beat, daily: rebuild the comparisons' counters from the comparisons. A drift means a write
+    that moved no counter: it is logged (keys and figures only). True when clean."""
+    drift = verification_tallies_recount()
+    if drift:
+        logger.warning("face comparison counters drifted: counted minus tallied per key: %s", drift)
+    return not drift

@@ -49,6 +49,7 @@ from cards.validation import sandbox_iccid_prefix, sandbox_msisdn_prefix
 from enterprises.models import Enterprise
 from verification.engine import FAIL, PASS, REVIEW
 from verification.models import Verification
+from verification.tallies import verification_tallies_forget_enterprise
 
 SANDBOX_CARDS = 20
 SANDBOX_PACKAGE_CODE = "SANDBOX-IOT"
@@ -182,6 +183,7 @@ def wipe(*, sandbox: Enterprise) -> None:
     imports.delete()
     Card.objects.filter(enterprise=sandbox).delete()
     tallies_forget_enterprise(sandbox.pk)
+    verification_tallies_forget_enterprise(sandbox.pk)
     _delete_files_after_commit(files)
 
 

@@ -26,6 +26,7 @@ from accounts.access import scoped
 from cards import hooks
 from cards.locks import key_settled, key_when_locked, tally_key
 from cards.models import Card, CardBinding, CardStatus, CardTally, RealnameState
+from core.ledger import ledger_compact, ledger_rebuild, ledger_record
 
 TallyKey = tuple[int, str, str]  # (enterprise id, status, real-name state)
 
@@ -45,14 +46,12 @@ def realname_state_expression() -> Case:
     )
 
 
+# The ledger's key fields, in the order of a TallyKey (core.ledger).
+TALLY_KEY_FIELDS = ("enterprise", "status", "realname")
+
+
 def _record(moves: Counter[TallyKey]) -> None:
-    rows = [
-        CardTally(enterprise_id=key[0], status=key[1], realname=key[2], count=count)
-        for key, count in sorted(moves.items())
-        if count
-    ]
-    if rows:
-        CardTally.objects.bulk_create(rows)
+    ledger_record(CardTally, TALLY_KEY_FIELDS, moves)
 
 
 def card_tally_settle(card: Card) -> None:
@@ -180,41 +179,11 @@ def lacking_realname_count(user: Any) -> int:
 
 # --- upkeep ----------------------------------------------------------------------
 
-_COMPACT_SQL = """
-WITH keys AS (
-    SELECT enterprise_id, status, realname FROM {table}
-    GROUP BY enterprise_id, status, realname HAVING COUNT(*) > 1 OR SUM(count) = 0
-), gone AS (
-    DELETE FROM {table} t USING keys k
-    WHERE t.enterprise_id = k.enterprise_id AND t.status = k.status AND t.realname = k.realname
-    RETURNING t.enterprise_id, t.status, t.realname, t.count
-)
-INSERT INTO {table} (enterprise_id, status, realname, count)
-SELECT enterprise_id, status, realname, SUM(count) FROM gone
-GROUP BY enterprise_id, status, realname HAVING SUM(count) <> 0
-"""
-
 
 def tallies_compact() -> int:
-    """Fold each key's rows into one (and drop keys that sum to nothing); returns the rows removed.
-
-    On PostgreSQL one statement: rows are deleted with RETURNING, so two folds at once never add the
-    same row twice, and rows that transactions still in flight insert are left for the next fold.
-    """
-    before = CardTally.objects.count()
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(_COMPACT_SQL.format(table=connection.ops.quote_name(CardTally._meta.db_table)))
-        else:  # SQLite: one writer at a time
-            sums = Counter[TallyKey]()
-            for enterprise_id, status, realname, count in CardTally.objects.values_list(
-                "enterprise_id", "status", "realname", "count"
-            ):
-                sums[(enterprise_id, status, realname)] += count
-            CardTally.objects.all().delete()
-            _record(sums)
-    return before - CardTally.objects.count()
+    """Fold each key's rows into one (and drop keys that sum to nothing); returns the rows removed
+    (core.ledger.ledger_compact: safe to run twice at once)."""
+    return ledger_compact(CardTally, TALLY_KEY_FIELDS)
 
 
 @dataclass
@@ -248,43 +217,27 @@ def _repair_states() -> int:
     return sum(len(pks) for pks in by_state.values())
 
 
+def _cards_counted() -> Counter[TallyKey]:
+    rows = Card.objects.order_by().values_list("enterprise_id", "status", "realname_state").annotate(n=Sum(Value(1)))
+    return Counter[TallyKey]({(enterprise_id, status, state): n for enterprise_id, status, state, n in rows})
+
+
 def tallies_recount() -> Recount:
     """Rebuild the counters from the cards, and say what was wrong: the cards' stored state is repaired
-    first (its own transaction), then the counters are replaced in one.
-
-    The counters' table is held in SHARE mode meanwhile (PostgreSQL): a transition that wants to record a
-    move waits until the rebuild commits, and then records it against the rebuilt counts; one that
-    recorded its move already has committed before the cards are read. The cards themselves are read,
-    never locked, so nothing waits on the rebuild while holding what it needs.
-    """
+    first (its own transaction), then the counters are replaced in one (core.ledger.ledger_rebuild: the
+    counters' table is held in SHARE mode while the cards are read, so a transition's move is recorded
+    either before or after the rebuild, never lost or counted twice)."""
     result = Recount()
     with transaction.atomic():
         result.cards_repaired = _repair_states()
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"LOCK TABLE {connection.ops.quote_name(CardTally._meta.db_table)} IN SHARE MODE")
-        counted = Counter[TallyKey](
-            {
-                (row["enterprise_id"], row["status"], row["realname_state"]): row["n"]
-                for row in Card.objects.order_by()
-                .values("enterprise_id", "status", "realname_state")
-                .annotate(n=Sum(Value(1)))
-            }
-        )
-        tallied = Counter[TallyKey]()
-        for row in CardTally.objects.order_by().values("enterprise_id", "status", "realname").annotate(n=Sum("count")):
-            tallied[(row["enterprise_id"], row["status"], row["realname"])] += row["n"]
-        keys = set(counted) | set(tallied)
-        result.drift = {key: counted[key] - tallied[key] for key in sorted(keys) if counted[key] != tallied[key]}
-        CardTally.objects.all().delete()
-        _record(counted)
+    result.drift = ledger_rebuild(CardTally, TALLY_KEY_FIELDS, _cards_counted)
     return result
 
 
 __all__ = [
     "LACKING_STATUSES",
     "Recount",
+    "TALLY_KEY_FIELDS",
     "TallyKey",
     "card_tally_settle",
     "cards_tally_settle",

@@ -20,7 +20,6 @@ from cards.models import CardImport, CardStatus, ImportStatus
 from portal import dashboard
 from tests import factories
 from tests.approvals import file_for_combo, put_in_review
-from verification.models import Verification
 
 pytestmark = pytest.mark.django_db
 
@@ -50,14 +49,16 @@ def make_data(world):
         review = factories.card_user_registration(
             actor=manager, enterprise=bj, cards=[factories.card(enterprise=bj, data="non_directed")]
         )
-        put_in_review(review)
-        Verification.objects.filter(pk=review.pk).update(completed_at=now - 30 * HOUR)
+        # Each result is recorded at the time it completed (not backdated with .update() afterwards), so that
+        # the face-match rates' counters, which the result's service moves, count it in its week.
+        with mock.patch("django.utils.timezone.now", return_value=now - 30 * HOUR):
+            put_in_review(review)
         # A clear mismatch a week ago (Guangdong, so Beijing's rates leave it out).
         mismatch = factories.card_user_registration(
             actor=manager_gd, enterprise=gd, cards=[factories.card(enterprise=gd, data="non_directed")]
         )
-        factories.face_result(mismatch, "fail", distance=0.8)
-        Verification.objects.filter(pk=mismatch.pk).update(completed_at=now - 7 * DAY)
+        with mock.patch("django.utils.timezone.now", return_value=now - 7 * DAY):
+            factories.face_result(mismatch, "fail", distance=0.8)
         # Beijing, enterprise 2: one lacking.
         factories.card(enterprise=bj2, data="non_directed")
         # Guangdong: two lacking (with the mismatch's card, above), one U3 request (group level).

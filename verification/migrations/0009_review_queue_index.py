@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("cards", "0025_partition_card_events"),
         ("enterprises", "0010_queue_open_index"),
-        ("verification", "0009_completed_index"),
+        ("verification", "0008_admin_keyset_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
