@@ -10,10 +10,10 @@ scaled up with set-based SQL to the same shape at either size:
 
 - about 200 enterprises over four provinces; the demo enterprise 北京智联 holds 20% of the cards;
 - card users on 8% of the cards' count, each with two live bindings (16% of the cards bound), and at least
-  SMALL_ENTERPRISE_USERS = 60 of the measured small enterprise's at any size (more of its pairs bound where
-  its share falls short), their names and ID numbers encrypted and blind-indexed with the app's own keys (a
-  pool of distinct people made in Python, one for every two card users, reused by SQL: at most four live
-  bindings per ID, U6 holds);
+  MEASURED_ENTERPRISE_USERS = 60 of each measured enterprise's (the big one and the small one) at any size (more
+  of its pairs bound where its share falls short), their names and ID numbers encrypted and blind-indexed with
+  the app's own keys (a pool of distinct people made in Python, one for every two card users, reused by SQL: at
+  most four live bindings per ID, U6 holds);
 - card events: a "created" event on nine cards in ten, and an activation and a binding event on one in ten
   (1.1 a card), an order per 199 cards (spread over the enterprises), an exemption per 2,000, an import
   per 5,000, a verification per 100 card users (but at least LISTED_AT_LEAST = 300 of each, so that the
@@ -74,7 +74,7 @@ WARMUP = 3
 SMALL_DB = os.environ.get("BENCH_SCALE_SMALL_DB", "bench_scale_small")
 LARGE_DB = os.environ.get("BENCH_SCALE_LARGE_DB", "bench_scale_large")
 # Bumped whenever the loader's shape changes: a database loaded by another version is loaded again.
-LOADER_VERSION = 11
+LOADER_VERSION = 12
 CARD_PREFIX = "898600"  # the loader's cards; the demo world's are 898611...
 BIG_PROVINCES = ("11", "44", "32", "33")  # Beijing, Guangdong, Jiangsu, Zhejiang
 ENTERPRISES = 200
@@ -302,12 +302,13 @@ def _people(count: int) -> list[tuple[int, str, str, str]]:
 # admin's changelists (100 rows) and of the portal's lists (25), so that the 1,000-card world's pages are as
 # full as the large one's, and a ratio measures the data's growth, not a part-filled page against a full one.
 LISTED_AT_LEAST = 300
-# The cards moved to the measured small enterprise at any size (whole pairs, besides its own share), and its card users
-# (pairs of its cards bound where the 16% of them bound make fewer): enough to fill a page of its card-user list
-# and API (50 rows + 1) at 1,000 cards too.
-SMALL_ENTERPRISE_CARDS = 120
-SMALL_ENTERPRISE_USERS = 60
-assert SMALL_ENTERPRISE_CARDS >= 2 * SMALL_ENTERPRISE_USERS
+# The cards moved to the measured small enterprise at any size (whole pairs, besides its own share), and the card
+# users of each measured enterprise, big and small (pairs of its cards bound where the 16% of them bound make
+# fewer): enough to fill a page of its card-user list and API (50 rows + 1) at 1,000 cards too, and to leave the
+# small one's filing page (50 candidates) full beside them.
+SMALL_ENTERPRISE_CARDS = 240
+MEASURED_ENTERPRISE_USERS = 60
+assert SMALL_ENTERPRISE_CARDS >= 2 * MEASURED_ENTERPRISE_USERS
 
 
 def _every(per: int, count: int) -> int:
@@ -450,37 +451,55 @@ def load(alias: str, cards: int, *, log=print) -> None:
                 },
             )
         step(f"{cards:,} cards")
-        # The small enterprise whose admin is measured is given SMALL_ENTERPRISE_CARDS more cards at any size (whole
-        # pairs, taken from the others in ICCID order, unbound pairs first: the others keep their card users, which
-        # fill the provincial approver's lists at 1,000 cards), so that its card lists' pages are full at 1,000
-        # cards too. The same cards at every size, not "as many as it lacks": the lists bounded by an ICCID prefix
-        # (VARIANTS) then show it the same rows at 1,000 cards and at 1M.
+        # The small enterprise whose admin is measured is given SMALL_ENTERPRISE_CARDS more cards at any size, so
+        # that its lists' pages are full at 1,000 cards too: whole unbound pairs of the others' first 1,000 cards
+        # (the others keep their card users, which fill the provincial approver's lists at 1,000 cards), those
+        # with a card an exemption can be filed for first (its filing page lists 50: at 1,000 cards it had 4).
+        # The same cards at every size, not "as many as it lacks": the lists bounded by an ICCID prefix (VARIANTS)
+        # then show it the same rows at 1,000 cards and at 1M.
         pairs = "(substr(iccid, 7)::bigint / 2)"
+        candidate = "realname_required AND status IN ('in_stock', 'awaiting_realname', 'suspended')"
         cursor.execute(
-            "UPDATE cards_card c SET enterprise_id = %(small)s, province_id = %(province)s, in_sandbox = false "
-            "FROM (SELECT id FROM cards_card WHERE iccid LIKE %(prefix)s AND enterprise_id NOT IN (%(big)s, %(small)s) "
-            f"AND NOT in_sandbox ORDER BY {pairs} %% 25 < 4, iccid LIMIT %(wanted)s) moved WHERE c.id = moved.id",
+            f"""
+            UPDATE cards_card c SET enterprise_id = %(small)s, province_id = %(province)s, in_sandbox = false
+            FROM (
+                SELECT {pairs} AS pair FROM cards_card
+                WHERE iccid LIKE %(prefix)s AND substr(iccid, 7)::bigint < 1000 AND {pairs} %% 25 >= 4
+                  AND enterprise_id NOT IN (%(big)s, %(small)s) AND NOT in_sandbox
+                GROUP BY 1 HAVING count(*) = 2 ORDER BY bool_or({candidate}) DESC, 1 LIMIT %(wanted)s
+            ) moved
+            WHERE c.iccid LIKE %(prefix)s AND substr(c.iccid, 7)::bigint / 2 = moved.pair
+            """,
             {
                 "small": small.pk,
                 "province": small.province_id,
                 "big": big.pk,
                 "prefix": f"{CARD_PREFIX}%",
-                "wanted": SMALL_ENTERPRISE_CARDS,
+                "wanted": SMALL_ENTERPRISE_CARDS // 2,
             },
         )
 
         # The bound pairs, numbered: every pair of 25 whose number leaves 0-3 (16% of the cards), and as many more
-        # of the small enterprise's as make SMALL_ENTERPRISE_USERS card users there (at 1,000 cards its 16% are
-        # 9: its card-user pages would be part-filled at 1,000 cards and full at 1M). Pair 0 is card 1 alone.
+        # of each measured enterprise's (the big one and the small one) as make MEASURED_ENTERPRISE_USERS card
+        # users there: at 1,000 cards their 16% are 20 and 9, and their card-user pages (the API's 50 rows) were
+        # part-filled at 1,000 cards and full at 1M. Pairs without a filing candidate are bound first, so that the
+        # filing page keeps its candidates. Pair 0 is card 1 alone.
         cursor.execute("CREATE TEMP TABLE bench_bound (pair bigint PRIMARY KEY, n int NOT NULL)")
         cursor.execute(
             f"""
-            WITH small_pairs AS (
-                SELECT {pairs} AS pair FROM cards_card WHERE enterprise_id = %(small)s AND iccid LIKE %(prefix)s
-                GROUP BY 1 HAVING count(*) = 2
+            WITH measured_pairs AS (
+                SELECT enterprise_id, {pairs} AS pair, bool_or({candidate}) AS candidate FROM cards_card
+                WHERE enterprise_id IN (%(small)s, %(big)s) AND iccid LIKE %(prefix)s
+                GROUP BY 1, 2 HAVING count(*) = 2
+            ), lacking AS (
+                SELECT enterprise_id, greatest(0, %(users)s - count(*) FILTER (WHERE pair %% 25 < 4)) AS wanted
+                FROM measured_pairs GROUP BY 1
             ), topped_up AS (
-                SELECT pair FROM small_pairs WHERE pair %% 25 >= 4 ORDER BY pair
-                LIMIT greatest(0, %(users)s - (SELECT count(*) FROM small_pairs WHERE pair %% 25 < 4))
+                SELECT pair FROM (
+                    SELECT m.pair, l.wanted,
+                           row_number() OVER (PARTITION BY m.enterprise_id ORDER BY m.candidate, m.pair) AS rank
+                    FROM measured_pairs m JOIN lacking l USING (enterprise_id) WHERE m.pair %% 25 >= 4
+                ) ranked WHERE rank <= wanted
             )
             INSERT INTO bench_bound (pair, n)
             SELECT pair, row_number() OVER (ORDER BY pair) - 1 FROM (
@@ -488,13 +507,19 @@ def load(alias: str, cards: int, *, log=print) -> None:
                 UNION ALL SELECT pair FROM topped_up
             ) bound
             """,
-            {"small": small.pk, "prefix": f"{CARD_PREFIX}%", "users": SMALL_ENTERPRISE_USERS, "total": cards},
+            {
+                "small": small.pk,
+                "big": big.pk,
+                "prefix": f"{CARD_PREFIX}%",
+                "users": MEASURED_ENTERPRISE_USERS,
+                "total": cards,
+            },
         )
         # A bound card is active, as the 16% are from the start.
         cursor.execute(
-            f"UPDATE cards_card SET status = 'active' WHERE enterprise_id = %(small)s AND iccid LIKE %(prefix)s "
-            f"AND status <> 'active' AND {pairs} IN (SELECT pair FROM bench_bound)",
-            {"small": small.pk, "prefix": f"{CARD_PREFIX}%"},
+            f"UPDATE cards_card SET status = 'active' WHERE enterprise_id IN (%(small)s, %(big)s) "
+            f"AND iccid LIKE %(prefix)s AND status <> 'active' AND {pairs} IN (SELECT pair FROM bench_bound)",
+            {"small": small.pk, "big": big.pk, "prefix": f"{CARD_PREFIX}%"},
         )
         cursor.execute("SELECT count(*) FROM bench_bound")
         users = cursor.fetchone()[0]
