@@ -22,6 +22,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.pii import decrypt, encrypt
 from cards.card_users.services import card_user_register, one_id_card_limit
 from cards.models import (
     LIVE_CARD_STATUSES,
@@ -145,6 +146,24 @@ def next_step(state: dict) -> str:
 def step_done(state: dict, step: str) -> None:
     if step not in state["done"]:
         state["done"].append(step)
+
+
+# The ID number waits in the session between the identity step and the submit, sealed with the keys of the
+# encrypted fields: a session row is personal data at rest like any other (DESIGN, personal data), and a
+# session store's dump or a debug page must not show it.
+SEALED_ID_NUMBER = "id_number_sealed"
+
+
+def identity_keep(state: dict, *, name: str, id_type: str, id_number: str) -> None:
+    """The identity step's answers, kept until the submit: the ID number sealed, never in the clear."""
+    state.update(name=name, id_type=id_type)
+    state[SEALED_ID_NUMBER] = encrypt(id_number)
+
+
+def _id_number(state: dict) -> str:
+    sealed = state.get(SEALED_ID_NUMBER)
+    # A session whose identity step ran before the number was sealed (at most the idle limit old) has it plain.
+    return decrypt(sealed) if sealed else state["id_number"]
 
 
 def may_open(state: dict, step: str) -> bool:
@@ -403,7 +422,7 @@ def phone_submit(request, link: SelfServiceLink, state: dict) -> dict:
                 enterprise=link.enterprise,
                 name=state["name"],
                 id_type=state["id_type"],
-                id_number=state["id_number"],
+                id_number=_id_number(state),
                 id_photo=_photo_bytes(state, "id_photo"),
                 live_photo=_photo_bytes(state, "live_photo"),
                 biometric_consent="consent" in state["done"],
@@ -424,7 +443,7 @@ def phone_submit(request, link: SelfServiceLink, state: dict) -> dict:
         state["submitted"] = {"card_user": str(card_user.public_id) if card_user else ""}
         handover_record(link, "submitted", card_user=card_user)
     # What identifies the person leaves the session; the registration holds it now (or nothing does).
-    for field in ("name", "id_number"):
+    for field in ("name", SEALED_ID_NUMBER, "id_number"):
         state.pop(field, None)
     _remove_photos(state)
     state_save(request, link, state)
@@ -452,9 +471,11 @@ def phone_status(state: dict) -> dict:
 
 
 __all__ = [
+    "SEALED_ID_NUMBER",
     "STEPS",
     "cards_choose",
     "fallback_photo_taken",
+    "identity_keep",
     "link_cards_awaiting",
     "link_opened",
     "may_open",

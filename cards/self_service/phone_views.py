@@ -194,7 +194,7 @@ def _step(request, token, step):
     elif step == "identity":
         form = IdentityForm(request.POST or None, initial={"name": state.get("name"), "id_type": state.get("id_type")})
         if request.method == "POST" and form.is_valid():
-            state.update({k: form.cleaned_data[k] for k in ("name", "id_type", "id_number")})
+            phone.identity_keep(state, **{k: form.cleaned_data[k] for k in ("name", "id_type", "id_number")})
     elif step == "live" and request.method == "POST" and "frames" in request.FILES:
         return _frames(request, link, state)
     elif step == "live" and request.method == "GET" and not phone.liveness_poll(state):

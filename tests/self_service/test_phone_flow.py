@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
@@ -90,6 +91,26 @@ def test_the_whole_flow_registers_the_card_user_through_the_self_service_channel
     assert token not in str(list(AuditEvent.objects.values_list("data", flat=True)))
     state = client.session[f"self_service:{link.public_id}"]
     assert "id_number" not in state and "name" not in state and "id_photo" not in state
+
+
+def test_the_id_number_waits_in_the_session_sealed_never_in_the_clear(
+    client, world, scripted_face_engine, django_capture_on_commit_callbacks
+):
+    (card,) = _awaiting(world["enterprise"])
+    link, token = _link(world, [card])
+    client.get(f"/s/{token}/")
+    id_number = idgen.resident_id()
+    _through_photos(client, token, card, id_number)
+    key = f"self_service:{link.public_id}"
+    # What the session store holds (its row, decoded) names the person but not the ID number.
+    raw = str(Session.objects.get(session_key=client.session.session_key).get_decoded())
+    assert id_number not in raw and "id_number" not in client.session[key]
+    assert "王五" in raw and client.session[key]["id_number_sealed"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(_step(token, "review")).status_code == 302
+    # The registration got the number the person typed, and the sealed copy left the session with it.
+    assert CardUser.objects.get().id_number == id_number
+    assert "id_number_sealed" not in client.session[key]
 
 
 def test_only_the_links_cards_awaiting_real_name_can_be_chosen(client, world):
