@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from cards.models import BusinessType, CardUser
-from core.search import stash_search, stashed_search
+from core.search import masked_id_candidates, stash_search, stashed_search
 from tests import factories, idgen
 
 pytestmark = pytest.mark.django_db
@@ -352,9 +351,10 @@ def test_card_user_search_by_the_masked_number_as_shown(am, registered):
     number = registered["number"]
     masked = CardUser.objects.get(pk=registered["wang"].pk).id_number_masked
     assert masked == number[:6] + "*" * 8 + number[-4:]
-    started = time.monotonic()
+    # The hidden birth date leaves some four thousand numbers to match through the blind index, not every
+    # number of the area (a bound on the work, instead of a timing that a busy machine fails).
+    assert 3_000 < len(masked_id_candidates(masked)) < 5_000
     response = am.get(reverse("cards:card_user_list"), {"q": masked})
-    assert time.monotonic() - started < 2
     # In scope only: the other province's registration of the same number is not found.
     assert listed_card_users(response) == [str(registered["wang"].public_id)]
     assert number not in response.content.decode()
