@@ -34,18 +34,19 @@ def clean_search(raw: object) -> str:
 
 
 def digits_prefix(field: str, digits: str) -> Q:
-    """Rows whose `field` (a column of digits: ICCID, MSISDN) starts with `digits`, as a LIKE that is also a
-    range, [digits, the next prefix): a btree index on (scope, field) serves a range, but serves LIKE
-    only under the "C" collation (PostgreSQL's C.UTF-8 is not that), so without the range a search within
-    an enterprise read all its cards' index entries (43.9 ms against 13.9 at 1M cards, issue 12 §1.6).
-    Digits order alike in every collation, so the range holds exactly the rows the LIKE keeps."""
-    condition = Q(**{f"{field}__startswith": digits, f"{field}__gte": digits})
-    # The next prefix: the last digit below 9 raised, the 9s after it dropped ("8986999" -> "8987"); a
-    # prefix of 9s alone has no bound above.
+    """Rows whose `field` (a column of digits: the ICCID) starts with `digits`, as the range [digits, the next
+    prefix): a btree index on (scope, field) serves a range, but serves LIKE only under the "C" collation
+    (PostgreSQL's C.UTF-8 is not that), so a LIKE search within an enterprise read all its cards' index
+    entries (43.9 ms against 13.9 at 1M cards, issue 12 §1.6). Digits order alike in every collation, so the
+    range holds exactly the rows the LIKE would keep. The range alone, not the range and the LIKE: the
+    planner multiplies their selectivities as if they were independent, estimated one row where 500 match
+    at 10M cards, and joined the enterprises by a scan per row (9.9 ms against 1.5 ms for the range alone).
+    A prefix of 9s alone has no bound above, and stays a LIKE (served by the pattern index)."""
+    # The next prefix: the last digit below 9 raised, the 9s after it dropped ("8986999" -> "8987").
     stem = digits.rstrip("9")
-    if stem:
-        condition &= Q(**{f"{field}__lt": stem[:-1] + str(int(stem[-1]) + 1)})
-    return condition
+    if not stem:
+        return Q(**{f"{field}__startswith": digits, f"{field}__gte": digits})
+    return Q(**{f"{field}__gte": digits, f"{field}__lt": stem[:-1] + str(int(stem[-1]) + 1)})
 
 
 def looks_like_id_number(value: str) -> bool:
