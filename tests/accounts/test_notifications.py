@@ -251,7 +251,8 @@ def told_of(obj):
     return [n.recipient for n in found.order_by("recipient_id")]
 
 
-def test_the_demo_users_get_addresses_on_a_reserved_domain(db):
+# seed_demo names provinces; a flush by an earlier transactional test on the worker removes them.
+def test_the_demo_users_get_addresses_on_a_reserved_domain(provinces):
     import io
 
     from django.core.management import call_command

@@ -567,7 +567,8 @@ def test_admin_packages_are_editable_but_the_test_flag_is_fixed_once_used(ops_cl
     assert AuditEvent.objects.filter(action="package.changed", object_id=str(package.pk)).exists()
 
 
-def test_seed_demo_adds_packages_and_cards_once(db):
+# seed_demo names provinces; a flush by an earlier transactional test on the worker removes them.
+def test_seed_demo_adds_packages_and_cards_once(provinces):
     from django.core.management import call_command
 
     from cards.models import Card, Package
@@ -585,8 +586,11 @@ def test_seed_demo_adds_packages_and_cards_once(db):
 
 
 @pytest.mark.faces
+# seed_demo names provinces; a flush by an earlier transactional test on the worker removes them.
 @pytest.mark.slow
-def test_seed_demo_leaves_work_in_every_queue_once(db, faces_dir, monkeypatch, django_capture_on_commit_callbacks):
+def test_seed_demo_leaves_work_in_every_queue_once(
+    provinces, faces_dir, monkeypatch, django_capture_on_commit_callbacks
+):
     """The demo's approvers find requests to decide and a comparison to review; the face
     comparisons are real ones, on the face test photos. Issue 7 §1.2 / H2: the demo's cards are
     activated through new-installation orders, never directly."""
