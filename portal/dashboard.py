@@ -41,6 +41,7 @@ from cards.models import RealnameState as RealnameStateChoice
 from core.ages import bucket_q
 from verification.models import VerificationOutcome
 from verification.selectors import verification_tallies_visible_to
+from verification.tallies import week_of
 
 RealnameState = Literal["not_required", "lacking", "covered"]
 REALNAME_STATES: tuple[RealnameState, ...] = ("lacking", "covered", "not_required")
@@ -305,8 +306,8 @@ def face_rates_by_week(user: Any, now: datetime.datetime, *, weeks: int = WEEKS)
     Read from the comparisons' counters (verification.tallies, issue 12 §1.3), grouped in the database by
     week and outcome: the rows read are at most weeks x outcomes x enterprises in scope, whatever the
     number of comparisons, and the rows returned at most weeks x outcomes."""
-    today = timezone.localdate(now)
-    this_monday = today - datetime.timedelta(days=today.weekday())
+    # The week as the counters key it (verification.tallies.week_of), not by the request's time zone.
+    this_monday = week_of(now)
     first = this_monday - datetime.timedelta(weeks=weeks - 1)
     rows = (
         verification_tallies_visible_to(user)

@@ -97,11 +97,15 @@ def tallies_forget_enterprise(enterprise_id: int) -> None:
 # --- reads -----------------------------------------------------------------------
 
 
+def _scoped_tallies(user: Any) -> QuerySet:
+    return scoped(CardTally.objects.all(), user, path="enterprise__")
+
+
 def tallies_visible_to(user: Any) -> QuerySet:
     """The counters in the user's scope (a sandbox only for its own key, as cards_visible_to): rows of
     enterprise_id, province_id, status, realname, count; filter by status or realname before it is read."""
     return (
-        scoped(CardTally.objects.all(), user, path="enterprise__")
+        _scoped_tallies(user)
         .values("enterprise_id", "status", "realname", province_id=F("enterprise__province_id"))
         .annotate(count=Sum("count"))
         .exclude(count=0)
@@ -112,20 +116,12 @@ def tallies_visible_to(user: Any) -> QuerySet:
 def tallies_by_status(user: Any) -> QuerySet:
     """The cards in the user's scope per (status, realname) from the counters: rows of status, realname,
     count, at most one per status and state whatever the number of enterprises."""
-    return (
-        scoped(CardTally.objects.all(), user, path="enterprise__")
-        .values("status", "realname")
-        .annotate(count=Sum("count"))
-        .exclude(count=0)
-        .order_by()
-    )
+    return _scoped_tallies(user).values("status", "realname").annotate(count=Sum("count")).exclude(count=0).order_by()
 
 
 def _lacking_tallies(user: Any) -> QuerySet:
     """The counter rows of cards_lacking_realname's cards: lacking, and in stock or at the gate."""
-    return scoped(CardTally.objects.all(), user, path="enterprise__").filter(
-        status__in=LACKING_STATUSES, realname=RealnameState.LACKING
-    )
+    return _scoped_tallies(user).filter(status__in=LACKING_STATUSES, realname=RealnameState.LACKING)
 
 
 def _name_order() -> Any:
@@ -165,7 +161,7 @@ def lacking_tallies_by_province(user: Any) -> QuerySet:
 def tally_count(user: Any, *, statuses: Iterable[str], realname: str) -> int:
     """One figure of the counters: the cards in scope with one of `statuses` and this real-name state."""
     total = (
-        scoped(CardTally.objects.all(), user, path="enterprise__")
+        _scoped_tallies(user)
         .filter(status__in=list(statuses), realname=realname)
         .aggregate(total=Sum("count"))["total"]
     )
